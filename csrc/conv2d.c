@@ -1,0 +1,306 @@
+/*
+ * conv2d.c -- 2-D convolution (Keras Conv2D: NHWC input, HWIO kernel),
+ * forward and backward, naive and fast.
+ *
+ * Naive: the definition.  Slide the filter over every output position and
+ * take the dot product of the filter with the window under it (course,
+ * chapter 19); the backward pass runs the same loops and applies the chain
+ * rule to each multiply, scattering dy into dx, dw and db.
+ *
+ * Fast: every pass is one matrix product run by the blocked GEMM engine
+ * (gemm.c), with the image patches packed straight from the image into the
+ * engine's panels ("implicit GEMM": no im2col matrix is ever stored).
+ * Index the output pixels by i = (n, oh, ow) and the filter taps by
+ * t = (kh, kw), and let P[i][(t, ci)] be the input value under tap t of
+ * window i (zero in the padding).  Then
+ *
+ *   forward   y  = P . W + b         (n*oh*ow) x (kh*kw*ci)  .  (kh*kw*ci) x co
+ *   weights   dW = P^T . dy          (kh*kw*ci) x (n*oh*ow)  .  (n*oh*ow) x co
+ *   input     dx = Q . W'            (n*h*w) x (kh*kw*co)    .  (kh*kw*co) x ci
+ *
+ * where Q[(n, h, w)][(t, co)] = dy[n, oh, ow, co] for the output pixel whose
+ * window puts tap t on input pixel (h, w) -- oh*sh = h + pad_top - kh, and
+ * likewise for w -- or zero if there is none, and W'[(t, co)][ci] =
+ * W[t][ci][co].  So dx is itself a convolution of dy, and NHWC keeps every
+ * channel run contiguous while packing.  Parallelism is the engine's.
+ */
+#include <string.h>
+
+#include "gemm.h"
+
+static inline int64_t nhwc_index(const fastnn_conv2d_geom *g, int64_t n,
+                                 int64_t h, int64_t w, int64_t c)
+{
+    return ((n * g->in_h + h) * g->in_w + w) * g->in_c + c;
+}
+
+static inline int64_t out_index(const fastnn_conv2d_geom *g, int64_t n,
+                                int64_t oh, int64_t ow, int64_t co)
+{
+    return ((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co;
+}
+
+static inline int64_t hwio_index(const fastnn_conv2d_geom *g, int64_t kh,
+                                 int64_t kw, int64_t ci, int64_t co)
+{
+    return ((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co;
+}
+
+/* ---- naive ---------------------------------------------------------------- */
+
+void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
+                         float *y, const fastnn_conv2d_geom *g)
+{
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t co = 0; co < g->out_c; co++) {
+        float sum = b ? b[co] : 0.0f;
+        for (int64_t kh = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int64_t ih = oh * g->stride_h - g->pad_top + kh;
+            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                continue; /* zero padding contributes nothing */
+            for (int64_t ci = 0; ci < g->in_c; ci++)
+                sum += x[nhwc_index(g, n, ih, iw, ci)] *
+                       w[hwio_index(g, kh, kw, ci, co)];
+        }
+        y[out_index(g, n, oh, ow, co)] = sum;
+    }
+}
+
+void fastnn_conv2d_backward_naive(const float *x, const float *w,
+                                  const float *dy, float *dx, float *dw,
+                                  float *db, const fastnn_conv2d_geom *g)
+{
+    memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
+    memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
+    if (db)
+        memset(db, 0, (size_t)g->out_c * sizeof(float));
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t co = 0; co < g->out_c; co++) {
+        float grad = dy[out_index(g, n, oh, ow, co)];
+        if (db)
+            db[co] += grad; /* y = ... + b[co] */
+        for (int64_t kh = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int64_t ih = oh * g->stride_h - g->pad_top + kh;
+            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                continue;
+            for (int64_t ci = 0; ci < g->in_c; ci++) {
+                int64_t xi = nhwc_index(g, n, ih, iw, ci);
+                int64_t wi = hwio_index(g, kh, kw, ci, co);
+                dx[xi] += w[wi] * grad; /* y = ... + x * w */
+                dw[wi] += x[xi] * grad;
+            }
+        }
+    }
+}
+
+/* ---- packing image patches for the GEMM engine ------------------------------ */
+
+typedef struct {
+    const float *data; /* x (forward, weights) or dy (input gradient) */
+    const fastnn_conv2d_geom *g;
+} conv_operand;
+
+/* Where the channel run of one tap of one row starts, or NULL in the padding.
+ * Forward rows are output pixels reading x; for the input gradient
+ * (`transposed`) rows are input pixels reading dy (see the top comment). */
+FASTNN_INLINE const float *tap_source(const conv_operand *o, int transposed,
+                                      int64_t n, int64_t row_h, int64_t row_w,
+                                      int64_t kh, int64_t kw)
+{
+    const fastnn_conv2d_geom *g = o->g;
+    if (!transposed) {
+        int64_t ih = row_h * g->stride_h - g->pad_top + kh;
+        int64_t iw = row_w * g->stride_w - g->pad_left + kw;
+        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+            return NULL;
+        return o->data + nhwc_index(g, n, ih, iw, 0);
+    }
+    int64_t th = row_h + g->pad_top - kh, tw = row_w + g->pad_left - kw;
+    if (th < 0 || tw < 0 || th % g->stride_h || tw % g->stride_w)
+        return NULL;
+    int64_t oh = th / g->stride_h, ow = tw / g->stride_w;
+    if (oh >= g->out_h || ow >= g->out_w)
+        return NULL;
+    return o->data + out_index(g, n, oh, ow, 0);
+}
+
+/* Rows are pixels (n, h, w) of a grid_h x grid_w grid, reduction indices are
+ * (kh, kw, c) with c over `channels`: copy each tap's contiguous channel run
+ * into the panel, or zeros where the tap falls into the padding. */
+FASTNN_INLINE void pack_pixel_rows(const conv_operand *o, int transposed,
+                                   int64_t row0, int64_t rows, int64_t p0,
+                                   int64_t kc, int64_t width, float *dst)
+{
+    const fastnn_conv2d_geom *g = o->g;
+    int64_t grid_h = transposed ? g->in_h : g->out_h;
+    int64_t grid_w = transposed ? g->in_w : g->out_w;
+    int64_t channels = transposed ? g->out_c : g->in_c;
+    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+        for (int64_t r = 0; r < width; r++) {
+            if (r0 + r >= rows) { /* past the last row: zeros */
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * width + r] = 0.0f;
+                continue;
+            }
+            int64_t i = row0 + r0 + r;
+            int64_t pw = i % grid_w, ph = (i / grid_w) % grid_h;
+            int64_t n = i / (grid_w * grid_h);
+            int64_t tap = p0 / channels, c = p0 % channels;
+            int64_t kh = tap / g->k_w, kw = tap % g->k_w;
+            for (int64_t p = 0; p < kc;) {
+                int64_t run = fastnn_min(channels - c, kc - p);
+                const float *src = tap_source(o, transposed, n, ph, pw, kh, kw);
+                float *d = dst + p * width + r;
+                if (src)
+                    for (int64_t q = 0; q < run; q++)
+                        d[q * width] = src[c + q];
+                else
+                    for (int64_t q = 0; q < run; q++)
+                        d[q * width] = 0.0f;
+                p += run;
+                c = 0;
+                if (++kw == g->k_w) {
+                    kw = 0;
+                    kh++;
+                }
+            }
+        }
+    }
+}
+
+static void pack_patches(const void *operand, int64_t row0, int64_t rows,
+                         int64_t p0, int64_t kc, int64_t width, float *dst)
+{
+    pack_pixel_rows((const conv_operand *)operand, 0, row0, rows, p0, kc,
+                    width, dst);
+}
+
+static void pack_dy_patches(const void *operand, int64_t row0, int64_t rows,
+                            int64_t p0, int64_t kc, int64_t width, float *dst)
+{
+    pack_pixel_rows((const conv_operand *)operand, 1, row0, rows, p0, kc,
+                    width, dst);
+}
+
+/* P^T for the weight gradient: rows are (kh, kw, ci), reduction indices are
+ * output pixels (n, oh, ow). */
+static void pack_patches_transposed(const void *operand, int64_t row0,
+                                    int64_t rows, int64_t p0, int64_t kc,
+                                    int64_t width, float *dst)
+{
+    const conv_operand *o = (const conv_operand *)operand;
+    const fastnn_conv2d_geom *g = o->g;
+    enum { MAX_WIDTH = 16 };
+    int64_t tap_h[MAX_WIDTH], tap_w[MAX_WIDTH], chan[MAX_WIDTH];
+    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+        int64_t valid = fastnn_min(width, rows - r0);
+        for (int64_t r = 0; r < valid; r++) {
+            int64_t row = row0 + r0 + r, tap = row / g->in_c;
+            chan[r] = row % g->in_c;
+            tap_h[r] = tap / g->k_w;
+            tap_w[r] = tap % g->k_w;
+        }
+        int64_t ow = p0 % g->out_w, oh = (p0 / g->out_w) % g->out_h;
+        int64_t n = p0 / (g->out_w * g->out_h);
+        for (int64_t p = 0; p < kc; p++) {
+            int64_t ih0 = oh * g->stride_h - g->pad_top;
+            int64_t iw0 = ow * g->stride_w - g->pad_left;
+            float *d = dst + p * width;
+            for (int64_t r = 0; r < valid; r++) {
+                int64_t ih = ih0 + tap_h[r], iw = iw0 + tap_w[r];
+                int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+                d[r] = inside ? o->data[nhwc_index(g, n, ih, iw, chan[r])] : 0.0f;
+            }
+            for (int64_t r = valid; r < width; r++)
+                d[r] = 0.0f;
+            if (++ow == g->out_w) {
+                ow = 0;
+                if (++oh == g->out_h) {
+                    oh = 0;
+                    n++;
+                }
+            }
+        }
+    }
+}
+
+/* W' for the input gradient: rows are input channels ci, reduction indices
+ * are (kh, kw, co); W'[(t, co)][ci] = w[t][ci][co]. */
+static void pack_kernel_for_dx(const void *operand, int64_t row0,
+                               int64_t rows, int64_t p0, int64_t kc,
+                               int64_t width, float *dst)
+{
+    const conv_operand *o = (const conv_operand *)operand;
+    const fastnn_conv2d_geom *g = o->g;
+    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+        int64_t valid = fastnn_min(width, rows - r0);
+        if (valid < width)
+            memset(dst, 0, (size_t)(width * kc) * sizeof(float));
+        int64_t tap = p0 / g->out_c, co = p0 % g->out_c;
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = o->data + (tap * g->in_c + row0 + r0) * g->out_c + co;
+            for (int64_t r = 0; r < valid; r++)
+                dst[p * width + r] = src[r * g->out_c];
+            if (++co == g->out_c) {
+                co = 0;
+                tap++;
+            }
+        }
+    }
+}
+
+/* ---- fast ----------------------------------------------------------------- */
+
+int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
+                  const fastnn_conv2d_geom *g)
+{
+    conv_operand patches = {x, g};
+    fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
+    fastnn_gemm_operand a = {pack_patches, &patches};
+    fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
+    return fastnn_gemm(g->batch * g->out_h * g->out_w, g->out_c,
+                       g->k_h * g->k_w * g->in_c, a, bk, y, g->out_c, b, 0);
+}
+
+/* db[co] = sum over all output pixels of dy[., co], in row order. */
+static void bias_gradient(const float *dy, float *db, int64_t pixels,
+                          int64_t channels)
+{
+    memset(db, 0, (size_t)channels * sizeof(float));
+    for (int64_t i = 0; i < pixels; i++)
+        for (int64_t c = 0; c < channels; c++)
+            db[c] += dy[i * channels + c];
+}
+
+int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db,
+                           const fastnn_conv2d_geom *g)
+{
+    int64_t taps = g->k_h * g->k_w;
+    int64_t out_pixels = g->batch * g->out_h * g->out_w;
+    conv_operand x_patches = {x, g}, dy_patches = {dy, g}, kernel = {w, g};
+    fastnn_strided dy_matrix = {dy, 1, g->out_c}; /* dy as pixels x co */
+
+    fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
+    fastnn_gemm_operand dym = {fastnn_pack_strided, &dy_matrix};
+    int status = fastnn_gemm(taps * g->in_c, g->out_c, out_pixels, pt, dym,
+                             dw, g->out_c, NULL, 0);
+    if (status != FASTNN_OK)
+        return status;
+
+    fastnn_gemm_operand q = {pack_dy_patches, &dy_patches};
+    fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
+    status = fastnn_gemm(g->batch * g->in_h * g->in_w, g->in_c,
+                         taps * g->out_c, q, wt, dx, g->in_c, NULL, 0);
+    if (status == FASTNN_OK && db)
+        bias_gradient(dy, db, out_pixels, g->out_c);
+    return status;
+}

@@ -1,0 +1,112 @@
+/*
+ * fastnn.h -- the one public header of fastnn's C kernels.
+ *
+ * Plain C11, no Python: every function takes raw float32 pointers, sizes as
+ * int64_t and a small geometry struct; the Python side (fastnn/kernels/)
+ * validates shapes and computes the geometry before anything here runs.
+ *
+ * Layouts follow Keras: activations are NHWC (channels last, contiguous),
+ * convolution kernels are HWIO (kh, kw, in_channels, out_channels), matrices
+ * are row-major.
+ *
+ * Every kernel exists twice: fastnn_<op>_naive is the textbook loop nest (read
+ * it first), fastnn_<op> is the optimised version (blocked, vectorised,
+ * OpenMP-parallel).  Both compute the same numbers up to float rounding.
+ *
+ * Functions that allocate scratch memory return a status code (FASTNN_OK or
+ * FASTNN_ENOMEM); the others cannot fail once their arguments are valid.
+ */
+#ifndef FASTNN_H
+#define FASTNN_H
+
+#include <stdint.h>
+
+enum { FASTNN_OK = 0, FASTNN_ENOMEM = 1 };
+
+/* ---- runtime: threads and SIMD dispatch (runtime.c) ---------------------- */
+
+/* Threads used by the parallel kernels.  Defaults to what OpenMP would use
+ * (OMP_NUM_THREADS, else the number of cores); n < 1 restores that default. */
+void fastnn_set_num_threads(int n);
+int fastnn_get_num_threads(void);
+/* 1 when the library was compiled with OpenMP, 0 for the serial fallback. */
+int fastnn_openmp_enabled(void);
+
+/* The instruction-set path the fast kernels dispatch to at run time. */
+typedef enum { FASTNN_SIMD_GENERIC = 0, FASTNN_SIMD_AVX2 = 1 } fastnn_simd;
+fastnn_simd fastnn_get_simd(void);
+/* Force a path (for benchmarks); returns 0, or -1 if this CPU lacks it. */
+int fastnn_set_simd(fastnn_simd path);
+const char *fastnn_simd_name(fastnn_simd path);
+
+/* ---- matrix multiplication (gemm.c) --------------------------------------
+ * C (m x n) = op(A) . op(B), where op(A) is m x k and op(B) is k x n.
+ * A is stored row-major as m x k, or as k x m when transpose_a is set;
+ * B likewise as k x n, or n x k when transpose_b is set.  C is overwritten. */
+int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
+                  int64_t n, int64_t k, int transpose_a, int transpose_b);
+void fastnn_matmul_naive(const float *a, const float *b, float *c, int64_t m,
+                         int64_t n, int64_t k, int transpose_a,
+                         int transpose_b);
+
+/* ---- 2-D convolution (conv2d.c) ------------------------------------------
+ * y[n, oh, ow, co] = b[co] + sum_{kh, kw, ci}
+ *     x[n, oh*sh - pad_top + kh, ow*sw - pad_left + kw, ci] * w[kh, kw, ci, co]
+ * with x read as zero outside the image (zero padding).  This is Keras's
+ * Conv2D: a cross-correlation, the filter is not flipped. */
+typedef struct {
+    int64_t batch, in_h, in_w, in_c;   /* x: batch x in_h x in_w x in_c     */
+    int64_t k_h, k_w, out_c;           /* w: k_h x k_w x in_c x out_c       */
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left;         /* zero rows/columns before the image */
+    int64_t out_h, out_w;              /* y: batch x out_h x out_w x out_c  */
+} fastnn_conv2d_geom;
+
+/* b may be NULL (no bias).  y is overwritten. */
+int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
+                  const fastnn_conv2d_geom *g);
+void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
+                         float *y, const fastnn_conv2d_geom *g);
+
+/* Gradients of a loss L given dy = dL/dy: dx = dL/dx, dw = dL/dw,
+ * db = dL/db (db may be NULL).  All outputs are overwritten. */
+int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db,
+                           const fastnn_conv2d_geom *g);
+void fastnn_conv2d_backward_naive(const float *x, const float *w,
+                                  const float *dy, float *dx, float *dw,
+                                  float *db, const fastnn_conv2d_geom *g);
+
+/* ---- 2-D pooling (pool2d.c) ----------------------------------------------
+ * Each output is the max (or the mean) of the in-bounds part of its window
+ * x[n, oh*sh - pad_top + 0 .. pool_h-1, ow*sw - pad_left + 0 .. pool_w-1, c].
+ * Padding never contributes: the mean divides by the number of in-bounds
+ * elements, as Keras does with padding="same". */
+typedef struct {
+    int64_t batch, in_h, in_w, channels;
+    int64_t pool_h, pool_w;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left;
+    int64_t out_h, out_w;
+} fastnn_pool2d_geom;
+
+void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
+void fastnn_max_pool2d_naive(const float *x, float *y,
+                             const fastnn_pool2d_geom *g);
+/* dx gets each dy at the position of its window's maximum (the first one in
+ * row-major window order on ties); dx is overwritten. */
+void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
+                                const fastnn_pool2d_geom *g);
+void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
+                                      float *dx, const fastnn_pool2d_geom *g);
+
+void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
+void fastnn_avg_pool2d_naive(const float *x, float *y,
+                             const fastnn_pool2d_geom *g);
+/* dx gets dy / count spread evenly over each window's in-bounds elements. */
+void fastnn_avg_pool2d_backward(const float *dy, float *dx,
+                                const fastnn_pool2d_geom *g);
+void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
+                                      const fastnn_pool2d_geom *g);
+
+#endif /* FASTNN_H */

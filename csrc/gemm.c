@@ -1,0 +1,294 @@
+/*
+ * gemm.c -- matrix multiplication, naive and blocked.
+ *
+ * fastnn_matmul_naive is the definition, C[i][j] = sum_p A[i][p] * B[p][j],
+ * as three nested loops.  It is correct and slow: for every element of C it
+ * walks a column of B, touching a new cache line per multiply.
+ *
+ * fastnn_gemm (behind fastnn_matmul and the fast convolutions) is the
+ * Goto/BLIS algorithm: five loops around a micro-kernel.
+ *
+ *   5th loop  jc: NC columns of B at a time
+ *   4th loop  pc: KC-deep slice of the reduction; pack B[pc.., jc..] into
+ *                 NR-wide panels (contiguous, read by every row block)
+ *   3rd loop  ic: MC rows of A at a time; pack A[ic.., pc..] into MR-tall
+ *                 panels (stays in L2 while all of B's panels pass it)
+ *   2nd loop  jr: one NR-wide panel of B (stays in L1)
+ *   1st loop  ir: one MR-tall panel of A
+ *             micro-kernel: the MR x NR tile of C += A panel . B panel,
+ *             held in 12 vector registers across the whole KC loop.
+ *
+ * The micro-kernel does 2*MR*NR = 192 flops per 6 + 16 floats loaded, which
+ * is what lets it run near the core's FMA peak.  Packing costs O(mk + kn)
+ * against O(mnk) arithmetic.
+ *
+ * Parallelism: the m (or n) dimension is cut into one contiguous range of
+ * panels per thread; each thread packs its own blocks and writes a disjoint
+ * part of C, so no locks, no barriers, and a result that does not depend on
+ * scheduling.
+ */
+#include <string.h>
+
+#include "gemm.h"
+
+/* ---- naive ---------------------------------------------------------------- */
+
+void fastnn_matmul_naive(const float *a, const float *b, float *c, int64_t m,
+                         int64_t n, int64_t k, int transpose_a,
+                         int transpose_b)
+{
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
+            float sum = 0.0f;
+            for (int64_t p = 0; p < k; p++) {
+                float a_ip = transpose_a ? a[p * m + i] : a[i * k + p];
+                float b_pj = transpose_b ? b[j * k + p] : b[p * n + j];
+                sum += a_ip * b_pj;
+            }
+            c[i * n + j] = sum;
+        }
+    }
+}
+
+/* ---- packing -------------------------------------------------------------- */
+
+void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
+                         int64_t p0, int64_t kc, int64_t width, float *dst)
+{
+    const fastnn_strided *s = (const fastnn_strided *)operand;
+    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+        int64_t w = fastnn_min(width, rows - r0);
+        const float *base =
+            s->data + (row0 + r0) * s->row_stride + p0 * s->p_stride;
+        if (w < width)
+            memset(dst, 0, (size_t)(width * kc) * sizeof(float));
+        if (s->row_stride == 1) {
+            /* the panel's rows sit side by side: copy a run per p */
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t r = 0; r < w; r++)
+                    dst[p * width + r] = base[p * s->p_stride + r];
+        } else {
+            /* each row is its own run along p */
+            for (int64_t r = 0; r < w; r++)
+                for (int64_t p = 0; p < kc; p++)
+                    dst[p * width + r] = base[r * s->row_stride + p * s->p_stride];
+        }
+    }
+}
+
+/* ---- micro- and macro-kernel ---------------------------------------------- */
+
+/* tile (MR x NR, row-major) = A panel (kc x MR) . B panel (kc x NR).
+ * Each step p broadcasts one value of A per row and multiplies it with the
+ * 16 values of B in two 8-wide vectors: 12 fused multiply-adds on 12
+ * accumulator registers (AVX2 has 16 of them). */
+FASTNN_INLINE void micro_kernel_v8(int64_t kc, const float *restrict a,
+                                   const float *restrict b,
+                                   float *restrict tile)
+{
+    fastnn_v8 acc[FASTNN_MR][2];
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < kc; p++, a += FASTNN_MR, b += FASTNN_NR) {
+        fastnn_v8 b0, b1;
+        memcpy(&b0, b, sizeof b0);
+        memcpy(&b1, b + 8, sizeof b1);
+        for (int r = 0; r < FASTNN_MR; r++) {
+            acc[r][0] += a[r] * b0;
+            acc[r][1] += a[r] * b1;
+        }
+    }
+    memcpy(tile, acc, sizeof acc);
+}
+
+/* The same product with 4-wide vectors (SSE2, NEON): the 16 columns take
+ * two passes of 8, so the 12 accumulators still fit in 16 registers. */
+FASTNN_INLINE void micro_kernel_v4(int64_t kc, const float *restrict a,
+                                   const float *restrict b,
+                                   float *restrict tile)
+{
+    for (int half = 0; half < FASTNN_NR; half += 8) {
+        fastnn_v4 acc[FASTNN_MR][2];
+        memset(acc, 0, sizeof acc);
+        const float *ap = a, *bp = b + half;
+        for (int64_t p = 0; p < kc; p++, ap += FASTNN_MR, bp += FASTNN_NR) {
+            fastnn_v4 b0, b1;
+            memcpy(&b0, bp, sizeof b0);
+            memcpy(&b1, bp + 4, sizeof b1);
+            for (int r = 0; r < FASTNN_MR; r++) {
+                acc[r][0] += ap[r] * b0;
+                acc[r][1] += ap[r] * b1;
+            }
+        }
+        for (int r = 0; r < FASTNN_MR; r++)
+            memcpy(tile + r * FASTNN_NR + half, acc[r], sizeof acc[r]);
+    }
+}
+
+/* Writes the valid mr x nr corner of a tile into C: C = bias + tile on the
+ * first slice of the reduction (overwrite), C += tile on later ones. */
+FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
+                              int64_t ldc, int64_t mr, int64_t nr,
+                              int overwrite, const float *restrict bias)
+{
+    for (int64_t r = 0; r < mr; r++) {
+        float *crow = c + r * ldc;
+        const float *t = tile + r * FASTNN_NR;
+        if (!overwrite)
+            for (int64_t j = 0; j < nr; j++)
+                crow[j] += t[j];
+        else if (bias)
+            for (int64_t j = 0; j < nr; j++)
+                crow[j] = bias[j] + t[j];
+        else
+            for (int64_t j = 0; j < nr; j++)
+                crow[j] = t[j];
+    }
+}
+
+/* Loops 2 and 1: every MR x NR tile of the mc x nc block of C. */
+FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
+                                     const float *ap, const float *bp,
+                                     float *c, int64_t ldc, int overwrite,
+                                     const float *bias, int wide)
+{
+    float tile[FASTNN_MR * FASTNN_NR] __attribute__((aligned(64)));
+    for (int64_t jr = 0; jr < nc; jr += FASTNN_NR) {
+        for (int64_t ir = 0; ir < mc; ir += FASTNN_MR) {
+            if (wide)
+                micro_kernel_v8(kc, ap + ir * kc, bp + jr * kc, tile);
+            else
+                micro_kernel_v4(kc, ap + ir * kc, bp + jr * kc, tile);
+            store_tile(tile, c + ir * ldc + jr, ldc,
+                       fastnn_min(FASTNN_MR, mc - ir),
+                       fastnn_min(FASTNN_NR, nc - jr), overwrite,
+                       bias ? bias + jr : NULL);
+        }
+    }
+}
+
+typedef void (*macro_kernel_fn)(int64_t, int64_t, int64_t, const float *,
+                                const float *, float *, int64_t, int,
+                                const float *);
+
+static void macro_kernel_generic(int64_t mc, int64_t nc, int64_t kc,
+                                 const float *ap, const float *bp, float *c,
+                                 int64_t ldc, int overwrite, const float *bias)
+{
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 0);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void macro_kernel_avx2(int64_t mc, int64_t nc, int64_t kc,
+                              const float *ap, const float *bp, float *c,
+                              int64_t ldc, int overwrite, const float *bias)
+{
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 1);
+}
+#endif
+
+static macro_kernel_fn pick_macro_kernel(void)
+{
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        return macro_kernel_avx2;
+#endif
+    return macro_kernel_generic;
+}
+
+/* ---- the five loops --------------------------------------------------------- */
+
+/* One thread's share of the product: rows [m0, m1) x columns [n0, n1). */
+static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                      int64_t k, fastnn_gemm_operand a, fastnn_gemm_operand b,
+                      float *c, int64_t ldc, const float *bias, int accumulate,
+                      macro_kernel_fn macro_kernel)
+{
+    int64_t kc_max = fastnn_min(k, FASTNN_KC);
+    int64_t nc_max = fastnn_ceil_div(fastnn_min(n1 - n0, FASTNN_NC), FASTNN_NR) * FASTNN_NR;
+    int64_t mc_max = fastnn_ceil_div(fastnn_min(m1 - m0, FASTNN_MC), FASTNN_MR) * FASTNN_MR;
+    float *ap = fastnn_alloc_floats(mc_max * kc_max);
+    float *bp = fastnn_alloc_floats(nc_max * kc_max);
+    if (!ap || !bp) {
+        fastnn_free_floats(ap);
+        fastnn_free_floats(bp);
+        return FASTNN_ENOMEM;
+    }
+    for (int64_t jc = n0; jc < n1; jc += FASTNN_NC) {             /* loop 5 */
+        int64_t nc = fastnn_min(FASTNN_NC, n1 - jc);
+        for (int64_t pc = 0; pc < k; pc += FASTNN_KC) {           /* loop 4 */
+            int64_t kc = fastnn_min(FASTNN_KC, k - pc);
+            int overwrite = pc == 0 && !accumulate;
+            b.pack(b.operand, jc, nc, pc, kc, FASTNN_NR, bp);
+            for (int64_t ic = m0; ic < m1; ic += FASTNN_MC) {     /* loop 3 */
+                int64_t mc = fastnn_min(FASTNN_MC, m1 - ic);
+                a.pack(a.operand, ic, mc, pc, kc, FASTNN_MR, ap);
+                macro_kernel(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc,
+                             overwrite, overwrite && bias ? bias + jc : NULL);
+            }
+        }
+    }
+    fastnn_free_floats(ap);
+    fastnn_free_floats(bp);
+    return FASTNN_OK;
+}
+
+int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
+                fastnn_gemm_operand b, float *c, int64_t ldc,
+                const float *bias, int accumulate)
+{
+    if (m <= 0 || n <= 0)
+        return FASTNN_OK;
+    if (k <= 0) { /* an empty sum: C keeps its value, or becomes the bias */
+        if (!accumulate)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++)
+                    c[i * ldc + j] = bias ? bias[j] : 0.0f;
+        return FASTNN_OK;
+    }
+    macro_kernel_fn macro_kernel = pick_macro_kernel();
+    int64_t panels_m = fastnn_ceil_div(m, FASTNN_MR);
+    int64_t panels_n = fastnn_ceil_div(n, FASTNN_NR);
+    int threads = fastnn_threads_for(2.0 * (double)m * (double)n * (double)k);
+    /* Split the dimension with more panels; prefer m, whose blocks each
+     * thread must pack anyway. */
+    int split_m = panels_m >= 2 * (int64_t)threads || panels_m >= panels_n;
+    int64_t panels = split_m ? panels_m : panels_n;
+    if (panels < threads)
+        threads = (int)panels;
+    int status = FASTNN_OK;
+
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        int64_t first = panels * t / team, last = panels * (t + 1) / team;
+        int64_t m0 = 0, m1 = m, n0 = 0, n1 = n;
+        if (split_m) {
+            m0 = first * FASTNN_MR;
+            m1 = fastnn_min(last * FASTNN_MR, m);
+        } else {
+            n0 = first * FASTNN_NR;
+            n1 = fastnn_min(last * FASTNN_NR, n);
+        }
+        if (m0 < m1 && n0 < n1) {
+            int s = gemm_range(m0, m1, n0, n1, k, a, b, c, ldc, bias,
+                               accumulate, macro_kernel);
+            if (s != FASTNN_OK) {
+#pragma omp atomic write
+                status = s;
+            }
+        }
+    }
+    return status;
+}
+
+int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
+                  int64_t n, int64_t k, int transpose_a, int transpose_b)
+{
+    /* op(A)(i, p) and op(B)(p, j), seen as operands whose rows are i and j */
+    fastnn_strided sa = {a, transpose_a ? 1 : k, transpose_a ? m : 1};
+    fastnn_strided sb = {b, transpose_b ? k : 1, transpose_b ? 1 : n};
+    fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
+    fastnn_gemm_operand ob = {fastnn_pack_strided, &sb};
+    return fastnn_gemm(m, n, k, oa, ob, c, n, NULL, 0);
+}

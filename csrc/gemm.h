@@ -1,0 +1,64 @@
+/*
+ * gemm.h -- the blocked matrix-multiply engine behind fastnn_matmul and the
+ * fast convolutions (private to csrc/).
+ *
+ * The engine computes C (m x n) = A (m x k) . B (k x n) without ever seeing A
+ * or B directly: it asks each operand to *pack* a block of itself into the
+ * panel layout the micro-kernel reads.  A plain matrix packs by copying
+ * (fastnn_pack_strided); a convolution packs image patches on the fly
+ * (conv2d.c), which is how convolution becomes a GEMM without an im2col
+ * buffer ("implicit GEMM").
+ *
+ * Packed layout, for the operand whose rows are the m (or n) dimension:
+ * rows are grouped into panels of `width` rows (MR for A, NR for B); a panel
+ * stores its `width` values of reduction index p next to each other:
+ *     dst[panel * width * kc + p * width + r] = op(row0 + panel*width + r, p0 + p)
+ * Rows past the end of the block are packed as zeros, so the micro-kernel
+ * never needs a bounds check.
+ */
+#ifndef FASTNN_GEMM_H
+#define FASTNN_GEMM_H
+
+#include "internal.h"
+
+/* Register tile and cache blocks (Goto/BLIS naming), chosen for a core with
+ * 16 vector registers, 32 KiB L1d and 512 KiB L2 (Zen 3, Haswell-class):
+ *   MR x NR  the micro-kernel's tile of C held in 12 AVX registers;
+ *   KC       depth of a block: a KC x NR sliver of B (16 KiB) stays in L1;
+ *   MC       rows of the packed A block (MC x KC = 144 KiB) that stay in L2;
+ *   NC       columns of the packed B panel, sized for the shared L3. */
+#define FASTNN_MR 6
+#define FASTNN_NR 16
+#define FASTNN_KC 256
+#define FASTNN_MC 144
+#define FASTNN_NC 4080
+
+/* Packs rows [row0, row0 + rows) and reduction indices [p0, p0 + kc) of an
+ * operand into panels of `width` rows (layout above). */
+typedef void (*fastnn_pack_fn)(const void *operand, int64_t row0,
+                               int64_t rows, int64_t p0, int64_t kc,
+                               int64_t width, float *dst);
+
+typedef struct {
+    fastnn_pack_fn pack;
+    const void *operand;
+} fastnn_gemm_operand;
+
+/* A matrix in memory whose element (row, p) is data[row*row_stride +
+ * p*p_stride]: any row-major matrix, transposed or not. */
+typedef struct {
+    const float *data;
+    int64_t row_stride, p_stride;
+} fastnn_strided;
+
+void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
+                         int64_t p0, int64_t kc, int64_t width, float *dst);
+
+/* C = bias + A.B (bias may be NULL) or, with accumulate, C += A.B.
+ * `a` has m rows, `b` has n rows (the columns of C); both have k reduction
+ * indices.  Returns FASTNN_OK or FASTNN_ENOMEM. */
+int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
+                fastnn_gemm_operand b, float *c, int64_t ldc,
+                const float *bias, int accumulate);
+
+#endif /* FASTNN_GEMM_H */

@@ -1,0 +1,59 @@
+/*
+ * internal.h -- shared plumbing of the C kernels (not part of the public API).
+ *
+ * - the OpenMP shim: kernels call fastnn_thread_id() etc. and never include
+ *   omp.h themselves, so a compiler without OpenMP builds a serial library;
+ * - the SIMD dispatch macros: a hot loop is written once as a static inline
+ *   function and instantiated per instruction set with FASTNN_TARGET_AVX2;
+ * - aligned scratch allocation.
+ */
+#ifndef FASTNN_INTERNAL_H
+#define FASTNN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fastnn.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+static inline int fastnn_thread_id(void) { return omp_get_thread_num(); }
+static inline int fastnn_team_size(void) { return omp_get_num_threads(); }
+#else
+static inline int fastnn_thread_id(void) { return 0; }
+static inline int fastnn_team_size(void) { return 1; }
+#endif
+
+/* Threads worth using for `work` scalar operations: tiny problems stay on one
+ * thread, because waking a team costs a few microseconds. */
+int fastnn_threads_for(double work);
+
+/* Instantiating one loop body per instruction set.  The body is a static
+ * inline function marked FASTNN_INLINE; each variant is a thin function with
+ * a target attribute that calls it, so the compiler generates AVX2+FMA code
+ * for one and baseline x86-64 (SSE2) code for the other. */
+#define FASTNN_INLINE static inline __attribute__((always_inline))
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define FASTNN_HAVE_AVX2_VARIANT 1
+#define FASTNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define FASTNN_HAVE_AVX2_VARIANT 0
+#endif
+
+/* 8 or 4 floats as one value (GCC/Clang vector extension): one AVX or one
+ * SSE/NEON register.  aligned(4) permits loads and stores at any float
+ * address. */
+typedef float fastnn_v8 __attribute__((vector_size(32), aligned(4)));
+typedef float fastnn_v4 __attribute__((vector_size(16), aligned(4)));
+
+/* 64-byte aligned scratch memory (a cache line); NULL when out of memory. */
+float *fastnn_alloc_floats(int64_t count);
+void fastnn_free_floats(float *p);
+
+static inline int64_t fastnn_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fastnn_ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+#endif /* FASTNN_INTERNAL_H */

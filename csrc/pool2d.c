@@ -1,0 +1,336 @@
+/*
+ * pool2d.c -- max and average pooling over NHWC images, forward and
+ * backward, naive and fast.
+ *
+ * Naive: for every output element (n, oh, ow, c), walk its window
+ * (course, chapter 21: "the largest value in each 2x2 block").
+ *
+ * Fast: the same windows, but channels innermost.  In NHWC the C channels
+ * of one pixel are contiguous, so an output pixel is computed as whole
+ * vectors: y[0..C) = max over taps of x[tap][0..C).  That reads each input
+ * pixel as one contiguous run instead of C scattered floats, and the
+ * compiler turns the channel loop into AVX2 max/compare/blend instructions
+ * (the loops are instantiated for AVX2 and for baseline x86-64).
+ * Max-pool backward recomputes each window's argmax per channel (a vector
+ * compare + blend of the tap number) and adds dy there.
+ *
+ * Parallelism: forward passes split output rows (n, oh) across threads.
+ * Backward passes scatter into dx, and overlapping windows (stride < pool)
+ * would make two rows write the same dx element, so they split whole images.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* The in-bounds part of one window: input rows [h0, h1), columns [w0, w1). */
+typedef struct {
+    int64_t h0, h1, w0, w1;
+} window;
+
+static inline window pool_window(const fastnn_pool2d_geom *g, int64_t oh,
+                                 int64_t ow)
+{
+    int64_t h = oh * g->stride_h - g->pad_top;
+    int64_t w = ow * g->stride_w - g->pad_left;
+    window win = {h < 0 ? 0 : h, fastnn_min(h + g->pool_h, g->in_h),
+                  w < 0 ? 0 : w, fastnn_min(w + g->pool_w, g->in_w)};
+    return win;
+}
+
+static inline int64_t in_index(const fastnn_pool2d_geom *g, int64_t n,
+                               int64_t h, int64_t w, int64_t c)
+{
+    return ((n * g->in_h + h) * g->in_w + w) * g->channels + c;
+}
+
+static inline int64_t out_index(const fastnn_pool2d_geom *g, int64_t n,
+                                int64_t oh, int64_t ow, int64_t c)
+{
+    return ((n * g->out_h + oh) * g->out_w + ow) * g->channels + c;
+}
+
+/* ---- naive ---------------------------------------------------------------- */
+
+void fastnn_max_pool2d_naive(const float *x, float *y,
+                             const fastnn_pool2d_geom *g)
+{
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t c = 0; c < g->channels; c++) {
+        window win = pool_window(g, oh, ow);
+        float best = x[in_index(g, n, win.h0, win.w0, c)];
+        for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++)
+                if (x[in_index(g, n, h, w, c)] > best)
+                    best = x[in_index(g, n, h, w, c)];
+        y[out_index(g, n, oh, ow, c)] = best;
+    }
+}
+
+void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
+                                      float *dx, const fastnn_pool2d_geom *g)
+{
+    memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->channels) * sizeof(float));
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t c = 0; c < g->channels; c++) {
+        window win = pool_window(g, oh, ow);
+        int64_t arg = in_index(g, n, win.h0, win.w0, c);
+        for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++)
+                if (x[in_index(g, n, h, w, c)] > x[arg])
+                    arg = in_index(g, n, h, w, c);
+        dx[arg] += dy[out_index(g, n, oh, ow, c)]; /* only the max moved y */
+    }
+}
+
+void fastnn_avg_pool2d_naive(const float *x, float *y,
+                             const fastnn_pool2d_geom *g)
+{
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t c = 0; c < g->channels; c++) {
+        window win = pool_window(g, oh, ow);
+        float sum = 0.0f;
+        for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++)
+                sum += x[in_index(g, n, h, w, c)];
+        float count = (float)((win.h1 - win.h0) * (win.w1 - win.w0));
+        y[out_index(g, n, oh, ow, c)] = sum / count;
+    }
+}
+
+void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
+                                      const fastnn_pool2d_geom *g)
+{
+    memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->channels) * sizeof(float));
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t c = 0; c < g->channels; c++) {
+        window win = pool_window(g, oh, ow);
+        float count = (float)((win.h1 - win.h0) * (win.w1 - win.w0));
+        float share = dy[out_index(g, n, oh, ow, c)] / count;
+        for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++)
+                dx[in_index(g, n, h, w, c)] += share;
+    }
+}
+
+/* ---- fast: one output pixel at a time, channels as vectors ------------------ */
+
+/* y[0..C) = max (or mean) over the window of the pixel runs x[h, w, 0..C). */
+FASTNN_INLINE void pool_pixel(const fastnn_pool2d_geom *g, const float *img,
+                              window win, float *restrict y, int is_max)
+{
+    const int64_t C = g->channels;
+    memcpy(y, img + (win.h0 * g->in_w + win.w0) * C, (size_t)C * sizeof(float));
+    for (int64_t h = win.h0; h < win.h1; h++)
+        for (int64_t w = win.w0; w < win.w1; w++) {
+            if (h == win.h0 && w == win.w0)
+                continue;
+            const float *restrict src = img + (h * g->in_w + w) * C;
+            if (is_max)
+                for (int64_t c = 0; c < C; c++)
+                    y[c] = src[c] > y[c] ? src[c] : y[c];
+            else
+                for (int64_t c = 0; c < C; c++)
+                    y[c] += src[c];
+        }
+    if (!is_max) {
+        float scale = 1.0f / (float)((win.h1 - win.h0) * (win.w1 - win.w0));
+        for (int64_t c = 0; c < C; c++)
+            y[c] *= scale;
+    }
+}
+
+/* Max-pool backward for one output pixel: per channel, find the first tap
+ * holding the window's maximum (a vector compare + blend over a block of
+ * channels) and add dy to dx there. */
+FASTNN_INLINE void max_unpool_pixel(const fastnn_pool2d_geom *g,
+                                    const float *img, window win,
+                                    const float *restrict dy,
+                                    float *restrict dx_img)
+{
+    enum { BLOCK = 64 };
+    const int64_t C = g->channels;
+    const int64_t win_w = win.w1 - win.w0;
+    for (int64_t c0 = 0; c0 < C; c0 += BLOCK) {
+        int64_t nc = fastnn_min(BLOCK, C - c0);
+        float best[BLOCK];
+        int32_t arg[BLOCK];
+        const float *first = img + (win.h0 * g->in_w + win.w0) * C + c0;
+        for (int64_t c = 0; c < nc; c++) {
+            best[c] = first[c];
+            arg[c] = 0;
+        }
+        for (int64_t h = win.h0; h < win.h1; h++)
+            for (int64_t w = win.w0; w < win.w1; w++) {
+                int32_t tap = (int32_t)((h - win.h0) * win_w + (w - win.w0));
+                const float *restrict src = img + (h * g->in_w + w) * C + c0;
+                for (int64_t c = 0; c < nc; c++) {
+                    int better = src[c] > best[c];
+                    best[c] = better ? src[c] : best[c];
+                    arg[c] = better ? tap : arg[c];
+                }
+            }
+        for (int64_t c = 0; c < nc; c++) {
+            int64_t h = win.h0 + arg[c] / win_w, w = win.w0 + arg[c] % win_w;
+            dx_img[(h * g->in_w + w) * C + c0 + c] += dy[c0 + c];
+        }
+    }
+}
+
+/* Average-pool backward for one output pixel: dy / count to every tap. */
+FASTNN_INLINE void avg_unpool_pixel(const fastnn_pool2d_geom *g, window win,
+                                    const float *restrict dy,
+                                    float *restrict dx_img)
+{
+    const int64_t C = g->channels;
+    float scale = 1.0f / (float)((win.h1 - win.h0) * (win.w1 - win.w0));
+    for (int64_t h = win.h0; h < win.h1; h++)
+        for (int64_t w = win.w0; w < win.w1; w++) {
+            float *restrict d = dx_img + (h * g->in_w + w) * C;
+            for (int64_t c = 0; c < C; c++)
+                d[c] += dy[c] * scale;
+        }
+}
+
+/* Forward over output rows [row0, row1), a row being (n, oh). */
+FASTNN_INLINE void pool_rows(const float *x, float *y,
+                             const fastnn_pool2d_geom *g, int64_t row0,
+                             int64_t row1, int is_max)
+{
+    for (int64_t row = row0; row < row1; row++) {
+        int64_t n = row / g->out_h, oh = row % g->out_h;
+        const float *img = x + in_index(g, n, 0, 0, 0);
+        for (int64_t ow = 0; ow < g->out_w; ow++)
+            pool_pixel(g, img, pool_window(g, oh, ow),
+                       y + out_index(g, n, oh, ow, 0), is_max);
+    }
+}
+
+/* Backward for whole images [n0, n1): zero their dx, then scatter. */
+FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
+                                 const fastnn_pool2d_geom *g, int64_t n0,
+                                 int64_t n1, int is_max)
+{
+    int64_t image = g->in_h * g->in_w * g->channels;
+    for (int64_t n = n0; n < n1; n++) {
+        float *dx_img = dx + n * image;
+        memset(dx_img, 0, (size_t)image * sizeof(float));
+        for (int64_t oh = 0; oh < g->out_h; oh++)
+            for (int64_t ow = 0; ow < g->out_w; ow++) {
+                window win = pool_window(g, oh, ow);
+                const float *d = dy + out_index(g, n, oh, ow, 0);
+                if (is_max)
+                    max_unpool_pixel(g, x + n * image, win, d, dx_img);
+                else
+                    avg_unpool_pixel(g, win, d, dx_img);
+            }
+    }
+}
+
+/* One function per (pass, instruction set); `is_max` picks the reduction. */
+typedef void (*rows_fn)(const float *, float *, const fastnn_pool2d_geom *,
+                        int64_t, int64_t, int);
+typedef void (*images_fn)(const float *, const float *, float *,
+                          const fastnn_pool2d_geom *, int64_t, int64_t, int);
+
+static void pool_rows_generic(const float *x, float *y,
+                              const fastnn_pool2d_geom *g, int64_t r0,
+                              int64_t r1, int is_max)
+{
+    pool_rows(x, y, g, r0, r1, is_max);
+}
+
+static void unpool_images_generic(const float *x, const float *dy, float *dx,
+                                  const fastnn_pool2d_geom *g, int64_t n0,
+                                  int64_t n1, int is_max)
+{
+    unpool_images(x, dy, dx, g, n0, n1, is_max);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void pool_rows_avx2(const float *x, float *y,
+                           const fastnn_pool2d_geom *g, int64_t r0,
+                           int64_t r1, int is_max)
+{
+    pool_rows(x, y, g, r0, r1, is_max);
+}
+
+FASTNN_TARGET_AVX2
+static void unpool_images_avx2(const float *x, const float *dy, float *dx,
+                               const fastnn_pool2d_geom *g, int64_t n0,
+                               int64_t n1, int is_max)
+{
+    unpool_images(x, dy, dx, g, n0, n1, is_max);
+}
+#endif
+
+static void pool_forward(const float *x, float *y, const fastnn_pool2d_geom *g,
+                         int is_max)
+{
+    rows_fn rows = pool_rows_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        rows = pool_rows_avx2;
+#endif
+    int64_t total = g->batch * g->out_h;
+    double work = (double)(g->batch * g->out_h * g->out_w * g->channels) *
+                  (double)(g->pool_h * g->pool_w);
+    int threads = fastnn_threads_for(work);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        rows(x, y, g, total * t / team, total * (t + 1) / team, is_max);
+    }
+}
+
+static void pool_backward(const float *x, const float *dy, float *dx,
+                          const fastnn_pool2d_geom *g, int is_max)
+{
+    images_fn images = unpool_images_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        images = unpool_images_avx2;
+#endif
+    double work = (double)(g->batch * g->in_h * g->in_w * g->channels) +
+                  (double)(g->batch * g->out_h * g->out_w * g->channels) *
+                      (double)(g->pool_h * g->pool_w);
+    int threads = fastnn_threads_for(work);
+    if (threads > g->batch)
+        threads = (int)(g->batch > 0 ? g->batch : 1);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        images(x, dy, dx, g, g->batch * t / team, g->batch * (t + 1) / team,
+               is_max);
+    }
+}
+
+void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
+{
+    pool_forward(x, y, g, 1);
+}
+
+void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
+{
+    pool_forward(x, y, g, 0);
+}
+
+void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
+                                const fastnn_pool2d_geom *g)
+{
+    pool_backward(x, dy, dx, g, 1);
+}
+
+void fastnn_avg_pool2d_backward(const float *dy, float *dx,
+                                const fastnn_pool2d_geom *g)
+{
+    pool_backward(NULL, dy, dx, g, 0);
+}

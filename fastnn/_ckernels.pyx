@@ -1,0 +1,190 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The bridge to csrc/: typed memoryviews in, the GIL released around C.
+
+Nothing is checked here.  Callers (fastnn.kernels) validate every shape,
+make every array C-contiguous float32, allocate the outputs and compute the
+window geometry first; this module only unpacks pointers and sizes.  Arrays
+arrive flattened to 1-D (a free view of a C-contiguous array).
+"""
+from libc.stdint cimport int64_t
+
+cdef extern from "fastnn.h" nogil:
+    enum: FASTNN_OK
+
+    ctypedef enum fastnn_simd:
+        FASTNN_SIMD_GENERIC
+        FASTNN_SIMD_AVX2
+
+    void fastnn_set_num_threads(int n)
+    int fastnn_get_num_threads()
+    int fastnn_openmp_enabled()
+    fastnn_simd fastnn_get_simd()
+    int fastnn_set_simd(fastnn_simd path)
+    const char *fastnn_simd_name(fastnn_simd path)
+
+    int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
+                      int64_t n, int64_t k, int transpose_a, int transpose_b)
+    void fastnn_matmul_naive(const float *a, const float *b, float *c,
+                             int64_t m, int64_t n, int64_t k, int transpose_a,
+                             int transpose_b)
+
+    ctypedef struct fastnn_conv2d_geom:
+        int64_t batch, in_h, in_w, in_c, k_h, k_w, out_c
+        int64_t stride_h, stride_w, pad_top, pad_left, out_h, out_w
+
+    int fastnn_conv2d(const float *x, const float *w, const float *b,
+                      float *y, const fastnn_conv2d_geom *g)
+    void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
+                             float *y, const fastnn_conv2d_geom *g)
+    int fastnn_conv2d_backward(const float *x, const float *w,
+                               const float *dy, float *dx, float *dw,
+                               float *db, const fastnn_conv2d_geom *g)
+    void fastnn_conv2d_backward_naive(const float *x, const float *w,
+                                      const float *dy, float *dx, float *dw,
+                                      float *db, const fastnn_conv2d_geom *g)
+
+    ctypedef struct fastnn_pool2d_geom:
+        int64_t batch, in_h, in_w, channels, pool_h, pool_w
+        int64_t stride_h, stride_w, pad_top, pad_left, out_h, out_w
+
+    void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
+    void fastnn_max_pool2d_naive(const float *x, float *y,
+                                 const fastnn_pool2d_geom *g)
+    void fastnn_max_pool2d_backward(const float *x, const float *dy,
+                                    float *dx, const fastnn_pool2d_geom *g)
+    void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
+                                          float *dx,
+                                          const fastnn_pool2d_geom *g)
+    void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
+    void fastnn_avg_pool2d_naive(const float *x, float *y,
+                                 const fastnn_pool2d_geom *g)
+    void fastnn_avg_pool2d_backward(const float *dy, float *dx,
+                                    const fastnn_pool2d_geom *g)
+    void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
+                                          const fastnn_pool2d_geom *g)
+
+
+# ---- runtime ----------------------------------------------------------------
+
+def set_num_threads(int n):
+    fastnn_set_num_threads(n)
+
+
+def get_num_threads():
+    return fastnn_get_num_threads()
+
+
+def openmp_enabled():
+    return bool(fastnn_openmp_enabled())
+
+
+def simd_path():
+    return fastnn_simd_name(fastnn_get_simd()).decode()
+
+
+def set_simd_path(str name):
+    """Force "avx2" or "generic"; False if this CPU cannot run the path."""
+    cdef fastnn_simd path = FASTNN_SIMD_AVX2 if name == "avx2" else FASTNN_SIMD_GENERIC
+    return fastnn_set_simd(path) == 0
+
+
+cdef inline void _check(int status):
+    if status != FASTNN_OK:
+        raise MemoryError("fastnn: out of memory for kernel scratch buffers")
+
+
+# ---- matmul -----------------------------------------------------------------
+
+def matmul(const float[::1] a, const float[::1] b, float[::1] c, int64_t m,
+           int64_t n, int64_t k, bint transpose_a, bint transpose_b, bint naive):
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_matmul_naive(&a[0], &b[0], &c[0], m, n, k, transpose_a, transpose_b)
+        else:
+            status = fastnn_matmul(&a[0], &b[0], &c[0], m, n, k, transpose_a, transpose_b)
+    _check(status)
+
+
+# ---- conv2d -----------------------------------------------------------------
+
+cdef fastnn_conv2d_geom _conv_geom(int64_t batch, int64_t in_c, int64_t out_c, win):
+    cdef fastnn_conv2d_geom g
+    g.batch, g.in_h, g.in_w, g.in_c = batch, win.in_h, win.in_w, in_c
+    g.k_h, g.k_w, g.out_c = win.k_h, win.k_w, out_c
+    g.stride_h, g.stride_w = win.stride_h, win.stride_w
+    g.pad_top, g.pad_left = win.pad_top, win.pad_left
+    g.out_h, g.out_w = win.out_h, win.out_w
+    return g
+
+
+def conv2d(const float[::1] x, const float[::1] w, const float[::1] b,
+           float[::1] y, int64_t batch, int64_t in_c, int64_t out_c, win,
+           bint naive):
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+    cdef const float *bias = NULL if b is None else &b[0]
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_conv2d_naive(&x[0], &w[0], bias, &y[0], &g)
+        else:
+            status = fastnn_conv2d(&x[0], &w[0], bias, &y[0], &g)
+    _check(status)
+
+
+def conv2d_backward(const float[::1] x, const float[::1] w,
+                    const float[::1] dy, float[::1] dx, float[::1] dw,
+                    float[::1] db, int64_t batch, int64_t in_c,
+                    int64_t out_c, win, bint naive):
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_conv2d_backward_naive(&x[0], &w[0], &dy[0], &dx[0], &dw[0], &db[0], &g)
+        else:
+            status = fastnn_conv2d_backward(&x[0], &w[0], &dy[0], &dx[0], &dw[0], &db[0], &g)
+    _check(status)
+
+
+# ---- pooling ----------------------------------------------------------------
+
+cdef fastnn_pool2d_geom _pool_geom(int64_t batch, int64_t channels, win):
+    cdef fastnn_pool2d_geom g
+    g.batch, g.in_h, g.in_w, g.channels = batch, win.in_h, win.in_w, channels
+    g.pool_h, g.pool_w = win.k_h, win.k_w
+    g.stride_h, g.stride_w = win.stride_h, win.stride_w
+    g.pad_top, g.pad_left = win.pad_top, win.pad_left
+    g.out_h, g.out_w = win.out_h, win.out_w
+    return g
+
+
+def pool2d(str mode, const float[::1] x, float[::1] y, int64_t batch,
+           int64_t channels, win, bint naive):
+    """mode is "max" or "avg"."""
+    cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
+    cdef bint is_max = mode == "max"
+    with nogil:
+        if is_max and naive:
+            fastnn_max_pool2d_naive(&x[0], &y[0], &g)
+        elif is_max:
+            fastnn_max_pool2d(&x[0], &y[0], &g)
+        elif naive:
+            fastnn_avg_pool2d_naive(&x[0], &y[0], &g)
+        else:
+            fastnn_avg_pool2d(&x[0], &y[0], &g)
+
+
+def pool2d_backward(str mode, const float[::1] x, const float[::1] dy,
+                    float[::1] dx, int64_t batch, int64_t channels, win,
+                    bint naive):
+    cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
+    cdef bint is_max = mode == "max"
+    with nogil:
+        if is_max and naive:
+            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g)
+        elif is_max:
+            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g)
+        elif naive:
+            fastnn_avg_pool2d_backward_naive(&dy[0], &dx[0], &g)
+        else:
+            fastnn_avg_pool2d_backward(&dy[0], &dx[0], &g)

@@ -1,0 +1,14 @@
+"""fastnn's kernels: the Python face of the C code in csrc/.
+
+Every kernel takes ``impl``: "fast" (optimised C, OpenMP), "naive" (the
+textbook C loops) or "numpy" (the reference in ``fastnn.kernels.reference``).
+Arguments are validated here, once, and converted to C-contiguous float32
+before any C runs; the GIL is released while C computes.
+"""
+from .convolution import conv2d, conv2d_backward
+from .matmul import matmul
+from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .validation import IMPLS
+
+__all__ = ["IMPLS", "avg_pool2d", "avg_pool2d_backward", "conv2d", "conv2d_backward",
+           "matmul", "max_pool2d", "max_pool2d_backward"]

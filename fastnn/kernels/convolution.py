@@ -1,0 +1,93 @@
+"""2-D convolution (Keras Conv2D) forward and backward.
+
+Layouts: x is NHWC (batch, height, width, channels), the kernel w is HWIO
+(kernel_height, kernel_width, in_channels, out_channels), as in Keras, so
+weights move between fastnn and Keras unchanged.  Course, chapters 19-20.
+"""
+import numpy as np
+
+from . import reference
+from ._native import native
+from .geometry import Window2D
+from .validation import (as_float32, check_impl, check_nonempty, check_output_size,
+                         check_shape, padding_mode, positive_pair)
+
+X_AXES = ("batch", "height", "width", "channels")
+W_AXES = ("kernel_height", "kernel_width", "in_channels", "out_channels")
+
+
+def _conv_args(kernel, x, w, strides, padding):
+    x = as_float32(kernel, "x", x, X_AXES)
+    w = as_float32(kernel, "w", w, W_AXES)
+    check_nonempty(kernel, "x", x, X_AXES)
+    if 0 in w.shape:
+        raise ValueError(f"{kernel}: w has shape {w.shape}, but every axis of the "
+                         f"kernel ({', '.join(W_AXES)}) must be at least 1")
+    if w.shape[2] != x.shape[3]:
+        raise ValueError(f"{kernel}: w has {w.shape[2]} input channels but x has "
+                         f"{x.shape[3]}")
+    strides = positive_pair(kernel, "strides", strides)
+    padding = padding_mode(kernel, padding)
+    win = Window2D.over(x.shape[1], x.shape[2], w.shape[:2], strides, padding)
+    check_output_size(kernel, win, "kernel")
+    return x, w, strides, padding, win
+
+
+def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast"):
+    """Slide the filters w over x: the dot product of each filter with every window.
+
+    y[n, oh, ow, co] = b[co] + Σ_{kh, kw, ci} x[n, oh·sh + kh, ow·sw + kw, ci] · w[kh, kw, ci, co]
+
+    (indices into x shifted by the top/left padding for ``padding="same"``).
+
+    Args:
+        x: (batch, height, width, in_channels).
+        w: (kernel_height, kernel_width, in_channels, out_channels).
+        b: optional bias, (out_channels,).
+        strides: int or (sh, sw).
+        padding: "valid" (no padding: 28x28 with 3x3 gives 26x26) or "same"
+            (zero padding so the output is ceil(size / stride)).
+        impl: "fast", "naive" or "numpy".
+
+    Returns:
+        float32 array (batch, out_height, out_width, out_channels).
+    """
+    check_impl("conv2d", impl)
+    x, w, strides, padding, win = _conv_args("conv2d", x, w, strides, padding)
+    if b is not None:
+        b = as_float32("conv2d", "b", b, ("out_channels",))
+        check_shape("conv2d", "b", b, (w.shape[3],))
+    if impl == "numpy":
+        return reference.conv2d(x, w, b, strides, padding)
+    y = np.empty((x.shape[0], win.out_h, win.out_w, w.shape[3]), np.float32)
+    if y.size:
+        native.conv2d(x.reshape(-1), w.reshape(-1), b, y.reshape(-1), x.shape[0],
+                      x.shape[3], w.shape[3], win, impl == "naive")
+    return y
+
+
+def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast"):
+    """Gradients of a loss L through ``conv2d``, given dy = dL/dy.
+
+    Args:
+        x, w, strides, padding: as given to the forward pass.
+        dy: (batch, out_height, out_width, out_channels), the forward output's shape.
+        impl: "fast", "naive" or "numpy".
+
+    Returns:
+        (dx, dw, db): dL/dx shaped like x, dL/dw shaped like w, dL/db (out_channels,).
+    """
+    check_impl("conv2d_backward", impl)
+    x, w, strides, padding, win = _conv_args("conv2d_backward", x, w, strides, padding)
+    dy = as_float32("conv2d_backward", "dy", dy, X_AXES)
+    check_shape("conv2d_backward", "dy", dy, (x.shape[0], win.out_h, win.out_w, w.shape[3]))
+    if impl == "numpy":
+        return reference.conv2d_backward(x, w, dy, strides, padding)
+    dx = np.zeros_like(x)
+    dw = np.zeros_like(w)
+    db = np.zeros(w.shape[3], np.float32)
+    if x.size:
+        native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
+                               dx.reshape(-1), dw.reshape(-1), db, x.shape[0],
+                               x.shape[3], w.shape[3], win, impl == "naive")
+    return dx, dw, db

@@ -1,0 +1,92 @@
+"""2-D max and average pooling, forward and backward (course, chapter 21).
+
+``strides`` defaults to ``pool_size`` (windows side by side, as in Keras).
+With ``padding="same"`` the padding never contributes: max ignores it and
+the average divides by the number of in-bounds values, as Keras does.
+"""
+import numpy as np
+
+from . import reference
+from ._native import native
+from .convolution import X_AXES
+from .geometry import Window2D
+from .validation import (as_float32, check_impl, check_nonempty, check_output_size,
+                         check_shape, padding_mode, positive_pair)
+
+
+def _pool_args(kernel, x, pool_size, strides, padding):
+    x = as_float32(kernel, "x", x, X_AXES)
+    check_nonempty(kernel, "x", x, X_AXES)
+    pool_size = positive_pair(kernel, "pool_size", pool_size)
+    strides = pool_size if strides is None else positive_pair(kernel, "strides", strides)
+    padding = padding_mode(kernel, padding)
+    win = Window2D.over(x.shape[1], x.shape[2], pool_size, strides, padding)
+    check_output_size(kernel, win, "pool_size")
+    return x, pool_size, strides, padding, win
+
+
+def _forward(mode, x, pool_size, strides, padding, impl):
+    kernel = f"{mode}_pool2d"
+    check_impl(kernel, impl)
+    x, pool_size, strides, padding, win = _pool_args(kernel, x, pool_size, strides, padding)
+    if impl == "numpy":
+        return getattr(reference, kernel)(x, pool_size, strides, padding)
+    y = np.empty((x.shape[0], win.out_h, win.out_w, x.shape[3]), np.float32)
+    if y.size:
+        native.pool2d(mode, x.reshape(-1), y.reshape(-1), x.shape[0], x.shape[3], win,
+                      impl == "naive")
+    return y
+
+
+def _backward(mode, x, dy, pool_size, strides, padding, impl):
+    kernel = f"{mode}_pool2d_backward"
+    check_impl(kernel, impl)
+    x, pool_size, strides, padding, win = _pool_args(kernel, x, pool_size, strides, padding)
+    dy = as_float32(kernel, "dy", dy, X_AXES)
+    check_shape(kernel, "dy", dy, (x.shape[0], win.out_h, win.out_w, x.shape[3]))
+    if impl == "numpy":
+        return getattr(reference, kernel)(x, dy, pool_size, strides, padding)
+    dx = np.zeros_like(x)
+    if dx.size:
+        native.pool2d_backward(mode, x.reshape(-1), dy.reshape(-1), dx.reshape(-1),
+                               x.shape[0], x.shape[3], win, impl == "naive")
+    return dx
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):
+    """The largest value of each window, per channel.
+
+    The course's example: ``[[4,3,8,5],[9,1,3,6],[6,3,5,3],[2,5,2,5]]`` with
+    a 2x2 pool gives ``[[9,8],[6,5]]``.
+
+    Args:
+        x: (batch, height, width, channels).
+        pool_size: int or (ph, pw).
+        strides: int or (sh, sw); None means pool_size.
+        padding: "valid" or "same".
+        impl: "fast", "naive" or "numpy".
+
+    Returns:
+        float32 array (batch, out_height, out_width, channels).
+    """
+    return _forward("max", x, pool_size, strides, padding, impl)
+
+
+def max_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid",
+                        impl="fast"):
+    """dL/dx: each dy flows to the input that was its window's maximum.
+
+    On ties the first maximum in row-major window order gets it.
+    """
+    return _backward("max", x, dy, pool_size, strides, padding, impl)
+
+
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):
+    """The mean of each window's in-bounds values, per channel (arguments as max_pool2d)."""
+    return _forward("avg", x, pool_size, strides, padding, impl)
+
+
+def avg_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid",
+                        impl="fast"):
+    """dL/dx: each dy is shared equally among its window's in-bounds inputs."""
+    return _backward("avg", x, dy, pool_size, strides, padding, impl)

@@ -1,0 +1,120 @@
+"""NumPy reference implementations of every kernel: the readable spec.
+
+These are the test oracle for the C kernels (``impl="numpy"`` selects them)
+and the place to read what a kernel computes.  They work in any float dtype,
+so the tests can check their gradients against finite differences in
+float64.  They never import the C extension.
+
+Convolution and pooling loop over the *taps* of the window, (kh, kw), and
+let NumPy do each tap for all windows at once: ``tap_slices`` picks, for
+tap (kh, kw), the input value under it in every window (course, chapter 19:
+the filter's dot product with every window is the sum over taps of tap
+weight times the value under the tap).
+"""
+import numpy as np
+
+from .geometry import Window2D
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """C = op(a) @ op(b), op transposing when asked."""
+    return (a.T if transpose_a else a) @ (b.T if transpose_b else b)
+
+
+def _conv_window(x, w, strides, padding):
+    return Window2D.over(x.shape[1], x.shape[2], w.shape[:2], strides, padding)
+
+
+def conv2d(x, w, b=None, strides=(1, 1), padding="valid"):
+    """Keras Conv2D: x (n, h, w, ci), w (kh, kw, ci, co) -> y (n, oh, ow, co).
+
+    y[n, oh, ow, :] = b + sum over taps (kh, kw) of x_under_tap @ w[kh, kw]
+    """
+    win = _conv_window(x, w, strides, padding)
+    padded = np.pad(x, win.pad_widths())
+    y = np.zeros((x.shape[0], win.out_h, win.out_w, w.shape[3]), x.dtype)
+    for kh in range(win.k_h):
+        for kw in range(win.k_w):
+            rows, cols = win.tap_slices(kh, kw)
+            y += padded[:, rows, cols, :] @ w[kh, kw]
+    if b is not None:
+        y += b
+    return y
+
+
+def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid"):
+    """Gradients (dx, dw, db) of a loss with dL/dy = dy through ``conv2d``.
+
+    Each tap's term ``x_under_tap @ w[kh, kw]`` is a matrix product, so its
+    gradients are the matrix-product rules: dw[kh, kw] = x_under_tapᵀ · dy
+    and x_under_tap receives dy · w[kh, kw]ᵀ.
+    """
+    win = _conv_window(x, w, strides, padding)
+    padded = np.pad(x, win.pad_widths())
+    d_padded = np.zeros_like(padded)
+    dw = np.zeros_like(w)
+    for kh in range(win.k_h):
+        for kw in range(win.k_w):
+            rows, cols = win.tap_slices(kh, kw)
+            dw[kh, kw] = np.tensordot(padded[:, rows, cols, :], dy, axes=([0, 1, 2], [0, 1, 2]))
+            d_padded[:, rows, cols, :] += dy @ w[kh, kw].T
+    dx = d_padded[:, win.pad_top:win.pad_top + win.in_h,
+                  win.pad_left:win.pad_left + win.in_w, :]
+    return dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+def _pool_window(x, pool_size, strides, padding):
+    strides = pool_size if strides is None else strides
+    return Window2D.over(x.shape[1], x.shape[2], pool_size, strides, padding)
+
+
+def _taps(win):
+    return [win.tap_slices(kh, kw) for kh in range(win.k_h) for kw in range(win.k_w)]
+
+
+def _unpad(win, padded):
+    return padded[:, win.pad_top:win.pad_top + win.in_h,
+                  win.pad_left:win.pad_left + win.in_w, :]
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    """Largest value of each window; padding (-inf) never wins."""
+    win = _pool_window(x, pool_size, strides, padding)
+    padded = np.pad(x, win.pad_widths(), constant_values=-np.inf)
+    return np.max([padded[:, rows, cols, :] for rows, cols in _taps(win)], axis=0)
+
+
+def max_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid"):
+    """Each dy goes to the window's maximum (the first tap holding it on ties)."""
+    win = _pool_window(x, pool_size, strides, padding)
+    padded = np.pad(x, win.pad_widths(), constant_values=-np.inf)
+    taps = _taps(win)
+    winner = np.argmax([padded[:, rows, cols, :] for rows, cols in taps], axis=0)
+    d_padded = np.zeros(padded.shape, dy.dtype)
+    for t, (rows, cols) in enumerate(taps):
+        d_padded[:, rows, cols, :] += np.where(winner == t, dy, 0)
+    return _unpad(win, d_padded)
+
+
+def _in_bounds_counts(win, dtype):
+    """How many real (non-padding) inputs each window covers: (1, oh, ow, 1)."""
+    inside = np.pad(np.ones((1, win.in_h, win.in_w, 1), dtype), win.pad_widths())
+    return sum(inside[:, rows, cols, :] for rows, cols in _taps(win))
+
+
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    """Mean of each window's in-bounds values (Keras divides by their count)."""
+    win = _pool_window(x, pool_size, strides, padding)
+    padded = np.pad(x, win.pad_widths())
+    total = sum(padded[:, rows, cols, :] for rows, cols in _taps(win))
+    return total / _in_bounds_counts(win, x.dtype)
+
+
+def avg_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid"):
+    """Each dy is shared equally by the in-bounds inputs of its window."""
+    win = _pool_window(x, pool_size, strides, padding)
+    share = dy / _in_bounds_counts(win, dy.dtype)
+    d_padded = np.zeros(np.pad(x, win.pad_widths()).shape, dy.dtype)
+    for rows, cols in _taps(win):
+        d_padded[:, rows, cols, :] += share
+    return _unpad(win, d_padded)

@@ -1,0 +1,90 @@
+"""Argument checks shared by every kernel: the only place they happen.
+
+Each check raises ``ValueError`` (``TypeError`` for a wrong kind of object)
+whose message starts with the kernel's name and says what was expected and
+what arrived, e.g. ``conv2d: w has 4 input channels but x has 3``.  Nothing
+reaches C before these checks pass.
+"""
+import numbers
+
+import numpy as np
+
+from .geometry import PADDINGS
+
+IMPLS = ("fast", "naive", "numpy")
+
+_NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
+
+
+def check_impl(kernel, impl):
+    """``impl`` must be one of "fast", "naive", "numpy"."""
+    if impl not in IMPLS:
+        raise ValueError(f"{kernel}: impl must be one of {', '.join(map(repr, IMPLS))}, "
+                         f"got {impl!r}")
+    return impl
+
+
+def as_float32(kernel, name, value, axes):
+    """``value`` as a C-contiguous float32 array with ``len(axes)`` dimensions.
+
+    ``axes`` names the dimensions for the error message, e.g.
+    ``("batch", "height", "width", "channels")``.  Copies only when the
+    input is not already C-contiguous float32.
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{kernel}: {name} must be a rectangular array of numbers "
+                         f"({err})") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise ValueError(f"{kernel}: {name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim != len(axes):
+        raise ValueError(f"{kernel}: {name} must be {len(axes)}-D "
+                         f"({', '.join(axes)}), got shape {array.shape}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def positive_pair(kernel, name, value):
+    """An int or a pair of ints, each >= 1, as a tuple (rows, cols)."""
+    pair = (value, value) if isinstance(value, numbers.Integral) else value
+    try:
+        pair = tuple(pair)
+    except TypeError:
+        pair = ()
+    if (len(pair) != 2 or not all(isinstance(v, numbers.Integral) for v in pair)
+            or isinstance(value, bool) or min(pair) < 1):
+        raise ValueError(f"{kernel}: {name} must be a positive int or a pair of positive "
+                         f"ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def padding_mode(kernel, padding):
+    """"valid" or "same" (any letter case, as Keras accepts)."""
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in PADDINGS:
+        raise ValueError(f"{kernel}: padding must be one of {', '.join(map(repr, PADDINGS))}, "
+                         f"got {padding!r}")
+    return mode
+
+
+def check_output_size(kernel, win, what):
+    """A "valid" window larger than the image leaves no output at all."""
+    if win.out_h < 1 or win.out_w < 1:
+        raise ValueError(f"{kernel}: {what} {win.k_h}x{win.k_w} does not fit the "
+                         f"{win.in_h}x{win.in_w} input with padding='valid' "
+                         f"(output would be {win.out_h}x{win.out_w}); use a smaller "
+                         f"{what} or padding='same'")
+
+
+def check_shape(kernel, name, array, expected):
+    """``array.shape`` must equal ``expected`` (the shape the forward pass gives)."""
+    if array.shape != tuple(expected):
+        raise ValueError(f"{kernel}: {name} must have shape {tuple(expected)}, "
+                         f"got {array.shape}")
+
+
+def check_nonempty(kernel, name, array, axes):
+    """Every axis but the first (the batch) must have at least one element."""
+    if 0 in array.shape[1:]:
+        raise ValueError(f"{kernel}: {name} has shape {array.shape}, but its "
+                         f"{', '.join(axes[1:])} must all be at least 1")

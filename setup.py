@@ -1,0 +1,66 @@
+"""Builds fastnn._ckernels: the C kernels in csrc/ behind a thin Cython wrapper.
+
+Flags: -O3, C11, -Wall -Wextra, OpenMP when the compiler has it (probed by
+compiling a tiny program; otherwise a notice and a serial build).  The
+default build is portable: the kernels pick AVX2 or baseline code at run
+time.  FASTNN_NATIVE=1 adds -march=native for this machine only.
+"""
+import glob
+import os
+import sys
+import tempfile
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_PROBE = """
+#include <omp.h>
+int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
+"""
+
+BASE_FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=fast"]
+
+
+def compiler_has_openmp(compiler):
+    """Compile and link a tiny OpenMP program with this compiler."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "probe.c")
+        with open(source, "w") as f:
+            f.write(OPENMP_PROBE)
+        try:
+            objects = compiler.compile([source], output_dir=tmp, extra_postargs=["-fopenmp"])
+            compiler.link_executable(objects, os.path.join(tmp, "probe"),
+                                     extra_postargs=["-fopenmp"])
+        except Exception:  # any compile or link failure means no OpenMP
+            return False
+    return True
+
+
+class BuildWithOpenMP(build_ext):
+    def build_extensions(self):
+        flags = list(BASE_FLAGS)
+        if os.environ.get("FASTNN_NATIVE") == "1":
+            flags.append("-march=native")
+        link = []
+        if compiler_has_openmp(self.compiler):
+            flags.append("-fopenmp")
+            link.append("-fopenmp")
+        else:
+            print("*** fastnn: this compiler has no OpenMP; building the kernels "
+                  "single-threaded ***", file=sys.stderr)
+        for ext in self.extensions:
+            ext.extra_compile_args = flags
+            ext.extra_link_args = link
+        super().build_extensions()
+
+
+def cython_extension():
+    from Cython.Build import cythonize
+
+    ext = Extension("fastnn._ckernels",
+                    sources=["fastnn/_ckernels.pyx"] + sorted(glob.glob("csrc/*.c")),
+                    include_dirs=["csrc"], depends=glob.glob("csrc/*.h"))
+    return cythonize([ext], compiler_directives={"language_level": 3})
+
+
+setup(ext_modules=cython_extension(), cmdclass={"build_ext": BuildWithOpenMP})
