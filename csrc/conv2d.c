@@ -23,6 +23,12 @@
  * likewise for w -- or zero if there is none, and W'[(t, co)][ci] =
  * W[t][ci][co].  So dx is itself a convolution of dy, and NHWC keeps every
  * channel run contiguous while packing.  Parallelism is the engine's.
+ *
+ * With few input channels (the first layer of a CNN: ci = 1 for grey
+ * images) that last product is one column wide and wastes most of each
+ * 16-wide tile, so dx takes the classic "col2im" route instead: the patch
+ * gradients dP = dy . W^T (n dimension kh*kw*ci), added back onto the
+ * pixels each patch was read from.
  */
 #include <string.h>
 
@@ -280,26 +286,79 @@ static void bias_gradient(const float *dy, float *db, int64_t pixels,
             db[c] += dy[i * channels + c];
 }
 
+/* dx as the implicit GEMM dx = Q . W' (top comment).  Its n dimension is
+ * in_c, so with few input channels most of each NR-wide tile is wasted. */
+static int input_gradient_implicit(const float *w, const float *dy, float *dx,
+                                   const fastnn_conv2d_geom *g)
+{
+    conv_operand dy_patches = {dy, g}, kernel = {w, g};
+    fastnn_gemm_operand q = {pack_dy_patches, &dy_patches};
+    fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
+    return fastnn_gemm(g->batch * g->in_h * g->in_w, g->in_c,
+                       g->k_h * g->k_w * g->out_c, q, wt, dx, g->in_c, NULL, 0);
+}
+
+/* dx for few input channels ("col2im"): first the gradient of every patch,
+ * dP = dy . W^T, a GEMM whose n dimension kh*kw*in_c is wide enough; then
+ * each patch row is added back onto the input pixels it was read from.
+ * Images are processed in chunks so dP stays a few MiB; the scatter splits
+ * whole images across threads, so no two threads add to the same pixel. */
+static int input_gradient_col2im(const float *w, const float *dy, float *dx,
+                                 const fastnn_conv2d_geom *g)
+{
+    const int64_t max_buffer = (int64_t)1 << 21; /* floats: 8 MiB */
+    int64_t cols = g->k_h * g->k_w * g->in_c, pixels = g->out_h * g->out_w;
+    int64_t chunk = fastnn_min(g->batch, max_buffer / (pixels * cols) + 1);
+    float *patch_grad = fastnn_alloc_floats(chunk * pixels * cols);
+    if (!patch_grad)
+        return FASTNN_ENOMEM;
+    memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
+    fastnn_strided kernel_t = {w, g->out_c, 1}; /* W^T: rows (kh,kw,ci), p co */
+    fastnn_gemm_operand wt = {fastnn_pack_strided, &kernel_t};
+    int status = FASTNN_OK;
+    for (int64_t n0 = 0; n0 < g->batch && status == FASTNN_OK; n0 += chunk) {
+        int64_t images = fastnn_min(chunk, g->batch - n0);
+        fastnn_strided dy_rows = {dy + n0 * pixels * g->out_c, g->out_c, 1};
+        fastnn_gemm_operand a = {fastnn_pack_strided, &dy_rows};
+        status = fastnn_gemm(images * pixels, cols, g->out_c, a, wt,
+                             patch_grad, cols, NULL, 0);
+        int threads = fastnn_threads_for((double)(images * pixels * cols));
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t n = 0; n < images; n++)
+            for (int64_t oh = 0; oh < g->out_h; oh++)
+                for (int64_t ow = 0; ow < g->out_w; ow++) {
+                    const float *src = patch_grad + ((n * g->out_h + oh) * g->out_w + ow) * cols;
+                    for (int64_t kh = 0; kh < g->k_h; kh++)
+                        for (int64_t kw = 0; kw < g->k_w; kw++, src += g->in_c) {
+                            int64_t ih = oh * g->stride_h - g->pad_top + kh;
+                            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+                            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                                continue;
+                            float *dst = dx + nhwc_index(g, n0 + n, ih, iw, 0);
+                            for (int64_t ci = 0; ci < g->in_c; ci++)
+                                dst[ci] += src[ci];
+                        }
+                }
+    }
+    fastnn_free_floats(patch_grad);
+    return status;
+}
+
 int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db,
                            const fastnn_conv2d_geom *g)
 {
-    int64_t taps = g->k_h * g->k_w;
     int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    conv_operand x_patches = {x, g}, dy_patches = {dy, g}, kernel = {w, g};
+    conv_operand x_patches = {x, g};
     fastnn_strided dy_matrix = {dy, 1, g->out_c}; /* dy as pixels x co */
-
     fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
     fastnn_gemm_operand dym = {fastnn_pack_strided, &dy_matrix};
-    int status = fastnn_gemm(taps * g->in_c, g->out_c, out_pixels, pt, dym,
-                             dw, g->out_c, NULL, 0);
+    int status = fastnn_gemm(g->k_h * g->k_w * g->in_c, g->out_c, out_pixels,
+                             pt, dym, dw, g->out_c, NULL, 0);
     if (status != FASTNN_OK)
         return status;
-
-    fastnn_gemm_operand q = {pack_dy_patches, &dy_patches};
-    fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
-    status = fastnn_gemm(g->batch * g->in_h * g->in_w, g->in_c,
-                         taps * g->out_c, q, wt, dx, g->in_c, NULL, 0);
+    status = g->in_c < FASTNN_NR ? input_gradient_col2im(w, dy, dx, g)
+                                 : input_gradient_implicit(w, dy, dx, g);
     if (status == FASTNN_OK && db)
         bias_gradient(dy, db, out_pixels, g->out_c);
     return status;

@@ -56,22 +56,30 @@ void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
                          int64_t p0, int64_t kc, int64_t width, float *dst)
 {
     const fastnn_strided *s = (const fastnn_strided *)operand;
-    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
-        int64_t w = fastnn_min(width, rows - r0);
-        const float *base =
-            s->data + (row0 + r0) * s->row_stride + p0 * s->p_stride;
-        if (w < width)
-            memset(dst, 0, (size_t)(width * kc) * sizeof(float));
-        if (s->row_stride == 1) {
-            /* the panel's rows sit side by side: copy a run per p */
-            for (int64_t p = 0; p < kc; p++)
+    const float *base = s->data + row0 * s->row_stride + p0 * s->p_stride;
+    int64_t panels = fastnn_ceil_div(rows, width);
+    if (rows % width) /* the last panel is partial: its padding rows are 0 */
+        memset(dst + (panels - 1) * width * kc, 0,
+               (size_t)(width * kc) * sizeof(float));
+    if (s->row_stride == 1) {
+        /* Rows are adjacent in memory (B as stored, or A transposed): read
+         * each p's run of `rows` values once, dealing it out to the panels. */
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = base + p * s->p_stride;
+            for (int64_t r0 = 0; r0 < rows; r0 += width) {
+                float *d = dst + r0 * kc + p * width;
+                int64_t w = fastnn_min(width, rows - r0);
                 for (int64_t r = 0; r < w; r++)
-                    dst[p * width + r] = base[p * s->p_stride + r];
-        } else {
-            /* each row is its own run along p */
-            for (int64_t r = 0; r < w; r++)
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * width + r] = base[r * s->row_stride + p * s->p_stride];
+                    d[r] = src[r0 + r];
+            }
+        }
+    } else {
+        /* Each row is its own run along p (A as stored, or B transposed). */
+        for (int64_t r = 0; r < rows; r++) {
+            const float *src = base + r * s->row_stride;
+            float *d = dst + (r / width) * width * kc + r % width;
+            for (int64_t p = 0; p < kc; p++)
+                d[p * width] = src[p * s->p_stride];
         }
     }
 }

@@ -45,6 +45,7 @@ int fastnn_threads_for(double work);
  * address. */
 typedef float fastnn_v8 __attribute__((vector_size(32), aligned(4)));
 typedef float fastnn_v4 __attribute__((vector_size(16), aligned(4)));
+typedef int32_t fastnn_v8i __attribute__((vector_size(32), aligned(4)));
 
 /* 64-byte aligned scratch memory (a cache line); NULL when out of memory. */
 float *fastnn_alloc_floats(int64_t count);

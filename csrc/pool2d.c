@@ -147,41 +147,63 @@ FASTNN_INLINE void pool_pixel(const fastnn_pool2d_geom *g, const float *img,
     }
 }
 
-/* Max-pool backward for one output pixel: per channel, find the first tap
- * holding the window's maximum (a vector compare + blend over a block of
- * channels) and add dy to dx there. */
+/* Max-pool backward for channels c0..c0+7 of one output pixel, in vector
+ * registers: find, per channel, the first tap holding the window's maximum
+ * (compare, then blend the tap number into `arg`), then walk the taps again
+ * and add dy where the tap is the winner (compare + masked add).  No
+ * branches, no division.  (GCC vector extensions: `v > best` gives a lane
+ * mask of all ones or zeros; masks select with & and |.) */
+FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
+                                         const float *img, window win,
+                                         const float *dy, float *dx_img,
+                                         int64_t c0)
+{
+    const int64_t C = g->channels;
+    fastnn_v8 best, v, d, grad;
+    fastnn_v8i arg = {0}, tap = {0}, better;
+    memcpy(&best, img + (win.h0 * g->in_w + win.w0) * C + c0, sizeof best);
+    for (int64_t h = win.h0; h < win.h1; h++)
+        for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
+            memcpy(&v, img + (h * g->in_w + w) * C + c0, sizeof v);
+            better = v > best;
+            best = (fastnn_v8)((better & (fastnn_v8i)v) | (~better & (fastnn_v8i)best));
+            arg = (better & tap) | (~better & arg);
+        }
+    memcpy(&grad, dy + c0, sizeof grad);
+    tap = tap - tap;
+    for (int64_t h = win.h0; h < win.h1; h++)
+        for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
+            float *dst = dx_img + (h * g->in_w + w) * C + c0;
+            memcpy(&d, dst, sizeof d);
+            d += (fastnn_v8)((arg == tap) & (fastnn_v8i)grad);
+            memcpy(dst, &d, sizeof d);
+        }
+}
+
+/* The same for one channel: the last C % 8 channels take this path. */
+FASTNN_INLINE void max_unpool_channel(const fastnn_pool2d_geom *g,
+                                      const float *img, window win,
+                                      const float *dy, float *dx_img,
+                                      int64_t c)
+{
+    const int64_t C = g->channels;
+    int64_t arg = (win.h0 * g->in_w + win.w0) * C + c;
+    for (int64_t h = win.h0; h < win.h1; h++)
+        for (int64_t w = win.w0; w < win.w1; w++)
+            if (img[(h * g->in_w + w) * C + c] > img[arg])
+                arg = (h * g->in_w + w) * C + c;
+    dx_img[arg] += dy[c];
+}
+
 FASTNN_INLINE void max_unpool_pixel(const fastnn_pool2d_geom *g,
                                     const float *img, window win,
-                                    const float *restrict dy,
-                                    float *restrict dx_img)
+                                    const float *dy, float *dx_img)
 {
-    enum { BLOCK = 64 };
-    const int64_t C = g->channels;
-    const int64_t win_w = win.w1 - win.w0;
-    for (int64_t c0 = 0; c0 < C; c0 += BLOCK) {
-        int64_t nc = fastnn_min(BLOCK, C - c0);
-        float best[BLOCK];
-        int32_t arg[BLOCK];
-        const float *first = img + (win.h0 * g->in_w + win.w0) * C + c0;
-        for (int64_t c = 0; c < nc; c++) {
-            best[c] = first[c];
-            arg[c] = 0;
-        }
-        for (int64_t h = win.h0; h < win.h1; h++)
-            for (int64_t w = win.w0; w < win.w1; w++) {
-                int32_t tap = (int32_t)((h - win.h0) * win_w + (w - win.w0));
-                const float *restrict src = img + (h * g->in_w + w) * C + c0;
-                for (int64_t c = 0; c < nc; c++) {
-                    int better = src[c] > best[c];
-                    best[c] = better ? src[c] : best[c];
-                    arg[c] = better ? tap : arg[c];
-                }
-            }
-        for (int64_t c = 0; c < nc; c++) {
-            int64_t h = win.h0 + arg[c] / win_w, w = win.w0 + arg[c] % win_w;
-            dx_img[(h * g->in_w + w) * C + c0 + c] += dy[c0 + c];
-        }
-    }
+    int64_t c = 0;
+    for (; c + 8 <= g->channels; c += 8)
+        max_unpool_8_channels(g, img, win, dy, dx_img, c);
+    for (; c < g->channels; c++)
+        max_unpool_channel(g, img, win, dy, dx_img, c);
 }
 
 /* Average-pool backward for one output pixel: dy / count to every tap. */

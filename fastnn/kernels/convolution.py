@@ -83,11 +83,10 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast"):
     check_shape("conv2d_backward", "dy", dy, (x.shape[0], win.out_h, win.out_w, w.shape[3]))
     if impl == "numpy":
         return reference.conv2d_backward(x, w, dy, strides, padding)
-    dx = np.zeros_like(x)
-    dw = np.zeros_like(w)
-    db = np.zeros(w.shape[3], np.float32)
-    if x.size:
-        native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
-                               dx.reshape(-1), dw.reshape(-1), db, x.shape[0],
-                               x.shape[3], w.shape[3], win, impl == "naive")
+    if x.shape[0] == 0:  # an empty batch: nothing flows back
+        return np.zeros_like(x), np.zeros_like(w), np.zeros(w.shape[3], np.float32)
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty(w.shape[3], np.float32)
+    native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
+                           dx.reshape(-1), dw.reshape(-1), db, x.shape[0],
+                           x.shape[3], w.shape[3], win, impl == "naive")
     return dx, dw, db

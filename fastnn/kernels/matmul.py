@@ -33,8 +33,10 @@ def matmul(a, b, transpose_a=False, transpose_b=False, impl="fast"):
             f"b {b.shape}{', transposed' if transpose_b else ''})")
     if impl == "numpy":
         return reference.matmul(a, b, transpose_a, transpose_b)
-    c = np.zeros((m, n), np.float32)
-    if c.size and k:
+    if k == 0:  # an empty sum
+        return np.zeros((m, n), np.float32)
+    c = np.empty((m, n), np.float32)
+    if c.size:
         native.matmul(a.reshape(-1), b.reshape(-1), c.reshape(-1), m, n, k,
                       bool(transpose_a), bool(transpose_b), impl == "naive")
     return c

@@ -46,7 +46,7 @@ def _backward(mode, x, dy, pool_size, strides, padding, impl):
     check_shape(kernel, "dy", dy, (x.shape[0], win.out_h, win.out_w, x.shape[3]))
     if impl == "numpy":
         return getattr(reference, kernel)(x, dy, pool_size, strides, padding)
-    dx = np.zeros_like(x)
+    dx = np.empty_like(x)
     if dx.size:
         native.pool2d_backward(mode, x.reshape(-1), dy.reshape(-1), dx.reshape(-1),
                                x.shape[0], x.shape[3], win, impl == "naive")

@@ -1,0 +1,59 @@
+# fastnn -- the two commands a new user needs: `make demo` and `make test`.
+# Each sets up what it needs from a fresh clone: a virtualenv in .venv, the
+# C extension (rebuilt when csrc/ or the Cython bridge changes) and the
+# Fashion-MNIST files (Debian's package dataset-fashion-mnist).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip -q --disable-pip-version-check
+DATA   := /usr/share/datasets/fashion-mnist
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BUILD_INPUTS := $(wildcard csrc/*.c csrc/*.h fastnn/*.pyx) setup.py pyproject.toml
+# NumPy is the yardstick in benchmarks: let OpenBLAS pick its own kernel there.
+BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+
+.PHONY: help build data test demo bench bench-cli info clean
+
+help:
+	@echo "make demo    train a small CNN on Fashion-MNIST"
+	@echo "make test    run the whole test suite"
+	@echo "make bench   kernel benchmarks (pytest-benchmark), JSON in benchmarks/results.json"
+	@echo "make info    how the C kernels were built"
+
+$(VENV)/.ready:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install "setuptools>=64" wheel "Cython>=3.0"
+	touch $@
+
+$(VENV)/.built: $(VENV)/.ready $(BUILD_INPUTS)
+	$(PIP) install --no-build-isolation -e ".[test]"
+	touch $@
+
+build: $(VENV)/.built
+
+data:
+	@test -f $(DATA)/train-images-idx3-ubyte.gz || { \
+	  echo "Installing Fashion-MNIST (Debian package dataset-fashion-mnist)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; }
+
+test: build data
+	$(PY) -m pytest -q
+
+demo: build data
+	$(PY) examples/demo.py
+
+bench: build data
+	$(BENCH_ENV) $(PY) -m pytest benchmarks -q --benchmark-only \
+	  --benchmark-json=benchmarks/results.json
+	$(PY) benchmarks/table.py benchmarks/results.json
+
+bench-cli: build
+	$(BENCH_ENV) $(PY) -m fastnn bench
+
+info: build
+	$(PY) -m fastnn info
+
+clean:
+	rm -rf $(VENV) build *.egg-info fastnn/_ckernels.c fastnn/*.so .pytest_cache .hypothesis

@@ -1,0 +1,129 @@
+"""Kernel benchmarks on the shapes of a canonical small CNN.
+
+``python -m fastnn bench`` times every kernel here with each implementation
+(fast, naive, numpy) and prints ms and GFLOP/s (GB/s for pooling, which
+does almost no arithmetic); the repository's ``benchmarks/`` run the same
+cases under pytest-benchmark.  NumPy's matmul is OpenBLAS sgemm: the
+yardstick for what this machine can do.
+
+The canonical CNN (the ``make demo`` model) on a batch of 64 Fashion-MNIST
+images: conv 3x3 1->32 on 28x28, max-pool 2x2, conv 3x3 32->64 on 13x13.
+"""
+import time
+from dataclasses import dataclass, field
+from statistics import median
+
+import numpy as np
+
+from . import kernels
+from .kernels.geometry import conv_output_length
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kernel call to time: ``kernels.<kernel>(*inputs, **options)``."""
+
+    name: str
+    kernel: str
+    shapes: tuple          # shapes of the positional array arguments
+    options: dict = field(default_factory=dict)
+    flops: float = 0.0     # arithmetic per call (0 for memory-bound kernels)
+    naive: bool = True     # False where the naive loops would take minutes
+
+    def inputs(self, seed=0):
+        """Random float32 inputs in [-1, 1): timing does not depend on values."""
+        rng = np.random.default_rng(seed)
+        return [rng.uniform(-1, 1, s).astype(np.float32) for s in self.shapes]
+
+    def call(self, impl):
+        """A zero-argument function running this case with ``impl``."""
+        fn, args = getattr(kernels, self.kernel), self.inputs()
+        return lambda: fn(*args, **self.options, impl=impl)
+
+    def bytes_moved(self):
+        """Bytes read (the inputs) plus written (the outputs) by one call."""
+        outputs = self.call("numpy")()
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return 4 * (sum(int(np.prod(s)) for s in self.shapes) + sum(o.size for o in outputs))
+
+
+def _matmul(m, n, k, transpose_a=False, naive=True):
+    shape_a = (k, m) if transpose_a else (m, k)
+    label = f"{m}x{k}{'ᵀ' if transpose_a else ''} @ {k}x{n}"
+    return Case(f"matmul {label}", "matmul", (shape_a, (k, n)),
+                {"transpose_a": transpose_a}, 2.0 * m * n * k, naive)
+
+
+def _conv(batch, size, c_in, c_out, k=3, backward=False):
+    out = conv_output_length(size, k, 1, "valid")
+    flops = 2.0 * batch * out * out * c_out * k * k * c_in
+    x, w, dy = (batch, size, size, c_in), (k, k, c_in, c_out), (batch, out, out, c_out)
+    if backward:
+        return Case(f"conv2d_backward {batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}",
+                    "conv2d_backward", (x, w, dy), {}, 2 * flops)
+    return Case(f"conv2d {batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}",
+                "conv2d", (x, w), {}, flops)
+
+
+def _pool(mode, batch, size, channels, backward=False):
+    x = (batch, size, size, channels)
+    if backward:
+        dy = (batch, size // 2, size // 2, channels)
+        return Case(f"{mode}_pool2d_backward {batch}x{size}x{size}x{channels} 2x2",
+                    f"{mode}_pool2d_backward", (x, dy), {"pool_size": 2})
+    return Case(f"{mode}_pool2d {batch}x{size}x{size}x{channels} 2x2",
+                f"{mode}_pool2d", (x,), {"pool_size": 2})
+
+
+def canonical_cases():
+    """The benchmark cases, in the order the table prints them."""
+    return [
+        _matmul(256, 256, 256), _matmul(512, 512, 512), _matmul(1024, 1024, 1024, naive=False),
+        # the skinny products the two convolutions lower to (forward, dW)
+        _matmul(43264, 32, 9), _matmul(7744, 64, 288), _matmul(288, 64, 7744, transpose_a=True),
+        _conv(64, 28, 1, 32), _conv(64, 13, 32, 64),
+        _conv(64, 28, 1, 32, backward=True), _conv(64, 13, 32, 64, backward=True),
+        _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
+        _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),
+    ]
+
+
+def time_call(fn, min_seconds=0.2, repeats=5):
+    """Median seconds per call over ``repeats`` runs of at least ``min_seconds``."""
+    fn()  # warm up: page in buffers, wake the thread pool
+    calls, start = 0, time.perf_counter()
+    while calls < 1 or time.perf_counter() - start < min_seconds / repeats:
+        fn()
+        calls += 1
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        runs.append((time.perf_counter() - start) / calls)
+    return median(runs)
+
+
+def rate(case, seconds):
+    """GFLOP/s for arithmetic kernels, GB/s for memory-bound ones."""
+    if case.flops:
+        return f"{case.flops / seconds / 1e9:8.1f} GFLOP/s"
+    return f"{case.bytes_moved() / seconds / 1e9:8.1f} GB/s   "
+
+
+def run(impls=("numpy", "fast", "naive"), min_seconds=0.2, match="", out=print):
+    """Time every canonical case whose name contains ``match`` with every impl
+    and print a table."""
+    out(f"{'kernel':<46} {'impl':<6} {'ms':>10}  {'rate':>16}  {'vs numpy':>8}")
+    for case in (c for c in canonical_cases() if match in c.name):
+        seconds = {}
+        for impl in impls:
+            if impl == "naive" and not case.naive:
+                out(f"{case.name:<46} {impl:<6} {'(skipped: minutes)':>10}")
+                continue
+            seconds[impl] = time_call(case.call(impl), min_seconds)
+            ratio = (f"{seconds['numpy'] / seconds[impl]:7.2f}x"
+                     if "numpy" in seconds else "")
+            out(f"{case.name:<46} {impl:<6} {seconds[impl] * 1e3:10.3f}  "
+                f"{rate(case, seconds[impl]):>16}  {ratio:>8}")
+    return 0
