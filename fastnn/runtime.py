@@ -24,13 +24,34 @@ def get_num_threads():
     return native.get_num_threads() if native.openmp_enabled() else 1
 
 
+SIMD_PATHS = ("avx2", "generic")
+
+
+def set_simd_path(name):
+    """Make the fast kernels use the "avx2" or the "generic" (SSE2/NEON) code.
+
+    For benchmarks that measure what vector instructions bring; normally the
+    fastest path this CPU supports is chosen at start-up (the environment
+    variable FASTNN_SIMD=generic forces the generic one).
+    """
+    if name not in SIMD_PATHS:
+        raise ValueError(f"set_simd_path: name must be one of {SIMD_PATHS}, got {name!r}")
+    if not native.set_simd_path(name):
+        raise ValueError(f"set_simd_path: this CPU cannot run the {name!r} path")
+
+
+def get_simd_path():
+    """The instruction-set path the fast kernels dispatch to."""
+    return native.simd_path()
+
+
 def build_info():
     """Version, OpenMP, threads and the SIMD path the kernels dispatch to."""
     return {
         "version": __version__,
         "openmp": native.openmp_enabled(),
         "threads": get_num_threads(),
-        "simd": native.simd_path(),
+        "simd": get_simd_path(),
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),

@@ -51,8 +51,9 @@ def positive_pair(kernel, name, value):
         pair = tuple(pair)
     except TypeError:
         pair = ()
-    if (len(pair) != 2 or not all(isinstance(v, numbers.Integral) for v in pair)
-            or isinstance(value, bool) or min(pair) < 1):
+    if (len(pair) != 2
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
+            or min(pair) < 1):
         raise ValueError(f"{kernel}: {name} must be a positive int or a pair of positive "
                          f"ints, got {value!r}")
     return int(pair[0]), int(pair[1])

@@ -1,0 +1,10 @@
+"""Datasets, mirroring ``keras.datasets``: ``load_data()`` returns
+``((x_train, y_train), (x_test, y_test))`` as NumPy arrays.
+
+Nothing is downloaded: each loader reads IDX files from a local folder (see
+its module docstring), and ``fastnn.datasets.idx`` explains and reads the
+IDX format itself.
+"""
+from . import fashion_mnist, idx, mnist
+
+__all__ = ["fashion_mnist", "idx", "mnist"]

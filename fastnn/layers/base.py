@@ -1,0 +1,203 @@
+"""The layer contract every fastnn layer follows (course, chapters 3-4 and 22).
+
+A layer's life:
+
+1. ``__init__`` checks and stores its arguments (``input_shape=`` on the
+   first layer of a Sequential model tells it the shape of one sample).
+2. ``build(input_shape)`` creates its weights once the input shape is known
+   (``add_weight``); shapes carry ``None`` for the batch dimension.
+3. ``forward(x, training)`` computes the output and caches what the
+   backward pass needs.  Layers that end in an activation compute the
+   linear part in ``call`` and let the base class apply the activation.
+4. ``backward(dy)`` gets dLoss/dy, stores the gradient of every weight in
+   ``variable.grad`` and returns dLoss/dx (the chain rule, chapter 22).
+
+Everything a layer owns is a ``Variable``; an optimizer updates the
+trainable ones in place.
+"""
+import numbers
+
+import numpy as np
+
+from .. import initializers, regularizers
+from ..naming import snake_case, unique_name
+from ..variables import Variable
+
+
+def standardize_shape(shape, what="input_shape"):
+    """A shape given by the user as a tuple of positive ints (None allowed)."""
+    if isinstance(shape, numbers.Integral):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"{what} must be a tuple of ints, got {shape!r}") from None
+    for dim in shape:
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, numbers.Integral)
+                                or dim < 1):
+            raise ValueError(f"{what} must hold positive ints (or None), got {shape!r}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+class Layer:
+    """Base class of all layers.
+
+    Args:
+        name: unique name; default ``<snake_case class name>[_N]`` as Keras.
+        trainable: False freezes the weights (fit leaves them unchanged).
+        input_shape: shape of one sample, without the batch dimension.
+        input_dim: shorthand for ``input_shape=(input_dim,)``.
+        batch_size: fixed batch size for the model's input (shapes only).
+    """
+
+    def __init__(self, name=None, trainable=True, input_shape=None, input_dim=None,
+                 batch_size=None, dtype=None, **unknown):
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(unknown))}")
+        if dtype not in (None, "float32"):
+            raise ValueError(f"{type(self).__name__}: fastnn computes in float32, "
+                             f"got dtype={dtype!r}")
+        if input_dim is not None:
+            input_shape = (input_dim,)
+        self.name = name if name is not None else unique_name(snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.batch_input_shape = (None if input_shape is None else
+                                  (batch_size,) + standardize_shape(input_shape))
+        self.built = False
+        self.input_shape = None
+        self.output_shape = None
+        self._variables = []
+
+    # ---- weights -----------------------------------------------------------
+
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
+        """Create, initialise and register one weight array."""
+        init = initializers.get(initializer)
+        variable = Variable(name, init(tuple(shape)), trainable,
+                            regularizers.get(regularizer))
+        self._variables.append(variable)
+        return variable
+
+    @property
+    def variables(self):
+        """All weights, in creation order (the order of ``get_weights``)."""
+        return list(self._variables)
+
+    weights = variables
+
+    @property
+    def trainable_variables(self):
+        """Weights fit may change: none while the layer is frozen."""
+        return [v for v in self._variables if v.trainable] if self.trainable else []
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        trainable = self.trainable_variables
+        return [v for v in self._variables if not any(v is t for t in trainable)]
+
+    non_trainable_weights = non_trainable_variables
+
+    def get_weights(self):
+        """Copies of the weight arrays, in Keras order and layouts."""
+        return [v.value.copy() for v in self._variables]
+
+    def set_weights(self, weights):
+        """Load arrays (same order and shapes as ``get_weights``)."""
+        weights = list(weights)
+        if len(weights) != len(self._variables):
+            raise ValueError(f"layer {self.name!r} expects {len(self._variables)} weight "
+                             f"arrays, got {len(weights)}")
+        for variable, value in zip(self._variables, weights):
+            value = _as_array(value)
+            if value.shape != variable.shape:
+                raise ValueError(f"layer {self.name!r}: weight {variable.name!r} has shape "
+                                 f"{variable.shape}, got an array of shape {value.shape}")
+        for variable, value in zip(self._variables, weights):
+            variable.assign(value)
+
+    def count_params(self):
+        """Number of scalars in all weights (trainable or not)."""
+        return sum(v.value.size for v in self._variables)
+
+    def regularization_loss(self):
+        """Sum of the regularizer penalties of the trainable weights (chapter 28)."""
+        return sum(v.regularizer(v.value) for v in self.trainable_variables if v.regularizer)
+
+    def add_regularization_gradients(self):
+        """Add each penalty's gradient to its weight's gradient."""
+        for v in self.trainable_variables:
+            if v.regularizer is not None and v.grad is not None:
+                v.grad += v.regularizer.gradient(v.value)
+
+    # ---- shapes and building ----------------------------------------------
+
+    def build(self, input_shape):
+        """Create weights for inputs of ``input_shape`` (batch dim included)."""
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def __call__(self, x, training=False):
+        """Run the layer on an array, building it first if needed."""
+        x = _as_array(x)
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        return self.forward(x, training=training)
+
+    # ---- computation ----------------------------------------------------------
+
+    activation = None  # layers that end in an activation function set this
+
+    def forward(self, x, training=False):
+        """y = activation(call(x)); caches what ``backward`` needs."""
+        z = self.call(x, training)
+        if self.activation is None:
+            return z
+        self._z = z
+        self._y = self.activation.forward(z)
+        return self._y
+
+    def backward(self, dy):
+        """dLoss/dx from dLoss/dy; fills ``variable.grad`` of every weight."""
+        if self.activation is not None:
+            dy = self.activation.backward(self._z, self._y, dy)
+        return self.call_backward(dy)
+
+    def call(self, x, training=False):
+        """The layer's own computation (before any activation)."""
+        return x
+
+    def call_backward(self, dz):
+        """Gradient through ``call``: dLoss/dx from dLoss/dz."""
+        return dz
+
+    # ---- configuration ----------------------------------------------------------
+
+    def get_config(self):
+        """Every constructor argument, JSON-serialisable (subclasses add theirs)."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.batch_input_shape is not None:
+            config["batch_input_shape"] = list(self.batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        batch_input_shape = config.pop("batch_input_shape", None)
+        if batch_input_shape is not None:
+            config["input_shape"] = tuple(batch_input_shape[1:])
+            config["batch_size"] = batch_input_shape[0]
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _as_array(value):
+    return np.asarray(value, dtype=np.float32)

@@ -1,0 +1,95 @@
+"""Conv2D: filters slid over an image (course, chapters 19-20, 27)."""
+from .. import activations, initializers, regularizers
+from ..kernels import conv2d, conv2d_backward
+from ..kernels.geometry import conv_output_length
+from ..kernels.validation import padding_mode, positive_pair
+from .base import Layer
+
+
+class Conv2D(Layer):
+    """output = activation(conv2d(x, kernel) + bias), channels last.
+
+    Each of the ``filters`` filters is a kernel_size window with one weight
+    per input channel; its output at every position is the dot product of
+    the filter with the window under it (a cross-correlation: the filter is
+    not flipped).  The kernel has shape (kh, kw, in_channels, filters) as in
+    Keras, so a 3x3 conv from 1 to 32 channels has 3·3·1·32 + 32 = 320
+    parameters.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or (kh, kw).
+        strides: int or (sh, sw).
+        padding: "valid" (no padding, the image shrinks by k - 1) or "same"
+            (zero padding that keeps the size; chapter 20).
+        activation, use_bias, kernel_initializer, bias_initializer,
+        kernel_regularizer, bias_regularizer: as in Dense.
+
+    Input shape: (batch, height, width, channels).
+    Output shape: (batch, new_height, new_width, filters).
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
+            raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Conv2D: fastnn stores images channels last (NHWC); "
+                             f"data_format={data_format!r} is not supported")
+        if positive_pair("Conv2D", "dilation_rate", dilation_rate) != (1, 1):
+            raise NotImplementedError("Conv2D: dilation_rate other than 1 is not supported")
+        self.filters = filters
+        self.kernel_size = positive_pair("Conv2D", "kernel_size", kernel_size)
+        self.strides = positive_pair("Conv2D", "strides", strides)
+        self.padding = padding_mode("Conv2D", padding)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"layer {self.name!r} (Conv2D) needs inputs of shape "
+                             f"(batch, height, width, channels), got {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                     self.bias_regularizer) if self.use_bias else None)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+        out = [None if size is None else conv_output_length(size, k, s, self.padding)
+               for size, k, s in zip((height, width), self.kernel_size, self.strides)]
+        if any(o is not None and o < 1 for o in out):
+            raise ValueError(f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} does "
+                             f"not fit inputs of shape {tuple(input_shape)} with "
+                             f"padding='valid'")
+        return (batch, out[0], out[1], self.filters)
+
+    def call(self, x, training=False):
+        self._x = x
+        return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
+                      self.strides, self.padding)
+
+    def call_backward(self, dz):
+        dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding)
+        self.kernel.grad = dw
+        if self.bias is not None:
+            self.bias.grad = db
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}

@@ -1,0 +1,47 @@
+"""Dropout: randomly silence inputs while training (course, chapter 12)."""
+import numpy as np
+
+from .. import random
+from .base import Layer
+
+
+class Dropout(Layer):
+    """In training, zero each input with probability ``rate`` and scale the rest
+    by 1 / (1 - rate) ("inverted dropout", so the expected value is unchanged);
+    at inference (evaluate, predict, validation) pass everything through.
+
+    Args:
+        rate: fraction of inputs to drop, in [0, 1).
+        noise_shape: shape of the random mask, broadcast over the input
+            (None entries take the input's size); e.g. (None, 1, 1, C) drops
+            whole feature maps.
+        seed: seeds this layer's own generator; default: fastnn's global one.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        shape = x.shape if self.noise_shape is None else tuple(
+            size if want is None else want for size, want in zip(x.shape, self.noise_shape))
+        rng = self._rng or random.generator()
+        keep = 1.0 - self.rate
+        self._mask = (rng.random(shape, dtype=np.float32) < keep) * np.float32(1.0 / keep)
+        return x * self._mask
+
+    def call_backward(self, dz):
+        return dz if self._mask is None else dz * self._mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                "seed": self.seed}

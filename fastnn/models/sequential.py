@@ -1,0 +1,231 @@
+"""Sequential: a stack of layers, each feeding the next (course, chapter 3).
+
+The model itself does no math: ``forward`` runs the layers in order,
+``backward`` runs their backward passes in reverse (backpropagation,
+chapter 22), and the training loop in ``training.py`` drives both.
+"""
+from .. import losses, metrics as metrics_module, optimizers
+from ..layers import InputLayer, Layer
+from ..naming import unique_name
+from . import saving, training
+from .data import as_array
+from .summary import summary_lines
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    >>> model = Sequential([Dense(16, input_shape=(1,), activation="relu"),
+    ...                     Dense(2, activation="softmax")])
+
+    or ``model = Sequential()`` followed by ``model.add(layer)`` calls.  The
+    first layer's ``input_shape=`` (or a leading ``Input(shape=...)``) builds
+    the model at once; otherwise it is built by the first fit/predict.
+    """
+
+    def __init__(self, layers=None, name=None):
+        self.name = name if name is not None else unique_name("sequential")
+        self._layers = []
+        self.batch_input_shape = None
+        self.optimizer = None
+        self.loss = None
+        self.metrics = []
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- structure -------------------------------------------------------------
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    @property
+    def built(self):
+        return self.batch_input_shape is not None and all(l.built for l in self._layers)
+
+    @property
+    def input_shape(self):
+        return self.batch_input_shape
+
+    @property
+    def output_shape(self):
+        return self._layers[-1].output_shape if self.built and self._layers else None
+
+    def add(self, layer):
+        """Append a layer (an ``Input`` only as the very first element)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a layer, got {layer!r}")
+        if isinstance(layer, InputLayer):
+            if self._layers or self.batch_input_shape is not None:
+                raise ValueError("Sequential: an Input can only come first")
+            self.batch_input_shape = layer.batch_input_shape
+            return
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"Sequential: a layer named {layer.name!r} is already in the "
+                             f"model; layer names must be unique")
+        if not self._layers and self.batch_input_shape is None:
+            self.batch_input_shape = layer.batch_input_shape
+        self._layers.append(layer)
+        if self.batch_input_shape is not None:
+            self.build(self.batch_input_shape)
+
+    def pop(self):
+        """Remove the last layer (chapter 30: replace a model's head)."""
+        if not self._layers:
+            raise TypeError("There are no layers in the model.")
+        self._layers.pop()
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for inputs of ``input_shape`` (batch first)."""
+        shape = tuple(input_shape if input_shape is not None else self.batch_input_shape or ())
+        if not shape:
+            raise ValueError("Sequential.build: no input shape; give input_shape= to the "
+                             "first layer or call build((None, ...))")
+        self.batch_input_shape = shape
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+            elif tuple(layer.input_shape[1:]) != tuple(shape[1:]):
+                raise ValueError(f"layer {layer.name!r} was built for inputs of shape "
+                                 f"{layer.input_shape}, but receives {shape}")
+            shape = layer.output_shape
+
+    def _ensure_built(self, x):
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+
+    # ---- weights -----------------------------------------------------------------
+
+    @property
+    def variables(self):
+        return [v for layer in self._layers for v in layer.variables]
+
+    weights = variables
+
+    @property
+    def trainable_variables(self):
+        return [v for layer in self._layers for v in layer.trainable_variables]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        return [v for layer in self._layers for v in layer.non_trainable_variables]
+
+    non_trainable_weights = non_trainable_variables
+
+    def get_weights(self):
+        """All weight arrays, layer by layer, in Keras order and layouts."""
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Load arrays in the order ``get_weights`` returns them."""
+        weights = list(weights)
+        expected = sum(len(layer.variables) for layer in self._layers)
+        if len(weights) != expected:
+            raise ValueError(f"model {self.name!r} has {expected} weight arrays, "
+                             f"got {len(weights)}")
+        for layer in self._layers:
+            count = len(layer.variables)
+            layer.set_weights(weights[:count])
+            weights = weights[count:]
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built yet: give input_shape= "
+                             f"to the first layer, or call build() or fit() first")
+        return sum(layer.count_params() for layer in self._layers)
+
+    def summary(self, print_fn=print):
+        """Print the layer table with output shapes and parameter counts (chapter 20)."""
+        if not self.built:
+            raise ValueError("This model has not yet been built. Build the model first by "
+                             "calling `build()` or calling `fit()` with some data, or specify "
+                             "an `input_shape` argument in the first layer(s) for automatic "
+                             "build.")
+        for line in summary_lines(self):
+            print_fn(line)
+
+    # ---- computation ---------------------------------------------------------------
+
+    def forward(self, x, training=False):
+        """Run every layer in order; layers cache what backward needs."""
+        for layer in self._layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dy, from_logits=False):
+        """Backpropagate dLoss/dy (or dLoss/d pre-activation of the last layer,
+        when ``from_logits``) through every layer; fills the weights' ``grad``."""
+        layers = self._layers
+        dx = layers[-1].call_backward(dy) if from_logits else layers[-1].backward(dy)
+        for layer in reversed(layers[:-1]):
+            dx = layer.backward(dx)
+        return dx
+
+    def __call__(self, x, training=False):
+        x = as_array(x, "x")
+        self._ensure_built(x)
+        return self.forward(x, training=training)
+
+    # ---- training ----------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported):
+        """Choose how to train: optimizer, loss and the metrics to report (chapter 7)."""
+        if unsupported:
+            raise TypeError(f"compile: unsupported argument(s) {', '.join(sorted(unsupported))}")
+        if loss is None:
+            raise ValueError("compile: a loss is needed, e.g. loss='mse'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        output_shape = self.output_shape
+        self.metrics = [metrics_module.get(m, loss=self.loss, output_shape=output_shape)
+                        for m in (metrics or [])]
+
+    def _require_compiled(self, method):
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"You must compile your model before {method}: "
+                               f"call model.compile(optimizer, loss, metrics)")
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            sample_weight=None, class_weight=None):
+        """Train for ``epochs`` passes over (x, y); returns a History (chapter 7)."""
+        self._require_compiled("training it")
+        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks,
+                            validation_split, validation_data, shuffle, initial_epoch,
+                            sample_weight, class_weight)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None,
+                 return_dict=False):
+        """Loss (and metrics) on (x, y) in inference mode."""
+        self._require_compiled("evaluating it")
+        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, return_dict)
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """The model's outputs for x, batch by batch, in inference mode (chapter 11)."""
+        return training.predict(self, x, batch_size, verbose)
+
+    # ---- saving --------------------------------------------------------------------------
+
+    def get_config(self):
+        return {"name": self.name,
+                "batch_input_shape": (None if self.batch_input_shape is None
+                                      else list(self.batch_input_shape)),
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self._layers]}
+
+    def save(self, filepath):
+        """Architecture, weights and optimizer state in one file (no pickle)."""
+        saving.save_model(self, filepath)
+
+    def save_weights(self, filepath):
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        saving.load_weights(self, filepath)
+
+    def __repr__(self):
+        return f"<Sequential name={self.name} layers={len(self._layers)}>"

@@ -1,0 +1,179 @@
+"""The training loop: batches, gradient steps, metrics, callbacks (chapters 6-7, 29).
+
+One training step on a batch (x, y):
+
+1. forward pass in training mode: y_pred = model(x)
+2. loss = loss(y, y_pred) + the weights' regularization penalties
+3. backward pass: dLoss/dy_pred through every layer (for softmax or sigmoid
+   outputs with crossentropy, the fused and numerically stable
+   dLoss/dlogits = (y_pred - y) / batch goes straight to the last layer's
+   pre-activation)
+4. the optimizer moves every trainable weight against its gradient
+
+An epoch is one pass over all training samples in batches of
+``batch_size``; the epoch's loss and metrics are averages over its samples.
+"""
+import numpy as np
+
+from .. import random
+from ..callbacks import CallbackList, History
+from .data import as_array, as_inputs, batches, check_batch_size, check_lengths, split_validation
+from .progress import Progress
+
+
+def _labels(model, y, what="y"):
+    y = as_array(y, what)
+    return y
+
+
+def _sample_weights(y, sample_weight, class_weight):
+    if class_weight is not None:
+        classes = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+        weights = np.array([class_weight.get(int(c), 1.0) for c in classes], np.float32)
+        return weights if sample_weight is None else weights * as_array(sample_weight, "sample_weight")
+    return None if sample_weight is None else as_array(sample_weight, "sample_weight")
+
+
+def regularization_loss(model):
+    return float(sum(layer.regularization_loss() for layer in model.layers))
+
+
+def train_step(model, x, y, sample_weight=None):
+    """One gradient step on one batch; returns (loss, y_pred)."""
+    y_pred = model.forward(x, training=True)
+    loss = float(model.loss(y, y_pred, sample_weight)) + regularization_loss(model)
+    last = model.layers[-1]
+    dz = None
+    if last.activation is not None:
+        dz = model.loss.logits_gradient(y, y_pred, last.activation.name, sample_weight)
+    if dz is not None:
+        model.backward(dz.astype(np.float32, copy=False), from_logits=True)
+    else:
+        model.backward(model.loss.gradient(y, y_pred, sample_weight).astype(np.float32, copy=False))
+    variables = model.trainable_variables
+    for layer in model.layers:
+        layer.add_regularization_gradients()
+    model.optimizer.apply_gradients([(v.grad, v) for v in variables])
+    return loss, y_pred
+
+
+class _EpochMeans:
+    """Sample-weighted running means of the loss and metrics over one pass."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+        self.loss_sum = 0.0
+        self.seen = 0
+        for metric in metrics:
+            metric.reset_state()
+
+    def update(self, loss, y, y_pred, sample_weight=None):
+        self.loss_sum += loss * len(y)
+        self.seen += len(y)
+        for metric in self.metrics:
+            metric.update_state(y, y_pred, sample_weight)
+
+    def logs(self, prefix=""):
+        logs = {f"{prefix}loss": self.loss_sum / max(self.seen, 1)}
+        logs.update({f"{prefix}{m.name}": float(m.result()) for m in self.metrics})
+        return logs
+
+
+def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+        validation_data, shuffle, initial_epoch, sample_weight, class_weight):
+    batch_size = check_batch_size(batch_size)
+    x = as_array(x, "x")
+    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
+    x = as_inputs(x, model.batch_input_shape, model.layers[0].name)
+    y = _labels(model, y)
+    check_lengths(x, y)
+    if len(x) == 0:
+        raise ValueError("fit: x is empty; there is nothing to train on")
+    weights = _sample_weights(y, sample_weight, class_weight)
+    if validation_data is not None:
+        x_val, y_val = validation_data[0], validation_data[1]
+        x_val = as_inputs(x_val, model.batch_input_shape, model.layers[0].name, "validation x")
+        y_val = _labels(model, y_val, "validation y")
+        check_lengths(x_val, y_val, "validation y")
+    elif validation_split:
+        (x, y), (x_val, y_val) = split_validation(x, y, validation_split)
+        weights = None if weights is None else weights[:len(x)]
+    else:
+        x_val = y_val = None
+
+    history = History()
+    callback_list = CallbackList([history] + list(callbacks or []), model=model,
+                                 params={"batch_size": batch_size, "epochs": epochs,
+                                         "samples": len(x), "verbose": verbose})
+    model.stop_training = False
+    if verbose:
+        print(f"Train on {len(x)} samples" +
+              (f", validate on {len(x_val)} samples" if x_val is not None else ""))
+    callback_list.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        if verbose and epochs > 1:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        callback_list.on_epoch_begin(epoch)
+        order = random.generator().permutation(len(x)) if shuffle else None
+        means, progress = _EpochMeans(model.metrics), Progress(len(x), verbose)
+        for step, idx in enumerate(batches(len(x), batch_size, order)):
+            callback_list.on_train_batch_begin(step)
+            batch_weights = None if weights is None else weights[idx]
+            loss, y_pred = train_step(model, x[idx], y[idx], batch_weights)
+            means.update(loss, y[idx], y_pred, batch_weights)
+            logs = means.logs()
+            progress.update(means.seen, logs)
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        logs = means.logs()
+        if x_val is not None:
+            logs.update(_evaluate_arrays(model, x_val, y_val, batch_size).logs("val_"))
+        progress.finish(logs)
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return history
+
+
+def _evaluate_arrays(model, x, y, batch_size, sample_weight=None, progress=None):
+    means = _EpochMeans(model.metrics)
+    penalty = regularization_loss(model)
+    for idx in batches(len(x), batch_size):
+        weights = None if sample_weight is None else sample_weight[idx]
+        y_pred = model.forward(x[idx], training=False)
+        means.update(float(model.loss(y[idx], y_pred, weights)) + penalty, y[idx], y_pred, weights)
+        if progress:
+            progress.update(means.seen, means.logs())
+    return means
+
+
+def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
+    batch_size = check_batch_size(batch_size)
+    x = as_array(x, "x")
+    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
+    x = as_inputs(x, model.batch_input_shape, model.layers[0].name)
+    y = _labels(model, y)
+    check_lengths(x, y)
+    weights = None if sample_weight is None else as_array(sample_weight, "sample_weight")
+    progress = Progress(len(x), verbose)
+    logs = _evaluate_arrays(model, x, y, batch_size, weights, progress).logs()
+    progress.finish(logs)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(model, x, batch_size, verbose):
+    batch_size = check_batch_size(batch_size)
+    x = as_array(x, "x")
+    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
+    x = as_inputs(x, model.batch_input_shape, model.layers[0].name)
+    outputs = [model.forward(x[idx], training=False) for idx in batches(len(x), batch_size)]
+    if not outputs:
+        return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
+    progress = Progress(len(x), verbose)
+    progress.finish({})
+    return np.concatenate(outputs).astype(np.float32, copy=False)

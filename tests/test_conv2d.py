@@ -1,0 +1,226 @@
+"""conv2d forward and backward: every impl against the NumPy reference.
+
+The reference itself is checked independently: its forward against plain
+Python loops, its backward against central finite differences in float64.
+"""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastnn
+from fastnn.kernels import conv2d, conv2d_backward, reference
+from fastnn.kernels.geometry import Window2D, conv_output_length, same_padding
+
+from conftest import (NATIVE_IMPLS, ConvCase, assert_matches, conv_cases, each_impl,
+                      each_simd_path, f64, numerical_gradient, output_length, pad_before,
+                      pairs, paddings, simd_path)
+
+
+def check_forward(case, impl):
+    x, w, b, _ = case.arrays()
+    y = conv2d(x, w, b, strides=case.strides, padding=case.padding, impl=impl)
+    expected = reference.conv2d(f64(x), f64(w), f64(b), case.strides, case.padding)
+    assert expected.shape == case.out_shape
+    assert_matches(y, expected, case.k_h * case.k_w * case.in_c)
+
+
+def check_backward(case, impl):
+    x, w, _, dy = case.arrays()
+    dx, dw, db = conv2d_backward(x, w, dy, strides=case.strides, padding=case.padding,
+                                 impl=impl)
+    ex, ew, eb = reference.conv2d_backward(f64(x), f64(w), f64(dy), case.strides,
+                                           case.padding)
+    pixels = case.batch * case.out_shape[1] * case.out_shape[2]
+    assert_matches(dx, ex, case.k_h * case.k_w * case.out_c)
+    assert_matches(dw, ew, pixels)
+    assert_matches(db, eb, pixels)
+
+
+@each_impl
+@given(case=conv_cases())
+def test_forward_matches_reference(impl, case):
+    check_forward(case, impl)
+
+
+@each_impl
+@given(case=conv_cases())
+def test_backward_matches_reference(impl, case):
+    check_backward(case, impl)
+
+
+def case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="same", bias=True):
+    return ConvCase(batch, size[0], size[1], in_c, kernel[0], kernel[1], out_c, strides,
+                    padding, bias, seed=batch + in_c + out_c)
+
+
+# Larger fixed cases: 70 channels; kh*kw*ci past KC=256 and pixels past MC=144;
+# in_c around 16, where the fast backward switches from col2im to implicit GEMM;
+# enough images (17 x 32x32 x 135 patch values) for col2im to work in chunks.
+FIXED = {
+    "70-channels": case(2, (9, 9), 70, (3, 3), 70),
+    "70-out-channels-valid": case(3, (11, 7), 3, (5, 3), 70, (2, 1), "valid"),
+    "in-c-15": case(2, (13, 13), 15, (3, 3), 17),
+    "in-c-16": case(2, (13, 13), 16, (3, 3), 17, (2, 2)),
+    "in-c-17": case(2, (13, 13), 17, (3, 3), 9, (1, 2), "valid", False),
+    "col2im-chunks": case(17, (32, 32), 15, (3, 3), 4),
+    "kernel-as-large-as-input": case(3, (6, 9), 5, (6, 9), 7, (1, 1), "valid"),
+    "same-kernel-larger-than-input": case(2, (3, 2), 4, (5, 6), 3, (2, 3)),
+    "one-by-one": case(4, (17, 19), 20, (1, 1), 20, (3, 3), "valid"),
+    "even-kernel-same": case(2, (10, 11), 6, (4, 2), 5, (3, 2)),
+}
+
+
+@each_impl
+@pytest.mark.parametrize("name", FIXED)
+def test_fixed_cases(impl, name):
+    check_forward(FIXED[name], impl)
+    check_backward(FIXED[name], impl)
+
+
+@each_simd_path
+@given(case=conv_cases())
+def test_fast_simd_paths(simd, case):
+    with simd_path(simd):
+        check_forward(case, "fast")
+        check_backward(case, "fast")
+
+
+@each_simd_path
+def test_fast_simd_paths_fixed_cases(simd):
+    with simd_path(simd):
+        for c in FIXED.values():
+            check_forward(c, "fast")
+            check_backward(c, "fast")
+
+
+@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+def test_one_and_two_threads_agree(impl, restore_threads):
+    c = case(4, (20, 20), 24, (3, 3), 32, padding="same")
+    x, w, b, dy = c.arrays()
+    results = []
+    for threads in (1, 2):
+        fastnn.set_num_threads(threads)
+        results.append((conv2d(x, w, b, padding="same", impl=impl),
+                        *conv2d_backward(x, w, dy, padding="same", impl=impl)))
+    for one, two in zip(*results):
+        np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-4)
+    check_forward(c, impl)
+
+
+@each_impl
+def test_float64_and_strided_inputs(impl):
+    x, w, b, _ = case(2, (7, 8), 3, (3, 2), 4).arrays()
+    x_strided = np.zeros((2, 14, 8, 3))[:, ::2]
+    x_strided[...] = x
+    y = conv2d(x_strided, np.asfortranarray(f64(w)), b.tolist(), padding="same", impl=impl)
+    expected = reference.conv2d(f64(x), f64(w), f64(b), (1, 1), "same")
+    assert_matches(y, expected, 3 * 2 * 3)
+    assert y.flags.c_contiguous
+
+
+@each_impl
+def test_int_strides_and_uppercase_padding(impl):
+    x, w, b, _ = case(1, (9, 9), 2, (3, 3), 2).arrays()
+    y = conv2d(x, w, b, strides=2, padding="SAME", impl=impl)
+    expected = reference.conv2d(f64(x), f64(w), f64(b), (2, 2), "same")
+    assert_matches(y, expected, 18)
+
+
+# ---- the reference, checked independently -----------------------------------
+
+def conv2d_loops(x, w, b, strides, padding):
+    """Keras Conv2D as plain loops, zero padding read as "outside the image"."""
+    n, in_h, in_w, in_c = x.shape
+    k_h, k_w, _, out_c = w.shape
+    (s_h, s_w) = strides
+    out_h, top = output_length(in_h, k_h, s_h, padding), pad_before(in_h, k_h, s_h, padding)
+    out_w, left = output_length(in_w, k_w, s_w, padding), pad_before(in_w, k_w, s_w, padding)
+    y = np.zeros((n, out_h, out_w, out_c))
+    for i, oh, ow, co in itertools.product(range(n), range(out_h), range(out_w), range(out_c)):
+        total = 0.0 if b is None else b[co]
+        for kh, kw, ci in itertools.product(range(k_h), range(k_w), range(in_c)):
+            h, v = oh * s_h - top + kh, ow * s_w - left + kw
+            if 0 <= h < in_h and 0 <= v < in_w:
+                total += x[i, h, v, ci] * w[kh, kw, ci, co]
+        y[i, oh, ow, co] = total
+    return y
+
+
+@given(case=conv_cases(max_batch=2, max_size=6, max_channels=3))
+def test_reference_forward_matches_loops(case):
+    x, w, b, _ = map(f64, case.arrays())
+    expected = conv2d_loops(x, w, b, case.strides, case.padding)
+    np.testing.assert_allclose(reference.conv2d(x, w, b, case.strides, case.padding),
+                               expected, rtol=1e-12, atol=1e-12)
+
+
+def test_reference_forward_by_hand():
+    """2x3 image, 2x2 kernel with "same" padding: the extra zero column goes right."""
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).reshape(1, 2, 3, 1)
+    w = np.array([[1.0, 10.0], [100.0, 1000.0]]).reshape(2, 2, 1, 1)
+    y = reference.conv2d(x, w, np.array([0.5]), (1, 1), "same")[0, :, :, 0]
+    # pad bottom 1, right 1: window (0,0) = [[1,2],[4,5]] -> 1 + 20 + 400 + 5000
+    expected = [[5421.5, 6532.5, 603.5], [54.5, 65.5, 6.5]]
+    np.testing.assert_array_equal(y, expected)
+
+
+@settings(max_examples=15)
+@given(case=conv_cases(max_batch=2, max_size=5, max_channels=2))
+def test_reference_backward_matches_finite_differences(case):
+    x, w, b, dy = map(f64, case.arrays())
+    b = np.zeros(case.out_c) if b is None else b
+    s, p = case.strides, case.padding
+
+    def loss(x=x, w=w, b=b):
+        return float(np.sum(reference.conv2d(x, w, b, s, p) * dy))
+
+    dx, dw, db = reference.conv2d_backward(x, w, dy, s, p)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda v: loss(x=v), x), atol=1e-7)
+    np.testing.assert_allclose(dw, numerical_gradient(lambda v: loss(w=v), w), atol=1e-7)
+    np.testing.assert_allclose(db, numerical_gradient(lambda v: loss(b=v), b), atol=1e-7)
+
+
+# ---- geometry shared by kernels and reference -------------------------------
+
+@pytest.mark.parametrize("size,kernel,stride,padding,expected", [
+    (28, 3, 1, "valid", 26), (28, 3, 1, "same", 28), (4, 3, 1, "valid", 2),
+    (26, 2, 2, "valid", 13), (5, 2, 2, "valid", 2), (5, 2, 2, "same", 3),
+    (7, 7, 3, "valid", 1), (1, 4, 1, "same", 1), (10, 3, 3, "same", 4), (3, 5, 1, "valid", 0),
+])
+def test_conv_output_length_examples(size, kernel, stride, padding, expected):
+    assert conv_output_length(size, kernel, stride, padding) == expected
+
+
+@pytest.mark.parametrize("size,kernel,stride,expected", [
+    (28, 3, 1, (1, 1)), (4, 3, 1, (1, 1)), (7, 4, 1, (1, 2)), (5, 2, 2, (0, 1)),
+    (13, 6, 5, (1, 2)), (6, 1, 2, (0, 0)), (7, 2, 4, (0, 0)), (1, 5, 3, (2, 2)),
+])
+def test_same_padding_examples(size, kernel, stride, expected):
+    assert same_padding(size, kernel, stride) == expected
+
+
+@given(size=st.integers(1, 40), kernel=st.integers(1, 9), stride=st.integers(1, 5))
+def test_geometry_matches_window_counting(size, kernel, stride):
+    """Output length = windows that fit; same = least padding fitting ceil(size/s) windows."""
+    fitting = len(range(0, size - kernel + 1, stride))
+    assert conv_output_length(size, kernel, stride, "valid") == fitting
+    out = -(-size // stride)
+    assert conv_output_length(size, kernel, stride, "same") == out
+    total = next(p for p in itertools.count() if (out - 1) * stride + kernel <= size + p)
+    before, after = same_padding(size, kernel, stride)
+    assert (before, after) == (total // 2, total - total // 2)
+
+
+@given(size=pairs(1, 20), kernel=pairs(1, 6), strides=pairs(1, 4), padding=paddings)
+def test_window2d_agrees_with_the_functions(size, kernel, strides, padding):
+    win = Window2D.over(size[0], size[1], kernel, strides, padding)
+    assert (win.out_h, win.out_w) == tuple(
+        conv_output_length(n, k, s, padding) for n, k, s in zip(size, kernel, strides))
+    if padding == "same":
+        assert (win.pad_top, win.pad_bottom) == same_padding(size[0], kernel[0], strides[0])
+        assert (win.pad_left, win.pad_right) == same_padding(size[1], kernel[1], strides[1])
+    else:
+        assert (win.pad_top, win.pad_bottom, win.pad_left, win.pad_right) == (0, 0, 0, 0)

@@ -1,0 +1,401 @@
+"""fastnn.datasets: the IDX reader and the Keras-style MNIST / Fashion-MNIST loaders.
+
+Test files are written here with ``struct`` and ``gzip`` directly, independently
+of the code under test.  Only the ``real_data`` test reads the real dataset.
+"""
+import gzip
+import os
+import struct
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastnn.datasets import fashion_mnist, mnist
+from fastnn.datasets.idx import parse_idx, read_idx
+
+# IDX type code -> (struct format letter, NumPy dtype read back, sample values)
+TYPES = {
+    0x08: ("B", np.uint8, [0, 1, 127, 128, 255]),
+    0x09: ("b", np.int8, [-128, -1, 0, 1, 127]),
+    0x0B: ("h", np.int16, [-32768, -2, 0, 258, 32767]),
+    0x0C: ("i", np.int32, [-2**31, -70000, 0, 65536 + 3, 2**31 - 1]),
+    0x0D: ("f", np.float32, [-1.5, 0.0, 0.25, 3.0e38, float("inf")]),
+    0x0E: ("d", np.float64, [-1.5, 0.0, 1e-300, 1e300, 2.0**0.5]),
+}
+
+
+def idx_bytes(code, shape, values=None):
+    """Bytes of an IDX file, written with struct (big-endian) only."""
+    letter = TYPES[code][0]
+    count = int(np.prod(shape, dtype=np.int64))
+    values = list(values) if values is not None else [0] * count
+    return (struct.pack(">BBBB", 0, 0, code, len(shape))
+            + struct.pack(f">{len(shape)}I", *shape)
+            + struct.pack(f">{len(values)}{letter}", *values))
+
+
+def write(path, data):
+    """Write ``data`` to ``path``, gzip-compressed if the name ends in .gz."""
+    path = Path(path)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+# ---- IDX round trips ------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("code", sorted(TYPES))
+@pytest.mark.parametrize("shape", [(5,), (1, 5), (5, 2), (2, 5, 3), (1, 2, 1, 5, 1), (0,), (3, 0, 2)])
+def test_round_trip(tmp_path, code, shape, suffix):
+    letter, dtype, samples = TYPES[code]
+    count = int(np.prod(shape))
+    values = [samples[i % len(samples)] for i in range(count)]
+    path = write(tmp_path / f"a.idx{suffix}", idx_bytes(code, shape, values))
+
+    got = read_idx(path)
+
+    expected = np.array(values, dtype=dtype).reshape(shape)
+    assert got.dtype == dtype and got.dtype.isnative
+    assert got.shape == shape
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.writeable and got.flags.c_contiguous
+
+
+def test_round_trip_mnist_like_uint8(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    path = write(tmp_path / "img.gz", idx_bytes(0x08, images.shape, images.ravel().tolist()))
+    got = read_idx(str(path))  # str paths work as well as Path
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, images)
+
+
+def test_parse_idx_on_bytes():
+    np.testing.assert_array_equal(parse_idx(idx_bytes(0x0B, (2,), [1, -1])), [1, -1])
+
+
+# ---- bad input: always a ValueError naming the file and the problem -------------------
+
+GOOD = idx_bytes(0x08, (2, 3), range(6))
+
+BAD_PLAIN = {
+    "empty": (b"", "too short"),
+    "short": (b"\x00\x00\x08", "too short"),
+    "magic": (b"\x01\x00" + GOOD[2:], "magic"),
+    "magic second byte": (b"\x00\x07" + GOOD[2:], "magic"),
+    "gzip in plain file": (gzip.compress(GOOD), "gzip"),
+    "type code": (b"\x00\x00\x0a\x02" + GOOD[4:], "unknown data type code 0x0A"),
+    "type code 0xff": (b"\x00\x00\xff\x02" + GOOD[4:], "unknown data type"),
+    "zero dims": (b"\x00\x00\x08\x00" + GOOD[4:], "zero dimensions"),
+    "nine dims": (b"\x00\x00\x08\x09" + struct.pack(">9I", *[1] * 9) + b"\x00",
+                  "absurd number of dimensions"),
+    "255 dims": (b"\x00\x00\x08\xff", "absurd number of dimensions"),
+    "truncated header": (GOOD[:10], "truncated header"),
+    "truncated data": (GOOD[:-1], "truncated data"),
+    "header only": (GOOD[:12], "truncated data"),
+    "trailing bytes": (GOOD + b"\x00", "trailing bytes"),
+    "int16 odd payload": (idx_bytes(0x0B, (2,), [1, 2]) + b"\x00", "trailing"),
+    "absurd size": (b"\x00\x00\x08\x03" + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 2**32 - 1)
+                    + b"\x00" * 16, "absurdly large"),
+    "absurd float64": (b"\x00\x00\x0e\x01" + struct.pack(">I", 2**32 - 1), "absurdly large"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PLAIN))
+def test_bad_plain_file(tmp_path, case):
+    data, problem = BAD_PLAIN[case]
+    path = write(tmp_path / "bad.idx", data)
+    with pytest.raises(ValueError, match=problem) as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(set(BAD_PLAIN) - {"gzip in plain file"}))
+def test_bad_content_inside_gzip(tmp_path, case):
+    data, problem = BAD_PLAIN[case]
+    path = write(tmp_path / "bad.idx.gz", data)
+    with pytest.raises(ValueError, match=problem) as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+def _bad_crc(z):
+    z = bytearray(z)
+    z[-8] ^= 0xFF  # the CRC32 in the gzip trailer
+    return bytes(z)
+
+
+def _bad_deflate(z):
+    z = bytearray(z)
+    z[10:14] = b"\xff\xff\xff\xff"  # first bytes of the deflate stream
+    return bytes(z)
+
+
+BAD_GZIP = {
+    "not gzip at all": lambda z: GOOD,
+    "garbage": lambda z: b"this is not gzip data",
+    "truncated stream": lambda z: z[:-12],
+    "only gzip magic": lambda z: z[:2],
+    "bad crc": _bad_crc,
+    "bad deflate data": _bad_deflate,
+    "trailing garbage": lambda z: z + b"garbage",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_GZIP))
+def test_corrupt_gzip(tmp_path, case):
+    path = tmp_path / "bad.idx.gz"
+    path.write_bytes(BAD_GZIP[case](gzip.compress(GOOD)))
+    with pytest.raises(ValueError, match="gzip") as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+def test_size_limits(tmp_path):
+    data = idx_bytes(0x08, (1000,))
+    plain, packed = write(tmp_path / "a.idx", data), write(tmp_path / "a.idx.gz", data)
+    assert read_idx(plain, max_bytes=2000).shape == read_idx(packed, max_bytes=2000).shape == (1000,)
+    with pytest.raises(ValueError, match="limit"):
+        read_idx(plain, max_bytes=500)
+    with pytest.raises(ValueError, match="limit"):  # a gzip bomb stops at the limit
+        read_idx(packed, max_bytes=500)
+    with pytest.raises(ValueError, match="absurdly large"):  # header declares > limit
+        parse_idx(data, max_bytes=999)
+
+
+def test_missing_file_is_an_oserror(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_idx(tmp_path / "nope.gz")
+
+
+# ---- fuzzing: nothing but ValueError, and quickly -----------------------------------
+
+FUZZ = settings(max_examples=100, deadline=timedelta(seconds=5), database=None)
+
+
+def _read_bytes(data, suffix):
+    """read_idx on ``data`` written verbatim to a temporary file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"fuzz{suffix}"
+        path.write_bytes(data)
+        try:
+            return read_idx(path)
+        except ValueError as e:
+            assert str(path) in str(e)
+            return None
+
+
+@FUZZ
+@given(data=st.binary(max_size=80), suffix=st.sampled_from(["", ".gz"]),
+       prefix=st.sampled_from([b"", b"\x00\x00", b"\x00\x00\x08", b"\x00\x00\x0d\x02"]))
+def test_fuzz_random_bytes(data, suffix, prefix):
+    _read_bytes(prefix + data, suffix)
+
+
+@st.composite
+def mutated_files(draw):
+    code = draw(st.sampled_from(sorted(TYPES)))
+    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))
+    count = int(np.prod(shape))
+    samples = TYPES[code][2]
+    data = idx_bytes(code, shape, [samples[i % len(samples)] for i in range(count)])
+    gz = draw(st.booleans())
+    if gz:
+        data = gzip.compress(data)
+    data = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["truncate", "flip", "set", "insert", "delete"]))
+        at = draw(st.integers(0, len(data)))
+        if kind == "truncate":
+            del data[at:]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif at < len(data):
+            if kind == "flip":
+                data[at] ^= 1 << draw(st.integers(0, 7))
+            elif kind == "set":
+                data[at] = draw(st.integers(0, 255))
+            else:
+                del data[at]
+    return bytes(data), ".gz" if gz else ""
+
+
+@FUZZ
+@given(case=mutated_files())
+def test_fuzz_mutated_valid_files(case):
+    _read_bytes(*case)
+
+
+# ---- load_data on synthetic files --------------------------------------------------
+
+LOADERS = [pytest.param(fashion_mnist, id="fashion_mnist"), pytest.param(mnist, id="mnist")]
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def make_dataset(folder, n_train=6, n_test=4, seed=0, image_shape=(28, 28), labels=None):
+    """Write four synthetic IDX .gz files; return the arrays they hold."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for (images_name, labels_name), n in zip([FILES[:2], FILES[2:]], [n_train, n_test]):
+        x = rng.integers(0, 256, (n, *image_shape), dtype=np.uint8)
+        y = rng.integers(0, 10, n, dtype=np.uint8) if labels is None else np.asarray(labels, np.uint8)
+        write(folder / images_name, idx_bytes(0x08, x.shape, x.ravel().tolist()))
+        write(folder / labels_name, idx_bytes(0x08, y.shape, y.tolist()))
+        arrays.append((x, y))
+    return tuple(arrays)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No dataset env vars, and Fashion-MNIST's default folder an empty temp dir."""
+    monkeypatch.delenv(fashion_mnist.ENV_VAR, raising=False)
+    monkeypatch.delenv(mnist.ENV_VAR, raising=False)
+    monkeypatch.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "no-default"))
+    return monkeypatch
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_load_data_synthetic(tmp_path, clean_env, loader):
+    expected = make_dataset(tmp_path / "data", n_train=6, n_test=4)
+    (x_train, y_train), (x_test, y_test) = loader.load_data(tmp_path / "data")
+    assert x_train.shape == (6, 28, 28) and x_test.shape == (4, 28, 28)
+    assert y_train.shape == (6,) and y_test.shape == (4,)
+    for a in (x_train, y_train, x_test, y_test):
+        assert a.dtype == np.uint8
+    for got, want in zip((x_train, y_train, x_test, y_test), [a for pair in expected for a in pair]):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_load_data_path_beats_env(tmp_path, clean_env, loader):
+    make_dataset(tmp_path / "arg", n_train=3)
+    make_dataset(tmp_path / "env", n_train=5)
+    clean_env.setenv(loader.ENV_VAR, str(tmp_path / "env"))
+    assert len(loader.load_data(str(tmp_path / "arg"))[0][0]) == 3
+    assert len(loader.load_data()[0][0]) == 5
+
+
+def test_fashion_env_beats_default_and_default_is_used(tmp_path, clean_env):
+    make_dataset(tmp_path / "default", n_train=2)
+    make_dataset(tmp_path / "env", n_train=5)
+    clean_env.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "default"))
+    assert len(fashion_mnist.load_data()[0][0]) == 2
+    clean_env.setenv(fashion_mnist.ENV_VAR, str(tmp_path / "env"))
+    assert len(fashion_mnist.load_data()[0][0]) == 5
+
+
+def test_bad_env_folder_does_not_fall_back(tmp_path, clean_env):
+    make_dataset(tmp_path / "default")
+    clean_env.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "default"))
+    clean_env.setenv(fashion_mnist.ENV_VAR, str(tmp_path / "typo"))
+    with pytest.raises(FileNotFoundError, match="FASTNN_FASHION_MNIST") as info:
+        fashion_mnist.load_data()
+    assert "typo" in str(info.value)
+
+
+def test_fashion_missing_files_message(tmp_path, clean_env):
+    with pytest.raises(FileNotFoundError) as info:
+        fashion_mnist.load_data()
+    message = str(info.value)
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "FASTNN_FASHION_MNIST" in message
+    assert "never downloads" in message
+    for name in FILES:
+        assert name in message
+
+
+def test_missing_some_files_are_named(tmp_path, clean_env):
+    make_dataset(tmp_path)
+    (tmp_path / FILES[3]).unlink()
+    with pytest.raises(FileNotFoundError, match="missing from .*t10k-labels-idx1-ubyte.gz"):
+        fashion_mnist.load_data(tmp_path)
+
+
+def test_mnist_missing_files_message(tmp_path, clean_env):
+    with pytest.raises(FileNotFoundError) as info:
+        mnist.load_data()
+    message = str(info.value)
+    assert "FASTNN_MNIST" in message and "no Debian" in message
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        mnist.load_data(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_load_data_count_mismatch(tmp_path, clean_env, loader):
+    make_dataset(tmp_path)
+    write(tmp_path / FILES[1], idx_bytes(0x08, (5,), [1] * 5))  # 6 images, 5 labels
+    with pytest.raises(ValueError, match="6 images .* 5 labels") as info:
+        loader.load_data(tmp_path)
+    assert FILES[0] in str(info.value) and FILES[1] in str(info.value)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+@pytest.mark.parametrize("bad", [10, 255])
+def test_load_data_label_out_of_range(tmp_path, clean_env, loader, bad):
+    make_dataset(tmp_path, n_train=3, n_test=3, labels=[0, 9, 1])
+    write(tmp_path / FILES[3], idx_bytes(0x08, (3,), [0, bad, 1]))
+    with pytest.raises(ValueError, match=f"label {bad} at index 1 is outside 0..9") as info:
+        loader.load_data(tmp_path)
+    assert FILES[3] in str(info.value)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_load_data_wrong_image_shape(tmp_path, clean_env, loader):
+    make_dataset(tmp_path, image_shape=(27, 28))
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        loader.load_data(tmp_path)
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_load_data_wrong_label_type(tmp_path, clean_env, loader):
+    make_dataset(tmp_path)
+    write(tmp_path / FILES[1], idx_bytes(0x0C, (6,), [1] * 6))  # int32 labels
+    with pytest.raises(ValueError, match="unsigned-byte labels"):
+        loader.load_data(tmp_path)
+
+
+def test_damaged_file_propagates_valueerror(tmp_path, clean_env):
+    make_dataset(tmp_path)
+    data = (tmp_path / FILES[2]).read_bytes()
+    (tmp_path / FILES[2]).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: corrupt or truncated gzip"):
+        fashion_mnist.load_data(tmp_path)
+
+
+def test_class_names():
+    assert fashion_mnist.CLASS_NAMES == (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+# ---- the real thing ----------------------------------------------------------------
+
+REAL_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(not os.path.isdir(REAL_DIR),
+                    reason=f"{REAL_DIR} absent: apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist(monkeypatch):
+    monkeypatch.delenv(fashion_mnist.ENV_VAR, raising=False)
+    start = time.perf_counter()
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()  # default folder
+    seconds = time.perf_counter() - start
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    for a in (x_train, y_train, x_test, y_test):
+        assert a.dtype == np.uint8
+    np.testing.assert_array_equal(np.bincount(y_train, minlength=10), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(y_test, minlength=10), [1000] * 10)
+    assert list(y_train[:4]) == [9, 0, 0, 3]  # Ankle boot, T-shirt/top, T-shirt/top, Dress
+    assert x_train.max() == 255 and x_train.min() == 0
+    assert seconds < 10, f"load_data took {seconds:.2f} s"

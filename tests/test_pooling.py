@@ -1,0 +1,228 @@
+"""Max and average pooling, forward and backward: every impl against the reference.
+
+The reference is checked independently: forward against plain loops,
+backward against finite differences (max on inputs with distinct values,
+where it is differentiable), and ties and "same" averages by hand.
+"""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import fastnn
+from fastnn.kernels import (avg_pool2d, avg_pool2d_backward, max_pool2d,
+                            max_pool2d_backward, reference)
+
+from conftest import (IMPLS, NATIVE_IMPLS, PoolCase, assert_matches, each_impl,
+                      each_simd_path, f64, numerical_gradient, output_length, pad_before,
+                      pool_cases, simd_path)
+
+FORWARD = {"max": max_pool2d, "avg": avg_pool2d}
+BACKWARD = {"max": max_pool2d_backward, "avg": avg_pool2d_backward}
+modes = pytest.mark.parametrize("mode", ["max", "avg"])
+
+
+def window_terms(case):
+    return case.pool_size[0] * case.pool_size[1]
+
+
+def check_forward(mode, case, impl):
+    x, _ = case.arrays()
+    y = FORWARD[mode](x, **case.kwargs, impl=impl)
+    expected = getattr(reference, f"{mode}_pool2d")(f64(x), **case.kwargs)
+    assert expected.shape == case.out_shape
+    assert_matches(y, expected, window_terms(case))
+
+
+def check_backward(mode, case, impl):
+    x, dy = case.arrays()
+    dx = BACKWARD[mode](x, dy, **case.kwargs, impl=impl)
+    expected = getattr(reference, f"{mode}_pool2d_backward")(f64(x), f64(dy), **case.kwargs)
+    assert_matches(dx, expected, window_terms(case))
+
+
+@each_impl
+@modes
+@given(case=pool_cases())
+def test_forward_matches_reference(impl, mode, case):
+    check_forward(mode, case, impl)
+
+
+@each_impl
+@modes
+@given(case=pool_cases())
+def test_backward_matches_reference(impl, mode, case):
+    check_backward(mode, case, impl)
+
+
+# Channel counts around the 8-wide vector blocks, and batches big enough for
+# the fast kernels to use two threads.
+FIXED = {
+    "channels-8": PoolCase(2, 9, 7, 8, (3, 2), None, "same", 1),
+    "channels-17": PoolCase(2, 9, 7, 17, (2, 3), (1, 2), "same", 2),
+    "channels-70": PoolCase(3, 12, 12, 70, (3, 3), (2, 2), "valid", 3),
+    "threads-overlapping": PoolCase(8, 32, 32, 33, (3, 3), (1, 1), "same", 4),
+    "threads-gaps": PoolCase(9, 33, 31, 24, (2, 2), (3, 3), "valid", 5),
+    "pool-larger-than-input": PoolCase(2, 2, 3, 5, (4, 4), (1, 2), "same", 6),
+}
+
+
+@each_impl
+@modes
+@pytest.mark.parametrize("name", FIXED)
+def test_fixed_cases(impl, mode, name):
+    check_forward(mode, FIXED[name], impl)
+    check_backward(mode, FIXED[name], impl)
+
+
+@each_simd_path
+@modes
+@given(case=pool_cases())
+def test_fast_simd_paths(simd, mode, case):
+    with simd_path(simd):
+        check_forward(mode, case, "fast")
+        check_backward(mode, case, "fast")
+
+
+@each_simd_path
+@modes
+def test_fast_simd_paths_fixed_cases(simd, mode):
+    with simd_path(simd):
+        for case in FIXED.values():
+            check_forward(mode, case, "fast")
+            check_backward(mode, case, "fast")
+
+
+@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+@modes
+def test_one_and_two_threads_agree(impl, mode, restore_threads):
+    x, dy = FIXED["threads-overlapping"].arrays()
+    kwargs = FIXED["threads-overlapping"].kwargs
+    results = []
+    for threads in (1, 2):
+        fastnn.set_num_threads(threads)
+        results.append((FORWARD[mode](x, **kwargs, impl=impl),
+                        BACKWARD[mode](x, dy, **kwargs, impl=impl)))
+    for one, two in zip(*results):
+        np.testing.assert_allclose(one, two, rtol=1e-6, atol=1e-6)
+
+
+# ---- the reference, checked independently -----------------------------------
+
+def pool_loops(mode, x, pool_size, strides, padding):
+    """Pooling as plain loops over each window's in-bounds values."""
+    (p_h, p_w), (s_h, s_w) = pool_size, strides or pool_size
+    n, in_h, in_w, c = x.shape
+    out_h, top = output_length(in_h, p_h, s_h, padding), pad_before(in_h, p_h, s_h, padding)
+    out_w, left = output_length(in_w, p_w, s_w, padding), pad_before(in_w, p_w, s_w, padding)
+    y = np.zeros((n, out_h, out_w, c))
+    for i, oh, ow, ch in itertools.product(range(n), range(out_h), range(out_w), range(c)):
+        values = [x[i, h, v, ch]
+                  for h in range(oh * s_h - top, oh * s_h - top + p_h)
+                  for v in range(ow * s_w - left, ow * s_w - left + p_w)
+                  if 0 <= h < in_h and 0 <= v < in_w]
+        y[i, oh, ow, ch] = max(values) if mode == "max" else sum(values) / len(values)
+    return y
+
+
+@modes
+@given(case=pool_cases(max_batch=2, max_extra=5, max_channels=3))
+def test_reference_forward_matches_loops(mode, case):
+    x = f64(case.arrays()[0])
+    expected = pool_loops(mode, x, case.pool_size, case.strides, case.padding)
+    actual = getattr(reference, f"{mode}_pool2d")(x, **case.kwargs)
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
+
+
+@modes
+@settings(max_examples=20)
+@given(case=pool_cases(max_batch=2, max_extra=4, max_channels=2))
+def test_reference_backward_matches_finite_differences(mode, case):
+    x, dy = map(f64, case.arrays(distinct=True))
+    forward = getattr(reference, f"{mode}_pool2d")
+    backward = getattr(reference, f"{mode}_pool2d_backward")
+    numeric = numerical_gradient(lambda v: float(np.sum(forward(v, **case.kwargs) * dy)), x)
+    np.testing.assert_allclose(backward(x, dy, **case.kwargs), numeric, atol=1e-7)
+
+
+# ---- ties and "same" averages, by hand -----------------------------------------
+
+def nhwc(rows):
+    return np.array(rows, np.float32)[None, :, :, None]
+
+
+@each_impl
+def test_max_ties_go_to_first_in_row_major_order(impl):
+    x = nhwc([[1, 5, 5],
+              [5, 5, 2],
+              [5, 0, 5]])
+    dy = nhwc([[1, 10],
+               [100, 1000]])
+    dx = max_pool2d_backward(x, dy, pool_size=2, strides=1, impl=impl)
+    # windows at (0,0), (0,1), (1,0), (1,1); first 5 in each: (0,1), (0,1), (1,0), (1,1)
+    expected = nhwc([[0, 11, 0],
+                     [100, 1000, 0],
+                     [0, 0, 0]])
+    np.testing.assert_array_equal(dx, expected)
+    np.testing.assert_array_equal(max_pool2d(x, 2, 1, impl=impl), nhwc([[5, 5], [5, 5]]))
+
+
+@each_impl
+def test_max_ties_with_many_channels_and_negative_values_under_same_padding(impl):
+    """All-equal negative windows: padding never wins, the first in-bounds value does."""
+    check_same_padding_ties(impl)
+
+
+@each_simd_path
+def test_max_ties_on_both_simd_paths(simd):
+    with simd_path(simd):
+        check_same_padding_ties("fast")
+
+
+def check_same_padding_ties(impl):
+    x = np.full((2, 3, 3, 19), -4.0, np.float32)
+    dy = np.arange(1, 2 * 3 * 3 * 19 + 1, dtype=np.float32).reshape(2, 3, 3, 19)
+    y = max_pool2d(x, pool_size=3, strides=1, padding="same", impl=impl)
+    np.testing.assert_array_equal(y, x)
+    dx = max_pool2d_backward(x, dy, pool_size=3, strides=1, padding="same", impl=impl)
+    # window (oh, ow) covers rows oh-1..oh+1: its first in-bounds pixel is
+    # (max(oh-1, 0), max(ow-1, 0)).
+    expected = np.zeros_like(dy)
+    for oh, ow in itertools.product(range(3), range(3)):
+        expected[:, max(oh - 1, 0), max(ow - 1, 0)] += dy[:, oh, ow]
+    np.testing.assert_array_equal(dx, expected)
+
+
+@each_impl
+def test_avg_same_divides_by_in_bounds_count(impl):
+    x = nhwc([[1, 2, 3],
+              [4, 5, 6],
+              [7, 8, 9]])
+    # 2x2 pool, stride 2: pad 0 top/left, 1 bottom/right.
+    y = avg_pool2d(x, pool_size=2, padding="same", impl=impl)
+    np.testing.assert_allclose(y, nhwc([[3, 4.5], [7.5, 9]]), rtol=1e-6)
+    # 3x3 pool, stride 1: pad 1 on every side; the corner window sees 1, 2, 4, 5.
+    y = avg_pool2d(x, pool_size=3, strides=1, padding="same", impl=impl)
+    assert y.shape == (1, 3, 3, 1)
+    np.testing.assert_allclose(y[0, 0, 0, 0], 3.0, rtol=1e-6)
+    np.testing.assert_allclose(y[0, 0, 1, 0], 21 / 6, rtol=1e-6)
+    np.testing.assert_allclose(y[0, 1, 1, 0], 5.0, rtol=1e-6)
+
+
+@each_impl
+def test_avg_same_backward_by_hand(impl):
+    x = np.zeros((1, 3, 3, 1), np.float32)
+    dx = avg_pool2d_backward(x, np.ones((1, 3, 3, 1)), pool_size=3, strides=1,
+                             padding="same", impl=impl)
+    # the corner is in the windows (0,0) of 4 values, (0,1) and (1,0) of 6, (1,1) of 9.
+    np.testing.assert_allclose(dx[0, 0, 0, 0], 1 / 4 + 2 / 6 + 1 / 9, rtol=1e-6)
+    # total gradient = number of windows
+    np.testing.assert_allclose(dx.sum(), 9.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_strides_default_to_pool_size(impl):
+    x = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1)
+    y = max_pool2d(x, pool_size=(3, 2), impl=impl)
+    np.testing.assert_array_equal(y[0, :, :, 0], [[13, 15, 17], [31, 33, 35]])
