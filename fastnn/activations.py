@@ -95,12 +95,16 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     With the defaults this is max(x, 0); relu(0) = 0.
     """
     x = _as_float(x)
+    if negative_slope == 0 and max_value is None and threshold == 0:
+        return np.maximum(x, x.dtype.type(0))  # the common case, in one pass
     above = x if max_value is None else np.minimum(x, max_value)
     return np.where(x > threshold, above, negative_slope * (x - threshold)).astype(x.dtype)
 
 
 @_derivative_of(relu)
 def _relu_backward(x, y, dy, negative_slope=0.0, max_value=None, threshold=0.0):
+    if negative_slope == 0 and max_value is None and threshold == 0:
+        return dy * (x > 0)  # slope 1 above 0, else 0
     # slope 1 between threshold and max_value, 0 above max_value, negative_slope below
     slope = np.where(x > threshold, 1.0, negative_slope)
     if max_value is not None:

@@ -10,7 +10,7 @@ Every loss object offers:
 - ``per_sample(y_true, y_pred)``: the per-sample values, shape y_pred.shape[:-1];
 - ``loss(y_true, y_pred, sample_weight=None)``: the batch loss, Σ wᵢ·lᵢ / N;
 - ``gradient(...)``: d(batch loss)/d(y_pred), what backpropagation starts from;
-- ``logits_gradient(..., activation)``: the same gradient taken one step
+- ``logits_gradient(..., activation_name)``: the same gradient taken one step
   further, through the output layer's softmax or sigmoid, when that pair has
   a short and numerically stable form (p − y); None otherwise.
 

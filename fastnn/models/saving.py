@@ -50,7 +50,7 @@ def _numbered(prefix, arrays):
 
 
 def _read_numbered(archive, prefix):
-    keys = sorted(k for k in archive.files if k.startswith(prefix + "_"))
+    keys = sorted(k for k in archive if k.startswith(prefix + "_"))
     return [archive[k] for k in keys]
 
 
