@@ -209,7 +209,9 @@ def test_gradient_matches_finite_differences(name, seed, weighted):
     grad = loss.gradient(y, p, sample_weight=w)
     assert grad.dtype == np.float32 and grad.shape == p.shape
     expected = numerical_gradient(lambda a: loss(y, a, sample_weight=w), p, eps=1e-6)
-    np.testing.assert_allclose(grad, expected, rtol=1e-5,
+    # rtol 1e-4: near p -> 0 (kl_divergence, poisson) the curvature is large
+    # and the central difference itself is off by ~1e-5 relative
+    np.testing.assert_allclose(grad, expected, rtol=1e-4,
                                atol=1e-7 * max(1.0, abs(loss(y, p, sample_weight=w))))
 
 

@@ -1,4 +1,6 @@
 """BatchNormalization: normalise each feature over the batch (course, chapter 31)."""
+import numbers
+
 import numpy as np
 
 from .. import initializers, regularizers
@@ -29,9 +31,9 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise ValueError(f"BatchNormalization: axis must be an int, got {axis!r}")
-        self.axis = axis
+        self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.center = center

@@ -1,4 +1,6 @@
 """Conv2D: filters slid over an image (course, chapters 19-20, 27)."""
+import numbers
+
 from .. import activations, initializers, regularizers
 from ..kernels import conv2d, conv2d_backward
 from ..kernels.geometry import conv_output_length
@@ -34,14 +36,15 @@ class Conv2D(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
+        if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
+                or filters < 1):
             raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
         if data_format not in (None, "channels_last"):
             raise ValueError(f"Conv2D: fastnn stores images channels last (NHWC); "
                              f"data_format={data_format!r} is not supported")
         if positive_pair("Conv2D", "dilation_rate", dilation_rate) != (1, 1):
             raise NotImplementedError("Conv2D: dilation_rate other than 1 is not supported")
-        self.filters = filters
+        self.filters = int(filters)
         self.kernel_size = positive_pair("Conv2D", "kernel_size", kernel_size)
         self.strides = positive_pair("Conv2D", "strides", strides)
         self.padding = padding_mode("Conv2D", padding)

@@ -1,4 +1,6 @@
 """Dropout: randomly silence inputs while training (course, chapter 12)."""
+import numbers
+
 import numpy as np
 
 from .. import random
@@ -20,8 +22,8 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}")
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
@@ -31,6 +33,9 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self._mask = None
             return x
+        if self.noise_shape is not None and len(self.noise_shape) != x.ndim:
+            raise ValueError(f"layer {self.name!r}: noise_shape {self.noise_shape} needs one "
+                             f"entry per axis of inputs of shape {x.shape}")
         shape = x.shape if self.noise_shape is None else tuple(
             size if want is None else want for size, want in zip(x.shape, self.noise_shape))
         rng = self._rng or random.generator()

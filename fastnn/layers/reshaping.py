@@ -35,6 +35,9 @@ class Reshape(Layer):
         target = tuple(target_shape)
         if target.count(-1) > 1:
             raise ValueError(f"Reshape: at most one -1 in target_shape, got {target}")
+        if None in target:
+            raise ValueError(f"Reshape: target_shape must hold positive ints (one may be -1), "
+                             f"got {target}")
         standardize_shape(tuple(d for d in target if d != -1), "target_shape")
         self.target_shape = target
 

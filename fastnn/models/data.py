@@ -40,7 +40,8 @@ def as_inputs(x, input_shape, layer_name, what="x"):
 def check_lengths(x, y, what="y"):
     if y is not None and len(y) != len(x):
         raise ValueError(f"x has {len(x)} samples but {what} has {len(y)}; "
-                         f"they must have one label per sample")
+                         f"they must have one {'label' if what.endswith('y') else 'value'} "
+                         f"per sample")
 
 
 def split_validation(x, y, fraction):

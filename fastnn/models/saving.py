@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -61,7 +62,10 @@ def _open(filepath):
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error,
+            NotImplementedError, RuntimeError) as err:
+        # a damaged zip header can claim an unsupported version or compression
+        # (NotImplementedError) or encryption (RuntimeError): not a readable file either
         raise ValueError(f"{filepath}: not a readable fastnn model file "
                          f"(truncated or corrupted?): {err}") from None
     if "fastnn_format" not in arrays:
@@ -107,7 +111,7 @@ def load_model(filepath, compile=True):
                           metrics=settings["metrics"])
             model.optimizer.load_state_arrays(model.trainable_variables,
                                               _read_numbered(arrays, "optimizer"))
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, AttributeError, IndexError) as err:
         raise ValueError(f"{filepath}: the model description is incomplete or invalid: "
                          f"{err!r}") from None
     return model

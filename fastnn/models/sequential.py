@@ -30,6 +30,7 @@ class Sequential:
         self.optimizer = None
         self.loss = None
         self.metrics = []
+        self._metric_specs = []
         self.stop_training = False
         self.history = None
         for layer in layers or []:
@@ -91,6 +92,8 @@ class Sequential:
                 raise ValueError(f"layer {layer.name!r} was built for inputs of shape "
                                  f"{layer.input_shape}, but receives {shape}")
             shape = layer.output_shape
+        if self.loss is not None:
+            self._resolve_metrics()   # "accuracy" depends on the output shape (compile may precede build)
 
     def _ensure_built(self, x):
         if not self.built:
@@ -180,9 +183,13 @@ class Sequential:
             raise ValueError("compile: a loss is needed, e.g. loss='mse'")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
-        output_shape = self.output_shape
-        self.metrics = [metrics_module.get(m, loss=self.loss, output_shape=output_shape)
-                        for m in (metrics or [])]
+        self._metric_specs = list(metrics or [])
+        self._resolve_metrics()
+
+    def _resolve_metrics(self):
+        """Metric objects for the names given to compile, for the current output shape."""
+        self.metrics = [metrics_module.get(m, loss=self.loss, output_shape=self.output_shape)
+                        for m in self._metric_specs]
 
     def _require_compiled(self, method):
         if self.optimizer is None or self.loss is None:

@@ -34,6 +34,22 @@ def _sample_weights(y, sample_weight, class_weight):
     return None if sample_weight is None else as_array(sample_weight, "sample_weight")
 
 
+def _validation_arrays(model, validation_data):
+    """(x_val, y_val, sample weights or None) from ``validation_data=(x, y[, sw])``."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                         "(x_val, y_val, val_sample_weight)")
+    x_val = as_inputs(validation_data[0], model.batch_input_shape, model.layers[0].name,
+                      "validation x")
+    y_val = _labels(model, validation_data[1], "validation y")
+    check_lengths(x_val, y_val, "validation y")
+    weights = None
+    if len(validation_data) == 3 and validation_data[2] is not None:
+        weights = as_array(validation_data[2], "validation sample_weight")
+        check_lengths(x_val, weights, "validation sample_weight")
+    return x_val, y_val, weights
+
+
 def regularization_loss(model):
     return float(sum(layer.regularization_loss() for layer in model.layers))
 
@@ -89,14 +105,17 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
     check_lengths(x, y)
     if len(x) == 0:
         raise ValueError("fit: x is empty; there is nothing to train on")
+    if sample_weight is not None:
+        sample_weight = as_array(sample_weight, "sample_weight")
+        check_lengths(x, sample_weight, "sample_weight")
     weights = _sample_weights(y, sample_weight, class_weight)
+    val_weights = None
     if validation_data is not None:
-        x_val, y_val = validation_data[0], validation_data[1]
-        x_val = as_inputs(x_val, model.batch_input_shape, model.layers[0].name, "validation x")
-        y_val = _labels(model, y_val, "validation y")
-        check_lengths(x_val, y_val, "validation y")
+        x_val, y_val, val_weights = _validation_arrays(model, validation_data)
     elif validation_split:
         (x, y), (x_val, y_val) = split_validation(x, y, validation_split)
+        # the validation part keeps its sample weights (not the class weights), as in Keras
+        val_weights = None if sample_weight is None else sample_weight[len(x):]
         weights = None if weights is None else weights[:len(x)]
     else:
         x_val = y_val = None
@@ -128,7 +147,8 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                 break
         logs = means.logs()
         if x_val is not None:
-            logs.update(_evaluate_arrays(model, x_val, y_val, batch_size).logs("val_"))
+            logs.update(_evaluate_arrays(model, x_val, y_val, batch_size,
+                                         val_weights).logs("val_"))
         progress.finish(logs)
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
@@ -157,6 +177,8 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     y = _labels(model, y)
     check_lengths(x, y)
     weights = None if sample_weight is None else as_array(sample_weight, "sample_weight")
+    if weights is not None:
+        check_lengths(x, weights, "sample_weight")
     progress = Progress(len(x), verbose)
     logs = _evaluate_arrays(model, x, y, batch_size, weights, progress).logs()
     progress.finish(logs)
