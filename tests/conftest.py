@@ -219,3 +219,15 @@ def restore_threads():
     before = fastnn.get_num_threads()
     yield before
     fastnn.set_num_threads(before)
+
+
+@pytest.fixture
+def fresh_session():
+    """As in a fresh Python session: layer names start over, fixed seed."""
+    from fastnn import backend
+    from fastnn.utils import set_random_seed
+
+    backend.clear_session()
+    set_random_seed(0)
+    yield
+    backend.clear_session()

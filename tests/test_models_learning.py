@@ -2,20 +2,14 @@
 import numpy as np
 import pytest
 
-from fastnn import backend as K
 from fastnn import losses, regularizers
 from fastnn.layers import BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D
 from fastnn.models import Sequential
 from fastnn.optimizers import SGD, Adam
-from fastnn.utils import set_random_seed, to_categorical
+from fastnn.utils import to_categorical
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    set_random_seed(0)
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 # ---- it learns ------------------------------------------------------------------------------------

@@ -14,12 +14,7 @@ from fastnn.optimizers import SGD, Adam, RMSprop
 from fastnn.utils import set_random_seed
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    set_random_seed(0)
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def images(count=24, seed=0):

@@ -6,15 +6,9 @@ from fastnn import backend as K
 from fastnn import losses, metrics, optimizers
 from fastnn.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input
 from fastnn.models import Sequential
-from fastnn.utils import set_random_seed
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    set_random_seed(0)
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def summary_of(model):

@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pytest
 
-from fastnn import backend as K
 from fastnn.callbacks import Callback, EarlyStopping, History, TerminateOnNaN
 from fastnn.layers import BatchNormalization, Dense, Dropout, Layer
 from fastnn.models import Sequential
@@ -17,12 +16,7 @@ from fastnn.utils import set_random_seed
 NUMBER = r"(?:\d+\.\d{4}|\d\.\d{4}e[+-]\d\d)"
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    set_random_seed(0)
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 class Recorder(Layer):

@@ -1,12 +1,30 @@
-"""Shared loader for the MNIST-style datasets: four IDX files in one folder."""
+"""Shared loader for the MNIST-style datasets: four IDX files in one folder.
+
+``load_data()`` looks for the four files in these folders, in order, and uses
+the first folder that holds all four (an incomplete folder is skipped):
+
+1. the ``path`` argument -- if given, only it is tried;
+2. ``$FASTNN_DATASETS/<name>/``;
+3. ``~/.fastnn/datasets/<name>/`` (the download cache);
+4. a system folder, if the dataset has one (Fashion-MNIST:
+   ``/usr/share/datasets/fashion-mnist/`` from the Debian/Ubuntu package
+   ``dataset-fashion-mnist``);
+5. otherwise (unless ``download=False``) the files are downloaded into the
+   cache, verified, and only then moved into place.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from .idx import read_idx
+from .idx import MAX_BYTES, _gunzip, parse_idx, read_idx
 
 #: The four files, in the names the original MNIST distribution uses.
 FILES = (
@@ -16,50 +34,145 @@ FILES = (
     "t10k-labels-idx1-ubyte.gz",
 )
 
+#: ``$FASTNN_DATASETS/<name>/`` is searched before the cache.
+ENV_VAR = "FASTNN_DATASETS"
+
 IMAGE_SHAPE = (28, 28)
 NUM_CLASSES = 10
+_DOWNLOAD_CHUNK = 1 << 16
 
 
-def find_folder(path, env_var: str, default=None) -> tuple[Path | None, str]:
-    """Pick the folder: ``path`` if given, else ``$env_var`` if set, else ``default``.
+def cache_dir(name: str) -> Path:
+    """``~/.fastnn/datasets/<name>/``, where downloads go."""
+    return Path.home() / ".fastnn" / "datasets" / name
 
-    The first one *specified* wins, with no silent fallback: if you point
-    fastnn at a folder, a mistake there is reported rather than masked.
-    Returns the folder (None if nothing is specified) and where it came from.
-    """
-    if path is not None:
-        return Path(path).expanduser(), "the path argument"
-    value = os.environ.get(env_var, "").strip()
+
+def candidate_folders(name: str, system_dir=None) -> list[tuple[Path, str]]:
+    """The folders searched when no ``path`` is given, with where each comes from."""
+    folders = []
+    value = os.environ.get(ENV_VAR, "").strip()
     if value:
-        return Path(value).expanduser(), f"${env_var}"
-    if default is not None:
-        return Path(default), "the default location"
-    return None, "nowhere"
+        folders.append((Path(value).expanduser() / name, f"${ENV_VAR}/{name}"))
+    folders.append((cache_dir(name), "the cache"))
+    if system_dir is not None:
+        folders.append((Path(system_dir), "the system folder"))
+    return folders
 
 
-def load_idx_dataset(path, *, name: str, env_var: str, default=None, how_to_get: str):
+def _missing(folder: Path) -> list[str]:
+    return [f for f in FILES if not (folder / f).is_file()]
+
+
+def load_idx_dataset(path, *, name: str, title: str, system_dir=None, base_url: str,
+                     sha256: dict | None, download: bool, how_to_get: str):
     """Load ``((x_train, y_train), (x_test, y_test))`` as ``keras.datasets`` does.
 
-    ``name`` and ``how_to_get`` go into the ``FileNotFoundError`` raised when
-    the files are missing (nothing is ever downloaded).
+    ``name`` is the folder name (``"fashion-mnist"``), ``title`` the name shown
+    in messages, ``how_to_get`` the fix put in the ``FileNotFoundError``.
     """
-    folder, origin = find_folder(path, env_var, default)
-    if folder is None:
-        missing_msg = f"{name} location not set (no path argument, ${env_var} unset)."
-    else:
-        missing = [f for f in FILES if not (folder / f).is_file()]
-        if not missing:
-            missing_msg = None
-        elif not folder.is_dir():
-            missing_msg = f"{name} folder {folder} (from {origin}) does not exist."
-        else:
-            missing_msg = (f"{name} files missing from {folder} (from {origin}): "
-                           f"{', '.join(missing)}.")
-    if missing_msg:
-        raise FileNotFoundError(
-            f"{missing_msg} fastnn never downloads data. To fix: {how_to_get} "
-            f"The folder must hold the four files {', '.join(FILES)}.")
+    if path is not None:
+        folder = Path(path).expanduser()
+        missing = _missing(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{title} folder {folder} (the path argument) does not exist. "
+                                    f"It must hold the four files {', '.join(FILES)}.")
+        if missing:
+            raise FileNotFoundError(f"{title} files missing from {folder} (the path argument): "
+                                    f"{', '.join(missing)}.")
+        return _load_folder(folder)
 
+    candidates = candidate_folders(name, system_dir)
+    for folder, _origin in candidates:
+        if folder.is_dir() and not _missing(folder):
+            return _load_folder(folder)
+
+    searched = "; ".join(f"{folder} ({origin})" for folder, origin in candidates)
+    advice = (f"{title} not found: no complete set of the four files "
+              f"{', '.join(FILES)} in {searched}.")
+    if not download:
+        raise FileNotFoundError(f"{advice} Downloading is disabled (download=False). "
+                                f"To fix: {how_to_get}")
+    cache = cache_dir(name)
+    try:
+        download_files(base_url, cache, sha256=sha256)
+    except (urllib.error.URLError, OSError) as e:
+        raise FileNotFoundError(f"{advice} Downloading from {base_url} failed ({e}). "
+                                f"To fix: {how_to_get}") from e
+    return _load_folder(cache)
+
+
+def download_files(base_url: str, folder, *, files=FILES, sha256: dict | None = None,
+                   timeout: float = 30.0) -> None:
+    """Download ``base_url + f`` for each missing file ``f`` into ``folder``.
+
+    All files are first downloaded to temporary files in ``folder`` and checked:
+    each must be a valid gzip-compressed IDX file and, if ``sha256`` has an entry
+    for it, the SHA-256 of its *decompressed* content must match.  Only when all
+    pass are they moved into place with ``os.replace``; on any error the
+    temporary files are removed and nothing is left behind.
+
+    Raises ``ValueError`` on a bad file or checksum, ``urllib.error.URLError``
+    or ``OSError`` if the server cannot be reached.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [f for f in files if not (folder / f).is_file()]
+    temps: dict[str, str] = {}
+    try:
+        for fname in todo:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{fname}.", suffix=".part")
+            temps[fname] = tmp
+            with os.fdopen(fd, "wb") as out:
+                _fetch(base_url.rstrip("/") + "/" + fname, out, timeout)
+            _verify(tmp, fname, (sha256 or {}).get(fname))
+        for fname, tmp in temps.items():
+            os.replace(tmp, folder / fname)
+        temps.clear()
+    finally:
+        for tmp in temps.values():
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if created:
+            try:
+                folder.rmdir()  # only succeeds if we left it empty
+            except OSError:
+                pass
+
+
+def _fetch(url: str, out, timeout: float) -> None:
+    """Copy ``url`` into the open file ``out``, with a progress line on stderr."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        while True:
+            chunk = response.read(_DOWNLOAD_CHUNK)
+            if not chunk:
+                break
+            out.write(chunk)
+            done += len(chunk)
+            of = f" of {total / 1e6:.1f}" if total else ""
+            print(f"\rDownloading {url}: {done / 1e6:.1f}{of} MB", end="", file=sys.stderr)
+        print(file=sys.stderr)
+
+
+def _verify(tmp: str, fname: str, expected: str | None) -> None:
+    """ValueError unless ``tmp`` is a gzip-compressed IDX file with the expected SHA-256."""
+    if os.path.getsize(tmp) == 0:
+        raise ValueError(f"downloaded {fname} is empty")
+    with open(tmp, "rb") as f:
+        data = _gunzip(f, fname, MAX_BYTES)
+    parse_idx(data, source=f"downloaded {fname}")
+    if expected is not None:
+        got = hashlib.sha256(data).hexdigest()
+        if got != expected.lower():
+            raise ValueError(f"downloaded {fname}: SHA-256 checksum mismatch "
+                             f"(expected {expected}, got {got})")
+
+
+def _load_folder(folder: Path):
     x_train, y_train = _load_split(folder / FILES[0], folder / FILES[1])
     x_test, y_test = _load_split(folder / FILES[2], folder / FILES[3])
     return (x_train, y_train), (x_test, y_test)

@@ -21,9 +21,17 @@ from .data import as_array, as_inputs, batches, check_batch_size, check_lengths,
 from .progress import Progress
 
 
-def _labels(model, y, what="y"):
-    y = as_array(y, what)
-    return y
+def _inputs(model, x):
+    """x as checked float32 (samples, ...), building the model on first use."""
+    x = as_array(x, "x")
+    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
+    return as_inputs(x, model.batch_input_shape, model.layers[0].name)
+
+
+def _inputs_and_labels(model, x, y):
+    x, y = _inputs(model, x), as_array(y, "y")
+    check_lengths(x, y)
+    return x, y
 
 
 def _sample_weights(y, sample_weight, class_weight):
@@ -41,7 +49,7 @@ def _validation_arrays(model, validation_data):
                          "(x_val, y_val, val_sample_weight)")
     x_val = as_inputs(validation_data[0], model.batch_input_shape, model.layers[0].name,
                       "validation x")
-    y_val = _labels(model, validation_data[1], "validation y")
+    y_val = as_array(validation_data[1], "validation y")
     check_lengths(x_val, y_val, "validation y")
     weights = None
     if len(validation_data) == 3 and validation_data[2] is not None:
@@ -98,11 +106,7 @@ class _EpochMeans:
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         validation_data, shuffle, initial_epoch, sample_weight, class_weight):
     batch_size = check_batch_size(batch_size)
-    x = as_array(x, "x")
-    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
-    x = as_inputs(x, model.batch_input_shape, model.layers[0].name)
-    y = _labels(model, y)
-    check_lengths(x, y)
+    x, y = _inputs_and_labels(model, x, y)
     if len(x) == 0:
         raise ValueError("fit: x is empty; there is nothing to train on")
     if sample_weight is not None:
@@ -171,11 +175,7 @@ def _evaluate_arrays(model, x, y, batch_size, sample_weight=None, progress=None)
 
 def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     batch_size = check_batch_size(batch_size)
-    x = as_array(x, "x")
-    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
-    x = as_inputs(x, model.batch_input_shape, model.layers[0].name)
-    y = _labels(model, y)
-    check_lengths(x, y)
+    x, y = _inputs_and_labels(model, x, y)
     weights = None if sample_weight is None else as_array(sample_weight, "sample_weight")
     if weights is not None:
         check_lengths(x, weights, "sample_weight")
@@ -190,9 +190,7 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
 
 def predict(model, x, batch_size, verbose):
     batch_size = check_batch_size(batch_size)
-    x = as_array(x, "x")
-    model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
-    x = as_inputs(x, model.batch_input_shape, model.layers[0].name)
+    x = _inputs(model, x)
     outputs = [model.forward(x[idx], training=False) for idx in batches(len(x), batch_size)]
     if not outputs:
         return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)

@@ -25,16 +25,7 @@ import pytest
 NUMBER = r"(?:\d+\.\d{4}|\d\.\d{4}e[+-]\d\d)"          # %.4f, or %.4e when tiny (§2)
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    """Each snippet as in a fresh Python session: names from "dense", fixed seed."""
-    from fastnn import backend as K
-    from fastnn.utils import set_random_seed
-
-    K.clear_session()
-    set_random_seed(0)
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def summary_of(model):
