@@ -383,7 +383,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             raise ValueError(f"{self.name}: integer labels of shape {np.shape(y_true)} do not "
                              f"match y_pred of shape {p.shape} (expected {p.shape[:-1]} or "
                              f"{p.shape[:-1] + (1,)})")
-        one_hot = to_categorical(labels.reshape(-1), p.shape[-1], dtype=np.float64)
+        classes = p.shape[-1]
+        if labels.size and (labels.min() < 0 or labels.max() >= classes
+                            or np.any(labels != np.round(labels))):
+            bad = labels[(labels < 0) | (labels >= classes) | (labels != np.round(labels))][0]
+            raise ValueError(f"{self.name}: labels must be integers in 0..{classes - 1} "
+                             f"(the model has {classes} outputs), got {bad:g}")
+        one_hot = to_categorical(labels.reshape(-1), classes, dtype=np.float64)
         return one_hot.reshape(p.shape), p
 
 

@@ -4,8 +4,12 @@ Test files are written here with ``struct`` and ``gzip`` directly, independently
 of the code under test.  Only the ``real_data`` test reads the real dataset.
 """
 import gzip
+import hashlib
+import http.server
 import os
+import socket
 import struct
+import threading
 import tempfile
 import time
 from datetime import timedelta
@@ -254,13 +258,37 @@ def make_dataset(folder, n_train=6, n_test=4, seed=0, image_shape=(28, 28), labe
     return tuple(arrays)
 
 
+def closed_port_url():
+    """http://127.0.0.1:<port>/ with nothing listening on the port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No dataset env vars, and Fashion-MNIST's default folder an empty temp dir."""
-    monkeypatch.delenv(fashion_mnist.ENV_VAR, raising=False)
-    monkeypatch.delenv(mnist.ENV_VAR, raising=False)
+    """No $FASTNN_DATASETS, HOME (so the cache) in a temp dir, Fashion-MNIST's system
+    folder an empty temp dir, and base URLs on a closed local port: never the network."""
+    monkeypatch.delenv("FASTNN_DATASETS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "no-default"))
+    for loader in (fashion_mnist, mnist):
+        monkeypatch.setattr(loader, "BASE_URL", closed_port_url())
     return monkeypatch
+
+
+def cache_of(tmp_path, loader):
+    return tmp_path / "home" / ".fastnn" / "datasets" / loader.NAME
+
+
+def files_under(folder):
+    return sorted(p.name for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else []
+
+
+def test_env_var_is_shared():
+    assert fashion_mnist.ENV_VAR == mnist.ENV_VAR == "FASTNN_DATASETS"
+    assert (fashion_mnist.NAME, mnist.NAME) == ("fashion-mnist", "mnist")
 
 
 @pytest.mark.parametrize("loader", LOADERS)
@@ -276,39 +304,52 @@ def test_load_data_synthetic(tmp_path, clean_env, loader):
 
 
 @pytest.mark.parametrize("loader", LOADERS)
-def test_load_data_path_beats_env(tmp_path, clean_env, loader):
-    make_dataset(tmp_path / "arg", n_train=3)
-    make_dataset(tmp_path / "env", n_train=5)
-    clean_env.setenv(loader.ENV_VAR, str(tmp_path / "env"))
-    assert len(loader.load_data(str(tmp_path / "arg"))[0][0]) == 3
-    assert len(loader.load_data()[0][0]) == 5
+def test_search_order(tmp_path, clean_env, loader):
+    """path > $FASTNN_DATASETS/<name> > cache > system folder (Fashion-MNIST only)."""
+    make_dataset(tmp_path / "arg", n_train=1)
+    make_dataset(tmp_path / "env" / loader.NAME, n_train=2)
+    make_dataset(cache_of(tmp_path, loader), n_train=3)
+    make_dataset(tmp_path / "system", n_train=4)
+    clean_env.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "system"))
+    clean_env.setenv("FASTNN_DATASETS", str(tmp_path / "env"))
+    n = lambda *a: len(loader.load_data(*a, download=False)[0][0])  # noqa: E731
+    assert n(str(tmp_path / "arg")) == 1
+    assert n() == 2
+    clean_env.delenv("FASTNN_DATASETS")
+    assert n() == 3
+    for f in FILES:
+        (cache_of(tmp_path, loader) / f).unlink()
+    if loader is fashion_mnist:
+        assert n() == 4
+    else:  # MNIST has no system folder
+        with pytest.raises(FileNotFoundError):
+            n()
 
 
-def test_fashion_env_beats_default_and_default_is_used(tmp_path, clean_env):
-    make_dataset(tmp_path / "default", n_train=2)
-    make_dataset(tmp_path / "env", n_train=5)
-    clean_env.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "default"))
-    assert len(fashion_mnist.load_data()[0][0]) == 2
-    clean_env.setenv(fashion_mnist.ENV_VAR, str(tmp_path / "env"))
-    assert len(fashion_mnist.load_data()[0][0]) == 5
+@pytest.mark.parametrize("loader", LOADERS)
+def test_incomplete_folder_falls_through(tmp_path, clean_env, loader):
+    make_dataset(tmp_path / "env" / loader.NAME, n_train=2)
+    (tmp_path / "env" / loader.NAME / FILES[1]).unlink()
+    make_dataset(cache_of(tmp_path, loader), n_train=3)
+    clean_env.setenv("FASTNN_DATASETS", str(tmp_path / "env"))
+    assert len(loader.load_data(download=False)[0][0]) == 3
 
 
-def test_bad_env_folder_does_not_fall_back(tmp_path, clean_env):
-    make_dataset(tmp_path / "default")
-    clean_env.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "default"))
-    clean_env.setenv(fashion_mnist.ENV_VAR, str(tmp_path / "typo"))
-    with pytest.raises(FileNotFoundError, match="FASTNN_FASHION_MNIST") as info:
-        fashion_mnist.load_data()
+def test_path_argument_does_not_fall_back(tmp_path, clean_env):
+    make_dataset(cache_of(tmp_path, fashion_mnist))
+    with pytest.raises(FileNotFoundError, match="does not exist") as info:
+        fashion_mnist.load_data(tmp_path / "typo")
     assert "typo" in str(info.value)
 
 
 def test_fashion_missing_files_message(tmp_path, clean_env):
     with pytest.raises(FileNotFoundError) as info:
-        fashion_mnist.load_data()
+        fashion_mnist.load_data(download=False)
     message = str(info.value)
     assert "apt-get install dataset-fashion-mnist" in message
-    assert "FASTNN_FASHION_MNIST" in message
-    assert "never downloads" in message
+    assert "$FASTNN_DATASETS/fashion-mnist/" in message
+    assert "~/.fastnn/datasets/fashion-mnist/" in message
+    assert "download=False" in message
     for name in FILES:
         assert name in message
 
@@ -322,11 +363,125 @@ def test_missing_some_files_are_named(tmp_path, clean_env):
 
 def test_mnist_missing_files_message(tmp_path, clean_env):
     with pytest.raises(FileNotFoundError) as info:
-        mnist.load_data()
+        mnist.load_data(download=False)
     message = str(info.value)
-    assert "FASTNN_MNIST" in message and "no Debian" in message
+    assert "$FASTNN_DATASETS/mnist/" in message and "~/.fastnn/datasets/mnist/" in message
+    assert "no Debian" in message
     with pytest.raises(FileNotFoundError, match="does not exist"):
         mnist.load_data(tmp_path / "absent")
+
+
+# ---- downloading, from a local HTTP server only -------------------------------------
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/"served"; yields (url, folder, log)."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    log = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(folder), **k)
+
+        def log_message(self, format, *args):
+            log.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/", folder, log
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def content_sha256(folder):
+    return {f: hashlib.sha256(gzip.decompress((folder / f).read_bytes())).hexdigest() for f in FILES}
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_download_success(tmp_path, clean_env, server, capsys, loader):
+    url, served, log = server
+    expected = make_dataset(served, n_train=5, n_test=3)
+    clean_env.setattr(loader, "BASE_URL", url)
+    clean_env.setattr(loader, "SHA256", content_sha256(served))
+
+    (x_train, y_train), (x_test, y_test) = loader.load_data()
+
+    for got, want in zip((x_train, y_train, x_test, y_test), [a for pair in expected for a in pair]):
+        np.testing.assert_array_equal(got, want)
+    assert files_under(cache_of(tmp_path, loader)) == sorted(FILES)  # no temp files left
+    assert sorted(log) == sorted("/" + f for f in FILES)
+    assert "Downloading " + url in capsys.readouterr().err
+    loader.load_data()  # now served from the cache
+    assert len(log) == 4
+
+
+def test_download_fetches_only_missing_files(tmp_path, clean_env, server):
+    url, served, log = server
+    make_dataset(served)
+    make_dataset(cache_of(tmp_path, mnist))
+    (cache_of(tmp_path, mnist) / FILES[2]).unlink()
+    clean_env.setattr(mnist, "BASE_URL", url)
+    mnist.load_data()
+    assert log == ["/" + FILES[2]]
+
+
+def test_download_checksum_mismatch(tmp_path, clean_env, server):
+    url, served, _ = server
+    make_dataset(served)
+    sums = content_sha256(served)
+    sums[FILES[3]] = "0" * 64
+    clean_env.setattr(fashion_mnist, "BASE_URL", url)
+    clean_env.setattr(fashion_mnist, "SHA256", sums)
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz: SHA-256 checksum mismatch"):
+        fashion_mnist.load_data()
+    assert files_under(tmp_path / "home") == []
+
+
+@pytest.mark.parametrize("bad", [b"", b"not gzip", gzip.compress(b"not idx")])
+def test_download_invalid_file_without_checksum(tmp_path, clean_env, server, bad):
+    url, served, _ = server
+    make_dataset(served)
+    (served / FILES[0]).write_bytes(bad)
+    clean_env.setattr(mnist, "BASE_URL", url)
+    assert all(v is None for v in mnist.SHA256.values())
+    with pytest.raises(ValueError, match=FILES[0]):
+        mnist.load_data()
+    assert files_under(tmp_path / "home") == []
+
+
+def test_download_http_error_is_file_not_found(tmp_path, clean_env, server):
+    url, served, _ = server  # serves nothing: 404
+    clean_env.setattr(mnist, "BASE_URL", url)
+    with pytest.raises(FileNotFoundError, match="404"):
+        mnist.load_data()
+    assert files_under(tmp_path / "home") == []
+
+
+@pytest.mark.parametrize("loader", LOADERS)
+def test_download_unreachable(tmp_path, clean_env, loader):
+    with pytest.raises(FileNotFoundError) as info:
+        loader.load_data()  # BASE_URL is a closed port on 127.0.0.1
+    message = str(info.value)
+    assert loader.BASE_URL in message
+    assert f"$FASTNN_DATASETS/{loader.NAME}/" in message
+    assert f"~/.fastnn/datasets/{loader.NAME}/" in message
+    if loader is fashion_mnist:
+        assert "apt-get install dataset-fashion-mnist" in message
+    assert files_under(tmp_path / "home") == []
+
+
+def test_path_argument_never_downloads(tmp_path, clean_env, server):
+    url, served, log = server
+    make_dataset(served)
+    clean_env.setattr(mnist, "BASE_URL", url)
+    with pytest.raises(FileNotFoundError):
+        mnist.load_data(tmp_path / "absent")
+    assert log == []
 
 
 @pytest.mark.parametrize("loader", LOADERS)
@@ -385,10 +540,11 @@ REAL_DIR = "/usr/share/datasets/fashion-mnist"
 @pytest.mark.real_data
 @pytest.mark.skipif(not os.path.isdir(REAL_DIR),
                     reason=f"{REAL_DIR} absent: apt-get install dataset-fashion-mnist")
-def test_real_fashion_mnist(monkeypatch):
-    monkeypatch.delenv(fashion_mnist.ENV_VAR, raising=False)
+def test_real_fashion_mnist(monkeypatch, tmp_path):
+    monkeypatch.delenv("FASTNN_DATASETS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cache: the system folder must be found
     start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()  # default folder
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(download=False)  # system folder
     seconds = time.perf_counter() - start
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert y_train.shape == (60000,) and y_test.shape == (10000,)

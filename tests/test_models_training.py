@@ -644,3 +644,20 @@ def test_sample_weight_of_the_wrong_length_raises_value_error(model):
         model.evaluate(x, y, sample_weight=np.ones(7), verbose=0)
     with pytest.raises(ValueError, match="validation sample_weight has 2"):
         model.fit(x, y, validation_data=(x[:4], y[:4], np.ones(2)), verbose=0)
+
+
+@pytest.mark.parametrize("labels, bad", [([0, 1, 2, 5], "5"), ([0, 1, 2, -1], "-1"),
+                                         ([0, 1.5, 2, 1], "1.5")])
+def test_sparse_labels_out_of_range_name_the_loss_and_the_range(labels, bad):
+    model = Sequential([Dense(3, input_shape=(2,), activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    with pytest.raises(ValueError, match=rf"sparse_categorical_crossentropy: labels must be "
+                                         rf"integers in 0\.\.2 .*got {bad}$"):
+        model.fit(np.zeros((4, 2)), np.array(labels), verbose=0)
+
+
+def test_evaluate_on_empty_data_is_refused():
+    model = Sequential([Dense(3, input_shape=(2,), activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="empty"):
+        model.evaluate(np.zeros((0, 2)), np.zeros(0), verbose=0)

@@ -1,7 +1,8 @@
 """Datasets, mirroring ``keras.datasets``: ``load_data()`` returns
 ``((x_train, y_train), (x_test, y_test))`` as NumPy arrays.
 
-Nothing is downloaded: each loader reads IDX files from a local folder (see
+Each loader reads IDX files from a local folder, downloading them into the
+cache ~/.fastnn/datasets/<name>/ only if no local copy is found (see
 its module docstring), and ``fastnn.datasets.idx`` explains and reads the
 IDX format itself.
 """

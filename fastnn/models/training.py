@@ -31,6 +31,8 @@ def _inputs(model, x):
 def _inputs_and_labels(model, x, y):
     x, y = _inputs(model, x), as_array(y, "y")
     check_lengths(x, y)
+    if len(x) == 0:
+        raise ValueError("x and y are empty: there is nothing to train on or evaluate")
     return x, y
 
 
@@ -107,8 +109,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         validation_data, shuffle, initial_epoch, sample_weight, class_weight):
     batch_size = check_batch_size(batch_size)
     x, y = _inputs_and_labels(model, x, y)
-    if len(x) == 0:
-        raise ValueError("fit: x is empty; there is nothing to train on")
+
     if sample_weight is not None:
         sample_weight = as_array(sample_weight, "sample_weight")
         check_lengths(x, sample_weight, "sample_weight")
