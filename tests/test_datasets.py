@@ -1,7 +1,8 @@
 """fastnn.datasets: the IDX reader and the Keras-style MNIST / Fashion-MNIST loaders.
 
 Test files are written here with ``struct`` and ``gzip`` directly, independently
-of the code under test.  Only the ``real_data`` test reads the real dataset.
+of the code under test.  Only the ``real_data`` test reads the real dataset; the
+download tests use a local HTTP server on 127.0.0.1, never the network.
 """
 import gzip
 import hashlib
