@@ -16,6 +16,7 @@ if any, goes to the bottom/right)::
     after     = pad_total - before
 """
 from dataclasses import dataclass
+from functools import lru_cache
 
 PADDINGS = ("valid", "same")
 
@@ -63,6 +64,7 @@ class Window2D:
     out_w: int
 
     @classmethod
+    @lru_cache(maxsize=256)  # a training loop asks for the same few windows every step
     def over(cls, in_h, in_w, kernel, strides, padding):
         """The window of size ``kernel`` = (k_h, k_w) moved by ``strides``."""
         (k_h, k_w), (s_h, s_w) = kernel, strides
