@@ -80,7 +80,8 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
                                   const float *dy, float *dx, float *dw,
                                   float *db, const fastnn_conv2d_geom *g)
 {
-    memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
+    if (dx)
+        memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
     memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
     if (db)
         memset(db, 0, (size_t)g->out_c * sizeof(float));
@@ -100,7 +101,8 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
             for (int64_t ci = 0; ci < g->in_c; ci++) {
                 int64_t xi = nhwc_index(g, n, ih, iw, ci);
                 int64_t wi = hwio_index(g, kh, kw, ci, co);
-                dx[xi] += w[wi] * grad; /* y = ... + x * w */
+                if (dx)
+                    dx[xi] += w[wi] * grad; /* y = ... + x * w */
                 dw[wi] += x[xi] * grad;
             }
         }
@@ -357,8 +359,9 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                              pt, dym, dw, g->out_c, NULL, 0);
     if (status != FASTNN_OK)
         return status;
-    status = g->in_c < FASTNN_NR ? input_gradient_col2im(w, dy, dx, g)
-                                 : input_gradient_implicit(w, dy, dx, g);
+    if (dx)
+        status = g->in_c < FASTNN_NR ? input_gradient_col2im(w, dy, dx, g)
+                                     : input_gradient_implicit(w, dy, dx, g);
     if (status == FASTNN_OK && db)
         bias_gradient(dy, db, out_pixels, g->out_c);
     return status;

@@ -69,7 +69,8 @@ void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
                          float *y, const fastnn_conv2d_geom *g);
 
 /* Gradients of a loss L given dy = dL/dy: dx = dL/dx, dw = dL/dw,
- * db = dL/db (db may be NULL).  All outputs are overwritten. */
+ * db = dL/db.  dx or db may be NULL: not computed (the first layer of a
+ * network needs no dx).  All outputs are overwritten. */
 int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db,
                            const fastnn_conv2d_geom *g);

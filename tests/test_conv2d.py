@@ -224,3 +224,16 @@ def test_window2d_agrees_with_the_functions(size, kernel, strides, padding):
         assert (win.pad_left, win.pad_right) == same_padding(size[1], kernel[1], strides[1])
     else:
         assert (win.pad_top, win.pad_bottom, win.pad_left, win.pad_right) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive", "numpy"])
+def test_backward_without_input_gradient_gives_the_same_weight_gradients(impl):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 6, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    dy = rng.standard_normal((2, 7, 6, 4)).astype(np.float32)
+    _, dw, db = conv2d_backward(x, w, dy, padding="same", impl=impl)
+    dx, dw_only, db_only = conv2d_backward(x, w, dy, padding="same", impl=impl, compute_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)

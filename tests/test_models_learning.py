@@ -177,3 +177,19 @@ def test_frozen_layers_get_no_update_but_pass_the_gradient_on():
     for got, want in zip(model.layers[3].get_weights(), frozen):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(model.layers[0].get_weights()[0], first[0])  # below still learns
+
+
+def test_first_layer_skips_its_input_gradient_and_shared_layers_still_train():
+    """The first layer's dL/dx is not computed; a layer that is first in one
+    model and second in another still passes gradients on in the second."""
+    shared = Dense(3, activation="relu", input_shape=(3,))
+    first = Sequential([shared, Dense(2, activation="softmax")])
+    second = Sequential([Dense(3, input_shape=(4,)), shared, Dense(2, activation="softmax")])
+    x1, x2 = np.ones((5, 3), np.float32), np.ones((5, 4), np.float32)
+    y = np.array([0, 1, 0, 1, 1])
+    for model, x in ((first, x1), (second, x2)):
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        y_pred = model.forward(x, training=True)
+        dx = model.backward(model.loss.gradient(y, y_pred))
+        assert dx is None
+        assert all(v.grad is not None for v in model.trainable_variables)

@@ -66,13 +66,15 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast"):
     return y
 
 
-def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast"):
+def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", compute_dx=True):
     """Gradients of a loss L through ``conv2d``, given dy = dL/dy.
 
     Args:
         x, w, strides, padding: as given to the forward pass.
         dy: (batch, out_height, out_width, out_channels), the forward output's shape.
         impl: "fast", "naive" or "numpy".
+        compute_dx: False skips dL/dx (returned as None): a network's first
+            layer has no use for the gradient of its input.
 
     Returns:
         (dx, dw, db): dL/dx shaped like x, dL/dw shaped like w, dL/db (out_channels,).
@@ -82,11 +84,13 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast"):
     dy = as_float32("conv2d_backward", "dy", dy, X_AXES)
     check_shape("conv2d_backward", "dy", dy, (x.shape[0], win.out_h, win.out_w, w.shape[3]))
     if impl == "numpy":
-        return reference.conv2d_backward(x, w, dy, strides, padding)
-    if x.shape[0] == 0:  # an empty batch: nothing flows back
-        return np.zeros_like(x), np.zeros_like(w), np.zeros(w.shape[3], np.float32)
-    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty(w.shape[3], np.float32)
-    native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
-                           dx.reshape(-1), dw.reshape(-1), db, x.shape[0],
-                           x.shape[3], w.shape[3], win, impl == "naive")
-    return dx, dw, db
+        dx, dw, db = reference.conv2d_backward(x, w, dy, strides, padding)
+    elif x.shape[0] == 0:  # an empty batch: nothing flows back
+        dx, dw, db = np.zeros_like(x), np.zeros_like(w), np.zeros(w.shape[3], np.float32)
+    else:
+        dx = np.empty_like(x) if compute_dx else None
+        dw, db = np.empty_like(w), np.empty(w.shape[3], np.float32)
+        native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
+                               None if dx is None else dx.reshape(-1), dw.reshape(-1), db,
+                               x.shape[0], x.shape[3], w.shape[3], win, impl == "naive")
+    return (dx if compute_dx else None), dw, db

@@ -153,6 +153,9 @@ class Layer:
     # ---- computation ----------------------------------------------------------
 
     activation = None  # layers that end in an activation function set this
+    # False when nothing needs dLoss/dx (the first layer of a model): layers
+    # whose input gradient costs real work may then skip it and return None
+    input_gradient_needed = True
 
     def forward(self, x, training=False):
         """y = activation(call(x)); caches what ``backward`` needs."""

@@ -81,7 +81,8 @@ class Conv2D(Layer):
                       self.strides, self.padding)
 
     def call_backward(self, dz):
-        dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding)
+        dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding,
+                                     compute_dx=self.input_gradient_needed)
         self.kernel.grad = dw
         if self.bias is not None:
             self.bias.grad = db

@@ -66,6 +66,8 @@ class Dense(Layer):
         self.kernel.grad = matmul(rows, dz_rows, transpose_a=True)   # xᵀ · dz
         if self.bias is not None:
             self.bias.grad = dz_rows.sum(axis=0)
+        if not self.input_gradient_needed:
+            return None
         return matmul(dz_rows, self.kernel.value, transpose_b=True).reshape(self._x.shape)
 
     def get_config(self):

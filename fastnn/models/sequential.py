@@ -161,8 +161,11 @@ class Sequential:
 
     def backward(self, dy, from_logits=False):
         """Backpropagate dLoss/dy (or dLoss/d pre-activation of the last layer,
-        when ``from_logits``) through every layer; fills the weights' ``grad``."""
+        when ``from_logits``) through every layer; fills the weights' ``grad``.
+        Returns dLoss/dx where the first layer computes it, else None."""
         layers = self._layers
+        for i, layer in enumerate(layers):  # set here: a layer may sit in several models
+            layer.input_gradient_needed = i > 0  # nothing uses the model input's gradient
         dx = layers[-1].call_backward(dy) if from_logits else layers[-1].backward(dy)
         for layer in reversed(layers[:-1]):
             dx = layer.backward(dx)
