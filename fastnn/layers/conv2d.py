@@ -1,14 +1,13 @@
 """Conv2D: filters slid over an image (course, chapters 19-20, 27)."""
 import numbers
 
-from .. import activations, initializers, regularizers
 from ..kernels import conv2d, conv2d_backward
 from ..kernels.geometry import conv_output_length
 from ..kernels.validation import padding_mode, positive_pair
-from .base import Layer
+from .base import KernelBiasLayer
 
 
-class Conv2D(Layer):
+class Conv2D(KernelBiasLayer):
     """output = activation(conv2d(x, kernel) + bias), channels last.
 
     Each of the ``filters`` filters is a kernel_size window with one weight
@@ -35,7 +34,8 @@ class Conv2D(Layer):
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, **kwargs)
         if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
                 or filters < 1):
             raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
@@ -48,21 +48,13 @@ class Conv2D(Layer):
         self.kernel_size = positive_pair("Conv2D", "kernel_size", kernel_size)
         self.strides = positive_pair("Conv2D", "strides", strides)
         self.padding = padding_mode("Conv2D", padding)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] is None:
             raise ValueError(f"layer {self.name!r} (Conv2D) needs inputs of shape "
                              f"(batch, height, width, channels), got {tuple(input_shape)}")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                     self.bias_regularizer) if self.use_bias else None)
+        self.build_kernel_and_bias(self.kernel_size + (input_shape[-1], self.filters),
+                                   self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -91,9 +83,4 @@ class Conv2D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "activation": activations.serialize(self.activation),
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "padding": self.padding}
