@@ -110,4 +110,36 @@ void fastnn_avg_pool2d_backward(const float *dy, float *dx,
 void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
                                       const fastnn_pool2d_geom *g);
 
+/* ---- affine image warps (warp.c) -----------------------------------------
+ * Output pixel (row i, column j) of image n samples the input at
+ *     x = t[0]*j + t[1]*i + t[2],   y = t[3]*j + t[4]*i + t[5]
+ * with t = transforms + 6*n (pixel centres at integer coordinates), by
+ * bilinear interpolation or the nearest pixel.  Positions outside the input
+ * are mapped by the fill mode; FASTNN_FILL_CONSTANT reads fill_value. */
+typedef enum {
+    FASTNN_FILL_REFLECT = 0,   /* d c b a | a b c d | d c b a */
+    FASTNN_FILL_WRAP = 1,      /* a b c d | a b c d | a b c d */
+    FASTNN_FILL_CONSTANT = 2,  /* k k k k | a b c d | k k k k */
+    FASTNN_FILL_NEAREST = 3    /* a a a a | a b c d | d d d d */
+} fastnn_fill_mode;
+
+typedef struct {
+    int64_t batch, in_h, in_w, channels;   /* x: batch x in_h x in_w x channels  */
+    int64_t out_h, out_w;                  /* y: batch x out_h x out_w x channels */
+    int bilinear;                          /* 1 bilinear, 0 nearest pixel        */
+    fastnn_fill_mode fill_mode;
+    float fill_value;
+} fastnn_warp_geom;
+
+/* y is overwritten. */
+void fastnn_affine_warp(const float *x, const float *transforms, float *y,
+                        const fastnn_warp_geom *g);
+void fastnn_affine_warp_naive(const float *x, const float *transforms, float *y,
+                              const fastnn_warp_geom *g);
+/* dx = the transpose of the warp applied to dy (dx is overwritten). */
+void fastnn_affine_warp_backward(const float *dy, const float *transforms,
+                                 float *dx, const fastnn_warp_geom *g);
+void fastnn_affine_warp_backward_naive(const float *dy, const float *transforms,
+                                       float *dx, const fastnn_warp_geom *g);
+
 #endif /* FASTNN_H */

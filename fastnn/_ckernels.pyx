@@ -63,6 +63,25 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
                                           const fastnn_pool2d_geom *g)
 
+    ctypedef enum fastnn_fill_mode:
+        FASTNN_FILL_REFLECT
+        FASTNN_FILL_WRAP
+        FASTNN_FILL_CONSTANT
+        FASTNN_FILL_NEAREST
+    ctypedef struct fastnn_warp_geom:
+        int64_t batch, in_h, in_w, channels, out_h, out_w
+        int bilinear
+        fastnn_fill_mode fill_mode
+        float fill_value
+    void fastnn_affine_warp(const float *x, const float *transforms, float *y,
+                            const fastnn_warp_geom *g)
+    void fastnn_affine_warp_naive(const float *x, const float *transforms, float *y,
+                                  const fastnn_warp_geom *g)
+    void fastnn_affine_warp_backward(const float *dy, const float *transforms,
+                                     float *dx, const fastnn_warp_geom *g)
+    void fastnn_affine_warp_backward_naive(const float *dy, const float *transforms,
+                                           float *dx, const fastnn_warp_geom *g)
+
 
 # ---- runtime ----------------------------------------------------------------
 
@@ -190,3 +209,43 @@ def pool2d_backward(str mode, const float[::1] x, const float[::1] dy,
             fastnn_avg_pool2d_backward_naive(&dy[0], &dx[0], &g)
         else:
             fastnn_avg_pool2d_backward(&dy[0], &dx[0], &g)
+
+
+# ---- affine warps -----------------------------------------------------------
+
+_FILL_MODES = {"reflect": FASTNN_FILL_REFLECT, "wrap": FASTNN_FILL_WRAP,
+               "constant": FASTNN_FILL_CONSTANT, "nearest": FASTNN_FILL_NEAREST}
+
+
+cdef fastnn_warp_geom _warp_geom(tuple in_shape, tuple out_hw, bint bilinear,
+                                 str fill_mode, float fill_value):
+    cdef fastnn_warp_geom g
+    g.batch, g.in_h, g.in_w, g.channels = in_shape
+    g.out_h, g.out_w = out_hw
+    g.bilinear = bilinear
+    g.fill_mode = _FILL_MODES[fill_mode]
+    g.fill_value = fill_value
+    return g
+
+
+def affine_warp(const float[::1] x, const float[::1] transforms, float[::1] y,
+                tuple in_shape, tuple out_hw, bint bilinear, str fill_mode,
+                float fill_value, bint naive):
+    """in_shape is (batch, in_h, in_w, channels); out_hw is (out_h, out_w)."""
+    cdef fastnn_warp_geom g = _warp_geom(in_shape, out_hw, bilinear, fill_mode, fill_value)
+    with nogil:
+        if naive:
+            fastnn_affine_warp_naive(&x[0], &transforms[0], &y[0], &g)
+        else:
+            fastnn_affine_warp(&x[0], &transforms[0], &y[0], &g)
+
+
+def affine_warp_backward(const float[::1] dy, const float[::1] transforms,
+                         float[::1] dx, tuple in_shape, tuple out_hw, bint bilinear,
+                         str fill_mode, float fill_value, bint naive):
+    cdef fastnn_warp_geom g = _warp_geom(in_shape, out_hw, bilinear, fill_mode, fill_value)
+    with nogil:
+        if naive:
+            fastnn_affine_warp_backward_naive(&dy[0], &transforms[0], &dx[0], &g)
+        else:
+            fastnn_affine_warp_backward(&dy[0], &transforms[0], &dx[0], &g)

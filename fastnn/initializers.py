@@ -83,13 +83,11 @@ class RandomInitializer(Initializer):
 
     def __init__(self, seed=None):
         self.seed = seed
-        self._own_generator = None if seed is None else np.random.default_rng(seed)
+        self._own_generator = random.own_generator(seed, type(self).__name__)
 
     def generator(self):
         """This initializer's own generator if it was seeded, else fastnn's global one."""
-        if self._own_generator is None:
-            return random.generator()
-        return self._own_generator
+        return self._own_generator or random.generator()
 
     def get_config(self):
         return {"seed": self.seed}

@@ -118,3 +118,59 @@ def avg_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid"):
     for rows, cols in _taps(win):
         d_padded[:, rows, cols, :] += share
     return _unpad(win, d_padded)
+
+
+def _fill_index(i, length, fill_mode):
+    """Integer positions mapped into 0..length-1 by the fill mode (-1: constant)."""
+    if fill_mode == "reflect":
+        m = np.mod(i, 2 * length)
+        return np.where(m < length, m, 2 * length - 1 - m)
+    if fill_mode == "wrap":
+        return np.mod(i, length)
+    if fill_mode == "nearest":
+        return np.clip(i, 0, length - 1)
+    return np.where((i >= 0) & (i < length), i, -1)
+
+
+def _warp_taps(t, in_hw, out_hw, interpolation, fill_mode):
+    """For every output pixel, its input taps: [(rows, cols, weights)], each (n, oh, ow)."""
+    t = t.astype(np.float64)
+    i, j = np.meshgrid(np.arange(out_hw[0]), np.arange(out_hw[1]), indexing="ij")
+    sx = t[:, 0, None, None] * j + t[:, 1, None, None] * i + t[:, 2, None, None]
+    sy = t[:, 3, None, None] * j + t[:, 4, None, None] * i + t[:, 5, None, None]
+    if interpolation == "nearest":
+        rows, cols = np.floor(sy + 0.5).astype(np.int64), np.floor(sx + 0.5).astype(np.int64)
+        return [(_fill_index(rows, in_hw[0], fill_mode), _fill_index(cols, in_hw[1], fill_mode),
+                 np.ones(rows.shape))]
+    y0, x0 = np.floor(sy), np.floor(sx)
+    fy, fx = sy - y0, sx - x0
+    y0, x0 = y0.astype(np.int64), x0.astype(np.int64)
+    return [(_fill_index(y0 + a, in_hw[0], fill_mode), _fill_index(x0 + b, in_hw[1], fill_mode),
+             (fy if a else 1 - fy) * (fx if b else 1 - fx)) for a in (0, 1) for b in (0, 1)]
+
+
+def affine_warp(x, transforms, output_size, interpolation="bilinear", fill_mode="reflect",
+                fill_value=0.0):
+    """Each output pixel: the weighted sum of its input taps (see ``kernels.warp``)."""
+    batch = np.arange(len(x))[:, None, None]
+    y = np.zeros((len(x),) + tuple(output_size) + (x.shape[3],), x.dtype)
+    for rows, cols, weights in _warp_taps(transforms, x.shape[1:3], output_size,
+                                          interpolation, fill_mode):
+        inside = (rows >= 0) & (cols >= 0)
+        values = np.where(inside[..., None], x[batch, np.maximum(rows, 0), np.maximum(cols, 0)],
+                          x.dtype.type(fill_value))
+        y += weights[..., None].astype(x.dtype) * values
+    return y
+
+
+def affine_warp_backward(dy, transforms, input_size, interpolation="bilinear",
+                         fill_mode="reflect"):
+    """The transpose of ``affine_warp``: each dy is added to the taps it came from."""
+    dx = np.zeros((len(dy),) + tuple(input_size) + (dy.shape[3],), dy.dtype)
+    batch = np.broadcast_to(np.arange(len(dy))[:, None, None], dy.shape[:3])
+    for rows, cols, weights in _warp_taps(transforms, input_size, dy.shape[1:3],
+                                          interpolation, fill_mode):
+        inside = (rows >= 0) & (cols >= 0)
+        np.add.at(dx, (batch[inside], rows[inside], cols[inside]),
+                  weights[inside][:, None].astype(dy.dtype) * dy[inside])
+    return dx

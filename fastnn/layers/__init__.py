@@ -7,6 +7,8 @@ from .dense import Dense
 from .dropout import Dropout
 from .input_layer import Input, InputLayer
 from .pooling2d import AveragePooling2D, MaxPooling2D
+from .preprocessing import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                            RandomRotation, RandomTranslation, RandomZoom)
 from .reshaping import Flatten, Reshape
 
 # Keras's short aliases
@@ -16,7 +18,8 @@ AvgPool2D = AveragePooling2D
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
            "Convolution2D", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "MaxPool2D", "MaxPooling2D", "Reshape"]
+           "MaxPool2D", "MaxPooling2D", "RandomBrightness", "RandomContrast", "RandomCrop",
+           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Reshape"]
 
 
 def get(class_name):

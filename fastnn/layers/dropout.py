@@ -27,7 +27,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._rng = random.own_generator(seed, "Dropout")
 
     def call(self, x, training=False):
         if not training or self.rate == 0:

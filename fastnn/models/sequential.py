@@ -161,13 +161,20 @@ class Sequential:
 
     def backward(self, dy, from_logits=False):
         """Backpropagate dLoss/dy (or dLoss/d pre-activation of the last layer,
-        when ``from_logits``) through every layer; fills the weights' ``grad``.
-        Returns dLoss/dx where the first layer computes it, else None."""
+        when ``from_logits``) through the layers; fills the weights' ``grad``.
+
+        Only the layers from the first one with trainable weights onwards take
+        part: nothing below it has a weight to learn (input augmentation,
+        a frozen base when fine-tuning), so its gradient would be thrown away.
+        That first layer also skips the gradient of its own input.  Returns
+        dLoss/dx of the lowest layer that computes it, else None."""
         layers = self._layers
+        first = next((i for i, layer in enumerate(layers) if layer.trainable_variables),
+                     len(layers) - 1)
         for i, layer in enumerate(layers):  # set here: a layer may sit in several models
-            layer.input_gradient_needed = i > 0  # nothing uses the model input's gradient
+            layer.input_gradient_needed = i > first
         dx = layers[-1].call_backward(dy) if from_logits else layers[-1].backward(dy)
-        for layer in reversed(layers[:-1]):
+        for layer in reversed(layers[first:-1]):
             dx = layer.backward(dx)
         return dx
 
