@@ -142,4 +142,31 @@ void fastnn_affine_warp_backward(const float *dy, const float *transforms,
 void fastnn_affine_warp_backward_naive(const float *dy, const float *transforms,
                                        float *dx, const fastnn_warp_geom *g);
 
+/* ---- batch normalisation (batchnorm.c) -----------------------------------
+ * x is a rows x channels matrix (an NHWC batch seen as (N*H*W) x C).
+ * Per channel c: mean and biased variance over the rows; the normalising map
+ * y = x * scale[c] + shift[c] (scale = gamma * inv_std, shift = beta -
+ * mean * scale); and its backward pass (see batchnorm.c for the formulas). */
+int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
+                            float *mean, float *var);
+void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
+                                   float *mean, float *var);
+void fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
+                             const float *scale, const float *shift, float *y);
+void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
+                                   const float *scale, const float *shift, float *y);
+/* dgamma = sum dy * x_hat, dbeta = sum dy; dx (may be NULL: not computed)
+ * treats mean and inv_std as this batch's statistics when batch_stats is 1
+ * (training) and as constants when it is 0.  Outputs are overwritten. */
+int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
+                               int64_t channels, const float *mean,
+                               const float *inv_std, const float *gamma,
+                               int batch_stats, float *dx, float *dgamma,
+                               float *dbeta);
+void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
+                                      int64_t channels, const float *mean,
+                                      const float *inv_std, const float *gamma,
+                                      int batch_stats, float *dx, float *dgamma,
+                                      float *dbeta);
+
 #endif /* FASTNN_H */

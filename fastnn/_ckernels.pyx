@@ -10,7 +10,6 @@ from libc.stdint cimport int64_t
 
 cdef extern from "fastnn.h" nogil:
     enum: FASTNN_OK
-
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
         FASTNN_SIMD_AVX2
@@ -81,6 +80,25 @@ cdef extern from "fastnn.h" nogil:
                                      float *dx, const fastnn_warp_geom *g)
     void fastnn_affine_warp_backward_naive(const float *dy, const float *transforms,
                                            float *dx, const fastnn_warp_geom *g)
+
+    int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
+                                float *mean, float *var)
+    void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
+                                       float *mean, float *var)
+    void fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
+                                 const float *scale, const float *shift, float *y)
+    void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
+                                       const float *scale, const float *shift, float *y)
+    int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
+                                   int64_t channels, const float *mean,
+                                   const float *inv_std, const float *gamma,
+                                   int batch_stats, float *dx, float *dgamma,
+                                   float *dbeta)
+    void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
+                                          int64_t channels, const float *mean,
+                                          const float *inv_std, const float *gamma,
+                                          int batch_stats, float *dx, float *dgamma,
+                                          float *dbeta)
 
 
 # ---- runtime ----------------------------------------------------------------
@@ -249,3 +267,44 @@ def affine_warp_backward(const float[::1] dy, const float[::1] transforms,
             fastnn_affine_warp_backward_naive(&dy[0], &transforms[0], &dx[0], &g)
         else:
             fastnn_affine_warp_backward(&dy[0], &transforms[0], &dx[0], &g)
+
+
+# ---- batch normalisation ----------------------------------------------------
+
+def batch_norm_stats(const float[::1] x, float[::1] mean, float[::1] var, int64_t rows,
+                     int64_t channels, bint naive):
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_batch_norm_stats_naive(&x[0], rows, channels, &mean[0], &var[0])
+        else:
+            status = fastnn_batch_norm_stats(&x[0], rows, channels, &mean[0], &var[0])
+    _check(status)
+
+
+def batch_norm_apply(const float[::1] x, const float[::1] scale, const float[::1] shift,
+                     float[::1] y, int64_t rows, int64_t channels, bint naive):
+    with nogil:
+        if naive:
+            fastnn_batch_norm_apply_naive(&x[0], rows, channels, &scale[0], &shift[0], &y[0])
+        else:
+            fastnn_batch_norm_apply(&x[0], rows, channels, &scale[0], &shift[0], &y[0])
+
+
+def batch_norm_backward(const float[::1] x, const float[::1] dy, const float[::1] mean,
+                        const float[::1] inv_std, const float[::1] gamma, bint batch_stats,
+                        float[::1] dx, float[::1] dgamma, float[::1] dbeta, int64_t rows,
+                        int64_t channels, bint naive):
+    """dx may be None: the input gradient is then not computed."""
+    cdef float *dx_ptr = NULL if dx is None else &dx[0]
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_batch_norm_backward_naive(&x[0], &dy[0], rows, channels, &mean[0],
+                                             &inv_std[0], &gamma[0], batch_stats, dx_ptr,
+                                             &dgamma[0], &dbeta[0])
+        else:
+            status = fastnn_batch_norm_backward(&x[0], &dy[0], rows, channels, &mean[0],
+                                                &inv_std[0], &gamma[0], batch_stats, dx_ptr,
+                                                &dgamma[0], &dbeta[0])
+    _check(status)

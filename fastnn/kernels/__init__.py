@@ -7,9 +7,11 @@ before any C runs; the GIL is released while C computes.
 """
 from .convolution import conv2d, conv2d_backward
 from .matmul import matmul
+from .normalization import batch_norm, batch_norm_backward, batch_norm_stats
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .validation import IMPLS
 from .warp import affine_warp, affine_warp_backward
 
-__all__ = ["IMPLS", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward", "conv2d", "conv2d_backward",
+__all__ = ["IMPLS", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
+           "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward",
            "matmul", "max_pool2d", "max_pool2d_backward"]

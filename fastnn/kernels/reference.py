@@ -174,3 +174,23 @@ def affine_warp_backward(dy, transforms, input_size, interpolation="bilinear",
         np.add.at(dx, (batch[inside], rows[inside], cols[inside]),
                   weights[inside][:, None].astype(dy.dtype) * dy[inside])
     return dx
+
+
+def batch_norm_stats(x):
+    """Mean and biased variance of every column of x (rows, channels)."""
+    return x.mean(axis=0), x.var(axis=0)
+
+
+def batch_norm(x, mean, inv_std, gamma, beta):
+    """gamma · (x − mean) · inv_std + beta, column by column."""
+    return gamma * (x - mean) * inv_std + beta
+
+
+def batch_norm_backward(x, dy, mean, inv_std, gamma, batch_stats):
+    """(dx, dgamma, dbeta); with batch statistics, dx also flows through the
+    mean and variance: dx = gamma·inv_std·(dy − mean(dy) − x_hat·mean(dy·x_hat))."""
+    x_hat = (x - mean) * inv_std
+    dbeta, dgamma = dy.sum(axis=0), (dy * x_hat).sum(axis=0)
+    if batch_stats:
+        dy = dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0)
+    return gamma * inv_std * dy, dgamma, dbeta

@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from .. import initializers, regularizers
+from ..kernels import batch_norm, batch_norm_backward, batch_norm_stats
 from .base import Layer
 
 
@@ -52,7 +53,6 @@ class BatchNormalization(Layer):
             raise ValueError(f"layer {self.name!r}: axis {self.axis} is not a feature axis "
                              f"of inputs of shape {tuple(input_shape)}")
         self._axis = axis
-        self._reduce = tuple(a for a in range(ndim) if a != axis)
         shape = (input_shape[axis],)
         init = self.initializers
         self.gamma = (self.add_weight("gamma", shape, init["gamma"], self.gamma_regularizer)
@@ -65,42 +65,43 @@ class BatchNormalization(Layer):
                                                init["moving_variance"], trainable=False)
         super().build(input_shape)
 
-    def _broadcast(self, values):
-        """A (C,) array shaped to broadcast along the feature axis."""
-        shape = [1] * (len(self._reduce) + 1)
-        shape[self._axis] = -1
-        return values.reshape(shape)
+    def _rows(self, x):
+        """x as a (rows, features) matrix: a free view when the features are the last axis."""
+        return np.moveaxis(x, self._axis, -1).reshape(-1, x.shape[self._axis])
+
+    def _unrows(self, rows, shape):
+        """The inverse of ``_rows`` for an array of the input's ``shape``."""
+        axis = self._axis
+        moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+        return np.moveaxis(rows.reshape(moved), -1, axis)
+
+    def _value(self, variable):
+        return None if variable is None else variable.value
 
     def call(self, x, training=False):
         self._training = training and self.trainable
+        self._x = self._rows(x)
         if self._training:
-            mean, var = x.mean(axis=self._reduce), x.var(axis=self._reduce)
+            mean, var = batch_norm_stats(self._x)
             keep = np.float32(self.momentum)
             self.moving_mean.value[...] = self.moving_mean.value * keep + mean * (1 - keep)
             self.moving_variance.value[...] = self.moving_variance.value * keep + var * (1 - keep)
         else:
             mean, var = self.moving_mean.value, self.moving_variance.value
-        self._inv_std = self._broadcast(1.0 / np.sqrt(var + np.float32(self.epsilon)))
-        self._x_hat = (x - self._broadcast(mean)) * self._inv_std
-        y = self._x_hat
-        if self.gamma is not None:
-            y = y * self._broadcast(self.gamma.value)
-        if self.beta is not None:
-            y = y + self._broadcast(self.beta.value)
-        return y.astype(np.float32, copy=False)
+        self._stats = (mean, var)
+        y = batch_norm(self._x, mean, var, self._value(self.gamma), self._value(self.beta),
+                       self.epsilon)
+        return self._unrows(y, x.shape)
 
     def call_backward(self, dz):
-        if self.beta is not None:
-            self.beta.grad = dz.sum(axis=self._reduce)
+        dx, dgamma, dbeta = batch_norm_backward(
+            self._x, self._rows(dz), *self._stats, self._value(self.gamma), self.epsilon,
+            batch_stats=self._training, compute_dx=self.input_gradient_needed)
         if self.gamma is not None:
-            self.gamma.grad = (dz * self._x_hat).sum(axis=self._reduce)
-            dz = dz * self._broadcast(self.gamma.value)
-        if not self._training:  # the statistics were constants
-            return dz * self._inv_std
-        # mean and variance depend on x too: d x_hat / d x over the batch
-        mean_dz = self._broadcast(dz.mean(axis=self._reduce))
-        mean_dz_xhat = self._broadcast((dz * self._x_hat).mean(axis=self._reduce))
-        return (self._inv_std * (dz - mean_dz - self._x_hat * mean_dz_xhat)).astype(np.float32)
+            self.gamma.grad = dgamma
+        if self.beta is not None:
+            self.beta.grad = dbeta
+        return None if dx is None else self._unrows(dx, dz.shape)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,

@@ -1,0 +1,133 @@
+"""Batch normalisation over channels-last data, forward and backward (course, chapter 31).
+
+The data is a (rows, channels) matrix: an NHWC batch reshaped to
+(N·H·W, C), or a Dense layer's (N, C) output.  Each channel is normalised
+by its own mean and variance over the rows, then scaled and shifted:
+
+    y = gamma · (x − mean) / sqrt(var + epsilon) + beta
+"""
+import numbers
+
+import numpy as np
+
+from . import reference
+from ._native import native
+from .validation import as_float32, check_impl, check_shape
+
+AXES = ("rows", "channels")
+
+
+def _matrix(kernel, name, x):
+    x = as_float32(kernel, name, x, AXES)
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"{kernel}: {name} must have at least one row and one channel, "
+                         f"got shape {x.shape}")
+    return x
+
+
+def _per_channel(kernel, name, value, channels, default=None):
+    if value is None:
+        return None if default is None else np.full(channels, default, np.float32)
+    value = as_float32(kernel, name, value, ("channels",))
+    check_shape(kernel, name, value, (channels,))
+    return value
+
+
+def _inv_std(kernel, var, epsilon):
+    if (isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real)
+            or not epsilon > 0):
+        raise ValueError(f"{kernel}: epsilon must be a number > 0, got {epsilon!r}")
+    if np.any(var < 0):
+        raise ValueError(f"{kernel}: var must not be negative")
+    return (1.0 / np.sqrt(var + np.float32(epsilon))).astype(np.float32)
+
+
+def batch_norm_stats(x, impl="fast"):
+    """Per-channel mean and biased variance (divided by the number of rows).
+
+    Args:
+        x: (rows, channels).
+        impl: "fast", "naive" or "numpy".
+
+    Returns:
+        (mean, var), each float32 (channels,).
+    """
+    kernel = "batch_norm_stats"
+    check_impl(kernel, impl)
+    x = _matrix(kernel, "x", x)
+    if impl == "numpy":
+        return reference.batch_norm_stats(x)
+    mean, var = np.empty(x.shape[1], np.float32), np.empty(x.shape[1], np.float32)
+    native.batch_norm_stats(x.reshape(-1), mean, var, x.shape[0], x.shape[1], impl == "naive")
+    return mean, var
+
+
+def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast"):
+    """y = gamma · (x − mean) / sqrt(var + epsilon) + beta, per channel.
+
+    Args:
+        x: (rows, channels).
+        mean, var: (channels,): the batch's statistics in training, the
+            moving averages at inference.
+        gamma, beta: (channels,) or None (1 and 0).
+        epsilon: added to the variance, > 0.
+        impl: "fast", "naive" or "numpy".
+
+    Returns:
+        float32 (rows, channels).
+    """
+    kernel = "batch_norm"
+    check_impl(kernel, impl)
+    x = _matrix(kernel, "x", x)
+    channels = x.shape[1]
+    mean = _per_channel(kernel, "mean", mean, channels)
+    var = _per_channel(kernel, "var", var, channels)
+    gamma = _per_channel(kernel, "gamma", gamma, channels, 1.0)
+    beta = _per_channel(kernel, "beta", beta, channels, 0.0)
+    inv_std = _inv_std(kernel, var, epsilon)
+    if impl == "numpy":
+        return reference.batch_norm(x, mean, inv_std, gamma, beta)
+    scale = gamma * inv_std
+    shift = (beta - mean * scale).astype(np.float32)
+    y = np.empty_like(x)
+    native.batch_norm_apply(x.reshape(-1), scale, shift, y.reshape(-1), x.shape[0], channels,
+                            impl == "naive")
+    return y
+
+
+def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=True,
+                        impl="fast", compute_dx=True):
+    """Gradients through ``batch_norm`` given dy = dL/dy.
+
+    Args:
+        x, mean, var, gamma, epsilon: as given to the forward pass.
+        dy: (rows, channels).
+        batch_stats: True when mean and var were computed from this x
+            (training: they then carry gradient too), False when they were
+            constants (the moving averages at inference).
+        impl: "fast", "naive" or "numpy".
+        compute_dx: False skips dL/dx (returned as None).
+
+    Returns:
+        (dx, dgamma, dbeta): dL/dx (rows, channels), dL/dgamma and dL/dbeta (channels,).
+    """
+    kernel = "batch_norm_backward"
+    check_impl(kernel, impl)
+    x = _matrix(kernel, "x", x)
+    channels = x.shape[1]
+    dy = as_float32(kernel, "dy", dy, AXES)
+    check_shape(kernel, "dy", dy, x.shape)
+    mean = _per_channel(kernel, "mean", mean, channels)
+    var = _per_channel(kernel, "var", var, channels)
+    gamma = _per_channel(kernel, "gamma", gamma, channels, 1.0)
+    inv_std = _inv_std(kernel, var, epsilon)
+    if impl == "numpy":
+        dx, dgamma, dbeta = reference.batch_norm_backward(x, dy, mean, inv_std, gamma,
+                                                          batch_stats)
+        return (dx if compute_dx else None), dgamma, dbeta
+    dx = np.empty_like(x) if compute_dx else None
+    dgamma, dbeta = np.empty(channels, np.float32), np.empty(channels, np.float32)
+    native.batch_norm_backward(x.reshape(-1), dy.reshape(-1), mean, inv_std, gamma,
+                               bool(batch_stats), None if dx is None else dx.reshape(-1),
+                               dgamma, dbeta, x.shape[0], channels, impl == "naive")
+    return dx, dgamma, dbeta

@@ -1,0 +1,136 @@
+"""Batch-normalisation kernels: every impl against the reference, the
+reference against the formulas and finite differences (course, chapter 31)."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastnn
+from fastnn.kernels import batch_norm, batch_norm_backward, batch_norm_stats, reference
+
+from conftest import NATIVE_IMPLS, each_impl, f64, numerical_gradient, seeds
+
+EPS = 1e-3
+
+
+@st.composite
+def matrices(draw, max_rows=300, max_channels=40):
+    rows, channels = draw(st.integers(1, max_rows)), draw(st.integers(1, max_channels))
+    rng = np.random.default_rng(draw(seeds))
+    # an offset far from zero: the variance must not come from E[x^2] - E[x]^2
+    x = (rng.uniform(-1, 1, (rows, channels)) * rng.uniform(0.1, 3, channels)
+         + rng.uniform(-50, 50, channels)).astype(np.float32)
+    dy = rng.uniform(-1, 1, (rows, channels)).astype(np.float32)
+    gamma = rng.uniform(-2, 2, channels).astype(np.float32)
+    beta = rng.uniform(-2, 2, channels).astype(np.float32)
+    return x, dy, gamma, beta
+
+
+def close(actual, expected, rtol=2e-4, atol=2e-4):
+    assert actual.dtype == np.float32
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+@given(case=matrices())
+def test_stats_match_float64(impl, case):
+    x = case[0]
+    mean, var = batch_norm_stats(x, impl=impl)
+    close(mean, f64(x).mean(axis=0), rtol=1e-6, atol=1e-5)
+    close(var, f64(x).var(axis=0), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+@pytest.mark.parametrize("batch_stats", [True, False])
+@given(case=matrices())
+def test_forward_and_backward_match_reference(impl, batch_stats, case):
+    x, dy, gamma, beta = case
+    mean, var = reference.batch_norm_stats(f64(x))
+    inv_std = 1 / np.sqrt(var + EPS)
+    y = batch_norm(x, mean, var, gamma, beta, EPS, impl=impl)
+    close(y, reference.batch_norm(f64(x), mean, inv_std, gamma, beta), atol=1e-3)
+    dx, dgamma, dbeta = batch_norm_backward(x, dy, mean, var, gamma, EPS, batch_stats, impl=impl)
+    edx, edgamma, edbeta = reference.batch_norm_backward(f64(x), f64(dy), mean, inv_std,
+                                                         gamma, batch_stats)
+    scale = np.sqrt(len(x))
+    close(dbeta, edbeta, atol=1e-5 * scale)
+    close(dgamma, edgamma, atol=1e-4 * scale)
+    close(dx, edx, atol=1e-3)
+
+
+def test_two_threads_match_one(restore_threads):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((50_000, 24)).astype(np.float32) + 7
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    gamma = rng.standard_normal(24).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        fastnn.set_num_threads(threads)
+        mean, var = batch_norm_stats(x)
+        results.append((mean, var, batch_norm(x, mean, var, gamma),
+                        *batch_norm_backward(x, dy, mean, var, gamma)))
+    for one, two in zip(*results):
+        np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-5)
+
+
+def test_normalised_columns_have_mean_zero_and_variance_one():
+    x = np.random.default_rng(0).normal(10, 4, (5000, 3)).astype(np.float32)
+    mean, var = batch_norm_stats(x)
+    y = f64(batch_norm(x, mean, var, epsilon=1e-8))
+    np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(y.var(axis=0), 1, atol=1e-4)
+
+
+def test_course_style_example_by_hand():
+    """One feature, values 1..4: mean 2.5, variance 1.25, so 1 maps to
+    -1.5 / sqrt(1.25 + eps), then gamma and beta scale and shift it."""
+    x = np.array([[1.0], [2.0], [3.0], [4.0]], np.float32)
+    mean, var = batch_norm_stats(x)
+    assert mean[0] == pytest.approx(2.5) and var[0] == pytest.approx(1.25)
+    y = batch_norm(x, mean, var, gamma=[2.0], beta=[0.5], epsilon=EPS)
+    expected = 2.0 * (x[:, 0] - 2.5) / np.sqrt(1.25 + EPS) + 0.5
+    np.testing.assert_allclose(y[:, 0], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch_stats", [True, False])
+def test_reference_backward_matches_finite_differences(batch_stats):
+    rng = np.random.default_rng(1)
+    x, dy = rng.normal(2, 1.5, (6, 3)), rng.standard_normal((6, 3))
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    fixed_mean, fixed_var = reference.batch_norm_stats(x)
+
+    def loss(x_, gamma_=gamma):
+        mean, var = reference.batch_norm_stats(x_) if batch_stats else (fixed_mean, fixed_var)
+        return (reference.batch_norm(x_, mean, 1 / np.sqrt(var + EPS), gamma_, beta) * dy).sum()
+
+    dx, dgamma, dbeta = reference.batch_norm_backward(
+        x, dy, fixed_mean, 1 / np.sqrt(fixed_var + EPS), gamma, batch_stats)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x, 1e-6), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dgamma, numerical_gradient(lambda g: loss(x, g), gamma, 1e-6),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dbeta, dy.sum(axis=0))
+
+
+@each_impl
+def test_compute_dx_false_skips_dx(impl):
+    x = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    mean, var = batch_norm_stats(x)
+    dx, dgamma, dbeta = batch_norm_backward(x, x, mean, var, impl=impl, compute_dx=False)
+    assert dx is None and dgamma.shape == dbeta.shape == (4,)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: batch_norm_stats(np.zeros((0, 3))), "at least one row"),
+    (lambda: batch_norm_stats(np.zeros((3, 3, 1))), "must be 2-D"),
+    (lambda: batch_norm(np.zeros((3, 2)), [0, 0, 0], [1, 1]), "mean must have shape"),
+    (lambda: batch_norm(np.zeros((3, 2)), [0, 0], [1, -1]), "var must not be negative"),
+    (lambda: batch_norm(np.zeros((3, 2)), [0, 0], [1, 1], epsilon=0), "epsilon must be"),
+    (lambda: batch_norm(np.zeros((3, 2)), [0, 0], [1, 1], gamma=[1]), "gamma must have shape"),
+    (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((2, 2)), [0, 0], [1, 1]),
+     "dy must have shape"),
+    (lambda: batch_norm_stats(np.zeros((3, 2)), impl="cuda"), "impl must be one of"),
+])
+def test_bad_arguments_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
