@@ -28,7 +28,7 @@ $(VENV)/.ready:
 	touch $@
 
 $(VENV)/.built: $(VENV)/.ready $(BUILD_INPUTS)
-	$(PIP) install --no-build-isolation -e ".[test]"
+	$(PIP) install --no-build-isolation -e ".[test,plot]"
 	touch $@
 
 build: $(VENV)/.built

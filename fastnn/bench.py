@@ -1,13 +1,15 @@
 """Kernel benchmarks on the shapes of a canonical small CNN.
 
 ``python -m fastnn bench`` times every kernel here with each implementation
-(fast, naive, numpy) and prints ms and GFLOP/s (GB/s for pooling, which
-does almost no arithmetic); the repository's ``benchmarks/`` run the same
+(fast, naive, numpy) and prints ms and GFLOP/s (GB/s for pooling, warps and
+batch norm, which do little arithmetic); the repository's ``benchmarks/`` run the same
 cases under pytest-benchmark.  NumPy's matmul is OpenBLAS sgemm: the
 yardstick for what this machine can do.
 
 The canonical CNN (the ``make demo`` model) on a batch of 64 Fashion-MNIST
-images: conv 3x3 1->32 on 28x28, max-pool 2x2, conv 3x3 32->64 on 13x13.
+images: conv 3x3 1->32 on 28x28, max-pool 2x2, conv 3x3 32->64 on 13x13;
+plus the augmentation warp of a batch and batch normalisation after the
+first convolution.
 """
 import time
 from dataclasses import dataclass, field
@@ -75,6 +77,31 @@ def _pool(mode, batch, size, channels, backward=False):
                 f"{mode}_pool2d", (x,), {"pool_size": 2})
 
 
+def _rotations(batch, size, degrees=15.0):
+    """Output-to-input matrices turning each image by up to +-degrees about its centre."""
+    angle = np.deg2rad(np.linspace(-degrees, degrees, batch))
+    cos, sin, c = np.cos(angle), np.sin(angle), (size - 1) / 2
+    return np.stack([cos, -sin, c - cos * c + sin * c, sin, cos, c - sin * c - cos * c], 1)
+
+
+def _warp(batch, size, channels, backward=False):
+    images = (batch, size, size, channels)
+    options = {"transforms": _rotations(batch, size)}
+    if backward:
+        return Case(f"affine_warp_backward {batch}x{size}x{size}x{channels} rotate",
+                    "affine_warp_backward", (images,), {**options, "input_size": size})
+    return Case(f"affine_warp {batch}x{size}x{size}x{channels} rotate", "affine_warp",
+                (images,), options)
+
+
+def _batch_norm(rows, channels, kernel):
+    """Batch norm on a (rows, channels) matrix with unit statistics."""
+    shapes = {"batch_norm_stats": 1, "batch_norm": 1, "batch_norm_backward": 2}[kernel]
+    options = {} if kernel == "batch_norm_stats" else {
+        "mean": np.zeros(channels, np.float32), "var": np.ones(channels, np.float32)}
+    return Case(f"{kernel} {rows}x{channels}", kernel, ((rows, channels),) * shapes, options)
+
+
 def canonical_cases():
     """The benchmark cases, in the order the table prints them."""
     return [
@@ -85,6 +112,11 @@ def canonical_cases():
         _conv(64, 28, 1, 32, backward=True), _conv(64, 13, 32, 64, backward=True),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),
+        # augmenting a training batch of 128 images; batch norm after the first conv
+        _warp(128, 28, 1), _warp(128, 28, 1, backward=True),
+        _batch_norm(64 * 26 * 26, 32, "batch_norm_stats"),
+        _batch_norm(64 * 26 * 26, 32, "batch_norm"),
+        _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
     ]
 
 
