@@ -32,6 +32,7 @@ INTERPOLATIONS = ("bilinear", "nearest")
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 # Coordinates stay far inside int64 when no matrix entry exceeds this.
 MAX_TRANSFORM_ENTRY = 1e6
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_warp_options(kernel, interpolation, fill_mode, fill_value):
@@ -42,10 +43,19 @@ def check_warp_options(kernel, interpolation, fill_mode, fill_value):
     if fill_mode not in FILL_MODES:
         raise ValueError(f"{kernel}: fill_mode must be one of "
                          f"{', '.join(map(repr, FILL_MODES))}, got {fill_mode!r}")
-    if (isinstance(fill_value, bool) or not isinstance(fill_value, numbers.Real)
-            or not np.isfinite(fill_value)):
-        raise ValueError(f"{kernel}: fill_value must be a finite number, got {fill_value!r}")
+    if not _fits_float32(fill_value):
+        raise ValueError(f"{kernel}: fill_value must be a finite number that fits in float32 "
+                         f"(|value| <= {FLOAT32_MAX:.4g}), got {fill_value!r}")
     return float(fill_value)
+
+
+def _fits_float32(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return abs(float(value)) <= FLOAT32_MAX
+    except OverflowError:  # an int beyond any float, e.g. 10**400
+        return False
 
 
 def _transforms(kernel, transforms, batch):

@@ -24,6 +24,9 @@ class RandomContrast(RandomLayer):
             lower, upper = number_pair("RandomContrast", "factor", factor)
         else:
             lower = upper = factor_range("RandomContrast", "factor", factor)[1]
+            if factor < 0:
+                raise ValueError(f"RandomContrast: factor must be a number in [0, 1], "
+                                 f"got {factor!r}")
         if not (0 <= lower <= 1 and upper >= 0):
             raise ValueError(f"RandomContrast: factor must be a number in [0, 1] or a pair "
                              f"(lower, upper) with 0 <= lower <= 1 and upper >= 0, "
