@@ -3,6 +3,7 @@ from .activation import Activation
 from .base import Layer
 from .batch_normalization import BatchNormalization
 from .conv2d import Conv2D
+from .conv2d_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
 from .input_layer import Input, InputLayer
@@ -10,16 +11,19 @@ from .pooling2d import AveragePooling2D, MaxPooling2D
 from .preprocessing import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                             RandomRotation, RandomTranslation, RandomZoom)
 from .reshaping import Flatten, Reshape
+from .upsampling2d import UpSampling2D
 
 # Keras's short aliases
 Convolution2D = Conv2D
+Convolution2DTranspose = Conv2DTranspose
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
-           "Convolution2D", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "MaxPool2D", "MaxPooling2D", "RandomBrightness", "RandomContrast", "RandomCrop",
-           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Reshape"]
+           "Conv2DTranspose", "Convolution2D", "Convolution2DTranspose", "Dense", "Dropout",
+           "Flatten", "Input", "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D",
+           "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
+           "RandomTranslation", "RandomZoom", "Reshape", "UpSampling2D"]
 
 
 def get(class_name):
