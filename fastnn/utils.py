@@ -1,10 +1,14 @@
-"""Small helpers around training: one-hot labels and reproducible randomness."""
+"""Small helpers around training: one-hot labels, reproducible randomness and
+``gradient_check`` (chapter 22: is backprop right? see ``fastnn.gradient_check``)."""
 import numbers
 import random
 
 import numpy as np
 
 from . import random as fastnn_random
+from .gradient_check import gradient_check
+
+__all__ = ["gradient_check", "set_random_seed", "to_categorical"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

@@ -64,9 +64,13 @@ def regularization_loss(model):
     return float(sum(layer.regularization_loss() for layer in model.layers))
 
 
-def train_step(model, x, y, sample_weight=None):
-    """One gradient step on one batch; returns (loss, y_pred)."""
-    y_pred = model.forward(x, training=True)
+def compute_gradients(model, x, y, sample_weight=None, training=True):
+    """Steps 1-3 on one batch: fill every trainable variable's ``grad``;
+    returns (loss, y_pred).  ``training=False`` runs the forward pass in
+    inference mode (Dropout off, BatchNormalization on its moving
+    statistics): the gradient check (chapter 22) needs the loss to be a fixed
+    function of the weights."""
+    y_pred = model.forward(x, training=training)
     loss = float(model.loss(y, y_pred, sample_weight)) + regularization_loss(model)
     last = model.layers[-1]
     dz = None
@@ -76,10 +80,15 @@ def train_step(model, x, y, sample_weight=None):
         model.backward(dz.astype(np.float32, copy=False), from_logits=True)
     else:
         model.backward(model.loss.gradient(y, y_pred, sample_weight).astype(np.float32, copy=False))
-    variables = model.trainable_variables
     for layer in model.layers:
         layer.add_regularization_gradients()
-    model.optimizer.apply_gradients([(v.grad, v) for v in variables])
+    return loss, y_pred
+
+
+def train_step(model, x, y, sample_weight=None):
+    """One gradient step on one batch (steps 1-4); returns (loss, y_pred)."""
+    loss, y_pred = compute_gradients(model, x, y, sample_weight)
+    model.optimizer.apply_gradients([(v.grad, v) for v in model.trainable_variables])
     return loss, y_pred
 
 
