@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from . import activations
+from .arrays import real_array
 from .utils import to_categorical
 
 EPSILON = 1e-7
@@ -35,10 +36,7 @@ EPSILON = 1e-7
 # ---- shapes and weights ---------------------------------------------------------------
 
 def _as_float64(name, value):
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
+    return real_array(value, name).astype(np.float64)
 
 
 def match_rank(y_true, y_pred):

@@ -219,7 +219,7 @@ def test_an_uncompiled_model_is_refused():
     ({"y_labeled": np.zeros(3, int)}, "x_labeled has 4 samples but y_labeled has 3"),
     ({"x_unlabeled": np.zeros((5, DIMS + 1))}, "x_unlabeled have shape"),
     ({"x_unlabeled": np.zeros((0, DIMS))}, "x_unlabeled is empty"),
-    ({"x_labeled": np.array([["a"] * DIMS] * 4)}, "x_labeled must hold numbers"),
+    ({"x_labeled": np.array([["a"] * DIMS] * 4)}, "x_labeled must hold real numbers"),
 ])
 def test_bad_data_is_refused(change, match):
     (x_labeled, y_labeled), (x_unlabeled, _), _ = noisy_classes(0, unlabeled=10)

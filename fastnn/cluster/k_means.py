@@ -15,14 +15,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import random as fastnn_random
+from ..arrays import real_array
 
 INITS = ("k-means++", "random")
 
 # Size of one (rows x clusters) block of squared distances: 2**20 float64
 # values = 8 MiB, however many samples there are (60,000 x 784 included).
 _BLOCK_ELEMENTS = 2**20
-
-_NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -374,13 +373,7 @@ def _random_state(value):
 
 def _finite_matrix(name, value, row="sample"):
     """``value`` as a C-contiguous float64 (rows, features) array, both >= 1, all finite."""
-    try:
-        array = np.asarray(value)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"KMeans: {name} must be a rectangular array of numbers "
-                         f"({err})") from None
-    if array.dtype.kind not in _NUMERIC_KINDS:
-        raise ValueError(f"KMeans: {name} must hold real numbers, got dtype {array.dtype}")
+    array = real_array(value, f"KMeans: {name}")
     if array.ndim != 2:
         hint = f" (one feature? use {name}.reshape(-1, 1))" if array.ndim == 1 else ""
         raise ValueError(f"KMeans: {name} must be 2-D ({row}s, features), "

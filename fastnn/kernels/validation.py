@@ -9,11 +9,10 @@ import numbers
 
 import numpy as np
 
+from ..arrays import real_array
 from .geometry import PADDINGS
 
 IMPLS = ("fast", "naive", "numpy")
-
-_NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
 
 
 def check_impl(kernel, impl):
@@ -31,13 +30,7 @@ def as_float32(kernel, name, value, axes):
     ``("batch", "height", "width", "channels")``.  Copies only when the
     input is not already C-contiguous float32.
     """
-    try:
-        array = np.asarray(value)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"{kernel}: {name} must be a rectangular array of numbers "
-                         f"({err})") from None
-    if array.dtype.kind not in _NUMERIC_KINDS:
-        raise ValueError(f"{kernel}: {name} must hold real numbers, got dtype {array.dtype}")
+    array = real_array(value, f"{kernel}: {name}")
     if array.ndim != len(axes):
         raise ValueError(f"{kernel}: {name} must be {len(axes)}-D "
                          f"({', '.join(axes)}), got shape {array.shape}")

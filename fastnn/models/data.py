@@ -6,17 +6,12 @@ is one number per sample (chapter 7: ``input_shape=(1,)``).
 """
 import numpy as np
 
+from ..arrays import real_array
+
 
 def as_array(value, what):
     """A float32 array from an array or nested lists, or a clear error."""
-    try:
-        array = np.asarray(value)
-    except ValueError as err:
-        raise ValueError(f"{what} must be a rectangular array of numbers "
-                         f"(rows of different lengths?): {err}") from None
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{what} must hold numbers, got an array of dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return np.ascontiguousarray(real_array(value, what), dtype=np.float32)
 
 
 def as_inputs(x, input_shape, layer_name, what="x"):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import real_array
+
 MISSING_MATPLOTLIB = "fastnn.plot needs matplotlib: pip install fastnn[plot]"
 
 TILE_INCHES = 1.6   # size of one image tile in a grid
@@ -77,14 +79,7 @@ def numeric_array(function, name, value, ndims=None, finite=True):
     ``finite=False`` lets NaN and infinity through: a curve shows them as a
     gap (a loss that exploded), while a histogram or an image cannot.
     """
-    try:
-        array = np.asarray(value)
-    except ValueError as err:   # ragged nested lists
-        raise ValueError(f"fastnn.plot.{function}: {name} must be a rectangular array of "
-                         f"numbers ({err})") from None
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"fastnn.plot.{function}: {name} must hold real numbers, "
-                         f"got dtype {array.dtype}")
+    array = real_array(value, f"fastnn.plot.{function}: {name}")
     allowed = (ndims,) if isinstance(ndims, int) else ndims
     if allowed is not None and array.ndim not in allowed:
         wanted = " or ".join(f"{n}-D" for n in allowed)

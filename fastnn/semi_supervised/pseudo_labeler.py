@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 
+from ..arrays import real_array
 from ..utils import to_categorical
 
 # model.fit arguments that do not carry over to the combined data set
@@ -145,9 +146,7 @@ def _checked_data(x_labeled, y_labeled, x_unlabeled):
     arrays = []
     for name, value in (("x_labeled", x_labeled), ("y_labeled", y_labeled),
                         ("x_unlabeled", x_unlabeled)):
-        array = np.asarray(value)
-        if array.dtype.kind not in "biuf":
-            raise ValueError(f"PseudoLabeler: {name} must hold numbers, got dtype {array.dtype}")
+        array = real_array(value, f"PseudoLabeler: {name}")
         if array.ndim == 0 or len(array) == 0:
             raise ValueError(f"PseudoLabeler: {name} is empty")
         arrays.append(array)
