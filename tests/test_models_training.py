@@ -317,6 +317,14 @@ def test_non_numeric_and_ragged_input(model):
         model.predict([[1, 2, 3], [1, 2]])
 
 
+def test_fit_and_evaluate_without_labels_say_that_y_is_missing(model):
+    x = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match="y is missing"):
+        model.fit(x, verbose=0)
+    with pytest.raises(ValueError, match="y is missing"):
+        model.evaluate(x, verbose=0)
+
+
 def test_empty_training_set(model):
     with pytest.raises(ValueError, match="empty"):
         model.fit(np.zeros((0, 3)), np.zeros((0, 2)), verbose=0)

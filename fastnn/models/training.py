@@ -29,6 +29,10 @@ def _inputs(model, x):
 
 
 def _inputs_and_labels(model, x, y):
+    if y is None:
+        raise ValueError("y is missing: training and evaluating compare the model's outputs "
+                         "with labels y (an autoencoder's labels are its inputs: fit(x, x); "
+                         "to group unlabeled data, see fastnn.cluster.KMeans)")
     x, y = _inputs(model, x), as_array(y, "y")
     check_lengths(x, y)
     if len(x) == 0:
