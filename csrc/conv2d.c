@@ -55,7 +55,7 @@ static inline int64_t hwio_index(const fastnn_conv2d_geom *g, int64_t kh,
 /* ---- naive ---------------------------------------------------------------- */
 
 void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
-                         float *y, const fastnn_conv2d_geom *g)
+                         float *y, const fastnn_conv2d_geom *g, int relu)
 {
     for (int64_t n = 0; n < g->batch; n++)
     for (int64_t oh = 0; oh < g->out_h; oh++)
@@ -72,7 +72,7 @@ void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
                 sum += x[nhwc_index(g, n, ih, iw, ci)] *
                        w[hwio_index(g, kh, kw, ci, co)];
         }
-        y[out_index(g, n, oh, ow, co)] = sum;
+        y[out_index(g, n, oh, ow, co)] = relu && sum < 0.0f ? 0.0f : sum;
     }
 }
 
@@ -240,6 +240,45 @@ static void pack_patches_transposed(const void *operand, int64_t row0,
     }
 }
 
+/* P as the weight gradient's B operand, for dW^T = dy^T . P: rows are
+ * (kh, kw, ci), reduction indices are output pixels (n, oh, ow).  Used when
+ * in_c is a multiple of the panel width: then each panel's rows are one
+ * contiguous channel run of one tap, and packing a pixel is a single copy
+ * of `width` floats (zeros in the padding). */
+static void pack_patch_columns(const void *operand, int64_t row0,
+                               int64_t rows, int64_t p0, int64_t kc,
+                               int64_t width, float *dst)
+{
+    const conv_operand *o = (const conv_operand *)operand;
+    const fastnn_conv2d_geom *g = o->g;
+    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+        int64_t row = row0 + r0, tap = row / g->in_c, c0 = row % g->in_c;
+        int64_t kh = tap / g->k_w, kw = tap % g->k_w;
+        int64_t valid = fastnn_min(width, rows - r0);
+        int64_t ow = p0 % g->out_w, oh = (p0 / g->out_w) % g->out_h;
+        int64_t n = p0 / (g->out_w * g->out_h);
+        for (int64_t p = 0; p < kc; p++) {
+            int64_t ih = oh * g->stride_h - g->pad_top + kh;
+            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+            float *d = dst + p * width;
+            if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
+                memcpy(d, o->data + nhwc_index(g, n, ih, iw, c0),
+                       (size_t)valid * sizeof(float));
+                memset(d + valid, 0, (size_t)(width - valid) * sizeof(float));
+            } else {
+                memset(d, 0, (size_t)width * sizeof(float));
+            }
+            if (++ow == g->out_w) {
+                ow = 0;
+                if (++oh == g->out_h) {
+                    oh = 0;
+                    n++;
+                }
+            }
+        }
+    }
+}
+
 /* W' for the input gradient: rows are input channels ci, reduction indices
  * are (kh, kw, co); W'[(t, co)][ci] = w[t][ci][co]. */
 static void pack_kernel_for_dx(const void *operand, int64_t row0,
@@ -268,14 +307,18 @@ static void pack_kernel_for_dx(const void *operand, int64_t row0,
 /* ---- fast ----------------------------------------------------------------- */
 
 int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
-                  const fastnn_conv2d_geom *g)
+                  const fastnn_conv2d_geom *g, int relu)
 {
+    if (g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K) {
+        fastnn_conv2d_direct(x, w, b, y, g, relu);
+        return FASTNN_OK;
+    }
     conv_operand patches = {x, g};
     fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
     fastnn_gemm_operand a = {pack_patches, &patches};
     fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
     return fastnn_gemm(g->batch * g->out_h * g->out_w, g->out_c,
-                       g->k_h * g->k_w * g->in_c, a, bk, y, g->out_c, b, 0);
+                       g->k_h * g->k_w * g->in_c, a, bk, y, g->out_c, b, 0, relu);
 }
 
 /* db[co] = sum over all output pixels of dy[., co], in row order. */
@@ -297,7 +340,7 @@ static int input_gradient_implicit(const float *w, const float *dy, float *dx,
     fastnn_gemm_operand q = {pack_dy_patches, &dy_patches};
     fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
     return fastnn_gemm(g->batch * g->in_h * g->in_w, g->in_c,
-                       g->k_h * g->k_w * g->out_c, q, wt, dx, g->in_c, NULL, 0);
+                       g->k_h * g->k_w * g->out_c, q, wt, dx, g->in_c, NULL, 0, 0);
 }
 
 /* dx for few input channels ("col2im"): first the gradient of every patch,
@@ -323,7 +366,7 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
         fastnn_strided dy_rows = {dy + n0 * pixels * g->out_c, g->out_c, 1};
         fastnn_gemm_operand a = {fastnn_pack_strided, &dy_rows};
         status = fastnn_gemm(images * pixels, cols, g->out_c, a, wt,
-                             patch_grad, cols, NULL, 0);
+                             patch_grad, cols, NULL, 0, 0);
         int threads = fastnn_threads_for((double)(images * pixels * cols));
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t n = 0; n < images; n++)
@@ -346,23 +389,51 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
     return status;
 }
 
+/* dW = P^T . dy.  With in_c a multiple of NR the engine computes the
+ * transpose dW^T = dy^T . P instead, because then both operands pack by
+ * plain copies: dy^T's panels take MR channels of one pixel, P's panels NR
+ * channels of one tap (pack_patch_columns); dW^T is transposed at the end.
+ * Otherwise P^T is gathered value by value (pack_patches_transposed). */
+static int weight_gradient(const float *x, const float *dy, float *dw,
+                           const fastnn_conv2d_geom *g)
+{
+    int64_t out_pixels = g->batch * g->out_h * g->out_w;
+    int64_t cols = g->k_h * g->k_w * g->in_c;
+    conv_operand x_patches = {x, g};
+    fastnn_strided dy_matrix = {dy, 1, g->out_c}; /* rows co, reduction pixels */
+    fastnn_gemm_operand dym = {fastnn_pack_strided, &dy_matrix};
+    if (g->in_c % FASTNN_NR) {
+        fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
+        return fastnn_gemm(cols, g->out_c, out_pixels, pt, dym, dw, g->out_c,
+                           NULL, 0, 0);
+    }
+    float *dwt = fastnn_alloc_floats(g->out_c * cols);
+    if (!dwt)
+        return FASTNN_ENOMEM;
+    fastnn_gemm_operand p = {pack_patch_columns, &x_patches};
+    int status = fastnn_gemm(g->out_c, cols, out_pixels, dym, p, dwt, cols,
+                             NULL, 0, 0);
+    for (int64_t co = 0; co < g->out_c; co++)
+        for (int64_t r = 0; r < cols; r++)
+            dw[r * g->out_c + co] = dwt[co * cols + r];
+    fastnn_free_floats(dwt);
+    return status;
+}
+
 int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db,
                            const fastnn_conv2d_geom *g)
 {
     int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    conv_operand x_patches = {x, g};
-    fastnn_strided dy_matrix = {dy, 1, g->out_c}; /* dy as pixels x co */
-    fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
-    fastnn_gemm_operand dym = {fastnn_pack_strided, &dy_matrix};
-    int status = fastnn_gemm(g->k_h * g->k_w * g->in_c, g->out_c, out_pixels,
-                             pt, dym, dw, g->out_c, NULL, 0);
+    int direct = g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K;
+    int status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
+                        : weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;
     if (dx)
         status = g->in_c < FASTNN_NR ? input_gradient_col2im(w, dy, dx, g)
                                      : input_gradient_implicit(w, dy, dx, g);
-    if (status == FASTNN_OK && db)
+    if (status == FASTNN_OK && db && !direct)
         bias_gradient(dy, db, out_pixels, g->out_c);
     return status;
 }

@@ -62,11 +62,12 @@ typedef struct {
     int64_t out_h, out_w;              /* y: batch x out_h x out_w x out_c  */
 } fastnn_conv2d_geom;
 
-/* b may be NULL (no bias).  y is overwritten. */
+/* b may be NULL (no bias).  y is overwritten; with relu, y = max(y, 0)
+ * (the activation fused into the kernel: one pass over y instead of two). */
 int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
-                  const fastnn_conv2d_geom *g);
+                  const fastnn_conv2d_geom *g, int relu);
 void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
-                         float *y, const fastnn_conv2d_geom *g);
+                         float *y, const fastnn_conv2d_geom *g, int relu);
 
 /* Gradients of a loss L given dy = dL/dy: dx = dL/dx, dw = dL/dw,
  * db = dL/db.  dx or db may be NULL: not computed (the first layer of a
@@ -141,6 +142,14 @@ void fastnn_affine_warp_backward(const float *dy, const float *transforms,
                                  float *dx, const fastnn_warp_geom *g);
 void fastnn_affine_warp_backward_naive(const float *dy, const float *transforms,
                                        float *dx, const fastnn_warp_geom *g);
+
+/* ---- ReLU (activation.c) ---------------------------------------------------
+ * y = max(x, 0) (NaN stays NaN); dx = dy where y > 0, else 0, with y the
+ * forward output.  n values each; outputs are overwritten (y may be x). */
+void fastnn_relu(const float *x, float *y, int64_t n);
+void fastnn_relu_naive(const float *x, float *y, int64_t n);
+void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n);
+void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n);
 
 /* ---- batch normalisation (batchnorm.c) -----------------------------------
  * x is a rows x channels matrix (an NHWC batch seen as (N*H*W) x C).

@@ -47,6 +47,23 @@ typedef float fastnn_v8 __attribute__((vector_size(32), aligned(4)));
 typedef float fastnn_v4 __attribute__((vector_size(16), aligned(4)));
 typedef int32_t fastnn_v8i __attribute__((vector_size(32), aligned(4)));
 
+/* Convolutions whose patches hold at most this many values (kh*kw*in_c)
+ * run without the GEMM engine (conv2d_direct.c). */
+#define FASTNN_DIRECT_MAX_K 32
+void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
+                          float *y, const fastnn_conv2d_geom *g, int relu);
+int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
+                                         float *dw, float *db,
+                                         const fastnn_conv2d_geom *g);
+
+/* v = max(v, 0) lane by lane, keeping NaN (a diverged net must stay
+ * visible).  In place: a vector return value would change the ABI. */
+static inline void fastnn_relu_v8(fastnn_v8 *v)
+{
+    fastnn_v8i negative = *v < 0.0f;
+    *v = (fastnn_v8)((fastnn_v8i)*v & ~negative);
+}
+
 /* 64-byte aligned scratch memory (a cache line); NULL when out of memory. */
 float *fastnn_alloc_floats(int64_t count);
 void fastnn_free_floats(float *p);

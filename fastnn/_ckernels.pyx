@@ -32,9 +32,9 @@ cdef extern from "fastnn.h" nogil:
         int64_t stride_h, stride_w, pad_top, pad_left, out_h, out_w
 
     int fastnn_conv2d(const float *x, const float *w, const float *b,
-                      float *y, const fastnn_conv2d_geom *g)
+                      float *y, const fastnn_conv2d_geom *g, int relu)
     void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
-                             float *y, const fastnn_conv2d_geom *g)
+                             float *y, const fastnn_conv2d_geom *g, int relu)
     int fastnn_conv2d_backward(const float *x, const float *w,
                                const float *dy, float *dx, float *dw,
                                float *db, const fastnn_conv2d_geom *g)
@@ -85,6 +85,10 @@ cdef extern from "fastnn.h" nogil:
                                 float *mean, float *var)
     void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
                                        float *mean, float *var)
+    void fastnn_relu(const float *x, float *y, int64_t n)
+    void fastnn_relu_naive(const float *x, float *y, int64_t n)
+    void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n)
+    void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n)
     void fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
                                  const float *scale, const float *shift, float *y)
     void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
@@ -157,15 +161,15 @@ cdef fastnn_conv2d_geom _conv_geom(int64_t batch, int64_t in_c, int64_t out_c, w
 
 def conv2d(const float[::1] x, const float[::1] w, const float[::1] b,
            float[::1] y, int64_t batch, int64_t in_c, int64_t out_c, win,
-           bint naive):
+           bint relu, bint naive):
     cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
     cdef const float *bias = NULL if b is None else &b[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_conv2d_naive(&x[0], &w[0], bias, &y[0], &g)
+            fastnn_conv2d_naive(&x[0], &w[0], bias, &y[0], &g, relu)
         else:
-            status = fastnn_conv2d(&x[0], &w[0], bias, &y[0], &g)
+            status = fastnn_conv2d(&x[0], &w[0], bias, &y[0], &g, relu)
     _check(status)
 
 
@@ -280,6 +284,22 @@ def batch_norm_stats(const float[::1] x, float[::1] mean, float[::1] var, int64_
         else:
             status = fastnn_batch_norm_stats(&x[0], rows, channels, &mean[0], &var[0])
     _check(status)
+
+
+def relu(const float[::1] x, float[::1] y, bint naive):
+    with nogil:
+        if naive:
+            fastnn_relu_naive(&x[0], &y[0], x.shape[0])
+        else:
+            fastnn_relu(&x[0], &y[0], x.shape[0])
+
+
+def relu_backward(const float[::1] y, const float[::1] dy, float[::1] dx, bint naive):
+    with nogil:
+        if naive:
+            fastnn_relu_backward_naive(&y[0], &dy[0], &dx[0], y.shape[0])
+        else:
+            fastnn_relu_backward(&y[0], &dy[0], &dx[0], y.shape[0])
 
 
 def batch_norm_apply(const float[::1] x, const float[::1] scale, const float[::1] shift,

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from . import kernels
+
 
 class Activation:
     """A named activation: its forward formula and its vector-Jacobian product.
@@ -95,8 +97,8 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     With the defaults this is max(x, 0); relu(0) = 0.
     """
     x = _as_float(x)
-    if negative_slope == 0 and max_value is None and threshold == 0:
-        return np.maximum(x, x.dtype.type(0))  # the common case, in one pass
+    if negative_slope == 0 and max_value is None and threshold == 0:  # the common case
+        return kernels.relu(x) if x.dtype == np.float32 else np.maximum(x, x.dtype.type(0))
     above = x if max_value is None else np.minimum(x, max_value)
     return np.where(x > threshold, above, negative_slope * (x - threshold)).astype(x.dtype)
 
@@ -104,7 +106,11 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 @_derivative_of(relu)
 def _relu_backward(x, y, dy, negative_slope=0.0, max_value=None, threshold=0.0):
     if negative_slope == 0 and max_value is None and threshold == 0:
-        return dy * (x > 0)  # slope 1 above 0, else 0
+        # slope 1 above 0, else 0; y > 0 exactly where x > 0, so y alone will do
+        # (a Conv2D that fuses relu into its kernel keeps only y)
+        if y.dtype == np.float32 and dy.dtype == np.float32:
+            return kernels.relu_backward(y, dy)
+        return dy * (y > 0)
     # slope 1 between threshold and max_value, 0 above max_value, negative_slope below
     slope = np.where(x > threshold, 1.0, negative_slope)
     if max_value is not None:

@@ -33,7 +33,10 @@ def _conv_args(kernel, x, w, strides, padding):
     return x, w, strides, padding, win
 
 
-def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast"):
+ACTIVATIONS = (None, "relu")
+
+
+def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None):
     """Slide the filters w over x: the dot product of each filter with every window.
 
     y[n, oh, ow, co] = b[co] + Σ_{kh, kw, ci} x[n, oh·sh + kh, ow·sw + kw, ci] · w[kh, kw, ci, co]
@@ -48,21 +51,26 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast"):
         padding: "valid" (no padding: 28x28 with 3x3 gives 26x26) or "same"
             (zero padding so the output is ceil(size / stride)).
         impl: "fast", "naive" or "numpy".
+        activation: None, or "relu" for max(y, 0) applied as each output is
+            written (fused: no second pass over y).
 
     Returns:
         float32 array (batch, out_height, out_width, out_channels).
     """
     check_impl("conv2d", impl)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
     x, w, strides, padding, win = _conv_args("conv2d", x, w, strides, padding)
     if b is not None:
         b = as_float32("conv2d", "b", b, ("out_channels",))
         check_shape("conv2d", "b", b, (w.shape[3],))
     if impl == "numpy":
-        return reference.conv2d(x, w, b, strides, padding)
+        y = reference.conv2d(x, w, b, strides, padding)
+        return y if activation is None else reference.relu(y)
     y = np.empty((x.shape[0], win.out_h, win.out_w, w.shape[3]), np.float32)
     if y.size:
         native.conv2d(x.reshape(-1), w.reshape(-1), b, y.reshape(-1), x.shape[0],
-                      x.shape[3], w.shape[3], win, impl == "naive")
+                      x.shape[3], w.shape[3], win, activation == "relu", impl == "naive")
     return y
 
 

@@ -176,6 +176,14 @@ def affine_warp_backward(dy, transforms, input_size, interpolation="bilinear",
     return dx
 
 
+def relu(x):
+    return np.where(x < 0, np.float32(0), x)
+
+
+def relu_backward(y, dy):
+    return np.where(y > 0, dy, np.float32(0))
+
+
 def batch_norm_stats(x):
     """Mean and biased variance of every column of x (rows, channels)."""
     return x.mean(axis=0), x.var(axis=0)

@@ -153,6 +153,9 @@ class Layer:
     # ---- computation ----------------------------------------------------------
 
     activation = None  # layers that end in an activation function set this
+    # True when ``call`` applies ``activation`` itself, inside its kernel (one
+    # pass over the output instead of two); its backward then sees only y
+    fuses_activation = False
     # False when nothing needs dLoss/dx (the first layer of a model): layers
     # whose input gradient costs real work may then skip it and return None
     input_gradient_needed = True
@@ -161,6 +164,9 @@ class Layer:
         """y = activation(call(x)); caches what ``backward`` needs."""
         z = self.call(x, training)
         if self.activation is None:
+            return z
+        if self.fuses_activation:  # call's kernel applied it already
+            self._z, self._y = None, z
             return z
         self._z = z
         self._y = self.activation.forward(z)

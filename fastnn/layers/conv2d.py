@@ -67,10 +67,17 @@ class Conv2D(KernelBiasLayer):
                              f"padding='valid'")
         return (batch, out[0], out[1], self.filters)
 
+    @property
+    def fuses_activation(self):
+        """A plain ReLU runs inside the convolution kernel (``conv2d(activation="relu")``)."""
+        return (self.activation is not None and self.activation.name == "relu"
+                and not self.activation.config)
+
     def call(self, x, training=False):
         self._x = x
         return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
-                      self.strides, self.padding)
+                      self.strides, self.padding,
+                      activation="relu" if self.fuses_activation else None)
 
     def call_backward(self, dz):
         dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding,

@@ -1,0 +1,232 @@
+"""fastnn against PyTorch (CPU build) on this machine, side by side in one process.
+
+    pip install torch==2.13.0     # the CPU build, from the local disk; never unpinned
+    python benchmarks/compare_torch.py [--quick] [--json FILE]
+
+What it measures (issue "Performance"), each as a median over rounds that
+alternate fastnn and PyTorch so both see the same machine state:
+
+1. training throughput of the ``make demo`` CNN (Conv 32 -> pool -> Conv 64
+   -> pool -> Dropout -> Dense 10, Adam, batch 128), images/s;
+2. one training step of the course's tiny MLP (Dense 16-32-2 on 1 feature,
+   batch 10, Adam): the Python overhead of a step;
+3. kernels: conv2d forward and forward+backward against PyTorch's oneDNN,
+   max-pool 2x2 against PyTorch, matmul against NumPy's OpenBLAS sgemm;
+4. threads (1 and 2) and batch sizes (32, 64, 128, 256) for the CNN.
+
+Both libraries run with the same number of threads.  PyTorch gets its
+native NCHW layout (what its users write); fastnn its NHWC.  Inputs are
+random: no kernel here depends on the values.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the benchmark is optional
+    sys.exit("compare_torch needs PyTorch: pip install torch==2.13.0 (the CPU build)")
+
+import fastnn
+from fastnn import kernels
+from fastnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from fastnn.models import Sequential
+from fastnn.optimizers import Adam
+
+RNG = np.random.default_rng(0)
+
+
+# ---- timing -------------------------------------------------------------------------------
+
+def seconds_per_call(fn, min_seconds=0.3, min_calls=3):
+    """Mean seconds of one call of ``fn``, over at least ``min_seconds``."""
+    fn()  # warm-up: first-touch allocations, lazy initialisation
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < min_seconds:
+        fn()
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
+def side_by_side(fastnn_fn, torch_fn, rounds):
+    """Median seconds per call of each, the two alternating round by round."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(seconds_per_call(fastnn_fn))
+        theirs.append(seconds_per_call(torch_fn))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+# ---- the models ---------------------------------------------------------------------------
+
+def fastnn_cnn():
+    model = Sequential([
+        Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)), MaxPooling2D(2),
+        Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
+        Flatten(), Dropout(0.5), Dense(10, activation="softmax")])
+    model.compile(optimizer=Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def torch_cnn():
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10))
+
+
+def fastnn_mlp():
+    model = Sequential([Dense(16, input_shape=(1,), activation="relu"),
+                        Dense(32, activation="relu"), Dense(2, activation="softmax")])
+    model.compile(optimizer=Adam(learning_rate=1e-4), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def torch_mlp():
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 32), nn.ReLU(),
+                         nn.Linear(32, 2))
+
+
+def training_pair(make_ours, make_theirs, x, y, batch_size, steps):
+    """Two functions, each training ``steps`` batches of ``batch_size`` (one epoch of fit)."""
+    n = batch_size * steps
+    x, y = x[:n], y[:n]
+    ours = make_ours()
+    x_nchw = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)) if x.ndim == 4 else x)
+    y_t = torch.from_numpy(y.astype(np.int64))
+    theirs = make_theirs()
+    optimizer = torch.optim.Adam(theirs.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def fastnn_epoch():
+        ours.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
+
+    def torch_epoch():
+        theirs.train()
+        order = torch.randperm(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            xb, yb = x_nchw[idx], y_t[idx]
+            optimizer.zero_grad()
+            logits = theirs(xb)
+            loss = loss_fn(logits, yb)
+            loss.backward()
+            optimizer.step()
+            (logits.argmax(1) == yb).float().mean()  # the accuracy fit reports
+
+    return fastnn_epoch, torch_epoch
+
+
+# ---- the sections -------------------------------------------------------------------------
+
+def cnn_throughput(threads, batch_size, rounds, steps):
+    set_threads(threads)
+    x = RNG.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
+    y = RNG.integers(0, 10, len(x))
+    ours, theirs = side_by_side(*training_pair(fastnn_cnn, torch_cnn, x, y, batch_size, steps),
+                                rounds)
+    return len(x) / ours, len(x) / theirs
+
+
+def mlp_step(rounds, steps=40):
+    set_threads(2)
+    x = RNG.random((10 * steps, 1), dtype=np.float32)
+    y = RNG.integers(0, 2, len(x))
+    ours, theirs = side_by_side(*training_pair(fastnn_mlp, torch_mlp, x, y, 10, steps), rounds)
+    return ours / steps, theirs / steps
+
+
+def kernel_rows(rounds):
+    """(name, fastnn seconds, other seconds, other's name) per kernel case."""
+    set_threads(2)
+    rows = []
+    for batch, size, c_in, c_out in ((64, 28, 1, 32), (64, 13, 32, 64)):
+        x = RNG.standard_normal((batch, size, size, c_in), dtype=np.float32)
+        w = RNG.standard_normal((3, 3, c_in, c_out), dtype=np.float32)
+        xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
+        wt = torch.from_numpy(np.ascontiguousarray(np.transpose(w, (3, 2, 0, 1))))
+        label = f"{batch}x{size}x{size}x{c_in}->{c_out} 3x3"
+        rows.append((f"conv2d {label}", *side_by_side(
+            lambda: kernels.conv2d(x, w), lambda: torch.conv2d(xt, wt), rounds), "PyTorch"))
+        dy = RNG.standard_normal(kernels.conv2d(x, w).shape, dtype=np.float32)
+        dyt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(dy, -1, 1)))
+        xg, wg = xt.clone().requires_grad_(), wt.clone().requires_grad_()
+
+        def ours():
+            kernels.conv2d(x, w)
+            kernels.conv2d_backward(x, w, dy)
+
+        def theirs():
+            xg.grad = wg.grad = None
+            torch.conv2d(xg, wg).backward(dyt)
+
+        rows.append((f"conv2d fwd+bwd {label}", *side_by_side(ours, theirs, rounds), "PyTorch"))
+    x = RNG.standard_normal((64, 26, 26, 32), dtype=np.float32)
+    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))
+    rows.append(("max_pool2d 64x26x26x32 2x2", *side_by_side(
+        lambda: kernels.max_pool2d(x, 2), lambda: torch.max_pool2d(xt, 2), rounds), "PyTorch"))
+    for n in (512, 1024):
+        a = RNG.standard_normal((n, n), dtype=np.float32)
+        b = RNG.standard_normal((n, n), dtype=np.float32)
+        rows.append((f"matmul {n}x{n} @ {n}x{n}", *side_by_side(
+            lambda: kernels.matmul(a, b), lambda: a @ b, rounds), "NumPy"))
+    return rows
+
+
+def set_threads(n):
+    fastnn.set_num_threads(n)
+    torch.set_num_threads(n)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and steps")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+    rounds, steps = (3, 10) if args.quick else (7, 20)
+    info = fastnn.build_info()
+    print(f"fastnn {info['version']} ({info['simd']}), PyTorch {torch.__version__}, "
+          f"{info['cpu']}, {info['cores']} cores; medians of {rounds} alternating rounds\n")
+    results = {}
+
+    print("| demo CNN training, batch 128 | fastnn img/s | PyTorch img/s | ratio |")
+    print("|---|---:|---:|---:|")
+    for threads in (1, 2):
+        ours, theirs = cnn_throughput(threads, 128, rounds, steps)
+        results[f"cnn_threads_{threads}"] = (ours, theirs)
+        print(f"| {threads} thread{'s' if threads > 1 else ''} | {ours:,.0f} | {theirs:,.0f} "
+              f"| {ours / theirs:.2f}x |")
+    for batch_size in (32, 64, 256):
+        ours, theirs = cnn_throughput(2, batch_size, rounds, max(steps * 128 // batch_size, 4))
+        results[f"cnn_batch_{batch_size}"] = (ours, theirs)
+        print(f"| batch {batch_size}, 2 threads | {ours:,.0f} | {theirs:,.0f} "
+              f"| {ours / theirs:.2f}x |")
+
+    ours, theirs = mlp_step(rounds)
+    results["mlp_step"] = (ours, theirs)
+    print("\n| course MLP 1-16-32-2, batch 10, Adam | fastnn | PyTorch | PyTorch / fastnn |")
+    print("|---|---:|---:|---:|")
+    print(f"| time per training step | {ours * 1e6:.0f} us | {theirs * 1e6:.0f} us "
+          f"| {theirs / ours:.2f}x |")
+
+    print("\n| kernel, 2 threads | fastnn ms | other ms | other | speed vs other |")
+    print("|---|---:|---:|---|---:|")
+    for name, ours, theirs, other in kernel_rows(rounds):
+        results[name] = (ours, theirs)
+        print(f"| {name} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {other} "
+              f"| {theirs / ours:.2f}x |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

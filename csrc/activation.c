@@ -1,0 +1,53 @@
+/*
+ * activation.c -- ReLU and its gradient over a whole array, naive and fast.
+ *
+ *   relu            y  = max(x, 0)
+ *   relu_backward   dx = dy where y > 0, else 0   (y is relu's output:
+ *                   y > 0 exactly where x > 0, and relu'(0) = 0 as in Keras)
+ *
+ * NaN stays NaN in the forward pass (only x < 0 becomes 0), so a diverged
+ * net stays visible.  Both are one pass over memory: the fast version cuts
+ * the array into one contiguous range per thread and lets the compiler
+ * vectorise each range (the loop bodies are branch-free selects).  A
+ * convolution followed by ReLU does not need `relu` at all: the activation
+ * is fused into the convolution's epilogue (conv2d.c, conv2d_direct.c).
+ */
+#include "internal.h"
+
+void fastnn_relu_naive(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx,
+                                int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void fastnn_relu(const float *x, float *y, int64_t n)
+{
+    int threads = fastnn_threads_for((double)n);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        int64_t i0 = n * t / team, i1 = n * (t + 1) / team;
+        for (int64_t i = i0; i < i1; i++)
+            y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    }
+}
+
+void fastnn_relu_backward(const float *y, const float *dy, float *dx,
+                          int64_t n)
+{
+    int threads = fastnn_threads_for((double)n);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        int64_t i0 = n * t / team, i1 = n * (t + 1) / team;
+        for (int64_t i = i0; i < i1; i++)
+            dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    }
+}

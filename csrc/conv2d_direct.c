@@ -1,0 +1,269 @@
+/*
+ * conv2d_direct.c -- convolution of images with few input channels (the
+ * first layer of a CNN on grey or colour images), without the GEMM engine.
+ *
+ * With in_c = 1 a 3x3 filter has K = kh*kw*in_c = 9 weights: as a matrix
+ * product y = P . W the reduction is only 9 deep, far too short for packed
+ * GEMM panels to pay for their packing.  These kernels work on the patches
+ * directly instead:
+ *
+ *   forward   y[i][co]  = b[co] + sum_k P[i][k] W[k][co]
+ *   weights   dW[k][co] = sum_i P[i][k] dy[i][co],   db[co] = sum_i dy[i][co]
+ *
+ * where i runs over output pixels (n, oh, ow) and P[i] is the K-value patch
+ * under pixel i, gathered into a small buffer (zeros in the padding).
+ *
+ * Forward: a tile of PX = 8 neighbouring output pixels times 8 output
+ * channels (one AVX register each) is accumulated in 8 registers over the K
+ * weights; each step loads one vector of W and broadcasts one patch value
+ * per pixel.  Threads take whole output rows.
+ *
+ * Weights: the patch gets a constant 1 appended as value K, so row K of the
+ * result is db.  Threads take contiguous ranges of pixels and keep their
+ * own partial dW, added up in thread order at the end (so the result does
+ * not depend on scheduling).  Within a range, pixels are gathered in blocks
+ * of PB; for each 8-channel slice and each group of KB patch values the KB
+ * partial sums stay in registers while the block's pixels stream past.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+enum { PX = 8, PB = 64, KB = 8 };
+
+/* Where each of the K patch values sits relative to the window's top-left
+ * input pixel: offset[k] for k = (kh, kw, ci). */
+FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t *offset)
+{
+    for (int64_t kh = 0, k = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++)
+            for (int64_t c = 0; c < g->in_c; c++)
+                offset[k++] = (kh * g->in_w + kw) * g->in_c + c;
+}
+
+/* The K values under output pixel (n, oh, ow), in (kh, kw, ci) order: by
+ * the offsets when the window lies inside the image, else tap by tap with
+ * zeros in the padding.  (Plain loops, not memcpy: the runs are 1-3 floats.) */
+FASTNN_INLINE void gather_patch(const float *x, const fastnn_conv2d_geom *g,
+                                const int64_t *offset, int64_t n, int64_t oh,
+                                int64_t ow, float *patch)
+{
+    int64_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
+    const int64_t k_len = g->k_h * g->k_w * g->in_c;
+    if (ih0 >= 0 && iw0 >= 0 && ih0 + g->k_h <= g->in_h && iw0 + g->k_w <= g->in_w) {
+        const float *base = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
+        for (int64_t k = 0; k < k_len; k++)
+            patch[k] = base[offset[k]];
+        return;
+    }
+    for (int64_t kh = 0, k = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int64_t ih = ih0 + kh, iw = iw0 + kw;
+            int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+            const float *src = x + ((n * g->in_h + ih) * g->in_w + iw) * g->in_c;
+            for (int64_t c = 0; c < g->in_c; c++, k++)
+                patch[k] = inside ? src[c] : 0.0f;
+        }
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
+                                float *y, const fastnn_conv2d_geom *g,
+                                int relu, int64_t row0, int64_t row1)
+{
+    const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
+    float patch[PX][FASTNN_DIRECT_MAX_K];
+    int64_t offset[FASTNN_DIRECT_MAX_K];
+    patch_offsets(g, offset);
+    for (int64_t row = row0; row < row1; row++) {
+        int64_t n = row / g->out_h, oh = row % g->out_h;
+        for (int64_t ow0 = 0; ow0 < g->out_w; ow0 += PX) {
+            int64_t px = fastnn_min(PX, g->out_w - ow0);
+            for (int64_t p = 0; p < PX; p++)
+                if (p < px)
+                    gather_patch(x, g, offset, n, oh, ow0 + p, patch[p]);
+                else
+                    for (int64_t k = 0; k < k_len; k++)
+                        patch[p][k] = 0.0f;
+            float *out = y + (row * g->out_w + ow0) * co;
+            int64_t c = 0;
+            for (; c + 8 <= co; c += 8) {
+                fastnn_v8 start = {0}, acc[PX];
+                if (b)
+                    memcpy(&start, b + c, sizeof start);
+                for (int p = 0; p < PX; p++)
+                    acc[p] = start;
+                for (int64_t k = 0; k < k_len; k++) {
+                    fastnn_v8 wk;
+                    memcpy(&wk, w + k * co + c, sizeof wk);
+                    for (int p = 0; p < PX; p++)
+                        acc[p] += patch[p][k] * wk;
+                }
+                for (int64_t p = 0; p < px; p++) {
+                    if (relu)
+                        fastnn_relu_v8(&acc[p]);
+                    memcpy(out + p * co + c, &acc[p], sizeof acc[p]);
+                }
+            }
+            for (; c < co; c++) /* channels past the last multiple of 8 */
+                for (int64_t p = 0; p < px; p++) {
+                    float sum = b ? b[c] : 0.0f;
+                    for (int64_t k = 0; k < k_len; k++)
+                        sum += patch[p][k] * w[k * co + c];
+                    out[p * co + c] = relu && sum < 0.0f ? 0.0f : sum;
+                }
+        }
+    }
+}
+
+typedef void (*rows_fn)(const float *, const float *, const float *, float *,
+                        const fastnn_conv2d_geom *, int, int64_t, int64_t);
+
+static void forward_rows_generic(const float *x, const float *w, const float *b,
+                                 float *y, const fastnn_conv2d_geom *g,
+                                 int relu, int64_t row0, int64_t row1)
+{
+    forward_rows(x, w, b, y, g, relu, row0, row1);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void forward_rows_avx2(const float *x, const float *w, const float *b,
+                              float *y, const fastnn_conv2d_geom *g,
+                              int relu, int64_t row0, int64_t row1)
+{
+    forward_rows(x, w, b, y, g, relu, row0, row1);
+}
+#endif
+
+void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
+                          float *y, const fastnn_conv2d_geom *g, int relu)
+{
+    rows_fn rows = forward_rows_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        rows = forward_rows_avx2;
+#endif
+    int64_t total = g->batch * g->out_h;
+    double work = 2.0 * (double)(total * g->out_w * g->out_c) *
+                  (double)(g->k_h * g->k_w * g->in_c);
+    int threads = fastnn_threads_for(work);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        rows(x, w, b, y, g, relu, total * t / team, total * (t + 1) / team);
+    }
+}
+
+/* ---- weight and bias gradients ------------------------------------------------ */
+
+/* acc[k][c] += sum over pixels [i0, i1) of P[i][k] dy[i][c], for k < K + 1
+ * (P[i][K] = 1, so acc[K] collects db).  acc is (K + 1) x out_c. */
+FASTNN_INLINE void weight_sums(const float *x, const float *dy,
+                               const fastnn_conv2d_geom *g, int64_t i0,
+                               int64_t i1, float *acc)
+{
+    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1, co = g->out_c;
+    const int64_t per_image = g->out_h * g->out_w;
+    /* room for the 1 and for zeros up to a multiple of KB */
+    float patch[PB][FASTNN_DIRECT_MAX_K + KB];
+    const int64_t k_pad = fastnn_ceil_div(k_len, KB) * KB;
+    int64_t offset[FASTNN_DIRECT_MAX_K];
+    patch_offsets(g, offset);
+    for (int64_t b0 = i0; b0 < i1; b0 += PB) {
+        int64_t count = fastnn_min(PB, i1 - b0);
+        for (int64_t p = 0; p < count; p++) {
+            int64_t i = b0 + p, n = i / per_image, oh = (i % per_image) / g->out_w;
+            gather_patch(x, g, offset, n, oh, i % g->out_w, patch[p]);
+            patch[p][k_len - 1] = 1.0f;
+            for (int64_t k = k_len; k < k_pad; k++)
+                patch[p][k] = 0.0f;
+        }
+        const float *d = dy + b0 * co;
+        int64_t c = 0;
+        for (; c + 8 <= co; c += 8)
+            for (int64_t k0 = 0; k0 < k_len; k0 += KB) {
+                int64_t kb = fastnn_min(KB, k_len - k0);
+                fastnn_v8 sum[KB];
+                memset(sum, 0, sizeof sum);
+                for (int64_t p = 0; p < count; p++) {
+                    fastnn_v8 dv;
+                    memcpy(&dv, d + p * co + c, sizeof dv);
+                    for (int q = 0; q < KB; q++)
+                        sum[q] += patch[p][k0 + q] * dv;
+                }
+                for (int64_t q = 0; q < kb; q++) {
+                    fastnn_v8 old;
+                    memcpy(&old, acc + (k0 + q) * co + c, sizeof old);
+                    old += sum[q];
+                    memcpy(acc + (k0 + q) * co + c, &old, sizeof old);
+                }
+            }
+        for (; c < co; c++)
+            for (int64_t k = 0; k < k_len; k++) {
+                float sum = 0.0f;
+                for (int64_t p = 0; p < count; p++)
+                    sum += patch[p][k] * d[p * co + c];
+                acc[k * co + c] += sum;
+            }
+    }
+}
+
+typedef void (*sums_fn)(const float *, const float *, const fastnn_conv2d_geom *,
+                        int64_t, int64_t, float *);
+
+static void weight_sums_generic(const float *x, const float *dy,
+                                const fastnn_conv2d_geom *g, int64_t i0,
+                                int64_t i1, float *acc)
+{
+    weight_sums(x, dy, g, i0, i1, acc);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void weight_sums_avx2(const float *x, const float *dy,
+                             const fastnn_conv2d_geom *g, int64_t i0,
+                             int64_t i1, float *acc)
+{
+    weight_sums(x, dy, g, i0, i1, acc);
+}
+#endif
+
+int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
+                                         float *dw, float *db,
+                                         const fastnn_conv2d_geom *g)
+{
+    sums_fn sums = weight_sums_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        sums = weight_sums_avx2;
+#endif
+    const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
+    const int64_t size = (k_len + 1) * co, pixels = g->batch * g->out_h * g->out_w;
+    int threads = fastnn_threads_for(2.0 * (double)pixels * (double)size);
+    float *partial = fastnn_alloc_floats(threads * size);
+    if (!partial)
+        return FASTNN_ENOMEM;
+    memset(partial, 0, (size_t)(threads * size) * sizeof(float));
+    int team_size = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        if (t == 0)
+            team_size = (int)team;
+        sums(x, dy, g, pixels * t / team, pixels * (t + 1) / team,
+             partial + t * size);
+    }
+    for (int64_t j = 0; j < size; j++) {
+        float total = 0.0f;
+        for (int t = 0; t < team_size; t++)
+            total += partial[t * size + j];
+        if (j < k_len * co)
+            dw[j] = total;
+        else if (db)
+            db[j - k_len * co] = total;
+    }
+    fastnn_free_floats(partial);
+    return FASTNN_OK;
+}

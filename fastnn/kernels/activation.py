@@ -1,0 +1,47 @@
+"""ReLU and its gradient as kernels (course, chapter 5): one parallel pass over memory.
+
+    relu(x)              = max(x, 0)        (NaN stays NaN)
+    relu_backward(y, dy) = dy where y > 0, else 0
+
+``relu_backward`` takes relu's *output* y: y > 0 exactly where x > 0, so the
+layer need not keep x, and relu'(0) = 0 as in Keras.  A Conv2D with
+``activation="relu"`` does not call ``relu`` at all: ``conv2d(...,
+activation="relu")`` applies it inside the convolution's last pass.
+"""
+import numpy as np
+
+from ..arrays import real_array
+from . import reference
+from ._native import native
+from .validation import check_impl
+
+
+def _values(kernel, name, value):
+    return np.ascontiguousarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32)
+
+
+def relu(x, impl="fast"):
+    """max(x, 0) elementwise, any shape; returns a new float32 array."""
+    check_impl("relu", impl)
+    x = _values("relu", "x", x)
+    if impl == "numpy":
+        return reference.relu(x)
+    y = np.empty_like(x)
+    if y.size:
+        native.relu(x.reshape(-1), y.reshape(-1), impl == "naive")
+    return y
+
+
+def relu_backward(y, dy, impl="fast"):
+    """dLoss/dx of relu given its output ``y`` and dy = dLoss/dy (same shape)."""
+    check_impl("relu_backward", impl)
+    y, dy = _values("relu_backward", "y", y), _values("relu_backward", "dy", dy)
+    if y.shape != dy.shape:
+        raise ValueError(f"relu_backward: dy must have the shape of y {y.shape}, "
+                         f"got {dy.shape}")
+    if impl == "numpy":
+        return reference.relu_backward(y, dy)
+    dx = np.empty_like(dy)
+    if dx.size:
+        native.relu_backward(y.reshape(-1), dy.reshape(-1), dx.reshape(-1), impl == "naive")
+    return dx
