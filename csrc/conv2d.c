@@ -7,12 +7,9 @@
  * chapter 19); the backward pass runs the same loops and applies the chain
  * rule to each multiply, scattering dy into dx, dw and db.
  *
- * Fast: every pass is one matrix product run by the blocked GEMM engine
- * (gemm.c), with the image patches packed straight from the image into the
- * engine's panels ("implicit GEMM": no im2col matrix is ever stored).
- * Index the output pixels by i = (n, oh, ow) and the filter taps by
- * t = (kh, kw), and let P[i][(t, ci)] be the input value under tap t of
- * window i (zero in the padding).  Then
+ * Fast: every pass is a matrix product.  Index the output pixels by
+ * i = (n, oh, ow) and the filter taps by t = (kh, kw), and let P[i][(t, ci)]
+ * be the input value under tap t of window i (zero in the padding).  Then
  *
  *   forward   y  = P . W + b         (n*oh*ow) x (kh*kw*ci)  .  (kh*kw*ci) x co
  *   weights   dW = P^T . dy          (kh*kw*ci) x (n*oh*ow)  .  (n*oh*ow) x co
@@ -21,14 +18,20 @@
  * where Q[(n, h, w)][(t, co)] = dy[n, oh, ow, co] for the output pixel whose
  * window puts tap t on input pixel (h, w) -- oh*sh = h + pad_top - kh, and
  * likewise for w -- or zero if there is none, and W'[(t, co)][ci] =
- * W[t][ci][co].  So dx is itself a convolution of dy, and NHWC keeps every
- * channel run contiguous while packing.  Parallelism is the engine's.
+ * W[t][ci][co].  So dx is itself a convolution of dy.  Which engine runs a
+ * product depends on its shape:
  *
- * With few input channels (the first layer of a CNN: ci = 1 for grey
- * images) that last product is one column wide and wastes most of each
- * 16-wide tile, so dx takes the classic "col2im" route instead: the patch
- * gradients dP = dy . W^T (n dimension kh*kw*ci), added back onto the
- * pixels each patch was read from.
+ * - forward and dx: the indirect GEMM (conv2d_indirect.c) reads P and Q
+ *   where they lie in x and dy -- in NHWC each (pixel, tap) is a contiguous
+ *   channel run -- and packs only the small W or W';
+ * - dW: the blocked GEMM engine (gemm.c) on dW^T = dy^T . P, whose operands
+ *   pack by plain copies when ci is a multiple of the panel width, else on
+ *   P^T . dy with P^T gathered value by value;
+ * - few input channels (the first layer: kh*kw*ci <= FASTNN_DIRECT_MAX_K):
+ *   forward and dW by the direct kernels of conv2d_direct.c, because a
+ *   9-deep reduction is too short for any packing to pay off; dx by
+ *   "col2im": the patch gradients dP = dy . W^T (a GEMM whose n dimension
+ *   kh*kw*ci is wider than ci), added back onto the pixels each patch read.
  */
 #include <string.h>
 
@@ -109,94 +112,12 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
     }
 }
 
-/* ---- packing image patches for the GEMM engine ------------------------------ */
+/* ---- packing operands for the GEMM engines ---------------------------------- */
 
 typedef struct {
-    const float *data; /* x (forward, weights) or dy (input gradient) */
+    const float *data; /* x (weight gradient) or w (input gradient) */
     const fastnn_conv2d_geom *g;
 } conv_operand;
-
-/* Where the channel run of one tap of one row starts, or NULL in the padding.
- * Forward rows are output pixels reading x; for the input gradient
- * (`transposed`) rows are input pixels reading dy (see the top comment). */
-FASTNN_INLINE const float *tap_source(const conv_operand *o, int transposed,
-                                      int64_t n, int64_t row_h, int64_t row_w,
-                                      int64_t kh, int64_t kw)
-{
-    const fastnn_conv2d_geom *g = o->g;
-    if (!transposed) {
-        int64_t ih = row_h * g->stride_h - g->pad_top + kh;
-        int64_t iw = row_w * g->stride_w - g->pad_left + kw;
-        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
-            return NULL;
-        return o->data + nhwc_index(g, n, ih, iw, 0);
-    }
-    int64_t th = row_h + g->pad_top - kh, tw = row_w + g->pad_left - kw;
-    if (th < 0 || tw < 0 || th % g->stride_h || tw % g->stride_w)
-        return NULL;
-    int64_t oh = th / g->stride_h, ow = tw / g->stride_w;
-    if (oh >= g->out_h || ow >= g->out_w)
-        return NULL;
-    return o->data + out_index(g, n, oh, ow, 0);
-}
-
-/* Rows are pixels (n, h, w) of a grid_h x grid_w grid, reduction indices are
- * (kh, kw, c) with c over `channels`: copy each tap's contiguous channel run
- * into the panel, or zeros where the tap falls into the padding. */
-FASTNN_INLINE void pack_pixel_rows(const conv_operand *o, int transposed,
-                                   int64_t row0, int64_t rows, int64_t p0,
-                                   int64_t kc, int64_t width, float *dst)
-{
-    const fastnn_conv2d_geom *g = o->g;
-    int64_t grid_h = transposed ? g->in_h : g->out_h;
-    int64_t grid_w = transposed ? g->in_w : g->out_w;
-    int64_t channels = transposed ? g->out_c : g->in_c;
-    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
-        for (int64_t r = 0; r < width; r++) {
-            if (r0 + r >= rows) { /* past the last row: zeros */
-                for (int64_t p = 0; p < kc; p++)
-                    dst[p * width + r] = 0.0f;
-                continue;
-            }
-            int64_t i = row0 + r0 + r;
-            int64_t pw = i % grid_w, ph = (i / grid_w) % grid_h;
-            int64_t n = i / (grid_w * grid_h);
-            int64_t tap = p0 / channels, c = p0 % channels;
-            int64_t kh = tap / g->k_w, kw = tap % g->k_w;
-            for (int64_t p = 0; p < kc;) {
-                int64_t run = fastnn_min(channels - c, kc - p);
-                const float *src = tap_source(o, transposed, n, ph, pw, kh, kw);
-                float *d = dst + p * width + r;
-                if (src)
-                    for (int64_t q = 0; q < run; q++)
-                        d[q * width] = src[c + q];
-                else
-                    for (int64_t q = 0; q < run; q++)
-                        d[q * width] = 0.0f;
-                p += run;
-                c = 0;
-                if (++kw == g->k_w) {
-                    kw = 0;
-                    kh++;
-                }
-            }
-        }
-    }
-}
-
-static void pack_patches(const void *operand, int64_t row0, int64_t rows,
-                         int64_t p0, int64_t kc, int64_t width, float *dst)
-{
-    pack_pixel_rows((const conv_operand *)operand, 0, row0, rows, p0, kc,
-                    width, dst);
-}
-
-static void pack_dy_patches(const void *operand, int64_t row0, int64_t rows,
-                            int64_t p0, int64_t kc, int64_t width, float *dst)
-{
-    pack_pixel_rows((const conv_operand *)operand, 1, row0, rows, p0, kc,
-                    width, dst);
-}
 
 /* P^T for the weight gradient: rows are (kh, kw, ci), reduction indices are
  * output pixels (n, oh, ow). */
@@ -261,12 +182,14 @@ static void pack_patch_columns(const void *operand, int64_t row0,
             int64_t ih = oh * g->stride_h - g->pad_top + kh;
             int64_t iw = ow * g->stride_w - g->pad_left + kw;
             float *d = dst + p * width;
-            if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w) {
-                memcpy(d, o->data + nhwc_index(g, n, ih, iw, c0),
-                       (size_t)valid * sizeof(float));
-                memset(d + valid, 0, (size_t)(width - valid) * sizeof(float));
+            int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
+            const float *src = inside ? o->data + nhwc_index(g, n, ih, iw, c0) : NULL;
+            if (inside && valid == FASTNN_NR && width == FASTNN_NR) {
+                /* the common case, a copy of known size (inlined, no call) */
+                memcpy(d, src, FASTNN_NR * sizeof(float));
             } else {
-                memset(d, 0, (size_t)width * sizeof(float));
+                for (int64_t r = 0; r < width; r++)
+                    d[r] = inside && r < valid ? src[r] : 0.0f;
             }
             if (++ow == g->out_w) {
                 ow = 0;
@@ -313,34 +236,40 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
         fastnn_conv2d_direct(x, w, b, y, g, relu);
         return FASTNN_OK;
     }
-    conv_operand patches = {x, g};
     fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
-    fastnn_gemm_operand a = {pack_patches, &patches};
     fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
-    return fastnn_gemm(g->batch * g->out_h * g->out_w, g->out_c,
-                       g->k_h * g->k_w * g->in_c, a, bk, y, g->out_c, b, 0, relu);
+    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y);
 }
 
-/* db[co] = sum over all output pixels of dy[., co], in row order. */
-static void bias_gradient(const float *dy, float *db, int64_t pixels,
-                          int64_t channels)
+/* db[co] = sum over all output pixels of dy[., co].  Each thread sums a
+ * contiguous range of pixels into its own row of partial sums (the inner
+ * loop over channels vectorises); the rows are added in thread order. */
+static int bias_gradient(const float *dy, float *db, int64_t pixels,
+                         int64_t channels)
 {
-    memset(db, 0, (size_t)channels * sizeof(float));
-    for (int64_t i = 0; i < pixels; i++)
-        for (int64_t c = 0; c < channels; c++)
-            db[c] += dy[i * channels + c];
-}
-
-/* dx as the implicit GEMM dx = Q . W' (top comment).  Its n dimension is
- * in_c, so with few input channels most of each NR-wide tile is wasted. */
-static int input_gradient_implicit(const float *w, const float *dy, float *dx,
-                                   const fastnn_conv2d_geom *g)
-{
-    conv_operand dy_patches = {dy, g}, kernel = {w, g};
-    fastnn_gemm_operand q = {pack_dy_patches, &dy_patches};
-    fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
-    return fastnn_gemm(g->batch * g->in_h * g->in_w, g->in_c,
-                       g->k_h * g->k_w * g->out_c, q, wt, dx, g->in_c, NULL, 0, 0);
+    int threads = fastnn_threads_for((double)(pixels * channels));
+    float *partial = fastnn_alloc_floats(threads * channels);
+    if (!partial)
+        return FASTNN_ENOMEM;
+    memset(partial, 0, (size_t)(threads * channels) * sizeof(float));
+    int team_size = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        float *sum = partial + t * channels;
+        if (t == 0)
+            team_size = (int)team;
+        for (int64_t i = pixels * t / team; i < pixels * (t + 1) / team; i++)
+            for (int64_t c = 0; c < channels; c++)
+                sum[c] += dy[i * channels + c];
+    }
+    for (int64_t c = 0; c < channels; c++) {
+        db[c] = 0.0f;
+        for (int t = 0; t < team_size; t++)
+            db[c] += partial[t * channels + c];
+    }
+    fastnn_free_floats(partial);
+    return FASTNN_OK;
 }
 
 /* dx for few input channels ("col2im"): first the gradient of every patch,
@@ -430,10 +359,14 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                         : weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;
-    if (dx)
-        status = g->in_c < FASTNN_NR ? input_gradient_col2im(w, dy, dx, g)
-                                     : input_gradient_implicit(w, dy, dx, g);
+    if (dx && g->in_c < FASTNN_NR) {
+        status = input_gradient_col2im(w, dy, dx, g);
+    } else if (dx) { /* dx = Q . W' read in place (conv2d_indirect.c) */
+        conv_operand kernel = {w, g};
+        fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
+        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, 0, dx);
+    }
     if (status == FASTNN_OK && db && !direct)
-        bias_gradient(dy, db, out_pixels, g->out_c);
+        status = bias_gradient(dy, db, out_pixels, g->out_c);
     return status;
 }

@@ -62,4 +62,12 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
                 const float *bias, int accumulate, int relu);
 
+/* out (rows x n) = bias + sum over taps and channels of the image runs the
+ * rows read times B (conv2d_indirect.c): the forward pass (transposed = 0,
+ * src = x, B = W, n = out_c) or the input gradient (transposed = 1, src = dy,
+ * B = W', n = in_c) of a convolution; relu applies max(., 0) at the end. */
+int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
+                           const float *src, fastnn_gemm_operand b, int64_t n,
+                           const float *bias, int relu, float *out);
+
 #endif /* FASTNN_GEMM_H */

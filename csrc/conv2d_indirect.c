@@ -1,0 +1,206 @@
+/*
+ * conv2d_indirect.c -- convolution as a matrix product that reads the image
+ * in place ("indirect GEMM"): the fast forward pass and input gradient.
+ *
+ * Index the rows of the result by pixels i of a grid and the reduction by
+ * (tap t = (kh, kw), channel c).  Both passes have the form
+ *
+ *   out[i][j] = bias[j] + sum_t sum_c src_t(i)[c] * B[(t, c)][j]
+ *
+ *   forward   i = output pixel, src_t(i) = the channel run of x under tap t
+ *             of window i, B = W as (kh*kw*ci) x co, j = co;
+ *   dx        i = input pixel, src_t(i) = the channel run of dy at the output
+ *             pixel whose window puts tap t on pixel i, B = W' with
+ *             W'[(t, co)][ci] = W[t][ci][co], j = ci   (conv2d.c, top);
+ *
+ * with src_t(i) = zeros where tap t falls into the padding (or no output
+ * pixel covers i).  In NHWC every src_t(i) is a contiguous run of channels,
+ * so the micro-kernel can read it where it lies: instead of packing image
+ * patches into panels (im2col, or the packing of an implicit GEMM), each
+ * tile of MR = 6 rows gets a small table of pointers, one per (tap, row) --
+ * the indirection buffer -- and only B, which is small, is packed, once,
+ * into NR = 16-wide panels.
+ *
+ * Micro-kernel: the MR x NR tile is held in 12 AVX registers while the
+ * reduction runs over all taps and channels: per step, two vectors of B and
+ * one broadcast value of each of the 6 rows, 12 fused multiply-adds (the
+ * GEMM engine's kernel, gemm.c, with pointers where it had a packed panel).
+ * The epilogue adds the bias and, for a fused activation, applies ReLU.
+ *
+ * Parallelism: row tiles are cut into one contiguous range per thread; each
+ * thread writes only its rows, and the packed B is shared read-only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+
+enum { MR = FASTNN_MR, NR = FASTNN_NR };
+
+typedef struct {
+    const fastnn_conv2d_geom *g;
+    int transposed;          /* 0: forward (rows read x), 1: dx (rows read dy) */
+    const float *src;        /* x or dy */
+    const float *zeros;      /* a run of zeros for taps in the padding */
+    int64_t grid_h, grid_w;  /* the pixel grid of the rows */
+    int64_t channels;        /* length of each run: in_c, or out_c for dx */
+} indirect_rows;
+
+/* The channel run tap (kh, kw) of row pixel (n, h, w) reads (conv2d.c, top). */
+FASTNN_INLINE const float *tap_run(const indirect_rows *o, int64_t n,
+                                   int64_t h, int64_t w, int64_t kh, int64_t kw)
+{
+    const fastnn_conv2d_geom *g = o->g;
+    if (!o->transposed) {
+        int64_t ih = h * g->stride_h - g->pad_top + kh;
+        int64_t iw = w * g->stride_w - g->pad_left + kw;
+        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+            return o->zeros;
+        return o->src + ((n * g->in_h + ih) * g->in_w + iw) * g->in_c;
+    }
+    int64_t th = h + g->pad_top - kh, tw = w + g->pad_left - kw;
+    if (th < 0 || tw < 0 || th % g->stride_h || tw % g->stride_w)
+        return o->zeros;
+    int64_t oh = th / g->stride_h, ow = tw / g->stride_w;
+    if (oh >= g->out_h || ow >= g->out_w)
+        return o->zeros;
+    return o->src + ((n * g->out_h + oh) * g->out_w + ow) * g->out_c;
+}
+
+/* The indirection buffer of the tile starting at row i0: run[t * MR + r]
+ * for tap t and row r (rows past the last pixel read zeros). */
+FASTNN_INLINE void fill_runs(const indirect_rows *o, int64_t i0, int64_t rows,
+                             const float **run)
+{
+    const fastnn_conv2d_geom *g = o->g;
+    for (int64_t r = 0; r < MR; r++) {
+        int64_t i = i0 + r;
+        int64_t w = i % o->grid_w, h = (i / o->grid_w) % o->grid_h;
+        int64_t n = i / (o->grid_w * o->grid_h);
+        for (int64_t kh = 0, t = 0; kh < g->k_h; kh++)
+            for (int64_t kw = 0; kw < g->k_w; kw++, t++)
+                run[t * MR + r] = i < rows ? tap_run(o, n, h, w, kh, kw) : o->zeros;
+    }
+}
+
+/* tile (MR x NR, row-major) = sum over taps of run[t][r] . panel slice t. */
+FASTNN_INLINE void micro_kernel(const float *const *run, int64_t taps,
+                                int64_t len, const float *restrict panel,
+                                float *restrict tile)
+{
+    fastnn_v8 acc[MR][2];
+    memset(acc, 0, sizeof acc);
+    for (int64_t t = 0; t < taps; t++, run += MR) {
+        const float *r0 = run[0], *r1 = run[1], *r2 = run[2];
+        const float *r3 = run[3], *r4 = run[4], *r5 = run[5];
+        for (int64_t p = 0; p < len; p++, panel += NR) {
+            fastnn_v8 b0, b1;
+            memcpy(&b0, panel, sizeof b0);
+            memcpy(&b1, panel + 8, sizeof b1);
+            acc[0][0] += r0[p] * b0; acc[0][1] += r0[p] * b1;
+            acc[1][0] += r1[p] * b0; acc[1][1] += r1[p] * b1;
+            acc[2][0] += r2[p] * b0; acc[2][1] += r2[p] * b1;
+            acc[3][0] += r3[p] * b0; acc[3][1] += r3[p] * b1;
+            acc[4][0] += r4[p] * b0; acc[4][1] += r4[p] * b1;
+            acc[5][0] += r5[p] * b0; acc[5][1] += r5[p] * b1;
+        }
+    }
+    memcpy(tile, acc, sizeof acc);
+}
+
+/* Rows [i0, i1) of the result, every panel of B; then bias and ReLU. */
+FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
+                             int64_t rows, const float *packed, int64_t n,
+                             const float *bias, int relu, float *out,
+                             const float **run)
+{
+    const int64_t taps = o->g->k_h * o->g->k_w, k = taps * o->channels;
+    float tile[MR * NR] __attribute__((aligned(64)));
+    for (int64_t i = i0; i < i1; i += MR) {
+        fill_runs(o, i, rows, run);
+        int64_t mr = fastnn_min(MR, rows - i);
+        for (int64_t j = 0; j < n; j += NR) {
+            micro_kernel(run, taps, o->channels, packed + j * k, tile);
+            int64_t nr = fastnn_min(NR, n - j);
+            for (int64_t r = 0; r < mr; r++) {
+                float *dst = out + (i + r) * n + j;
+                for (int64_t c = 0; c < nr; c++) {
+                    float v = tile[r * NR + c] + (bias ? bias[j + c] : 0.0f);
+                    dst[c] = relu && v < 0.0f ? 0.0f : v;
+                }
+            }
+        }
+    }
+}
+
+typedef void (*rows_fn)(const indirect_rows *, int64_t, int64_t, int64_t,
+                        const float *, int64_t, const float *, int, float *,
+                        const float **);
+
+static void tile_rows_generic(const indirect_rows *o, int64_t i0, int64_t i1,
+                              int64_t rows, const float *packed, int64_t n,
+                              const float *bias, int relu, float *out,
+                              const float **run)
+{
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void tile_rows_avx2(const indirect_rows *o, int64_t i0, int64_t i1,
+                           int64_t rows, const float *packed, int64_t n,
+                           const float *bias, int relu, float *out,
+                           const float **run)
+{
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run);
+}
+#endif
+
+int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
+                           const float *src, fastnn_gemm_operand b, int64_t n,
+                           const float *bias, int relu, float *out)
+{
+    rows_fn body = tile_rows_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        body = tile_rows_avx2;
+#endif
+    indirect_rows o = {g, transposed, src, NULL,
+                       transposed ? g->in_h : g->out_h,
+                       transposed ? g->in_w : g->out_w,
+                       transposed ? g->out_c : g->in_c};
+    const int64_t taps = g->k_h * g->k_w, k = taps * o.channels;
+    const int64_t rows = g->batch * o.grid_h * o.grid_w;
+    const int64_t panels = fastnn_ceil_div(n, NR), tiles = fastnn_ceil_div(rows, MR);
+    float *packed = fastnn_alloc_floats(panels * NR * k);
+    float *zeros = fastnn_alloc_floats(o.channels);
+    if (!packed || !zeros) {
+        fastnn_free_floats(packed);
+        fastnn_free_floats(zeros);
+        return FASTNN_ENOMEM;
+    }
+    memset(zeros, 0, (size_t)o.channels * sizeof(float));
+    o.zeros = zeros;
+    b.pack(b.operand, 0, n, 0, k, NR, packed);  /* all of B: panel j is k x NR */
+
+    int threads = fastnn_threads_for(2.0 * (double)rows * (double)n * (double)k);
+    if (threads > tiles)
+        threads = (int)tiles;
+    int status = FASTNN_OK;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        const float **run = malloc((size_t)(taps * MR) * sizeof *run);
+        if (!run) {
+#pragma omp atomic write
+            status = FASTNN_ENOMEM;
+        } else {
+            body(&o, tiles * t / team * MR, fastnn_min(tiles * (t + 1) / team * MR, rows),
+                 rows, packed, n, bias, relu, out, run);
+            free(run);
+        }
+    }
+    fastnn_free_floats(packed);
+    fastnn_free_floats(zeros);
+    return status;
+}
