@@ -13,12 +13,13 @@ BUILD_INPUTS := $(wildcard csrc/*.c csrc/*.h fastnn/*.pyx) setup.py pyproject.to
 # NumPy is the yardstick in benchmarks: let OpenBLAS pick its own kernel there.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-.PHONY: help build data test demo bench bench-cli info clean
+.PHONY: help build data test demo bench bench-cli bench-torch info clean
 
 help:
 	@echo "make demo    train a small CNN on Fashion-MNIST"
 	@echo "make test    run the whole test suite"
 	@echo "make bench   kernel benchmarks (pytest-benchmark), JSON in benchmarks/results.json"
+	@echo "make bench-torch  fastnn against PyTorch 2.13 (CPU build) on this machine"
 	@echo "make info    how the C kernels were built"
 
 $(VENV)/.ready:
@@ -48,6 +49,11 @@ bench: build data
 	$(BENCH_ENV) $(PY) -m pytest benchmarks -q --benchmark-only \
 	  --benchmark-json=benchmarks/results.json
 	$(PY) benchmarks/table.py benchmarks/results.json
+
+# PyTorch only as a yardstick, pinned: an unpinned torch pulls a multi-GB CUDA build.
+bench-torch: build
+	$(PIP) install torch==2.13.0
+	$(BENCH_ENV) $(PY) benchmarks/compare_torch.py --json benchmarks/torch_results.json
 
 bench-cli: build
 	$(BENCH_ENV) $(PY) -m fastnn bench

@@ -12,7 +12,10 @@ alternate fastnn and PyTorch so both see the same machine state:
    batch 10, Adam): the Python overhead of a step;
 3. kernels: conv2d forward and forward+backward against PyTorch's oneDNN,
    max-pool 2x2 against PyTorch, matmul against NumPy's OpenBLAS sgemm;
-4. threads (1 and 2) and batch sizes (32, 64, 128, 256) for the CNN.
+4. threads (1 and 2) and batch sizes (32, 64, 128, 256) for the CNN;
+5. the machine's limits for the roofline: OpenBLAS sgemm GFLOP/s (about the
+   cores' FP32 peak) and copy bandwidth of a large array (GB/s);
+6. a per-layer profile of one fastnn training step (where the time goes).
 
 Both libraries run with the same number of threads.  PyTorch gets its
 native NCHW layout (what its users write); fastnn its NHWC.  Inputs are
@@ -181,6 +184,47 @@ def kernel_rows(rounds):
     return rows
 
 
+def machine_limits():
+    """(sgemm GFLOP/s of NumPy's OpenBLAS at 2048^3, copy GB/s of 256 MiB)."""
+    a = RNG.standard_normal((2048, 2048), dtype=np.float32)
+    gflops = 2 * 2048 ** 3 / seconds_per_call(lambda: a @ a, min_seconds=1.0) / 1e9
+    src = np.ones(64 * 2 ** 20, np.float32)
+    dst = np.empty_like(src)
+    gbs = 2 * src.nbytes / seconds_per_call(lambda: np.copyto(dst, src), min_seconds=1.0) / 1e9
+    return gflops, gbs
+
+
+def layer_profile(batch_size=128, steps=20):
+    """Milliseconds per training step in each layer's forward and backward pass."""
+    set_threads(2)
+    model = fastnn_cnn()
+    x = RNG.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
+    y = RNG.integers(0, 10, len(x))
+    model.fit(x[:2 * batch_size], y[:2 * batch_size], batch_size=batch_size, verbose=0)
+    spent = {}
+
+    def timed(layer, method):
+        inner = getattr(layer, method)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            result = inner(*args, **kwargs)
+            key = (layer.name, method)
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+            return result
+        setattr(layer, method, wrapper)
+
+    for layer in model.layers:
+        timed(layer, "forward")
+        timed(layer, "backward")
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    step_ms = (time.perf_counter() - start) / steps * 1e3
+    rows = [(layer.name, spent.get((layer.name, "forward"), 0) / steps * 1e3,
+             spent.get((layer.name, "backward"), 0) / steps * 1e3) for layer in model.layers]
+    return step_ms, rows
+
+
 def set_threads(n):
     fastnn.set_num_threads(n)
     torch.set_num_threads(n)
@@ -223,6 +267,19 @@ def main():
         results[name] = (ours, theirs)
         print(f"| {name} | {ours * 1e3:.3f} | {theirs * 1e3:.3f} | {other} "
               f"| {theirs / ours:.2f}x |")
+    gflops, gbs = machine_limits()
+    results["sgemm_gflops"], results["copy_gbs"] = gflops, gbs
+    print(f"\nmachine limits: NumPy/OpenBLAS sgemm 2048^3 {gflops:.0f} GFLOP/s; "
+          f"copy of 256 MiB {gbs:.1f} GB/s (read + write)")
+
+    step_ms, rows = layer_profile()
+    print(f"\n| fastnn training step, batch 128, 2 threads: {step_ms:.1f} ms | forward ms "
+          f"| backward ms |")
+    print("|---|---:|---:|")
+    for name, forward, backward in rows:
+        print(f"| {name} | {forward:.2f} | {backward:.2f} |")
+    layers_ms = sum(f + b for _, f, b in rows)
+    print(f"| loss, optimizer, batching (the rest) | {step_ms - layers_ms:.2f} | |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -83,7 +83,8 @@ FASTNN_INLINE void fill_runs(const indirect_rows *o, int64_t i0, int64_t rows,
     }
 }
 
-/* tile (MR x NR, row-major) = sum over taps of run[t][r] . panel slice t. */
+/* tile (MR x NR, row-major) = sum over taps of run[t][r] . panel slice t,
+ * with 8-wide vectors (AVX2). */
 FASTNN_INLINE void micro_kernel(const float *const *run, int64_t taps,
                                 int64_t len, const float *restrict panel,
                                 float *restrict tile)
@@ -108,11 +109,38 @@ FASTNN_INLINE void micro_kernel(const float *const *run, int64_t taps,
     memcpy(tile, acc, sizeof acc);
 }
 
+/* The same tile with 4-wide vectors (SSE2, NEON): the 16 columns take two
+ * passes of 8, so the 12 accumulators still fit in 16 registers. */
+FASTNN_INLINE void micro_kernel_v4(const float *const *run, int64_t taps,
+                                   int64_t len, const float *restrict panel,
+                                   float *restrict tile)
+{
+    for (int half = 0; half < NR; half += 8) {
+        fastnn_v4 acc[MR][2];
+        memset(acc, 0, sizeof acc);
+        const float *const *rt = run;
+        const float *b = panel + half;
+        for (int64_t t = 0; t < taps; t++, rt += MR) {
+            for (int64_t p = 0; p < len; p++, b += NR) {
+                fastnn_v4 b0, b1;
+                memcpy(&b0, b, sizeof b0);
+                memcpy(&b1, b + 4, sizeof b1);
+                for (int r = 0; r < MR; r++) {
+                    acc[r][0] += rt[r][p] * b0;
+                    acc[r][1] += rt[r][p] * b1;
+                }
+            }
+        }
+        for (int r = 0; r < MR; r++)
+            memcpy(tile + r * NR + half, acc[r], sizeof acc[r]);
+    }
+}
+
 /* Rows [i0, i1) of the result, every panel of B; then bias and ReLU. */
 FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
                              int64_t rows, const float *packed, int64_t n,
                              const float *bias, int relu, float *out,
-                             const float **run)
+                             const float **run, int wide)
 {
     const int64_t taps = o->g->k_h * o->g->k_w, k = taps * o->channels;
     float tile[MR * NR] __attribute__((aligned(64)));
@@ -120,7 +148,10 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
         fill_runs(o, i, rows, run);
         int64_t mr = fastnn_min(MR, rows - i);
         for (int64_t j = 0; j < n; j += NR) {
-            micro_kernel(run, taps, o->channels, packed + j * k, tile);
+            if (wide)
+                micro_kernel(run, taps, o->channels, packed + j * k, tile);
+            else
+                micro_kernel_v4(run, taps, o->channels, packed + j * k, tile);
             int64_t nr = fastnn_min(NR, n - j);
             for (int64_t r = 0; r < mr; r++) {
                 float *dst = out + (i + r) * n + j;
@@ -142,7 +173,7 @@ static void tile_rows_generic(const indirect_rows *o, int64_t i0, int64_t i1,
                               const float *bias, int relu, float *out,
                               const float **run)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 0);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -152,7 +183,7 @@ static void tile_rows_avx2(const indirect_rows *o, int64_t i0, int64_t i1,
                            const float *bias, int relu, float *out,
                            const float **run)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 1);
 }
 #endif
 

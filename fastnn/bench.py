@@ -8,8 +8,8 @@ yardstick for what this machine can do.
 
 The canonical CNN (the ``make demo`` model) on a batch of 64 Fashion-MNIST
 images: conv 3x3 1->32 on 28x28, max-pool 2x2, conv 3x3 32->64 on 13x13;
-plus the augmentation warp of a batch and batch normalisation after the
-first convolution.
+plus the augmentation warp of a batch, and batch normalisation and ReLU
+after the first convolution.
 """
 import time
 from dataclasses import dataclass, field
@@ -102,6 +102,14 @@ def _batch_norm(rows, channels, kernel):
     return Case(f"{kernel} {rows}x{channels}", kernel, ((rows, channels),) * shapes, options)
 
 
+def _relu(backward=False):
+    """ReLU over the first convolution's output (64x26x26x32)."""
+    shape = (64, 26, 26, 32)
+    if backward:
+        return Case("relu_backward 64x26x26x32", "relu_backward", (shape, shape))
+    return Case("relu 64x26x26x32", "relu", (shape,))
+
+
 def canonical_cases():
     """The benchmark cases, in the order the table prints them."""
     return [
@@ -117,6 +125,7 @@ def canonical_cases():
         _batch_norm(64 * 26 * 26, 32, "batch_norm_stats"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
+        _relu(), _relu(backward=True),
     ]
 
 
