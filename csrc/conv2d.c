@@ -295,7 +295,7 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
         fastnn_strided dy_rows = {dy + n0 * pixels * g->out_c, g->out_c, 1};
         fastnn_gemm_operand a = {fastnn_pack_strided, &dy_rows};
         status = fastnn_gemm(images * pixels, cols, g->out_c, a, wt,
-                             patch_grad, cols, NULL, 0, 0);
+                             patch_grad, cols, NULL, 0);
         int threads = fastnn_threads_for((double)(images * pixels * cols));
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int64_t n = 0; n < images; n++)
@@ -334,14 +334,14 @@ static int weight_gradient(const float *x, const float *dy, float *dw,
     if (g->in_c % FASTNN_NR) {
         fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
         return fastnn_gemm(cols, g->out_c, out_pixels, pt, dym, dw, g->out_c,
-                           NULL, 0, 0);
+                           NULL, 0);
     }
     float *dwt = fastnn_alloc_floats(g->out_c * cols);
     if (!dwt)
         return FASTNN_ENOMEM;
     fastnn_gemm_operand p = {pack_patch_columns, &x_patches};
     int status = fastnn_gemm(g->out_c, cols, out_pixels, dym, p, dwt, cols,
-                             NULL, 0, 0);
+                             NULL, 0);
     for (int64_t co = 0; co < g->out_c; co++)
         for (int64_t r = 0; r < cols; r++)
             dw[r * g->out_c + co] = dwt[co * cols + r];

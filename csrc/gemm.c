@@ -133,12 +133,10 @@ FASTNN_INLINE void micro_kernel_v4(int64_t kc, const float *restrict a,
 }
 
 /* Writes the valid mr x nr corner of a tile into C: C = bias + tile on the
- * first slice of the reduction (overwrite), C += tile on later ones; on the
- * last slice, with relu, C = max(C, 0). */
+ * first slice of the reduction (overwrite), C += tile on later ones. */
 FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
                               int64_t ldc, int64_t mr, int64_t nr,
-                              int overwrite, const float *restrict bias,
-                              int relu)
+                              int overwrite, const float *restrict bias)
 {
     for (int64_t r = 0; r < mr; r++) {
         float *crow = c + r * ldc;
@@ -152,9 +150,6 @@ FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
         else
             for (int64_t j = 0; j < nr; j++)
                 crow[j] = t[j];
-        if (relu)
-            for (int64_t j = 0; j < nr; j++)
-                crow[j] = crow[j] < 0.0f ? 0.0f : crow[j]; /* NaN stays NaN */
     }
 }
 
@@ -162,7 +157,7 @@ FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
 FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
                                      const float *ap, const float *bp,
                                      float *c, int64_t ldc, int overwrite,
-                                     const float *bias, int relu, int wide)
+                                     const float *bias, int wide)
 {
     float tile[FASTNN_MR * FASTNN_NR] __attribute__((aligned(64)));
     for (int64_t jr = 0; jr < nc; jr += FASTNN_NR) {
@@ -174,31 +169,29 @@ FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
             store_tile(tile, c + ir * ldc + jr, ldc,
                        fastnn_min(FASTNN_MR, mc - ir),
                        fastnn_min(FASTNN_NR, nc - jr), overwrite,
-                       bias ? bias + jr : NULL, relu);
+                       bias ? bias + jr : NULL);
         }
     }
 }
 
 typedef void (*macro_kernel_fn)(int64_t, int64_t, int64_t, const float *,
                                 const float *, float *, int64_t, int,
-                                const float *, int);
+                                const float *);
 
 static void macro_kernel_generic(int64_t mc, int64_t nc, int64_t kc,
                                  const float *ap, const float *bp, float *c,
-                                 int64_t ldc, int overwrite, const float *bias,
-                                 int relu)
+                                 int64_t ldc, int overwrite, const float *bias)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, relu, 0);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 0);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void macro_kernel_avx2(int64_t mc, int64_t nc, int64_t kc,
                               const float *ap, const float *bp, float *c,
-                              int64_t ldc, int overwrite, const float *bias,
-                              int relu)
+                              int64_t ldc, int overwrite, const float *bias)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, relu, 1);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 1);
 }
 #endif
 
@@ -217,7 +210,7 @@ static macro_kernel_fn pick_macro_kernel(void)
 static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                       int64_t k, fastnn_gemm_operand a, fastnn_gemm_operand b,
                       float *c, int64_t ldc, const float *bias, int accumulate,
-                      int relu, macro_kernel_fn macro_kernel)
+                      macro_kernel_fn macro_kernel)
 {
     int64_t kc_max = fastnn_min(k, FASTNN_KC);
     int64_t nc_max = fastnn_ceil_div(fastnn_min(n1 - n0, FASTNN_NC), FASTNN_NR) * FASTNN_NR;
@@ -234,14 +227,12 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
         for (int64_t pc = 0; pc < k; pc += FASTNN_KC) {           /* loop 4 */
             int64_t kc = fastnn_min(FASTNN_KC, k - pc);
             int overwrite = pc == 0 && !accumulate;
-            int last = pc + kc == k;
             b.pack(b.operand, jc, nc, pc, kc, FASTNN_NR, bp);
             for (int64_t ic = m0; ic < m1; ic += FASTNN_MC) {     /* loop 3 */
                 int64_t mc = fastnn_min(FASTNN_MC, m1 - ic);
                 a.pack(a.operand, ic, mc, pc, kc, FASTNN_MR, ap);
                 macro_kernel(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc,
-                             overwrite, overwrite && bias ? bias + jc : NULL,
-                             relu && last);
+                             overwrite, overwrite && bias ? bias + jc : NULL);
             }
         }
     }
@@ -252,7 +243,7 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
 
 int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
-                const float *bias, int accumulate, int relu)
+                const float *bias, int accumulate)
 {
     if (m <= 0 || n <= 0)
         return FASTNN_OK;
@@ -260,7 +251,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
         if (!accumulate)
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < n; j++)
-                    c[i * ldc + j] = bias && (!relu || bias[j] > 0.0f) ? bias[j] : 0.0f;
+                    c[i * ldc + j] = bias ? bias[j] : 0.0f;
         return FASTNN_OK;
     }
     macro_kernel_fn macro_kernel = pick_macro_kernel();
@@ -290,7 +281,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
         }
         if (m0 < m1 && n0 < n1) {
             int s = gemm_range(m0, m1, n0, n1, k, a, b, c, ldc, bias,
-                               accumulate, relu, macro_kernel);
+                               accumulate, macro_kernel);
             if (s != FASTNN_OK) {
 #pragma omp atomic write
                 status = s;
@@ -308,5 +299,5 @@ int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
     fastnn_strided sb = {b, transpose_b ? k : 1, transpose_b ? 1 : n};
     fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
     fastnn_gemm_operand ob = {fastnn_pack_strided, &sb};
-    return fastnn_gemm(m, n, k, oa, ob, c, n, NULL, 0, 0);
+    return fastnn_gemm(m, n, k, oa, ob, c, n, NULL, 0);
 }

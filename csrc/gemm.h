@@ -54,13 +54,12 @@ typedef struct {
 void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
                          int64_t p0, int64_t kc, int64_t width, float *dst);
 
-/* C = bias + A.B (bias may be NULL) or, with accumulate, C += A.B; with
- * relu, C = max(C, 0) at the end (the fused epilogue of a convolution).
+/* C = bias + A.B (bias may be NULL) or, with accumulate, C += A.B.
  * `a` has m rows, `b` has n rows (the columns of C); both have k reduction
  * indices.  Returns FASTNN_OK or FASTNN_ENOMEM. */
 int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
-                const float *bias, int accumulate, int relu);
+                const float *bias, int accumulate);
 
 /* out (rows x n) = bias + sum over taps and channels of the image runs the
  * rows read times B (conv2d_indirect.c): the forward pass (transposed = 0,
