@@ -17,7 +17,8 @@ from .validation import check_impl
 
 
 def _values(kernel, name, value):
-    return np.ascontiguousarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32)
+    """C-contiguous float32 of any shape (0-D stays 0-D, unlike ascontiguousarray)."""
+    return np.asarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32, order="C")
 
 
 def relu(x, impl="fast"):
