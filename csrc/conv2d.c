@@ -248,10 +248,9 @@ static int bias_gradient(const float *dy, float *db, int64_t pixels,
                          int64_t channels)
 {
     int threads = fastnn_threads_for((double)(pixels * channels));
-    float *partial = fastnn_alloc_floats(threads * channels);
+    float *partial = fastnn_alloc_partials(threads, channels);
     if (!partial)
         return FASTNN_ENOMEM;
-    memset(partial, 0, (size_t)(threads * channels) * sizeof(float));
     int team_size = 1;
 #pragma omp parallel num_threads(threads)
     {
@@ -263,11 +262,7 @@ static int bias_gradient(const float *dy, float *db, int64_t pixels,
             for (int64_t c = 0; c < channels; c++)
                 sum[c] += dy[i * channels + c];
     }
-    for (int64_t c = 0; c < channels; c++) {
-        db[c] = 0.0f;
-        for (int t = 0; t < team_size; t++)
-            db[c] += partial[t * channels + c];
-    }
+    fastnn_sum_partials(partial, team_size, channels, db);
     fastnn_free_floats(partial);
     return FASTNN_OK;
 }

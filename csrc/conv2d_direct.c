@@ -242,10 +242,13 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t size = (k_len + 1) * co, pixels = g->batch * g->out_h * g->out_w;
     int threads = fastnn_threads_for(2.0 * (double)pixels * (double)size);
-    float *partial = fastnn_alloc_floats(threads * size);
-    if (!partial)
+    float *partial = fastnn_alloc_partials(threads, size);
+    float *sums_out = fastnn_alloc_floats(size);
+    if (!partial || !sums_out) {
+        fastnn_free_floats(partial);
+        fastnn_free_floats(sums_out);
         return FASTNN_ENOMEM;
-    memset(partial, 0, (size_t)(threads * size) * sizeof(float));
+    }
     int team_size = 1;
 #pragma omp parallel num_threads(threads)
     {
@@ -255,15 +258,11 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
         sums(x, dy, g, pixels * t / team, pixels * (t + 1) / team,
              partial + t * size);
     }
-    for (int64_t j = 0; j < size; j++) {
-        float total = 0.0f;
-        for (int t = 0; t < team_size; t++)
-            total += partial[t * size + j];
-        if (j < k_len * co)
-            dw[j] = total;
-        else if (db)
-            db[j - k_len * co] = total;
-    }
+    fastnn_sum_partials(partial, team_size, size, sums_out);
+    memcpy(dw, sums_out, (size_t)(k_len * co) * sizeof(float));  /* rows < K */
+    if (db)
+        memcpy(db, sums_out + k_len * co, (size_t)co * sizeof(float));  /* row K */
+    fastnn_free_floats(sums_out);
     fastnn_free_floats(partial);
     return FASTNN_OK;
 }

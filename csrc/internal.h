@@ -68,6 +68,14 @@ static inline void fastnn_relu_v8(fastnn_v8 *v)
 float *fastnn_alloc_floats(int64_t count);
 void fastnn_free_floats(float *p);
 
+/* Deterministic parallel sums: each of `threads` threads adds into its own
+ * zeroed row of `size` partial sums (fastnn_alloc_partials; free with
+ * fastnn_free_floats), then the rows are added in thread order, so the
+ * result does not depend on scheduling (fastnn_sum_partials). */
+float *fastnn_alloc_partials(int threads, int64_t size);
+void fastnn_sum_partials(const float *partial, int parts, int64_t size,
+                         float *out);
+
 static inline int64_t fastnn_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fastnn_ceil_div(int64_t a, int64_t b)
 {

@@ -97,3 +97,22 @@ float *fastnn_alloc_floats(int64_t count)
 }
 
 void fastnn_free_floats(float *p) { free(p); }
+
+float *fastnn_alloc_partials(int threads, int64_t size)
+{
+    float *partial = fastnn_alloc_floats((int64_t)threads * size);
+    if (partial)
+        memset(partial, 0, (size_t)((int64_t)threads * size) * sizeof(float));
+    return partial;
+}
+
+void fastnn_sum_partials(const float *partial, int parts, int64_t size,
+                         float *out)
+{
+    for (int64_t j = 0; j < size; j++) {
+        float total = 0.0f;
+        for (int t = 0; t < parts; t++)
+            total += partial[t * size + j];
+        out[j] = total;
+    }
+}

@@ -14,7 +14,10 @@ translations as well as flips and heavier dropout (0.3 and 0.4), the net
 was still underfitting after 12 epochs (training accuracy 0.905 below
 validation); flips alone and dropout 0.25 let it fit.  A third
 convolution block (128 filters) was behind after 9 of 12 epochs (validation
-accuracy 0.919 against 0.935) and took 1.45x as long per epoch.
+accuracy 0.919 against 0.935) and took 1.45x as long per epoch.  15 epochs
+instead of 12 ended at the same validation accuracy (0.938) with a lower
+validation loss (0.232 against 0.239), and once the kernels got faster they
+fit in the time budget.
 
     python examples/fashion_mnist_best.py           # the full run
     python examples/fashion_mnist_best.py --fast    # a few seconds on a subset
@@ -73,7 +76,7 @@ def cosine_schedule(epochs, peak, floor):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="a small subset, one epoch")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(Path(__file__).parent / "output"),
