@@ -1,6 +1,7 @@
 """Builds fastnn._ckernels: the C kernels in csrc/ behind a thin Cython wrapper.
 
-Flags: -O3, C11, -Wall -Wextra, OpenMP when the compiler has it (probed by
+Flags: -O3, C11, -Wall -Wextra, -fno-math-errno (so sqrtf vectorises: no kernel
+reads errno), OpenMP when the compiler has it (probed by
 compiling a tiny program; otherwise a notice and a serial build).  The
 default build is portable: the kernels pick AVX2 or baseline code at run
 time.  FASTNN_NATIVE=1 adds -march=native for this machine only.
@@ -18,7 +19,7 @@ OPENMP_PROBE = """
 int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
 """
 
-BASE_FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=fast"]
+BASE_FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=fast", "-fno-math-errno"]
 
 
 def compiler_has_openmp(compiler):

@@ -151,6 +151,16 @@ void fastnn_relu_naive(const float *x, float *y, int64_t n);
 void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n);
 void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n);
 
+/* ---- Adam (optimizer.c) ---------------------------------------------------
+ * One Adam step on n weights, in place: m, v moving averages of g and g^2,
+ * w -= alpha * m / (sqrt(v) + epsilon); alpha includes the bias correction. */
+void fastnn_adam_update(float *w, const float *g, float *m, float *v,
+                        int64_t n, float beta_1, float beta_2, float alpha,
+                        float epsilon);
+void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v,
+                              int64_t n, float beta_1, float beta_2,
+                              float alpha, float epsilon);
+
 /* ---- batch normalisation (batchnorm.c) -----------------------------------
  * x is a rows x channels matrix (an NHWC batch seen as (N*H*W) x C).
  * Per channel c: mean and biased variance over the rows; the normalising map

@@ -85,6 +85,10 @@ cdef extern from "fastnn.h" nogil:
                                 float *mean, float *var)
     void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
                                        float *mean, float *var)
+    void fastnn_adam_update(float *w, const float *g, float *m, float *v, int64_t n,
+                            float beta_1, float beta_2, float alpha, float epsilon)
+    void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v, int64_t n,
+                                  float beta_1, float beta_2, float alpha, float epsilon)
     void fastnn_relu(const float *x, float *y, int64_t n)
     void fastnn_relu_naive(const float *x, float *y, int64_t n)
     void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n)
@@ -284,6 +288,17 @@ def batch_norm_stats(const float[::1] x, float[::1] mean, float[::1] var, int64_
         else:
             status = fastnn_batch_norm_stats(&x[0], rows, channels, &mean[0], &var[0])
     _check(status)
+
+
+def adam_update(float[::1] w, const float[::1] g, float[::1] m, float[::1] v,
+                float beta_1, float beta_2, float alpha, float epsilon, bint naive):
+    with nogil:
+        if naive:
+            fastnn_adam_update_naive(&w[0], &g[0], &m[0], &v[0], w.shape[0],
+                                     beta_1, beta_2, alpha, epsilon)
+        else:
+            fastnn_adam_update(&w[0], &g[0], &m[0], &v[0], w.shape[0],
+                               beta_1, beta_2, alpha, epsilon)
 
 
 def relu(const float[::1] x, float[::1] y, bint naive):

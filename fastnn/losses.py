@@ -102,8 +102,30 @@ class Loss:
     def gradient(self, y_true, y_pred, sample_weight=None):
         """d(batch loss)/d(y_pred): float32, shape of y_pred."""
         y, p = self._prepare(y_true, y_pred)
+        return self._scaled(self._per_sample_gradient(y, p), sample_weight, p)
+
+    def _scaled(self, per_sample_gradient, sample_weight, p):
         scale = self._scale(sample_weight, p.shape[:-1])[..., np.newaxis]
-        return (scale * self._per_sample_gradient(y, p)).astype(np.float32)
+        return (scale * per_sample_gradient).astype(np.float32)
+
+    def fuses_with(self, activation_name):
+        """Whether this loss has a fused gradient through ``activation_name``."""
+        name = getattr(activation_name, "name", activation_name)
+        return self.fused_activation is not None and name == self.fused_activation
+
+    def value_and_gradient(self, y_true, y_pred, activation_name=None, sample_weight=None):
+        """(batch loss, gradient, fused) with the targets prepared once: one training step.
+
+        The gradient is ``logits_gradient`` (fused True) when the output
+        activation has a fused form with this loss, else ``gradient``.
+        """
+        y, p = self._prepare(y_true, y_pred)
+        values = self._per_sample(y, p)
+        loss = float(np.sum(self._scale(sample_weight, np.shape(values)) * values))
+        fused = self.fuses_with(activation_name)
+        per_sample = (self._per_sample_logits_gradient(y, p) if fused
+                      else self._per_sample_gradient(y, p))
+        return loss, self._scaled(per_sample, sample_weight, p), fused
 
     def logits_gradient(self, y_true, y_pred, activation_name, sample_weight=None):
         """d(batch loss)/dz for y_pred = activation(z), or None if this pair has no fused form.
@@ -114,12 +136,10 @@ class Loss:
         p < 1e-7, and there the fused gradient is the one that keeps learning.)
         ``activation_name`` is e.g. "softmax" (an Activation object works too).
         """
-        name = getattr(activation_name, "name", activation_name)
-        if self.fused_activation is None or name != self.fused_activation:
+        if not self.fuses_with(activation_name):
             return None
         y, p = self._prepare(y_true, y_pred)
-        scale = self._scale(sample_weight, p.shape[:-1])[..., np.newaxis]
-        return (scale * self._per_sample_logits_gradient(y, p)).astype(np.float32)
+        return self._scaled(self._per_sample_logits_gradient(y, p), sample_weight, p)
 
     def get_config(self):
         return {"name": self.name}

@@ -351,3 +351,19 @@ def test_unknown_names_list_the_valid_ones():
         losses.get("mean_square_error")
     with pytest.raises(TypeError):
         losses.get(42)
+
+
+@each_loss
+@pytest.mark.parametrize("activation", [None, "softmax", "sigmoid"])
+def test_value_and_gradient_equals_the_separate_calls(name, activation):
+    """One training step's (loss, gradient, fused) is the loss value and
+    logits_gradient (when the pair fuses) or gradient (when it does not)."""
+    y, p = make_data(name, np.random.default_rng(11))
+    w = np.random.default_rng(12).uniform(0, 2, len(p))
+    loss = losses.get(name)
+    value, gradient, fused = loss.value_and_gradient(y, p, activation, sample_weight=w)
+    assert value == loss(y, p, sample_weight=w)
+    fused_gradient = loss.logits_gradient(y, p, activation, sample_weight=w)
+    assert fused == (fused_gradient is not None)
+    expected = fused_gradient if fused else loss.gradient(y, p, sample_weight=w)
+    np.testing.assert_array_equal(gradient, expected)

@@ -176,6 +176,14 @@ def affine_warp_backward(dy, transforms, input_size, interpolation="bilinear",
     return dx
 
 
+def adam_update(w, g, m, v, beta_1, beta_2, alpha, epsilon):
+    m *= beta_1
+    m += (1.0 - beta_1) * g
+    v *= beta_2
+    v += (1.0 - beta_2) * np.square(g)
+    w -= alpha * m / (np.sqrt(v) + epsilon)
+
+
 def relu(x):
     return np.where(x < 0, np.float32(0), x)
 

@@ -75,15 +75,11 @@ def compute_gradients(model, x, y, sample_weight=None, training=True):
     statistics): the gradient check (chapter 22) needs the loss to be a fixed
     function of the weights."""
     y_pred = model.forward(x, training=training)
-    loss = float(model.loss(y, y_pred, sample_weight)) + regularization_loss(model)
-    last = model.layers[-1]
-    dz = None
-    if last.activation is not None:
-        dz = model.loss.logits_gradient(y, y_pred, last.activation.name, sample_weight)
-    if dz is not None:
-        model.backward(dz.astype(np.float32, copy=False), from_logits=True)
-    else:
-        model.backward(model.loss.gradient(y, y_pred, sample_weight).astype(np.float32, copy=False))
+    activation = model.layers[-1].activation
+    loss, gradient, fused = model.loss.value_and_gradient(
+        y, y_pred, None if activation is None else activation.name, sample_weight)
+    loss += regularization_loss(model)
+    model.backward(gradient, from_logits=fused)
     for layer in model.layers:
         layer.add_regularization_gradients()
     return loss, y_pred

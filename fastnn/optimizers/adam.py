@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from .base import Optimizer, default, moving_average
 
 
@@ -47,11 +48,15 @@ class Adam(Optimizer):
 
     def _update_step(self, weights, grad, slots, learning_rate, step):
         m, v = slots["momentum"], slots["velocity"]
+        alpha = learning_rate * math.sqrt(1.0 - self.beta_2 ** step) / (1.0 - self.beta_1 ** step)
+        if not self.amsgrad:  # the plain update in one pass: kernels.adam_update
+            impl = "fast" if kernels.optimizer.in_place_ready(weights, m, v) else "numpy"
+            kernels.adam_update(weights, grad, m, v, self.beta_1, self.beta_2, alpha,
+                                self.epsilon, impl=impl)
+            return
         moving_average(m, grad, self.beta_1)
         moving_average(v, np.square(grad), self.beta_2)
-        if self.amsgrad:
-            v = np.maximum(slots["velocity_hat"], v, out=slots["velocity_hat"])
-        alpha = learning_rate * math.sqrt(1.0 - self.beta_2 ** step) / (1.0 - self.beta_1 ** step)
+        v = np.maximum(slots["velocity_hat"], v, out=slots["velocity_hat"])
         denominator = np.sqrt(v)
         denominator += self.epsilon
         weights -= alpha * m / denominator
