@@ -85,7 +85,8 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
 {
     if (dx)
         memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
-    memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
+    if (dw)
+        memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
     if (db)
         memset(db, 0, (size_t)g->out_c * sizeof(float));
     for (int64_t n = 0; n < g->batch; n++)
@@ -106,7 +107,8 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
                 int64_t wi = hwio_index(g, kh, kw, ci, co);
                 if (dx)
                     dx[xi] += w[wi] * grad; /* y = ... + x * w */
-                dw[wi] += x[xi] * grad;
+                if (dw)
+                    dw[wi] += x[xi] * grad;
             }
         }
     }
@@ -349,8 +351,11 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            const fastnn_conv2d_geom *g)
 {
     int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    int direct = g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K;
-    int status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
+    /* the direct kernel computes db together with dw */
+    int direct = dw && g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K;
+    int status = FASTNN_OK;
+    if (dw)
+        status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
                         : weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;

@@ -70,8 +70,9 @@ void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
                          float *y, const fastnn_conv2d_geom *g, int relu);
 
 /* Gradients of a loss L given dy = dL/dy: dx = dL/dx, dw = dL/dw,
- * db = dL/db.  dx or db may be NULL: not computed (the first layer of a
- * network needs no dx).  All outputs are overwritten. */
+ * db = dL/db.  dx, dw or db may be NULL: not computed (the first layer of a
+ * network needs no dx; a transposed convolution's forward pass is the dx of
+ * a convolution and needs no dw).  All outputs are overwritten. */
 int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db,
                            const fastnn_conv2d_geom *g);

@@ -181,15 +181,16 @@ def conv2d_backward(const float[::1] x, const float[::1] w,
                     const float[::1] dy, float[::1] dx, float[::1] dw,
                     float[::1] db, int64_t batch, int64_t in_c,
                     int64_t out_c, win, bint naive):
-    """dx may be None: the input gradient is then not computed."""
+    """dx and dw may be None: that gradient is then not computed."""
     cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
     cdef float *dx_ptr = NULL if dx is None else &dx[0]
+    cdef float *dw_ptr = NULL if dw is None else &dw[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_conv2d_backward_naive(&x[0], &w[0], &dy[0], dx_ptr, &dw[0], &db[0], &g)
+            fastnn_conv2d_backward_naive(&x[0], &w[0], &dy[0], dx_ptr, dw_ptr, &db[0], &g)
         else:
-            status = fastnn_conv2d_backward(&x[0], &w[0], &dy[0], dx_ptr, &dw[0], &db[0], &g)
+            status = fastnn_conv2d_backward(&x[0], &w[0], &dy[0], dx_ptr, dw_ptr, &db[0], &g)
     _check(status)
 
 
@@ -330,7 +331,7 @@ def batch_norm_backward(const float[::1] x, const float[::1] dy, const float[::1
                         const float[::1] inv_std, const float[::1] gamma, bint batch_stats,
                         float[::1] dx, float[::1] dgamma, float[::1] dbeta, int64_t rows,
                         int64_t channels, bint naive):
-    """dx may be None: the input gradient is then not computed."""
+    """dx and dw may be None: that gradient is then not computed."""
     cdef float *dx_ptr = NULL if dx is None else &dx[0]
     cdef int status = FASTNN_OK
     with nogil:

@@ -237,3 +237,17 @@ def test_backward_without_input_gradient_gives_the_same_weight_gradients(impl):
     assert dx is None
     np.testing.assert_array_equal(dw_only, dw)
     np.testing.assert_array_equal(db_only, db)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive", "numpy"])
+@pytest.mark.parametrize("in_c", [1, 16])  # the direct kernels (few channels) and the GEMM
+def test_skipping_the_weight_gradient_leaves_dx_and_db_unchanged(impl, in_c):
+    rng = np.random.default_rng(in_c)
+    x = rng.normal(size=(2, 7, 6, in_c)).astype(np.float32)
+    w = rng.normal(size=(3, 3, in_c, 5)).astype(np.float32)
+    dy = rng.normal(size=(2, 4, 3, 5)).astype(np.float32)
+    full = conv2d_backward(x, w, dy, (2, 2), "same", impl=impl)
+    dx, dw, db = conv2d_backward(x, w, dy, (2, 2), "same", impl=impl, compute_dw=False)
+    assert dw is None
+    np.testing.assert_array_equal(dx, full[0])
+    np.testing.assert_allclose(db, full[2], rtol=1e-6, atol=1e-6)

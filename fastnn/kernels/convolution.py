@@ -74,7 +74,8 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
     return y
 
 
-def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", compute_dx=True):
+def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", compute_dx=True,
+                    compute_dw=True):
     """Gradients of a loss L through ``conv2d``, given dy = dL/dy.
 
     Args:
@@ -83,6 +84,8 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
         impl: "fast", "naive" or "numpy".
         compute_dx: False skips dL/dx (returned as None): a network's first
             layer has no use for the gradient of its input.
+        compute_dw: False skips dL/dw (returned as None): a transposed
+            convolution's forward pass is a convolution's dL/dx, nothing more.
 
     Returns:
         (dx, dw, db): dL/dx shaped like x, dL/dw shaped like w, dL/db (out_channels,).
@@ -97,8 +100,10 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
         dx, dw, db = np.zeros_like(x), np.zeros_like(w), np.zeros(w.shape[3], np.float32)
     else:
         dx = np.empty_like(x) if compute_dx else None
-        dw, db = np.empty_like(w), np.empty(w.shape[3], np.float32)
+        dw = np.empty_like(w) if compute_dw else None
+        db = np.empty(w.shape[3], np.float32)
         native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
-                               None if dx is None else dx.reshape(-1), dw.reshape(-1), db,
+                               None if dx is None else dx.reshape(-1),
+                               None if dw is None else dw.reshape(-1), db,
                                x.shape[0], x.shape[3], w.shape[3], win, impl == "naive")
-    return (dx if compute_dx else None), dw, db
+    return (dx if compute_dx else None), (dw if compute_dw else None), db

@@ -154,9 +154,9 @@ class Conv2DTranspose(KernelBiasLayer):
         self._x = x
         shape = self.compute_output_shape(x.shape)
         # Cᵀ·x: the input gradient of the Conv2D on an output-sized image, with dL/dy = x.
-        # (conv2d_backward also computes that Conv2D's kernel gradient here: unused work.)
+        # (The zeros stand in for that Conv2D's input: only its shape matters without dw.)
         y, _, _ = conv2d_backward(np.zeros(shape, np.float32), self.kernel.value, x,
-                                  self.strides, self.padding)
+                                  self.strides, self.padding, compute_dw=False)
         if self.bias is not None:
             y += self.bias.value
         return y
