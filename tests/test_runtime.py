@@ -1,5 +1,7 @@
 """Thread count, build facts, and the GIL being released while C computes."""
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -88,3 +90,14 @@ def test_conv2d_releases_the_gil(restore_threads):
     while len(stalls) < 3 and min(stalls, default=duration) >= duration / 4:
         stalls.append(longest_stall(lambda: conv2d(x, w, impl="fast")))
     assert min(stalls) < duration / 4, (stalls, duration)
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_omp_wait_policy_defaults_to_passive_but_a_user_setting_wins(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, fastnn; print(os.environ['OMP_WAIT_POLICY'])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, check=True)
+    assert result.stdout.strip() == expected
