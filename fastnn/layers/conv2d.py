@@ -7,6 +7,25 @@ from ..kernels.validation import padding_mode, positive_pair
 from .base import KernelBiasLayer
 
 
+def set_window_options(layer, filters, kernel_size, strides, padding, data_format,
+                       dilation_rate):
+    """Check the options Conv2D and Conv2DTranspose share and set ``filters``,
+    ``kernel_size``, ``strides`` and ``padding`` on ``layer``."""
+    kind = type(layer).__name__
+    if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
+            or filters < 1):
+        raise ValueError(f"{kind}: filters must be a positive int, got {filters!r}")
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
+                         f"data_format={data_format!r} is not supported")
+    if positive_pair(kind, "dilation_rate", dilation_rate) != (1, 1):
+        raise NotImplementedError(f"{kind}: dilation_rate other than 1 is not supported")
+    layer.filters = int(filters)
+    layer.kernel_size = positive_pair(kind, "kernel_size", kernel_size)
+    layer.strides = positive_pair(kind, "strides", strides)
+    layer.padding = padding_mode(kind, padding)
+
+
 class Conv2D(KernelBiasLayer):
     """output = activation(conv2d(x, kernel) + bias), channels last.
 
@@ -36,18 +55,8 @@ class Conv2D(KernelBiasLayer):
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, **kwargs)
-        if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
-                or filters < 1):
-            raise ValueError(f"Conv2D: filters must be a positive int, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Conv2D: fastnn stores images channels last (NHWC); "
-                             f"data_format={data_format!r} is not supported")
-        if positive_pair("Conv2D", "dilation_rate", dilation_rate) != (1, 1):
-            raise NotImplementedError("Conv2D: dilation_rate other than 1 is not supported")
-        self.filters = int(filters)
-        self.kernel_size = positive_pair("Conv2D", "kernel_size", kernel_size)
-        self.strides = positive_pair("Conv2D", "strides", strides)
-        self.padding = padding_mode("Conv2D", padding)
+        set_window_options(self, filters, kernel_size, strides, padding, data_format,
+                           dilation_rate)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] is None:

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..kernels import conv2d, conv2d_backward
 from ..kernels.geometry import conv_output_length
-from ..kernels.validation import padding_mode, positive_pair
 from .base import KernelBiasLayer
+from .conv2d import set_window_options
 
 
 def conv_transpose_output_length(size, kernel, stride, padding, output_padding=None):
@@ -105,19 +105,8 @@ class Conv2DTranspose(KernelBiasLayer):
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, **kwargs)
-        if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
-                or filters < 1):
-            raise ValueError(f"Conv2DTranspose: filters must be a positive int, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Conv2DTranspose: fastnn stores images channels last (NHWC); "
-                             f"data_format={data_format!r} is not supported")
-        if positive_pair("Conv2DTranspose", "dilation_rate", dilation_rate) != (1, 1):
-            raise NotImplementedError("Conv2DTranspose: dilation_rate other than 1 is not "
-                                      "supported")
-        self.filters = int(filters)
-        self.kernel_size = positive_pair("Conv2DTranspose", "kernel_size", kernel_size)
-        self.strides = positive_pair("Conv2DTranspose", "strides", strides)
-        self.padding = padding_mode("Conv2DTranspose", padding)
+        set_window_options(self, filters, kernel_size, strides, padding, data_format,
+                           dilation_rate)
         self.output_padding = _output_padding_pair(output_padding, self.strides)
 
     def build(self, input_shape):
