@@ -30,15 +30,36 @@ void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx,
         dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+/* The fast loops over one range [i0, i1): what each thread runs. */
+static void relu_range(const float *x, float *y, int64_t i0, int64_t i1)
+{
+    for (int64_t i = i0; i < i1; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+static void relu_backward_range(const float *y, const float *dy, float *dx,
+                                int64_t i0, int64_t i1)
+{
+    for (int64_t i = i0; i < i1; i++) {
+        float g = dy[i]; /* read unconditionally: the select vectorises */
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
+}
+
+/* Small arrays (one thread's worth) skip the parallel region: opening one
+ * costs about half a microsecond even for a team of one, more than ReLU on
+ * a Dense layer of the course's MLP takes. */
 void fastnn_relu(const float *x, float *y, int64_t n)
 {
     int threads = fastnn_threads_for((double)n);
+    if (threads == 1) {
+        relu_range(x, y, 0, n);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        int64_t i0 = n * t / team, i1 = n * (t + 1) / team;
-        for (int64_t i = i0; i < i1; i++)
-            y[i] = x[i] < 0.0f ? 0.0f : x[i];
+        relu_range(x, y, n * t / team, n * (t + 1) / team);
     }
 }
 
@@ -46,13 +67,13 @@ void fastnn_relu_backward(const float *y, const float *dy, float *dx,
                           int64_t n)
 {
     int threads = fastnn_threads_for((double)n);
+    if (threads == 1) {
+        relu_backward_range(y, dy, dx, 0, n);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        int64_t i0 = n * t / team, i1 = n * (t + 1) / team;
-        for (int64_t i = i0; i < i1; i++) {
-            float g = dy[i]; /* read unconditionally: the select vectorises */
-            dx[i] = y[i] > 0.0f ? g : 0.0f;
-        }
+        relu_backward_range(y, dy, dx, n * t / team, n * (t + 1) / team);
     }
 }

@@ -40,14 +40,17 @@ int fastnn_set_simd(fastnn_simd path);
 const char *fastnn_simd_name(fastnn_simd path);
 
 /* ---- matrix multiplication (gemm.c) --------------------------------------
- * C (m x n) = op(A) . op(B), where op(A) is m x k and op(B) is k x n.
+ * C (m x n) = op(A) . op(B) + bias, where op(A) is m x k and op(B) is k x n.
  * A is stored row-major as m x k, or as k x m when transpose_a is set;
- * B likewise as k x n, or n x k when transpose_b is set.  C is overwritten. */
-int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
-                  int64_t n, int64_t k, int transpose_a, int transpose_b);
-void fastnn_matmul_naive(const float *a, const float *b, float *c, int64_t m,
-                         int64_t n, int64_t k, int transpose_a,
-                         int transpose_b);
+ * B likewise as k x n, or n x k when transpose_b is set.  bias (n values,
+ * added to every row: a Dense layer's forward pass in one call) may be NULL.
+ * C is overwritten. */
+int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
+                  int64_t m, int64_t n, int64_t k, int transpose_a,
+                  int transpose_b);
+void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
+                         float *c, int64_t m, int64_t n, int64_t k,
+                         int transpose_a, int transpose_b);
 
 /* ---- 2-D convolution (conv2d.c) ------------------------------------------
  * y[n, oh, ow, co] = b[co] + sum_{kh, kw, ci}

@@ -33,13 +33,13 @@
 
 /* ---- naive ---------------------------------------------------------------- */
 
-void fastnn_matmul_naive(const float *a, const float *b, float *c, int64_t m,
-                         int64_t n, int64_t k, int transpose_a,
-                         int transpose_b)
+void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
+                         float *c, int64_t m, int64_t n, int64_t k,
+                         int transpose_a, int transpose_b)
 {
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < n; j++) {
-            float sum = 0.0f;
+            float sum = bias ? bias[j] : 0.0f;
             for (int64_t p = 0; p < k; p++) {
                 float a_ip = transpose_a ? a[p * m + i] : a[i * k + p];
                 float b_pj = transpose_b ? b[j * k + p] : b[p * n + j];
@@ -265,6 +265,8 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     int64_t panels = split_m ? panels_m : panels_n;
     if (panels < threads)
         threads = (int)panels;
+    if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
+        return gemm_range(0, m, 0, n, k, a, b, c, ldc, bias, accumulate, macro_kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)
@@ -291,13 +293,14 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     return status;
 }
 
-int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
-                  int64_t n, int64_t k, int transpose_a, int transpose_b)
+int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
+                  int64_t m, int64_t n, int64_t k, int transpose_a,
+                  int transpose_b)
 {
     /* op(A)(i, p) and op(B)(p, j), seen as operands whose rows are i and j */
     fastnn_strided sa = {a, transpose_a ? 1 : k, transpose_a ? m : 1};
     fastnn_strided sb = {b, transpose_b ? k : 1, transpose_b ? 1 : n};
     fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
     fastnn_gemm_operand ob = {fastnn_pack_strided, &sb};
-    return fastnn_gemm(m, n, k, oa, ob, c, n, NULL, 0);
+    return fastnn_gemm(m, n, k, oa, ob, c, n, bias, 0);
 }

@@ -46,6 +46,10 @@ void fastnn_adam_update(float *w, const float *g, float *m, float *v,
                         float epsilon)
 {
     int threads = fastnn_threads_for(8.0 * (double)n);
+    if (threads == 1) { /* no parallel region: it costs more than a small array */
+        adam_range(w, g, m, v, 0, n, beta_1, beta_2, alpha, epsilon);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();

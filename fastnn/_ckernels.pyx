@@ -7,6 +7,7 @@ window geometry first; this module only unpacks pointers and sizes.  Arrays
 arrive flattened to 1-D (a free view of a C-contiguous array).
 """
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 
 cdef extern from "fastnn.h" nogil:
     enum: FASTNN_OK
@@ -21,9 +22,9 @@ cdef extern from "fastnn.h" nogil:
     int fastnn_set_simd(fastnn_simd path)
     const char *fastnn_simd_name(fastnn_simd path)
 
-    int fastnn_matmul(const float *a, const float *b, float *c, int64_t m,
-                      int64_t n, int64_t k, int transpose_a, int transpose_b)
-    void fastnn_matmul_naive(const float *a, const float *b, float *c,
+    int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
+                      int64_t m, int64_t n, int64_t k, int transpose_a, int transpose_b)
+    void fastnn_matmul_naive(const float *a, const float *b, const float *bias, float *c,
                              int64_t m, int64_t n, int64_t k, int transpose_a,
                              int transpose_b)
 
@@ -140,14 +141,19 @@ cdef inline void _check(int status):
 
 # ---- matmul -----------------------------------------------------------------
 
-def matmul(const float[::1] a, const float[::1] b, float[::1] c, int64_t m,
-           int64_t n, int64_t k, bint transpose_a, bint transpose_b, bint naive):
+def matmul(const float[:, ::1] a, const float[:, ::1] b, const float[::1] bias,
+           float[:, ::1] c, int64_t m, int64_t n, int64_t k, bint transpose_a,
+           bint transpose_b, bint naive):
+    """bias may be None."""
+    cdef const float *bias_ptr = NULL if bias is None else &bias[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_matmul_naive(&a[0], &b[0], &c[0], m, n, k, transpose_a, transpose_b)
+            fastnn_matmul_naive(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k, transpose_a,
+                                transpose_b)
         else:
-            status = fastnn_matmul(&a[0], &b[0], &c[0], m, n, k, transpose_a, transpose_b)
+            status = fastnn_matmul(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k,
+                                   transpose_a, transpose_b)
     _check(status)
 
 
@@ -291,15 +297,41 @@ def batch_norm_stats(const float[::1] x, float[::1] mean, float[::1] var, int64_
     _check(status)
 
 
-def adam_update(float[::1] w, const float[::1] g, float[::1] m, float[::1] v,
-                float beta_1, float beta_2, float alpha, float epsilon, bint naive):
-    with nogil:
-        if naive:
-            fastnn_adam_update_naive(&w[0], &g[0], &m[0], &v[0], w.shape[0],
-                                     beta_1, beta_2, alpha, epsilon)
-        else:
-            fastnn_adam_update(&w[0], &g[0], &m[0], &v[0], w.shape[0],
-                               beta_1, beta_2, alpha, epsilon)
+def adam_update(ws, gs, ms, vs, float beta_1, float beta_2, float alpha, float epsilon,
+                bint naive):
+    """One Adam step on each (w, g, m, v) of four equally long tuples of 1-D arrays.
+
+    Every array is unpacked (typed memoryviews: float32, C-contiguous, w/m/v
+    writeable, else ValueError) before the first update, so a bad array
+    leaves all weights as they were.
+    """
+    cdef Py_ssize_t count = len(ws), i
+    cdef float[::1] w, m, v
+    cdef const float[::1] g
+    cdef float **ptr = <float **>malloc(4 * count * sizeof(float *) + 1)
+    cdef int64_t *size = <int64_t *>malloc(count * sizeof(int64_t) + 1)
+    try:
+        if ptr == NULL or size == NULL:
+            raise MemoryError("fastnn: out of memory")
+        for i in range(count):
+            w, g, m, v = ws[i], gs[i], ms[i], vs[i]
+            if not (g.shape[0] == m.shape[0] == v.shape[0] == w.shape[0] > 0):
+                raise ValueError("adam_update: w, g, m, v must have one nonzero size")
+            ptr[4 * i], ptr[4 * i + 1], ptr[4 * i + 2], ptr[4 * i + 3] = (
+                &w[0], <float *>&g[0], &m[0], &v[0])
+            size[i] = w.shape[0]
+        with nogil:
+            for i in range(count):
+                if naive:
+                    fastnn_adam_update_naive(ptr[4 * i], ptr[4 * i + 1], ptr[4 * i + 2],
+                                             ptr[4 * i + 3], size[i], beta_1, beta_2, alpha,
+                                             epsilon)
+                else:
+                    fastnn_adam_update(ptr[4 * i], ptr[4 * i + 1], ptr[4 * i + 2],
+                                       ptr[4 * i + 3], size[i], beta_1, beta_2, alpha, epsilon)
+    finally:
+        free(ptr)
+        free(size)
 
 
 def relu(const float[::1] x, float[::1] y, bint naive):

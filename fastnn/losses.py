@@ -28,7 +28,6 @@ import numpy as np
 
 from . import activations
 from .arrays import real_array
-from .utils import to_categorical
 
 EPSILON = 1e-7
 
@@ -87,7 +86,10 @@ class Loss:
         return y, p
 
     def _scale(self, sample_weight, shape):
-        """wᵢ / N: how much each per-sample loss counts in the batch loss."""
+        """wᵢ / N: how much each per-sample loss counts in the batch loss (1/N
+        as one number when every wᵢ is 1)."""
+        if sample_weight is None:
+            return np.float64(1.0 / max(1, math.prod(shape)))
         return broadcast_sample_weight(sample_weight, shape) / max(1, math.prod(shape))
 
     def per_sample(self, y_true, y_pred):
@@ -385,14 +387,17 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Categorical crossentropy with integer labels: y (N,) or (N, 1), values 0 … C−1.
 
     Identical to ``categorical_crossentropy(to_categorical(y, C), p)``; the
-    course's chapter 7 trains with it.
+    course's chapter 7 trains with it.  The one-hot matrix is never built:
+    with one-hot y only the label's column counts, so the loss picks
+    q[label] and the gradients change that one column.
     """
 
     default_name = "sparse_categorical_crossentropy"
 
     def _prepare(self, y_true, y_pred):
+        """(where the labels sit in p's rows: a (rows, columns) index pair; p as float64)."""
         p = _as_float64("y_pred", y_pred)
-        labels = _as_float64("y_true", y_true)
+        labels = real_array(y_true, "y_true")
         if p.ndim == 0:
             raise ValueError(f"{self.name}: y_pred must have a class axis, got a scalar")
         if labels.ndim == p.ndim and labels.shape[-1] == 1:
@@ -402,13 +407,32 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                              f"match y_pred of shape {p.shape} (expected {p.shape[:-1]} or "
                              f"{p.shape[:-1] + (1,)})")
         classes = p.shape[-1]
-        if labels.size and (labels.min() < 0 or labels.max() >= classes
-                            or np.any(labels != np.round(labels))):
+        whole = labels.dtype.kind != "f" or bool(np.all(labels == np.round(labels)))
+        if labels.size and (not whole or labels.min() < 0 or labels.max() >= classes):
             bad = labels[(labels < 0) | (labels >= classes) | (labels != np.round(labels))][0]
             raise ValueError(f"{self.name}: labels must be integers in 0..{classes - 1} "
                              f"(the model has {classes} outputs), got {bad:g}")
-        one_hot = to_categorical(labels.reshape(-1), classes, dtype=np.float64)
-        return one_hot.reshape(p.shape), p
+        return (np.arange(labels.size), labels.reshape(-1).astype(np.intp)), p
+
+    def _per_sample(self, at_label, p):
+        rows = p.reshape(-1, p.shape[-1])
+        q = rows[at_label] / np.sum(rows, axis=-1)
+        return -np.log(np.clip(q, EPSILON, 1.0 - EPSILON)).reshape(p.shape[:-1])
+
+    def _per_sample_gradient(self, at_label, p):
+        # one-hot y: d_q is -1/q at the label (0 where clipped), so Σ d_q·q = d_q[label]·q[label]
+        rows = p.reshape(-1, p.shape[-1])
+        total = np.sum(rows, axis=-1)
+        q = rows[at_label] / total
+        d_q = -1.0 / np.clip(q, EPSILON, 1.0 - EPSILON) * ((q >= EPSILON) & (q <= 1.0 - EPSILON))
+        gradient = np.repeat((-d_q * q / total)[:, np.newaxis], rows.shape[1], axis=1)
+        gradient[at_label] = (d_q - d_q * q) / total
+        return gradient.reshape(p.shape)
+
+    def _per_sample_logits_gradient(self, at_label, p):
+        gradient = p.reshape(-1, p.shape[-1]).copy()  # p − y with one-hot y
+        gradient[at_label] -= 1.0
+        return gradient.reshape(p.shape)
 
 
 class BinaryCrossentropy(_MeanOverOutputs):

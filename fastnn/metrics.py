@@ -29,6 +29,10 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add one batch: its per-sample values, weighted by ``sample_weight`` (default 1 each)."""
         values = np.asarray(self._values(y_true, y_pred), np.float64)
+        if sample_weight is None:  # every weight 1
+            self._total += float(values.sum())
+            self._count += values.size
+            return
         weights = broadcast_sample_weight(sample_weight, values.shape)
         self._total += float(np.sum(weights * values))
         self._count += float(np.sum(weights))

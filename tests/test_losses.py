@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 from conftest import numerical_gradient
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fastnn import activations, losses
@@ -157,6 +157,24 @@ def test_cosine_similarity_is_minus_one_for_parallel_vectors():
     np.testing.assert_allclose(losses.cosine_similarity([[1.0, 0.0]], [[0.0, 0.0]]), [0.0])
 
 
+@given(st.integers(1, 4), st.integers(2, 5), st.integers(0, 2**31 - 1))
+@settings(max_examples=40, deadline=None)
+def test_sparse_equals_one_hot_for_sequences_and_clipped_probabilities(steps, classes, seed):
+    # labels (N, T) against p (N, T, C); some p exactly 0 or 1, where the clip is active
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, (3, steps))
+    p = rng.choice([0.0, 1.0, 1e-9, 0.3, 0.7], (3, steps, classes))
+    p[..., 0] += 0.5  # no all-zero row
+    one_hot = np.eye(classes)[labels]
+    sparse, dense = losses.SparseCategoricalCrossentropy(), losses.CategoricalCrossentropy()
+    np.testing.assert_allclose(sparse.per_sample(labels, p), dense.per_sample(one_hot, p),
+                               rtol=1e-6)
+    np.testing.assert_allclose(sparse.gradient(labels, p), dense.gradient(one_hot, p),
+                               rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(sparse.logits_gradient(labels, p, "softmax"),
+                               dense.logits_gradient(one_hot, p, "softmax"), rtol=1e-6)
+
+
 def test_labels_are_brought_to_the_predictions_rank():
     y, p = np.array([0.0, 1.0, 2.0]), np.array([[0.5], [1.0], [1.0]])
     assert losses.get("mse")(y, p) == pytest.approx((0.25 + 0 + 1) / 3)   # no (3, 3) broadcast
@@ -176,6 +194,8 @@ def test_sparse_labels_equal_one_hot_labels():
         np.testing.assert_array_equal(sparse.gradient(y, p), dense.gradient(one_hot, p))
     with pytest.raises(ValueError, match="0..3"):
         sparse([0, 4, 1, 1, 1, 1], p)
+    with pytest.raises(ValueError, match="integers in 0..3"):
+        sparse([0, 1.5, 1, 1, 1, 1], p)
     with pytest.raises(ValueError, match="do not match"):
         sparse(np.zeros((6, 4)), p)
 

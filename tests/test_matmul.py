@@ -124,3 +124,18 @@ def test_one_and_two_threads_agree(impl, transpose_a, transpose_b, restore_threa
         for c in results:
             assert_matches(c, expected, k)
         np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-5)
+
+
+@each_impl
+@transposes
+@given(m=st.integers(1, 40), n=st.integers(1, 40), k=st.integers(0, 40), seed=seeds)
+def test_bias_is_added_to_every_row(impl, transpose_a, transpose_b, m, n, k, seed):
+    a, b, expected = operands(m, n, k, transpose_a, transpose_b, seed)
+    bias = uniform(np.random.default_rng(seed + 1), (n,))
+    c = matmul(a, b, transpose_a, transpose_b, bias=bias, impl=impl)
+    assert_matches(c, expected + bias.astype(np.float64), k + 1)
+
+
+def test_bias_of_the_wrong_length_is_refused():
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\).*got \(4,\)"):
+        matmul(np.ones((2, 5)), np.ones((5, 3)), bias=np.ones(4))

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastnn.kernels import adam_update
+from fastnn.kernels import adam_update, adam_update_many
 
 HYPER = dict(beta_1=0.9, beta_2=0.999, alpha=1e-3, epsilon=1e-7)
 
@@ -87,3 +87,29 @@ def test_shapes_must_match():
         adam_update(w, g, m.reshape(3, 4), v, **HYPER)
     with pytest.raises(ValueError, match="g must have the shape of w"):
         adam_update(w, g[:2], m, v, **HYPER)
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive", "numpy"])
+def test_many_arrays_in_one_call_equal_one_call_each(impl):
+    shapes = [(3, 16), (16,), (0,), (16, 32), (32,), (5, 5, 1, 4)]
+    together = [state(shape, seed) for seed, shape in enumerate(shapes)]
+    alone = [[a.copy() for a in arrays] for arrays in together]
+    adam_update_many(*zip(*together), **HYPER, impl=impl)
+    for arrays in alone:
+        adam_update(*arrays, **HYPER, impl=impl)
+    for got, want in zip(together, alone):
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(together[0][0], state(shapes[0], 0)[0])  # w did move
+
+
+def test_many_arrays_are_checked_before_any_update():
+    (w1, g1, m1, v1), (w2, g2, m2, v2) = state((4,), 1), state((6,), 2)
+    before = w1.copy()
+    with pytest.raises(ValueError, match="lists of one length"):
+        adam_update_many([w1, w2], [g1], [m1, m2], [v1, v2], **HYPER)
+    with pytest.raises(ValueError, match=r"g must have the shape of w \(6,\)"):
+        adam_update_many([w1, w2], [g1, g1], [m1, m2], [v1, v2], **HYPER)
+    with pytest.raises(ValueError, match="v must be a writeable C-contiguous float32"):
+        adam_update_many([w1, w2], [g1, g2], [m1, m2], [v1, v2.astype(np.float64)], **HYPER)
+    np.testing.assert_array_equal(w1, before)

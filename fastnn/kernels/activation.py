@@ -13,11 +13,13 @@ import numpy as np
 from ..arrays import real_array
 from . import reference
 from ._native import native
-from .validation import check_impl
+from .validation import check_impl, is_float32_c
 
 
 def _values(kernel, name, value):
     """C-contiguous float32 of any shape (0-D stays 0-D, unlike ascontiguousarray)."""
+    if is_float32_c(value):
+        return value
     return np.asarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32, order="C")
 
 

@@ -6,8 +6,8 @@ from ._native import native
 from .validation import as_float32, check_impl
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, impl="fast"):
-    """C = op(a) · op(b), where op transposes its matrix when asked.
+def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast"):
+    """C = op(a) · op(b) (+ bias), where op transposes its matrix when asked.
 
     Backward passes need the transposed products: for y = x·W,
     dW = xᵀ·dy (``transpose_a=True``) and dx = dy·Wᵀ (``transpose_b=True``).
@@ -15,6 +15,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, impl="fast"):
     Args:
         a: 2-D array, (m, k), or (k, m) with ``transpose_a``.
         b: 2-D array, (k, n), or (n, k) with ``transpose_b``.
+        bias: optional (n,) array added to every row of C, inside the
+            kernel (a Dense layer's x·W + b in one call).
         impl: "fast" (blocked C + OpenMP), "naive" (three C loops) or
             "numpy" (``a @ b``).
 
@@ -31,12 +33,18 @@ def matmul(a, b, transpose_a=False, transpose_b=False, impl="fast"):
             f"matmul: op(a) has {k} columns but op(b) has {k_b} rows "
             f"(a {a.shape}{', transposed' if transpose_a else ''}; "
             f"b {b.shape}{', transposed' if transpose_b else ''})")
+    if bias is not None:
+        bias = as_float32("matmul", "bias", bias, ("columns",))
+        if bias.shape != (n,):
+            raise ValueError(f"matmul: bias must have shape ({n},) (one value per column "
+                             f"of C), got {bias.shape}")
     if impl == "numpy":
-        return reference.matmul(a, b, transpose_a, transpose_b)
+        c = reference.matmul(a, b, transpose_a, transpose_b)
+        return c if bias is None else c + bias
     if k == 0:  # an empty sum
-        return np.zeros((m, n), np.float32)
+        return np.zeros((m, n), np.float32) + (0 if bias is None else bias)
     c = np.empty((m, n), np.float32)
     if c.size:
-        native.matmul(a.reshape(-1), b.reshape(-1), c.reshape(-1), m, n, k,
+        native.matmul(a, b, bias, c, m, n, k,
                       bool(transpose_a), bool(transpose_b), impl == "naive")
     return c

@@ -14,6 +14,12 @@ from .geometry import PADDINGS
 
 IMPLS = ("fast", "naive", "numpy")
 
+# The C kernels index with int64_t throughout.  No array holds more than
+# 2**61 float32 values (2**63 bytes), so with window sizes and strides of at
+# most 2**61 the largest index C forms (a position plus a window plus a
+# stride) stays below 3 * 2**61 < 2**63: nothing overflows.
+MAX_WINDOW = 2**61
+
 
 def check_impl(kernel, impl):
     """``impl`` must be one of "fast", "naive", "numpy"."""
@@ -30,6 +36,8 @@ def as_float32(kernel, name, value, axes):
     ``("batch", "height", "width", "channels")``.  Copies only when the
     input is not already C-contiguous float32.
     """
+    if is_float32_c(value) and value.ndim == len(axes):  # the common case, checked quickly
+        return value
     array = real_array(value, f"{kernel}: {name}")
     if array.ndim != len(axes):
         raise ValueError(f"{kernel}: {name} must be {len(axes)}-D "
@@ -37,8 +45,13 @@ def as_float32(kernel, name, value, axes):
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def is_float32_c(value):
+    """Whether ``value`` is already what C reads: a C-contiguous float32 ndarray."""
+    return type(value) is np.ndarray and value.dtype == np.float32 and value.flags.c_contiguous
+
+
 def positive_pair(kernel, name, value):
-    """An int or a pair of ints, each >= 1, as a tuple (rows, cols)."""
+    """An int or a pair of ints, each in 1..MAX_WINDOW, as a tuple (rows, cols)."""
     pair = (value, value) if isinstance(value, numbers.Integral) else value
     try:
         pair = tuple(pair)
@@ -49,6 +62,9 @@ def positive_pair(kernel, name, value):
             or min(pair) < 1):
         raise ValueError(f"{kernel}: {name} must be a positive int or a pair of positive "
                          f"ints, got {value!r}")
+    if max(pair) > MAX_WINDOW:
+        raise ValueError(f"{kernel}: {name} must be at most 2**61 (the C kernels index "
+                         f"with 64-bit integers), got {value!r}")
     return int(pair[0]), int(pair[1])
 
 

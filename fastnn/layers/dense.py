@@ -46,9 +46,7 @@ class Dense(KernelBiasLayer):
     def call(self, x, training=False):
         self._x = x
         rows = x.reshape(-1, x.shape[-1])
-        z = matmul(rows, self.kernel.value)
-        if self.bias is not None:
-            z += self.bias.value
+        z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value)
         return z.reshape(x.shape[:-1] + (self.units,))
 
     def call_backward(self, dz):

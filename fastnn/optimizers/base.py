@@ -147,13 +147,19 @@ class Optimizer:
                 per call.
         """
         learning_rate = self.learning_rate / (1.0 + self.decay * self.iterations)
-        step = self.iterations + 1
-        for grad, variable in grads_and_vars:
-            if grad is None:
-                continue
-            grad = self._clip(self._checked_gradient(grad, variable))
-            self._update_step(variable.value, grad, self._slots_of(variable), learning_rate, step)
+        pairs = [(self._clip(self._checked_gradient(grad, variable)), variable)
+                 for grad, variable in grads_and_vars if grad is not None]
+        self._update_all(pairs, learning_rate, self.iterations + 1)
         self.iterations += 1
+
+    def _update_all(self, grads_and_vars, learning_rate, step):
+        """Update each variable from its (checked, clipped) gradient.
+
+        One ``_update_step`` per variable; an optimizer with a kernel that
+        takes all arrays at once (Adam) overrides this.
+        """
+        for grad, variable in grads_and_vars:
+            self._update_step(variable.value, grad, self._slots_of(variable), learning_rate, step)
 
     def _update_step(self, weights, grad, slots, learning_rate, step):
         """Update ``weights`` (float32, in place) and the ``slots`` dict of its state arrays.
