@@ -197,8 +197,9 @@ def softmax(x, axis=-1):
     e^x from overflowing (softmax([1000, 1000]) = [0.5, 0.5]).
     """
     x = _as_float(x)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
 @_derivative_of(softmax)

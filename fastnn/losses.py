@@ -98,8 +98,14 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The batch loss Σ wᵢ·lᵢ / N (N per-sample values; wᵢ = 1 by default)."""
-        values = self._per_sample(*self._prepare(y_true, y_pred))
-        return float(np.sum(self._scale(sample_weight, np.shape(values)) * values))
+        return self._batch_loss(self._per_sample(*self._prepare(y_true, y_pred)), sample_weight)
+
+    def _batch_loss(self, values, sample_weight):
+        """Σ wᵢ·lᵢ / N from the per-sample values lᵢ."""
+        values = np.asarray(values)
+        if sample_weight is None:
+            return float(values.sum()) / max(1, values.size)
+        return float((self._scale(sample_weight, np.shape(values)) * values).sum())
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         """d(batch loss)/d(y_pred): float32, shape of y_pred."""
@@ -122,8 +128,7 @@ class Loss:
         activation has a fused form with this loss, else ``gradient``.
         """
         y, p = self._prepare(y_true, y_pred)
-        values = self._per_sample(y, p)
-        loss = float(np.sum(self._scale(sample_weight, np.shape(values)) * values))
+        loss = self._batch_loss(self._per_sample(y, p), sample_weight)
         fused = self.fuses_with(activation_name)
         per_sample = (self._per_sample_logits_gradient(y, p) if fused
                       else self._per_sample_gradient(y, p))
@@ -416,8 +421,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     def _per_sample(self, at_label, p):
         rows = p.reshape(-1, p.shape[-1])
-        q = rows[at_label] / np.sum(rows, axis=-1)
-        return -np.log(np.clip(q, EPSILON, 1.0 - EPSILON)).reshape(p.shape[:-1])
+        q = rows[at_label] / rows.sum(axis=-1)
+        return -np.log(q.clip(EPSILON, 1.0 - EPSILON)).reshape(p.shape[:-1])
 
     def _per_sample_gradient(self, at_label, p):
         # one-hot y: d_q is -1/q at the label (0 where clipped), so Σ d_q·q = d_q[label]·q[label]
