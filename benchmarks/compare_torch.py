@@ -15,7 +15,10 @@ alternate fastnn and PyTorch so both see the same machine state:
 4. threads (1 and 2) and batch sizes (32, 64, 128, 256) for the CNN;
 5. the machine's limits for the roofline: OpenBLAS sgemm GFLOP/s (about the
    cores' FP32 peak) and copy bandwidth of a large array (GB/s);
-6. a per-layer profile of one fastnn training step (where the time goes).
+6. a per-layer profile of one fastnn training step (where the time goes);
+7. memory: how much resident memory training the CNN adds on top of the
+   loaded library, model and data (peak and after each epoch), each
+   framework alone in a fresh process.
 
 Both libraries run with the same number of threads.  PyTorch gets its
 native NCHW layout (what its users write); fastnn its NHWC.  Inputs are
@@ -23,7 +26,9 @@ random: no kernel here depends on the values.
 """
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -225,6 +230,50 @@ def layer_profile(batch_size=128, steps=20):
     return step_ms, rows
 
 
+def _status_mib(field):
+    """A memory figure of this process from /proc/self/status (Linux), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def memory_child(framework, batch_size=128, steps=40, epochs=3):
+    """In a fresh process: MiB of resident memory training adds, as JSON on stdout.
+
+    The baseline is the resident size once both libraries, the models and
+    the data are loaded; then the peak (VmHWM, reset first through
+    /proc/self/clear_refs) over ``epochs`` epochs, and the resident size after
+    each epoch: growth from epoch to epoch would be a leak or a cache that
+    never stops growing.
+    """
+    set_threads(2)
+    x = RNG.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
+    y = RNG.integers(0, 10, len(x))
+    ours, theirs = training_pair(fastnn_cnn, torch_cnn, x, y, batch_size, steps)
+    epoch = ours if framework == "fastnn" else theirs
+    baseline = _status_mib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak resident size
+    after = []
+    for _ in range(epochs):
+        epoch()
+        after.append(_status_mib("VmRSS") - baseline)
+    print(json.dumps({"baseline": baseline, "peak": _status_mib("VmHWM") - baseline,
+                      "after_epochs": after}))
+
+
+def peak_memory():
+    """{framework: memory_child's figures}, each measured in its own process."""
+    results = {}
+    for framework in ("fastnn", "torch"):
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child",
+                              framework], check=True, capture_output=True, text=True).stdout
+        results[framework] = json.loads(out.splitlines()[-1])
+    return results
+
+
 def set_threads(n):
     fastnn.set_num_threads(n)
     torch.set_num_threads(n)
@@ -234,7 +283,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and steps")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--memory-child", choices=("fastnn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
     rounds, steps = (3, 10) if args.quick else (7, 20)
     info = fastnn.build_info()
     print(f"fastnn {info['version']} ({info['simd']}), PyTorch {torch.__version__}, "
@@ -280,6 +333,18 @@ def main():
         print(f"| {name} | {forward:.2f} | {backward:.2f} |")
     layers_ms = sum(f + b for _, f, b in rows)
     print(f"| loss, optimizer, batching (the rest) | {step_ms - layers_ms:.2f} | |")
+
+    memory = peak_memory()
+    results["memory_mib"] = memory
+    print("\n| demo CNN training, batch 128, 3 epochs of 40 steps | fastnn MiB | PyTorch MiB |")
+    print("|---|---:|---:|")
+    print(f"| resident before training (both libraries loaded, models, data) | "
+          f"{memory['fastnn']['baseline']:.0f} | {memory['torch']['baseline']:.0f} |")
+    print(f"| peak added by training | {memory['fastnn']['peak']:.1f} "
+          f"| {memory['torch']['peak']:.1f} |")
+    for i in range(3):
+        print(f"| added, after epoch {i + 1} | {memory['fastnn']['after_epochs'][i]:.1f} "
+              f"| {memory['torch']['after_epochs'][i]:.1f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
