@@ -25,7 +25,9 @@
  * Parallelism: the m (or n) dimension is cut into one contiguous range of
  * panels per thread; each thread packs its own blocks and writes a disjoint
  * part of C, so no locks, no barriers, and a result that does not depend on
- * scheduling.
+ * scheduling.  When C is small and the reduction long (k > 2 x threads x
+ * max(m, n)), the k dimension is cut instead: each thread sums its part into
+ * a private copy of C and the copies are added in thread order at the end.
  */
 #include <string.h>
 
@@ -206,13 +208,15 @@ static macro_kernel_fn pick_macro_kernel(void)
 
 /* ---- the five loops --------------------------------------------------------- */
 
-/* One thread's share of the product: rows [m0, m1) x columns [n0, n1). */
+/* One thread's share of the product: rows [m0, m1) x columns [n0, n1),
+ * summed over the reduction indices [k0, k1). */
 static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
-                      int64_t k, fastnn_gemm_operand a, fastnn_gemm_operand b,
-                      float *c, int64_t ldc, const float *bias, int accumulate,
+                      int64_t k0, int64_t k1, fastnn_gemm_operand a,
+                      fastnn_gemm_operand b, float *c, int64_t ldc,
+                      const float *bias, int accumulate,
                       macro_kernel_fn macro_kernel)
 {
-    int64_t kc_max = fastnn_min(k, FASTNN_KC);
+    int64_t kc_max = fastnn_min(k1 - k0, FASTNN_KC);
     int64_t nc_max = fastnn_ceil_div(fastnn_min(n1 - n0, FASTNN_NC), FASTNN_NR) * FASTNN_NR;
     int64_t mc_max = fastnn_ceil_div(fastnn_min(m1 - m0, FASTNN_MC), FASTNN_MR) * FASTNN_MR;
     float *ap = fastnn_alloc_floats(mc_max * kc_max);
@@ -224,9 +228,9 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
     }
     for (int64_t jc = n0; jc < n1; jc += FASTNN_NC) {             /* loop 5 */
         int64_t nc = fastnn_min(FASTNN_NC, n1 - jc);
-        for (int64_t pc = 0; pc < k; pc += FASTNN_KC) {           /* loop 4 */
-            int64_t kc = fastnn_min(FASTNN_KC, k - pc);
-            int overwrite = pc == 0 && !accumulate;
+        for (int64_t pc = k0; pc < k1; pc += FASTNN_KC) {         /* loop 4 */
+            int64_t kc = fastnn_min(FASTNN_KC, k1 - pc);
+            int overwrite = pc == k0 && !accumulate;
             b.pack(b.operand, jc, nc, pc, kc, FASTNN_NR, bp);
             for (int64_t ic = m0; ic < m1; ic += FASTNN_MC) {     /* loop 3 */
                 int64_t mc = fastnn_min(FASTNN_MC, m1 - ic);
@@ -239,6 +243,40 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
     fastnn_free_floats(ap);
     fastnn_free_floats(bp);
     return FASTNN_OK;
+}
+
+/* Split-K: each thread sums its own range of the reduction into a private
+ * m x n copy of C; the copies are then added in thread order, so the result
+ * depends on the number of threads but never on their scheduling. */
+static int gemm_split_k(int64_t m, int64_t n, int64_t k, int threads,
+                        fastnn_gemm_operand a, fastnn_gemm_operand b,
+                        float *c, int64_t ldc, const float *bias,
+                        int accumulate, macro_kernel_fn macro_kernel)
+{
+    float *partial = fastnn_alloc_floats((int64_t)threads * m * n);
+    if (!partial)
+        return FASTNN_ENOMEM;
+    int status = FASTNN_OK;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        int s = gemm_range(0, m, 0, n, k * t / team, k * (t + 1) / team, a, b,
+                           partial + t * m * n, n, NULL, 0, macro_kernel);
+        if (s != FASTNN_OK) {
+#pragma omp atomic write
+            status = s;
+        }
+    }
+    if (status == FASTNN_OK)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                float total = accumulate ? c[i * ldc + j] : bias ? bias[j] : 0.0f;
+                for (int t = 0; t < threads; t++)
+                    total += partial[(t * m + i) * n + j];
+                c[i * ldc + j] = total;
+            }
+    fastnn_free_floats(partial);
+    return status;
 }
 
 int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
@@ -266,7 +304,15 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     if (panels < threads)
         threads = (int)panels;
     if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
-        return gemm_range(0, m, 0, n, k, a, b, c, ldc, bias, accumulate, macro_kernel);
+        return gemm_range(0, m, 0, n, 0, k, a, b, c, ldc, bias, accumulate,
+                          macro_kernel);
+    /* A short, narrow C summed over a long reduction (a convolution's weight
+     * gradient: 64 x 288 over 15,488 pixels): splitting m or n would make
+     * every thread pack all of the other operand, which is most of the data;
+     * splitting k packs everything once, for a small sum at the end. */
+    if (k > 2 * (int64_t)threads * fastnn_max(m, n))
+        return gemm_split_k(m, n, k, threads, a, b, c, ldc, bias, accumulate,
+                            macro_kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)
@@ -282,7 +328,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
             n1 = fastnn_min(last * FASTNN_NR, n);
         }
         if (m0 < m1 && n0 < n1) {
-            int s = gemm_range(m0, m1, n0, n1, k, a, b, c, ldc, bias,
+            int s = gemm_range(m0, m1, n0, n1, 0, k, a, b, c, ldc, bias,
                                accumulate, macro_kernel);
             if (s != FASTNN_OK) {
 #pragma omp atomic write

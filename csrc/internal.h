@@ -77,6 +77,7 @@ void fastnn_sum_partials(const float *partial, int parts, int64_t size,
                          float *out);
 
 static inline int64_t fastnn_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fastnn_max(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t fastnn_ceil_div(int64_t a, int64_t b)
 {
     return (a + b - 1) / b;

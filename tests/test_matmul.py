@@ -35,9 +35,11 @@ def test_matches_float64_product(impl, transpose_a, transpose_b, m, n, k, seed):
 
 
 # Shapes crossing the C blocking: MR=6, NR=16, KC=256, MC=144.
-# The last two are big enough for two threads, split along m and along n.
+# The last three are big enough for two threads, split along m, along n, and
+# along k (a small C over a long reduction, like a convolution's weight gradient).
 BLOCK_SHAPES = [(145, 33, 257), (6, 16, 256), (7, 17, 513), (144, 1, 300),
-                (1, 200, 260), (290, 47, 5), (13, 400, 31), (150, 40, 300), (5, 333, 300)]
+                (1, 200, 260), (290, 47, 5), (13, 400, 31), (150, 40, 300), (5, 333, 300),
+                (20, 30, 1100)]
 
 
 @each_impl
@@ -115,7 +117,7 @@ def test_inputs_are_not_modified(impl):
 @pytest.mark.parametrize("impl", NATIVE_IMPLS)
 @transposes
 def test_one_and_two_threads_agree(impl, transpose_a, transpose_b, restore_threads):
-    for m, n, k in [(300, 200, 290), (5, 333, 300)]:
+    for m, n, k in [(300, 200, 290), (5, 333, 300), (20, 30, 1100)]:
         a, b, expected = operands(m, n, k, transpose_a, transpose_b, seed=4)
         results = []
         for threads in (1, 2):
