@@ -155,6 +155,15 @@ void fastnn_relu_naive(const float *x, float *y, int64_t n);
 void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n);
 void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n);
 
+/* ---- dropout (dropout.c) -------------------------------------------------
+ * y = x * mask / keep_prob, where mask[i] (keep with probability keep_prob,
+ * in (0, 1]) depends only on (seed, i): the same call on dy with the same
+ * seed is the backward pass.  y may be x. */
+void fastnn_dropout(const float *x, float *y, int64_t n, float keep_prob,
+                    uint64_t seed);
+void fastnn_dropout_naive(const float *x, float *y, int64_t n, float keep_prob,
+                          uint64_t seed);
+
 /* ---- Adam (optimizer.c) ---------------------------------------------------
  * One Adam step on n weights, in place: m, v moving averages of g and g^2,
  * w -= alpha * m / (sqrt(v) + epsilon); alpha includes the bias correction. */

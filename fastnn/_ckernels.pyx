@@ -6,7 +6,7 @@ make every array C-contiguous float32, allocate the outputs and compute the
 window geometry first; this module only unpacks pointers and sizes.  Arrays
 arrive flattened to 1-D (a free view of a C-contiguous array).
 """
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 cdef extern from "fastnn.h" nogil:
@@ -90,6 +90,9 @@ cdef extern from "fastnn.h" nogil:
                             float beta_1, float beta_2, float alpha, float epsilon)
     void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v, int64_t n,
                                   float beta_1, float beta_2, float alpha, float epsilon)
+    void fastnn_dropout(const float *x, float *y, int64_t n, float keep_prob, uint64_t seed)
+    void fastnn_dropout_naive(const float *x, float *y, int64_t n, float keep_prob,
+                              uint64_t seed)
     void fastnn_relu(const float *x, float *y, int64_t n)
     void fastnn_relu_naive(const float *x, float *y, int64_t n)
     void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n)
@@ -332,6 +335,14 @@ def adam_update(ws, gs, ms, vs, float beta_1, float beta_2, float alpha, float e
     finally:
         free(ptr)
         free(size)
+
+
+def dropout(const float[::1] x, float[::1] y, float keep_prob, uint64_t seed, bint naive):
+    with nogil:
+        if naive:
+            fastnn_dropout_naive(&x[0], &y[0], x.shape[0], keep_prob, seed)
+        else:
+            fastnn_dropout(&x[0], &y[0], x.shape[0], keep_prob, seed)
 
 
 def relu(const float[::1] x, float[::1] y, bint naive):

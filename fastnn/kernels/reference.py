@@ -184,6 +184,31 @@ def adam_update(w, g, m, v, beta_1, beta_2, alpha, epsilon):
     w -= alpha * m / (np.sqrt(v) + epsilon)
 
 
+def _fmix32(h):
+    """MurmurHash3's 32-bit finaliser on a uint32 array."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def dropout_keep(size, keep_prob, seed):
+    """The dropout mask of ``size`` elements: True where hash(seed, i) < keep_prob·2³²."""
+    i = np.arange(size, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        key = np.uint32(seed & 0xFFFFFFFF) ^ _fmix32(
+            np.uint32(seed >> 32) + (i >> np.uint64(32)).astype(np.uint32))
+        bits = _fmix32(_fmix32(i.astype(np.uint32) * np.uint32(0x9E3779B9) ^ key) + key)
+    threshold = min(int(keep_prob * 2**32), 2**32 - 1)
+    return bits < np.uint32(threshold)
+
+
+def dropout(x, keep_prob, seed):
+    keep = dropout_keep(x.size, keep_prob, seed).reshape(x.shape)
+    return np.where(keep, x * np.float32(1 / np.float32(keep_prob)), np.float32(0))
+
+
 def relu(x):
     return np.where(x < 0, np.float32(0), x)
 

@@ -3,7 +3,7 @@ import numbers
 
 import numpy as np
 
-from .. import random
+from .. import kernels, random
 from .base import Layer
 
 
@@ -30,20 +30,27 @@ class Dropout(Layer):
         self._rng = random.own_generator(seed, "Dropout")
 
     def call(self, x, training=False):
+        self._seed = self._mask = None  # what backward needs: one of them, or neither
         if not training or self.rate == 0:
-            self._mask = None
             return x
         if self.noise_shape is not None and len(self.noise_shape) != x.ndim:
             raise ValueError(f"layer {self.name!r}: noise_shape {self.noise_shape} needs one "
                              f"entry per axis of inputs of shape {x.shape}")
-        shape = x.shape if self.noise_shape is None else tuple(
-            size if want is None else want for size, want in zip(x.shape, self.noise_shape))
         rng = self._rng or random.generator()
         keep = 1.0 - self.rate
+        if self.noise_shape is None:
+            # the mask is a function of (seed, position): the backward pass
+            # recomputes it from the seed instead of storing it
+            self._seed = int(rng.integers(2**64, dtype=np.uint64))
+            return kernels.dropout(x, keep, self._seed)
+        shape = tuple(size if want is None else want
+                      for size, want in zip(x.shape, self.noise_shape))
         self._mask = (rng.random(shape, dtype=np.float32) < keep) * np.float32(1.0 / keep)
         return x * self._mask
 
     def call_backward(self, dz):
+        if self._seed is not None:
+            return kernels.dropout(dz, 1.0 - self.rate, self._seed)
         return dz if self._mask is None else dz * self._mask
 
     def get_config(self):
