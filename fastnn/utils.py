@@ -6,6 +6,7 @@ import random
 import numpy as np
 
 from . import random as fastnn_random
+from .arrays import real_array
 from .gradient_check import gradient_check
 
 __all__ = ["gradient_check", "set_random_seed", "to_categorical"]
@@ -20,8 +21,9 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     [1,0,0,0], [0,1,0,0], [0,0,1,0], [0,0,0,1].
 
     Args:
-        y: labels 0 … num_classes−1 (anything array-like; cast to int).
-            A trailing axis of length 1, as in (N, 1), is dropped.
+        y: labels 0 … num_classes−1 (anything array-like of whole numbers;
+            2.0 is label 2, 2.5 is refused). A trailing axis of length 1,
+            as in (N, 1), is dropped.
         num_classes: the length of each vector; default max(y) + 1.
         dtype: of the result.
 
@@ -29,12 +31,17 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         array of shape y.shape + (num_classes,).
 
     Raises:
-        ValueError: a label is negative or >= num_classes, or num_classes
-            is not a positive int.
+        ValueError: a label is not a whole number, is negative or >=
+            num_classes, or num_classes is not a positive int.
     """
-    labels = np.asarray(y)
+    labels = real_array(y, "to_categorical: y")
     if labels.ndim > 1 and labels.shape[-1] == 1:
         labels = labels[..., 0]
+    if labels.dtype.kind == "f":
+        not_whole = ~np.isfinite(labels) | (labels != np.round(labels))
+        if not_whole.any():
+            raise ValueError(f"to_categorical: labels must be whole numbers (class indices), "
+                             f"got {labels[not_whole].flat[0]}")
     labels = labels.astype(np.int64)
     if num_classes is None:
         if labels.size == 0:

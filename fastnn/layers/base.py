@@ -20,6 +20,7 @@ import numbers
 import numpy as np
 
 from .. import activations, initializers, regularizers
+from ..arrays import real_array
 from ..naming import snake_case, unique_name
 from ..variables import Variable
 
@@ -105,18 +106,28 @@ class Layer:
         return [v.value.copy() for v in self._variables]
 
     def set_weights(self, weights):
-        """Load arrays (same order and shapes as ``get_weights``)."""
+        """Load arrays (same order and shapes as ``get_weights``): all or none."""
+        for variable, value in zip(self._variables, self.checked_weights(weights)):
+            variable.assign(value)
+
+    def checked_weights(self, weights):
+        """``weights`` as arrays of real numbers, one per weight and of its
+        shape, or an error naming the layer, the weight and both shapes."""
         weights = list(weights)
+        if not self.built and weights:
+            raise ValueError(f"layer {self.name!r} is not built yet, so it has no weights to "
+                             f"set: give it input_shape=, or call it on data first")
         if len(weights) != len(self._variables):
             raise ValueError(f"layer {self.name!r} expects {len(self._variables)} weight "
                              f"arrays, got {len(weights)}")
+        arrays = []
         for variable, value in zip(self._variables, weights):
-            value = _as_array(value)
+            value = real_array(value, f"layer {self.name!r}: weight {variable.name!r}")
             if value.shape != variable.shape:
                 raise ValueError(f"layer {self.name!r}: weight {variable.name!r} has shape "
                                  f"{variable.shape}, got an array of shape {value.shape}")
-        for variable, value in zip(self._variables, weights):
-            variable.assign(value)
+            arrays.append(value)
+        return arrays
 
     def count_params(self):
         """Number of scalars in all weights (trainable or not)."""
@@ -145,7 +156,7 @@ class Layer:
 
     def __call__(self, x, training=False):
         """Run the layer on an array, building it first if needed."""
-        x = _as_array(x)
+        x = np.asarray(real_array(x, f"layer {self.name!r}: x"), dtype=np.float32)
         if not self.built:
             self.build((None,) + x.shape[1:])
         return self.forward(x, training=training)
@@ -168,9 +179,9 @@ class Layer:
         if self.fuses_activation:  # call's kernel applied it already
             self._z, self._y = None, z
             return z
-        self._z = z
-        self._y = self.activation.forward(z)
-        return self._y
+        y = self.activation.forward(z)
+        self._z, self._y = z, y   # written for backward, never read back here
+        return y
 
     def backward(self, dy):
         """dLoss/dx from dLoss/dy; fills ``variable.grad`` of every weight."""
@@ -237,7 +248,3 @@ class KernelBiasLayer(Layer):
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
-
-
-def _as_array(value):
-    return np.asarray(value, dtype=np.float32)

@@ -6,9 +6,10 @@ chapter 22), and the training loop in ``training.py`` drives both.
 """
 from .. import losses, metrics as metrics_module, optimizers
 from ..layers import InputLayer, Layer
+from ..layers.base import standardize_shape
 from ..naming import unique_name
 from . import saving, training
-from .data import as_array
+from .data import as_array, as_inputs
 from .summary import summary_lines
 
 
@@ -97,7 +98,7 @@ class Sequential:
 
     def _ensure_built(self, x):
         if not self.built:
-            self.build((None,) + x.shape[1:])
+            self.build((None,) + standardize_shape(x.shape[1:], "the shape of one sample of x"))
 
     # ---- weights -----------------------------------------------------------------
 
@@ -126,14 +127,20 @@ class Sequential:
     def set_weights(self, weights):
         """Load arrays in the order ``get_weights`` returns them."""
         weights = list(weights)
+        if not self.built and weights:
+            raise ValueError(f"model {self.name!r} is not built yet, so it has no weights to "
+                             f"set: give input_shape= to the first layer, or call build() first")
         expected = sum(len(layer.variables) for layer in self._layers)
         if len(weights) != expected:
             raise ValueError(f"model {self.name!r} has {expected} weight arrays, "
                              f"got {len(weights)}")
+        checked = []  # every array is checked before any is loaded: all or none
         for layer in self._layers:
             count = len(layer.variables)
-            layer.set_weights(weights[:count])
+            checked.append(layer.checked_weights(weights[:count]))
             weights = weights[count:]
+        for layer, arrays in zip(self._layers, checked):
+            layer.set_weights(arrays)
 
     def count_params(self):
         if not self.built:
@@ -181,7 +188,8 @@ class Sequential:
     def __call__(self, x, training=False):
         x = as_array(x, "x")
         self._ensure_built(x)
-        return self.forward(x, training=training)
+        return self.forward(as_inputs(x, self.batch_input_shape, self._layers[0].name),
+                            training=training)
 
     # ---- training ----------------------------------------------------------------------
 

@@ -17,12 +17,17 @@ import numpy as np
 
 from .. import random
 from ..callbacks import CallbackList, History
-from .data import as_array, as_inputs, batches, check_batch_size, check_lengths, split_validation
+from ..losses import SparseCategoricalCrossentropy
+from .data import (as_array, as_inputs, batches, check_batch_size, check_lengths,
+                   split_validation, whole_number)
+from .interrupts import InterruptsBetweenBatches
 from .progress import Progress
 
 
 def _inputs(model, x):
     """x as checked float32 (samples, ...), building the model on first use."""
+    if not model.layers:
+        raise ValueError(f"model {model.name!r} has no layers: add some with model.add(...)")
     x = as_array(x, "x")
     model._ensure_built(x if x.ndim > 1 else x.reshape(-1, 1))
     return as_inputs(x, model.batch_input_shape, model.layers[0].name)
@@ -37,15 +42,38 @@ def _inputs_and_labels(model, x, y):
     check_lengths(x, y)
     if len(x) == 0:
         raise ValueError("x and y are empty: there is nothing to train on or evaluate")
+    _check_labels(model, y)
     return x, y
 
 
+def _check_labels(model, y, what="y"):
+    """y against the loss's own rules, once per call, so a bad y fails before
+    the first step: the shape on one sample, and for integer labels (sparse
+    crossentropy) every label's range.  An output with sizes known only
+    from the data (None) is left to the loss's check on each batch."""
+    if None in model.output_shape[1:]:
+        return
+    sample = y if isinstance(model.loss, SparseCategoricalCrossentropy) else y[:1]
+    outputs = np.ones((len(sample),) + tuple(model.output_shape[1:]), np.float32)
+    try:
+        with np.errstate(all="ignore"):
+            model.loss.per_sample(sample, outputs)
+    except ValueError as err:
+        raise ValueError(f"{what} (shape {y.shape}) does not fit the last layer "
+                         f"{model.layers[-1].name!r} (output shape {model.output_shape}): "
+                         f"{err}") from None
+
+
 def _sample_weights(y, sample_weight, class_weight):
-    if class_weight is not None:
-        classes = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
-        weights = np.array([class_weight.get(int(c), 1.0) for c in classes], np.float32)
-        return weights if sample_weight is None else weights * as_array(sample_weight, "sample_weight")
-    return None if sample_weight is None else as_array(sample_weight, "sample_weight")
+    """Per-sample weights from the (checked) sample_weight and a class_weight dict."""
+    if class_weight is None:
+        return sample_weight
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}, "
+                        f"got {type(class_weight).__name__}")
+    classes = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+    weights = np.array([class_weight.get(int(c), 1.0) for c in classes], np.float32)
+    return weights if sample_weight is None else weights * sample_weight
 
 
 def _validation_arrays(model, validation_data):
@@ -53,14 +81,17 @@ def _validation_arrays(model, validation_data):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError("validation_data must be a tuple (x_val, y_val) or "
                          "(x_val, y_val, val_sample_weight)")
-    x_val = as_inputs(validation_data[0], model.batch_input_shape, model.layers[0].name,
-                      "validation x")
+    x_val = as_inputs(as_array(validation_data[0], "validation x"), model.batch_input_shape,
+                      model.layers[0].name, "validation x")
     y_val = as_array(validation_data[1], "validation y")
-    check_lengths(x_val, y_val, "validation y")
+    check_lengths(x_val, y_val, "validation y", "validation x")
+    if len(x_val) == 0:
+        raise ValueError("validation_data is empty: give some samples, or leave it out")
+    _check_labels(model, y_val, "validation y")
     weights = None
     if len(validation_data) == 3 and validation_data[2] is not None:
         weights = as_array(validation_data[2], "validation sample_weight")
-        check_lengths(x_val, weights, "validation sample_weight")
+        check_lengths(x_val, weights, "validation sample_weight", "validation x")
     return x_val, y_val, weights
 
 
@@ -117,6 +148,8 @@ class _EpochMeans:
 def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         validation_data, shuffle, initial_epoch, sample_weight, class_weight):
     batch_size = check_batch_size(batch_size)
+    epochs = whole_number("epochs", epochs, 0)
+    initial_epoch = whole_number("initial_epoch", initial_epoch, 0)
     x, y = _inputs_and_labels(model, x, y)
 
     if sample_weight is not None:
@@ -143,30 +176,34 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         print(f"Train on {len(x)} samples" +
               (f", validate on {len(x_val)} samples" if x_val is not None else ""))
     callback_list.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        if verbose and epochs > 1:
-            print(f"Epoch {epoch + 1}/{epochs}")
-        callback_list.on_epoch_begin(epoch)
-        order = random.generator().permutation(len(x)) if shuffle else None
-        means, progress = _EpochMeans(model.metrics), Progress(len(x), verbose)
-        for step, idx in enumerate(batches(len(x), batch_size, order)):
-            callback_list.on_train_batch_begin(step)
-            batch_weights = None if weights is None else weights[idx]
-            loss, y_pred = train_step(model, x[idx], y[idx], batch_weights)
-            means.update(loss, y[idx], y_pred, batch_weights)
+    # Ctrl+C lets the current step finish, then raises KeyboardInterrupt (see interrupts.py)
+    with InterruptsBetweenBatches() as interrupts:
+        for epoch in range(initial_epoch, epochs):
+            if verbose and epochs > 1:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            callback_list.on_epoch_begin(epoch)
+            order = random.generator().permutation(len(x)) if shuffle else None
+            means, progress = _EpochMeans(model.metrics), Progress(len(x), verbose)
+            for step, idx in enumerate(batches(len(x), batch_size, order)):
+                callback_list.on_train_batch_begin(step)
+                batch_weights = None if weights is None else weights[idx]
+                interrupts.step_begins()
+                loss, y_pred = train_step(model, x[idx], y[idx], batch_weights)
+                interrupts.step_ends()
+                means.update(loss, y[idx], y_pred, batch_weights)
+                logs = means.logs()
+                progress.update(means.seen, logs)
+                callback_list.on_train_batch_end(step, logs)
+                if model.stop_training:
+                    break
             logs = means.logs()
-            progress.update(means.seen, logs)
-            callback_list.on_train_batch_end(step, logs)
+            if x_val is not None:
+                logs.update(_evaluate_arrays(model, x_val, y_val, batch_size,
+                                             val_weights).logs("val_"))
+            progress.finish(logs)
+            callback_list.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
-        logs = means.logs()
-        if x_val is not None:
-            logs.update(_evaluate_arrays(model, x_val, y_val, batch_size,
-                                         val_weights).logs("val_"))
-        progress.finish(logs)
-        callback_list.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
     callback_list.on_train_end()
     return history
 
