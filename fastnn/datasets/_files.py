@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic_write import commit, flush_to_disk, open_temporary, remove_quietly
 from .idx import MAX_BYTES, _gunzip, parse_idx, read_idx
 
 #: The four files, in the names the original MNIST distribution uses.
@@ -108,8 +108,10 @@ def download_files(base_url: str, folder, *, files=FILES, sha256: dict | None = 
     All files are first downloaded to temporary files in ``folder`` and checked:
     each must be a valid gzip-compressed IDX file and, if ``sha256`` has an entry
     for it, the SHA-256 of its *decompressed* content must match.  Only when all
-    pass are they moved into place with ``os.replace``; on any error the
-    temporary files are removed and nothing is left behind.
+    pass are they moved into place (``fastnn.atomic_write.commit``: an atomic
+    rename); on any error the temporary files are removed and nothing is left
+    behind.  A process killed mid-download leaves every file either absent or
+    complete, plus a stray ``.fastnn-*.tmp`` that no loader looks at.
 
     Raises ``ValueError`` on a bad file or checksum, ``urllib.error.URLError``
     or ``OSError`` if the server cannot be reached.
@@ -121,20 +123,18 @@ def download_files(base_url: str, folder, *, files=FILES, sha256: dict | None = 
     temps: dict[str, str] = {}
     try:
         for fname in todo:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{fname}.", suffix=".part")
+            out, tmp = open_temporary(folder)
             temps[fname] = tmp
-            with os.fdopen(fd, "wb") as out:
+            with out:
                 _fetch(base_url.rstrip("/") + "/" + fname, out, timeout)
+                flush_to_disk(out)
             _verify(tmp, fname, (sha256 or {}).get(fname))
         for fname, tmp in temps.items():
-            os.replace(tmp, folder / fname)
+            commit(tmp, folder / fname)
         temps.clear()
     finally:
         for tmp in temps.values():
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            remove_quietly(tmp)
         if created:
             try:
                 folder.rmdir()  # only succeeds if we left it empty

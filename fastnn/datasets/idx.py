@@ -122,13 +122,18 @@ def parse_idx(data: bytes, source: str = "<bytes>", max_bytes: int = MAX_BYTES) 
                   f"file has {len(data)}")
     shape = struct.unpack(f">{ndim}I", data[4:header])
     dtype = TYPE_CODES[code]
-    count = 1
+    count = spread = 1
     for n in shape:  # Python ints: no overflow, however large the header claims
         count *= n
+        spread *= max(n, 1)
     declared, present = count * dtype.itemsize, len(data) - header
     if declared > max_bytes:
         raise bad(f"declared size absurdly large: shape {shape} of {dtype.itemsize}-byte "
                   f"items is {declared:,} bytes (limit {max_bytes:,}), file has {present:,}")
+    if spread * dtype.itemsize > max_bytes:
+        # empty because of a 0, but NumPy cannot even represent such a shape
+        raise bad(f"declared shape {shape} is absurd: its non-zero sizes alone multiply to "
+                  f"{spread * dtype.itemsize:,} bytes (limit {max_bytes:,})")
     if declared > present:
         raise bad(f"truncated data: shape {shape} needs {declared:,} bytes, "
                   f"only {present:,} present")

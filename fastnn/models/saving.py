@@ -1,81 +1,184 @@
 """model.save / load_model: one file, no pickle, written atomically.
 
-The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding:
+The file is a zip archive of ``.npy`` arrays (what ``np.savez`` writes)
+holding:
 
-- ``fastnn_format``: the format version (``FORMAT_VERSION``);
+- ``fastnn_format``: the format version (``FORMAT_VERSION``), one integer;
 - ``model_config``: the architecture as JSON text (stored as uint8 bytes);
 - ``weight_00000`` ...: every weight array in ``get_weights`` order;
 - ``compile_config`` and ``optimizer_00000`` ...: the loss, metrics,
   optimizer settings and its state, so training resumes where it stopped.
 
-It is read with ``allow_pickle=False``, so a file can never run code when
-loaded, and written to a temporary file that replaces the target only once
-it is complete: a crash mid-write leaves the previous file intact.
+Writing goes through ``fastnn.atomic_write``: a crash or a kill mid-write
+leaves the previous file intact (and at most a stray ``.fastnn-*.tmp``).
+
+Reading trusts nothing in the file.  Each member is read whole (so the zip
+checksum is verified) and decoded by hand from its ``.npy`` header: only
+plain numeric arrays are accepted -- an object array, which NumPy would
+unpickle, is refused before anything is decoded, so a file can never run
+code -- and the declared shape must match the bytes actually present, so
+a lying header cannot make us allocate terabytes.  The architecture is then
+checked against the stored weights *while* the layers are built: a weight
+whose configured shape differs from the stored array (``Dense(units=10**12)``
+in a tampered config) is refused before it is allocated.  Every problem is
+a ``ValueError`` naming the file and what is wrong with it.
 """
+import contextlib
+import io
 import json
 import os
-import tempfile
+import tokenize
 import zipfile
 import zlib
 
 import numpy as np
 
+from ..atomic_write import atomic_write
+
 FORMAT_VERSION = 1
+
+# Numbers only: bool, signed and unsigned integers, floats.
+_NUMERIC_KINDS = "biuf"
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def _text(value):
     return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
 
 
-def _read_text(archive, key):
-    return json.loads(bytes(archive[key]).decode("utf-8"))
-
-
-def _write_atomically(filepath, arrays):
-    filepath = os.fspath(filepath)
-    folder = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _read_text(arrays, key):
+    data = arrays[key]
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise TypeError(f"{key} must be a 1-D uint8 array of JSON text, "
+                        f"got {data.dtype} of shape {data.shape}")
+    return json.loads(data.tobytes().decode("utf-8"))
 
 
 def _numbered(prefix, arrays):
     return {f"{prefix}_{i:05d}": np.asarray(a) for i, a in enumerate(arrays)}
 
 
-def _read_numbered(archive, prefix):
-    keys = sorted(k for k in archive if k.startswith(prefix + "_"))
-    return [archive[k] for k in keys]
+def _read_numbered(arrays, prefix):
+    keys = sorted(k for k in arrays if k.startswith(prefix + "_"))
+    return [arrays[k] for k in keys]
+
+
+def _write(filepath, arrays):
+    with atomic_write(filepath) as f:
+        np.savez(f, **arrays)
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+def _decode_npy(name, data):
+    """The numeric array held by the bytes ``data`` of one ``.npy`` member."""
+    f = io.BytesIO(data)
+    version = np.lib.format.read_magic(f)
+    if version not in _NPY_HEADER_READERS:
+        raise ValueError(f"member {name}: unsupported .npy version {version}")
+    try:
+        shape, fortran_order, dtype = _NPY_HEADER_READERS[version](f)
+    except (SyntaxError, tokenize.TokenError, TypeError) as err:
+        # NumPy parses the header (a Python dict literal) with tokenize and
+        # ast.literal_eval, whose errors on garbage are not all ValueErrors
+        raise ValueError(f"member {name}: unreadable .npy header ({err!r})") from None
+    if dtype.hasobject:
+        raise ValueError(f"member {name} holds Python objects (dtype {dtype}), which would "
+                         f"have to be unpickled; fastnn files hold plain numbers only")
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:
+        raise ValueError(f"member {name} has dtype {dtype}; fastnn files hold only plain "
+                         f"real numbers (bool, integer, float)")
+    count = 1
+    for n in shape:   # Python ints: no overflow, however large the header claims
+        count *= n
+    declared, present = count * dtype.itemsize, len(data) - f.tell()
+    if declared != present:
+        raise ValueError(f"member {name}: its header declares shape {shape} of {dtype} "
+                         f"({declared:,} bytes), but it holds {present:,} bytes")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=f.tell())
+    return flat.reshape(shape, order="F" if fortran_order else "C").copy()
+
+
+def _read_member(archive, info):
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"unexpected member {info.filename!r} (only .npy arrays belong here)")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"member {info.filename} is compressed; fastnn writes (and reads) "
+                         f"uncompressed members only")
+    return _decode_npy(info.filename, archive.read(info))   # read() checks the CRC
 
 
 def _open(filepath):
     """The archive's arrays, checked to be a fastnn file of a known version."""
     try:
-        with np.load(os.fspath(filepath), allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+        with zipfile.ZipFile(os.fspath(filepath)) as archive:
+            arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
+                      for info in archive.infolist()}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error,
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error,
             NotImplementedError, RuntimeError) as err:
         # a damaged zip header can claim an unsupported version or compression
         # (NotImplementedError) or encryption (RuntimeError): not a readable file either
         raise ValueError(f"{filepath}: not a readable fastnn model file "
                          f"(truncated or corrupted?): {err}") from None
-    if "fastnn_format" not in arrays:
+    version = arrays.get("fastnn_format")
+    if version is None:
         raise ValueError(f"{filepath}: not a fastnn model file (no format version)")
-    version = int(arrays["fastnn_format"])
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{filepath}: file format version {version}, but this fastnn "
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError(f"{filepath}: the format version must be one integer, got "
+                         f"{version.dtype} of shape {version.shape}")
+    if int(version) != FORMAT_VERSION:
+        raise ValueError(f"{filepath}: file format version {int(version)}, but this fastnn "
                          f"reads version {FORMAT_VERSION}")
     return arrays
 
+
+@contextlib.contextmanager
+def _weights_checked_against(stored, layer_list, filepath):
+    """While the block builds ``layer_list``, every weight a layer creates must
+    have the shape of the next array in ``stored``.  This is checked *before*
+    the weight is allocated, so a tampered config cannot ask for terabytes: a
+    weight of another shape is created in the stored shape instead (the file
+    holds that much already) and the first mismatch is raised once the block
+    ends, as is running out of stored arrays."""
+    created, mismatch, exhausted = 0, None, False
+
+    def checking(layer):
+        add_weight = layer.add_weight
+
+        def add_checked_weight(name, shape, *args, **kwargs):
+            nonlocal created, mismatch, exhausted
+            if created >= len(stored):
+                exhausted = True
+                raise ValueError(f"{filepath}: the model needs at least {created + 1} weight "
+                                 f"arrays, got {len(stored)} (layer {layer.name!r} creates "
+                                 f"weight {name!r} of shape {tuple(shape)})")
+            expected = stored[created].shape
+            if tuple(shape) != expected and mismatch is None:
+                mismatch = (f"{filepath}: layer {layer.name!r}: its configuration gives "
+                            f"weight {name!r} the shape {tuple(shape)}, but the file "
+                            f"stores an array of shape {expected}")
+            created += 1
+            return add_weight(name, shape if mismatch is None else expected, *args, **kwargs)
+        return add_checked_weight
+
+    for layer in layer_list:
+        layer.add_weight = checking(layer)    # shadows the method on this instance only
+    try:
+        yield
+    except Exception:
+        if mismatch is None or exhausted:   # running out of arrays is said first, as set_weights would
+            raise
+    finally:
+        for layer in layer_list:
+            del layer.add_weight
+    if mismatch is not None:
+        raise ValueError(mismatch)
+
+
+# ---- the API -------------------------------------------------------------------------------
 
 def save_model(model, filepath):
     arrays = {"fastnn_format": np.array(FORMAT_VERSION), "model_config": _text(model.get_config())}
@@ -87,7 +190,7 @@ def save_model(model, filepath):
             "optimizer": {"class_name": type(model.optimizer).__name__,
                           "config": model.optimizer.get_config()}})
         arrays.update(_numbered("optimizer", model.optimizer.state_arrays(model.trainable_variables)))
-    _write_atomically(filepath, arrays)
+    _write(filepath, arrays)
 
 
 def load_model(filepath, compile=True):
@@ -100,27 +203,36 @@ def load_model(filepath, compile=True):
     try:
         config = _read_text(arrays, "model_config")
         model = Sequential(name=config["name"])
-        for spec in config["layers"]:
-            model.add(layers.get(spec["class_name"]).from_config(spec["config"]))
-        if config["batch_input_shape"] is not None:
-            model.build(tuple(config["batch_input_shape"]))
-        model.set_weights(_read_numbered(arrays, "weight"))
+        stored = _read_numbered(arrays, "weight")
+        layer_list = [layers.get(spec["class_name"]).from_config(spec["config"])
+                      for spec in config["layers"]]
+        with _weights_checked_against(stored, layer_list, filepath):
+            for layer in layer_list:
+                model.add(layer)
+            if config["batch_input_shape"] is not None:
+                model.build(tuple(config["batch_input_shape"]))
+        model.set_weights(stored)
         if compile and "compile_config" in arrays:
             settings = _read_text(arrays, "compile_config")
             model.compile(optimizer=settings["optimizer"], loss=settings["loss"],
                           metrics=settings["metrics"])
             model.optimizer.load_state_arrays(model.trainable_variables,
                                               _read_numbered(arrays, "optimizer"))
-    except (KeyError, TypeError, AttributeError, IndexError) as err:
+    except (KeyError, TypeError, AttributeError, IndexError, OverflowError,
+            RecursionError) as err:
         raise ValueError(f"{filepath}: the model description is incomplete or invalid: "
                          f"{err!r}") from None
+    except ValueError as err:   # from a layer or the optimizer: add the file's name
+        if str(filepath) in str(err):
+            raise
+        raise ValueError(f"{filepath}: {err}") from None
     return model
 
 
 def save_weights(model, filepath):
     arrays = {"fastnn_format": np.array(FORMAT_VERSION)}
     arrays.update(_numbered("weight", model.get_weights()))
-    _write_atomically(filepath, arrays)
+    _write(filepath, arrays)
 
 
 def load_weights(model, filepath):

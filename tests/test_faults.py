@@ -1,0 +1,657 @@
+"""Faults (issue 6): interrupted training, processes killed mid-write, hostile files, NaN
+losses and gradient clipping.
+
+- Ctrl+C / KeyboardInterrupt during fit: compared bit for bit with a twin run that stopped
+  cleanly (``stop_training``) at the same batch and then trained on identically.
+- SIGKILL: a subprocess saves a big model (model.save, save_weights, ModelCheckpoint) or
+  downloads a dataset over and over and is killed at seeded random moments; the file on
+  disk must then be exactly a version that was written completely.
+- Loading truncated, tampered, wrong-version, object-array and pickle-carrying files:
+  a ValueError, and the pickle payload (which creates a marker file when unpickled -- a
+  positive control shows it does) never runs.
+"""
+import io
+import json
+import math
+import os
+import pathlib
+import random as pyrandom
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from fastnn import optimizers
+from fastnn.callbacks import Callback, TerminateOnNaN
+from fastnn.layers import BatchNormalization, Dense, Dropout
+from fastnn.models import Sequential, load_model
+from fastnn.optimizers import SGD
+from fastnn.utils import set_random_seed
+from fastnn.variables import Variable
+
+pytestmark = pytest.mark.usefixtures("fresh_session")
+
+# ---- KeyboardInterrupt during fit -----------------------------------------------------------
+
+BATCHES_PER_EPOCH = 5
+
+
+def classification_data():
+    rng = np.random.default_rng(1)
+    return rng.normal(size=(8 * BATCHES_PER_EPOCH, 4)).astype(np.float32), rng.integers(0, 3, 40)
+
+
+def small_model():
+    """Every kind of state a step changes: weights, BatchNormalization statistics,
+    Dropout's random draws, Adam's slots and step count."""
+    set_random_seed(0)
+    model = Sequential([Dense(6, input_shape=(4,), activation="relu"), BatchNormalization(),
+                        Dropout(0.2), Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class StopAfter(Callback):
+    """Ends training cleanly after ``count`` batches (counted over all epochs)."""
+
+    def __init__(self, count):
+        super().__init__()
+        self.count, self.seen = count, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.count:
+            self.model.stop_training = True
+
+
+class InterruptAfter(StopAfter):
+    """Raises KeyboardInterrupt from on_train_batch_end, as a user's callback might."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.count:
+            raise KeyboardInterrupt
+
+
+def fit(model, callbacks=(), epochs=3):
+    x, y = classification_data()
+    return model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=list(callbacks))
+
+
+def optimizer_state(model):
+    return model.optimizer.state_arrays(model.trainable_variables)
+
+
+def assert_same_arrays(actual, expected):
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+        np.testing.assert_array_equal(a, e)
+
+
+def reference_after(batches):
+    """A twin trained on the same batches and stopped cleanly: (model, its History)."""
+    model = small_model()
+    history = fit(model, [StopAfter(batches)])
+    return model, history
+
+
+def assert_usable_and_equal(model, reference):
+    """Same state as ``reference``; predict, evaluate and a further fit agree bit for bit."""
+    assert_same_arrays(model.get_weights(), reference.get_weights())
+    assert_same_arrays(optimizer_state(model), optimizer_state(reference))
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    x, y = classification_data()
+    np.testing.assert_array_equal(model.predict(x), reference.predict(x))
+    assert model.evaluate(x, y, verbose=0) == reference.evaluate(x, y, verbose=0)
+    for m in (model, reference):
+        set_random_seed(7)
+        fit(m, epochs=1)
+    assert_same_arrays(model.get_weights(), reference.get_weights())
+    assert len(model.history.epoch) == 1 and np.isfinite(model.history.history["loss"][0])
+
+
+@pytest.mark.parametrize("batches", [1, BATCHES_PER_EPOCH, BATCHES_PER_EPOCH + 3])
+def test_keyboard_interrupt_from_a_callback(batches):
+    model = small_model()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, [InterruptAfter(batches)])
+    reference, reference_history = reference_after(batches)
+    # History (model.history, set at on_train_begin as in Keras) holds the epochs that
+    # reached on_epoch_end: not the one interrupted, even in its last batch
+    finished = (batches - 1) // BATCHES_PER_EPOCH
+    history = model.history
+    assert history.epoch == list(range(finished))
+    assert set(history.history) == ({"loss", "accuracy"} if finished else set())
+    for key, values in history.history.items():
+        assert values == reference_history.history[key][:finished]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert_usable_and_equal(model, reference)
+
+
+def interrupt_in_forward(layer, at_call, action):
+    """Make ``layer``'s forward pass run ``action`` on its ``at_call``-th training call."""
+    forward, calls = layer.forward, [0]
+
+    def forward_with_fault(x, training=False):
+        if training:
+            calls[0] += 1
+            if calls[0] == at_call:
+                action()
+        return forward(x, training=training)
+    layer.forward = forward_with_fault
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_ctrl_c_in_the_middle_of_a_step_finishes_that_batch_then_stops(batch):
+    """A real SIGINT, arriving while the last layer runs its forward pass (after
+    BatchNormalization has updated its statistics): the step completes, then
+    KeyboardInterrupt propagates -- as in Keras, where a step is one graph call."""
+    model = small_model()
+    interrupt_in_forward(model.layers[-1], batch, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        fit(model)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    reference, _ = reference_after(batch)
+    assert_usable_and_equal(model, reference)
+
+
+def test_keyboard_interrupt_raised_by_a_layer_leaves_trainable_weights_at_the_last_batch():
+    """An exception raised by a layer itself (not a signal) stops the step where it is:
+    no weight or optimizer slot has been updated yet.  Layers that already ran in this
+    step keep what they did (BatchNormalization's moving statistics) -- documented."""
+    model = small_model()
+    def interrupt():
+        raise KeyboardInterrupt
+    interrupt_in_forward(model.layers[-1], 7, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model)
+    reference, _ = reference_after(6)
+    assert_same_arrays([v.value for v in model.trainable_variables],
+                       [v.value for v in reference.trainable_variables])
+    assert_same_arrays(optimizer_state(model), optimizer_state(reference))
+    x, _ = classification_data()
+    assert np.isfinite(model.predict(x)).all()
+    assert model.history.epoch == [0]
+
+
+def test_ctrl_c_between_steps_and_outside_fit_is_plain_python():
+    """Outside a step (here: in a callback) Ctrl+C raises at once; fit run from another
+    thread, which receives no signals, installs nothing."""
+    model = small_model()
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)     # interrupted long before this ends
+            raise AssertionError("SIGINT was deferred outside a training step")
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, [CtrlC()])
+    assert time.perf_counter() - started < 1.0
+    assert model.history.epoch == []     # raised inside epoch 0's on_epoch_end
+
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(fit(model, epochs=1)))
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# ---- TerminateOnNaN in a real fit ----------------------------------------------------------
+
+def test_terminate_on_nan_stops_fit_at_the_batch_with_the_nan(capsys):
+    """A learning rate of 1e30 makes the weights overflow within a few batches."""
+    set_random_seed(0)
+    model = Sequential([Dense(4, input_shape=(3,)), Dense(1)])
+    model.compile(SGD(learning_rate=1e30), "mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype(np.float32), rng.normal(size=(64, 1))
+    losses = []
+
+    class Record(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            losses.append(logs["loss"])     # running mean of the epoch so far, as in Keras
+    with np.errstate(all="ignore"):
+        history = model.fit(x, y, batch_size=4, epochs=5, verbose=0,
+                            callbacks=[TerminateOnNaN(), Record()])
+    bad = [i for i, loss in enumerate(losses) if not math.isfinite(loss)]
+    assert bad and bad[0] == len(losses) - 1          # stopped at the first bad batch
+    assert len(losses) < 5 * 16
+    assert len(history.epoch) == bad[0] // 16 + 1      # the epoch it happened in is logged
+    assert not math.isfinite(history.history["loss"][-1])
+    assert f"Batch {bad[0] % 16}: Invalid loss, terminating training" in capsys.readouterr().out
+
+
+# ---- clipnorm / clipvalue on every optimizer -----------------------------------------------
+
+OPTIMIZERS = ["SGD", "RMSprop", "Adam", "Adadelta", "Adagrad", "Adamax", "Nadam"]
+
+
+def keras_clip(grad, clipnorm=None, clipvalue=None):
+    """Keras 2: clipnorm rescales each gradient array on its own to L2 norm <= clipnorm
+    (tf.clip_by_norm); clipvalue then clips every element into [-clipvalue, clipvalue]."""
+    g = grad.astype(np.float64)
+    if clipnorm is not None:
+        norm = math.sqrt(float(np.sum(g * g)))
+        if norm > clipnorm:
+            g = g * (clipnorm / norm)
+    if clipvalue is not None:
+        g = np.clip(g, -clipvalue, clipvalue)
+    return g.astype(np.float32)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("clip", [{"clipnorm": 1.0}, {"clipvalue": 0.05},
+                                  {"clipnorm": 0.5, "clipvalue": 0.2}])
+def test_clipping_matches_the_keras_formula_on_every_optimizer(name, clip):
+    """Optimizer(clip) fed raw gradients == Optimizer() fed hand-clipped gradients.
+    One array has a large norm, one a small one: a global norm would treat them alike."""
+    rng = np.random.default_rng(3)
+    shapes = [(4, 3), (3,)]
+    start = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    clipped_vars = [Variable(f"w{i}", w.copy()) for i, w in enumerate(start)]
+    reference_vars = [Variable(f"w{i}", w.copy()) for i, w in enumerate(start)]
+    with_clip = getattr(optimizers, name)(learning_rate=0.1, **clip)
+    without = getattr(optimizers, name)(learning_rate=0.1)
+    for step in range(4):
+        grads = [rng.normal(size=shapes[0]).astype(np.float32) * 5.0,
+                 rng.normal(size=shapes[1]).astype(np.float32) * 0.05]
+        originals = [g.copy() for g in grads]
+        with_clip.apply_gradients(list(zip(grads, clipped_vars)))
+        without.apply_gradients([(keras_clip(g, **clip), v) for g, v in zip(grads, reference_vars)])
+        assert_same_arrays(grads, originals)           # the caller's gradients are untouched
+    for a, b, w0 in zip(clipped_vars, reference_vars, start):
+        assert not np.array_equal(a.value, w0)
+        np.testing.assert_allclose(a.value - w0, b.value - w0, rtol=1e-5, atol=1e-7)
+
+
+def test_clipping_changes_the_update():
+    """The reference above is not vacuous: the large gradient is really clipped."""
+    w = Variable("w", np.zeros(2))
+    SGD(learning_rate=1.0, clipnorm=1.0).apply_gradients([(np.array([3.0, 4.0], np.float32), w)])
+    np.testing.assert_allclose(w.value, [-0.6, -0.8], rtol=1e-6)
+    w = Variable("w", np.zeros(2))
+    SGD(learning_rate=1.0, clipvalue=0.5).apply_gradients([(np.array([3.0, -0.1], np.float32), w)])
+    np.testing.assert_allclose(w.value, [-0.5, 0.1], rtol=1e-6)
+
+
+# ---- SIGKILL in the middle of a write ---------------------------------------------------------
+
+KILLS_PER_WRITER = 3
+WRITERS = ["save", "save_weights", "checkpoint"]
+
+# The child announces each version *before* writing it ("begin <digest>") and confirms it
+# after ("done"): the file on disk must hold the last confirmed version or the one begun
+# after it (killed between os.replace and the print) -- never anything else.
+WRITER = textwrap.dedent("""
+    import hashlib, sys
+    import numpy as np
+    from fastnn.callbacks import Callback, ModelCheckpoint
+    from fastnn.layers import Dense
+    from fastnn.models import Sequential
+
+    def digest(weights):
+        return hashlib.sha256(b"".join(w.tobytes() for w in weights)).hexdigest()
+
+    def say(*words):
+        print(*words, flush=True)
+
+    mode, path = sys.argv[1], sys.argv[2]
+    model = Sequential([Dense(700, input_shape=(700,)), Dense(700)])
+    model.compile("adam", "mse")
+    if mode == "checkpoint":
+        class Announce(Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                say("begin", digest(self.model.get_weights()))
+        class Confirm(Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                say("done")
+        x = np.random.default_rng(0).normal(size=(64, 700)).astype(np.float32)
+        model.fit(x, x, batch_size=8, epochs=10**6, verbose=0,
+                  callbacks=[Announce(), ModelCheckpoint(path, save_freq=1), Confirm()])
+    for i in range(1, 10**6):
+        model.set_weights([np.full(w.shape, i, np.float32) for w in model.get_weights()])
+        say("begin", digest(model.get_weights()))
+        model.save(path) if mode == "save" else model.save_weights(path)
+        say("done")
+""")
+
+
+def start_child(script, *args):
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]),
+               OMP_NUM_THREADS="1")
+    child = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True)
+    reader.start()
+    return child, lines, reader
+
+
+def kill_after(child, lines, reader, ready, delay):
+    """SIGKILL ``child`` ``delay`` seconds after ``ready(lines)`` first holds (unless it
+    has finished by then); returns its exit code."""
+    deadline = time.monotonic() + 60
+    while not ready(lines) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    reader.join()
+    child.stdout.close()
+    return child.returncode
+
+
+def kill_all(runs):
+    """Run kill_after for every (child, lines, reader, ready, delay) side by side."""
+    codes = [None] * len(runs)
+
+    def kill(i):
+        codes[i] = kill_after(*runs[i])
+    threads = [threading.Thread(target=kill, args=(i,)) for i in range(len(runs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes
+
+
+def weights_digest(weights):
+    import hashlib
+    return hashlib.sha256(b"".join(np.asarray(w, np.float32).tobytes()
+                                   for w in weights)).hexdigest()
+
+
+def stray_files(folder, expected):
+    """Files besides ``expected``; every one must be an abandoned ``.fastnn-*.tmp``."""
+    others = sorted(set(os.listdir(folder)) - set(expected))
+    assert all(name.startswith(".fastnn-") and name.endswith(".tmp") for name in others), others
+    return others
+
+
+def writing(folder):
+    """True while a temporary file is in ``folder``: a write is under way."""
+    return lambda lines: "done\n" in lines and any(
+        name.endswith(".tmp") for name in os.listdir(folder))
+
+
+def test_sigkill_while_saving_never_damages_the_saved_file(tmp_path):
+    """Each writer is killed KILLS_PER_WRITER times (the children run side by side): at
+    seeded random moments, and once just after a temporary file appeared (mid-write for
+    sure).  Every time the file loads and holds a completely written version."""
+    rng = pyrandom.Random(6)
+    runs, kills = [], []
+    for mode in WRITERS:
+        for kill in range(KILLS_PER_WRITER):
+            folder = tmp_path / f"{mode}{kill}"
+            folder.mkdir()
+            child, lines, reader = start_child(WRITER, mode, folder / "model.fnn")
+            runs.append((mode, folder, lines))
+            if kill == 1:
+                kills.append((child, lines, reader, writing(folder), rng.uniform(0.0, 0.005)))
+            else:
+                kills.append((child, lines, reader, lambda ls: "done\n" in ls,
+                              rng.uniform(0.0, 0.3)))
+    codes = kill_all(kills)
+    assert codes == [-signal.SIGKILL] * len(runs)     # each was killed while still writing
+
+    mid_write = 0
+    for mode, folder, lines in runs:
+        # a line cut short by the kill was announced but its save never started
+        begun = [line.split()[1] for line in lines
+                 if line.startswith("begin ") and line.endswith("\n")]
+        confirmed = sum(line == "done\n" for line in lines)
+        allowed = begun[confirmed - 1:confirmed + 1]     # last confirmed, or the next one
+        path = folder / "model.fnn"
+        if mode == "save_weights":
+            model = Sequential([Dense(700, input_shape=(700,)), Dense(700)])
+            model.load_weights(path)
+        else:
+            model = load_model(path)
+            assert model.optimizer is not None
+        assert weights_digest(model.get_weights()) in allowed, (mode, len(begun), confirmed)
+        strays = stray_files(folder, ["model.fnn"])
+        mid_write += bool(strays)
+        model.save_weights(path)                  # the leftovers do not disturb a new save
+        assert stray_files(folder, ["model.fnn"]) == strays
+    # the kills did land in the middle of writes (a .tmp was left): the test bites
+    assert mid_write >= len(runs) // 4, mid_write
+
+
+DOWNLOADER = textwrap.dedent("""
+    import sys, time, urllib.request
+    from fastnn.datasets import _files
+
+    opened = urllib.request.urlopen
+    def slow_network(url, timeout=None):       # a slow line: 3 ms per 64 KiB chunk
+        response = opened(url, timeout=timeout)
+        read = response.read
+        def read_slowly(size=-1):
+            time.sleep(0.003)
+            return read(size)
+        response.read = read_slowly
+        return response
+    urllib.request.urlopen = slow_network
+    print("start", flush=True)
+    _files.download_files(sys.argv[1], sys.argv[2])
+    print("done", flush=True)
+""")
+
+
+def idx_gz(shape, rng):
+    import gzip
+    import struct
+    header = struct.pack(">BBBB", 0, 0, 8, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+    return gzip.compress(header + rng.integers(0, 10, shape, dtype=np.uint8).tobytes(), 1)
+
+
+def test_sigkill_while_downloading_leaves_only_complete_files(tmp_path):
+    """Files already in the cache stay untouched; each of the four names is afterwards
+    either absent or complete; a second download finishes the set."""
+    from fastnn.datasets import _files
+
+    rng = np.random.default_rng(0)
+    server = tmp_path / "server"
+    server.mkdir()
+    sizes = {"train-images-idx3-ubyte.gz": (2000, 28, 28), "train-labels-idx1-ubyte.gz": (2000,),
+             "t10k-images-idx3-ubyte.gz": (1000, 28, 28), "t10k-labels-idx1-ubyte.gz": (1000,)}
+    for name, shape in sizes.items():
+        (server / name).write_bytes(idx_gz(shape, rng))
+    url = server.as_uri()
+    delays = pyrandom.Random(2).sample([i * 0.03 for i in range(40)], 4)
+    runs = []
+    for i, delay in enumerate(delays):
+        cache = tmp_path / f"cache{i}"
+        cache.mkdir()
+        (cache / "train-labels-idx1-ubyte.gz").write_bytes(
+            (server / "train-labels-idx1-ubyte.gz").read_bytes())   # an earlier download
+        runs.append((cache, delay, *start_child(DOWNLOADER, url, cache)))
+    codes = kill_all([(child, lines, reader, lambda ls: "start\n" in ls, delay)
+                      for _, delay, child, lines, reader in runs])
+    assert set(codes) <= {0, -signal.SIGKILL}
+
+    for cache, _, _, lines, _ in runs:
+        present = [name for name in sizes if (cache / name).exists()]
+        assert "train-labels-idx1-ubyte.gz" in present
+        for name in present:
+            assert (cache / name).read_bytes() == (server / name).read_bytes(), name
+        stray_files(cache, present)
+        _files.download_files(url, cache)
+        (x_train, y_train), (x_test, y_test) = _files._load_folder(cache)
+        assert x_train.shape == (2000, 28, 28) and y_test.shape == (1000,)
+    assert codes.count(-signal.SIGKILL) >= len(runs) // 2     # most were stopped mid-download
+
+
+# ---- hostile and damaged model files -------------------------------------------------------
+
+class CreatesMarker:
+    """Unpickling this object creates a file: proof that code ran."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.path,)
+
+
+def saved_model(tmp_path):
+    model = Sequential([Dense(3, input_shape=(2,), activation="relu"), BatchNormalization(),
+                        Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    path = tmp_path / "m.fnn"
+    model.save(path)
+    return model, path
+
+
+def members(path):
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def npy(array):
+    f = io.BytesIO()
+    np.save(f, array, allow_pickle=True)
+    return f.getvalue()
+
+
+def write_members(path, content, compression=zipfile.ZIP_STORED):
+    """A valid zip (correct checksums) holding ``content``: tampering done right."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in content.items():
+            archive.writestr(name, data)
+    return path
+
+
+def replaced(path, out, **changes):
+    content = members(path)
+    content.update({f"{key}.npy": npy(value) if isinstance(value, np.ndarray) else value
+                    for key, value in changes.items()})
+    return write_members(out, content)
+
+
+def config_of(path):
+    return json.loads(np.load(io.BytesIO(members(path)["model_config.npy"])).tobytes())
+
+
+def with_config(path, out, change):
+    config = config_of(path)
+    change(config)
+    return replaced(path, out, model_config=np.frombuffer(json.dumps(config).encode(), np.uint8))
+
+
+def loaders():
+    """load_model, and load_weights into a fresh model of the right architecture."""
+    def load_weights(path):
+        Sequential([Dense(3, input_shape=(2,), activation="relu"), BatchNormalization(),
+                    Dense(2, activation="softmax")]).load_weights(path)
+    return [load_model, load_weights]
+
+
+def test_every_truncation_raises_value_error(tmp_path):
+    _, path = saved_model(tmp_path)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.fnn"
+    for length in range(0, len(data), 11):
+        cut.write_bytes(data[:length])
+        for load in loaders():
+            with pytest.raises(ValueError, match="cut.fnn"):
+                load(cut)
+
+
+@pytest.mark.parametrize("member", ["weight_00000", "model_config", "fastnn_format",
+                                    "optimizer_00001"])
+def test_a_pickle_payload_is_refused_and_never_runs(tmp_path, member):
+    _, path = saved_model(tmp_path)
+    marker = tmp_path / "pwned"
+    payload = np.array([CreatesMarker(marker)], dtype=object)
+    evil = replaced(path, tmp_path / "evil.fnn", **{member: payload})
+    # positive control: NumPy with pickles allowed really runs the payload
+    with np.load(evil, allow_pickle=True) as archive:
+        archive[member]
+    assert marker.exists()
+    marker.unlink()
+    for load in loaders():
+        with pytest.raises(ValueError, match="Python objects"):
+            load(evil)
+        assert not marker.exists()
+
+
+@pytest.mark.parametrize("array", [np.array(["a", "b"]), np.array([b"x"]),
+                                   np.zeros(2, [("a", "f4"), ("b", "i4")]),
+                                   np.array([1 + 2j]), np.array([None, 1], dtype=object)])
+def test_non_numeric_arrays_are_refused(tmp_path, array):
+    _, path = saved_model(tmp_path)
+    for load in loaders():
+        with pytest.raises(ValueError, match="dtype|Python objects"):
+            load(replaced(path, tmp_path / "odd.fnn", weight_00000=array))
+
+
+@pytest.mark.parametrize("version, message", [
+    (np.array(2), "version 2"), (np.array(0), "version 0"), (np.array(1.0), "one integer"),
+    (np.array([1, 1]), "one integer"), (np.array(2**40), "version 1099511627776")])
+def test_another_format_version_is_refused(tmp_path, version, message):
+    _, path = saved_model(tmp_path)
+    for load in loaders():
+        with pytest.raises(ValueError, match=message):
+            load(replaced(path, tmp_path / "v.fnn", fastnn_format=version))
+
+
+def test_a_replaced_member_is_checked_like_any_other(tmp_path):
+    """Members swapped for well-formed arrays that do not fit: clear messages."""
+    model, path = saved_model(tmp_path)
+    out = tmp_path / "swapped.fnn"
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(5, 5\)"):
+        load_model(replaced(path, out, weight_00000=np.ones((5, 5), np.float32)))
+    with pytest.raises(ValueError, match="not valid JSON|Expecting|JSON"):
+        load_model(replaced(path, out, model_config=np.frombuffer(b"[1, 2", np.uint8)))
+    with pytest.raises(ValueError, match="uint8"):
+        load_model(replaced(path, out, model_config=np.ones(3, np.float32)))
+    with pytest.raises(ValueError, match="model description"):
+        load_model(replaced(path, out, model_config=np.frombuffer(b"[" * 100000, np.uint8)))
+    with pytest.raises(ValueError, match="unexpected member"):
+        load_model(write_members(out, {**members(path), "script.py": b"print(1)"}))
+    with pytest.raises(ValueError, match="compressed"):
+        load_model(write_members(out, members(path), zipfile.ZIP_DEFLATED))
+    # and an intact copy made the same way loads: the checks above are not blanket refusals
+    again = load_model(write_members(out, members(path)))
+    assert_same_arrays(again.get_weights(), model.get_weights())
+
+
+def lying_header(shape):
+    """A .npy member whose header declares ``shape`` but which holds 4 float32s."""
+    data = npy(np.zeros(4, np.float32))
+    header = data[:data.index(b"\n") + 1].decode("latin1")
+    declared = header.replace("(4,)", repr(tuple(shape))).rstrip("\n ")
+    padded = declared + " " * (len(header) - 1 - len(declared)) + "\n"
+    assert len(padded) == len(header)
+    return padded.encode("latin1") + data[len(header):]
+
+
+@pytest.mark.parametrize("shape", [(10**12,), (2**62, 2**62), (1, 3)])
+def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path, shape):
+    _, path = saved_model(tmp_path)
+    for load in loaders():
+        with pytest.raises(ValueError, match="header declares shape"):
+            load(replaced(path, tmp_path / "big.fnn", weight_00000=lying_header(shape)))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["layers"][0]["config"].update(units=10**12), r"\(2, 1000000000000\)"),
+    (lambda c: c["layers"][0]["config"].update(batch_input_shape=[None, 10**12]),
+     r"\(1000000000000, 3\)"),
+    (lambda c: c.update(batch_input_shape=[None, 10**9]), r"\(None, 1000000000\)"),
+    (lambda c: c["layers"][2]["config"].update(units=2**40), r"\(3, 1099511627776\)"),
+    (lambda c: c["layers"][1]["config"].update(axis=[1, 1, 1]), "axis"),
+])
+def test_an_enormous_layer_in_the_config_is_refused_before_allocating(tmp_path, change, message):
+    """What the config asks for is checked against the stored weights before any
+    weight is created: ValueError naming the layer and both shapes, no MemoryError."""
+    _, path = saved_model(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        load_model(with_config(path, tmp_path / "huge.fnn", change))
