@@ -55,7 +55,7 @@ def check_finite(array, what):
     message = (f"{what} holds a non-finite value ({array[index]}) at index "
                f"{index[0] if len(index) == 1 else index}; NaN or inf in the data (or a "
                f"number beyond float32's ±3.4e38) makes the loss and every gradient NaN (allow it with "
-               f"fastnn.models.data.set_nonfinite_policy('warn') or 'ignore')")
+               f"fastnn.models.set_nonfinite_policy('warn') or 'ignore')")
     if _nonfinite_policy == "raise":
         raise ValueError(message)
     warnings.warn(message, RuntimeWarning, stacklevel=2)
