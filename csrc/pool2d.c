@@ -304,7 +304,7 @@ static void pool_forward(const float *x, float *y, const fastnn_pool2d_geom *g,
 #endif
     int64_t total = g->batch * g->out_h;
     double work = (double)(g->batch * g->out_h * g->out_w * g->channels) *
-                  (double)(g->pool_h * g->pool_w);
+                  (double)g->pool_h * (double)g->pool_w;
     int threads = fastnn_threads_for(work);
 #pragma omp parallel num_threads(threads)
     {
@@ -323,7 +323,7 @@ static void pool_backward(const float *x, const float *dy, float *dx,
 #endif
     double work = (double)(g->batch * g->in_h * g->in_w * g->channels) +
                   (double)(g->batch * g->out_h * g->out_w * g->channels) *
-                      (double)(g->pool_h * g->pool_w);
+                      (double)g->pool_h * (double)g->pool_w;
     int threads = fastnn_threads_for(work);
     if (threads > g->batch)
         threads = (int)(g->batch > 0 ? g->batch : 1);
