@@ -164,6 +164,9 @@ FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
     float tile[FASTNN_MR * FASTNN_NR] __attribute__((aligned(64)));
     for (int64_t jr = 0; jr < nc; jr += FASTNN_NR) {
         for (int64_t ir = 0; ir < mc; ir += FASTNN_MR) {
+            /* Ask for the tile's rows of C now: the KC steps of the
+             * micro-kernel hide the wait that would otherwise stall the
+             * store (C of a large product is not in cache). */
             for (int64_t r = 0; r < fastnn_min(FASTNN_MR, mc - ir); r++) {
                 const float *crow = c + (ir + r) * ldc + jr;
                 __builtin_prefetch(crow, 1);
