@@ -13,11 +13,12 @@ BUILD_INPUTS := $(wildcard csrc/*.c csrc/*.h fastnn/*.pyx) setup.py pyproject.to
 # NumPy is the yardstick in benchmarks: let OpenBLAS pick its own kernel there.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-.PHONY: help build data test demo bench bench-cli bench-torch info clean
+.PHONY: help build data test sanitize demo bench bench-cli bench-torch info clean
 
 help:
 	@echo "make demo    train a small CNN on Fashion-MNIST"
 	@echo "make test    run the whole test suite"
+	@echo "make sanitize  kernel and layer tests on a build with AddressSanitizer + UBSan"
 	@echo "make bench   kernel benchmarks (pytest-benchmark), JSON in benchmarks/results.json"
 	@echo "make bench-torch  fastnn against PyTorch 2.13 (CPU build) on this machine"
 	@echo "make info    how the C kernels were built"
@@ -41,6 +42,34 @@ data:
 
 test: build data
 	$(PY) -m pytest -q
+
+# The C kernels built with -fsanitize=address,undefined (setup.py,
+# FASTNN_SANITIZE=1) into build/sanitize -- the extension in fastnn/ stays as
+# it is; --force, so a change of flags alone rebuilds too -- and the tests
+# that drive them run against that copy.  Python is not built with ASan, so
+# its runtime is preloaded; CPython keeps some memory until exit by design,
+# hence no leak check.  Any report fails the run; --capture=sys leaves file
+# descriptor 2 alone, so the report reaches the terminal.
+SANITIZE_DIR   := build/sanitize
+SANITIZE_TESTS := test_matmul.py test_conv2d.py test_conv_fused.py test_pooling.py \
+                  test_warp.py test_batch_norm_kernel.py test_optimizer_kernel.py \
+                  test_relu_kernels.py test_runtime.py test_validation.py \
+                  $(notdir $(wildcard tests/test_layers_*.py)) test_activations.py \
+                  test_optimizers.py test_gradient_check.py test_models_sequential.py \
+                  test_models_training.py test_models_learning.py \
+                  test_bad_input.py test_determinism.py test_thread_safety.py
+SANITIZE_ENV   := LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+                  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                  PYTHONPATH=$(CURDIR)/$(SANITIZE_DIR)/lib
+
+sanitize: build
+	FASTNN_SANITIZE=1 $(PY) setup.py -q build --force --build-base $(SANITIZE_DIR) \
+	  --build-lib $(SANITIZE_DIR)/lib --build-temp $(SANITIZE_DIR)/temp
+	cd $(SANITIZE_DIR) && env $(SANITIZE_ENV) $(CURDIR)/$(PY) -c \
+	  "import fastnn; assert fastnn.__file__.startswith('$(CURDIR)/$(SANITIZE_DIR)/'), fastnn.__file__"
+	cd $(SANITIZE_DIR) && env $(SANITIZE_ENV) $(CURDIR)/$(PY) -m pytest -q -p no:cacheprovider \
+	  --capture=sys $(addprefix $(CURDIR)/tests/,$(SANITIZE_TESTS))
 
 demo: build data
 	$(PY) examples/demo.py

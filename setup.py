@@ -5,6 +5,8 @@ reads errno), OpenMP when the compiler has it (probed by
 compiling a tiny program; otherwise a notice and a serial build).  The
 default build is portable: the kernels pick AVX2 or baseline code at run
 time.  FASTNN_NATIVE=1 adds -march=native for this machine only.
+FASTNN_SANITIZE=1 adds AddressSanitizer and UndefinedBehaviorSanitizer
+(`make sanitize` builds that way into build/sanitize and runs the tests).
 """
 import glob
 import os
@@ -20,6 +22,12 @@ int main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }
 """
 
 BASE_FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra", "-ffp-contract=fast", "-fno-math-errno"]
+# Out-of-bounds reads/writes, use after free and undefined behaviour (signed
+# overflow, misaligned or null pointers...) stop the run with a report.
+# Python compiles extensions with -fwrapv (signed overflow wraps, so UBSan
+# would not look for it); -fno-wrapv makes an overflowing index an error.
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                  "-fno-wrapv", "-fno-omit-frame-pointer", "-g"]
 
 
 def compiler_has_openmp(compiler):
@@ -43,6 +51,9 @@ class BuildWithOpenMP(build_ext):
         if os.environ.get("FASTNN_NATIVE") == "1":
             flags.append("-march=native")
         link = []
+        if os.environ.get("FASTNN_SANITIZE") == "1":
+            flags += SANITIZE_FLAGS
+            link += SANITIZE_FLAGS
         if compiler_has_openmp(self.compiler):
             flags.append("-fopenmp")
             link.append("-fopenmp")

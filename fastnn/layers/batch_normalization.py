@@ -79,17 +79,19 @@ class BatchNormalization(Layer):
         return None if variable is None else variable.value
 
     def call(self, x, training=False):
-        self._training = training and self.trainable
-        self._x = self._rows(x)
-        if self._training:
-            mean, var = batch_norm_stats(self._x)
+        # locals for the computation, attributes only for backward: threads
+        # running predict on one model at once never read each other's
+        self._training = batch_stats = training and self.trainable
+        self._x = rows = self._rows(x)
+        if batch_stats:
+            mean, var = batch_norm_stats(rows)
             keep = np.float32(self.momentum)
             self.moving_mean.value[...] = self.moving_mean.value * keep + mean * (1 - keep)
             self.moving_variance.value[...] = self.moving_variance.value * keep + var * (1 - keep)
         else:
             mean, var = self.moving_mean.value, self.moving_variance.value
         self._stats = (mean, var)
-        y = batch_norm(self._x, mean, var, self._value(self.gamma), self._value(self.beta),
+        y = batch_norm(rows, mean, var, self._value(self.gamma), self._value(self.beta),
                        self.epsilon)
         return self._unrows(y, x.shape)
 

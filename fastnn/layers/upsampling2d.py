@@ -97,10 +97,11 @@ class UpSampling2D(Layer):
         rows, cols = self.size
         if self.interpolation == "nearest":
             return np.repeat(np.repeat(x, rows, axis=1), cols, axis=2)
-        self._a_h = bilinear_matrix(x.shape[1], rows)
-        self._a_w = bilinear_matrix(x.shape[2], cols)
+        a_h = bilinear_matrix(x.shape[1], rows)
+        a_w = bilinear_matrix(x.shape[2], cols)
+        self._a_h, self._a_w = a_h, a_w   # for backward
         # y[n, o, p, c] = Σ_{i, j} A_h[o, i] · x[n, i, j, c] · A_w[p, j]
-        return np.einsum("oi,nijc,pj->nopc", self._a_h, x, self._a_w, optimize=True)
+        return np.einsum("oi,nijc,pj->nopc", a_h, x, a_w, optimize=True)
 
     def call_backward(self, dz):
         rows, cols = self.size
