@@ -16,7 +16,9 @@
  * Forward: a tile of PX = 8 neighbouring output pixels times 8 output
  * channels (one AVX register each) is accumulated in 8 registers over the K
  * weights; each step loads one vector of W and broadcasts one patch value
- * per pixel.  Threads take whole output rows.
+ * per pixel, read straight from x when the tile's windows lie inside the
+ * image (no copy), else from patches gathered with their zero padding.
+ * Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
  * result is db.  Threads take contiguous ranges of pixels and keep their
@@ -68,51 +70,86 @@ FASTNN_INLINE void gather_patch(const float *x, const fastnn_conv2d_geom *g,
 
 /* ---- forward ---------------------------------------------------------------- */
 
+/* One tile: out[p][c..c+7] = bias + sum_k v(p, k) W[k][c..c+7] for the px
+ * pixels of the tile, where the patch value v(p, k) = src[p * step + at[k]].
+ * Full tiles are stored straight from the 8 accumulator registers. */
+FASTNN_INLINE void forward_tile(const float *src, int64_t step,
+                                const int64_t *at, int64_t k_len,
+                                const float *w, const float *b, int64_t co,
+                                int relu, int64_t px, float *out)
+{
+    int64_t c = 0;
+    for (; c + 8 <= co; c += 8) {
+        fastnn_v8 start = {0}, acc[PX];
+        if (b)
+            memcpy(&start, b + c, sizeof start);
+        for (int p = 0; p < PX; p++)
+            acc[p] = start;
+        for (int64_t k = 0; k < k_len; k++) {
+            fastnn_v8 wk;
+            memcpy(&wk, w + k * co + c, sizeof wk);
+            const float *v = src + at[k];
+            for (int p = 0; p < PX; p++)
+                acc[p] += v[p * step] * wk;
+        }
+        for (int p = 0; p < PX; p++)
+            if (relu)
+                fastnn_relu_v8(&acc[p]);
+        /* stores through the vector type (aligned(4): any float address),
+         * so the accumulators stay in registers instead of a stack copy */
+        if (px == PX)
+            for (int p = 0; p < PX; p++)
+                *(fastnn_v8 *)(out + p * co + c) = acc[p];
+        else
+            for (int64_t p = 0; p < px; p++)
+                *(fastnn_v8 *)(out + p * co + c) = acc[p];
+    }
+    for (; c < co; c++) /* channels past the last multiple of 8 */
+        for (int64_t p = 0; p < px; p++) {
+            float sum = b ? b[c] : 0.0f;
+            for (int64_t k = 0; k < k_len; k++)
+                sum += src[p * step + at[k]] * w[k * co + c];
+            out[p * co + c] = relu && sum < 0.0f ? 0.0f : sum;
+        }
+}
+
+/* Rows [row0, row1) of output pixels, PX at a time.  A tile whose windows
+ * all lie inside the image reads its patch values straight from x (pixel p
+ * is p * stride_w * in_c floats after pixel 0); a tile touching the padding
+ * or the right edge gathers its patches, zeros included, into a buffer. */
 FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
                                 float *y, const fastnn_conv2d_geom *g,
                                 int relu, int64_t row0, int64_t row1)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     float patch[PX][FASTNN_DIRECT_MAX_K];
-    int64_t offset[FASTNN_DIRECT_MAX_K];
+    int64_t offset[FASTNN_DIRECT_MAX_K], identity[FASTNN_DIRECT_MAX_K];
     patch_offsets(g, offset);
+    for (int64_t k = 0; k < k_len; k++)
+        identity[k] = k;
     for (int64_t row = row0; row < row1; row++) {
         int64_t n = row / g->out_h, oh = row % g->out_h;
+        int64_t ih0 = oh * g->stride_h - g->pad_top;
+        int rows_inside = ih0 >= 0 && ih0 + g->k_h <= g->in_h;
         for (int64_t ow0 = 0; ow0 < g->out_w; ow0 += PX) {
             int64_t px = fastnn_min(PX, g->out_w - ow0);
+            float *out = y + (row * g->out_w + ow0) * co;
+            int64_t iw0 = ow0 * g->stride_w - g->pad_left;
+            if (rows_inside && px == PX && iw0 >= 0 &&
+                iw0 + (PX - 1) * g->stride_w + g->k_w <= g->in_w) {
+                const float *base = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
+                forward_tile(base, g->stride_w * g->in_c, offset, k_len, w, b, co,
+                             relu, px, out);
+                continue;
+            }
             for (int64_t p = 0; p < PX; p++)
                 if (p < px)
                     gather_patch(x, g, offset, n, oh, ow0 + p, patch[p]);
                 else
                     for (int64_t k = 0; k < k_len; k++)
                         patch[p][k] = 0.0f;
-            float *out = y + (row * g->out_w + ow0) * co;
-            int64_t c = 0;
-            for (; c + 8 <= co; c += 8) {
-                fastnn_v8 start = {0}, acc[PX];
-                if (b)
-                    memcpy(&start, b + c, sizeof start);
-                for (int p = 0; p < PX; p++)
-                    acc[p] = start;
-                for (int64_t k = 0; k < k_len; k++) {
-                    fastnn_v8 wk;
-                    memcpy(&wk, w + k * co + c, sizeof wk);
-                    for (int p = 0; p < PX; p++)
-                        acc[p] += patch[p][k] * wk;
-                }
-                for (int64_t p = 0; p < px; p++) {
-                    if (relu)
-                        fastnn_relu_v8(&acc[p]);
-                    memcpy(out + p * co + c, &acc[p], sizeof acc[p]);
-                }
-            }
-            for (; c < co; c++) /* channels past the last multiple of 8 */
-                for (int64_t p = 0; p < px; p++) {
-                    float sum = b ? b[c] : 0.0f;
-                    for (int64_t k = 0; k < k_len; k++)
-                        sum += patch[p][k] * w[k * co + c];
-                    out[p * co + c] = relu && sum < 0.0f ? 0.0f : sum;
-                }
+            forward_tile(&patch[0][0], FASTNN_DIRECT_MAX_K, identity, k_len, w, b,
+                         co, relu, px, out);
         }
     }
 }
