@@ -31,7 +31,10 @@
 
 #include "internal.h"
 
-enum { PX = 8, PB = 64, KB = 8 };
+/* PX output pixels per forward tile; PB pixels per gathered block and KB
+ * patch values per register group in the weight gradient (KB = 5: a 3x3
+ * filter on one channel has K + 1 = 10 values, two groups and no padding). */
+enum { PX = 8, PB = 64, KB = 5 };
 
 /* Where each of the K patch values sits relative to the window's top-left
  * input pixel: offset[k] for k = (kh, kw, ci). */
@@ -210,12 +213,20 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy,
     patch_offsets(g, offset);
     for (int64_t b0 = i0; b0 < i1; b0 += PB) {
         int64_t count = fastnn_min(PB, i1 - b0);
+        /* pixel b0's (n, oh, ow), then stepped along: no division per pixel */
+        int64_t n = b0 / per_image, oh = b0 % per_image / g->out_w, ow = b0 % g->out_w;
         for (int64_t p = 0; p < count; p++) {
-            int64_t i = b0 + p, n = i / per_image, oh = (i % per_image) / g->out_w;
-            gather_patch(x, g, offset, n, oh, i % g->out_w, patch[p]);
+            gather_patch(x, g, offset, n, oh, ow, patch[p]);
             patch[p][k_len - 1] = 1.0f;
             for (int64_t k = k_len; k < k_pad; k++)
                 patch[p][k] = 0.0f;
+            if (++ow == g->out_w) {
+                ow = 0;
+                if (++oh == g->out_h) {
+                    oh = 0;
+                    n++;
+                }
+            }
         }
         const float *d = dy + b0 * co;
         int64_t c = 0;
