@@ -10,23 +10,15 @@ activation="relu")`` applies it inside the convolution's last pass.
 """
 import numpy as np
 
-from ..arrays import real_array
 from . import reference
 from ._native import native
-from .validation import check_impl, is_float32_c
-
-
-def _values(kernel, name, value):
-    """C-contiguous float32 of any shape (0-D stays 0-D, unlike ascontiguousarray)."""
-    if is_float32_c(value):
-        return value
-    return np.asarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32, order="C")
+from .validation import as_float32_any_shape, check_impl
 
 
 def relu(x, impl="fast"):
     """max(x, 0) elementwise, any shape; returns a new float32 array."""
     check_impl("relu", impl)
-    x = _values("relu", "x", x)
+    x = as_float32_any_shape("relu", "x", x)
     if impl == "numpy":
         return reference.relu(x)
     y = np.empty_like(x)
@@ -38,7 +30,7 @@ def relu(x, impl="fast"):
 def relu_backward(y, dy, impl="fast"):
     """dLoss/dx of relu given its output ``y`` and dy = dLoss/dy (same shape)."""
     check_impl("relu_backward", impl)
-    y, dy = _values("relu_backward", "y", y), _values("relu_backward", "dy", dy)
+    y, dy = as_float32_any_shape("relu_backward", "y", y), as_float32_any_shape("relu_backward", "dy", dy)
     if y.shape != dy.shape:
         raise ValueError(f"relu_backward: dy must have the shape of y {y.shape}, "
                          f"got {dy.shape}")

@@ -15,8 +15,7 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .activation import _values
-from .validation import check_impl
+from .validation import as_float32_any_shape, check_impl
 
 
 def dropout(x, keep_prob, seed, impl="fast"):
@@ -39,7 +38,7 @@ def dropout(x, keep_prob, seed, impl="fast"):
     if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
             or not 0 <= seed < 2**64):
         raise ValueError(f"dropout: seed must be an int in [0, 2**64), got {seed!r}")
-    x = _values("dropout", "x", x)
+    x = as_float32_any_shape("dropout", "x", x)
     if impl == "numpy":
         return reference.dropout(x, float(keep_prob), int(seed))
     y = np.empty_like(x)

@@ -45,6 +45,14 @@ def as_float32(kernel, name, value, axes):
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def as_float32_any_shape(kernel, name, value):
+    """``value`` as a C-contiguous float32 array of any shape (an elementwise
+    kernel's input; 0-D stays 0-D, unlike ``np.ascontiguousarray``)."""
+    if is_float32_c(value):
+        return value
+    return np.asarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32, order="C")
+
+
 def is_float32_c(value):
     """Whether ``value`` is already what C reads: a C-contiguous float32 ndarray."""
     return type(value) is np.ndarray and value.dtype == np.float32 and value.flags.c_contiguous
