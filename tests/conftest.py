@@ -15,8 +15,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+# derandomize: every run tries the same examples, so a green suite stays green (CI) and
+# a failure found once is found again; new examples come from changing the tests.
 settings.register_profile(
-    "fastnn", deadline=None, max_examples=40,
+    "fastnn", deadline=None, max_examples=40, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("fastnn")
 
