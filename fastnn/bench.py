@@ -110,6 +110,12 @@ def _relu(backward=False):
     return Case("relu 64x26x26x32", "relu", (shape,))
 
 
+def _dropout():
+    """Dropout (rate 0.5) over the first convolution's output: the mask is hashed, not drawn."""
+    return Case("dropout 64x26x26x32 rate 0.5", "dropout", ((64, 26, 26, 32),),
+                {"keep_prob": 0.5, "seed": 1})
+
+
 def canonical_cases():
     """The benchmark cases, in the order the table prints them."""
     return [
@@ -125,7 +131,7 @@ def canonical_cases():
         _batch_norm(64 * 26 * 26, 32, "batch_norm_stats"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
-        _relu(), _relu(backward=True),
+        _relu(), _relu(backward=True), _dropout(),
     ]
 
 
