@@ -234,6 +234,20 @@ def test_calling_a_layer_on_strings():
         Dense(2, name="d")(np.array([["1", "2"]]))
 
 
+@pytest.mark.parametrize("layer, built_for, x_shape", [
+    (Dense(2, name="d"), (4, 3), (4, 5)),
+    (Conv2D(2, 3, name="c"), (1, 6, 6, 3), (1, 6, 6, 1)),
+])
+def test_a_built_layer_called_on_another_input_size_names_itself(layer, built_for, x_shape):
+    layer(np.ones(built_for, np.float32))
+    size = built_for[-1]
+    with raises(ValueError, f"layer '{layer.name}' ({type(layer).__name__})",
+                f"built for inputs with {size} values on the last axis",
+                f"shape {x_shape}"):
+        layer(np.ones(x_shape, np.float32))
+    assert layer(np.ones(built_for, np.float32)).shape[-1] == 2   # still usable
+
+
 # ---- NaN and inf in the data --------------------------------------------------------------------
 
 def with_bad(array, index, value):

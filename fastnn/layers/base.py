@@ -234,6 +234,15 @@ class KernelBiasLayer(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
+    def check_input_size(self, x):
+        """x's last axis must hold the features (Dense) or channels (Conv2D) the
+        kernel was built for: the kernel's second-to-last axis."""
+        size = self.kernel.shape[-2]
+        if x.shape[-1] != size:
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) was built for "
+                             f"inputs with {size} values on the last axis, got an input of "
+                             f"shape {x.shape}")
+
     def build_kernel_and_bias(self, kernel_shape, units):
         """Create ``kernel`` (kernel_shape) and, with use_bias, ``bias`` (units,)."""
         self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,

@@ -83,6 +83,7 @@ class Conv2D(KernelBiasLayer):
                 and not self.activation.config)
 
     def call(self, x, training=False):
+        self.check_input_size(x)
         self._x = x
         return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
                       self.strides, self.padding,

@@ -44,6 +44,7 @@ class Dense(KernelBiasLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def call(self, x, training=False):
+        self.check_input_size(x)
         self._x = x
         rows = x.reshape(-1, x.shape[-1])
         z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value)
