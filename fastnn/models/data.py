@@ -120,7 +120,8 @@ def check_batch_size(batch_size):
 
 
 def batches(count, batch_size, order=None):
-    """Index arrays of consecutive batches (the last one may be smaller)."""
-    order = np.arange(count) if order is None else order
+    """What selects each batch (the last one may be smaller): index arrays
+    into a shuffled ``order``, else plain slices (views, no copy)."""
     for start in range(0, count, batch_size):
-        yield order[start:start + batch_size]
+        yield (slice(start, start + batch_size) if order is None
+               else order[start:start + batch_size])

@@ -188,9 +188,10 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
                 callback_list.on_train_batch_begin(step)
                 batch_weights = None if weights is None else weights[idx]
                 interrupts.step_begins()
-                loss, y_pred = train_step(model, x[idx], y[idx], batch_weights)
+                y_batch = y[idx]
+                loss, y_pred = train_step(model, x[idx], y_batch, batch_weights)
                 interrupts.step_ends()
-                means.update(loss, y[idx], y_pred, batch_weights)
+                means.update(loss, y_batch, y_pred, batch_weights)
                 logs = means.logs()
                 progress.update(means.seen, logs)
                 callback_list.on_train_batch_end(step, logs)
@@ -213,8 +214,9 @@ def _evaluate_arrays(model, x, y, batch_size, sample_weight=None, progress=None)
     penalty = regularization_loss(model)
     for idx in batches(len(x), batch_size):
         weights = None if sample_weight is None else sample_weight[idx]
-        y_pred = model.forward(x[idx], training=False)
-        means.update(float(model.loss(y[idx], y_pred, weights)) + penalty, y[idx], y_pred, weights)
+        y_pred, y_batch = model.forward(x[idx], training=False), y[idx]
+        means.update(float(model.loss(y_batch, y_pred, weights)) + penalty, y_batch, y_pred,
+                     weights)
         if progress:
             progress.update(means.seen, means.logs())
     return means
