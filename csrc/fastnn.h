@@ -52,6 +52,19 @@ void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
                          float *c, int64_t m, int64_t n, int64_t k,
                          int transpose_a, int transpose_b);
 
+/* ---- Dense backward (dense.c) --------------------------------------------
+ * For y = act(x . W + b), x (m x k), W (k x n): dW = x^T . dz, db = column
+ * sums of dz, dx = dz . W^T (skipped when dx is NULL), where dz = dy, or,
+ * when relu_y (ReLU's output y) is not NULL, dy masked to y > 0 and written
+ * to dz (m x n scratch; unused otherwise). */
+int fastnn_dense_backward(const float *x, const float *w, const float *dy,
+                          const float *relu_y, int64_t m, int64_t k, int64_t n,
+                          float *dz, float *dx, float *dw, float *db);
+void fastnn_dense_backward_naive(const float *x, const float *w,
+                                 const float *dy, const float *relu_y,
+                                 int64_t m, int64_t k, int64_t n, float *dz,
+                                 float *dx, float *dw, float *db);
+
 /* ---- 2-D convolution (conv2d.c) ------------------------------------------
  * y[n, oh, ow, co] = b[co] + sum_{kh, kw, ci}
  *     x[n, oh*sh - pad_top + kh, ow*sw - pad_left + kw, ci] * w[kh, kw, ci, co]
@@ -154,6 +167,17 @@ void fastnn_relu(const float *x, float *y, int64_t n);
 void fastnn_relu_naive(const float *x, float *y, int64_t n);
 void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n);
 void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n);
+
+/* ---- crossentropy (crossentropy.c) ---------------------------------------
+ * Sparse categorical crossentropy of softmax outputs p (rows x classes)
+ * against labels: loss[i] = -log(clip(p[i, label] / sum_j p[i, j], epsilon,
+ * 1 - epsilon)); with dz not NULL also dz = scale * (p - onehot(labels)),
+ * the gradient through the softmax.  Returns -1, or the first row whose
+ * label is outside 0..classes-1 (then nothing is written). */
+int64_t fastnn_sparse_crossentropy(const float *p, const int64_t *labels,
+                                   int64_t rows, int64_t classes,
+                                   double epsilon, float scale, double *loss,
+                                   float *dz);
 
 /* ---- dropout (dropout.c) -------------------------------------------------
  * y = x * mask / keep_prob, where mask[i] (keep with probability keep_prob,

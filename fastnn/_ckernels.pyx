@@ -4,9 +4,14 @@
 Nothing is checked here.  Callers (fastnn.kernels) validate every shape,
 make every array C-contiguous float32, allocate the outputs and compute the
 window geometry first; this module only unpacks pointers and sizes.  Arrays
-arrive flattened to 1-D (a free view of a C-contiguous array).
+arrive flattened to 1-D (a free view of a C-contiguous array).  The one
+exception is ``adam_update``, which takes a whole model's arrays in their own
+shapes through the buffer protocol (flattening two dozen arrays in Python
+would cost more than the update) and checks them all before the first write.
 """
 from libc.stdint cimport int64_t, uint64_t
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_SIMPLE,
+                            PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from libc.stdlib cimport free, malloc
 
 cdef extern from "fastnn.h" nogil:
@@ -27,6 +32,12 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_matmul_naive(const float *a, const float *b, const float *bias, float *c,
                              int64_t m, int64_t n, int64_t k, int transpose_a,
                              int transpose_b)
+    int fastnn_dense_backward(const float *x, const float *w, const float *dy,
+                              const float *relu_y, int64_t m, int64_t k, int64_t n,
+                              float *dz, float *dx, float *dw, float *db)
+    void fastnn_dense_backward_naive(const float *x, const float *w, const float *dy,
+                                     const float *relu_y, int64_t m, int64_t k, int64_t n,
+                                     float *dz, float *dx, float *dw, float *db)
 
     ctypedef struct fastnn_conv2d_geom:
         int64_t batch, in_h, in_w, in_c, k_h, k_w, out_c
@@ -90,6 +101,9 @@ cdef extern from "fastnn.h" nogil:
                             float beta_1, float beta_2, float alpha, float epsilon)
     void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v, int64_t n,
                                   float beta_1, float beta_2, float alpha, float epsilon)
+    int64_t fastnn_sparse_crossentropy(const float *p, const int64_t *labels, int64_t rows,
+                                       int64_t classes, double epsilon, float scale,
+                                       double *loss, float *dz)
     void fastnn_dropout(const float *x, float *y, int64_t n, float keep_prob, uint64_t seed)
     void fastnn_dropout_naive(const float *x, float *y, int64_t n, float keep_prob,
                               uint64_t seed)
@@ -146,17 +160,41 @@ cdef inline void _check(int status):
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, const float[::1] bias,
            float[:, ::1] c, int64_t m, int64_t n, int64_t k, bint transpose_a,
-           bint transpose_b, bint naive):
-    """bias may be None."""
+           bint transpose_b, bint relu, bint naive):
+    """bias may be None; relu applies max(., 0) to C before returning."""
     cdef const float *bias_ptr = NULL if bias is None else &bias[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
             fastnn_matmul_naive(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k, transpose_a,
                                 transpose_b)
+            if relu:
+                fastnn_relu_naive(&c[0, 0], &c[0, 0], m * n)
         else:
             status = fastnn_matmul(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k,
                                    transpose_a, transpose_b)
+            if relu:
+                fastnn_relu(&c[0, 0], &c[0, 0], m * n)
+    _check(status)
+
+
+def dense_backward(const float[:, ::1] x, const float[:, ::1] w, const float[:, ::1] dy,
+                   const float[:, ::1] relu_y, float[:, ::1] dz, float[:, ::1] dx,
+                   float[:, ::1] dw, float[::1] db, bint naive):
+    """relu_y, dz and dx may be None; every size is at least 1."""
+    cdef const float *y_ptr = NULL if relu_y is None else &relu_y[0, 0]
+    cdef float *dz_ptr = NULL if dz is None else &dz[0, 0]
+    cdef float *dx_ptr = NULL if dx is None else &dx[0, 0]
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_dense_backward_naive(&x[0, 0], &w[0, 0], &dy[0, 0], y_ptr, x.shape[0],
+                                        x.shape[1], dy.shape[1], dz_ptr, dx_ptr, &dw[0, 0],
+                                        &db[0])
+        else:
+            status = fastnn_dense_backward(&x[0, 0], &w[0, 0], &dy[0, 0], y_ptr, x.shape[0],
+                                           x.shape[1], dy.shape[1], dz_ptr, dx_ptr, &dw[0, 0],
+                                           &db[0])
     _check(status)
 
 
@@ -300,41 +338,81 @@ def batch_norm_stats(const float[::1] x, float[::1] mean, float[::1] var, int64_
     _check(status)
 
 
+cdef int _float32_buffer(object array, Py_buffer *view, int flags) except -1:
+    """Fill ``view`` with a C-contiguous float32 buffer of ``array`` (any shape)."""
+    PyObject_GetBuffer(array, view, flags | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    if view.itemsize != 4 or view.format == NULL or view.format[0] != b'f' \
+            or view.format[1] != 0:
+        PyBuffer_Release(view)
+        raise ValueError("expected a float32 array")
+    return 0
+
+
+cdef bint _same_shape(Py_buffer *a, Py_buffer *b):
+    if a.ndim != b.ndim:
+        return False
+    for d in range(a.ndim):
+        if a.shape[d] != b.shape[d]:
+            return False
+    return True
+
+
 def adam_update(ws, gs, ms, vs, float beta_1, float beta_2, float alpha, float epsilon,
                 bint naive):
-    """One Adam step on each (w, g, m, v) of four equally long tuples of 1-D arrays.
+    """One Adam step on each (w, g, m, v) of four equally long sequences of arrays.
 
-    Every array is unpacked (typed memoryviews: float32, C-contiguous, w/m/v
-    writeable, else ValueError) before the first update, so a bad array
-    leaves all weights as they were.
+    The arrays keep their shapes (w, g, m, v of one variable must agree);
+    each is taken through the buffer protocol (float32, C-contiguous, w, m, v
+    writeable, else ValueError/BufferError) before the first update, so a bad
+    array leaves all weights as they were.
     """
-    cdef Py_ssize_t count = len(ws), i
-    cdef float[::1] w, m, v
-    cdef const float[::1] g
-    cdef float **ptr = <float **>malloc(4 * count * sizeof(float *) + 1)
-    cdef int64_t *size = <int64_t *>malloc(count * sizeof(int64_t) + 1)
+    cdef Py_ssize_t count = len(ws), taken = 0, i, j
+    cdef Py_buffer *views = <Py_buffer *>malloc(4 * count * sizeof(Py_buffer) + 1)
+    cdef int flags
+    if views == NULL:
+        raise MemoryError("fastnn: out of memory")
     try:
-        if ptr == NULL or size == NULL:
-            raise MemoryError("fastnn: out of memory")
+        if not len(gs) == len(ms) == len(vs) == count:
+            raise ValueError("adam_update: w, g, m, v must be sequences of one length")
         for i in range(count):
-            w, g, m, v = ws[i], gs[i], ms[i], vs[i]
-            if not (g.shape[0] == m.shape[0] == v.shape[0] == w.shape[0] > 0):
-                raise ValueError("adam_update: w, g, m, v must have one nonzero size")
-            ptr[4 * i], ptr[4 * i + 1], ptr[4 * i + 2], ptr[4 * i + 3] = (
-                &w[0], <float *>&g[0], &m[0], &v[0])
-            size[i] = w.shape[0]
+            for j, array in enumerate((ws[i], gs[i], ms[i], vs[i])):
+                flags = PyBUF_SIMPLE if j == 1 else PyBUF_WRITABLE
+                _float32_buffer(array, &views[taken], flags)
+                taken += 1
+            for j in range(1, 4):
+                if not _same_shape(&views[4 * i], &views[4 * i + j]):
+                    raise ValueError("adam_update: w, g, m, v must have one shape")
         with nogil:
             for i in range(count):
                 if naive:
-                    fastnn_adam_update_naive(ptr[4 * i], ptr[4 * i + 1], ptr[4 * i + 2],
-                                             ptr[4 * i + 3], size[i], beta_1, beta_2, alpha,
-                                             epsilon)
+                    fastnn_adam_update_naive(<float *>views[4 * i].buf,
+                                             <const float *>views[4 * i + 1].buf,
+                                             <float *>views[4 * i + 2].buf,
+                                             <float *>views[4 * i + 3].buf,
+                                             views[4 * i].len // 4,
+                                             beta_1, beta_2, alpha, epsilon)
                 else:
-                    fastnn_adam_update(ptr[4 * i], ptr[4 * i + 1], ptr[4 * i + 2],
-                                       ptr[4 * i + 3], size[i], beta_1, beta_2, alpha, epsilon)
+                    fastnn_adam_update(<float *>views[4 * i].buf,
+                                       <const float *>views[4 * i + 1].buf,
+                                       <float *>views[4 * i + 2].buf,
+                                       <float *>views[4 * i + 3].buf,
+                                       views[4 * i].len // 4, beta_1, beta_2, alpha, epsilon)
     finally:
-        free(ptr)
-        free(size)
+        for i in range(taken):
+            PyBuffer_Release(&views[i])
+        free(views)
+
+
+def sparse_crossentropy(const float[:, ::1] p, const int64_t[::1] labels, double epsilon,
+                        float scale, double[::1] loss, float[:, ::1] dz):
+    """dz may be None; p has at least one row and one column.  Returns -1 or
+    the first row whose label is outside 0..classes-1."""
+    cdef float *dz_ptr = NULL if dz is None else &dz[0, 0]
+    cdef int64_t bad
+    with nogil:
+        bad = fastnn_sparse_crossentropy(&p[0, 0], &labels[0], p.shape[0], p.shape[1], epsilon,
+                                         scale, &loss[0], dz_ptr)
+    return bad
 
 
 def dropout(const float[::1] x, float[::1] y, float keep_prob, uint64_t seed, bint naive):

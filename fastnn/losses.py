@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from . import activations
+from . import activations, kernels
 from .arrays import real_array
 
 EPSILON = 1e-7
@@ -400,8 +400,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     default_name = "sparse_categorical_crossentropy"
 
     def _prepare(self, y_true, y_pred):
-        """(where the labels sit in p's rows: a (rows, columns) index pair; p as float64)."""
-        p = _as_float64("y_pred", y_pred)
+        """(the labels as flat int64, p as float32) after checking that they fit."""
+        p = real_array(y_pred, "y_pred")
         labels = real_array(y_true, "y_true")
         if p.ndim == 0:
             raise ValueError(f"{self.name}: y_pred must have a class axis, got a scalar")
@@ -412,21 +412,48 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
                              f"match y_pred of shape {p.shape} (expected {p.shape[:-1]} or "
                              f"{p.shape[:-1] + (1,)})")
         classes = p.shape[-1]
-        whole = labels.dtype.kind != "f" or bool(np.all(labels == np.round(labels)))
-        if labels.size and (not whole or labels.min() < 0 or labels.max() >= classes):
-            bad = labels[(labels < 0) | (labels >= classes) | (labels != np.round(labels))][0]
-            raise ValueError(f"{self.name}: labels must be integers in 0..{classes - 1} "
-                             f"(the model has {classes} outputs), got {bad:g}")
-        return (np.arange(labels.size), labels.reshape(-1).astype(np.intp)), p
+        # 1.0 is class 1, but 0.5 is no class; the kernel checks the range of the others
+        if labels.dtype.kind not in "iub" or labels.dtype == np.uint64:
+            outside = (labels != np.round(labels)) | (labels < 0) | (labels >= classes)
+            if outside.any():
+                raise self._label_error(labels[outside][0], classes)
+        if p.dtype != np.float32:
+            p = p.astype(np.float64)
+        return labels.reshape(-1).astype(np.int64, copy=False), p
 
-    def _per_sample(self, at_label, p):
-        rows = p.reshape(-1, p.shape[-1])
-        q = rows[at_label] / rows.sum(axis=-1)
-        return -np.log(q.clip(EPSILON, 1.0 - EPSILON)).reshape(p.shape[:-1])
+    def _label_error(self, label, classes):
+        return ValueError(f"{self.name}: labels must be integers in 0..{classes - 1} "
+                          f"(the model has {classes} outputs), got {label:g}")
 
-    def _per_sample_gradient(self, at_label, p):
+    def _kernel(self, labels, p, gradient_scale=None):
+        """kernels.sparse_crossentropy on p's rows, its message in this loss's words.
+        A model's float32 outputs go to C; float64 predictions passed in by
+        hand keep their precision in the NumPy reference."""
+        try:
+            return kernels.sparse_crossentropy(p.reshape(-1, p.shape[-1]), labels,
+                                               gradient_scale, EPSILON,
+                                               "fast" if p.dtype == np.float32 else "numpy")
+        except ValueError:  # a label outside the classes: _prepare let only integers through
+            classes = p.shape[-1]
+            raise self._label_error(labels[(labels < 0) | (labels >= classes)][0],
+                                    classes) from None
+
+    def _per_sample(self, labels, p):
+        return self._kernel(labels, p)[0].reshape(p.shape[:-1])
+
+    def value_and_gradient(self, y_true, y_pred, activation_name=None, sample_weight=None):
+        if sample_weight is not None or not self.fuses_with(activation_name):
+            return super().value_and_gradient(y_true, y_pred, activation_name, sample_weight)
+        # the training step of the course's classifiers: one kernel call for loss and gradient
+        labels, p = self._prepare(y_true, y_pred)
+        count = max(1, labels.size)
+        losses, gradient = self._kernel(labels, p, 1.0 / count)
+        return float(losses.sum()) / count, gradient.reshape(p.shape), True
+
+    def _per_sample_gradient(self, labels, p):
         # one-hot y: d_q is -1/q at the label (0 where clipped), so Σ d_q·q = d_q[label]·q[label]
-        rows = p.reshape(-1, p.shape[-1])
+        rows = p.reshape(-1, p.shape[-1]).astype(np.float64)
+        at_label = (np.arange(labels.size), labels)
         total = np.sum(rows, axis=-1)
         q = rows[at_label] / total
         d_q = -1.0 / np.clip(q, EPSILON, 1.0 - EPSILON) * ((q >= EPSILON) & (q <= 1.0 - EPSILON))
@@ -434,10 +461,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         gradient[at_label] = (d_q - d_q * q) / total
         return gradient.reshape(p.shape)
 
-    def _per_sample_logits_gradient(self, at_label, p):
-        gradient = p.reshape(-1, p.shape[-1]).copy()  # p − y with one-hot y
-        gradient[at_label] -= 1.0
-        return gradient.reshape(p.shape)
+    def _per_sample_logits_gradient(self, labels, p):
+        return self._kernel(labels, p, 1.0)[1].reshape(p.shape)  # p − y with one-hot y
 
 
 class BinaryCrossentropy(_MeanOverOutputs):

@@ -42,6 +42,15 @@ pytestmark = pytest.mark.usefixtures("fresh_session")
 BATCHES_PER_EPOCH = 5
 
 
+@pytest.fixture(autouse=True)
+def python_handles_ctrl_c():
+    """Python's own SIGINT handler for each test, as in an interactive session,
+    even when pytest runs as a background job (which starts with SIGINT ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def classification_data():
     rng = np.random.default_rng(1)
     return rng.normal(size=(8 * BATCHES_PER_EPOCH, 4)).astype(np.float32), rng.integers(0, 3, 40)

@@ -7,6 +7,8 @@ before any C runs; the GIL is released while C computes.
 """
 from .activation import relu, relu_backward
 from .convolution import conv2d, conv2d_backward
+from .crossentropy import sparse_crossentropy
+from .dense import dense_backward
 from .dropout import dropout
 from .matmul import matmul
 from .normalization import batch_norm, batch_norm_backward, batch_norm_stats
@@ -16,5 +18,6 @@ from .validation import IMPLS
 from .warp import affine_warp, affine_warp_backward
 
 __all__ = ["IMPLS", "adam_update", "adam_update_many", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
-           "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "dropout",
-           "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward"]
+           "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "dense_backward", "dropout",
+           "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
+           "sparse_crossentropy"]

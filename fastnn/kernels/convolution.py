@@ -9,7 +9,7 @@ import numpy as np
 from . import reference
 from ._native import native
 from .geometry import Window2D
-from .validation import (as_float32, check_impl, check_nonempty, check_output_size,
+from .validation import (as_float32, check_activation, check_impl, check_nonempty, check_output_size,
                          check_shape, padding_mode, positive_pair)
 
 X_AXES = ("batch", "height", "width", "channels")
@@ -31,9 +31,6 @@ def _conv_args(kernel, x, w, strides, padding):
     win = Window2D.over(x.shape[1], x.shape[2], w.shape[:2], strides, padding)
     check_output_size(kernel, win, "kernel")
     return x, w, strides, padding, win
-
-
-ACTIVATIONS = (None, "relu")
 
 
 def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None):
@@ -58,8 +55,7 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
         float32 array (batch, out_height, out_width, out_channels).
     """
     check_impl("conv2d", impl)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"conv2d: activation must be None or 'relu', got {activation!r}")
+    check_activation("conv2d", activation)
     x, w, strides, padding, win = _conv_args("conv2d", x, w, strides, padding)
     if b is not None:
         b = as_float32("conv2d", "b", b, ("out_channels",))

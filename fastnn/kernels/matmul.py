@@ -3,10 +3,10 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .validation import as_float32, check_impl
+from .validation import as_float32, check_activation, check_impl
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast"):
+def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast", activation=None):
     """C = op(a) · op(b) (+ bias), where op transposes its matrix when asked.
 
     Backward passes need the transposed products: for y = x·W,
@@ -19,11 +19,14 @@ def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast"):
             kernel (a Dense layer's x·W + b in one call).
         impl: "fast" (blocked C + OpenMP), "naive" (three C loops) or
             "numpy" (``a @ b``).
+        activation: None, or "relu" for max(C, 0) in the same call (a
+            Dense layer with ReLU: its whole forward pass).
 
     Returns:
         float32 array of shape (m, n).
     """
     check_impl("matmul", impl)
+    check_activation("matmul", activation)
     a = as_float32("matmul", "a", a, ("rows", "columns"))
     b = as_float32("matmul", "b", b, ("rows", "columns"))
     m, k = a.shape[::-1] if transpose_a else a.shape
@@ -38,13 +41,12 @@ def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast"):
         if bias.shape != (n,):
             raise ValueError(f"matmul: bias must have shape ({n},) (one value per column "
                              f"of C), got {bias.shape}")
-    if impl == "numpy":
+    if impl == "numpy" or k == 0:  # (k == 0: an empty sum)
         c = reference.matmul(a, b, transpose_a, transpose_b)
-        return c if bias is None else c + bias
-    if k == 0:  # an empty sum
-        return np.zeros((m, n), np.float32) + (0 if bias is None else bias)
+        c = c if bias is None else c + bias
+        return c if activation is None else reference.relu(c)
     c = np.empty((m, n), np.float32)
     if c.size:
-        native.matmul(a, b, bias, c, m, n, k,
-                      bool(transpose_a), bool(transpose_b), impl == "naive")
+        native.matmul(a, b, bias, c, m, n, k, bool(transpose_a), bool(transpose_b),
+                      activation == "relu", impl == "naive")
     return c

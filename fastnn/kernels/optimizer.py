@@ -7,14 +7,12 @@
 NumPy needs about ten passes and as many temporary arrays for this; the C
 kernel reads g, m, v, w once and writes m, v, w in place.
 """
-import math
-import numbers
 
 import numpy as np
 
 from . import reference
 from ._native import native
-from .validation import check_impl, is_float32_c
+from .validation import check_impl, finite_number, is_float32_c
 
 
 def adam_update(w, g, m, v, beta_1, beta_2, alpha, epsilon, impl="fast"):
@@ -44,13 +42,12 @@ def adam_update_many(ws, gs, ms, vs, beta_1, beta_2, alpha, epsilon, impl="fast"
     """
     check_impl("adam_update", impl)
     for name, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-        if not _number(value) or not 0 <= value < 1:
+        if not finite_number(value) or not 0 <= value < 1:
             raise ValueError(f"adam_update: {name} must be a number in [0, 1), got {value!r}")
-    if not _number(alpha) or not _number(epsilon) or not epsilon > 0:
+    if not finite_number(alpha) or not finite_number(epsilon) or not epsilon > 0:
         raise ValueError(f"adam_update: alpha must be a finite number and epsilon one > 0, "
                          f"got alpha={alpha!r}, epsilon={epsilon!r}")
-    ws, ms, vs = tuple(ws), tuple(ms), tuple(vs)
-    gs = tuple(g if is_float32_c(g) else np.ascontiguousarray(g, dtype=np.float32) for g in gs)
+    gs = [g if is_float32_c(g) else np.ascontiguousarray(g, dtype=np.float32) for g in gs]
     if not len(ws) == len(gs) == len(ms) == len(vs):
         raise ValueError(f"adam_update: w, g, m and v must be lists of one length, got "
                          f"{len(ws)}, {len(gs)}, {len(ms)}, {len(vs)}")
@@ -59,18 +56,10 @@ def adam_update_many(ws, gs, ms, vs, beta_1, beta_2, alpha, epsilon, impl="fast"
         for w, g, m, v in zip(ws, gs, ms, vs):
             reference.adam_update(w, g, m, v, beta_1, beta_2, alpha, epsilon)
         return
-    try:  # the quick test; the bridge checks dtype, layout and writeability
-        flat = [[a.reshape(-1) for a, w in zip(arrays, ws) if w.size]
-                for arrays in (ws, gs, ms, vs)]
-        same_shapes = all(m.shape == v.shape == g.shape == w.shape
-                          for w, g, m, v in zip(ws, gs, ms, vs))
-    except AttributeError:  # not arrays
-        same_shapes = False
-    if not same_shapes:
-        _explain_shapes(ws, gs, ms, vs)
-    try:
-        native.adam_update(*flat, beta_1, beta_2, alpha, epsilon, impl == "naive")
+    try:  # the bridge checks shapes, dtype, layout and writeability, all before any update
+        native.adam_update(ws, gs, ms, vs, beta_1, beta_2, alpha, epsilon, impl == "naive")
     except (ValueError, TypeError, BufferError):
+        _explain_shapes(ws, gs, ms, vs)
         _explain_layout(ws, ms, vs)
         raise
 
@@ -98,8 +87,3 @@ def _explain_layout(ws, ms, vs):
 def in_place_ready(array):
     """Whether the C kernel can update ``array`` in place."""
     return is_float32_c(array) and array.flags.writeable
-
-
-def _number(value):
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value))

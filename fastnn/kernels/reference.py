@@ -235,3 +235,23 @@ def batch_norm_backward(x, dy, mean, inv_std, gamma, batch_stats):
     if batch_stats:
         dy = dy - dy.mean(axis=0) - x_hat * (dy * x_hat).mean(axis=0)
     return gamma * inv_std * dy, dgamma, dbeta
+
+
+def sparse_crossentropy(p, labels, epsilon, gradient_scale=None):
+    """(per-sample losses in float64, dz or None) for probabilities p (rows,
+    classes): −log(clip(q, ε, 1 − ε)) with q = p[label] / Σp, and
+    dz = scale · (p − onehot(labels)), the gradient through the softmax."""
+    rows = np.arange(len(labels))
+    q = p[rows, labels] / p.sum(axis=1, dtype=np.float64)
+    losses = -np.log(np.clip(q, epsilon, 1.0 - epsilon))
+    if gradient_scale is None:
+        return losses, None
+    dz = p.astype(np.float64)
+    dz[rows, labels] -= 1.0
+    return losses, (gradient_scale * dz).astype(p.dtype)
+
+
+def dense_backward(x, w, dy, relu_output=None):
+    """(dx, dW, db) of y = act(x·w + b); act is ReLU when its output is given."""
+    dz = dy if relu_output is None else relu_backward(relu_output, dy)
+    return dz @ w.T, x.T @ dz, dz.sum(axis=0)

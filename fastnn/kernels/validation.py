@@ -5,6 +5,7 @@ whose message starts with the kernel's name and says what was expected and
 what arrived, e.g. ``conv2d: w has 4 input channels but x has 3``.  Nothing
 reaches C before these checks pass.
 """
+import math
 import numbers
 
 import numpy as np
@@ -19,6 +20,16 @@ IMPLS = ("fast", "naive", "numpy")
 # most 2**61 the largest index C forms (a position plus a window plus a
 # stride) stays below 3 * 2**61 < 2**63: nothing overflows.
 MAX_WINDOW = 2**61
+
+
+ACTIVATIONS = (None, "relu")  # what a kernel can apply to its output as it writes it
+
+
+def check_activation(kernel, activation):
+    """``activation`` must be None or "relu"."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{kernel}: activation must be None or 'relu', got {activation!r}")
+    return activation
 
 
 def check_impl(kernel, impl):
@@ -56,6 +67,14 @@ def as_float32_any_shape(kernel, name, value):
 def is_float32_c(value):
     """Whether ``value`` is already what C reads: a C-contiguous float32 ndarray."""
     return type(value) is np.ndarray and value.dtype == np.float32 and value.flags.c_contiguous
+
+
+def finite_number(value):
+    """Whether ``value`` is a finite real number (an int or a float, not a bool)."""
+    if type(value) is float:  # the common case, checked quickly
+        return math.isfinite(value)
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def positive_pair(kernel, name, value):

@@ -234,6 +234,21 @@ class KernelBiasLayer(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
+    # True in layers whose kernel can apply ReLU itself (Dense, Conv2D)
+    kernel_applies_relu = False
+
+    @property
+    def fuses_activation(self):
+        """A plain ReLU runs inside the layer's kernel (``activation="relu"`` of
+        ``matmul`` and ``conv2d``): no second pass over the output."""
+        return (self.kernel_applies_relu and self.activation is not None
+                and self.activation.name == "relu" and not self.activation.config)
+
+    @property
+    def fused_activation(self):
+        """What to pass as a kernel's ``activation``: "relu" or None."""
+        return "relu" if self.fuses_activation else None
+
     def check_input_size(self, x):
         """x's last axis must hold the features (Dense) or channels (Conv2D) the
         kernel was built for: the kernel's second-to-last axis."""

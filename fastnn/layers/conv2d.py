@@ -49,6 +49,8 @@ class Conv2D(KernelBiasLayer):
     Output shape: (batch, new_height, new_width, filters).
     """
 
+    kernel_applies_relu = True
+
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -76,18 +78,12 @@ class Conv2D(KernelBiasLayer):
                              f"padding='valid'")
         return (batch, out[0], out[1], self.filters)
 
-    @property
-    def fuses_activation(self):
-        """A plain ReLU runs inside the convolution kernel (``conv2d(activation="relu")``)."""
-        return (self.activation is not None and self.activation.name == "relu"
-                and not self.activation.config)
-
     def call(self, x, training=False):
         self.check_input_size(x)
         self._x = x
         return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
                       self.strides, self.padding,
-                      activation="relu" if self.fuses_activation else None)
+                      activation=self.fused_activation)
 
     def call_backward(self, dz):
         dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding,

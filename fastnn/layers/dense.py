@@ -1,7 +1,7 @@
 """Dense: every input connected to every unit (course, chapters 3-4, 26)."""
 import numpy as np
 
-from ..kernels import matmul
+from ..kernels import dense_backward, matmul
 from .base import KernelBiasLayer
 
 
@@ -22,7 +22,13 @@ class Dense(KernelBiasLayer):
         kernel_regularizer, bias_regularizer: e.g. ``regularizers.l2(0.01)``.
 
     Input shape: (batch, ..., input features).  Output shape: (batch, ..., units).
+
+    A training step makes one kernel call per pass: ``matmul`` with the bias
+    and a ReLU applied inside it, then ``dense_backward`` for the mask, dW,
+    db and dx together.
     """
+
+    kernel_applies_relu = True
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -47,18 +53,28 @@ class Dense(KernelBiasLayer):
         self.check_input_size(x)
         self._x = x
         rows = x.reshape(-1, x.shape[-1])
-        z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value)
+        z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value,
+                   activation=self.fused_activation)
         return z.reshape(x.shape[:-1] + (self.units,))
 
+    def backward(self, dy):
+        if self.fuses_activation:  # ReLU's mask is applied inside dense_backward
+            return self._gradients(dy, relu_output=self._y)
+        return super().backward(dy)
+
     def call_backward(self, dz):
+        return self._gradients(dz)
+
+    def _gradients(self, dy, relu_output=None):
+        """Fill the kernel's and bias's grad; return dLoss/dx (None if not needed)."""
         rows = self._x.reshape(-1, self._x.shape[-1])
-        dz_rows = dz.reshape(-1, self.units)
-        self.kernel.grad = matmul(rows, dz_rows, transpose_a=True)   # xᵀ · dz
+        dx, self.kernel.grad, db = dense_backward(
+            rows, self.kernel.value, dy.reshape(-1, self.units),
+            None if relu_output is None else relu_output.reshape(-1, self.units),
+            compute_dx=self.input_gradient_needed)
         if self.bias is not None:
-            self.bias.grad = dz_rows.sum(axis=0)
-        if not self.input_gradient_needed:
-            return None
-        return matmul(dz_rows, self.kernel.value, transpose_b=True).reshape(self._x.shape)
+            self.bias.grad = db
+        return None if dx is None else dx.reshape(self._x.shape)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -42,18 +42,21 @@ def _inputs_and_labels(model, x, y):
     check_lengths(x, y)
     if len(x) == 0:
         raise ValueError("x and y are empty: there is nothing to train on or evaluate")
-    _check_labels(model, y)
-    return x, y
+    return x, _check_labels(model, y)
 
 
 def _check_labels(model, y, what="y"):
     """y against the loss's own rules, once per call, so a bad y fails before
     the first step: the shape on one sample, and for integer labels (sparse
     crossentropy) every label's range.  An output with sizes known only
-    from the data (None) is left to the loss's check on each batch."""
+    from the data (None) is left to the loss's check on each batch.
+
+    Returns y; checked integer labels come back as int64, which the loss
+    takes on each batch without testing them for fractions again."""
     if None in model.output_shape[1:]:
-        return
-    sample = y if isinstance(model.loss, SparseCategoricalCrossentropy) else y[:1]
+        return y
+    sparse = isinstance(model.loss, SparseCategoricalCrossentropy)
+    sample = y if sparse else y[:1]
     outputs = np.ones((len(sample),) + tuple(model.output_shape[1:]), np.float32)
     try:
         with np.errstate(all="ignore"):
@@ -62,6 +65,7 @@ def _check_labels(model, y, what="y"):
         raise ValueError(f"{what} (shape {y.shape}) does not fit the last layer "
                          f"{model.layers[-1].name!r} (output shape {model.output_shape}): "
                          f"{err}") from None
+    return y.astype(np.int64) if sparse else y
 
 
 def _sample_weights(y, sample_weight, class_weight):
@@ -87,7 +91,7 @@ def _validation_arrays(model, validation_data):
     check_lengths(x_val, y_val, "validation y", "validation x")
     if len(x_val) == 0:
         raise ValueError("validation_data is empty: give some samples, or leave it out")
-    _check_labels(model, y_val, "validation y")
+    y_val = _check_labels(model, y_val, "validation y")
     weights = None
     if len(validation_data) == 3 and validation_data[2] is not None:
         weights = as_array(validation_data[2], "validation sample_weight")

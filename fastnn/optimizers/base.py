@@ -147,8 +147,10 @@ class Optimizer:
                 per call.
         """
         learning_rate = self.learning_rate / (1.0 + self.decay * self.iterations)
-        pairs = [(self._clip(self._checked_gradient(grad, variable)), variable)
+        pairs = [(self._checked_gradient(grad, variable), variable)
                  for grad, variable in grads_and_vars if grad is not None]
+        if self.clipnorm is not None or self.clipvalue is not None:
+            pairs = [(self._clip(grad), variable) for grad, variable in pairs]
         self._update_all(pairs, learning_rate, self.iterations + 1)
         self.iterations += 1
 
@@ -170,7 +172,8 @@ class Optimizer:
         raise NotImplementedError
 
     def _checked_gradient(self, grad, variable):
-        grad = np.asarray(grad, dtype=np.float32)
+        if type(grad) is not np.ndarray or grad.dtype != np.float32:
+            grad = np.asarray(grad, dtype=np.float32)
         if grad.shape != variable.value.shape:
             raise ValueError(f"{self.name}: gradient of shape {grad.shape} for variable "
                              f"{variable.name!r} of shape {variable.value.shape}")

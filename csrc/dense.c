@@ -1,0 +1,58 @@
+/*
+ * dense.c -- the backward pass of a Dense layer, y = act(x . W + b), in one
+ * call: the three gradients a training step needs from it.
+ *
+ *   dz = dy, or dy where y > 0 else 0 when act is ReLU (y is relu's output)
+ *   dW = x^T . dz          (k x n: one row per input feature)
+ *   db = sum over rows of dz
+ *   dx = dz . W^T          (m x k; skipped when dx is NULL: the first layer)
+ *
+ * with x (m x k), W (k x n), dy and y (m x n).  The two products run through
+ * the blocked GEMM (gemm.c), parallel over tiles of the result; the mask and
+ * the column sums are one pass each over dz.  Nothing here is faster than
+ * the kernels it calls: the point is one trip from Python instead of four,
+ * which is most of a step of a small model (the course's MLP spends more
+ * time calling kernels than running them).  The naive version composes the
+ * naive pieces in the same order.
+ */
+#include "internal.h"
+
+/* db[j] = sum_i dz[i, j], row by row so the inner loop runs along memory. */
+static void column_sums(const float *dz, int64_t m, int64_t n, float *db)
+{
+    for (int64_t j = 0; j < n; j++)
+        db[j] = 0.0f;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            db[j] += dz[i * n + j];
+}
+
+int fastnn_dense_backward(const float *x, const float *w, const float *dy,
+                          const float *relu_y, int64_t m, int64_t k, int64_t n,
+                          float *dz, float *dx, float *dw, float *db)
+{
+    if (relu_y) {
+        fastnn_relu_backward(relu_y, dy, dz, m * n);
+        dy = dz;
+    }
+    int status = fastnn_matmul(x, dy, NULL, dw, k, n, m, 1, 0);
+    column_sums(dy, m, n, db);
+    if (status == FASTNN_OK && dx)
+        status = fastnn_matmul(dy, w, NULL, dx, m, k, n, 0, 1);
+    return status;
+}
+
+void fastnn_dense_backward_naive(const float *x, const float *w,
+                                 const float *dy, const float *relu_y,
+                                 int64_t m, int64_t k, int64_t n, float *dz,
+                                 float *dx, float *dw, float *db)
+{
+    if (relu_y) {
+        fastnn_relu_backward_naive(relu_y, dy, dz, m * n);
+        dy = dz;
+    }
+    fastnn_matmul_naive(x, dy, NULL, dw, k, n, m, 1, 0);
+    column_sums(dy, m, n, db);
+    if (dx)
+        fastnn_matmul_naive(dy, w, NULL, dx, m, k, n, 0, 1);
+}

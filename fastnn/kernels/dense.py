@@ -1,0 +1,57 @@
+"""A Dense layer's backward pass as one kernel (course, chapters 4 and 26).
+
+For y = act(x · W + b) with x (m, k) and W (k, n), backpropagation needs
+
+    dz = dLoss/dy · act'(z)      (for ReLU: dy where y > 0, else 0)
+    dW = xᵀ · dz                 the weight gradient, (k, n)
+    db = Σ over rows of dz       the bias gradient, (n,)
+    dx = dz · Wᵀ                 the gradient passed down, (m, k)
+
+Each is a kernel of its own (``relu_backward``, ``matmul``); this one runs
+all of them in a single call (csrc/dense.c), the GIL released once.  On a
+small model that is the difference that counts: the course's MLP takes
+longer to call four kernels per layer than to run them.
+"""
+import numpy as np
+
+from . import reference
+from ._native import native
+from .validation import as_float32, check_impl, check_shape
+
+
+def dense_backward(x, w, dy, relu_output=None, compute_dx=True, impl="fast"):
+    """(dx, dW, db) of y = act(x · w + b) from dy = dLoss/dy.
+
+    Args:
+        x: the layer's input, (m, k).
+        w: its kernel, (k, n).
+        dy: dLoss/dy, (m, n).
+        relu_output: None when act is linear (dy is dLoss/dz already); the
+            layer's output y when act is ReLU, whose derivative is y > 0.
+        compute_dx: False skips dx (the first layer of a model) and returns None for it.
+        impl: "fast" (blocked GEMM, OpenMP), "naive" (textbook loops) or "numpy".
+
+    Returns:
+        (dx or None, dW, db): float32 arrays of shapes (m, k), (k, n), (n,).
+    """
+    check_impl("dense_backward", impl)
+    x = as_float32("dense_backward", "x", x, ("rows", "features"))
+    w = as_float32("dense_backward", "w", w, ("features", "units"))
+    dy = as_float32("dense_backward", "dy", dy, ("rows", "units"))
+    (m, k), n = x.shape, w.shape[1]
+    if w.shape[0] != k:
+        raise ValueError(f"dense_backward: w has {w.shape[0]} rows but x has {k} features "
+                         f"(x {x.shape}, w {w.shape})")
+    check_shape("dense_backward", "dy", dy, (m, n))
+    if relu_output is not None:
+        relu_output = as_float32("dense_backward", "relu_output", relu_output,
+                                 ("rows", "units"))
+        check_shape("dense_backward", "relu_output", relu_output, (m, n))
+    if impl == "numpy" or 0 in (m, k, n):
+        dx, dw, db = reference.dense_backward(x, w, dy, relu_output)
+        return (dx if compute_dx else None), dw, db
+    dx = np.empty((m, k), np.float32) if compute_dx else None
+    dw, db = np.empty((k, n), np.float32), np.empty(n, np.float32)
+    dz = None if relu_output is None else np.empty_like(dy)
+    native.dense_backward(x, w, dy, relu_output, dz, dx, dw, db, impl == "naive")
+    return dx, dw, db
