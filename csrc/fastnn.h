@@ -113,11 +113,13 @@ void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
 void fastnn_max_pool2d_naive(const float *x, float *y,
                              const fastnn_pool2d_geom *g);
 /* dx gets each dy at the position of its window's maximum (the first one in
- * row-major window order on ties); dx is overwritten. */
+ * row-major window order on ties); dx is overwritten.  With relu, x is a
+ * ReLU's output and dx its input's gradient: dy passes only a maximum > 0. */
 void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
-                                const fastnn_pool2d_geom *g);
+                                const fastnn_pool2d_geom *g, int relu);
 void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
-                                      float *dx, const fastnn_pool2d_geom *g);
+                                      float *dx, const fastnn_pool2d_geom *g,
+                                      int relu);
 
 void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
 void fastnn_avg_pool2d_naive(const float *x, float *y,

@@ -69,7 +69,8 @@ void fastnn_max_pool2d_naive(const float *x, float *y,
 }
 
 void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
-                                      float *dx, const fastnn_pool2d_geom *g)
+                                      float *dx, const fastnn_pool2d_geom *g,
+                                      int relu)
 {
     memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->channels) * sizeof(float));
     for (int64_t n = 0; n < g->batch; n++)
@@ -82,7 +83,8 @@ void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
             for (int64_t w = win.w0; w < win.w1; w++)
                 if (x[in_index(g, n, h, w, c)] > x[arg])
                     arg = in_index(g, n, h, w, c);
-        dx[arg] += dy[out_index(g, n, oh, ow, c)]; /* only the max moved y */
+        if (!relu || x[arg] > 0.0f) /* through a ReLU below, only a max > 0 moved */
+            dx[arg] += dy[out_index(g, n, oh, ow, c)]; /* only the max moved y */
     }
 }
 
@@ -156,7 +158,7 @@ FASTNN_INLINE void pool_pixel(const fastnn_pool2d_geom *g, const float *img,
 FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
                                          const float *img, window win,
                                          const float *dy, float *dx_img,
-                                         int64_t c0, int overwrite)
+                                         int64_t c0, int overwrite, int relu)
 {
     const int64_t C = g->channels;
     fastnn_v8 best, v, d, grad;
@@ -170,6 +172,8 @@ FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
             arg = (better & tap) | (~better & arg);
         }
     memcpy(&grad, dy + c0, sizeof grad);
+    if (relu) /* x is a ReLU's output: its gradient passes only where x > 0 */
+        grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
     tap = tap - tap;
     for (int64_t h = win.h0; h < win.h1; h++)
         for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
@@ -188,7 +192,7 @@ FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
 FASTNN_INLINE void max_unpool_channel(const fastnn_pool2d_geom *g,
                                       const float *img, window win,
                                       const float *dy, float *dx_img,
-                                      int64_t c, int overwrite)
+                                      int64_t c, int overwrite, int relu)
 {
     const int64_t C = g->channels;
     int64_t arg = (win.h0 * g->in_w + win.w0) * C + c;
@@ -199,21 +203,25 @@ FASTNN_INLINE void max_unpool_channel(const fastnn_pool2d_geom *g,
             if (overwrite)
                 dx_img[(h * g->in_w + w) * C + c] = 0.0f;
         }
-    dx_img[arg] += dy[c];
+    if (!relu || img[arg] > 0.0f)
+        dx_img[arg] += dy[c];
 }
 
 /* With `overwrite` (windows that do not overlap), each tap's dx is written
- * once, 0 or dy, instead of read, added to and written back. */
+ * once, 0 or dy, instead of read, added to and written back.  With `relu`,
+ * x is the output of a ReLU and dx is the gradient at that ReLU's input:
+ * dy reaches the maximum only where it is > 0 (the ReLU's backward pass,
+ * folded in: one pass less over the largest activations of a CNN). */
 FASTNN_INLINE void max_unpool_pixel(const fastnn_pool2d_geom *g,
                                     const float *img, window win,
                                     const float *dy, float *dx_img,
-                                    int overwrite)
+                                    int overwrite, int relu)
 {
     int64_t c = 0;
     for (; c + 8 <= g->channels; c += 8)
-        max_unpool_8_channels(g, img, win, dy, dx_img, c, overwrite);
+        max_unpool_8_channels(g, img, win, dy, dx_img, c, overwrite, relu);
     for (; c < g->channels; c++)
-        max_unpool_channel(g, img, win, dy, dx_img, c, overwrite);
+        max_unpool_channel(g, img, win, dy, dx_img, c, overwrite, relu);
 }
 
 /* Zero the pixels of one image's dx that no window covers: rows from
@@ -265,7 +273,7 @@ FASTNN_INLINE void pool_rows(const float *x, float *y,
  * pass over dx where memset, then read-add-write, made three. */
 FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
                                  const fastnn_pool2d_geom *g, int64_t n0,
-                                 int64_t n1, int is_max)
+                                 int64_t n1, int is_max, int relu)
 {
     int64_t image = g->in_h * g->in_w * g->channels;
     int disjoint = is_max && g->stride_h == g->pool_h && g->stride_w == g->pool_w &&
@@ -282,7 +290,7 @@ FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
                 window win = pool_window(g, oh, ow);
                 const float *d = dy + out_index(g, n, oh, ow, 0);
                 if (is_max)
-                    max_unpool_pixel(g, x + n * image, win, d, dx_img, disjoint);
+                    max_unpool_pixel(g, x + n * image, win, d, dx_img, disjoint, relu);
                 else
                     avg_unpool_pixel(g, win, d, dx_img);
             }
@@ -293,7 +301,7 @@ FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
 typedef void (*rows_fn)(const float *, float *, const fastnn_pool2d_geom *,
                         int64_t, int64_t, int);
 typedef void (*images_fn)(const float *, const float *, float *,
-                          const fastnn_pool2d_geom *, int64_t, int64_t, int);
+                          const fastnn_pool2d_geom *, int64_t, int64_t, int, int);
 
 static void pool_rows_generic(const float *x, float *y,
                               const fastnn_pool2d_geom *g, int64_t r0,
@@ -304,9 +312,9 @@ static void pool_rows_generic(const float *x, float *y,
 
 static void unpool_images_generic(const float *x, const float *dy, float *dx,
                                   const fastnn_pool2d_geom *g, int64_t n0,
-                                  int64_t n1, int is_max)
+                                  int64_t n1, int is_max, int relu)
 {
-    unpool_images(x, dy, dx, g, n0, n1, is_max);
+    unpool_images(x, dy, dx, g, n0, n1, is_max, relu);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -321,9 +329,9 @@ static void pool_rows_avx2(const float *x, float *y,
 FASTNN_TARGET_AVX2
 static void unpool_images_avx2(const float *x, const float *dy, float *dx,
                                const fastnn_pool2d_geom *g, int64_t n0,
-                               int64_t n1, int is_max)
+                               int64_t n1, int is_max, int relu)
 {
-    unpool_images(x, dy, dx, g, n0, n1, is_max);
+    unpool_images(x, dy, dx, g, n0, n1, is_max, relu);
 }
 #endif
 
@@ -347,7 +355,7 @@ static void pool_forward(const float *x, float *y, const fastnn_pool2d_geom *g,
 }
 
 static void pool_backward(const float *x, const float *dy, float *dx,
-                          const fastnn_pool2d_geom *g, int is_max)
+                          const fastnn_pool2d_geom *g, int is_max, int relu)
 {
     images_fn images = unpool_images_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -364,7 +372,7 @@ static void pool_backward(const float *x, const float *dy, float *dx,
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
         images(x, dy, dx, g, g->batch * t / team, g->batch * (t + 1) / team,
-               is_max);
+               is_max, relu);
     }
 }
 
@@ -379,13 +387,13 @@ void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
 }
 
 void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
-                                const fastnn_pool2d_geom *g)
+                                const fastnn_pool2d_geom *g, int relu)
 {
-    pool_backward(x, dy, dx, g, 1);
+    pool_backward(x, dy, dx, g, 1, relu);
 }
 
 void fastnn_avg_pool2d_backward(const float *dy, float *dx,
                                 const fastnn_pool2d_geom *g)
 {
-    pool_backward(NULL, dy, dx, g, 0);
+    pool_backward(NULL, dy, dx, g, 0, 0);
 }

@@ -62,10 +62,10 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_max_pool2d_naive(const float *x, float *y,
                                  const fastnn_pool2d_geom *g)
     void fastnn_max_pool2d_backward(const float *x, const float *dy,
-                                    float *dx, const fastnn_pool2d_geom *g)
+                                    float *dx, const fastnn_pool2d_geom *g, int relu)
     void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                           float *dx,
-                                          const fastnn_pool2d_geom *g)
+                                          const fastnn_pool2d_geom *g, int relu)
     void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
     void fastnn_avg_pool2d_naive(const float *x, float *y,
                                  const fastnn_pool2d_geom *g)
@@ -271,14 +271,15 @@ def pool2d(str mode, const float[::1] x, float[::1] y, int64_t batch,
 
 def pool2d_backward(str mode, const float[::1] x, const float[::1] dy,
                     float[::1] dx, int64_t batch, int64_t channels, win,
-                    bint naive):
+                    bint through_relu, bint naive):
+    """through_relu applies to max pooling only."""
     cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
     cdef bint is_max = mode == "max"
     with nogil:
         if is_max and naive:
-            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g)
+            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through_relu)
         elif is_max:
-            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g)
+            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through_relu)
         elif naive:
             fastnn_avg_pool2d_backward_naive(&dy[0], &dx[0], &g)
         else:

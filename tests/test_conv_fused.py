@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from fastnn import activations
 from fastnn.kernels import conv2d, conv2d_backward, reference
-from fastnn.layers import Activation, Conv2D
+from fastnn.layers import Activation, Conv2D, Dense, Flatten, MaxPooling2D
 from fastnn.models import Sequential
 from fastnn.models.training import compute_gradients
 
@@ -375,3 +375,35 @@ def test_fused_layer_equals_conv_then_activation(in_c, filters, strides, padding
                                          reference.relu_backward(f64(z_f), f64(dy)),
                                          strides, padding)
     np.testing.assert_allclose(dx_f, ex, rtol=1e-5, atol=1e-5 * math.sqrt(9 * filters))
+
+
+def test_max_pool_folds_the_relu_below_it(fresh_session, monkeypatch):
+    """Conv2D(relu) -> MaxPooling2D, twice (the demo CNN): the pools take the
+    ReLUs' backward passes (max_pool2d_backward(through_relu=True), no
+    relu_backward call); the gradients equal, bit for bit, those of the same
+    model with the ReLUs as separate Activation layers."""
+    def cnn(fused):
+        def conv_relu(filters, **kwargs):
+            if fused:
+                return [Conv2D(filters, 3, activation="relu", **kwargs)]
+            return [Conv2D(filters, 3, **kwargs), Activation("relu")]
+        return Sequential([*conv_relu(4, input_shape=(10, 10, 1)), MaxPooling2D(2),
+                           *conv_relu(6), MaxPooling2D(2),
+                           Flatten(), Dense(3, activation="softmax")])
+    fused, separate = cnn(True), cnn(False)
+    for model in (fused, separate):
+        model.compile("sgd", "sparse_categorical_crossentropy")
+    separate.set_weights(fused.get_weights())
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-1, 1, (5, 10, 10, 1)).astype(np.float32), rng.integers(0, 3, 5)
+
+    calls = []
+    monkeypatch.setattr(activations.kernels, "relu_backward",
+                        lambda *args: calls.append(1) or reference.relu_backward(*args))
+    compute_gradients(fused, x, y)
+    assert calls == []
+    compute_gradients(separate, x, y)
+    assert len(calls) == 2
+    for f, s in zip(fused.trainable_variables, separate.trainable_variables):
+        assert np.any(f.grad != 0)
+        np.testing.assert_array_equal(f.grad, s.grad)

@@ -226,3 +226,36 @@ def test_strides_default_to_pool_size(impl):
     x = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1)
     y = max_pool2d(x, pool_size=(3, 2), impl=impl)
     np.testing.assert_array_equal(y[0, :, :, 0], [[13, 15, 17], [31, 33, 35]])
+
+
+# ---- max pool backward through the ReLU below it --------------------------------------------
+
+@each_impl
+@given(case=pool_cases())
+def test_through_relu_is_relu_backward_of_the_pool_gradient(impl, case):
+    """On a ReLU's output x (zeros included, so some windows peak at 0 and some
+    have ties at 0), through_relu=True gives relu_backward(x, dx) in one pass."""
+    x, dy = case.arrays()
+    x = np.maximum(x, 0)
+    expected = reference.relu_backward(
+        f64(x), reference.max_pool2d_backward(f64(x), f64(dy), **case.kwargs))
+    dx = max_pool2d_backward(x, dy, **case.kwargs, impl=impl, through_relu=True)
+    assert_matches(dx, expected, window_terms(case))
+
+
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_through_relu_fixed_cases_on_both_simd_paths(name):
+    case = FIXED[name]
+    x, dy = case.arrays()
+    x = np.maximum(x, 0)
+    expected = reference.relu_backward(x, max_pool2d_backward(x, dy, **case.kwargs))
+    for simd in ("avx2", "generic"):
+        with simd_path(simd):
+            np.testing.assert_array_equal(
+                max_pool2d_backward(x, dy, **case.kwargs, through_relu=True), expected)
+
+
+def test_through_relu_must_be_a_bool():
+    x = np.ones((1, 2, 2, 1), np.float32)
+    with pytest.raises(ValueError, match="through_relu must be True or False, got 1"):
+        max_pool2d_backward(x, np.ones((1, 1, 1, 1), np.float32), through_relu=1)

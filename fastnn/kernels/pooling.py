@@ -38,18 +38,19 @@ def _forward(mode, x, pool_size, strides, padding, impl):
     return y
 
 
-def _backward(mode, x, dy, pool_size, strides, padding, impl):
+def _backward(mode, x, dy, pool_size, strides, padding, impl, through_relu=False):
     kernel = f"{mode}_pool2d_backward"
     check_impl(kernel, impl)
     x, pool_size, strides, padding, win = _pool_args(kernel, x, pool_size, strides, padding)
     dy = as_float32(kernel, "dy", dy, X_AXES)
     check_shape(kernel, "dy", dy, (x.shape[0], win.out_h, win.out_w, x.shape[3]))
     if impl == "numpy":
-        return getattr(reference, kernel)(x, dy, pool_size, strides, padding)
+        dx = getattr(reference, kernel)(x, dy, pool_size, strides, padding)
+        return reference.relu_backward(x, dx) if through_relu else dx
     dx = np.empty_like(x)
     if dx.size:
         native.pool2d_backward(mode, x.reshape(-1), dy.reshape(-1), dx.reshape(-1),
-                               x.shape[0], x.shape[3], win, impl == "naive")
+                               x.shape[0], x.shape[3], win, through_relu, impl == "naive")
     return dx
 
 
@@ -73,12 +74,20 @@ def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):
 
 
 def max_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid",
-                        impl="fast"):
+                        impl="fast", through_relu=False):
     """dL/dx: each dy flows to the input that was its window's maximum.
 
     On ties the first maximum in row-major window order gets it.
+
+    ``through_relu=True`` says x is the output of a ReLU (a Conv2D with
+    ``activation="relu"`` below the pool) and asks for the gradient at that
+    ReLU's input instead: ``relu_backward(x, max_pool2d_backward(x, dy))``,
+    in the same pass (dy reaches the maximum only where it is > 0).
     """
-    return _backward("max", x, dy, pool_size, strides, padding, impl)
+    if not isinstance(through_relu, bool):
+        raise ValueError(f"max_pool2d_backward: through_relu must be True or False, "
+                         f"got {through_relu!r}")
+    return _backward("max", x, dy, pool_size, strides, padding, impl, through_relu)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):

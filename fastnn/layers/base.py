@@ -170,6 +170,9 @@ class Layer:
     # False when nothing needs dLoss/dx (the first layer of a model): layers
     # whose input gradient costs real work may then skip it and return None
     input_gradient_needed = True
+    # True when ``backward_through_relu`` exists: the layer can also take the
+    # backward pass of a ReLU applied just before it (a max pool can)
+    folds_relu_below = False
 
     def forward(self, x, training=False):
         """y = activation(call(x)); caches what ``backward`` needs."""
@@ -188,6 +191,11 @@ class Layer:
         if self.activation is not None:
             dy = self.activation.backward(self._z, self._y, dy)
         return self.call_backward(dy)
+
+    def backward_through_relu(self, dy):
+        """dLoss/dz of the layer below, whose kernel applied ReLU: this layer's
+        input is relu(z).  Only layers with ``folds_relu_below`` have it."""
+        raise NotImplementedError(f"{type(self).__name__} does not fold a ReLU's backward pass")
 
     def call(self, x, training=False):
         """The layer's own computation (before any activation)."""

@@ -59,9 +59,19 @@ class Pooling2D(Layer):
 class MaxPooling2D(Pooling2D):
     """Keeps the largest value of each window: [[4,3,8,5],[9,1,3,6],[6,3,5,3],
     [2,5,2,5]] pools 2x2 to [[9,8],[6,5]].  The gradient flows only to each
-    window's maximum."""
+    window's maximum.
+
+    Below a Conv2D(activation="relu"), training skips that ReLU's own
+    backward pass: the gradient reaches a window's maximum only if it is > 0,
+    which is the ReLU's derivative there, so this layer applies it while it
+    routes the gradient (``max_pool2d_backward(through_relu=True)``)."""
 
     mode = "max"
+    folds_relu_below = True
+
+    def backward_through_relu(self, dy):
+        return kernels.max_pool2d_backward(self._x, dy, self.pool_size, self.strides,
+                                           self.padding, through_relu=True)
 
 
 class AveragePooling2D(Pooling2D):

@@ -180,9 +180,20 @@ class Sequential:
                      len(layers) - 1)
         for i, layer in enumerate(layers):  # set here: a layer may sit in several models
             layer.input_gradient_needed = i > first
-        dx = layers[-1].call_backward(dy) if from_logits else layers[-1].backward(dy)
-        for layer in reversed(layers[first:-1]):
-            dx = layer.backward(dx)
+        # A max pool right above a layer whose kernel applied ReLU takes that
+        # ReLU's backward pass into its own (one pass less over the largest
+        # activations of a CNN); the layer below then starts at its kernel.
+        folded = {i for i in range(first + 1, len(layers))
+                  if layers[i].folds_relu_below and layers[i - 1].fuses_activation}
+        dx = dy
+        for i in range(len(layers) - 1, first - 1, -1):
+            layer = layers[i]
+            if i in folded:
+                dx = layer.backward_through_relu(dx)
+            elif i + 1 in folded or (from_logits and i == len(layers) - 1):
+                dx = layer.call_backward(dx)
+            else:
+                dx = layer.backward(dx)
         return dx
 
     def __call__(self, x, training=False):
