@@ -170,6 +170,12 @@ void fastnn_relu_naive(const float *x, float *y, int64_t n);
 void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n);
 void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n);
 
+/* ---- softmax (softmax.c) -------------------------------------------------
+ * y[i, :] = exp(x[i, :] - max) / sum(exp(x[i, :] - max)) for each of the
+ * rows of x (rows x n, n >= 1). */
+void fastnn_softmax(const float *x, float *y, int64_t rows, int64_t n);
+void fastnn_softmax_naive(const float *x, float *y, int64_t rows, int64_t n);
+
 /* ---- crossentropy (crossentropy.c) ---------------------------------------
  * Sparse categorical crossentropy of softmax outputs p (rows x classes)
  * against labels: loss[i] = -log(clip(p[i, label] / sum_j p[i, j], epsilon,

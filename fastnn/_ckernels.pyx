@@ -101,6 +101,8 @@ cdef extern from "fastnn.h" nogil:
                             float beta_1, float beta_2, float alpha, float epsilon)
     void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v, int64_t n,
                                   float beta_1, float beta_2, float alpha, float epsilon)
+    void fastnn_softmax(const float *x, float *y, int64_t rows, int64_t n)
+    void fastnn_softmax_naive(const float *x, float *y, int64_t rows, int64_t n)
     int64_t fastnn_sparse_crossentropy(const float *p, const int64_t *labels, int64_t rows,
                                        int64_t classes, double epsilon, float scale,
                                        double *loss, float *dz)
@@ -402,6 +404,15 @@ def adam_update(ws, gs, ms, vs, float beta_1, float beta_2, float alpha, float e
         for i in range(taken):
             PyBuffer_Release(&views[i])
         free(views)
+
+
+def softmax(const float[:, ::1] x, float[:, ::1] y, bint naive):
+    """x has at least one row and one column."""
+    with nogil:
+        if naive:
+            fastnn_softmax_naive(&x[0, 0], &y[0, 0], x.shape[0], x.shape[1])
+        else:
+            fastnn_softmax(&x[0, 0], &y[0, 0], x.shape[0], x.shape[1])
 
 
 def sparse_crossentropy(const float[:, ::1] p, const int64_t[::1] labels, double epsilon,

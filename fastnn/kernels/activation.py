@@ -1,7 +1,8 @@
-"""ReLU and its gradient as kernels (course, chapter 5): one parallel pass over memory.
+"""ReLU, its gradient and softmax as kernels (course, chapters 5 and 6).
 
     relu(x)              = max(x, 0)        (NaN stays NaN)
     relu_backward(y, dy) = dy where y > 0, else 0
+    softmax(x)           = e^(x − max) / Σ e^(x − max), along the last axis
 
 ``relu_backward`` takes relu's *output* y: y > 0 exactly where x > 0, so the
 layer need not keep x, and relu'(0) = 0 as in Keras.  A Conv2D with
@@ -40,3 +41,20 @@ def relu_backward(y, dy, impl="fast"):
     if dx.size:
         native.relu_backward(y.reshape(-1), dy.reshape(-1), dx.reshape(-1), impl == "naive")
     return dx
+
+
+def softmax(x, impl="fast"):
+    """Softmax along the last axis of x (any shape with at least one axis):
+    each row's values become probabilities that sum to 1.  Returns a new
+    float32 array of x's shape."""
+    check_impl("softmax", impl)
+    x = as_float32_any_shape("softmax", "x", x)
+    if x.ndim == 0:
+        raise ValueError("softmax: x must have at least one axis (the classes), got a scalar")
+    if impl == "numpy":
+        return reference.softmax(x)
+    y = np.empty_like(x)
+    if y.size:
+        rows = x.reshape(-1, x.shape[-1])
+        native.softmax(rows, y.reshape(rows.shape), impl == "naive")
+    return y

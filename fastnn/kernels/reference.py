@@ -217,6 +217,12 @@ def relu_backward(y, dy):
     return np.where(y > 0, dy, np.float32(0))
 
 
+def softmax(x):
+    """e^(x − max) / Σ e^(x − max) along the last axis."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def batch_norm_stats(x):
     """Mean and biased variance of every column of x (rows, channels)."""
     return x.mean(axis=0), x.var(axis=0)

@@ -52,10 +52,10 @@ class Dense(KernelBiasLayer):
     def call(self, x, training=False):
         self.check_input_size(x)
         self._x = x
-        rows = x.reshape(-1, x.shape[-1])
+        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value,
                    activation=self.fused_activation)
-        return z.reshape(x.shape[:-1] + (self.units,))
+        return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):
         if self.fuses_activation:  # ReLU's mask is applied inside dense_backward
@@ -67,14 +67,16 @@ class Dense(KernelBiasLayer):
 
     def _gradients(self, dy, relu_output=None):
         """Fill the kernel's and bias's grad; return dLoss/dx (None if not needed)."""
-        rows = self._x.reshape(-1, self._x.shape[-1])
+        x = self._x
+        if x.ndim != 2:  # the product runs along the last axis: rows of features
+            dy = dy.reshape(-1, self.units)
+            relu_output = None if relu_output is None else relu_output.reshape(dy.shape)
         dx, self.kernel.grad, db = dense_backward(
-            rows, self.kernel.value, dy.reshape(-1, self.units),
-            None if relu_output is None else relu_output.reshape(-1, self.units),
+            x.reshape(-1, x.shape[-1]), self.kernel.value, dy, relu_output,
             compute_dx=self.input_gradient_needed)
         if self.bias is not None:
             self.bias.grad = db
-        return None if dx is None else dx.reshape(self._x.shape)
+        return None if dx is None else dx.reshape(x.shape)
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}

@@ -113,10 +113,14 @@ def compute_gradients(model, x, y, sample_weight=None, training=True):
     activation = model.layers[-1].activation
     loss, gradient, fused = model.loss.value_and_gradient(
         y, y_pred, None if activation is None else activation.name, sample_weight)
-    loss += regularization_loss(model)
+    # most models have no regularizer: one quick look instead of two passes per layer
+    regularized = any(v.regularizer is not None for v in model.trainable_variables)
+    if regularized:
+        loss += regularization_loss(model)
     model.backward(gradient, from_logits=fused)
-    for layer in model.layers:
-        layer.add_regularization_gradients()
+    if regularized:
+        for layer in model.layers:
+            layer.add_regularization_gradients()
     return loss, y_pred
 
 
