@@ -28,6 +28,17 @@
  * patch values the 2 x KB partial sums stay in registers while the block's
  * pixels stream past (one register wide: half the independent sums, and
  * the FMA latency shows -- a 16-wide slice took 20-25 % off the time).
+ *
+ * Weights through ReLU and max pooling (the first layer of a CNN, which
+ * needs no input gradient): with y = relu(conv(x)) pooled by windows that
+ * tile y, the gradient at the convolution's output is the pool's output
+ * gradient at each window's maximum, if that maximum is > 0, and 0
+ * elsewhere.  Instead of materialising it (max-pool backward writes a
+ * y-sized array, ReLU backward reads and writes it again, the weight
+ * gradient reads it once more), the blocks here are made of whole pooling
+ * windows: the window's argmax and its taps' gradients are computed into a
+ * small per-thread buffer, and the same register-blocked sums run on it.
+ * Pixels outside every window have no gradient and are skipped.
  */
 #include <string.h>
 
@@ -240,17 +251,53 @@ FASTNN_INLINE void block_sums(const float (*patch)[FASTNN_DIRECT_MAX_K + KB],
     }
 }
 
+/* Room in a patch for the K values, the 1 of the bias row and zeros up to
+ * a multiple of KB. */
+typedef float patch_row[FASTNN_DIRECT_MAX_K + KB];
+
+/* patch = the K values under output pixel (n, oh, ow), then 1, then zeros. */
+FASTNN_INLINE void patch_with_one(const float *x, const fastnn_conv2d_geom *g,
+                                  const int64_t *offset, int64_t n, int64_t oh,
+                                  int64_t ow, float *patch)
+{
+    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
+    gather_patch(x, g, offset, n, oh, ow, patch);
+    patch[k_len - 1] = 1.0f;
+    for (int64_t k = k_len; k < fastnn_ceil_div(k_len, KB) * KB; k++)
+        patch[k] = 0.0f;
+}
+
+/* acc[k][c] += sum over the block's `count` pixels p of patch[p][k] d[p][c]:
+ * 16- and 8-channel slices in registers (block_sums), then single channels. */
+FASTNN_INLINE void accumulate_block(const patch_row *patch, const float *d,
+                                    int64_t count, const fastnn_conv2d_geom *g,
+                                    float *acc)
+{
+    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1, co = g->out_c;
+    int64_t c = 0;
+    for (; c + 16 <= co; c += 16)
+        for (int64_t k0 = 0; k0 < k_len; k0 += KB)
+            block_sums(patch, d, count, co, c, k0, fastnn_min(KB, k_len - k0), acc, 2);
+    for (; c + 8 <= co; c += 8)
+        for (int64_t k0 = 0; k0 < k_len; k0 += KB)
+            block_sums(patch, d, count, co, c, k0, fastnn_min(KB, k_len - k0), acc, 1);
+    for (; c < co; c++)
+        for (int64_t k = 0; k < k_len; k++) {
+            float sum = 0.0f;
+            for (int64_t p = 0; p < count; p++)
+                sum += patch[p][k] * d[p * co + c];
+            acc[k * co + c] += sum;
+        }
+}
+
 /* acc[k][c] += sum over pixels [i0, i1) of P[i][k] dy[i][c], for k < K + 1
  * (P[i][K] = 1, so acc[K] collects db).  acc is (K + 1) x out_c. */
 FASTNN_INLINE void weight_sums(const float *x, const float *dy,
                                const fastnn_conv2d_geom *g, int64_t i0,
                                int64_t i1, float *acc)
 {
-    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1, co = g->out_c;
     const int64_t per_image = g->out_h * g->out_w;
-    /* room for the 1 and for zeros up to a multiple of KB */
-    float patch[PB][FASTNN_DIRECT_MAX_K + KB];
-    const int64_t k_pad = fastnn_ceil_div(k_len, KB) * KB;
+    patch_row patch[PB];
     int64_t offset[FASTNN_DIRECT_MAX_K];
     patch_offsets(g, offset);
     for (int64_t b0 = i0; b0 < i1; b0 += PB) {
@@ -258,10 +305,7 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy,
         /* pixel b0's (n, oh, ow), then stepped along: no division per pixel */
         int64_t n = b0 / per_image, oh = b0 % per_image / g->out_w, ow = b0 % g->out_w;
         for (int64_t p = 0; p < count; p++) {
-            gather_patch(x, g, offset, n, oh, ow, patch[p]);
-            patch[p][k_len - 1] = 1.0f;
-            for (int64_t k = k_len; k < k_pad; k++)
-                patch[p][k] = 0.0f;
+            patch_with_one(x, g, offset, n, oh, ow, patch[p]);
             if (++ow == g->out_w) {
                 ow = 0;
                 if (++oh == g->out_h) {
@@ -270,61 +314,136 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy,
                 }
             }
         }
-        const float *d = dy + b0 * co;
-        int64_t c = 0;
-        for (; c + 16 <= co; c += 16)
-            for (int64_t k0 = 0; k0 < k_len; k0 += KB)
-                block_sums(patch, d, count, co, c, k0, fastnn_min(KB, k_len - k0), acc, 2);
-        for (; c + 8 <= co; c += 8)
-            for (int64_t k0 = 0; k0 < k_len; k0 += KB)
-                block_sums(patch, d, count, co, c, k0, fastnn_min(KB, k_len - k0), acc, 1);
-        for (; c < co; c++)
-            for (int64_t k = 0; k < k_len; k++) {
-                float sum = 0.0f;
-                for (int64_t p = 0; p < count; p++)
-                    sum += patch[p][k] * d[p * co + c];
-                acc[k * co + c] += sum;
-            }
+        accumulate_block(patch, dy + b0 * g->out_c, count, g, acc);
     }
 }
 
-typedef void (*sums_fn)(const float *, const float *, const fastnn_conv2d_geom *,
-                        int64_t, int64_t, float *);
+/* ---- weight gradient through ReLU and max pooling ----------------------------- */
 
-static void weight_sums_generic(const float *x, const float *dy,
-                                const fastnn_conv2d_geom *g, int64_t i0,
-                                int64_t i1, float *acc)
+/* For y = relu(conv(x)) followed by a max pool whose windows tile y without
+ * overlap, the gradient at the convolution's output is dp (the pool's output
+ * gradient) at each window's maximum where that maximum is > 0 (the ReLU's
+ * derivative), and 0 everywhere else.  This fills it for the taps of one
+ * window, dz[t][c] for tap t = dh * pool_w + dw, from the window's
+ * top-left pixel y_first. */
+FASTNN_INLINE void window_gradient(const float *y_first, const float *dp,
+                                   const fastnn_conv2d_geom *g,
+                                   const fastnn_pool2d_geom *pg, float *dz)
 {
-    weight_sums(x, dy, g, i0, i1, acc);
+    const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
+    const int64_t row_step = g->out_w * co;
+    int64_t c = 0;
+    for (; c + 8 <= co; c += 8) {
+        fastnn_v8 best, grad, d;
+        fastnn_v8i arg, tap = {0};
+        fastnn_window_max_v8(y_first + c, row_step, co, pg->pool_h, pg->pool_w, &best, &arg);
+        memcpy(&grad, dp + c, sizeof grad);
+        grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
+        for (int64_t t = 0; t < taps; t++, tap += 1) {
+            d = (fastnn_v8)((arg == tap) & (fastnn_v8i)grad);
+            memcpy(dz + t * co + c, &d, sizeof d);
+        }
+    }
+    for (; c < co; c++) {
+        int64_t arg = 0;
+        float best = y_first[c];
+        for (int64_t t = 0; t < taps; t++) {
+            float v = y_first[(t / pg->pool_w) * row_step + (t % pg->pool_w) * co + c];
+            if (v > best) {
+                best = v;
+                arg = t;
+            }
+            dz[t * co + c] = 0.0f;
+        }
+        if (best > 0.0f)
+            dz[arg * co + c] = dp[c];
+    }
+}
+
+/* acc as in weight_sums, over the pooling windows [j0, j1) (j = (n, ph, pw))
+ * instead of over pixels: a block holds whole windows, their taps' patches
+ * and window_gradient's dz.  Pixels outside every window have no gradient
+ * and are skipped; dz (PB x out_c floats) is this thread's scratch. */
+FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const float *dp,
+                                      const fastnn_conv2d_geom *g,
+                                      const fastnn_pool2d_geom *pg, int64_t j0,
+                                      int64_t j1, float *dz, float *acc)
+{
+    const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
+    const int64_t per_block = PB / taps, windows_per_image = pg->out_h * pg->out_w;
+    patch_row patch[PB];
+    int64_t offset[FASTNN_DIRECT_MAX_K];
+    patch_offsets(g, offset);
+    for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
+        int64_t count = 0;
+        for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
+            int64_t n = j / windows_per_image, ph = j / pg->out_w % pg->out_h;
+            int64_t oh = ph * pg->stride_h, ow = j % pg->out_w * pg->stride_w;
+            window_gradient(y + ((n * g->out_h + oh) * g->out_w + ow) * co, dp + j * co, g,
+                            pg, dz + count * co);
+            for (int64_t t = 0; t < taps; t++)
+                patch_with_one(x, g, offset, n, oh + t / pg->pool_w, ow + t % pg->pool_w,
+                               patch[count + t]);
+        }
+        accumulate_block(patch, dz, count, g, acc);
+    }
+}
+
+/* One range of work for one thread: pixels [i0, i1) of dy when pg is NULL,
+ * else pooling windows [i0, i1) (dz: scratch for pooled_weight_sums). */
+FASTNN_INLINE void range_sums(const float *x, const float *dy, const float *dp,
+                              const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
+                              int64_t i0, int64_t i1, float *dz, float *acc)
+{
+    if (pg)
+        pooled_weight_sums(x, dy, dp, g, pg, i0, i1, dz, acc);
+    else
+        weight_sums(x, dy, g, i0, i1, acc);
+}
+
+typedef void (*sums_fn)(const float *, const float *, const float *,
+                        const fastnn_conv2d_geom *, const fastnn_pool2d_geom *,
+                        int64_t, int64_t, float *, float *);
+
+static void range_sums_generic(const float *x, const float *dy, const float *dp,
+                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
+                               int64_t i0, int64_t i1, float *dz, float *acc)
+{
+    range_sums(x, dy, dp, g, pg, i0, i1, dz, acc);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
-static void weight_sums_avx2(const float *x, const float *dy,
-                             const fastnn_conv2d_geom *g, int64_t i0,
-                             int64_t i1, float *acc)
+static void range_sums_avx2(const float *x, const float *dy, const float *dp,
+                            const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
+                            int64_t i0, int64_t i1, float *dz, float *acc)
 {
-    weight_sums(x, dy, g, i0, i1, acc);
+    range_sums(x, dy, dp, g, pg, i0, i1, dz, acc);
 }
 #endif
 
-int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
-                                         float *dw, float *db,
-                                         const fastnn_conv2d_geom *g)
+/* dW and db from `items` units of work (pixels, or pooling windows of `taps`
+ * pixels each): every thread sums its contiguous range into its own partial
+ * (K + 1) x out_c block, and the blocks are added in thread order. */
+static int weight_gradient_sums(const float *x, const float *dy, const float *dp,
+                                float *dw, float *db, const fastnn_conv2d_geom *g,
+                                const fastnn_pool2d_geom *pg, int64_t items, int64_t taps)
 {
-    sums_fn sums = weight_sums_generic;
+    sums_fn sums = range_sums_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
-        sums = weight_sums_avx2;
+        sums = range_sums_avx2;
 #endif
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
-    const int64_t size = (k_len + 1) * co, pixels = g->batch * g->out_h * g->out_w;
-    int threads = fastnn_threads_for(2.0 * (double)pixels * (double)size);
+    const int64_t size = (k_len + 1) * co;
+    int threads = fastnn_threads_for(2.0 * (double)(items * taps) * (double)size);
     float *partial = fastnn_alloc_partials(threads, size);
     float *sums_out = fastnn_alloc_floats(size);
-    if (!partial || !sums_out) {
+    float *dz = pg ? fastnn_alloc_floats((int64_t)threads * PB * co) : NULL;
+    if (!partial || !sums_out || (pg && !dz)) {
         fastnn_free_floats(partial);
         fastnn_free_floats(sums_out);
+        fastnn_free_floats(dz);
         return FASTNN_ENOMEM;
     }
     int team_size = 1;
@@ -333,14 +452,42 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
         if (t == 0)
             team_size = (int)team;
-        sums(x, dy, g, pixels * t / team, pixels * (t + 1) / team,
-             partial + t * size);
+        sums(x, dy, dp, g, pg, items * t / team, items * (t + 1) / team,
+             dz ? dz + t * PB * co : NULL, partial + t * size);
     }
     fastnn_sum_partials(partial, team_size, size, sums_out);
     memcpy(dw, sums_out, (size_t)(k_len * co) * sizeof(float));  /* rows < K */
     if (db)
         memcpy(db, sums_out + k_len * co, (size_t)co * sizeof(float));  /* row K */
+    fastnn_free_floats(dz);
     fastnn_free_floats(sums_out);
     fastnn_free_floats(partial);
     return FASTNN_OK;
+}
+
+int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
+                                         float *dw, float *db,
+                                         const fastnn_conv2d_geom *g)
+{
+    return weight_gradient_sums(x, dy, NULL, dw, db, g, NULL,
+                                g->batch * g->out_h * g->out_w, 1);
+}
+
+int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
+                                         const float *dp, float *dw, float *db,
+                                         const fastnn_conv2d_geom *g,
+                                         const fastnn_pool2d_geom *pg)
+{
+    return weight_gradient_sums(x, y, dp, dw, db, g, pg, pg->batch * pg->out_h * pg->out_w,
+                                pg->pool_h * pg->pool_w);
+}
+
+void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *w,
+                                                const float *y, const float *dp,
+                                                float *dz, float *dw, float *db,
+                                                const fastnn_conv2d_geom *g,
+                                                const fastnn_pool2d_geom *pg)
+{
+    fastnn_max_pool2d_backward_naive(y, dp, dz, pg, 1);
+    fastnn_conv2d_backward_naive(x, w, dz, NULL, dw, db, g);
 }

@@ -121,6 +121,23 @@ void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
                                       int relu);
 
+/* The weight and bias gradients of max_pool(relu(conv2d(x, w) + b)) from
+ * the pool's output gradient dp, given y = relu(conv2d(x, w) + b): for a
+ * first layer (no dx), convolutions whose patches hold at most 32 values,
+ * and pools whose windows tile y (stride = pool size, no padding).  Never
+ * writes a y-sized gradient (conv2d_direct.c).  The naive version is
+ * max-pool backward through the ReLU into dz (y-sized scratch), then the
+ * naive convolution backward. */
+int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
+                                         const float *dp, float *dw, float *db,
+                                         const fastnn_conv2d_geom *g,
+                                         const fastnn_pool2d_geom *pg);
+void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *w,
+                                                const float *y, const float *dp,
+                                                float *dz, float *dw, float *db,
+                                                const fastnn_conv2d_geom *g,
+                                                const fastnn_pool2d_geom *pg);
+
 void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
 void fastnn_avg_pool2d_naive(const float *x, float *y,
                              const fastnn_pool2d_geom *g);

@@ -11,6 +11,7 @@
 #define FASTNN_INTERNAL_H
 
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
 #include "fastnn.h"
@@ -62,6 +63,31 @@ static inline void fastnn_relu_v8(fastnn_v8 *v)
 {
     fastnn_v8i negative = *v < 0.0f;
     *v = (fastnn_v8)((fastnn_v8i)*v & ~negative);
+}
+
+/* Max pooling's argmax for 8 channels at once: over a window of rows x cols
+ * taps, the tap at (r, c) holding the channel run first + r * row_step +
+ * c * col_step, *best gets each channel's maximum and *arg the number
+ * (r * cols + c) of the first tap holding it (compare, then blend: no
+ * branches).  Shared by max-pool backward (pool2d.c) and the convolution
+ * weight gradient through a pool (conv2d_direct.c). */
+FASTNN_INLINE void fastnn_window_max_v8(const float *first, int64_t row_step,
+                                        int64_t col_step, int64_t rows,
+                                        int64_t cols, fastnn_v8 *best,
+                                        fastnn_v8i *arg)
+{
+    fastnn_v8 top, v;
+    fastnn_v8i where = {0}, tap = {0}, better;
+    memcpy(&top, first, sizeof top);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++, tap += 1) {
+            memcpy(&v, first + r * row_step + c * col_step, sizeof v);
+            better = v > top;
+            top = (fastnn_v8)((better & (fastnn_v8i)v) | (~better & (fastnn_v8i)top));
+            where = (better & tap) | (~better & where);
+        }
+    *best = top;
+    *arg = where;
 }
 
 /* 64-byte aligned scratch memory (a cache line); NULL when out of memory. */

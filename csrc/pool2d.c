@@ -161,20 +161,13 @@ FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
                                          int64_t c0, int overwrite, int relu)
 {
     const int64_t C = g->channels;
-    fastnn_v8 best, v, d, grad;
-    fastnn_v8i arg = {0}, tap = {0}, better;
-    memcpy(&best, img + (win.h0 * g->in_w + win.w0) * C + c0, sizeof best);
-    for (int64_t h = win.h0; h < win.h1; h++)
-        for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
-            memcpy(&v, img + (h * g->in_w + w) * C + c0, sizeof v);
-            better = v > best;
-            best = (fastnn_v8)((better & (fastnn_v8i)v) | (~better & (fastnn_v8i)best));
-            arg = (better & tap) | (~better & arg);
-        }
+    fastnn_v8 best, d, grad;
+    fastnn_v8i arg, tap = {0};
+    fastnn_window_max_v8(img + (win.h0 * g->in_w + win.w0) * C + c0, g->in_w * C, C,
+                         win.h1 - win.h0, win.w1 - win.w0, &best, &arg);
     memcpy(&grad, dy + c0, sizeof grad);
     if (relu) /* x is a ReLU's output: its gradient passes only where x > 0 */
         grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
-    tap = tap - tap;
     for (int64_t h = win.h0; h < win.h1; h++)
         for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
             float *dst = dx_img + (h * g->in_w + w) * C + c0;

@@ -66,6 +66,15 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                           float *dx,
                                           const fastnn_pool2d_geom *g, int relu)
+    int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
+                                             const float *dp, float *dw, float *db,
+                                             const fastnn_conv2d_geom *g,
+                                             const fastnn_pool2d_geom *pg)
+    void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *w,
+                                                    const float *y, const float *dp,
+                                                    float *dz, float *dw, float *db,
+                                                    const fastnn_conv2d_geom *g,
+                                                    const fastnn_pool2d_geom *pg)
     void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
     void fastnn_avg_pool2d_naive(const float *x, float *y,
                                  const fastnn_pool2d_geom *g)
@@ -240,6 +249,24 @@ def conv2d_backward(const float[::1] x, const float[::1] w,
             fastnn_conv2d_backward_naive(&x[0], &w[0], &dy[0], dx_ptr, dw_ptr, &db[0], &g)
         else:
             status = fastnn_conv2d_backward(&x[0], &w[0], &dy[0], dx_ptr, dw_ptr, &db[0], &g)
+    _check(status)
+
+
+def conv2d_pooled_weight_gradient(const float[::1] x, const float[::1] w,
+                                  const float[::1] y, const float[::1] dp, float[::1] dz,
+                                  float[::1] dw, float[::1] db, int64_t batch,
+                                  int64_t in_c, int64_t out_c, win, pool_win, bint naive):
+    """dz: y-sized scratch for the naive version, None for the fast one."""
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+    cdef fastnn_pool2d_geom pg = _pool_geom(batch, out_c, pool_win)
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_conv2d_pooled_weight_gradient_naive(&x[0], &w[0], &y[0], &dp[0], &dz[0],
+                                                       &dw[0], &db[0], &g, &pg)
+        else:
+            status = fastnn_conv2d_pooled_weight_gradient(&x[0], &y[0], &dp[0], &dw[0],
+                                                          &db[0], &g, &pg)
     _check(status)
 
 

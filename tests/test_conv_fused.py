@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from fastnn import activations
 from fastnn.kernels import conv2d, conv2d_backward, reference
 from fastnn.layers import Activation, Conv2D, Dense, Flatten, MaxPooling2D
+from fastnn.layers import conv2d as conv_layer_module
 from fastnn.models import Sequential
 from fastnn.models.training import compute_gradients
 
@@ -378,10 +379,14 @@ def test_fused_layer_equals_conv_then_activation(in_c, filters, strides, padding
 
 
 def test_max_pool_folds_the_relu_below_it(fresh_session, monkeypatch):
-    """Conv2D(relu) -> MaxPooling2D, twice (the demo CNN): the pools take the
-    ReLUs' backward passes (max_pool2d_backward(through_relu=True), no
-    relu_backward call); the gradients equal, bit for bit, those of the same
-    model with the ReLUs as separate Activation layers."""
+    """Conv2D(relu) -> MaxPooling2D, twice (the demo CNN): the second pool takes
+    its ReLU's backward pass (max_pool2d_backward(through_relu=True)), and the
+    first convolution, which needs no input gradient, takes its weight
+    gradients straight from the first pool's output gradient
+    (conv2d_pooled_weight_gradient): no relu_backward call at all.  The
+    gradients equal those of the same model with the ReLUs as separate
+    Activation layers: bit for bit above the first layer, to rounding in it
+    (its sums run window by window, in another order)."""
     def cnn(fused):
         def conv_relu(filters, **kwargs):
             if fused:
@@ -399,11 +404,39 @@ def test_max_pool_folds_the_relu_below_it(fresh_session, monkeypatch):
 
     calls = []
     monkeypatch.setattr(activations.kernels, "relu_backward",
-                        lambda *args: calls.append(1) or reference.relu_backward(*args))
+                        lambda *args: calls.append("relu") or reference.relu_backward(*args))
+    pooled = conv_layer_module.conv2d_pooled_weight_gradient
+    monkeypatch.setattr(conv_layer_module, "conv2d_pooled_weight_gradient",
+                        lambda *args: calls.append("pooled") or pooled(*args))
     compute_gradients(fused, x, y)
-    assert calls == []
+    assert calls == ["pooled"]
     compute_gradients(separate, x, y)
-    assert len(calls) == 2
-    for f, s in zip(fused.trainable_variables, separate.trainable_variables):
-        assert np.any(f.grad != 0)
-        np.testing.assert_array_equal(f.grad, s.grad)
+    assert calls == ["pooled", "relu", "relu"]
+    grads = [(f.grad, s.grad) for f, s in zip(fused.trainable_variables,
+                                              separate.trainable_variables)]
+    for g_f, g_s in grads[:2]:  # the first convolution's kernel and bias
+        np.testing.assert_allclose(g_f, g_s, rtol=1e-5, atol=1e-6 * np.abs(g_s).max())
+    for g_f, g_s in grads[2:]:
+        np.testing.assert_array_equal(g_f, g_s)
+    assert all(np.any(g_f != 0) for g_f, _ in grads)
+
+
+@pytest.mark.parametrize("pool, first", [(MaxPooling2D(2, strides=1), True),
+                                         (MaxPooling2D(2, padding="same"), True),
+                                         (MaxPooling2D(2), False)])
+def test_the_pooled_shortcut_only_where_it_applies(pool, first, fresh_session, monkeypatch):
+    """Overlapping or padded pools, and a convolution that must pass a gradient
+    down, take the general path, with the same gradients."""
+    layers = [Conv2D(3, 3, activation="relu"), pool, Flatten(), Dense(2, activation="softmax")]
+    if not first:
+        layers.insert(0, Conv2D(2, 1, input_shape=(8, 9, 1)))
+    else:
+        layers[0] = Conv2D(3, 3, activation="relu", input_shape=(8, 9, 1))
+    model = Sequential(layers)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    monkeypatch.setattr(conv_layer_module, "conv2d_pooled_weight_gradient",
+                        lambda *args: pytest.fail("the pooled shortcut ran"))
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-1, 1, (4, 8, 9, 1)).astype(np.float32), rng.integers(0, 2, 4)
+    compute_gradients(model, x, y)
+    assert all(np.any(v.grad != 0) for v in model.trainable_variables)

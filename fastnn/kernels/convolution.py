@@ -9,8 +9,8 @@ import numpy as np
 from . import reference
 from ._native import native
 from .geometry import Window2D
-from .validation import (as_float32, check_activation, check_impl, check_nonempty, check_output_size,
-                         check_shape, padding_mode, positive_pair)
+from .validation import (as_float32, check_activation, check_impl, check_nonempty,
+                         check_output_size, check_shape, padding_mode, positive_pair)
 
 X_AXES = ("batch", "height", "width", "channels")
 W_AXES = ("kernel_height", "kernel_width", "in_channels", "out_channels")
@@ -103,3 +103,61 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
                                None if dw is None else dw.reshape(-1), db,
                                x.shape[0], x.shape[3], w.shape[3], win, impl == "naive")
     return (dx if compute_dx else None), (dw if compute_dw else None), db
+
+
+# Convolutions whose patches hold at most this many values (kh·kw·in_channels)
+# run on the direct kernels of csrc/conv2d_direct.c (FASTNN_DIRECT_MAX_K).
+DIRECT_MAX_K = 32
+# A pooling window may have at most this many taps in conv2d_pooled_weight_gradient.
+POOLED_MAX_TAPS = 64
+
+
+def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
+                                  pool_size=(2, 2), impl="fast"):
+    """(dw, db) of p = max_pool2d(relu(conv2d(x, w) + b), pool_size) from dp = dL/dp.
+
+    The first layer of a CNN: a convolution with ReLU, then max pooling with
+    windows side by side (strides = pool_size, padding "valid"), and no use
+    for dL/dx.  The gradient at the convolution's output -- dp at each
+    window's maximum, where that maximum is > 0, else 0 -- is never stored:
+    the C kernel builds it window by window next to the weight sums, so the
+    y-sized arrays of max_pool2d_backward and relu_backward are not written.
+
+    Args:
+        x, w, strides, padding: as given to ``conv2d``; kh·kw·in_channels
+            must be at most 32 (``DIRECT_MAX_K``: few input channels).
+        y: the forward output, relu(conv2d(x, w) + b).
+        dp: the pool's output gradient, (batch, pooled height, pooled width, out_channels).
+        pool_size: int or (ph, pw), at most 64 taps.
+        impl: "fast", "naive" (max-pool and convolution backward, naive) or "numpy".
+
+    Returns:
+        (dw, db): shaped like w, and (out_channels,).
+    """
+    kernel = "conv2d_pooled_weight_gradient"
+    check_impl(kernel, impl)
+    x, w, strides, padding, win = _conv_args(kernel, x, w, strides, padding)
+    if w.shape[0] * w.shape[1] * w.shape[2] > DIRECT_MAX_K:
+        raise ValueError(f"{kernel}: kernels of at most {DIRECT_MAX_K} values per output "
+                         f"(kh*kw*in_channels) only, got {w.shape[:3]}")
+    y_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
+    y = as_float32(kernel, "y", y, X_AXES)
+    check_shape(kernel, "y", y, y_shape)
+    pool_size = positive_pair(kernel, "pool_size", pool_size)
+    if pool_size[0] * pool_size[1] > POOLED_MAX_TAPS:
+        raise ValueError(f"{kernel}: pool windows of at most {POOLED_MAX_TAPS} values only, "
+                         f"got {pool_size}")
+    pool = Window2D.over(win.out_h, win.out_w, pool_size, pool_size, "valid")
+    check_output_size(kernel, pool, "pool_size")
+    dp = as_float32(kernel, "dp", dp, X_AXES)
+    check_shape(kernel, "dp", dp, (x.shape[0], pool.out_h, pool.out_w, w.shape[3]))
+    if impl == "numpy" or x.shape[0] == 0:
+        dz = reference.relu_backward(y, reference.max_pool2d_backward(y, dp, pool_size))
+        _, dw, db = reference.conv2d_backward(x, w, dz, strides, padding)
+        return dw.astype(np.float32), db.astype(np.float32)
+    dw, db = np.empty_like(w), np.empty(w.shape[3], np.float32)
+    dz = np.empty_like(y).reshape(-1) if impl == "naive" else None
+    native.conv2d_pooled_weight_gradient(x.reshape(-1), w.reshape(-1), y.reshape(-1),
+                                         dp.reshape(-1), dz, dw.reshape(-1), db, x.shape[0],
+                                         x.shape[3], w.shape[3], win, pool, impl == "naive")
+    return dw, db

@@ -192,6 +192,14 @@ class Layer:
             dy = self.activation.backward(self._z, self._y, dy)
         return self.call_backward(dy)
 
+    def gradients_through_max_pool(self, pool, dp):
+        """Fill this layer's weight gradients from dp, the gradient at the
+        output of ``pool``: a max pool right above this layer, fed by the ReLU
+        this layer's kernel applies.  Returns False, having done nothing, when
+        this layer has no such shortcut (the default) or it does not apply;
+        only asked of a layer whose input gradient nobody needs."""
+        return False
+
     def backward_through_relu(self, dy):
         """dLoss/dz of the layer below, whose kernel applied ReLU: this layer's
         input is relu(z).  Only layers with ``folds_relu_below`` have it."""

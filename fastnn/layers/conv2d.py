@@ -1,7 +1,8 @@
 """Conv2D: filters slid over an image (course, chapters 19-20, 27)."""
 import numbers
 
-from ..kernels import conv2d, conv2d_backward
+from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
+from ..kernels.convolution import DIRECT_MAX_K, POOLED_MAX_TAPS
 from ..kernels.geometry import conv_output_length
 from ..kernels.validation import padding_mode, positive_pair
 from .base import KernelBiasLayer
@@ -92,6 +93,23 @@ class Conv2D(KernelBiasLayer):
         if self.bias is not None:
             self.bias.grad = db
         return dx
+
+    def gradients_through_max_pool(self, pool, dp):
+        """The first layer of a CNN, Conv2D(relu) -> MaxPooling2D with windows
+        side by side: dW and db straight from the pool's output gradient
+        (``kernels.conv2d_pooled_weight_gradient``), without the y-sized
+        gradient arrays of the pool's and the ReLU's backward passes."""
+        kh, kw, in_c, _ = self.kernel.shape
+        if (not self.fuses_activation or kh * kw * in_c > DIRECT_MAX_K
+                or pool.strides != pool.pool_size or pool.padding != "valid"
+                or pool.pool_size[0] * pool.pool_size[1] > POOLED_MAX_TAPS):
+            return False
+        self.kernel.grad, db = conv2d_pooled_weight_gradient(
+            self._x, self.kernel.value, self._y, dp, self.strides, self.padding,
+            pool.pool_size)
+        if self.bias is not None:
+            self.bias.grad = db
+        return True
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -183,11 +183,16 @@ class Sequential:
         # A max pool right above a layer whose kernel applied ReLU takes that
         # ReLU's backward pass into its own (one pass less over the largest
         # activations of a CNN); the layer below then starts at its kernel.
+        # If that layer is the first and has a kernel for it, it takes its
+        # weight gradients straight from the pool's output gradient.
         folded = {i for i in range(first + 1, len(layers))
                   if layers[i].folds_relu_below and layers[i - 1].fuses_activation}
         dx = dy
         for i in range(len(layers) - 1, first - 1, -1):
             layer = layers[i]
+            if i in folded and i - 1 == first and layers[first].gradients_through_max_pool(
+                    layer, dx):
+                return None
             if i in folded:
                 dx = layer.backward_through_relu(dx)
             elif i + 1 in folded or (from_logits and i == len(layers) - 1):

@@ -1,0 +1,103 @@
+"""conv2d_pooled_weight_gradient (csrc/conv2d_direct.c): the weight and bias
+gradients of max_pool(relu(conv2d(x, w) + b)) from the pool's output gradient,
+against the composition of the NumPy references (pool backward, ReLU backward,
+convolution backward), for every impl, thread count and SIMD path."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastnn
+from fastnn.kernels import conv2d, conv2d_pooled_weight_gradient, max_pool2d, reference
+from fastnn.kernels.convolution import DIRECT_MAX_K
+
+from conftest import NATIVE_IMPLS, each_simd_path, seeds, simd_path, uniform
+
+
+def pooled_case(rng, batch, size, in_c, kernel, out_c, strides, padding, pool):
+    """x, w, y = relu(conv + b) with some zeros, dp, and the float64 reference (dw, db)."""
+    x = uniform(rng, (batch, size[0], size[1], in_c))
+    w = uniform(rng, kernel + (in_c, out_c))
+    b = uniform(rng, (out_c,))
+    y = conv2d(x, w, b, strides, padding, activation="relu")
+    dp = uniform(rng, max_pool2d(y, pool).shape)
+    y64 = y.astype(np.float64)
+    dz = reference.relu_backward(y64, reference.max_pool2d_backward(y64, dp.astype(np.float64),
+                                                                   pool))
+    _, dw, db = reference.conv2d_backward(x.astype(np.float64), w.astype(np.float64), dz,
+                                          strides, padding)
+    return x, w, y, dp, dw, db
+
+
+@st.composite
+def cases(draw):
+    in_c = draw(st.integers(1, 3))
+    k_h = draw(st.integers(1, 4))
+    k_w = draw(st.integers(1, min(4, DIRECT_MAX_K // (k_h * in_c))))
+    pool = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    # the convolution's output must hold at least one pooling window
+    size = tuple(draw(st.integers(k + p * s, k + p * s + 7)) for k, p, s in
+                 zip((k_h, k_w), pool, strides))
+    return dict(batch=draw(st.integers(1, 4)), size=size, in_c=in_c, kernel=(k_h, k_w),
+                out_c=draw(st.integers(1, 41)), strides=strides, padding=padding, pool=pool)
+
+
+def check(case, seed, impl):
+    x, w, y, dp, dw64, db64 = pooled_case(np.random.default_rng(seed), **case)
+    dw, db = conv2d_pooled_weight_gradient(x, w, y, dp, case["strides"], case["padding"],
+                                           case["pool"], impl=impl)
+    assert dw.dtype == db.dtype == np.float32 and dw.shape == w.shape
+    terms = math.sqrt(y.shape[0] * y.shape[1] * y.shape[2])
+    np.testing.assert_allclose(dw, dw64, rtol=1e-4, atol=1e-5 * terms)
+    np.testing.assert_allclose(db, db64, rtol=1e-4, atol=1e-5 * terms)
+
+
+@given(case=cases(), seed=seeds)
+def test_matches_the_composed_reference(case, seed):
+    for impl in NATIVE_IMPLS + ("numpy",):
+        check(case, seed, impl)
+
+
+@each_simd_path
+def test_demo_layer_on_both_simd_paths_and_thread_counts(simd, restore_threads):
+    case = dict(batch=16, size=(28, 28), in_c=1, kernel=(3, 3), out_c=32, strides=(1, 1),
+                padding="valid", pool=(2, 2))
+    with simd_path(simd):
+        for threads in (1, 2):
+            fastnn.set_num_threads(threads)
+            check(case, 7, "fast")
+
+
+def test_windows_that_peak_at_zero_pass_no_gradient():
+    # all outputs negative before the ReLU: y = 0 everywhere, every window's
+    # maximum is 0, so nothing reaches the weights
+    x = np.ones((2, 6, 6, 1), np.float32)
+    w = -np.ones((3, 3, 1, 8), np.float32)
+    y = conv2d(x, w, activation="relu")
+    dp = np.ones((2, 2, 2, 8), np.float32)
+    for impl in NATIVE_IMPLS:
+        dw, db = conv2d_pooled_weight_gradient(x, w, y, dp, impl=impl)
+        assert not dw.any() and not db.any()
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(w=np.ones((3, 3, 4, 2), np.float32), x=np.ones((1, 6, 6, 4), np.float32)),
+     r"kernels of at most 32 values per output \(kh\*kw\*in_channels\) only"),
+    (dict(y=np.ones((1, 4, 4, 3), np.float32)), r"y must have shape \(1, 4, 4, 2\)"),
+    (dict(dp=np.ones((1, 3, 3, 2), np.float32)), r"dp must have shape \(1, 2, 2, 2\)"),
+    (dict(pool_size=9), r"pool windows of at most 64 values only"),
+    (dict(pool_size=5), r"pool_size"),
+])
+def test_bad_arguments_are_named(change, message):
+    args = dict(x=np.ones((1, 6, 6, 1), np.float32), w=np.ones((3, 3, 1, 2), np.float32),
+                y=np.ones((1, 4, 4, 2), np.float32), dp=np.ones((1, 2, 2, 2), np.float32),
+                pool_size=2)
+    args.update(change)
+    if "x" in change:
+        args["y"] = np.ones((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match="conv2d_pooled_weight_gradient: .*" + message):
+        conv2d_pooled_weight_gradient(**args)
