@@ -30,7 +30,7 @@ class Case:
     shapes: tuple          # shapes of the positional array arguments
     options: dict = field(default_factory=dict)
     flops: float = 0.0     # arithmetic per call (0 for memory-bound kernels)
-    naive: bool = True     # False where the naive loops would take minutes
+    naive: bool = True     # False where there is no naive version, or it would take minutes
 
     def inputs(self, seed=0):
         """Random float32 inputs in [-1, 1): timing does not depend on values."""
@@ -67,12 +67,14 @@ def _conv(batch, size, c_in, c_out, k=3, backward=False):
                 "conv2d", (x, w), {}, flops)
 
 
-def _pool(mode, batch, size, channels, backward=False):
+def _pool(mode, batch, size, channels, backward=False, through_relu=False):
     x = (batch, size, size, channels)
     if backward:
         dy = (batch, size // 2, size // 2, channels)
-        return Case(f"{mode}_pool2d_backward {batch}x{size}x{size}x{channels} 2x2",
-                    f"{mode}_pool2d_backward", (x, dy), {"pool_size": 2})
+        options = {"pool_size": 2, **({"through_relu": True} if through_relu else {})}
+        return Case(f"{mode}_pool2d_backward {batch}x{size}x{size}x{channels} 2x2"
+                    f"{' through ReLU' if through_relu else ''}",
+                    f"{mode}_pool2d_backward", (x, dy), options)
     return Case(f"{mode}_pool2d {batch}x{size}x{size}x{channels} 2x2",
                 f"{mode}_pool2d", (x,), {"pool_size": 2})
 
@@ -116,6 +118,31 @@ def _dropout():
                 {"keep_prob": 0.5, "seed": 1})
 
 
+def _first_layer_pooled(batch=64):
+    """The first convolution's weight gradient from the first pool's output gradient."""
+    x, w = (batch, 28, 28, 1), (3, 3, 1, 32)
+    y, dp = (batch, 26, 26, 32), (batch, 13, 13, 32)
+    return Case(f"conv2d_pooled_weight_gradient {batch}x28x28x1->32 3x3, pool 2x2",
+                "conv2d_pooled_weight_gradient", (x, w, y, dp), {},
+                2.0 * batch * 26 * 26 * 32 * 9)
+
+
+def _classifier_output(rows=10000, classes=10):
+    """Softmax and the sparse crossentropy over a test set's worth of outputs."""
+    labels = np.arange(rows) % classes
+    return [Case(f"softmax {rows}x{classes}", "softmax", ((rows, classes),)),
+            Case(f"sparse_crossentropy {rows}x{classes} + gradient", "sparse_crossentropy",
+                 ((rows, classes),), {"labels": labels, "gradient_scale": 1.0 / rows},
+                 naive=False)]
+
+
+def _dense_backward(rows=128, features=1600, units=10):
+    """The demo CNN's Dense layer: dW, db and dx in one call."""
+    return Case(f"dense_backward {rows}x{features}->{units}", "dense_backward",
+                ((rows, features), (features, units), (rows, units)), {},
+                4.0 * rows * features * units)
+
+
 def canonical_cases():
     """The benchmark cases, in the order the table prints them."""
     return [
@@ -124,7 +151,9 @@ def canonical_cases():
         _matmul(43264, 32, 9), _matmul(7744, 64, 288), _matmul(288, 64, 7744, transpose_a=True),
         _conv(64, 28, 1, 32), _conv(64, 13, 32, 64),
         _conv(64, 28, 1, 32, backward=True), _conv(64, 13, 32, 64, backward=True),
+        _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
+        _pool("max", 64, 26, 32, backward=True, through_relu=True),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),
         # augmenting a training batch of 128 images; batch norm after the first conv
         _warp(128, 28, 1), _warp(128, 28, 1, backward=True),
@@ -132,6 +161,7 @@ def canonical_cases():
         _batch_norm(64 * 26 * 26, 32, "batch_norm"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
         _relu(), _relu(backward=True), _dropout(),
+        *_classifier_output(), _dense_backward(),
     ]
 
 
@@ -166,7 +196,7 @@ def run(impls=("numpy", "fast", "naive"), min_seconds=0.2, match="", out=print):
         seconds = {}
         for impl in impls:
             if impl == "naive" and not case.naive:
-                out(f"{case.name:<46} {impl:<6} {'(skipped: minutes)':>10}")
+                out(f"{case.name:<46} {impl:<6} {'(no naive run)':>10}")
                 continue
             seconds[impl] = time_call(case.call(impl), min_seconds)
             ratio = (f"{seconds['numpy'] / seconds[impl]:7.2f}x"
