@@ -50,8 +50,15 @@ RNG = np.random.default_rng(0)
 
 # ---- timing -------------------------------------------------------------------------------
 
+# After each call OpenBLAS keeps a worker thread spinning for ~0.1 s (measured:
+# 0.11 s of CPU time while the caller sleeps); on 2 cores it would slow down
+# whatever runs next.  Each round starts after this pause, on quiet cores.
+SETTLE_SECONDS = 0.2
+
+
 def seconds_per_call(fn, min_seconds=0.3, min_calls=3):
     """Mean seconds of one call of ``fn``, over at least ``min_seconds``."""
+    time.sleep(SETTLE_SECONDS)
     fn()  # warm-up: first-touch allocations, lazy initialisation
     calls, start = 0, time.perf_counter()
     while calls < min_calls or time.perf_counter() - start < min_seconds:
