@@ -335,12 +335,12 @@ FASTNN_INLINE void window_gradient(const float *y_first, const float *dp,
     int64_t c = 0;
     for (; c + 8 <= co; c += 8) {
         fastnn_v8 best, grad, d;
-        fastnn_v8i arg, tap = {0};
+        fastnn_v8u arg, tap = {0};
         fastnn_window_max_v8(y_first + c, row_step, co, pg->pool_h, pg->pool_w, &best, &arg);
         memcpy(&grad, dp + c, sizeof grad);
         grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
         for (int64_t t = 0; t < taps; t++, tap += 1) {
-            d = (fastnn_v8)((arg == tap) & (fastnn_v8i)grad);
+            d = (fastnn_v8)((fastnn_v8u)(arg == tap) & (fastnn_v8u)grad);
             memcpy(dz + t * co + c, &d, sizeof d);
         }
     }

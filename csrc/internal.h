@@ -47,6 +47,10 @@ int fastnn_threads_for(double work);
 typedef float fastnn_v8 __attribute__((vector_size(32), aligned(4)));
 typedef float fastnn_v4 __attribute__((vector_size(16), aligned(4)));
 typedef int32_t fastnn_v8i __attribute__((vector_size(32), aligned(4)));
+/* Unsigned lanes for counters (tap numbers): a counter has no use for signed
+ * overflow checks, and GCC 12 miscompiles a signed vector increment on the
+ * SSE2 path under -fsanitize=signed-integer-overflow (make sanitize). */
+typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
 
 /* Convolutions whose patches hold at most this many values (kh*kw*in_c)
  * run without the GEMM engine (conv2d_direct.c). */
@@ -74,16 +78,16 @@ static inline void fastnn_relu_v8(fastnn_v8 *v)
 FASTNN_INLINE void fastnn_window_max_v8(const float *first, int64_t row_step,
                                         int64_t col_step, int64_t rows,
                                         int64_t cols, fastnn_v8 *best,
-                                        fastnn_v8i *arg)
+                                        fastnn_v8u *arg)
 {
     fastnn_v8 top, v;
-    fastnn_v8i where = {0}, tap = {0}, better;
+    fastnn_v8u where = {0}, tap = {0}, better;
     memcpy(&top, first, sizeof top);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++, tap += 1) {
             memcpy(&v, first + r * row_step + c * col_step, sizeof v);
-            better = v > top;
-            top = (fastnn_v8)((better & (fastnn_v8i)v) | (~better & (fastnn_v8i)top));
+            better = (fastnn_v8u)(v > top);
+            top = (fastnn_v8)((better & (fastnn_v8u)v) | (~better & (fastnn_v8u)top));
             where = (better & tap) | (~better & where);
         }
     *best = top;

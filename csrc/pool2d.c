@@ -162,7 +162,7 @@ FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
 {
     const int64_t C = g->channels;
     fastnn_v8 best, d, grad;
-    fastnn_v8i arg, tap = {0};
+    fastnn_v8u arg, tap = {0};
     fastnn_window_max_v8(img + (win.h0 * g->in_w + win.w0) * C + c0, g->in_w * C, C,
                          win.h1 - win.h0, win.w1 - win.w0, &best, &arg);
     memcpy(&grad, dy + c0, sizeof grad);
@@ -171,7 +171,7 @@ FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
     for (int64_t h = win.h0; h < win.h1; h++)
         for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
             float *dst = dx_img + (h * g->in_w + w) * C + c0;
-            d = (fastnn_v8)((arg == tap) & (fastnn_v8i)grad);
+            d = (fastnn_v8)((fastnn_v8u)(arg == tap) & (fastnn_v8u)grad);
             if (!overwrite) {
                 fastnn_v8 old;
                 memcpy(&old, dst, sizeof old);
