@@ -400,7 +400,8 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     default_name = "sparse_categorical_crossentropy"
 
     def _prepare(self, y_true, y_pred):
-        """(the labels as flat int64, p as float32) after checking that they fit."""
+        """(the labels as flat int64, p) after checking that they fit; p stays
+        float32 (a model's outputs) and anything else becomes float64."""
         p = real_array(y_pred, "y_pred")
         labels = real_array(y_true, "y_true")
         if p.ndim == 0:
