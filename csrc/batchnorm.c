@@ -19,9 +19,11 @@
  *
  * Naive: column by column, one pass per sum, sums in double.
  * Fast: row by row, so every pass streams the matrix once in memory order
- * with the channel loop innermost (contiguous, vectorised).  Threads take
- * row blocks and keep per-channel partial sums of their own (double, so
- * 100,000 rows lose no precision), added up at the end.  The variance is a
+ * with the channel loop innermost (contiguous, vectorised).  The rows are
+ * cut into blocks fixed by the problem (fastnn_parts_for), each with its own
+ * per-channel partial sums (double, so 100,000 rows lose no precision),
+ * added up in block order at the end: the same numbers on any number of
+ * threads.  The variance is a
  * second pass over the centred values (no cancellation from E[x^2]-E[x]^2).
  */
 #include <stdlib.h>
@@ -86,21 +88,21 @@ void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t r
 
 /* ---- fast ------------------------------------------------------------------ */
 
-/* Per-thread partial sums: `count` arrays of `channels` doubles for each of
- * `threads` threads, zeroed. */
-static double *partials(int threads, int count, int64_t channels)
+/* Partial sums: `count` arrays of `channels` doubles for each of `parts`
+ * row blocks, zeroed. */
+static double *partials(int parts, int count, int64_t channels)
 {
-    return calloc((size_t)threads * (size_t)count * (size_t)channels, sizeof(double));
+    return calloc((size_t)parts * (size_t)count * (size_t)channels, sizeof(double));
 }
 
-/* out[c] = sum over threads of part[t][c] (part holds `stride` doubles per thread). */
-static void reduce_partials(const double *part, int threads, int64_t stride,
+/* out[c] = sum over blocks of part[p][c] (part holds `stride` doubles per block). */
+static void reduce_partials(const double *part, int parts, int64_t stride,
                             int64_t channels, double *out)
 {
     for (int64_t c = 0; c < channels; c++) {
         double s = 0.0;
-        for (int t = 0; t < threads; t++)
-            s += part[t * stride + c];
+        for (int p = 0; p < parts; p++)
+            s += part[p * stride + c];
         out[c] = s;
     }
 }
@@ -111,11 +113,17 @@ static int threads_for_rows(int64_t rows, int64_t channels)
     return (int)fastnn_min(threads, rows > 0 ? rows : 1);
 }
 
+static int parts_for_rows(int64_t rows, int64_t channels)
+{
+    return fastnn_parts_for(rows, 2.0 * (double)(rows * channels));
+}
+
 int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
                             float *mean, float *var)
 {
-    int threads = threads_for_rows(rows, channels);
-    double *part = partials(threads, 1, channels);
+    int parts = parts_for_rows(rows, channels);
+    int threads = (int)fastnn_min(threads_for_rows(rows, channels), parts);
+    double *part = partials(parts, 1, channels);
     double *total = malloc((size_t)channels * sizeof(double));
     if (part == NULL || total == NULL) {
         free(part);
@@ -124,13 +132,12 @@ int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
     }
     /* pass 1: column sums -> mean; pass 2: centred squares -> variance */
     for (int pass = 0; pass < 2; pass++) {
-#pragma omp parallel num_threads(threads)
-        {
-            int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-            double *acc = part + t * channels;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int p = 0; p < parts; p++) {
+            double *acc = part + p * channels;
             for (int64_t c = 0; c < channels; c++)
                 acc[c] = 0.0;
-            for (int64_t r = rows * t / team; r < rows * (t + 1) / team; r++) {
+            for (int64_t r = rows * p / parts; r < rows * (p + 1) / parts; r++) {
                 const float *row = x + r * channels;
                 if (pass == 0) {
                     for (int64_t c = 0; c < channels; c++)
@@ -143,7 +150,7 @@ int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
                 }
             }
         }
-        reduce_partials(part, threads, channels, channels, total);
+        reduce_partials(part, parts, channels, channels, total);
         for (int64_t c = 0; c < channels; c++) {
             total[c] /= (double)rows;
             if (pass == 0)
@@ -176,8 +183,9 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                int batch_stats, float *dx, float *dgamma,
                                float *dbeta)
 {
+    int parts = parts_for_rows(rows, channels);
     int threads = threads_for_rows(rows, channels);
-    double *part = partials(threads, 2, channels);
+    double *part = partials(parts, 2, channels);
     double *sums = malloc(2 * (size_t)channels * sizeof(double));
     float *k = malloc(3 * (size_t)channels * sizeof(float));
     if (part == NULL || sums == NULL || k == NULL) {
@@ -186,12 +194,11 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
         free(k);
         return FASTNN_ENOMEM;
     }
-    /* pass 1: sum dy and sum dy*(x - mean), per thread */
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        double *acc_dy = part + 2 * t * channels, *acc_dyx = acc_dy + channels;
-        for (int64_t r = rows * t / team; r < rows * (t + 1) / team; r++) {
+    /* pass 1: sum dy and sum dy*(x - mean), per block of rows */
+#pragma omp parallel for num_threads((int)fastnn_min(threads, parts)) schedule(static)
+    for (int p = 0; p < parts; p++) {
+        double *acc_dy = part + 2 * p * channels, *acc_dyx = acc_dy + channels;
+        for (int64_t r = rows * p / parts; r < rows * (p + 1) / parts; r++) {
             const float *g = dy + r * channels, *in = x + r * channels;
             for (int64_t c = 0; c < channels; c++) {
                 acc_dy[c] += g[c];
@@ -200,8 +207,8 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
         }
     }
     double *sum_dy = sums, *sum_dy_xhat = sums + channels;
-    reduce_partials(part, threads, 2 * channels, channels, sum_dy);
-    reduce_partials(part + channels, threads, 2 * channels, channels, sum_dy_xhat);
+    reduce_partials(part, parts, 2 * channels, channels, sum_dy);
+    reduce_partials(part + channels, parts, 2 * channels, channels, sum_dy_xhat);
     for (int64_t c = 0; c < channels; c++) {
         sum_dy_xhat[c] *= inv_std[c];
         dbeta[c] = (float)sum_dy[c];

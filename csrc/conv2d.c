@@ -243,28 +243,27 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
     return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y);
 }
 
-/* db[co] = sum over all output pixels of dy[., co].  Each thread sums a
- * contiguous range of pixels into its own row of partial sums (the inner
- * loop over channels vectorises); the rows are added in thread order. */
+/* db[co] = sum over all output pixels of dy[., co].  The pixels are cut into
+ * parts fixed by the problem (fastnn_parts_for); each part is summed into its
+ * own row of partial sums (the inner loop over channels vectorises) and the
+ * rows are added in part order: the same numbers on any number of threads. */
 static int bias_gradient(const float *dy, float *db, int64_t pixels,
                          int64_t channels)
 {
-    int threads = fastnn_threads_for((double)(pixels * channels));
-    float *partial = fastnn_alloc_partials(threads, channels);
+    const double work = (double)(pixels * channels);
+    int parts = fastnn_parts_for(pixels, work);
+    int threads = fastnn_threads_for(work);
+    float *partial = fastnn_alloc_partials(parts, channels);
     if (!partial)
         return FASTNN_ENOMEM;
-    int team_size = 1;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        float *sum = partial + t * channels;
-        if (t == 0)
-            team_size = (int)team;
-        for (int64_t i = pixels * t / team; i < pixels * (t + 1) / team; i++)
+#pragma omp parallel for num_threads(threads < parts ? threads : parts) schedule(static)
+    for (int p = 0; p < parts; p++) {
+        float *sum = partial + p * channels;
+        for (int64_t i = pixels * p / parts; i < pixels * (p + 1) / parts; i++)
             for (int64_t c = 0; c < channels; c++)
                 sum[c] += dy[i * channels + c];
     }
-    fastnn_sum_partials(partial, team_size, channels, db);
+    fastnn_sum_partials(partial, parts, channels, db);
     fastnn_free_floats(partial);
     return FASTNN_OK;
 }

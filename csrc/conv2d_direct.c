@@ -21,9 +21,9 @@
  * Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
- * result is db.  Threads take contiguous ranges of pixels and keep their
- * own partial dW, added up in thread order at the end (so the result does
- * not depend on scheduling).  Within a range, pixels are gathered in blocks
+ * result is db.  The pixels are cut into ranges fixed by the problem, each
+ * with its own partial dW, added up in range order at the end (so the result
+ * depends neither on scheduling nor on the number of threads).  Within a range, pixels are gathered in blocks
  * of PB; for each 16-channel slice (two registers wide) and each group of KB
  * patch values the 2 x KB partial sums stay in registers while the block's
  * pixels stream past (one register wide: half the independent sums, and
@@ -423,8 +423,10 @@ static void range_sums_avx2(const float *x, const float *dy, const float *dp,
 #endif
 
 /* dW and db from `items` units of work (pixels, or pooling windows of `taps`
- * pixels each): every thread sums its contiguous range into its own partial
- * (K + 1) x out_c block, and the blocks are added in thread order. */
+ * pixels each): the items are cut into parts fixed by the problem
+ * (fastnn_parts_for), each part is summed into its own partial (K + 1) x
+ * out_c block by whichever thread takes it, and the blocks are added in part
+ * order -- the same numbers on any number of threads. */
 static int weight_gradient_sums(const float *x, const float *dy, const float *dp,
                                 float *dw, float *db, const fastnn_conv2d_geom *g,
                                 const fastnn_pool2d_geom *pg, int64_t items, int64_t taps)
@@ -436,9 +438,14 @@ static int weight_gradient_sums(const float *x, const float *dy, const float *dp
 #endif
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t size = (k_len + 1) * co;
-    int threads = fastnn_threads_for(2.0 * (double)(items * taps) * (double)size);
-    float *partial = fastnn_alloc_partials(threads, size);
+    const double work = 2.0 * (double)(items * taps) * (double)size;
+    int parts = fastnn_parts_for(items, work);
+    int threads = fastnn_threads_for(work);
+    if (threads > parts)
+        threads = parts;
+    float *partial = fastnn_alloc_partials(parts, size);
     float *sums_out = fastnn_alloc_floats(size);
+    /* the pooled path's gradient buffer: one per thread, by thread number */
     float *dz = pg ? fastnn_alloc_floats((int64_t)threads * PB * co) : NULL;
     if (!partial || !sums_out || (pg && !dz)) {
         fastnn_free_floats(partial);
@@ -446,16 +453,11 @@ static int weight_gradient_sums(const float *x, const float *dy, const float *dp
         fastnn_free_floats(dz);
         return FASTNN_ENOMEM;
     }
-    int team_size = 1;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        if (t == 0)
-            team_size = (int)team;
-        sums(x, dy, dp, g, pg, items * t / team, items * (t + 1) / team,
-             dz ? dz + t * PB * co : NULL, partial + t * size);
-    }
-    fastnn_sum_partials(partial, team_size, size, sums_out);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int p = 0; p < parts; p++)
+        sums(x, dy, dp, g, pg, items * p / parts, items * (p + 1) / parts,
+             dz ? dz + fastnn_thread_id() * PB * co : NULL, partial + p * size);
+    fastnn_sum_partials(partial, parts, size, sums_out);
     memcpy(dw, sums_out, (size_t)(k_len * co) * sizeof(float));  /* rows < K */
     if (db)
         memcpy(db, sums_out + k_len * co, (size_t)co * sizeof(float));  /* row K */

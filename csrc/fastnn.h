@@ -26,9 +26,17 @@ enum { FASTNN_OK = 0, FASTNN_ENOMEM = 1 };
 /* ---- runtime: threads and SIMD dispatch (runtime.c) ---------------------- */
 
 /* Threads used by the parallel kernels.  Defaults to what OpenMP would use
- * (OMP_NUM_THREADS, else the number of cores); n < 1 restores that default. */
+ * (OMP_NUM_THREADS, else the number of cores); n < 1 restores that default,
+ * n > FASTNN_MAX_THREADS counts as FASTNN_MAX_THREADS.  Every kernel gives
+ * bit-identical results for any thread count and any team size the OpenMP
+ * runtime grants. */
+#define FASTNN_MAX_THREADS 256
 void fastnn_set_num_threads(int n);
 int fastnn_get_num_threads(void);
+/* 1 in a process forked after a parallel region ran: GNU OpenMP's thread
+ * pool does not survive fork, so such a child runs every kernel on one
+ * thread (its numbers are the same). */
+int fastnn_forked_after_parallel(void);
 /* 1 when the library was compiled with OpenMP, 0 for the serial fallback. */
 int fastnn_openmp_enabled(void);
 

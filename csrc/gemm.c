@@ -216,24 +216,35 @@ static macro_kernel_fn pick_macro_kernel(void)
 
 /* ---- the five loops --------------------------------------------------------- */
 
-/* One thread's share of the product: rows [m0, m1) x columns [n0, n1),
- * summed over the reduction indices [k0, k1). */
-static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
-                      int64_t k0, int64_t k1, fastnn_gemm_operand a,
-                      fastnn_gemm_operand b, float *c, int64_t ldc,
-                      const float *bias, int accumulate,
-                      macro_kernel_fn macro_kernel)
+/* One thread's packing buffers: an MC x KC block of A and a KC x NC block
+ * of B, or less for a product of only m x n over k. */
+typedef struct { float *a, *b; } pack_buffers;
+
+static int pack_buffers_alloc(pack_buffers *buf, int64_t m, int64_t n, int64_t k)
 {
-    int64_t kc_max = fastnn_min(k1 - k0, FASTNN_KC);
-    int64_t nc_max = fastnn_ceil_div(fastnn_min(n1 - n0, FASTNN_NC), FASTNN_NR) * FASTNN_NR;
-    int64_t mc_max = fastnn_ceil_div(fastnn_min(m1 - m0, FASTNN_MC), FASTNN_MR) * FASTNN_MR;
-    float *ap = fastnn_alloc_floats(mc_max * kc_max);
-    float *bp = fastnn_alloc_floats(nc_max * kc_max);
-    if (!ap || !bp) {
-        fastnn_free_floats(ap);
-        fastnn_free_floats(bp);
-        return FASTNN_ENOMEM;
-    }
+    int64_t kc = fastnn_min(k, FASTNN_KC);
+    int64_t nc = fastnn_ceil_div(fastnn_min(n, FASTNN_NC), FASTNN_NR) * FASTNN_NR;
+    int64_t mc = fastnn_ceil_div(fastnn_min(m, FASTNN_MC), FASTNN_MR) * FASTNN_MR;
+    buf->a = fastnn_alloc_floats(mc * kc);
+    buf->b = fastnn_alloc_floats(nc * kc);
+    return buf->a && buf->b ? FASTNN_OK : FASTNN_ENOMEM;
+}
+
+static void pack_buffers_free(pack_buffers *buf)
+{
+    fastnn_free_floats(buf->a);
+    fastnn_free_floats(buf->b);
+}
+
+/* One thread's share of the product: rows [m0, m1) x columns [n0, n1),
+ * summed over the reduction indices [k0, k1), packed into `buf`. */
+static void gemm_range_packed(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                              int64_t k0, int64_t k1, fastnn_gemm_operand a,
+                              fastnn_gemm_operand b, float *c, int64_t ldc,
+                              const float *bias, int accumulate,
+                              macro_kernel_fn macro_kernel, const pack_buffers *buf)
+{
+    float *ap = buf->a, *bp = buf->b;
     for (int64_t jc = n0; jc < n1; jc += FASTNN_NC) {             /* loop 5 */
         int64_t nc = fastnn_min(FASTNN_NC, n1 - jc);
         for (int64_t pc = k0; pc < k1; pc += FASTNN_KC) {         /* loop 4 */
@@ -248,41 +259,70 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
             }
         }
     }
-    fastnn_free_floats(ap);
-    fastnn_free_floats(bp);
-    return FASTNN_OK;
 }
 
-/* Split-K: each thread sums its own range of the reduction into a private
- * m x n copy of C; the copies are then added in thread order, so the result
- * depends on the number of threads but never on their scheduling. */
-static int gemm_split_k(int64_t m, int64_t n, int64_t k, int threads,
-                        fastnn_gemm_operand a, fastnn_gemm_operand b,
-                        float *c, int64_t ldc, const float *bias,
-                        int accumulate, macro_kernel_fn macro_kernel)
+/* The same with buffers of its own. */
+static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                      int64_t k0, int64_t k1, fastnn_gemm_operand a,
+                      fastnn_gemm_operand b, float *c, int64_t ldc,
+                      const float *bias, int accumulate,
+                      macro_kernel_fn macro_kernel)
 {
-    float *partial = fastnn_alloc_floats((int64_t)threads * m * n);
+    pack_buffers buf;
+    int status = pack_buffers_alloc(&buf, m1 - m0, n1 - n0, k1 - k0);
+    if (status == FASTNN_OK)
+        gemm_range_packed(m0, m1, n0, n1, k0, k1, a, b, c, ldc, bias, accumulate,
+                          macro_kernel, &buf);
+    pack_buffers_free(&buf);
+    return status;
+}
+
+/* Split-K: the reduction is cut into `parts` ranges (fastnn_parts_for: a
+ * count fixed by the shape, never by the threads); each range is summed into
+ * its own m x n copy of C by whichever thread takes it, and the copies are
+ * then added in range order -- so C is bit-identical for any number of
+ * threads, and for a team smaller than asked for. */
+static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
+                        int threads, fastnn_gemm_operand a,
+                        fastnn_gemm_operand b, float *c, int64_t ldc,
+                        const float *bias, int accumulate,
+                        macro_kernel_fn macro_kernel)
+{
+    float *partial = fastnn_alloc_floats((int64_t)parts * m * n);
     if (!partial)
         return FASTNN_ENOMEM;
     int status = FASTNN_OK;
 #pragma omp parallel num_threads(threads)
     {
-        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        int s = gemm_range(0, m, 0, n, k * t / team, k * (t + 1) / team, a, b,
-                           partial + t * m * n, n, NULL, 0, macro_kernel);
-        if (s != FASTNN_OK) {
+        pack_buffers buf; /* once per thread, for all the parts it takes */
+        if (pack_buffers_alloc(&buf, m, n, fastnn_ceil_div(k, parts)) != FASTNN_OK) {
 #pragma omp atomic write
-            status = s;
+            status = FASTNN_ENOMEM;
+        }
+#pragma omp for schedule(static)
+        for (int p = 0; p < parts; p++)
+            if (buf.a && buf.b)
+                gemm_range_packed(0, m, 0, n, k * p / parts, k * (p + 1) / parts,
+                                  a, b, partial + p * m * n, n, NULL, 0,
+                                  macro_kernel, &buf);
+        pack_buffers_free(&buf);
+        /* C = start + copy 0 + copy 1 + ..., row by row (the inner loop
+         * streams and vectorises), the rows shared by the team */
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < m; i++) {
+            if (status != FASTNN_OK)
+                continue;
+            float *row = c + i * ldc;
+            if (!accumulate)
+                for (int64_t j = 0; j < n; j++)
+                    row[j] = bias ? bias[j] : 0.0f;
+            for (int p = 0; p < parts; p++) {
+                const float *copy = partial + (p * m + i) * n;
+                for (int64_t j = 0; j < n; j++)
+                    row[j] += copy[j];
+            }
         }
     }
-    if (status == FASTNN_OK)
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                float total = accumulate ? c[i * ldc + j] : bias ? bias[j] : 0.0f;
-                for (int t = 0; t < threads; t++)
-                    total += partial[(t * m + i) * n + j];
-                c[i * ldc + j] = total;
-            }
     fastnn_free_floats(partial);
     return status;
 }
@@ -303,10 +343,23 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     macro_kernel_fn macro_kernel = pick_macro_kernel();
     int64_t panels_m = fastnn_ceil_div(m, FASTNN_MR);
     int64_t panels_n = fastnn_ceil_div(n, FASTNN_NR);
-    int threads = fastnn_threads_for(2.0 * (double)m * (double)n * (double)k);
+    double work = 2.0 * (double)m * (double)n * (double)k;
+    /* A short, narrow C summed over a long reduction (a convolution's weight
+     * gradient: 64 x 288 over 15,488 pixels): splitting m or n would make
+     * every thread pack all of the other operand, which is most of the data;
+     * splitting k packs everything once, for a small sum at the end.  Each
+     * range of k stays at least 2 max(m, n) long.  The choice and the ranges
+     * depend on the shape only (see gemm_split_k), so they are made the same
+     * way on one thread. */
+    int parts = fastnn_parts_for(k / (2 * fastnn_max(m, n)), work);
+    int threads = fastnn_threads_for(work);
+    if (parts > 1)
+        return gemm_split_k(m, n, k, parts, threads < parts ? threads : parts,
+                            a, b, c, ldc, bias, accumulate, macro_kernel);
     /* Splitting m makes every thread pack all of B (n x k), splitting n all
      * of A (m x k): split the longer side, so the operand each thread
-     * repacks is the smaller one, unless it has too few panels to share. */
+     * repacks is the smaller one, unless it has too few panels to share.
+     * Each element of C is summed in the same order whoever computes it. */
     int split_m = (m >= n && panels_m >= threads) || panels_n < threads;
     int64_t panels = split_m ? panels_m : panels_n;
     if (panels < threads)
@@ -314,13 +367,6 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
         return gemm_range(0, m, 0, n, 0, k, a, b, c, ldc, bias, accumulate,
                           macro_kernel);
-    /* A short, narrow C summed over a long reduction (a convolution's weight
-     * gradient: 64 x 288 over 15,488 pixels): splitting m or n would make
-     * every thread pack all of the other operand, which is most of the data;
-     * splitting k packs everything once, for a small sum at the end. */
-    if (k > 2 * (int64_t)threads * fastnn_max(m, n))
-        return gemm_split_k(m, n, k, threads, a, b, c, ldc, bias, accumulate,
-                            macro_kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)

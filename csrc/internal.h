@@ -98,11 +98,18 @@ FASTNN_INLINE void fastnn_window_max_v8(const float *first, int64_t row_step,
 float *fastnn_alloc_floats(int64_t count);
 void fastnn_free_floats(float *p);
 
-/* Deterministic parallel sums: each of `threads` threads adds into its own
- * zeroed row of `size` partial sums (fastnn_alloc_partials; free with
- * fastnn_free_floats), then the rows are added in thread order, so the
- * result does not depend on scheduling (fastnn_sum_partials). */
-float *fastnn_alloc_partials(int threads, int64_t size);
+/* Deterministic parallel sums.  A sum over `items` (rows, pixels, the k of a
+ * GEMM) is cut into fastnn_parts_for(items, work) parts -- a count that
+ * depends on the problem only, never on the threads.  Each part is summed
+ * into its own zeroed row of `size` partial sums (fastnn_alloc_partials; free
+ * with fastnn_free_floats) by whichever thread takes it (`omp for` over the
+ * parts), then the rows are added in part order (fastnn_sum_partials).  So
+ * the result is bit-identical on 1, 2 or any number of threads, and when the
+ * OpenMP runtime grants a smaller team than asked for (OMP_DYNAMIC,
+ * OMP_THREAD_LIMIT): no row is left to whichever thread never started. */
+#define FASTNN_MAX_PARTS 16
+int fastnn_parts_for(int64_t items, double work);
+float *fastnn_alloc_partials(int parts, int64_t size);
 void fastnn_sum_partials(const float *partial, int parts, int64_t size,
                          float *out);
 

@@ -1,29 +1,63 @@
 /*
- * runtime.c -- thread count, SIMD dispatch and scratch memory.
+ * runtime.c -- thread count, fork safety, SIMD dispatch and scratch memory.
  *
  * The thread count lives in one global that every parallel region passes to
  * its num_threads() clause, so fastnn_set_num_threads() works from any
  * calling thread (omp_set_num_threads() would only affect the caller).
+ *
+ * Fork: GNU OpenMP's thread pool does not survive fork() -- the child has
+ * only the forking thread, while the runtime still believes in the others,
+ * so the child's first parallel region waits for them forever.  A fork
+ * handler (pthread_atfork) therefore puts a child forked after a parallel
+ * region ran on one thread for good, as PyTorch does; a child forked before
+ * any parallel region keeps all its threads.  Results do not change: every
+ * kernel computes the same numbers on any number of threads.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FASTNN_HAVE_ATFORK 1
+#endif
 
 #include "internal.h"
 
-static int num_threads = 0; /* 0: not chosen yet, use OpenMP's default */
+/* Atomic (relaxed: each is one independent flag), since any Python thread
+ * may set or read them while kernels run in others. */
+static atomic_int num_threads;       /* 0: not chosen yet, use OpenMP's default */
+static atomic_int pool_started;      /* a region asked for more than one thread */
+static atomic_int forked_after_pool; /* this process is such a fork's child */
 
-void fastnn_set_num_threads(int n) { num_threads = n > 0 ? n : 0; }
+void fastnn_set_num_threads(int n)
+{
+    num_threads = n < 1 ? 0 : n > FASTNN_MAX_THREADS ? FASTNN_MAX_THREADS : n;
+}
 
 int fastnn_get_num_threads(void)
 {
+    if (forked_after_pool)
+        return 1;
     if (num_threads > 0)
         return num_threads;
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    int n = omp_get_max_threads();
+    return n > FASTNN_MAX_THREADS ? FASTNN_MAX_THREADS : n;
 #else
     return 1;
 #endif
 }
+
+int fastnn_forked_after_parallel(void) { return forked_after_pool; }
+
+#ifdef FASTNN_HAVE_ATFORK
+static void in_forked_child(void) { forked_after_pool = pool_started; }
+
+__attribute__((constructor)) static void register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, in_forked_child);
+}
+#endif
 
 int fastnn_openmp_enabled(void)
 {
@@ -40,10 +74,26 @@ int fastnn_threads_for(double work)
 {
     const double min_work_per_thread = 2e5;
     int wanted = fastnn_get_num_threads();
-    int useful = (int)(work / min_work_per_thread);
-    if (useful < 1)
-        useful = 1;
-    return useful < wanted ? useful : wanted;
+    double useful = work / min_work_per_thread;
+    int threads = useful < (double)wanted ? (int)useful : wanted;
+    if (threads < 1)
+        threads = 1;
+    if (threads > 1 && !pool_started)
+        pool_started = 1;
+    return threads;
+}
+
+/* Parts of at least ~200k operations each (like a thread's share above), at
+ * most FASTNN_MAX_PARTS and at most one per item: the count depends on the
+ * problem alone, so the order of every sum is fixed before any thread runs. */
+int fastnn_parts_for(int64_t items, double work)
+{
+    const double min_work_per_part = 2e5;
+    double useful = work / min_work_per_part;
+    int64_t parts = useful < FASTNN_MAX_PARTS ? (int64_t)useful : FASTNN_MAX_PARTS;
+    if (parts > items)
+        parts = items;
+    return parts < 1 ? 1 : (int)parts;
 }
 
 /* ---- SIMD dispatch ------------------------------------------------------- */
@@ -58,7 +108,7 @@ static int cpu_has_avx2(void)
 #endif
 }
 
-static int simd_chosen = -1; /* -1: detect on first use */
+static atomic_int simd_chosen = -1; /* -1: detect on first use */
 
 fastnn_simd fastnn_get_simd(void)
 {
@@ -98,21 +148,20 @@ float *fastnn_alloc_floats(int64_t count)
 
 void fastnn_free_floats(float *p) { free(p); }
 
-float *fastnn_alloc_partials(int threads, int64_t size)
+float *fastnn_alloc_partials(int parts, int64_t size)
 {
-    float *partial = fastnn_alloc_floats((int64_t)threads * size);
+    float *partial = fastnn_alloc_floats((int64_t)parts * size);
     if (partial)
-        memset(partial, 0, (size_t)((int64_t)threads * size) * sizeof(float));
+        memset(partial, 0, (size_t)((int64_t)parts * size) * sizeof(float));
     return partial;
 }
 
 void fastnn_sum_partials(const float *partial, int parts, int64_t size,
                          float *out)
 {
-    for (int64_t j = 0; j < size; j++) {
-        float total = 0.0f;
-        for (int t = 0; t < parts; t++)
-            total += partial[t * size + j];
-        out[j] = total;
-    }
+    for (int64_t j = 0; j < size; j++)
+        out[j] = 0.0f;
+    for (int p = 0; p < parts; p++)  /* part by part: the inner loop vectorises */
+        for (int64_t j = 0; j < size; j++)
+            out[j] += partial[p * size + j];
 }

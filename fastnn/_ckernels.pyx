@@ -16,12 +16,14 @@ from libc.stdlib cimport free, malloc
 
 cdef extern from "fastnn.h" nogil:
     enum: FASTNN_OK
+    enum: FASTNN_MAX_THREADS
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
         FASTNN_SIMD_AVX2
 
     void fastnn_set_num_threads(int n)
     int fastnn_get_num_threads()
+    int fastnn_forked_after_parallel()
     int fastnn_openmp_enabled()
     fastnn_simd fastnn_get_simd()
     int fastnn_set_simd(fastnn_simd path)
@@ -146,6 +148,13 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return fastnn_get_num_threads()
+
+
+MAX_THREADS = FASTNN_MAX_THREADS
+
+
+def forked_after_parallel():
+    return bool(fastnn_forked_after_parallel())
 
 
 def openmp_enabled():

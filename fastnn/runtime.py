@@ -1,26 +1,46 @@
 """Threads and build facts of the C kernels.
 
 ``set_num_threads(n)`` caps the OpenMP threads every kernel uses; the
-default is ``OMP_NUM_THREADS`` if set, else all cores.  ``build_info()`` is
-what ``python -m fastnn info`` prints.
+default is ``OMP_NUM_THREADS`` if set, else all cores.  The thread count
+changes how fast a kernel runs, never what it computes: every kernel gives
+bit-identical results on 1, 2 or ``MAX_THREADS`` threads, and when the
+OpenMP runtime grants fewer threads than asked for (``OMP_DYNAMIC``,
+``OMP_THREAD_LIMIT``).  ``build_info()`` is what ``python -m fastnn info``
+prints.
+
+A process forked after a parallel kernel ran (``os.fork``, or
+``multiprocessing``'s default start method on Linux) runs every kernel on
+one thread: GNU OpenMP's thread pool does not survive ``fork``, and a
+parallel region in the child would wait forever for threads that are gone.
+Use the ``"spawn"`` start method for children that should use all cores.
 """
 import numbers
 import os
 import platform
+import warnings
 
 from ._version import __version__
 from .kernels._native import native
 
+MAX_THREADS = native.MAX_THREADS
+
 
 def set_num_threads(n):
-    """Use ``n`` threads (an int >= 1) in the parallel kernels."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
+    """Use ``n`` threads (an int in 1..MAX_THREADS) in the parallel kernels."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be an int in 1..{MAX_THREADS}, got {n!r}")
+    if n > 1 and native.forked_after_parallel():
+        warnings.warn("set_num_threads: this process was forked after fastnn's parallel "
+                      "kernels had run, and OpenMP's threads do not survive fork, so its "
+                      "kernels stay on one thread (same numbers, less speed); start it with "
+                      "multiprocessing's 'spawn' method to use more", RuntimeWarning,
+                      stacklevel=2)
     native.set_num_threads(int(n))
 
 
 def get_num_threads():
-    """Threads the parallel kernels use (1 without OpenMP)."""
+    """Threads the parallel kernels use (1 without OpenMP, and in a process
+    forked after they ran)."""
     return native.get_num_threads() if native.openmp_enabled() else 1
 
 
