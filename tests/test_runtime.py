@@ -12,7 +12,7 @@ import fastnn
 from fastnn.kernels import conv2d
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 7])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 256])
 def test_set_get_num_threads_round_trip(n, restore_threads):
     fastnn.set_num_threads(n)
     expected = n if fastnn.build_info()["openmp"] else 1
