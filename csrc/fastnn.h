@@ -233,27 +233,31 @@ void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v,
 
 /* ---- batch normalisation (batchnorm.c) -----------------------------------
  * x is a rows x channels matrix (an NHWC batch seen as (N*H*W) x C).
- * Per channel c: mean and biased variance over the rows; the normalising map
- * y = x * scale[c] + shift[c] (scale = gamma * inv_std, shift = beta -
- * mean * scale); and its backward pass (see batchnorm.c for the formulas). */
+ * Per channel c: mean and biased variance over the rows, in double (the
+ * mean is needed to better than float precision when it is large against
+ * the spread); the normalising map y = (x - mean[c]) * scale[c] + beta[c]
+ * (scale = gamma * inv_std), computed centred; and its backward pass (see
+ * batchnorm.c for the formulas and the precision). */
 int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
-                            float *mean, float *var);
+                            double *mean, double *var);
 void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
-                                   float *mean, float *var);
-void fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
-                             const float *scale, const float *shift, float *y);
+                                   double *mean, double *var);
+int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
+                            const double *mean, const float *scale,
+                            const float *beta, float *y);
 void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
-                                   const float *scale, const float *shift, float *y);
+                                   const double *mean, const float *scale,
+                                   const float *beta, float *y);
 /* dgamma = sum dy * x_hat, dbeta = sum dy; dx (may be NULL: not computed)
  * treats mean and inv_std as this batch's statistics when batch_stats is 1
  * (training) and as constants when it is 0.  Outputs are overwritten. */
 int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
-                               int64_t channels, const float *mean,
+                               int64_t channels, const double *mean,
                                const float *inv_std, const float *gamma,
                                int batch_stats, float *dx, float *dgamma,
                                float *dbeta);
 void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
-                                      int64_t channels, const float *mean,
+                                      int64_t channels, const double *mean,
                                       const float *inv_std, const float *gamma,
                                       int batch_stats, float *dx, float *dgamma,
                                       float *dbeta);

@@ -105,9 +105,9 @@ cdef extern from "fastnn.h" nogil:
                                            float *dx, const fastnn_warp_geom *g)
 
     int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
-                                float *mean, float *var)
+                                double *mean, double *var)
     void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
-                                       float *mean, float *var)
+                                       double *mean, double *var)
     void fastnn_adam_update(float *w, const float *g, float *m, float *v, int64_t n,
                             float beta_1, float beta_2, float alpha, float epsilon)
     void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v, int64_t n,
@@ -124,17 +124,19 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_relu_naive(const float *x, float *y, int64_t n)
     void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n)
     void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n)
-    void fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
-                                 const float *scale, const float *shift, float *y)
+    int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
+                                const double *mean, const float *scale, const float *beta,
+                                float *y)
     void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
-                                       const float *scale, const float *shift, float *y)
+                                       const double *mean, const float *scale,
+                                       const float *beta, float *y)
     int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
-                                   int64_t channels, const float *mean,
+                                   int64_t channels, const double *mean,
                                    const float *inv_std, const float *gamma,
                                    int batch_stats, float *dx, float *dgamma,
                                    float *dbeta)
     void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
-                                          int64_t channels, const float *mean,
+                                          int64_t channels, const double *mean,
                                           const float *inv_std, const float *gamma,
                                           int batch_stats, float *dx, float *dgamma,
                                           float *dbeta)
@@ -366,7 +368,7 @@ def affine_warp_backward(const float[::1] dy, const float[::1] transforms,
 
 # ---- batch normalisation ----------------------------------------------------
 
-def batch_norm_stats(const float[::1] x, float[::1] mean, float[::1] var, int64_t rows,
+def batch_norm_stats(const float[::1] x, double[::1] mean, double[::1] var, int64_t rows,
                      int64_t channels, bint naive):
     cdef int status = FASTNN_OK
     with nogil:
@@ -487,16 +489,21 @@ def relu_backward(const float[::1] y, const float[::1] dy, float[::1] dx, bint n
             fastnn_relu_backward(&y[0], &dy[0], &dx[0], y.shape[0])
 
 
-def batch_norm_apply(const float[::1] x, const float[::1] scale, const float[::1] shift,
-                     float[::1] y, int64_t rows, int64_t channels, bint naive):
+def batch_norm_apply(const float[::1] x, const double[::1] mean, const float[::1] scale,
+                     const float[::1] beta, float[::1] y, int64_t rows, int64_t channels,
+                     bint naive):
+    cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_batch_norm_apply_naive(&x[0], rows, channels, &scale[0], &shift[0], &y[0])
+            fastnn_batch_norm_apply_naive(&x[0], rows, channels, &mean[0], &scale[0], &beta[0],
+                                          &y[0])
         else:
-            fastnn_batch_norm_apply(&x[0], rows, channels, &scale[0], &shift[0], &y[0])
+            status = fastnn_batch_norm_apply(&x[0], rows, channels, &mean[0], &scale[0],
+                                             &beta[0], &y[0])
+    _check(status)
 
 
-def batch_norm_backward(const float[::1] x, const float[::1] dy, const float[::1] mean,
+def batch_norm_backward(const float[::1] x, const float[::1] dy, const double[::1] mean,
                         const float[::1] inv_std, const float[::1] gamma, bint batch_stats,
                         float[::1] dx, float[::1] dgamma, float[::1] dbeta, int64_t rows,
                         int64_t channels, bint naive):

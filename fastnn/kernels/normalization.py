@@ -5,6 +5,14 @@ The data is a (rows, channels) matrix: an NHWC batch reshaped to
 by its own mean and variance over the rows, then scaled and shifted:
 
     y = gamma · (x − mean) / sqrt(var + epsilon) + beta
+
+The statistics are float64: data whose mean is large against its spread
+(raw pixel values, sensor readings) loses its information to rounding in
+x − mean if the mean itself is rounded to float32 (half a unit in the last
+place is 5e-4 at 10,000 -- 5 % of a std of 0.01).  The C kernels compute in
+this centred form throughout (csrc/batchnorm.c says how, at float speed).
+Moving averages, being Keras weights, stay float32; as float64 they are the
+same numbers.
 """
 import numbers
 
@@ -12,7 +20,7 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .validation import as_float32, check_impl, check_shape
+from .validation import as_contiguous, as_float32, check_impl, check_shape
 
 AXES = ("rows", "channels")
 
@@ -25,21 +33,28 @@ def _matrix(kernel, name, x):
     return x
 
 
-def _per_channel(kernel, name, value, channels, default=None):
+def _per_channel(kernel, name, value, channels, default=None, dtype=np.float32):
     if value is None:
-        return None if default is None else np.full(channels, default, np.float32)
-    value = as_float32(kernel, name, value, ("channels",))
+        return None if default is None else np.full(channels, default, dtype)
+    value = as_contiguous(kernel, name, value, ("channels",), dtype)
     check_shape(kernel, name, value, (channels,))
     return value
 
 
+def _statistics(kernel, mean, var, channels):
+    """mean and var as float64 (channels,) arrays."""
+    return (_per_channel(kernel, "mean", mean, channels, dtype=np.float64),
+            _per_channel(kernel, "var", var, channels, dtype=np.float64))
+
+
 def _inv_std(kernel, var, epsilon):
+    """1 / sqrt(var + epsilon) in float64."""
     if (isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real)
             or not epsilon > 0):
         raise ValueError(f"{kernel}: epsilon must be a number > 0, got {epsilon!r}")
     if np.any(var < 0):
         raise ValueError(f"{kernel}: var must not be negative")
-    return (1.0 / np.sqrt(var + np.float32(epsilon))).astype(np.float32)
+    return 1.0 / np.sqrt(var + float(epsilon))
 
 
 def batch_norm_stats(x, impl="fast"):
@@ -50,14 +65,14 @@ def batch_norm_stats(x, impl="fast"):
         impl: "fast", "naive" or "numpy".
 
     Returns:
-        (mean, var), each float32 (channels,).
+        (mean, var), each float64 (channels,) (see the module doc for why).
     """
     kernel = "batch_norm_stats"
     check_impl(kernel, impl)
     x = _matrix(kernel, "x", x)
     if impl == "numpy":
-        return reference.batch_norm_stats(x)
-    mean, var = np.empty(x.shape[1], np.float32), np.empty(x.shape[1], np.float32)
+        return reference.batch_norm_stats(x.astype(np.float64))
+    mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
     native.batch_norm_stats(x.reshape(-1), mean, var, x.shape[0], x.shape[1], impl == "naive")
     return mean, var
 
@@ -67,8 +82,9 @@ def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast"):
 
     Args:
         x: (rows, channels).
-        mean, var: (channels,): the batch's statistics in training, the
-            moving averages at inference.
+        mean, var: (channels,), any float type (float64 keeps the precision
+            of ``batch_norm_stats``): the batch's statistics in training,
+            the moving averages at inference.
         gamma, beta: (channels,) or None (1 and 0).
         epsilon: added to the variance, > 0.
         impl: "fast", "naive" or "numpy".
@@ -80,18 +96,16 @@ def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast"):
     check_impl(kernel, impl)
     x = _matrix(kernel, "x", x)
     channels = x.shape[1]
-    mean = _per_channel(kernel, "mean", mean, channels)
-    var = _per_channel(kernel, "var", var, channels)
+    mean, var = _statistics(kernel, mean, var, channels)
     gamma = _per_channel(kernel, "gamma", gamma, channels, 1.0)
     beta = _per_channel(kernel, "beta", beta, channels, 0.0)
     inv_std = _inv_std(kernel, var, epsilon)
     if impl == "numpy":
-        return reference.batch_norm(x, mean, inv_std, gamma, beta)
-    scale = gamma * inv_std
-    shift = (beta - mean * scale).astype(np.float32)
+        return reference.batch_norm(x, mean, inv_std, gamma, beta).astype(np.float32)
+    scale = (gamma * inv_std).astype(np.float32)
     y = np.empty_like(x)
-    native.batch_norm_apply(x.reshape(-1), scale, shift, y.reshape(-1), x.shape[0], channels,
-                            impl == "naive")
+    native.batch_norm_apply(x.reshape(-1), mean, scale, beta, y.reshape(-1), x.shape[0],
+                            channels, impl == "naive")
     return y
 
 
@@ -117,14 +131,14 @@ def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=
     channels = x.shape[1]
     dy = as_float32(kernel, "dy", dy, AXES)
     check_shape(kernel, "dy", dy, x.shape)
-    mean = _per_channel(kernel, "mean", mean, channels)
-    var = _per_channel(kernel, "var", var, channels)
+    mean, var = _statistics(kernel, mean, var, channels)
     gamma = _per_channel(kernel, "gamma", gamma, channels, 1.0)
     inv_std = _inv_std(kernel, var, epsilon)
     if impl == "numpy":
-        dx, dgamma, dbeta = reference.batch_norm_backward(x, dy, mean, inv_std, gamma,
-                                                          batch_stats)
+        dx, dgamma, dbeta = (a.astype(np.float32) for a in reference.batch_norm_backward(
+            x.astype(np.float64), dy.astype(np.float64), mean, inv_std, gamma, batch_stats))
         return (dx if compute_dx else None), dgamma, dbeta
+    inv_std = inv_std.astype(np.float32)
     dx = np.empty_like(x) if compute_dx else None
     dgamma, dbeta = np.empty(channels, np.float32), np.empty(channels, np.float32)
     native.batch_norm_backward(x.reshape(-1), dy.reshape(-1), mean, inv_std, gamma,

@@ -49,11 +49,18 @@ def as_float32(kernel, name, value, axes):
     """
     if is_float32_c(value) and value.ndim == len(axes):  # the common case, checked quickly
         return value
+    return as_contiguous(kernel, name, value, axes, np.float32)
+
+
+def as_contiguous(kernel, name, value, axes, dtype):
+    """``value`` as a C-contiguous array of ``dtype`` with ``len(axes)``
+    dimensions (float64 for the few values kept more precisely than float32,
+    such as batch normalisation's mean)."""
     array = real_array(value, f"{kernel}: {name}")
     if array.ndim != len(axes):
         raise ValueError(f"{kernel}: {name} must be {len(axes)}-D "
                          f"({', '.join(axes)}), got shape {array.shape}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
 def as_float32_any_shape(kernel, name, value):
