@@ -14,6 +14,17 @@ A layer's life:
 
 Everything a layer owns is a ``Variable``; an optimizer updates the
 trainable ones in place.
+
+The caches of step 3 are attributes declared on the class as
+``BackwardCache`` (``_x = BackwardCache("the input: ...")``; see
+``backward_cache.py``): forward writes ``self._x = x`` and backward reads
+``self._x``, but each thread has its own value.  So a ``predict`` in one
+thread, which runs forward too, cannot overwrite what a training step in
+another thread cached between its forward and its backward pass: serving
+from one thread while fine-tuning in another is safe.  Forward and
+backward of one step run in the same thread.  Everything else a forward
+pass at inference (``training=False``) reads or writes must leave the layer
+as it was: no moving statistics updated, no random numbers drawn.
 """
 import numbers
 
@@ -23,6 +34,7 @@ from .. import activations, initializers, regularizers
 from ..arrays import real_array
 from ..naming import snake_case, unique_name
 from ..variables import Variable
+from .backward_cache import BackwardCache, without_caches
 
 
 def standardize_shape(shape, what="input_shape"):
@@ -174,6 +186,9 @@ class Layer:
     # backward pass of a ReLU applied just before it (a max pool can)
     folds_relu_below = False
 
+    _z = BackwardCache("the activation's input, None when the layer's kernel applied it")
+    _y = BackwardCache("the activation's output")
+
     def forward(self, x, training=False):
         """y = activation(call(x)); caches what ``backward`` needs."""
         z = self.call(x, training)
@@ -183,7 +198,7 @@ class Layer:
             self._z, self._y = None, z
             return z
         y = self.activation.forward(z)
-        self._z, self._y = z, y   # written for backward, never read back here
+        self._z, self._y = z, y
         return y
 
     def backward(self, dy):
@@ -230,6 +245,11 @@ class Layer:
             config["input_shape"] = tuple(batch_input_shape[1:])
             config["batch_size"] = batch_input_shape[0]
         return cls(**config)
+
+    def __getstate__(self):
+        """What ``copy.copy``, ``copy.deepcopy`` and pickle take: every
+        attribute but the per-thread backward caches (a copy has its own)."""
+        return without_caches(self.__dict__)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import initializers, regularizers
 from ..kernels import batch_norm, batch_norm_backward, batch_norm_stats
+from .backward_cache import BackwardCache
 from .base import Layer
 
 
@@ -26,6 +27,11 @@ class BatchNormalization(Layer):
         momentum, epsilon: Keras defaults 0.99 and 1e-3.
         center, scale: learn beta / gamma.
     """
+
+    _training = BackwardCache("whether forward normalised with the batch's own statistics, "
+                              "so that they depend on x too")
+    _x = BackwardCache("the input as (rows, features)")
+    _stats = BackwardCache("the (mean, variance) forward normalised with")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -79,8 +85,6 @@ class BatchNormalization(Layer):
         return None if variable is None else variable.value
 
     def call(self, x, training=False):
-        # locals for the computation, attributes only for backward: threads
-        # running predict on one model at once never read each other's
         self._training = batch_stats = training and self.trainable
         self._x = rows = self._rows(x)
         if batch_stats:

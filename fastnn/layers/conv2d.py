@@ -5,6 +5,7 @@ from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
 from ..kernels.convolution import DIRECT_MAX_K, POOLED_MAX_TAPS
 from ..kernels.geometry import conv_output_length
 from ..kernels.validation import padding_mode, positive_pair
+from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 
 
@@ -51,6 +52,7 @@ class Conv2D(KernelBiasLayer):
     """
 
     kernel_applies_relu = True
+    _x = BackwardCache("the input: dW correlates it with dy")
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..kernels import conv2d, conv2d_backward
 from ..kernels.geometry import conv_output_length
+from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 from .conv2d import set_window_options
 
@@ -98,6 +99,8 @@ class Conv2DTranspose(KernelBiasLayer):
     Input shape: (batch, height, width, channels).
     Output shape: (batch, new_height, new_width, filters).
     """
+
+    _x = BackwardCache("the input: dW is the dw of conv2d_backward with dL/dy = x")
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,

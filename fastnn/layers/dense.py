@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..kernels import dense_backward, matmul
+from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 
 
@@ -29,6 +30,7 @@ class Dense(KernelBiasLayer):
     """
 
     kernel_applies_relu = True
+    _x = BackwardCache("the input: dW = xᵀ·dy, and dx takes its shape")
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",

@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from .. import kernels, random
+from .backward_cache import BackwardCache
 from .base import Layer
 
 
@@ -19,6 +20,9 @@ class Dropout(Layer):
             whole feature maps.
         seed: seeds this layer's own generator; default: fastnn's global one.
     """
+
+    _seed = BackwardCache("the seed of the kernel's mask (without noise_shape), else None")
+    _mask = BackwardCache("the mask drawn for noise_shape, else None")
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

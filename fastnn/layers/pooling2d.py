@@ -2,6 +2,7 @@
 from .. import kernels
 from ..kernels.geometry import conv_output_length
 from ..kernels.validation import padding_mode, positive_pair
+from .backward_cache import BackwardCache
 from .base import Layer
 
 
@@ -18,6 +19,7 @@ class Pooling2D(Layer):
     """
 
     mode = None  # "max" or "avg": picks the kernel
+    _x = BackwardCache("the input: where each window's maximum is, and the size of dx")
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  **kwargs):

@@ -1,6 +1,7 @@
 """Flatten and Reshape: the same numbers, a different shape (no weights)."""
 import numpy as np
 
+from .backward_cache import BackwardCache
 from .base import Layer, standardize_shape
 
 
@@ -9,6 +10,8 @@ class Flatten(Layer):
 
     The bridge from convolutional feature maps to Dense layers (chapter 20).
     """
+
+    _shape = BackwardCache("the input's shape: dx is dz in that shape")
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -29,6 +32,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """(batch, ...) -> (batch, *target_shape); one entry may be -1 (inferred)."""
+
+    _shape = BackwardCache("the input's shape: dx is dz in that shape")
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)

@@ -22,6 +22,7 @@ dx = A_hᵀ · dy · A_w.
 import numpy as np
 
 from ..kernels.validation import positive_pair
+from .backward_cache import BackwardCache
 from .base import Layer
 
 INTERPOLATIONS = ("nearest", "bilinear")
@@ -67,6 +68,9 @@ class UpSampling2D(Layer):
     Output shape: (batch, height·size[0], width·size[1], channels).
     """
 
+    _a_h = BackwardCache("the bilinear matrix of the height axis: dx = A_hᵀ · dy · A_w")
+    _a_w = BackwardCache("the bilinear matrix of the width axis")
+
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
@@ -99,7 +103,7 @@ class UpSampling2D(Layer):
             return np.repeat(np.repeat(x, rows, axis=1), cols, axis=2)
         a_h = bilinear_matrix(x.shape[1], rows)
         a_w = bilinear_matrix(x.shape[2], cols)
-        self._a_h, self._a_w = a_h, a_w   # for backward
+        self._a_h, self._a_w = a_h, a_w
         # y[n, o, p, c] = Σ_{i, j} A_h[o, i] · x[n, i, j, c] · A_w[p, j]
         return np.einsum("oi,nijc,pj->nopc", a_h, x, a_w, optimize=True)
 

@@ -13,6 +13,7 @@ import math
 import numbers
 
 from ... import random
+from ..backward_cache import BackwardCache
 from ..base import Layer
 
 
@@ -23,6 +24,8 @@ class RandomLayer(Layer):
     for the gradient through the last augmentation); RandomCrop also
     overrides ``inference`` because its output has a different size.
     """
+
+    _augmented = BackwardCache("whether forward augmented (training) or ran ``inference``")
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)

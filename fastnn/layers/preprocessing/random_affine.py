@@ -9,6 +9,7 @@ import numpy as np
 
 from ...kernels import affine_warp, affine_warp_backward
 from ...kernels.warp import check_warp_options
+from ..backward_cache import BackwardCache
 from .base import RandomLayer
 
 
@@ -24,6 +25,9 @@ class RandomAffine(RandomLayer):
         seed: seeds this layer's own generator.
         fill_value: the value "constant" fills with.
     """
+
+    _transforms = BackwardCache("the output-to-input matrices drawn, one per image")
+    _input_size = BackwardCache("the input's (height, width)")
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None,
                  fill_value=0.0, **kwargs):

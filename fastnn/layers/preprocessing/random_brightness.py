@@ -1,6 +1,7 @@
 """RandomBrightness: make each image brighter or darker (course, chapter 17: colour)."""
 import numpy as np
 
+from ..backward_cache import BackwardCache
 from .base import RandomLayer, factor_range, value_range_pair
 
 
@@ -16,6 +17,8 @@ class RandomBrightness(RandomLayer):
             for scaled images.
         seed: seeds this layer's own generator.
     """
+
+    _inside = BackwardCache("where the output was not clipped (elsewhere dx is 0)")
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)

@@ -1,6 +1,7 @@
 """RandomContrast: stretch or squeeze each image's contrast (course, chapter 17: colour)."""
 import numpy as np
 
+from ..backward_cache import BackwardCache
 from .base import RandomLayer, factor_range, number_pair, value_range_pair
 
 
@@ -17,6 +18,9 @@ class RandomContrast(RandomLayer):
             for scaled images.
         seed: seeds this layer's own generator.
     """
+
+    _contrast = BackwardCache("the contrast factor c drawn for each image")
+    _inside = BackwardCache("where the output was not clipped (elsewhere dx is 0)")
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)

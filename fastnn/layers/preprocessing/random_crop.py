@@ -4,6 +4,7 @@ import numbers
 import numpy as np
 
 from ...kernels import affine_warp, affine_warp_backward
+from ..backward_cache import BackwardCache
 from .base import RandomLayer
 
 
@@ -18,6 +19,10 @@ class RandomCrop(RandomLayer):
         height, width: the output size.
         seed: seeds this layer's own generator.
     """
+
+    _transforms = BackwardCache("the output-to-input matrices of the windows cut, one per "
+                                "image, or None when the image was passed through")
+    _input_size = BackwardCache("the input's (height, width)")
 
     def __init__(self, height, width, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)

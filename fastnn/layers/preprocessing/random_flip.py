@@ -1,6 +1,7 @@
 """RandomFlip: mirror images left-right and/or upside down (course, chapter 17)."""
 import numpy as np
 
+from ..backward_cache import BackwardCache
 from .base import RandomLayer
 
 MODES = ("horizontal", "vertical", "horizontal_and_vertical")
@@ -19,6 +20,8 @@ class RandomFlip(RandomLayer):
         seed: seeds this layer's own generator.
     """
 
+    _flips = BackwardCache("(axis, which images were flipped) for each direction drawn")
+
     def __init__(self, mode="horizontal_and_vertical", seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if mode not in MODES:
@@ -27,10 +30,9 @@ class RandomFlip(RandomLayer):
         self.mode = mode
 
     def augment(self, x, rng):
-        self._flips = []
-        for axis, wanted in ((2, "horizontal"), (1, "vertical")):
-            if wanted in self.mode:
-                self._flips.append((axis, rng.random(len(x)) < 0.5))
+        self._flips = [(axis, rng.random(len(x)) < 0.5)
+                       for axis, wanted in ((2, "horizontal"), (1, "vertical"))
+                       if wanted in self.mode]
         return self._flip(x)
 
     def _flip(self, x):
