@@ -4,7 +4,8 @@ The file is a zip archive of ``.npy`` arrays (what ``np.savez`` writes)
 holding:
 
 - ``fastnn_format``: the format version (``FORMAT_VERSION``), one integer;
-- ``model_config``: the architecture as JSON text (stored as uint8 bytes);
+- ``model_config``: the architecture as JSON text (stored as uint8 bytes):
+  ``model.get_config()``, tf.keras 2's layout (see ``config.py``);
 - ``weight_00000`` ...: every weight array in ``get_weights`` order;
 - ``compile_config`` and ``optimizer_00000`` ...: the loss, metrics,
   optimizer settings and its state, so training resumes where it stopped.
@@ -34,6 +35,7 @@ import zlib
 import numpy as np
 
 from ..atomic_write import atomic_write
+from .config import sequential_from_config
 
 FORMAT_VERSION = 1
 
@@ -196,21 +198,12 @@ def save_model(model, filepath):
 def load_model(filepath, compile=True):
     """The model saved at ``filepath``: same architecture, weights and (if
     compiled) loss, metrics and optimizer state."""
-    from .. import layers
-    from .sequential import Sequential
-
     arrays = _open(filepath)
     try:
-        config = _read_text(arrays, "model_config")
-        model = Sequential(name=config["name"])
         stored = _read_numbered(arrays, "weight")
-        layer_list = [layers.get(spec["class_name"]).from_config(spec["config"])
-                      for spec in config["layers"]]
-        with _weights_checked_against(stored, layer_list, filepath):
-            for layer in layer_list:
-                model.add(layer)
-            if config["batch_input_shape"] is not None:
-                model.build(tuple(config["batch_input_shape"]))
+        model = sequential_from_config(
+            _read_text(arrays, "model_config"),
+            building=lambda layer_list: _weights_checked_against(stored, layer_list, filepath))
         model.set_weights(stored)
         if compile and "compile_config" in arrays:
             settings = _read_text(arrays, "compile_config")
