@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+import fastnn.models
 from fastnn import utils
 from fastnn.layers import Dense
 from fastnn.models import Sequential
@@ -284,3 +285,25 @@ def test_normalize_divides_by_the_norm_along_the_axis():
     np.testing.assert_allclose(utils.normalize([[3.0, 1.0], [4.0, 0.0]], axis=0),
                                [[0.6, 1.0], [0.8, 0.0]])
     assert utils.normalize(np.ones((2, 2), np.float32)).dtype == np.float32
+
+
+# ---- weights and files -------------------------------------------------------------------------
+
+def test_a_weight_gives_its_array_with_numpy():
+    """tf.keras 2 tutorials read model.layers[0].weights[0].numpy() (a tf.Variable)."""
+    model = classifier()
+    kernel = model.layers[0].weights[0].numpy()
+    np.testing.assert_array_equal(kernel, model.get_weights()[0])
+    kernel += 1                                   # a copy
+    np.testing.assert_array_equal(model.layers[0].weights[0].numpy(), model.get_weights()[0])
+
+
+@pytest.mark.parametrize("load", ["load_model", "load_weights"])
+def test_a_keras_h5_file_is_named_as_such(tmp_path, load):
+    path = tmp_path / "model.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))      # the HDF5 signature
+    loader = getattr(fastnn.models, load) if load == "load_model" else classifier().load_weights
+    with pytest.raises(ValueError, match=r"HDF5 file \(Keras's \.h5 format\).*set_weights"):
+        loader(path)
+    with pytest.raises(ValueError, match="not a readable fastnn model file"):
+        loader(tmp_path)                                         # a folder: as before

@@ -215,3 +215,56 @@ def test_custom_objects_name_your_own_layers():
 def test_descriptions_that_are_not_models_are_refused(text, message):
     with pytest.raises(ValueError, match=message):
         model_from_json(text)
+
+
+# The course's CNN as tf.keras 2.4 writes it (reconstructed from tf.keras 2.x's
+# get_config code, not captured from a TensorFlow run: TensorFlow is not
+# installed here).  Settings fastnn lacks appear with their switched-off value.
+TF_KERAS_JSON = json.dumps({
+    "class_name": "Sequential", "keras_version": "2.4.0", "backend": "tensorflow",
+    "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {
+            "batch_input_shape": [None, 28, 28, 1], "dtype": "float32", "sparse": False,
+            "ragged": False, "name": "conv2d_input"}},
+        {"class_name": "Conv2D", "config": {
+            "name": "conv2d", "trainable": True, "batch_input_shape": [None, 28, 28, 1],
+            "dtype": "float32", "filters": 32, "kernel_size": [3, 3], "strides": [1, 1],
+            "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1],
+            "groups": 1, "activation": "relu", "use_bias": True,
+            "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": None, "bias_constraint": None}},
+        {"class_name": "MaxPooling2D", "config": {
+            "name": "max_pooling2d", "trainable": True, "dtype": "float32", "pool_size": [2, 2],
+            "padding": "valid", "strides": [2, 2], "data_format": "channels_last"}},
+        {"class_name": "Flatten", "config": {
+            "name": "flatten", "trainable": True, "dtype": "float32",
+            "data_format": "channels_last"}},
+        {"class_name": "Dropout", "config": {
+            "name": "dropout", "trainable": True, "dtype": "float32", "rate": 0.5,
+            "noise_shape": None, "seed": None}},
+        {"class_name": "Dense", "config": {
+            "name": "dense", "trainable": True, "dtype": "float32", "units": 10,
+            "activation": "softmax", "use_bias": True,
+            "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+            "kernel_constraint": None, "bias_constraint": None}}]}})
+
+
+def test_json_written_by_tf_keras_2_reads():
+    """Parameters: conv 3·3·1·32 + 32 = 320, dense 13·13·32·10 + 10 = 54,090."""
+    model = model_from_json(TF_KERAS_JSON)
+    assert [type(l).__name__ for l in model.layers] == \
+        ["Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
+    assert model.output_shape == (None, 10)
+    assert [l.count_params() for l in model.layers] == [320, 0, 0, 0, 54090]
+
+
+def test_settings_fastnn_lacks_are_refused_when_switched_on():
+    document = json.loads(TF_KERAS_JSON)
+    document["config"]["layers"][1]["config"]["kernel_constraint"] = {
+        "class_name": "MaxNorm", "config": {"max_value": 2, "axis": 0}}
+    with pytest.raises(TypeError, match="Conv2D: unexpected keyword argument.*kernel_constraint"):
+        model_from_json(json.dumps(document))

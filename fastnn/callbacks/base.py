@@ -11,8 +11,10 @@ A training run (``model.fit``) calls, in this order::
       ...
     on_train_end
 
-``evaluate`` and ``predict`` have the same begin/end and batch hooks under
-``on_test_*`` and ``on_predict_*``.  A callback sees the model as
+The ``on_test_*`` and ``on_predict_*`` hooks are tf.keras 2's for
+``evaluate`` and ``predict``; they are here so that callbacks written for
+it keep working, but fastnn's evaluate and predict take no callbacks and
+fit does not call them.  A callback sees the model as
 ``self.model`` and can steer training through it: ``model.stop_training =
 True`` ends fit after the current batch or epoch, ``model.optimizer.
 learning_rate = x`` changes the step size (chapter 9), ``model.get_weights()``

@@ -18,7 +18,8 @@ so ``Conv2D.from_config(config)`` makes the same layer.  The description
 holds no weights: a model rebuilt from it has freshly initialised ones
 (``clone_model``), until ``set_weights`` or ``load_weights`` fills them in.
 ``keras_version`` is the fastnn version that wrote the text and ``backend``
-is "fastnn"; reading ignores both.
+is "fastnn"; reading ignores both.  JSON written by tf.keras 2 itself reads
+too, as long as its layers use only what fastnn has.
 """
 import contextlib
 import json
@@ -33,9 +34,18 @@ def serialize_layer(layer):
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
+# Settings tf.keras 2 writes into layer configs that fastnn's layers do not
+# take, each with the value that leaves it switched off.  A setting with that
+# value is dropped, so JSON written by tf.keras 2 reads; any other value is
+# left for the layer to refuse by name.
+KERAS_SWITCHED_OFF = {"sparse": False, "ragged": False, "groups": 1,
+                      "activity_regularizer": None, "kernel_constraint": None,
+                      "bias_constraint": None, "beta_constraint": None, "gamma_constraint": None}
+
+
 def deserialize_layer(spec, custom_objects=None):
-    """A new layer from ``serialize_layer``'s dict; ``custom_objects`` maps
-    class names to your own Layer subclasses."""
+    """A new layer from ``serialize_layer``'s dict (or tf.keras 2's); ``custom_objects``
+    maps class names to your own Layer subclasses."""
     from .. import layers
 
     if not isinstance(spec, dict) or "class_name" not in spec:
@@ -43,7 +53,9 @@ def deserialize_layer(spec, custom_objects=None):
                          f"'config', got {spec!r}")
     name = spec["class_name"]
     cls = (custom_objects or {}).get(name) or layers.get(name)
-    return cls.from_config(spec.get("config", {}))
+    config = {key: value for key, value in spec.get("config", {}).items()
+              if not (key in KERAS_SWITCHED_OFF and value == KERAS_SWITCHED_OFF[key])}
+    return cls.from_config(config)
 
 
 def sequential_config(model):

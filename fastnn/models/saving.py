@@ -111,8 +111,26 @@ def _read_member(archive, info):
     return _decode_npy(info.filename, archive.read(info))   # read() checks the CRC
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _refuse_hdf5(filepath):
+    """A Keras ``.h5`` file gets a message of its own (fastnn cannot read HDF5)."""
+    try:
+        with open(filepath, "rb") as f:
+            start = f.read(len(_HDF5_SIGNATURE))
+    except OSError:
+        return   # missing, a folder, ...: reading it as a zip below says so
+    if start == _HDF5_SIGNATURE:
+        raise ValueError(f"{filepath} is an HDF5 file (Keras's .h5 format); fastnn reads "
+                             f"only the files its own model.save / save_weights write. Build "
+                             f"the model in fastnn and load the weights as arrays with "
+                             f"model.set_weights([...]) (in Keras's layouts and order)")
+
+
 def _open(filepath):
     """The archive's arrays, checked to be a fastnn file of a known version."""
+    _refuse_hdf5(filepath)
     try:
         with zipfile.ZipFile(os.fspath(filepath)) as archive:
             arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
