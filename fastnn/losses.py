@@ -38,14 +38,21 @@ def _as_float64(name, value):
     return real_array(value, name).astype(np.float64)
 
 
+def rank_matched(y_shape, p_ndim):
+    """The shape of labels of ``y_shape`` brought to rank ``p_ndim`` by adding
+    or dropping a last axis of length 1: (N,) against (N, 1) becomes (N, 1)."""
+    y_shape = tuple(y_shape)
+    if len(y_shape) == p_ndim - 1:
+        return y_shape + (1,)
+    if len(y_shape) == p_ndim + 1 and y_shape[-1] == 1:
+        return y_shape[:-1]
+    return y_shape
+
+
 def match_rank(y_true, y_pred):
-    """float64 ``(y, p)``, y brought to p's rank by adding or dropping a last axis of length 1."""
+    """float64 ``(y, p)``, y brought to p's rank (``rank_matched``)."""
     y, p = _as_float64("y_true", y_true), _as_float64("y_pred", y_pred)
-    if y.ndim == p.ndim - 1:
-        y = y[..., np.newaxis]
-    elif y.ndim == p.ndim + 1 and y.shape[-1] == 1:
-        y = y[..., 0]
-    return y, p
+    return y.reshape(rank_matched(y.shape, p.ndim)), p
 
 
 def broadcast_sample_weight(sample_weight, shape):
@@ -78,12 +85,23 @@ class Loss:
 
     def _prepare(self, y_true, y_pred):
         y, p = match_rank(y_true, y_pred)
-        if p.ndim == 0:
-            raise ValueError(f"{self.name}: y_pred must have at least one axis, got a scalar")
-        if y.shape != p.shape:
-            raise ValueError(f"{self.name}: y_true of shape {np.shape(y_true)} does not match "
-                             f"y_pred of shape {p.shape}")
+        self.check_shapes(np.shape(y_true), p.shape)
         return y, p
+
+    def check_shapes(self, y_shape, p_shape):
+        """ValueError unless labels of ``y_shape`` fit predictions of ``p_shape``.
+
+        Shapes only, no data: ``fit`` checks all of y with it once, before the
+        first step, and the message names the shapes the user passed.
+        """
+        y_shape, p_shape = tuple(y_shape), tuple(p_shape)
+        if not p_shape:
+            raise ValueError(f"{self.name}: y_pred must have at least one axis, got a scalar")
+        if rank_matched(y_shape, len(p_shape)) != p_shape:
+            raise ValueError(self._shape_message(y_shape, p_shape))
+
+    def _shape_message(self, y_shape, p_shape):
+        return f"{self.name}: y_true of shape {y_shape} does not match y_pred of shape {p_shape}"
 
     def _scale(self, sample_weight, shape):
         """wᵢ / N: how much each per-sample loss counts in the batch loss (1/N
@@ -387,6 +405,17 @@ class CategoricalCrossentropy(Loss):
         # p = softmax(z): ∂/∂z of −Σ y·log p = p·Σy − y, i.e. p − y for one-hot y
         return p * np.sum(y, axis=-1, keepdims=True) - y
 
+    def _shape_message(self, y_shape, p_shape):
+        """Integer labels (one per sample) instead of one-hot rows: say so, and both fixes."""
+        classes = p_shape[-1]
+        if classes == 1 or y_shape not in (p_shape[:-1], p_shape[:-1] + (1,)):
+            return super()._shape_message(y_shape, p_shape)
+        return (f"{self.name} needs one-hot labels, one column per class (y_true of shape "
+                f"{p_shape}, like y_pred), but y_true has shape {y_shape}: one integer label "
+                f"per sample. Either one-hot encode them, y = to_categorical(y, "
+                f"num_classes={classes}) (from fastnn.utils), or keep them and use "
+                f"loss='sparse_categorical_crossentropy', which takes integer labels")
+
 
 class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """Categorical crossentropy with integer labels: y (N,) or (N, 1), values 0 … C−1.
@@ -404,14 +433,9 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         float32 (a model's outputs) and anything else becomes float64."""
         p = real_array(y_pred, "y_pred")
         labels = real_array(y_true, "y_true")
-        if p.ndim == 0:
-            raise ValueError(f"{self.name}: y_pred must have a class axis, got a scalar")
-        if labels.ndim == p.ndim and labels.shape[-1] == 1:
+        self.check_shapes(labels.shape, p.shape)
+        if labels.ndim == p.ndim:
             labels = labels[..., 0]
-        if labels.shape != p.shape[:-1]:
-            raise ValueError(f"{self.name}: integer labels of shape {np.shape(y_true)} do not "
-                             f"match y_pred of shape {p.shape} (expected {p.shape[:-1]} or "
-                             f"{p.shape[:-1] + (1,)})")
         classes = p.shape[-1]
         # 1.0 is class 1, but 0.5 is no class; the kernel checks the range of the others
         if labels.dtype.kind not in "iub" or labels.dtype == np.uint64:
@@ -421,6 +445,25 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if p.dtype != np.float32:
             p = p.astype(np.float64)
         return labels.reshape(-1).astype(np.int64, copy=False), p
+
+    def check_shapes(self, y_shape, p_shape):
+        """Labels must have y_pred's shape without its class axis, or with a class axis of 1."""
+        y_shape, p_shape = tuple(y_shape), tuple(p_shape)
+        if not p_shape:
+            raise ValueError(f"{self.name}: y_pred must have a class axis, got a scalar")
+        if y_shape not in (p_shape[:-1], p_shape[:-1] + (1,)):
+            raise ValueError(self._shape_message(y_shape, p_shape))
+
+    def _shape_message(self, y_shape, p_shape):
+        """One-hot rows instead of integer labels: say so, and both fixes."""
+        expected = f"expected {p_shape[:-1]} or {p_shape[:-1] + (1,)}"
+        if y_shape != p_shape:
+            return (f"{self.name}: integer labels of shape {y_shape} do not match y_pred of "
+                    f"shape {p_shape} ({expected})")
+        return (f"{self.name} takes integer labels, one per sample ({expected}), but y_true "
+                f"has the shape of y_pred, {y_shape}: one-hot labels? Either use "
+                f"loss='categorical_crossentropy', which takes one-hot labels, or turn them "
+                f"back into integers: y = y.argmax(axis=-1)")
 
     def _label_error(self, label, classes):
         return ValueError(f"{self.name}: labels must be integers in 0..{classes - 1} "

@@ -1,5 +1,10 @@
-"""Small helpers around training: one-hot labels, reproducible randomness and
-``gradient_check`` (chapter 22: is backprop right? see ``fastnn.gradient_check``)."""
+"""Small helpers around training: one-hot labels, normalising rows, reproducible
+randomness and ``gradient_check`` (chapter 22: is backprop right? see
+``fastnn.gradient_check``).
+
+``plot_model``, ``get_file`` and ``Sequence`` (tf.keras 2) can be imported,
+but using one raises NotImplementedError saying what fastnn offers instead.
+"""
 import numbers
 import random
 
@@ -8,8 +13,22 @@ import numpy as np
 from . import random as fastnn_random
 from .arrays import real_array
 from .gradient_check import gradient_check
+from .unsupported import unsupported
 
-__all__ = ["gradient_check", "set_random_seed", "to_categorical"]
+__all__ = ["Sequence", "get_file", "gradient_check", "normalize", "plot_model",
+           "set_random_seed", "to_categorical"]
+
+plot_model = unsupported(
+    "plot_model", "model.summary() prints the layers with their output shapes and parameter "
+    "counts", __name__)
+get_file = unsupported(
+    "get_file", "fastnn.datasets.fashion_mnist.load_data() and mnist.load_data() fetch those "
+    "data sets; fetch other files with urllib.request.urlretrieve(url, filename)", __name__)
+Sequence = unsupported(
+    "Sequence", "fit, evaluate and predict take arrays: load the data into NumPy arrays (in "
+    "parts, with several fit(..., epochs=1) calls, if it does not fit in memory); for "
+    "augmentation put Random* layers such as RandomFlip first in the model (chapter 17)",
+    __name__)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -58,6 +77,19 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     one_hot = np.zeros((labels.size, num_classes), dtype=dtype)
     one_hot[np.arange(labels.size), labels.reshape(-1)] = 1
     return one_hot.reshape(labels.shape + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """x divided by its norm along ``axis``: rows of length 1 (tf.keras 2's ``normalize``).
+
+    With ``order=2`` each row becomes x / sqrt(Σ x²) (``order=1``: x / Σ|x|);
+    a row of zeros stays zeros.  The dtype follows NumPy's division (float32
+    stays float32, integers give float64), as in tf.keras 2.
+    """
+    x = real_array(x, "normalize: x")
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)
 
 
 def set_random_seed(seed):

@@ -26,6 +26,10 @@ class Variable:
     def shape(self):
         return self.value.shape
 
+    def numpy(self):
+        """A copy of the array (tf.Variable's method: ``layer.weights[0].numpy()``)."""
+        return self.value.copy()
+
     def assign(self, new_value):
         """Copy ``new_value`` into the existing array (shape must match)."""
         new_value = np.asarray(new_value, dtype=np.float32)

@@ -105,9 +105,9 @@ def test_input_sizes_left_open_take_any_image_and_still_check_channels():
 Y_SHAPES = [  # (loss, y, what the message says was expected)
     ("sparse_categorical_crossentropy", np.eye(2)[Y], "expected (12,) or (12, 1)"),
     ("sparse_categorical_crossentropy", np.zeros((12, 3)), "expected (12,) or (12, 1)"),
-    ("categorical_crossentropy", np.eye(3)[Y], "y_pred of shape (1, 2)"),
-    ("mse", np.zeros((12, 5)), "y_pred of shape (1, 2)"),
-    ("mse", np.zeros((12, 2, 2)), "y_pred of shape (1, 2)"),
+    ("categorical_crossentropy", np.eye(3)[Y], "y_pred of shape (12, 2)"),
+    ("mse", np.zeros((12, 5)), "y_pred of shape (12, 2)"),
+    ("mse", np.zeros((12, 2, 2)), "y_pred of shape (12, 2)"),
 ]
 
 

@@ -654,7 +654,7 @@ def test_a_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path, 
     (lambda c: c["layers"][0]["config"].update(units=10**12), r"\(2, 1000000000000\)"),
     (lambda c: c["layers"][0]["config"].update(batch_input_shape=[None, 10**12]),
      r"\(1000000000000, 3\)"),
-    (lambda c: c.update(batch_input_shape=[None, 10**9]), r"\(None, 1000000000\)"),
+    (lambda c: c.update(build_input_shape=[None, 10**9]), r"\(None, 1000000000\)"),
     (lambda c: c["layers"][2]["config"].update(units=2**40), r"\(3, 1099511627776\)"),
     (lambda c: c["layers"][1]["config"].update(axis=[1, 1, 1]), "axis"),
 ])

@@ -4,15 +4,17 @@ A training run (``model.fit``) calls, in this order::
 
     on_train_begin
       on_epoch_begin(epoch)                  epoch counts from 0
-        on_train_batch_begin(batch)
-        on_train_batch_end(batch, logs)      logs: running "loss" and metrics
+        on_train_batch_begin(batch)          (by default: on_batch_begin)
+        on_train_batch_end(batch, logs)      logs: running "loss" and metrics (on_batch_end)
         ...                                  one pair per batch
       on_epoch_end(epoch, logs)              logs: epoch "loss", metrics, "val_..."
       ...
     on_train_end
 
-``evaluate`` and ``predict`` have the same begin/end and batch hooks under
-``on_test_*`` and ``on_predict_*``.  A callback sees the model as
+The ``on_test_*`` and ``on_predict_*`` hooks are tf.keras 2's for
+``evaluate`` and ``predict``; they are here so that callbacks written for
+it keep working, but fastnn's evaluate and predict take no callbacks and
+fit does not call them.  A callback sees the model as
 ``self.model`` and can steer training through it: ``model.stop_training =
 True`` ends fit after the current batch or epoch, ``model.optimizer.
 learning_rate = x`` changes the step size (chapter 9), ``model.get_weights()``
@@ -57,10 +59,20 @@ class Callback:
         """After the epoch and its validation; ``logs`` holds the epoch's numbers."""
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Before the gradient step on batch ``batch`` (0-based within the epoch)."""
+        """Before the gradient step on batch ``batch`` (0-based within the epoch).
+        By default calls ``on_batch_begin``, tf.keras 2's older name."""
+        self.on_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        """After the gradient step; ``logs`` holds the running loss and metrics."""
+        """After the gradient step; ``logs`` holds the running loss and metrics.
+        By default calls ``on_batch_end``, tf.keras 2's older name."""
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        """The older name of ``on_train_batch_begin`` (tf.keras 2 calls it in training)."""
+
+    def on_batch_end(self, batch, logs=None):
+        """The older name of ``on_train_batch_end`` (tf.keras 2 calls it in training)."""
 
     def on_test_begin(self, logs=None):
         """Before ``evaluate`` (or a validation pass) starts."""

@@ -9,7 +9,7 @@ class CallbackList:
     All callbacks receive the same ``logs`` dict, so one can add a key that
     the next one sees.  As in Keras, ``History`` callbacks hear every event
     last: they record keys that others add to the epoch logs (such as
-    "learning_rate" from ``LearningRateScheduler``).
+    "lr" from ``LearningRateScheduler``).
 
     Args:
         callbacks: ``Callback`` objects.

@@ -3,6 +3,7 @@ import inspect
 import numbers
 
 from .base import Callback
+from .learning_rate_log import log_learning_rate
 
 
 def _takes_current_rate(schedule):
@@ -27,8 +28,8 @@ class LearningRateScheduler(Callback):
             rate) or ``f(epoch) -> new lr``.
         verbose: 1 prints the new rate every epoch.
 
-    The rate used is added to the epoch logs as "learning_rate", so it ends
-    up in ``History.history``.
+    The rate used is added to the epoch logs as "lr" (tf.keras 2's key) and
+    "learning_rate" (Keras 3's), so it ends up in ``History.history``.
 
     Example:
         >>> def halve_every_10(epoch, lr):
@@ -59,5 +60,4 @@ class LearningRateScheduler(Callback):
                   f"to {float(rate)}.")
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+        log_learning_rate(logs, self.model.optimizer)

@@ -20,6 +20,8 @@ class ModelCheckpoint(Callback):
         save_weights_only: ``model.save_weights(path)`` instead of ``model.save(path)``.
         mode: "min", "max" or "auto" ("max" when the key contains "acc").
         save_freq: "epoch", or a number of batches between saves.
+        period: with save_freq="epoch", save every ``period``-th epoch only
+            (tf.keras 2's older argument).
 
     Example:
         >>> best = ModelCheckpoint("best.npz", monitor="val_accuracy", save_best_only=True)
@@ -27,12 +29,14 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch"):
+                 save_weights_only=False, mode="auto", save_freq="epoch", period=1):
         super().__init__()
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
-                                     or save_freq < 1):
+        if save_freq != "epoch" and not _positive_int(save_freq):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive number "
                              f"of batches, got {save_freq!r}")
+        if not _positive_int(period):
+            raise ValueError(f"ModelCheckpoint: period must be a positive number of epochs, "
+                             f"got {period!r}")
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
         self.verbose = verbose
@@ -40,10 +44,12 @@ class ModelCheckpoint(Callback):
         self.save_weights_only = save_weights_only
         self.mode = mode
         self.save_freq = save_freq
+        self.period = period
         self._watched = MonitoredValue("ModelCheckpoint", monitor, mode)
         self.best = self._watched.worst     # kept across fit calls, as in Keras
         self._epoch = 0
         self._batches_seen = 0
+        self._epochs_since_last_save = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -56,7 +62,9 @@ class ModelCheckpoint(Callback):
             self._save(self._epoch, logs, batch)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.save_freq == "epoch":
+        self._epochs_since_last_save += 1
+        if self.save_freq == "epoch" and self._epochs_since_last_save >= self.period:
+            self._epochs_since_last_save = 0
             self._save(epoch, logs)
 
     def _path(self, epoch, logs, batch):
@@ -94,3 +102,7 @@ class ModelCheckpoint(Callback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1

@@ -1,5 +1,6 @@
 """ReduceLROnPlateau: a smaller learning rate when progress stalls (chapter 9)."""
 from .base import Callback
+from .learning_rate_log import log_learning_rate
 from .monitored_value import MonitoredValue
 
 
@@ -21,7 +22,8 @@ class ReduceLROnPlateau(Callback):
         cooldown: epochs to wait after a reduction before counting again.
         min_lr: lower bound for the rate.
 
-    The current rate is added to the epoch logs as "learning_rate".
+    The current rate is added to the epoch logs as "lr" (tf.keras 2's key) and
+    "learning_rate" (Keras 3's).
 
     Example:
         >>> plateau = ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=1e-5)
@@ -54,8 +56,7 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
-        if logs is not None:
-            logs["learning_rate"] = float(optimizer.learning_rate)
+        log_learning_rate(logs, optimizer)
         current = self._watched.read(logs)
         if current is None:
             return

@@ -17,12 +17,14 @@ training goes on), ``"ignore"`` skips the check.  The check is two quick
 passes (min and max) over each whole array per fit/evaluate/predict call,
 never per batch.
 """
+import collections.abc
 import numbers
 import warnings
 
 import numpy as np
 
 from ..arrays import real_array
+from ..unsupported import ARRAYS
 
 NONFINITE_POLICIES = ("raise", "warn", "ignore")
 _nonfinite_policy = "raise"
@@ -64,6 +66,8 @@ def check_finite(array, what):
 def as_array(value, what):
     """A C-contiguous float32 array from an array or nested lists, or a clear
     error; its values pass the non-finite policy."""
+    if isinstance(value, collections.abc.Iterator):   # a generator, e.g. Keras's datagen.flow
+        raise ValueError(f"{what} is a generator or iterator, not an array: {ARRAYS}")
     array = np.asarray(real_array(value, what), dtype=np.float32, order="C")
     check_finite(array, what)
     return array

@@ -4,7 +4,8 @@ The file is a zip archive of ``.npy`` arrays (what ``np.savez`` writes)
 holding:
 
 - ``fastnn_format``: the format version (``FORMAT_VERSION``), one integer;
-- ``model_config``: the architecture as JSON text (stored as uint8 bytes);
+- ``model_config``: the architecture as JSON text (stored as uint8 bytes):
+  ``model.get_config()``, tf.keras 2's layout (see ``config.py``);
 - ``weight_00000`` ...: every weight array in ``get_weights`` order;
 - ``compile_config`` and ``optimizer_00000`` ...: the loss, metrics,
   optimizer settings and its state, so training resumes where it stopped.
@@ -34,6 +35,7 @@ import zlib
 import numpy as np
 
 from ..atomic_write import atomic_write
+from .config import sequential_from_config
 
 FORMAT_VERSION = 1
 
@@ -109,8 +111,26 @@ def _read_member(archive, info):
     return _decode_npy(info.filename, archive.read(info))   # read() checks the CRC
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _refuse_hdf5(filepath):
+    """A Keras ``.h5`` file gets a message of its own (fastnn cannot read HDF5)."""
+    try:
+        with open(filepath, "rb") as f:
+            start = f.read(len(_HDF5_SIGNATURE))
+    except OSError:
+        return   # missing, a folder, ...: reading it as a zip below says so
+    if start == _HDF5_SIGNATURE:
+        raise ValueError(f"{filepath} is an HDF5 file (Keras's .h5 format); fastnn reads "
+                             f"only the files its own model.save / save_weights write. Build "
+                             f"the model in fastnn and load the weights as arrays with "
+                             f"model.set_weights([...]) (in Keras's layouts and order)")
+
+
 def _open(filepath):
     """The archive's arrays, checked to be a fastnn file of a known version."""
+    _refuse_hdf5(filepath)
     try:
         with zipfile.ZipFile(os.fspath(filepath)) as archive:
             arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
@@ -196,21 +216,12 @@ def save_model(model, filepath):
 def load_model(filepath, compile=True):
     """The model saved at ``filepath``: same architecture, weights and (if
     compiled) loss, metrics and optimizer state."""
-    from .. import layers
-    from .sequential import Sequential
-
     arrays = _open(filepath)
     try:
-        config = _read_text(arrays, "model_config")
-        model = Sequential(name=config["name"])
         stored = _read_numbered(arrays, "weight")
-        layer_list = [layers.get(spec["class_name"]).from_config(spec["config"])
-                      for spec in config["layers"]]
-        with _weights_checked_against(stored, layer_list, filepath):
-            for layer in layer_list:
-                model.add(layer)
-            if config["batch_input_shape"] is not None:
-                model.build(tuple(config["batch_input_shape"]))
+        model = sequential_from_config(
+            _read_text(arrays, "model_config"),
+            building=lambda layer_list: _weights_checked_against(stored, layer_list, filepath))
         model.set_weights(stored)
         if compile and "compile_config" in arrays:
             settings = _read_text(arrays, "compile_config")

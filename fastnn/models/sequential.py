@@ -8,7 +8,8 @@ from .. import losses, metrics as metrics_module, optimizers
 from ..layers import InputLayer, Layer
 from ..layers.base import standardize_shape
 from ..naming import unique_name
-from . import saving, training
+from ..unsupported import MODEL_ATTRIBUTES, attribute_error
+from . import config, deprecated, saving, training
 from .data import as_array, as_inputs
 from .summary import summary_lines
 
@@ -34,6 +35,7 @@ class Sequential:
         self._metric_specs = []
         self.stop_training = False
         self.history = None
+        self._batch_means = None   # train_on_batch / test_on_batch with reset_metrics=False
         for layer in layers or []:
             self.add(layer)
 
@@ -54,6 +56,23 @@ class Sequential:
     @property
     def output_shape(self):
         return self._layers[-1].output_shape if self.built and self._layers else None
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or the one at position ``index`` of ``layers``."""
+        if name is not None and index is not None:
+            raise ValueError("Provide only a layer name or a layer index.")
+        if name is None and index is None:
+            raise ValueError("Provide either a layer name or layer index.")
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"only has {len(self._layers)} layers.")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in self._layers]}.")
 
     def add(self, layer):
         """Append a layer (an ``Input`` only as the very first element)."""
@@ -148,15 +167,20 @@ class Sequential:
                              f"to the first layer, or call build() or fit() first")
         return sum(layer.count_params() for layer in self._layers)
 
-    def summary(self, print_fn=print):
-        """Print the layer table with output shapes and parameter counts (chapter 20)."""
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Print the layer table with output shapes and parameter counts (chapter 20).
+
+        ``line_length`` (default 65) and ``positions``, where the three columns
+        end (fractions of the line, default [.45, .85, 1.], or characters),
+        as in tf.keras 2; ``print_fn`` receives each line (default ``print``).
+        """
         if not self.built:
             raise ValueError("This model has not yet been built. Build the model first by "
                              "calling `build()` or calling `fit()` with some data, or specify "
                              "an `input_shape` argument in the first layer(s) for automatic "
                              "build.")
-        for line in summary_lines(self):
-            print_fn(line)
+        for line in summary_lines(self, line_length, positions):
+            (print_fn or print)(line)
 
     # ---- computation ---------------------------------------------------------------
 
@@ -222,6 +246,7 @@ class Sequential:
 
     def _resolve_metrics(self):
         """Metric objects for the names given to compile, for the current output shape."""
+        self._batch_means = None
         self.metrics = [metrics_module.get(m, loss=self.loss, output_shape=self.output_shape)
                         for m in self._metric_specs]
 
@@ -249,14 +274,64 @@ class Sequential:
         """The model's outputs for x, batch by batch, in inference mode (chapter 11)."""
         return training.predict(self, x, batch_size, verbose)
 
+    @property
+    def metrics_names(self):
+        """The names of what ``evaluate`` returns, in order: "loss", then the
+        compiled metrics as named in compile (["loss", "accuracy"])."""
+        return ["loss"] + [metric.name for metric in self.metrics]
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       reset_metrics=True, return_dict=False):
+        """One gradient step on (x, y) as one batch; returns what evaluate would
+        (loss, or [loss, metrics...]) for that batch, before the step."""
+        self._require_compiled("training it")
+        return training.train_on_batch(self, x, y, sample_weight, class_weight, reset_metrics,
+                                       return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True,
+                      return_dict=False):
+        """``evaluate`` on (x, y) as one batch."""
+        self._require_compiled("evaluating it")
+        return training.test_on_batch(self, x, y, sample_weight, reset_metrics, return_dict)
+
+    def predict_on_batch(self, x):
+        """``predict`` on x as one batch."""
+        return training.predict_on_batch(self, x)
+
+    def reset_metrics(self):
+        """Start the metrics over (what ``reset_metrics=False`` accumulated)."""
+        self._batch_means = None
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def reset_states(self):
+        """Nothing to do: only recurrent layers with ``stateful=True`` keep a
+        state between batches, and fastnn has none."""
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Deprecated (tf.keras 2.0–2.5): ``np.argmax(model.predict(x), axis=-1)``,
+        for one sigmoid unit ``(model.predict(x) > 0.5).astype("int32")``."""
+        return deprecated.predict_classes(self, x, batch_size, verbose)
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Deprecated (tf.keras 2.0–2.5): ``model.predict(x)``."""
+        return deprecated.predict_proba(self, x, batch_size, verbose)
+
     # ---- saving --------------------------------------------------------------------------
 
     def get_config(self):
-        return {"name": self.name,
-                "batch_input_shape": (None if self.batch_input_shape is None
-                                      else list(self.batch_input_shape)),
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self._layers]}
+        """The architecture, without weights, in tf.keras 2's layout: {"name",
+        "layers": [{"class_name", "config"}, ...], "build_input_shape"} (config.py)."""
+        return config.sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config_dict, custom_objects=None):
+        """A new model (fresh weights) from ``get_config()``'s dict."""
+        return config.sequential_from_config(config_dict, custom_objects)
+
+    def to_json(self, **kwargs):
+        """The architecture as tf.keras 2's JSON text; ``model_from_json`` reads it."""
+        return config.to_json(self, **kwargs)
 
     def save(self, filepath):
         """Architecture, weights and optimizer state in one file (no pickle)."""
@@ -267,6 +342,11 @@ class Sequential:
 
     def load_weights(self, filepath):
         saving.load_weights(self, filepath)
+
+    def __getattr__(self, name):
+        """Only called for attributes the model does not have: for tf.keras 2's
+        that fastnn lacks (fit_generator, inputs, ...) the error says what to use."""
+        raise attribute_error(f"{type(self).__name__!r} object", name, MODEL_ATTRIBUTES.get(name))
 
     def __repr__(self):
         return f"<Sequential name={self.name} layers={len(self._layers)}>"

@@ -13,6 +13,8 @@ One training step on a batch (x, y):
 An epoch is one pass over all training samples in batches of
 ``batch_size``; the epoch's loss and metrics are averages over its samples.
 """
+import copy
+
 import numpy as np
 
 from .. import random
@@ -34,11 +36,12 @@ def _inputs(model, x):
 
 
 def _inputs_and_labels(model, x, y):
+    x = _inputs(model, x)
     if y is None:
         raise ValueError("y is missing: training and evaluating compare the model's outputs "
                          "with labels y (an autoencoder's labels are its inputs: fit(x, x); "
                          "to group unlabeled data, see fastnn.cluster.KMeans)")
-    x, y = _inputs(model, x), as_array(y, "y")
+    y = as_array(y, "y")
     check_lengths(x, y)
     if len(x) == 0:
         raise ValueError("x and y are empty: there is nothing to train on or evaluate")
@@ -47,20 +50,20 @@ def _inputs_and_labels(model, x, y):
 
 def _check_labels(model, y, what="y"):
     """y against the loss's own rules, once per call, so a bad y fails before
-    the first step: the shape on one sample, and for integer labels (sparse
-    crossentropy) every label's range.  An output with sizes known only
-    from the data (None) is left to the loss's check on each batch.
+    the first step: its shape against the outputs', and for integer labels
+    (sparse crossentropy) every label's range.  An output with sizes known
+    only from the data (None) is left to the loss's check on each batch.
 
     Returns y; checked integer labels come back as int64, which the loss
     takes on each batch without testing them for fractions again."""
     if None in model.output_shape[1:]:
         return y
     sparse = isinstance(model.loss, SparseCategoricalCrossentropy)
-    sample = y if sparse else y[:1]
-    outputs = np.ones((len(sample),) + tuple(model.output_shape[1:]), np.float32)
+    outputs_shape = (len(y),) + tuple(model.output_shape[1:])
     try:
-        with np.errstate(all="ignore"):
-            model.loss.per_sample(sample, outputs)
+        model.loss.check_shapes(y.shape, outputs_shape)
+        if sparse:
+            model.loss.per_sample(y, np.ones(outputs_shape, np.float32))
     except ValueError as err:
         raise ValueError(f"{what} (shape {y.shape}) does not fit the last layer "
                          f"{model.layers[-1].name!r} (output shape {model.output_shape}): "
@@ -78,6 +81,15 @@ def _sample_weights(y, sample_weight, class_weight):
     classes = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
     weights = np.array([class_weight.get(int(c), 1.0) for c in classes], np.float32)
     return weights if sample_weight is None else weights * sample_weight
+
+
+def _checked_sample_weight(x, sample_weight):
+    """``sample_weight`` as checked float32, one weight per sample of x, or None."""
+    if sample_weight is None:
+        return None
+    sample_weight = as_array(sample_weight, "sample_weight")
+    check_lengths(x, sample_weight, "sample_weight")
+    return sample_weight
 
 
 def _validation_arrays(model, validation_data):
@@ -159,10 +171,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
     epochs = whole_number("epochs", epochs, 0)
     initial_epoch = whole_number("initial_epoch", initial_epoch, 0)
     x, y = _inputs_and_labels(model, x, y)
-
-    if sample_weight is not None:
-        sample_weight = as_array(sample_weight, "sample_weight")
-        check_lengths(x, sample_weight, "sample_weight")
+    sample_weight = _checked_sample_weight(x, sample_weight)
     weights = _sample_weights(y, sample_weight, class_weight)
     val_weights = None
     if validation_data is not None:
@@ -217,40 +226,97 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
     return history
 
 
+def evaluate_step(model, x, y, sample_weight, penalty):
+    """(loss, y_pred) on one batch in inference mode; ``penalty`` is
+    ``regularization_loss(model)``, which the weights fix for a whole pass."""
+    y_pred = model.forward(x, training=False)
+    return float(model.loss(y, y_pred, sample_weight)) + penalty, y_pred
+
+
 def _evaluate_arrays(model, x, y, batch_size, sample_weight=None, progress=None):
     means = _EpochMeans(model.metrics)
     penalty = regularization_loss(model)
     for idx in batches(len(x), batch_size):
         weights = None if sample_weight is None else sample_weight[idx]
-        y_pred, y_batch = model.forward(x[idx], training=False), y[idx]
-        means.update(float(model.loss(y_batch, y_pred, weights)) + penalty, y_batch, y_pred,
-                     weights)
+        y_batch = y[idx]
+        loss, y_pred = evaluate_step(model, x[idx], y_batch, weights, penalty)
+        means.update(loss, y_batch, y_pred, weights)
         if progress:
             progress.update(means.seen, means.logs())
     return means
 
 
-def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
-    batch_size = check_batch_size(batch_size)
-    x, y = _inputs_and_labels(model, x, y)
-    weights = None if sample_weight is None else as_array(sample_weight, "sample_weight")
-    if weights is not None:
-        check_lengths(x, weights, "sample_weight")
-    progress = Progress(len(x), verbose)
-    logs = _evaluate_arrays(model, x, y, batch_size, weights, progress).logs()
-    progress.finish(logs)
+def _returned(logs, return_dict):
+    """What evaluate and the *_on_batch methods return: the logs as a dict,
+    else the loss alone, or [loss, metric, ...] when there are metrics."""
     if return_dict:
         return logs
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size, verbose):
+def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     batch_size = check_batch_size(batch_size)
-    x = _inputs(model, x)
+    x, y = _inputs_and_labels(model, x, y)
+    weights = _checked_sample_weight(x, sample_weight)
+    progress = Progress(len(x), verbose)
+    logs = _evaluate_arrays(model, x, y, batch_size, weights, progress).logs()
+    progress.finish(logs)
+    return _returned(logs, return_dict)
+
+
+def _predict_arrays(model, x, batch_size, verbose):
     outputs = [model.forward(x[idx], training=False) for idx in batches(len(x), batch_size)]
     if not outputs:
         return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
     progress = Progress(len(x), verbose)
     progress.finish({})
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def predict(model, x, batch_size, verbose):
+    batch_size = check_batch_size(batch_size)
+    return _predict_arrays(model, _inputs(model, x), batch_size, verbose)
+
+
+# ---- one batch at a time (tf.keras 2's train_on_batch, test_on_batch, predict_on_batch) ----
+
+def _batch_means(model, reset_metrics):
+    """The running means the *_on_batch methods report: new ones for each call
+    (reset_metrics=True), else kept on the model and added to, call after
+    call, until ``model.reset_metrics()`` or a call with reset_metrics=True.
+    Those kept have their own copies of the metrics, which fit and evaluate
+    (resetting the model's metrics at every pass) leave alone."""
+    if reset_metrics:
+        model._batch_means = None
+        return _EpochMeans(model.metrics)
+    if model._batch_means is None:
+        model._batch_means = _EpochMeans([copy.copy(metric) for metric in model.metrics])
+    return model._batch_means
+
+
+def train_on_batch(model, x, y, sample_weight, class_weight, reset_metrics, return_dict):
+    """One gradient step on (x, y) as a single batch; the loss and metrics of
+    that step (computed before the weights move, as in fit's logs)."""
+    x, y = _inputs_and_labels(model, x, y)
+    weights = _sample_weights(y, _checked_sample_weight(x, sample_weight), class_weight)
+    means = _batch_means(model, reset_metrics)
+    loss, y_pred = train_step(model, x, y, weights)
+    means.update(loss, y, y_pred, weights)
+    return _returned(means.logs(), return_dict)
+
+
+def test_on_batch(model, x, y, sample_weight, reset_metrics, return_dict):
+    """evaluate on (x, y) as a single batch, without progress output."""
+    x, y = _inputs_and_labels(model, x, y)
+    weights = _checked_sample_weight(x, sample_weight)
+    means = _batch_means(model, reset_metrics)
+    loss, y_pred = evaluate_step(model, x, y, weights, regularization_loss(model))
+    means.update(loss, y, y_pred, weights)
+    return _returned(means.logs(), return_dict)
+
+
+def predict_on_batch(model, x):
+    """predict on x as a single batch."""
+    x = _inputs(model, x)
+    return _predict_arrays(model, x, max(1, len(x)), 0)

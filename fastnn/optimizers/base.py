@@ -45,6 +45,36 @@ class default(float):
     """
 
 
+class LearningRate(float):
+    """The learning rate as ``opt.learning_rate`` (and ``opt.lr``) return it: a
+    float that also knows its optimizer.
+
+    In tf.keras 2 the rate is a variable, and tutorials change it through
+    that: ``K.set_value(model.optimizer.lr, 0.001)``, ``model.optimizer.lr.
+    assign(0.001)``.  This float makes those work: ``fastnn.backend.set_value``
+    and ``assign`` set ``optimizer.learning_rate`` (exactly as assigning it
+    does, effective from the next step); ``backend.get_value`` and ``numpy()``
+    read the optimizer's current rate.  As a number it is the rate at the
+    moment it was read, and copies or pickles are plain floats.
+    """
+
+    def __new__(cls, value, optimizer):
+        rate = super().__new__(cls, value)
+        rate.optimizer = optimizer
+        return rate
+
+    def assign(self, value):
+        """Set the optimizer's learning rate to ``value`` (tf.Variable's method)."""
+        self.optimizer.learning_rate = value
+
+    def numpy(self):
+        """The optimizer's current learning rate (tf.Variable's method)."""
+        return float(self.optimizer.learning_rate)
+
+    def __reduce__(self):
+        return float, (float(self),)
+
+
 def moving_average(average, value, rate):
     """Exponential moving average, in place: average <- rate·average + (1 - rate)·value.
 
@@ -122,10 +152,11 @@ class Optimizer:
         """The base rate η as a float (a schedule is evaluated at ``iterations``).
 
         Assign a float or a schedule to change it; the next ``apply_gradients``
-        uses the new value.  ``opt.lr`` is the same property (tf.keras 2).
+        uses the new value.  ``opt.lr`` is the same property (tf.keras 2).  The
+        float is a ``LearningRate``, which ``backend.set_value`` can change.
         """
         rate = self._learning_rate
-        return float(rate(self.iterations)) if callable(rate) else rate
+        return LearningRate(rate(self.iterations) if callable(rate) else rate, self)
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -247,7 +278,7 @@ class Optimizer:
         A learning-rate schedule (arbitrary Python code) cannot be stored:
         its current value is saved instead.
         """
-        return {"name": self.name, "learning_rate": self.learning_rate, "decay": self.decay,
+        return {"name": self.name, "learning_rate": float(self.learning_rate), "decay": self.decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue}
 
     @classmethod
