@@ -291,8 +291,10 @@ CONV_BACKWARD = [
     conv_backward_case("direct+col2im", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same"),
     conv_backward_case("direct+col2im", 33, (27, 27), 3, (3, 3), 17, padding="same"),
     # dW through the GEMM engine, P^T gathered (17 % 16 != 0), 4375 pixels: split-K;
-    # db by per-thread partial sums; dx by the indirect GEMM on dy
+    # dx by the indirect GEMM on dy
     conv_backward_case("gemm+indirect", 7, (27, 27), 17, (3, 3), 33),
+    # db's per-thread partial sums split from 2·10⁵ dy values: 33·27·27·33 = 794k
+    conv_backward_case("gemm+indirect", 33, (27, 27), 17, (3, 3), 33, padding="same"),
     # dW^T = dy^T . P packed by copies (32 % 16 == 0), 5103 pixels: split-K
     conv_backward_case("gemm-columns", 7, (27, 27), 32, (3, 3), 5, padding="same",
                        compute_dx=False),
