@@ -13,7 +13,7 @@ import pytest
 
 from fastnn.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastnn.models import Sequential
-from fastnn.optimizers import Adam
+from fastnn.optimizers import SGD, Adam
 from fastnn.runtime import get_num_threads, set_num_threads
 from fastnn.utils import set_random_seed
 
@@ -97,3 +97,67 @@ def test_another_seed_trains_differently(model, restore_threads):
     first_weights, _ = train(MODELS[model], 1, seed=7)
     other_weights, _ = train(MODELS[model], 1, seed=8)
     assert any(a.tobytes() != b.tobytes() for a, b in zip(first_weights, other_weights))
+
+
+# ---- 1 thread and 2 threads train to the same bits ------------------------------------
+#
+# Bit-for-bit the same on any thread count, not only run to run: every sum a
+# kernel splits between threads is split into parts fixed by the problem
+# size.  The models are the course's, at sizes where the kernels do split
+# (28x28 images, batches of 33 and 65, the last batch of an epoch shorter):
+# the first Dense layer's matrix products and its 100,352-weight Adam step;
+# the first Conv2D's weight gradient through the max pool (3·10⁷ operations
+# per batch of 65) and BatchNormalization over 65·13·13 rows of 32 channels.
+
+COURSE_SAMPLES, COURSE_SIZE, COURSE_CLASSES = 288, 28, 10
+
+
+def course_mlp():
+    return Sequential([
+        Dense(128, activation="relu", input_shape=(COURSE_SIZE * COURSE_SIZE,)),
+        Dropout(0.2),
+        Dense(COURSE_CLASSES, activation="softmax"),
+    ])
+
+
+def course_cnn():
+    return Sequential([
+        Conv2D(32, 3, activation="relu", input_shape=(COURSE_SIZE, COURSE_SIZE, 1)),
+        MaxPooling2D(),
+        BatchNormalization(),
+        Flatten(),
+        Dense(COURSE_CLASSES, activation="softmax"),
+    ])
+
+
+COURSE_RUNS = {  # model, optimizer, batch size
+    "mlp-adam": (course_mlp, lambda: Adam(1e-3), 33),
+    "cnn-sgd-momentum": (course_cnn, lambda: SGD(0.01, momentum=0.9), 65),
+    "cnn-adam": (course_cnn, lambda: Adam(1e-3), 65),
+}
+
+
+def train_course_model(run, threads):
+    """Weights and History of 2 epochs on fixed 28x28 images, on ``threads`` threads."""
+    build, optimizer, batch_size = COURSE_RUNS[run]
+    set_num_threads(threads)
+    set_random_seed(11)
+    model = build()
+    rng = np.random.default_rng(28)
+    x = rng.uniform(0, 1, (COURSE_SAMPLES,) + model.input_shape[1:]).astype(np.float32)
+    y = rng.integers(0, COURSE_CLASSES, COURSE_SAMPLES)
+    model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=True,
+                        validation_split=0.2, verbose=0)
+    return model.get_weights(), history.history
+
+
+@pytest.mark.parametrize("run", sorted(COURSE_RUNS))
+def test_one_and_two_threads_train_to_the_same_bits(run, restore_threads):
+    set_num_threads(2)
+    if get_num_threads() < 2:
+        pytest.skip("built without OpenMP: the kernels run on one thread")
+    one, two = train_course_model(run, 1), train_course_model(run, 2)
+    assert all(len(values) == 2 for values in one[1].values())
+    assert_bit_identical(one, two)

@@ -1,0 +1,628 @@
+"""Every fast kernel on fixed inputs big enough that it splits its work between threads.
+
+The kernels hand a thread work only from about 2·10⁵ scalar operations on
+(``fastnn_threads_for`` in csrc/runtime.c); below that everything runs on
+one thread and a bug in how the work is cut never shows.  Each case here is
+sized above that line, usually by a factor of 3 or more so that 3 threads
+really are 3, with odd sizes (batch 7, 27x27 images, 17 or 33 channels,
+100,001 weights) so that no range comes out even, and reaches a particular
+way of cutting the work: the matrix product cuts rows (split-m), columns
+(split-n) or, for a short wide product over a long sum, the sum itself
+(split-K, ``k > 2 · threads · max(m, n)`` in csrc/gemm.c); a convolution
+runs on the direct kernels (kh·kw·in_channels <= 32), the indirect GEMM or
+col2im; and so on, as each case's comment says.
+
+A case is its float32 inputs (from a fixed seed), the fast kernel on them
+and the same computation in float64 NumPy with a tolerance per output.  Two
+test files use it: tests/test_threaded_kernels.py (thread counts and SIMD
+paths in process) and tests/test_openmp_teams.py, which runs this file as a
+script in a fresh process under OpenMP settings that grant smaller teams::
+
+    python tests/threaded_cases.py OUT.npz
+
+computes every case twice at 2 threads on each SIMD path and saves the
+results (``result_key`` names them).
+"""
+import math
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable, Tuple
+
+import numpy as np
+
+import fastnn
+from fastnn import kernels
+from fastnn.kernels import reference
+from fastnn.kernels.geometry import Window2D
+from fastnn.runtime import SIMD_PATHS, get_simd_path, set_simd_path
+
+ADAM = dict(beta_1=0.9, beta_2=0.999, alpha=1e-3, epsilon=1e-7)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``assert_allclose``'s rtol and atol for one output."""
+    rtol: float
+    atol: float
+
+
+def summing(terms):
+    """Each output sums ``terms`` products of values in [-1, 1]: float32
+    rounding grows like sqrt(terms) (as ``conftest.assert_matches``)."""
+    return Tolerance(1e-4, 1e-5 * math.sqrt(max(terms, 1)))
+
+
+EXACTISH = Tolerance(1e-6, 1e-7)   # one rounding to float32, no sum
+
+
+@dataclass(frozen=True)
+class Case:
+    """One kernel call: ``fast(**inputs)`` and its float64 ``expected(**inputs)``,
+    tuples of arrays (None where the kernel was told to skip an output)."""
+    name: str
+    make: Callable[[np.random.Generator], dict]
+    fast: Callable[..., tuple]
+    expected: Callable[..., tuple]
+    tolerances: Tuple[Tolerance, ...]
+    float64_outputs: Tuple[int, ...] = ()   # the rest are float32
+
+    @cached_property
+    def inputs(self):
+        """The float32 inputs, drawn once from a generator seeded with 0."""
+        return self.make(np.random.default_rng(0))
+
+    @cached_property
+    def reference(self):
+        """The float64 outputs, computed once from the inputs in float64."""
+        return self.expected(**{k: f64(v) for k, v in self.inputs.items()})
+
+    def run(self):
+        """The fast kernel on this case's inputs (kernels that update in
+        place get copies, so every run starts from the same state)."""
+        return self.fast(**self.inputs)
+
+    def check(self, outputs, context=""):
+        """``outputs`` (a ``run``'s) agree with the float64 reference: the
+        same outputs skipped, float32 where computed, within tolerance."""
+        expected = self.reference
+        assert len(outputs) == len(expected)
+        for i, (got, want, tol) in enumerate(zip(outputs, expected, self.tolerances)):
+            what = f"{self.name}{context}: output {i}"
+            if want is None:
+                assert got is None, f"{what} was asked to be skipped, got an array"
+                continue
+            assert isinstance(got, np.ndarray), f"{what}: got {type(got).__name__}"
+            dtype = np.float64 if i in self.float64_outputs else np.float32
+            assert got.dtype == dtype, f"{what}: dtype {got.dtype}, expected {dtype.__name__}"
+            np.testing.assert_allclose(got, want, rtol=tol.rtol, atol=tol.atol, err_msg=what)
+
+
+def same_bits(first, second):
+    """Two runs' outputs hold the same bits (NaN included), output by output."""
+    return len(first) == len(second) and all(
+        (a is None and b is None) or (a is not None and b is not None and a.dtype == b.dtype
+                                      and a.shape == b.shape and a.tobytes() == b.tobytes())
+        for a, b in zip(first, second))
+
+
+def f64(value):
+    if isinstance(value, np.ndarray) and value.dtype == np.float32:
+        return value.astype(np.float64)
+    if isinstance(value, list):
+        return [f64(v) for v in value]
+    return value
+
+
+def uniform(rng, *shape):
+    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+
+
+def relu_output(rng, *shape):
+    """A ReLU's output: about half zeros, the rest in (0, 1]."""
+    return np.maximum(uniform(rng, *shape), np.float32(0))
+
+
+# ---- matmul -----------------------------------------------------------------
+
+def matmul_case(name, m, n, k, transpose_a=False, transpose_b=False, bias=False,
+                activation=None):
+    def make(rng):
+        return dict(a=uniform(rng, *((k, m) if transpose_a else (m, k))),
+                    b=uniform(rng, *((n, k) if transpose_b else (k, n))),
+                    bias=uniform(rng, n) if bias else None)
+
+    def fast(a, b, bias):
+        return (kernels.matmul(a, b, transpose_a, transpose_b, bias, activation=activation),)
+
+    def expected(a, b, bias):
+        c = reference.matmul(a, b, transpose_a, transpose_b)
+        c = c if bias is None else c + bias
+        return (c if activation is None else np.maximum(c, 0),)
+
+    return Case(f"matmul {name} {m}x{k}.{k}x{n}" + "T" * transpose_a + "t" * transpose_b
+                + " +bias" * bias + f" {activation or ''}".rstrip(),
+                make, fast, expected, (summing(k + bias),))
+
+
+MATMUL = [
+    # split-m: m >= n, 51 row panels of 6
+    matmul_case("split-m", 301, 37, 129, bias=True, activation="relu"),
+    matmul_case("split-m", 301, 37, 129, transpose_a=True, transpose_b=True),
+    # split-n: 2 row panels only, 21 column panels of 16
+    matmul_case("split-n", 7, 333, 201, transpose_b=True, bias=True),
+    matmul_case("split-n", 7, 333, 201, transpose_a=True),
+    # split-K: the course MLP's output layer on flat 28x28 images (784 > 2·2·32)
+    matmul_case("split-K", 32, 10, 784, bias=True),
+    matmul_case("split-K", 17, 5, 4001, transpose_b=True, bias=True, activation="relu"),
+    # split-K over a whole data set: 60000 products per output
+    matmul_case("split-K", 64, 64, 60000, bias=True),
+    matmul_case("split-K", 64, 64, 60000, transpose_a=True),
+]
+
+
+# ---- dense_backward -------------------------------------------------------------
+
+def dense_case(name, m, k, n, relu=False, compute_dx=True):
+    def make(rng):
+        return dict(x=uniform(rng, m, k), w=uniform(rng, k, n), dy=uniform(rng, m, n),
+                    y=relu_output(rng, m, n) if relu else None)
+
+    def fast(x, w, dy, y):
+        return kernels.dense_backward(x, w, dy, y, compute_dx=compute_dx)
+
+    def expected(x, w, dy, y):
+        dx, dw, db = reference.dense_backward(x, w, dy, y)
+        return (dx if compute_dx else None), dw, db
+
+    return Case(f"dense_backward {name} x {m}x{k} w {k}x{n}" + " relu" * relu
+                + " no-dx" * (not compute_dx), make, fast, expected,
+                (summing(n), summing(m), summing(m)))
+
+
+DENSE = [
+    # the course MLP's first layer: dW (784 x 128) split by rows, dx by columns
+    dense_case("course", 32, 784, 128, relu=True),
+    # dW = x^T.dy is 37 x 10 over 3001 rows: split-K
+    dense_case("split-K", 3001, 37, 10),
+    dense_case("output layer", 33, 784, 10, compute_dx=False),
+]
+
+
+# ---- convolution -------------------------------------------------------------------
+
+def conv_inputs(rng, batch, size, in_c, kernel, out_c, strides, padding, bias=True):
+    x = uniform(rng, batch, size[0], size[1], in_c)
+    w = uniform(rng, kernel[0], kernel[1], in_c, out_c)
+    win = Window2D.over(size[0], size[1], kernel, strides, padding)
+    return dict(x=x, w=w, b=uniform(rng, out_c) if bias else None,
+                dy=uniform(rng, batch, win.out_h, win.out_w, out_c))
+
+
+def conv_name(kernel_name, path, batch, size, in_c, kernel, out_c, strides, padding):
+    return (f"{kernel_name} {path} {batch}x{size[0]}x{size[1]}x{in_c} "
+            f"* {kernel[0]}x{kernel[1]}x{in_c}x{out_c} s{strides[0]} {padding}")
+
+
+def conv_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid",
+              bias=True, activation=None):
+    shape = (batch, size, in_c, kernel, out_c, strides, padding)
+
+    def make(rng):
+        inputs = conv_inputs(rng, *shape, bias=bias)
+        del inputs["dy"]
+        return inputs
+
+    def fast(x, w, b):
+        return (kernels.conv2d(x, w, b, strides, padding, activation=activation),)
+
+    def expected(x, w, b):
+        y = reference.conv2d(x, w, b, strides, padding)
+        return (y if activation is None else np.maximum(y, 0),)
+
+    return Case(conv_name("conv2d", path, *shape) + " +bias" * bias
+                + f" {activation or ''}".rstrip(),
+                make, fast, expected, (summing(kernel[0] * kernel[1] * in_c + bias),))
+
+
+def conv_backward_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1),
+                       padding="valid", compute_dx=True, compute_dw=True):
+    shape = (batch, size, in_c, kernel, out_c, strides, padding)
+
+    def make(rng):
+        inputs = conv_inputs(rng, *shape, bias=False)
+        del inputs["b"]
+        return inputs
+
+    def fast(x, w, dy):
+        return kernels.conv2d_backward(x, w, dy, strides, padding, compute_dx=compute_dx,
+                                       compute_dw=compute_dw)
+
+    def expected(x, w, dy):
+        dx, dw, db = reference.conv2d_backward(x, w, dy, strides, padding)
+        return (dx if compute_dx else None), (dw if compute_dw else None), db
+
+    win = Window2D.over(size[0], size[1], kernel, strides, padding)
+    pixels = batch * win.out_h * win.out_w
+    return Case(conv_name("conv2d_backward", path, *shape) + " no-dx" * (not compute_dx)
+                + " no-dw" * (not compute_dw), make, fast, expected,
+                (summing(kernel[0] * kernel[1] * out_c), summing(pixels), summing(pixels)))
+
+
+def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid",
+                pool=(2, 2)):
+    shape = (batch, size, in_c, kernel, out_c, strides, padding)
+    win = Window2D.over(size[0], size[1], kernel, strides, padding)
+
+    def make(rng):
+        inputs = conv_inputs(rng, *shape, bias=False)
+        del inputs["b"], inputs["dy"]
+        inputs["y"] = relu_output(rng, batch, win.out_h, win.out_w, out_c)
+        inputs["dp"] = uniform(rng, batch, win.out_h // pool[0], win.out_w // pool[1], out_c)
+        return inputs
+
+    def fast(x, w, y, dp):
+        return kernels.conv2d_pooled_weight_gradient(x, w, y, dp, strides, padding, pool)
+
+    def expected(x, w, y, dp):
+        dz = reference.relu_backward(y, reference.max_pool2d_backward(y, dp, pool))
+        return reference.conv2d_backward(x, w, dz, strides, padding)[1:]
+
+    pixels = batch * win.out_h * win.out_w
+    return Case(conv_name("conv2d_pooled_weight_gradient", "direct", *shape)
+                + f" pool {pool[0]}x{pool[1]}", make, fast, expected,
+                (summing(pixels), summing(pixels)))
+
+
+CONV = [
+    # direct (kh·kw·ci <= 32), threads take rows of output pixels
+    conv_case("direct", 7, (28, 28), 1, (3, 3), 32, activation="relu"),
+    conv_case("direct", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same", bias=False),
+    # indirect GEMM: row tiles of 6 output pixels
+    conv_case("indirect", 7, (27, 27), 5, (3, 3), 33, padding="same"),
+    conv_case("indirect", 7, (27, 27), 17, (3, 3), 33, (2, 2), activation="relu"),
+]
+
+CONV_BACKWARD = [
+    # dw and db by the direct kernel (per-thread partial sums), dx by col2im:
+    # a GEMM for the patch gradients, then images scattered back by threads
+    # (from 2·10⁵ patch values: the 33 images of the last case)
+    conv_backward_case("direct+col2im", 7, (27, 27), 1, (3, 3), 32),
+    conv_backward_case("direct+col2im", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same"),
+    conv_backward_case("direct+col2im", 33, (27, 27), 3, (3, 3), 17, padding="same"),
+    # dW through the GEMM engine, P^T gathered (17 % 16 != 0), 4375 pixels: split-K;
+    # dx by the indirect GEMM on dy
+    conv_backward_case("gemm+indirect", 7, (27, 27), 17, (3, 3), 33),
+    # db's per-thread partial sums split from 2·10⁵ dy values: 33·27·27·33 = 794k
+    conv_backward_case("gemm+indirect", 33, (27, 27), 17, (3, 3), 33, padding="same"),
+    # dW^T = dy^T . P packed by copies (32 % 16 == 0), 5103 pixels: split-K
+    conv_backward_case("gemm-columns", 7, (27, 27), 32, (3, 3), 5, padding="same",
+                       compute_dx=False),
+    # dx alone, stride 2: the transposed indirect GEMM
+    conv_backward_case("indirect", 7, (27, 27), 33, (3, 3), 17, (2, 2), "same",
+                       compute_dw=False),
+]
+
+POOLED = [
+    pooled_case(7, (28, 28), 1, (3, 3), 32),
+    # 25x25 outputs under 2x2 windows: the last row and column belong to no window
+    pooled_case(7, (27, 27), 1, (3, 3), 32),
+    pooled_case(7, (27, 27), 3, (3, 3), 17, padding="same", pool=(3, 3)),
+]
+
+
+# ---- pooling ----------------------------------------------------------------------
+
+POOL_X = (7, 55, 55, 33)   # 2x2 windows: 7·27·27·33·4 = 673k operations, 3 threads
+
+
+def pool_case(kernel_name, pool_size, strides, padding, through_relu=None):
+    backward = kernel_name.endswith("backward")
+    mode = kernel_name.split("_")[0]
+    options = dict(pool_size=pool_size, strides=strides, padding=padding)
+    win = Window2D.over(POOL_X[1], POOL_X[2], pool_size, strides or pool_size, padding)
+
+    def make(rng):
+        x = relu_output(rng, *POOL_X) if through_relu else uniform(rng, *POOL_X)
+        dy = uniform(rng, POOL_X[0], win.out_h, win.out_w, POOL_X[3])
+        return dict(x=x, dy=dy) if backward else dict(x=x)
+
+    def fast(x, dy=None):
+        function = getattr(kernels, kernel_name)
+        if not backward:
+            return (function(x, **options),)
+        extra = {} if through_relu is None else dict(through_relu=through_relu)
+        return (function(x, dy, **options, **extra),)
+
+    def expected(x, dy=None):
+        function = getattr(reference, kernel_name)
+        if not backward:
+            return (function(x, **options),)
+        dx = function(x, dy, **options)
+        return (reference.relu_backward(x, dx) if through_relu else dx,)
+
+    taps = pool_size[0] * pool_size[1]
+    name = (f"{kernel_name} {'x'.join(map(str, POOL_X))} pool {pool_size[0]}x{pool_size[1]}"
+            f" s{(strides or pool_size)[0]} {padding}"
+            + {None: "", True: " through_relu", False: " plain"}[through_relu])
+    return Case(name, make, fast, expected,
+                (EXACTISH if mode == "max" else summing(taps),))
+
+
+POOLING = [
+    pool_case("max_pool2d", (2, 2), None, "valid"),
+    pool_case("max_pool2d", (3, 3), (2, 2), "same"),
+    pool_case("avg_pool2d", (2, 2), None, "valid"),
+    pool_case("avg_pool2d", (3, 3), (2, 2), "same"),
+    # threads take whole images (7 of them)
+    pool_case("max_pool2d_backward", (2, 2), None, "valid", through_relu=True),
+    pool_case("max_pool2d_backward", (3, 3), (2, 2), "same", through_relu=False),
+    pool_case("avg_pool2d_backward", (2, 2), None, "valid"),
+    pool_case("avg_pool2d_backward", (3, 3), (2, 2), "same"),
+]
+
+
+# ---- batch normalisation ----------------------------------------------------------
+
+# rows x channels: a Dense output of 10,001 rows, and 33 images of 27x27 as rows
+BN_SHAPES = [(10_001, 33), (33 * 27 * 27, 17)]
+
+
+def bn_inputs(rng, rows, channels):
+    x = (rng.standard_normal((rows, channels)) + 7).astype(np.float32)
+    mean, var = x.mean(axis=0, dtype=np.float64), x.var(axis=0, dtype=np.float64)
+    return dict(x=x, dy=uniform(rng, rows, channels),
+                mean=mean.astype(np.float32), var=var.astype(np.float32),
+                gamma=uniform(rng, channels), beta=uniform(rng, channels))
+
+
+def inv_std(var, epsilon=1e-3):
+    return 1.0 / np.sqrt(var + epsilon)
+
+
+def bn_stats_case(rows, channels):
+    # summed in double in C: only the final rounding to float32 remains
+    return Case(f"batch_norm_stats {rows}x{channels}",
+                lambda rng: {"x": bn_inputs(rng, rows, channels)["x"]},
+                lambda x: kernels.batch_norm_stats(x),
+                lambda x: reference.batch_norm_stats(x),
+                (EXACTISH, Tolerance(1e-5, 1e-7)))
+
+
+def bn_apply_case(rows, channels):
+    def make(rng):
+        inputs = bn_inputs(rng, rows, channels)
+        del inputs["dy"]
+        return inputs
+
+    return Case(f"batch_norm {rows}x{channels}", make,
+                lambda x, mean, var, gamma, beta: (kernels.batch_norm(x, mean, var, gamma, beta),),
+                lambda x, mean, var, gamma, beta: (
+                    reference.batch_norm(x, mean, inv_std(var), gamma, beta),),
+                (Tolerance(1e-5, 1e-5),))
+
+
+def bn_backward_case(rows, channels, batch_stats, compute_dx=True):
+    def make(rng):
+        inputs = bn_inputs(rng, rows, channels)
+        del inputs["beta"]
+        return inputs
+
+    def fast(x, dy, mean, var, gamma):
+        return kernels.batch_norm_backward(x, dy, mean, var, gamma, batch_stats=batch_stats,
+                                           compute_dx=compute_dx)
+
+    def expected(x, dy, mean, var, gamma):
+        dx, dgamma, dbeta = reference.batch_norm_backward(x, dy, mean, inv_std(var), gamma,
+                                                          batch_stats)
+        return (dx if compute_dx else None), dgamma, dbeta
+
+    return Case(f"batch_norm_backward {rows}x{channels} batch_stats={batch_stats}"
+                + " no-dx" * (not compute_dx), make, fast, expected,
+                (Tolerance(1e-4, 1e-5), Tolerance(1e-5, 1e-5), Tolerance(1e-5, 1e-5)))
+
+
+BATCH_NORM = [
+    *(bn_stats_case(*shape) for shape in BN_SHAPES),
+    *(bn_apply_case(*shape) for shape in BN_SHAPES),
+    bn_backward_case(*BN_SHAPES[0], batch_stats=True),
+    bn_backward_case(*BN_SHAPES[1], batch_stats=True),
+    bn_backward_case(*BN_SHAPES[0], batch_stats=False),
+    bn_backward_case(*BN_SHAPES[1], batch_stats=True, compute_dx=False),
+]
+
+
+# ---- elementwise and row-wise kernels ------------------------------------------------
+
+ELEMENTS = 600_001     # relu: one operation per element, 3 threads from 600,000
+ROWS, CLASSES = 3001, 11   # softmax: 20 operations per value, 3 threads
+
+
+def softmax_rows(rng):
+    e = np.exp(3 * rng.uniform(-1.0, 1.0, (ROWS, CLASSES)))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def crossentropy_expected(p, labels):
+    q = p[np.arange(ROWS), labels] / p.sum(axis=1)
+    dz = p / ROWS
+    dz[np.arange(ROWS), labels] -= 1.0 / ROWS
+    return -np.log(np.clip(q, 1e-7, 1 - 1e-7)), dz
+
+
+ELEMENTWISE = [
+    Case(f"relu {ELEMENTS}", lambda rng: dict(x=uniform(rng, ELEMENTS)),
+         lambda x: (kernels.relu(x),), lambda x: (np.maximum(x, 0),), (EXACTISH,)),
+    Case(f"relu_backward {ELEMENTS}",
+         lambda rng: dict(y=relu_output(rng, ELEMENTS), dy=uniform(rng, ELEMENTS)),
+         lambda y, dy: (kernels.relu_backward(y, dy),),
+         lambda y, dy: (np.where(y > 0, dy, 0.0),), (EXACTISH,)),
+    Case(f"softmax {ROWS}x{CLASSES}", lambda rng: dict(x=3 * uniform(rng, ROWS, CLASSES)),
+         lambda x: (kernels.softmax(x),),
+         lambda x: (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True),),
+         (Tolerance(1e-5, 1e-7),)),
+    # 16 operations per element: 100,001 elements give 8 threads' worth
+    Case("dropout 100001 keep 0.7", lambda rng: dict(x=uniform(rng, 100_001)),
+         lambda x: (kernels.dropout(x, 0.7, 2024),),
+         lambda x: (np.where(reference.dropout_keep(x.size, 0.7, 2024), x / 0.7, 0.0),),
+         (EXACTISH,)),
+    # one thread by design (microseconds of work), in here so no kernel is left out
+    Case(f"sparse_crossentropy {ROWS}x{CLASSES}",
+         lambda rng: dict(p=softmax_rows(rng), labels=rng.integers(0, CLASSES, ROWS)),
+         lambda p, labels: kernels.sparse_crossentropy(p, labels, 1.0 / ROWS),
+         crossentropy_expected, (Tolerance(1e-5, 1e-6), EXACTISH), float64_outputs=(0,)),
+]
+
+
+# ---- affine warps --------------------------------------------------------------------
+
+WARP_X, WARP_OUT = (7, 41, 41, 7), (37, 43)   # 8·7·37·43·7 = 623k operations: 3 threads
+
+
+def warp_transforms(rng, batch):
+    """Rotations by up to 30 degrees and zooms of 0.8-1.2 about the centre, shifted a little."""
+    angle, zoom = rng.uniform(-0.5, 0.5, batch), rng.uniform(0.8, 1.2, batch)
+    cos, sin = np.cos(angle) * zoom, np.sin(angle) * zoom
+    centre = np.array([WARP_X[2], WARP_X[1]]) / 2
+    shift = rng.uniform(-3, 3, (batch, 2))
+    a2 = centre[0] - cos * centre[0] + sin * centre[1] + shift[:, 0]
+    b2 = centre[1] - sin * centre[0] - cos * centre[1] + shift[:, 1]
+    return np.stack([cos, -sin, a2, sin, cos, b2], axis=1).astype(np.float32)
+
+
+def warp_case(interpolation, fill_mode, backward=False):
+    options = dict(interpolation=interpolation, fill_mode=fill_mode, fill_value=0.5)
+
+    def make(rng):
+        t = warp_transforms(rng, WARP_X[0])
+        if backward:
+            return dict(dy=uniform(rng, WARP_X[0], *WARP_OUT, WARP_X[3]), t=t)
+        return dict(x=uniform(rng, *WARP_X), t=t)
+
+    if backward:
+        def fast(dy, t):
+            return (kernels.affine_warp_backward(dy, t, WARP_X[1:3], **options),)
+
+        def expected(dy, t):
+            return (reference.affine_warp_backward(dy, t, WARP_X[1:3], interpolation,
+                                                   fill_mode),)
+    else:
+        def fast(x, t):
+            return (kernels.affine_warp(x, t, WARP_OUT, **options),)
+
+        def expected(x, t):
+            return (reference.affine_warp(x, t, WARP_OUT, **options),)
+
+    name = "affine_warp_backward" if backward else "affine_warp"
+    return Case(f"{name} {'x'.join(map(str, WARP_X))} -> {WARP_OUT} {interpolation} "
+                f"{fill_mode}", make, fast, expected, (Tolerance(1e-4, 1e-5),))
+
+
+WARP = [
+    warp_case("bilinear", "reflect"),
+    warp_case("nearest", "constant"),
+    warp_case("bilinear", "wrap", backward=True),
+    warp_case("nearest", "nearest", backward=True),
+]
+
+
+# ---- Adam ------------------------------------------------------------------------------
+
+def adam_state(rng, shape):
+    w, g = rng.normal(size=shape), rng.normal(size=shape)
+    m, v = 0.1 * rng.normal(size=shape), rng.uniform(0, 0.01, shape)
+    return [a.astype(np.float32) for a in (w, g, m, v)]
+
+
+def adam_case(shapes):
+    """adam_update (one array) or adam_update_many; the outputs are every
+    array's w, m and v after one step."""
+    def make(rng):
+        states = [adam_state(rng, shape) for shape in shapes]
+        return dict(ws=[s[0] for s in states], gs=[s[1] for s in states],
+                    ms=[s[2] for s in states], vs=[s[3] for s in states])
+
+    def fast(ws, gs, ms, vs):
+        ws, ms, vs = ([a.copy() for a in arrays] for arrays in (ws, ms, vs))
+        if len(ws) == 1:
+            kernels.adam_update(ws[0], gs[0], ms[0], vs[0], **ADAM)
+        else:
+            kernels.adam_update_many(ws, gs, ms, vs, **ADAM)
+        return tuple(a for state in zip(ws, ms, vs) for a in state)
+
+    def expected(ws, gs, ms, vs):
+        out = []
+        for w, g, m, v in zip(ws, gs, ms, vs):
+            w, m, v = w.copy(), m.copy(), v.copy()
+            reference.adam_update(w, g, m, v, **ADAM)
+            out += [w, m, v]
+        return tuple(out)
+
+    # float32 rounding where beta_1·m and (1 - beta_1)·g nearly cancel
+    # (tests/test_optimizer_kernel.py): absolute, on the O(1) scale of the terms
+    name = "adam_update" if len(shapes) == 1 else "adam_update_many"
+    return Case(f"{name} {' '.join('x'.join(map(str, s)) for s in shapes)}", make, fast,
+                expected, (Tolerance(1e-5, 2e-6),) * 3 * len(shapes))
+
+
+ADAM_CASES = [
+    # 8 operations per weight: threads from 50,000 weights
+    adam_case([(100_001,)]),
+    adam_case([(784, 128), (128,), (60_001,), (3, 3, 1, 32)]),
+]
+
+
+CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + POOLING + BATCH_NORM + ELEMENTWISE
+         + WARP + ADAM_CASES)
+assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
+
+
+# ---- running every case (the subprocess of tests/test_openmp_teams.py) ----------------
+
+def available_simd_paths():
+    """The SIMD paths this CPU can run."""
+    before, paths = get_simd_path(), []
+    for path in SIMD_PATHS:
+        try:
+            set_simd_path(path)
+            paths.append(path)
+        except ValueError:
+            pass
+    set_simd_path(before)
+    return paths
+
+
+CALLS = (1, 2)
+
+
+def result_key(simd, call, case, output):
+    return f"{simd}|{call}|{case.name}|{output}"
+
+
+def run_all(threads=2):
+    """{result_key: array}: every case called twice in a row on each SIMD path
+    (skipped outputs are left out: an .npz holds arrays only)."""
+    fastnn.set_num_threads(threads)
+    before, results = get_simd_path(), {}
+    try:
+        for simd in available_simd_paths():
+            set_simd_path(simd)
+            for call in CALLS:
+                for case in CASES:
+                    for i, out in enumerate(case.run()):
+                        if out is not None:
+                            results[result_key(simd, call, case, i)] = out
+    finally:
+        set_simd_path(before)
+    return results
+
+
+def outputs_of(results, simd, call, case):
+    """One run's outputs out of ``run_all``'s results, None where skipped."""
+    return tuple(results.get(result_key(simd, call, case, i))
+                 for i in range(len(case.tolerances)))
+
+
+if __name__ == "__main__":
+    results = run_all()
+    np.savez(sys.argv[1], threads=fastnn.get_num_threads(), **results)
