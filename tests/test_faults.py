@@ -664,3 +664,87 @@ def test_an_enormous_layer_in_the_config_is_refused_before_allocating(tmp_path, 
     _, path = saved_model(tmp_path)
     with pytest.raises(ValueError, match=message):
         load_model(with_config(path, tmp_path / "huge.fnn", change))
+
+
+# ---- paths that are not regular files --------------------------------------------------------
+
+# Each loader on one path, in a child process: a regression (reading /dev/zero to its
+# never-coming end, opening a FIFO that nobody writes to) then fails by the timeout, with
+# the memory the child may take capped, instead of hanging or exhausting the machine.
+READERS = textwrap.dedent("""
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+    from fastnn.datasets import fashion_mnist
+    from fastnn.datasets.idx import read_idx
+    from fastnn.layers import Dense
+    from fastnn.models import Sequential, load_model
+
+    path = sys.argv[1]
+    readers = {"load_model": load_model, "read_idx": read_idx,
+               "load_weights": Sequential([Dense(2, input_shape=(3,))]).load_weights,
+               "load_data": fashion_mnist.load_data}
+    for name in sys.argv[2:]:
+        print("reading", name, flush=True)
+        try:
+            readers[name](path)
+            print("returned", flush=True)
+        except Exception as err:
+            print(type(err).__name__, str(err).replace("\\n", " "), flush=True)
+""")
+
+
+def read_in_child(path, *readers):
+    """``(exception name, message)`` of each reader on ``path``, within 60 s."""
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]),
+               OMP_NUM_THREADS="1")
+    try:
+        done = subprocess.run([sys.executable, "-c", READERS, str(path), *readers], env=env,
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as stuck:
+        pytest.fail(f"still reading {path} after 60 s; the child printed: {stuck.stdout!r}")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 2 * len(readers), (lines, done.stderr)
+    return [tuple(line.split(" ", 1)) for line in lines[1::2]]
+
+
+@pytest.fixture
+def unix_socket(tmp_path):
+    import socket
+    with socket.socket(socket.AF_UNIX) as listening:
+        path = tmp_path / "sock"
+        listening.bind(str(path))
+        yield path
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda tmp: tmp, "a directory"),
+    (lambda tmp: (os.mkfifo(tmp / "fifo.fnn"), tmp / "fifo.fnn")[1], "a FIFO (named pipe)"),
+    (lambda tmp: "/dev/zero", "a character device"),
+    (lambda tmp: "/dev/null", "a character device"),
+    (lambda tmp: tmp / "sock", "a socket"),
+], ids=["directory", "fifo", "dev-zero", "dev-null", "socket"])
+def test_a_path_that_is_not_a_regular_file_is_refused_before_reading(tmp_path, unix_socket,
+                                                                     make, kind):
+    """load_model('/dev/zero') used to read forever, a FIFO blocked in open, and a
+    directory was reported as "truncated or corrupted?"."""
+    path = make(tmp_path)
+    outcomes = read_in_child(path, "load_model", "load_weights", "read_idx")
+    assert outcomes == [("ValueError", f"{path} is {kind}, not a fastnn model file: give the "
+                                       f"path of a file")] * 2 + [
+        ("ValueError", f"{path} is {kind}, not an IDX file: give the path of a file")]
+
+
+def test_a_data_set_folder_names_the_entries_that_are_not_files(tmp_path):
+    """load_data(path) reads only regular files; a FIFO or a folder in a file's place is
+    named with what it is, and a path argument that is a file is not a folder."""
+    from fastnn.datasets._files import FILES
+    os.mkfifo(tmp_path / FILES[0])
+    (tmp_path / FILES[1]).mkdir()
+    (tmp_path / "file").write_bytes(b"")
+    [(error, message)] = read_in_child(tmp_path, "load_data")
+    assert error == "FileNotFoundError", message
+    assert (f"{FILES[0]} (a FIFO (named pipe), not a file), {FILES[1]} (a directory, not a "
+            f"file), {FILES[2]}, {FILES[3]}") in message
+    [(error, message)] = read_in_child(tmp_path / "file", "load_data")
+    assert (error, f"{tmp_path / 'file'} (the path argument) is a regular file, not a folder"
+            in message) == ("FileNotFoundError", True), message

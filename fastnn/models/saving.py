@@ -12,21 +12,24 @@ holding:
 Writing goes through ``fastnn.atomic_write``: a crash or a kill mid-write
 leaves the previous file intact (and at most a stray ``.fastnn-*.tmp``).
 
-Reading trusts nothing in the file.  Each member is read whole (so the zip
-checksum is verified) and decoded by hand from its ``.npy`` header: only
-plain numeric arrays are accepted -- an object array, which NumPy would
-unpickle, is refused before anything is decoded, so a file can never run
-code -- and the declared shape must match the bytes actually present, so
-a lying header cannot make us allocate terabytes.  The architecture is then
-checked against the stored weights *while* the layers are built: a weight
-whose configured shape differs from the stored array (``Dense(units=10**12)``
-in a tampered config) is refused before it is allocated.  Every problem is
-a ``ValueError`` naming the file and what is wrong with it.
+Reading trusts nothing, starting with the path: it must be a regular file
+(``fastnn.regular_file``: from ``/dev/zero`` or a FIFO a read would never
+end), and its first bytes must be those of a zip archive.  Each member is
+read whole (so the zip checksum is verified) and decoded by hand from its
+``.npy`` header: only plain numeric arrays are accepted -- an object array,
+which NumPy would unpickle, is refused before anything is decoded, so a
+file can never run code -- and the declared shape must match the bytes
+actually present, so a lying header cannot make us allocate terabytes.
+The architecture is then checked against the stored weights *while* the
+layers are built: a weight whose configured shape differs from the stored
+array (``Dense(units=10**12)`` in a tampered config) is refused before it
+is allocated.  Every problem is a ``ValueError`` naming the file and what
+is wrong with it (a path that does not exist or may not be read raises
+the ``OSError`` of opening it: FileNotFoundError, PermissionError).
 """
 import contextlib
 import io
 import json
-import os
 import tokenize
 import zipfile
 import zlib
@@ -34,8 +37,10 @@ import zlib
 import numpy as np
 
 from ..atomic_write import atomic_write
+from ..regular_file import open_regular_file
 
 FORMAT_VERSION = 1
+_ZIP_MAGIC = b"PK\x03\x04"
 
 # Numbers only: bool, signed and unsigned integers, floats.
 _NUMERIC_KINDS = "biuf"
@@ -109,20 +114,34 @@ def _read_member(archive, info):
     return _decode_npy(info.filename, archive.read(info))   # read() checks the CRC
 
 
+def _check_magic(f, filepath):
+    """A fastnn file is a zip archive written by ``np.savez``: it starts with
+    a zip member's header, ``PK\\x03\\x04``.  Checked first, so a file of
+    another kind is named as such (zipfile would begin at the file's end,
+    looking for the archive's table of contents)."""
+    start = f.read(len(_ZIP_MAGIC))
+    if start != _ZIP_MAGIC:
+        found = f"starts with the bytes {start.hex(' ')}" if start else "is empty"
+        raise ValueError(f"{filepath}: not a fastnn model file: it {found}, but a fastnn "
+                         f"model file is a zip archive and starts with "
+                         f"{_ZIP_MAGIC.hex(' ')} ({_ZIP_MAGIC!r})")
+    f.seek(0)
+
+
 def _open(filepath):
     """The archive's arrays, checked to be a fastnn file of a known version."""
-    try:
-        with zipfile.ZipFile(os.fspath(filepath)) as archive:
-            arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
-                      for info in archive.infolist()}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error,
-            NotImplementedError, RuntimeError) as err:
-        # a damaged zip header can claim an unsupported version or compression
-        # (NotImplementedError) or encryption (RuntimeError): not a readable file either
-        raise ValueError(f"{filepath}: not a readable fastnn model file "
-                         f"(truncated or corrupted?): {err}") from None
+    with open_regular_file(filepath, "a fastnn model file") as f:
+        _check_magic(f, filepath)
+        try:
+            with zipfile.ZipFile(f) as archive:
+                arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
+                          for info in archive.infolist()}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error,
+                NotImplementedError, RuntimeError) as err:
+            # a damaged zip header can claim an unsupported version or compression
+            # (NotImplementedError) or encryption (RuntimeError): not a readable file either
+            raise ValueError(f"{filepath}: not a readable fastnn model file "
+                             f"(truncated or corrupted?): {err}") from None
     version = arrays.get("fastnn_format")
     if version is None:
         raise ValueError(f"{filepath}: not a fastnn model file (no format version)")
