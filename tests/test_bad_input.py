@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
-from fastnn.layers import (Activation, AveragePooling2D, Conv2D, Dense, Flatten, Input,
-                           MaxPooling2D, UpSampling2D)
+from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D,
+                           Conv2DTranspose, Dense, Dropout, Flatten, Input, MaxPooling2D,
+                           RandomCrop, Reshape, UpSampling2D)
 from fastnn.models import Sequential
 from fastnn.models import data
 from fastnn.optimizers import SGD
@@ -412,6 +413,66 @@ def test_validation_split_that_leaves_an_empty_part(fraction):
 def test_predict_on_no_samples_is_handled_with_an_empty_result():
     y = mlp().predict(np.zeros((0, 3)))
     assert y.shape == (0, 2) and y.dtype == np.float32
+
+
+OPEN_SIZE_MODELS = {  # name: the layers of a model whose input leaves image sizes open (None)
+    "conv": lambda: [Input(shape=(None, None, 1)), Conv2D(4, 3)],
+    "strided-conv-pools": lambda: [Input(shape=(None, None, 2)),
+                                   Conv2D(3, 3, strides=2, padding="same"),
+                                   MaxPooling2D(3, strides=2), AveragePooling2D(2, padding="same")],
+    "conv-flatten": lambda: [Input(shape=(None, None, 1)), Conv2D(2, 3), Flatten()],
+    "conv-rows-dense": lambda: [Input(shape=(None, None, 1)), Conv2D(4, 3, activation="relu"),
+                                Reshape((-1, 4)), Dense(3, activation="softmax")],
+    "pixelwise-dense-norm-dropout": lambda: [Input(shape=(None, None, 3)), Dense(5),
+                                             BatchNormalization(), Dropout(0.5),
+                                             Activation("tanh")],
+    "upsampling-transposed-convs": lambda: [Input(shape=(None, None, 1)), UpSampling2D((2, 3)),
+                                            Conv2DTranspose(2, 3, strides=2),
+                                            Conv2DTranspose(3, 2, strides=(1, 2),
+                                                            padding="same")],
+    "open-height-only": lambda: [Input(shape=(None, 7, 1)), Conv2D(2, (3, 2), strides=(2, 1)),
+                                 MaxPooling2D((1, 2))],
+    "crop-to-fixed-size-flatten-dense": lambda: [Input(shape=(None, None, 1)), RandomCrop(4, 4),
+                                                 Flatten(), Dense(3)],
+}
+
+
+@pytest.mark.parametrize("size", [(5, 5), (9, 12)])
+@pytest.mark.parametrize("layers", OPEN_SIZE_MODELS.values(), ids=OPEN_SIZE_MODELS.keys())
+def test_predict_on_no_samples_of_an_open_size_has_the_shape_of_that_size(layers, size):
+    """The empty result has the shape a non-empty batch of the same images gets:
+    computed from this x's image size, not from the model's sizes left open."""
+    model = Sequential(layers())
+    sample = tuple(n if n is not None else size[i]
+                   for i, n in enumerate(model.input_shape[1:3])) + model.input_shape[3:]
+    full = model.predict(RNG.normal(size=(2,) + sample))
+    for empty in (model.predict(np.zeros((0,) + sample)), model(np.zeros((0,) + sample))):
+        assert empty.shape == (0,) + full.shape[1:] and empty.dtype == np.float32
+
+
+def test_predict_on_no_samples_of_the_issue():
+    model = Sequential([Input(shape=(None, None, 1)), Conv2D(4, 3)])
+    y = model.predict(np.zeros((0, 5, 5, 1), np.float32))
+    assert y.shape == (0, 3, 3, 4) and y.dtype == np.float32
+
+
+def test_an_image_size_a_model_cannot_take_is_refused_for_empty_and_full_batches():
+    """A fixed-size Reshape after an open size builds the Dense for one size
+    (5x5 images: 3*3*4 = 36 values); a 6x6 image gives 4*4*4 = 64."""
+    model = Sequential([Input(shape=(None, None, 1)), Conv2D(4, 3), Reshape((36,), name="rows"),
+                        Dense(2)])
+    assert model.predict(np.zeros((0, 5, 5, 1))).shape == (0, 2)
+    for samples in (0, 2):
+        with raises(ValueError, "layer 'rows'", f"shape ({samples}, 4, 4, 4)", "to (36,)"):
+            model.predict(np.zeros((samples, 6, 6, 1)))
+
+
+def test_a_dense_after_flattening_open_sizes_is_refused_when_the_model_is_built():
+    """Flatten of images of any size has a length known only from the data,
+    so the Dense after it cannot size its kernel."""
+    with raises(ValueError, "layer 'out' (Dense)", "(None, None)", "Flatten", "fixed size",
+                "RandomCrop"):
+        Sequential([Input(shape=(None, None, 1)), Conv2D(2, 3), Flatten(), Dense(2, name="out")])
 
 
 def test_a_sample_with_an_empty_axis_cannot_build_a_model():

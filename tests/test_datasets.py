@@ -179,6 +179,30 @@ def test_missing_file_is_an_oserror(tmp_path):
         read_idx(tmp_path / "nope.gz")
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_the_start_is_checked_before_the_rest_is_read(tmp_path, suffix):
+    """64 MiB after a start that is not IDX's (type code 0x0A): refused having read
+    the first 4 bytes (plain) or the first 4 MiB chunk (gzip), not all of it.  (Paths
+    that are not regular files: tests/test_faults.py.)"""
+    import tracemalloc
+    path = tmp_path / f"big.idx{suffix}"
+    start, size = b"\x00\x00\x0a\x01", 64 << 20
+    if suffix:
+        path.write_bytes(gzip.compress(start + bytes(size - len(start)), 1))
+    else:
+        with open(path, "wb") as f:
+            f.write(start)
+            f.truncate(size)        # sparse: no disk space used
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{path}: unknown data type code 0x0A"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak:,} bytes allocated"
+
+
 # ---- fuzzing: nothing but ValueError, and quickly -----------------------------------
 
 FUZZ = settings(max_examples=100, deadline=timedelta(seconds=5), database=None)

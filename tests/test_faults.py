@@ -4,18 +4,20 @@ losses and gradient clipping.
 - Ctrl+C / KeyboardInterrupt during fit: compared bit for bit with a twin run that stopped
   cleanly (``stop_training``) at the same batch and then trained on identically.
 - SIGKILL: a subprocess saves a big model (model.save, save_weights, ModelCheckpoint) or
-  downloads a dataset over and over and is killed at seeded random moments; the file on
-  disk must then be exactly a version that was written completely.
+  downloads a dataset and is killed at points of the write that it reports itself (and
+  waits at); the file on disk must then be exactly the version written completely.
 - Loading truncated, tampered, wrong-version, object-array and pickle-carrying files:
   a ValueError, and the pickle payload (which creates a marker file when unpickled -- a
   positive control shows it does) never runs.
+- Paths that are not regular files (a directory, a FIFO, /dev/zero, /dev/null, a socket):
+  a ValueError naming what they are, in a child process bounded in time and memory.
 """
 import io
 import json
 import math
 import os
 import pathlib
-import random as pyrandom
+import re
 import signal
 import subprocess
 import sys
@@ -292,26 +294,83 @@ def test_clipping_changes_the_update():
 
 # ---- SIGKILL in the middle of a write ---------------------------------------------------------
 
-KILLS_PER_WRITER = 3
-WRITERS = ["save", "save_weights", "checkpoint"]
-
-# The child announces each version *before* writing it ("begin <digest>") and confirms it
-# after ("done"): the file on disk must hold the last confirmed version or the one begun
-# after it (killed between os.replace and the print) -- never anything else.
-WRITER = textwrap.dedent("""
-    import hashlib, sys
-    import numpy as np
-    from fastnn.callbacks import Callback, ModelCheckpoint
-    from fastnn.layers import Dense
-    from fastnn.models import Sequential
-
-    def digest(weights):
-        return hashlib.sha256(b"".join(w.tobytes() for w in weights)).hexdigest()
+# Each child stops at one point of its write that it reports itself ("at <point>") and waits
+# there until the test kills it: every kill lands exactly where it is meant to, however
+# loaded the machine.  (Killing after a sleep made "was the write still going?" a race.)
+# The points are reached through fastnn.atomic_write's steps, which every save and download
+# takes: a save that stopped writing atomically would never reach them, and fail the test.
+PAUSE = textwrap.dedent("""
+    import sys
 
     def say(*words):
         print(*words, flush=True)
 
-    mode, path = sys.argv[1], sys.argv[2]
+    def pause(point):
+        say("at", point)      # the test kills this process when it reads this line
+        sys.stdin.readline()  # never answered: returns only if the test itself is gone
+        sys.exit("the test stopped waiting")
+""")
+
+STOP_AT_SAVE = 2   # killed during the second save: one complete version was written before
+SAVE_POINTS = ["opened", "half-written", "written", "renamed"]
+WRITERS = ["save", "save_weights", "checkpoint"]
+
+# The child announces each version *before* writing it ("begin <digest>") and confirms it
+# after ("done").  Its save number STOP_AT_SAVE pauses at one point: the temporary file just
+# opened (empty), holding its first megabyte, complete and fsynced but not yet renamed, or
+# renamed onto the target before "done" is printed.
+WRITER = PAUSE + textwrap.dedent("""
+    import hashlib
+    import numpy as np
+    from fastnn import atomic_write
+    from fastnn.callbacks import Callback, ModelCheckpoint
+    from fastnn.layers import Dense
+    from fastnn.models import Sequential
+
+    mode, path, point, stop_at = sys.argv[1:]
+    saves = 0
+    open_temporary, commit = atomic_write.open_temporary, atomic_write.commit
+
+    def stop_here(where):
+        return saves == int(stop_at) and point == where
+
+    class HalfWritten:   # the temporary file, pausing once its first megabyte is on disk
+        def __init__(self, f):
+            self.f, self.written = f, 0
+        def write(self, data):
+            n = self.f.write(data)
+            self.written += n
+            if self.written >= 1 << 20:
+                self.f.flush()
+                pause(point)
+            return n
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return self.f.__exit__(*exc)
+
+    def opening(folder):
+        global saves
+        saves += 1
+        f, temporary = open_temporary(folder)
+        if stop_here("opened"):
+            pause(point)
+        return (HalfWritten(f) if stop_here("half-written") else f), temporary
+
+    def committing(temporary, target):
+        if stop_here("written"):
+            pause(point)
+        commit(temporary, target)
+        if stop_here("renamed"):
+            pause(point)
+
+    atomic_write.open_temporary, atomic_write.commit = opening, committing
+
+    def digest(weights):
+        return hashlib.sha256(b"".join(w.tobytes() for w in weights)).hexdigest()
+
     model = Sequential([Dense(700, input_shape=(700,)), Dense(700)])
     model.compile("adam", "mse")
     if mode == "checkpoint":
@@ -336,39 +395,27 @@ def start_child(script, *args):
     env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]),
                OMP_NUM_THREADS="1")
     child = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True)
     reader.start()
     return child, lines, reader
 
 
-def kill_after(child, lines, reader, ready, delay):
-    """SIGKILL ``child`` ``delay`` seconds after ``ready(lines)`` first holds (unless it
-    has finished by then); returns its exit code."""
+def kill_at(point, child, lines, reader):
+    """SIGKILL ``child`` once it reports that it waits at ``point``; its exit code.  A
+    child that exits first, or has not got there within 60 s, is ended too (and then
+    its exit code, or its output without "at <point>", fails the test)."""
     deadline = time.monotonic() + 60
-    while not ready(lines) and child.poll() is None and time.monotonic() < deadline:
+    while f"at {point}\n" not in lines and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    time.sleep(delay)
     child.send_signal(signal.SIGKILL)
     child.wait()
     reader.join()
     child.stdout.close()
+    child.stdin.close()
     return child.returncode
-
-
-def kill_all(runs):
-    """Run kill_after for every (child, lines, reader, ready, delay) side by side."""
-    codes = [None] * len(runs)
-
-    def kill(i):
-        codes[i] = kill_after(*runs[i])
-    threads = [threading.Thread(target=kill, args=(i,)) for i in range(len(runs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return codes
 
 
 def weights_digest(weights):
@@ -384,39 +431,24 @@ def stray_files(folder, expected):
     return others
 
 
-def writing(folder):
-    """True while a temporary file is in ``folder``: a write is under way."""
-    return lambda lines: "done\n" in lines and any(
-        name.endswith(".tmp") for name in os.listdir(folder))
-
-
 def test_sigkill_while_saving_never_damages_the_saved_file(tmp_path):
-    """Each writer is killed KILLS_PER_WRITER times (the children run side by side): at
-    seeded random moments, and once just after a temporary file appeared (mid-write for
-    sure).  Every time the file loads and holds a completely written version."""
-    rng = pyrandom.Random(6)
-    runs, kills = [], []
+    """Each writer is killed at each point of its third save (the children run side by
+    side).  Every time the file loads and holds exactly the version it must: the second
+    one until the rename, the third one after it."""
+    runs = []
     for mode in WRITERS:
-        for kill in range(KILLS_PER_WRITER):
-            folder = tmp_path / f"{mode}{kill}"
+        for point in SAVE_POINTS:
+            folder = tmp_path / f"{mode}-{point}"
             folder.mkdir()
-            child, lines, reader = start_child(WRITER, mode, folder / "model.fnn")
-            runs.append((mode, folder, lines))
-            if kill == 1:
-                kills.append((child, lines, reader, writing(folder), rng.uniform(0.0, 0.005)))
-            else:
-                kills.append((child, lines, reader, lambda ls: "done\n" in ls,
-                              rng.uniform(0.0, 0.3)))
-    codes = kill_all(kills)
-    assert codes == [-signal.SIGKILL] * len(runs)     # each was killed while still writing
+            runs.append((mode, point, folder, start_child(WRITER, mode, folder / "model.fnn",
+                                                          point, STOP_AT_SAVE)))
+    codes = [kill_at(point, *child) for _, point, _, child in runs]
+    assert codes == [-signal.SIGKILL] * len(runs)
 
-    mid_write = 0
-    for mode, folder, lines in runs:
-        # a line cut short by the kill was announced but its save never started
-        begun = [line.split()[1] for line in lines
-                 if line.startswith("begin ") and line.endswith("\n")]
-        confirmed = sum(line == "done\n" for line in lines)
-        allowed = begun[confirmed - 1:confirmed + 1]     # last confirmed, or the next one
+    for mode, point, folder, (_, lines, _) in runs:
+        assert lines[-1] == f"at {point}\n", (mode, point, lines[-3:])
+        begun = [line.split()[1] for line in lines if line.startswith("begin ")]
+        assert (len(begun), lines.count("done\n")) == (STOP_AT_SAVE, STOP_AT_SAVE - 1)
         path = folder / "model.fnn"
         if mode == "save_weights":
             model = Sequential([Dense(700, input_shape=(700,)), Dense(700)])
@@ -424,32 +456,54 @@ def test_sigkill_while_saving_never_damages_the_saved_file(tmp_path):
         else:
             model = load_model(path)
             assert model.optimizer is not None
-        assert weights_digest(model.get_weights()) in allowed, (mode, len(begun), confirmed)
+        renamed = point == "renamed"
+        assert weights_digest(model.get_weights()) == begun[-1 if renamed else -2], (mode, point)
+        # the temporary file of the killed save stays behind until it is renamed
         strays = stray_files(folder, ["model.fnn"])
-        mid_write += bool(strays)
+        assert len(strays) == (0 if renamed else 1), (mode, point, strays)
+        if point == "half-written":
+            assert 1 << 20 <= os.path.getsize(folder / strays[0]) < os.path.getsize(path)
         model.save_weights(path)                  # the leftovers do not disturb a new save
         assert stray_files(folder, ["model.fnn"]) == strays
-    # the kills did land in the middle of writes (a .tmp was left): the test bites
-    assert mid_write >= len(runs) // 4, mid_write
 
 
-DOWNLOADER = textwrap.dedent("""
-    import sys, time, urllib.request
+DOWNLOAD_POINTS = ["fetching", "fetched", "one-moved", "all-moved"]
+
+# The child downloads the missing files and pauses at one point: its first file half
+# fetched, all fetched and verified but none moved into place, the first one moved, all
+# moved (before download_files returns).
+DOWNLOADER = PAUSE + textwrap.dedent("""
+    import urllib.request
     from fastnn.datasets import _files
 
-    opened = urllib.request.urlopen
-    def slow_network(url, timeout=None):       # a slow line: 3 ms per 64 KiB chunk
+    url, folder, point = sys.argv[1:]
+    opened, commit = urllib.request.urlopen, _files.commit
+    moved = 0
+
+    def fetching(url, timeout=None):
         response = opened(url, timeout=timeout)
-        read = response.read
-        def read_slowly(size=-1):
-            time.sleep(0.003)
+        read, chunks = response.read, 0
+        def read_and_pause(size=-1):
+            nonlocal chunks
+            chunks += 1
+            if chunks == 2 and point == "fetching":   # the first chunk is in the file
+                pause(point)
             return read(size)
-        response.read = read_slowly
+        response.read = read_and_pause
         return response
-    urllib.request.urlopen = slow_network
-    print("start", flush=True)
-    _files.download_files(sys.argv[1], sys.argv[2])
-    print("done", flush=True)
+
+    def committing(temporary, target):
+        global moved
+        if moved == 0 and point == "fetched":
+            pause(point)
+        commit(temporary, target)
+        moved += 1
+        if point == "one-moved" or (point == "all-moved" and moved == 3):
+            pause(point)
+
+    urllib.request.urlopen, _files.commit = fetching, committing
+    _files.download_files(url, folder)
+    say("done")
 """)
 
 
@@ -461,8 +515,9 @@ def idx_gz(shape, rng):
 
 
 def test_sigkill_while_downloading_leaves_only_complete_files(tmp_path):
-    """Files already in the cache stay untouched; each of the four names is afterwards
-    either absent or complete; a second download finishes the set."""
+    """Killed at each point of a download of the three missing files: the file already
+    in the cache stays untouched, each of the four names is either absent or complete (the
+    ones moved into place so far), and a second download finishes the set."""
     from fastnn.datasets import _files
 
     rng = np.random.default_rng(0)
@@ -473,28 +528,29 @@ def test_sigkill_while_downloading_leaves_only_complete_files(tmp_path):
     for name, shape in sizes.items():
         (server / name).write_bytes(idx_gz(shape, rng))
     url = server.as_uri()
-    delays = pyrandom.Random(2).sample([i * 0.03 for i in range(40)], 4)
+    earlier = "train-labels-idx1-ubyte.gz"
+    missing = [name for name in sizes if name != earlier]   # downloaded in this order
     runs = []
-    for i, delay in enumerate(delays):
-        cache = tmp_path / f"cache{i}"
+    for point in DOWNLOAD_POINTS:
+        cache = tmp_path / f"cache-{point}"
         cache.mkdir()
-        (cache / "train-labels-idx1-ubyte.gz").write_bytes(
-            (server / "train-labels-idx1-ubyte.gz").read_bytes())   # an earlier download
-        runs.append((cache, delay, *start_child(DOWNLOADER, url, cache)))
-    codes = kill_all([(child, lines, reader, lambda ls: "start\n" in ls, delay)
-                      for _, delay, child, lines, reader in runs])
-    assert set(codes) <= {0, -signal.SIGKILL}
+        (cache / earlier).write_bytes((server / earlier).read_bytes())   # an earlier download
+        runs.append((point, cache, start_child(DOWNLOADER, url, cache, point)))
+    codes = [kill_at(point, *child) for point, _, child in runs]
+    assert codes == [-signal.SIGKILL] * len(runs)
 
-    for cache, _, _, lines, _ in runs:
+    for point, cache, (_, lines, _) in runs:
+        assert lines == [f"at {point}\n"], (point, lines)
+        moved = {"fetching": 0, "fetched": 0, "one-moved": 1, "all-moved": 3}[point]
         present = [name for name in sizes if (cache / name).exists()]
-        assert "train-labels-idx1-ubyte.gz" in present
+        assert sorted(present) == sorted([earlier] + missing[:moved]), point
         for name in present:
             assert (cache / name).read_bytes() == (server / name).read_bytes(), name
-        stray_files(cache, present)
+        strays = stray_files(cache, present)
+        assert len(strays) == {"fetching": 1, "fetched": 3, "one-moved": 2, "all-moved": 0}[point]
         _files.download_files(url, cache)
         (x_train, y_train), (x_test, y_test) = _files._load_folder(cache)
         assert x_train.shape == (2000, 28, 28) and y_test.shape == (1000,)
-    assert codes.count(-signal.SIGKILL) >= len(runs) // 2     # most were stopped mid-download
 
 
 # ---- hostile and damaged model files -------------------------------------------------------
@@ -664,3 +720,88 @@ def test_an_enormous_layer_in_the_config_is_refused_before_allocating(tmp_path, 
     _, path = saved_model(tmp_path)
     with pytest.raises(ValueError, match=message):
         load_model(with_config(path, tmp_path / "huge.fnn", change))
+
+
+# ---- paths that are not regular files --------------------------------------------------------
+
+# Each loader on one path, in a child process: a regression (reading /dev/zero to its
+# never-coming end, opening a FIFO that nobody writes to) then fails by the timeout, with
+# the memory the child may take capped, instead of hanging or exhausting the machine.
+READERS = textwrap.dedent("""
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+    from fastnn.datasets import fashion_mnist
+    from fastnn.datasets.idx import read_idx
+    from fastnn.layers import Dense
+    from fastnn.models import Sequential, load_model
+
+    path = sys.argv[1]
+    readers = {"load_model": load_model, "read_idx": read_idx,
+               "load_weights": Sequential([Dense(2, input_shape=(3,))]).load_weights,
+               "load_data": fashion_mnist.load_data}
+    for name in sys.argv[2:]:
+        print("reading", name, flush=True)
+        try:
+            readers[name](path)
+            print("returned", flush=True)
+        except Exception as err:
+            print(type(err).__name__, str(err).replace("\\n", " "), flush=True)
+""")
+
+
+def read_in_child(path, *readers):
+    """``(exception name, message)`` of each reader on ``path``, within 60 s."""
+    env = dict(os.environ, PYTHONPATH=str(pathlib.Path(__file__).resolve().parents[1]),
+               OMP_NUM_THREADS="1")
+    try:
+        done = subprocess.run([sys.executable, "-c", READERS, str(path), *readers], env=env,
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as stuck:
+        pytest.fail(f"still reading {path} after 60 s; the child printed: {stuck.stdout!r}")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 2 * len(readers), (lines, done.stderr)
+    return [tuple(line.split(" ", 1)) for line in lines[1::2]]
+
+
+@pytest.fixture
+def unix_socket(tmp_path):
+    import socket
+    with socket.socket(socket.AF_UNIX) as listening:
+        path = tmp_path / "sock"
+        listening.bind(str(path))
+        yield path
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda tmp: tmp, "a directory"),
+    (lambda tmp: (os.mkfifo(tmp / "fifo.fnn"), tmp / "fifo.fnn")[1], "a FIFO (named pipe)"),
+    (lambda tmp: "/dev/zero", "a character device"),
+    (lambda tmp: "/dev/null", "a character device"),
+    (lambda tmp: tmp / "sock", "a socket"),
+], ids=["directory", "fifo", "dev-zero", "dev-null", "socket"])
+def test_a_path_that_is_not_a_regular_file_is_refused_before_reading(tmp_path, unix_socket,
+                                                                     make, kind):
+    """load_model('/dev/zero') used to read forever, a FIFO blocked in open, and a
+    directory was reported as "truncated or corrupted?"."""
+    path = make(tmp_path)
+    outcomes = read_in_child(path, "load_model", "load_weights", "read_idx")
+    assert outcomes == [("ValueError", f"{path} is {kind}, not a fastnn model file: give the "
+                                       f"path of a file")] * 2 + [
+        ("ValueError", f"{path} is {kind}, not an IDX file: give the path of a file")]
+
+
+def test_a_data_set_folder_names_the_entries_that_are_not_files(tmp_path):
+    """load_data(path) reads only regular files; a FIFO or a folder in a file's place is
+    named with what it is, and a path argument that is a file is not a folder."""
+    from fastnn.datasets import fashion_mnist
+    from fastnn.datasets._files import FILES
+    os.mkfifo(tmp_path / FILES[0])
+    (tmp_path / FILES[1]).mkdir()
+    (tmp_path / "file").write_bytes(b"")
+    [(error, message)] = read_in_child(tmp_path, "load_data")
+    assert error == "FileNotFoundError", message
+    assert (f"{FILES[0]} (a FIFO (named pipe), not a file), {FILES[1]} (a directory, not a "
+            f"file), {FILES[2]}, {FILES[3]}") in message
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"{tmp_path / 'file'} (the path argument) is a regular file, not a folder")):
+        fashion_mnist.load_data(tmp_path / "file")

@@ -1,6 +1,7 @@
 """model.save / load_model / save_weights / load_weights: faithful, no pickle, robust."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -294,6 +295,20 @@ def test_invalid_json_raises_value_error(tmp_path):
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         load_model("/nonexistent/dir/model.fnn")
+
+
+def test_a_file_of_another_kind_is_named_by_its_first_bytes(tmp_path):
+    """Checked before zipfile looks for the archive's table of contents at the end.
+    (Paths that are not regular files: tests/test_faults.py.)"""
+    path = tmp_path / "model.fnn"
+    for content, found in [(b"\x7fELF" + bytes(200), "starts with the bytes 7f 45 4c 46"),
+                           (b"", "is empty")]:
+        path.write_bytes(content)
+        for load in (load_model, Sequential([Dense(2, input_shape=(2,))]).load_weights):
+            with pytest.raises(ValueError, match=re.escape(
+                    f"{path}: not a fastnn model file: it {found}, but a fastnn model file "
+                    f"is a zip archive and starts with 50 4b 03 04")):
+                load(path)
 
 
 # ---- weights only ----------------------------------------------------------------------------------

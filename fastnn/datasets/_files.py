@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic_write import commit, flush_to_disk, open_temporary, remove_quietly
+from ..regular_file import kind
 from .idx import MAX_BYTES, _gunzip, parse_idx, read_idx
 
 #: The four files, in the names the original MNIST distribution uses.
@@ -60,7 +61,15 @@ def candidate_folders(name: str, system_dir=None) -> list[tuple[Path, str]]:
 
 
 def _missing(folder: Path) -> list[str]:
+    """The files not in ``folder``: only regular files count (``read_idx``
+    refuses the rest, and a FIFO or a device is never opened)."""
     return [f for f in FILES if not (folder / f).is_file()]
+
+
+def _what_is_there(folder: Path, names) -> list[str]:
+    """Each name, with what is there instead of a file if something is."""
+    return [f"{name} ({kind((folder / name).stat().st_mode)}, not a file)"
+            if (folder / name).exists() else name for name in names]
 
 
 def load_idx_dataset(path, *, name: str, title: str, system_dir=None, base_url: str,
@@ -72,13 +81,15 @@ def load_idx_dataset(path, *, name: str, title: str, system_dir=None, base_url: 
     """
     if path is not None:
         folder = Path(path).expanduser()
-        missing = _missing(folder)
         if not folder.is_dir():
-            raise FileNotFoundError(f"{title} folder {folder} (the path argument) does not exist. "
+            problem = (f"is {kind(folder.stat().st_mode)}, not a folder" if folder.exists()
+                       else "does not exist")
+            raise FileNotFoundError(f"{title} folder {folder} (the path argument) {problem}. "
                                     f"It must hold the four files {', '.join(FILES)}.")
+        missing = _missing(folder)
         if missing:
             raise FileNotFoundError(f"{title} files missing from {folder} (the path argument): "
-                                    f"{', '.join(missing)}.")
+                                    f"{', '.join(_what_is_there(folder, missing))}.")
         return _load_folder(folder)
 
     candidates = candidate_folders(name, system_dir)

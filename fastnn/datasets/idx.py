@@ -36,6 +36,8 @@ import zlib
 
 import numpy as np
 
+from ..regular_file import open_regular_file
+
 __all__ = ["MAX_BYTES", "TYPE_CODES", "parse_idx", "read_idx"]
 
 #: IDX type code -> NumPy dtype of the stored (big-endian) data.
@@ -59,24 +61,31 @@ def read_idx(path, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """Read the IDX file at ``path`` (gzip-compressed if it ends in ``.gz``).
 
     Returns a NumPy array of the declared shape, in native byte order
-    (``uint8`` for type 0x08).  Raises ``ValueError`` naming the file if its
-    content is not a well-formed IDX file, and the usual ``OSError`` (e.g.
-    ``FileNotFoundError``) if it cannot be opened.
+    (``uint8`` for type 0x08).  Raises ``ValueError`` naming the file if it
+    is not a regular file (a directory, a FIFO, a device such as
+    ``/dev/zero``: see ``fastnn.regular_file``) or its content is not a
+    well-formed IDX file, and the usual ``OSError`` (e.g.
+    ``FileNotFoundError``) if it cannot be opened.  The first bytes are
+    checked before the rest is read.
     """
     path = os.fsdecode(path)
-    with open(path, "rb") as f:
+    with open_regular_file(path, "an IDX file") as f:
         if path.endswith(".gz"):
             data = _gunzip(f, path, max_bytes)
         else:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise ValueError(f"{path}: file is {size:,} bytes, over the {max_bytes:,}-byte limit")
-            data = f.read()
+            start = f.read(4)
+            _check_start(start, path)   # before reading up to max_bytes of something else
+            data = start + f.read()
     return parse_idx(data, source=path, max_bytes=max_bytes)
 
 
 def _gunzip(f, path, max_bytes: int) -> bytes:
-    """Decompress an open gzip file, refusing more than ``max_bytes`` of output."""
+    """Decompress an open gzip file holding an IDX file, refusing more than
+    ``max_bytes`` of output.  Two starts are checked before the rest is
+    read: gzip's own (1f 8b, by gzip) and IDX's, in the first chunk."""
     chunks, total = [], 0
     try:
         with gzip.GzipFile(fileobj=f, mode="rb") as z:
@@ -84,6 +93,8 @@ def _gunzip(f, path, max_bytes: int) -> bytes:
                 chunk = z.read(_CHUNK)
                 if not chunk:
                     break
+                if not chunks:
+                    _check_start(chunk, path)
                 total += len(chunk)
                 if total > max_bytes:
                     raise ValueError(f"{path}: decompresses to over the {max_bytes:,}-byte limit")
@@ -93,11 +104,9 @@ def _gunzip(f, path, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_idx(data: bytes, source: str = "<bytes>", max_bytes: int = MAX_BYTES) -> np.ndarray:
-    """Decode the bytes of an (uncompressed) IDX file; see the module docstring.
-
-    ``source`` names the data in error messages.
-    """
+def _check_start(data: bytes, source: str) -> None:
+    """ValueError unless ``data`` starts as an IDX file does: magic 00 00, a
+    known type code, 1 to 8 dimensions (its first 4 bytes are enough)."""
     def bad(problem: str) -> ValueError:
         return ValueError(f"{source}: {problem}")
 
@@ -116,6 +125,17 @@ def parse_idx(data: bytes, source: str = "<bytes>", max_bytes: int = MAX_BYTES) 
     if ndim > _MAX_DIMS:
         raise bad(f"absurd number of dimensions: {ndim} (at most {_MAX_DIMS} accepted)")
 
+
+def parse_idx(data: bytes, source: str = "<bytes>", max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Decode the bytes of an (uncompressed) IDX file; see the module docstring.
+
+    ``source`` names the data in error messages.
+    """
+    def bad(problem: str) -> ValueError:
+        return ValueError(f"{source}: {problem}")
+
+    _check_start(data, source)
+    code, ndim = data[2], data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
         raise bad(f"truncated header: {ndim} dimensions need {header} header bytes, "

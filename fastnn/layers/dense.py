@@ -44,7 +44,11 @@ class Dense(KernelBiasLayer):
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"layer {self.name!r} (Dense) needs inputs whose last axis "
-                             f"is known, got shape {tuple(input_shape)}")
+                             f"is known, got shape {tuple(input_shape)}: its kernel has one "
+                             f"row per input value.  A Flatten of images whose size is left "
+                             f"open (None) has a length known only from the data; give the "
+                             f"images a fixed size (Input(shape=(28, 28, 1))), or bring them "
+                             f"to one size before the Flatten (RandomCrop(height, width))")
         self.build_kernel_and_bias((input_shape[-1], self.units), self.units)
         super().build(input_shape)
 

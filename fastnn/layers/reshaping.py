@@ -58,7 +58,8 @@ class Reshape(Layer):
 
     def call(self, x, training=False):
         self._shape = x.shape
-        return x.reshape((x.shape[0],) + self.target_shape)
+        # through compute_output_shape: a size that does not fit is an error naming the layer
+        return x.reshape(self.compute_output_shape(x.shape))
 
     def call_backward(self, dz):
         return dz.reshape(self._shape)

@@ -13,21 +13,24 @@ holding:
 Writing goes through ``fastnn.atomic_write``: a crash or a kill mid-write
 leaves the previous file intact (and at most a stray ``.fastnn-*.tmp``).
 
-Reading trusts nothing in the file.  Each member is read whole (so the zip
-checksum is verified) and decoded by hand from its ``.npy`` header: only
-plain numeric arrays are accepted -- an object array, which NumPy would
-unpickle, is refused before anything is decoded, so a file can never run
-code -- and the declared shape must match the bytes actually present, so
-a lying header cannot make us allocate terabytes.  The architecture is then
-checked against the stored weights *while* the layers are built: a weight
-whose configured shape differs from the stored array (``Dense(units=10**12)``
-in a tampered config) is refused before it is allocated.  Every problem is
-a ``ValueError`` naming the file and what is wrong with it.
+Reading trusts nothing, starting with the path: it must be a regular file
+(``fastnn.regular_file``: from ``/dev/zero`` or a FIFO a read would never
+end), and its first bytes must be those of a zip archive.  Each member is
+read whole (so the zip checksum is verified) and decoded by hand from its
+``.npy`` header: only plain numeric arrays are accepted -- an object array,
+which NumPy would unpickle, is refused before anything is decoded, so a
+file can never run code -- and the declared shape must match the bytes
+actually present, so a lying header cannot make us allocate terabytes.
+The architecture is then checked against the stored weights *while* the
+layers are built: a weight whose configured shape differs from the stored
+array (``Dense(units=10**12)`` in a tampered config) is refused before it
+is allocated.  Every problem is a ``ValueError`` naming the file and what
+is wrong with it (a path that does not exist or may not be read raises
+the ``OSError`` of opening it: FileNotFoundError, PermissionError).
 """
 import contextlib
 import io
 import json
-import os
 import tokenize
 import zipfile
 import zlib
@@ -35,9 +38,11 @@ import zlib
 import numpy as np
 
 from ..atomic_write import atomic_write
+from ..regular_file import open_regular_file
 from .config import sequential_from_config
 
 FORMAT_VERSION = 1
+_ZIP_MAGIC = b"PK\x03\x04"
 
 # Numbers only: bool, signed and unsigned integers, floats.
 _NUMERIC_KINDS = "biuf"
@@ -114,35 +119,41 @@ def _read_member(archive, info):
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def _refuse_hdf5(filepath):
-    """A Keras ``.h5`` file gets a message of its own (fastnn cannot read HDF5)."""
-    try:
-        with open(filepath, "rb") as f:
-            start = f.read(len(_HDF5_SIGNATURE))
-    except OSError:
-        return   # missing, a folder, ...: reading it as a zip below says so
+def _check_magic(f, filepath):
+    """A fastnn file is a zip archive written by ``np.savez``: it starts with
+    a zip member's header, ``PK\\x03\\x04``.  Checked first, so a file of
+    another kind is named as such (zipfile would begin at the file's end,
+    looking for the archive's table of contents); a Keras ``.h5`` file gets
+    a message of its own."""
+    start = f.read(len(_HDF5_SIGNATURE))
     if start == _HDF5_SIGNATURE:
         raise ValueError(f"{filepath} is an HDF5 file (Keras's .h5 format); fastnn reads "
-                             f"only the files its own model.save / save_weights write. Build "
-                             f"the model in fastnn and load the weights as arrays with "
-                             f"model.set_weights([...]) (in Keras's layouts and order)")
+                         f"only the files its own model.save / save_weights write. Build "
+                         f"the model in fastnn and load the weights as arrays with "
+                         f"model.set_weights([...]) (in Keras's layouts and order)")
+    start = start[:len(_ZIP_MAGIC)]
+    if start != _ZIP_MAGIC:
+        found = f"starts with the bytes {start.hex(' ')}" if start else "is empty"
+        raise ValueError(f"{filepath}: not a fastnn model file: it {found}, but a fastnn "
+                         f"model file is a zip archive and starts with "
+                         f"{_ZIP_MAGIC.hex(' ')} ({_ZIP_MAGIC!r})")
+    f.seek(0)
 
 
 def _open(filepath):
     """The archive's arrays, checked to be a fastnn file of a known version."""
-    _refuse_hdf5(filepath)
-    try:
-        with zipfile.ZipFile(os.fspath(filepath)) as archive:
-            arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
-                      for info in archive.infolist()}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error,
-            NotImplementedError, RuntimeError) as err:
-        # a damaged zip header can claim an unsupported version or compression
-        # (NotImplementedError) or encryption (RuntimeError): not a readable file either
-        raise ValueError(f"{filepath}: not a readable fastnn model file "
-                         f"(truncated or corrupted?): {err}") from None
+    with open_regular_file(filepath, "a fastnn model file") as f:
+        _check_magic(f, filepath)
+        try:
+            with zipfile.ZipFile(f) as archive:
+                arrays = {info.filename[:-len(".npy")]: _read_member(archive, info)
+                          for info in archive.infolist()}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error,
+                NotImplementedError, RuntimeError) as err:
+            # a damaged zip header can claim an unsupported version or compression
+            # (NotImplementedError) or encryption (RuntimeError): not a readable file either
+            raise ValueError(f"{filepath}: not a readable fastnn model file "
+                             f"(truncated or corrupted?): {err}") from None
     version = arrays.get("fastnn_format")
     if version is None:
         raise ValueError(f"{filepath}: not a fastnn model file (no format version)")

@@ -12,6 +12,7 @@ from ..unsupported import MODEL_ATTRIBUTES, attribute_error
 from . import config, deprecated, saving, training
 from .data import as_array, as_inputs
 from .summary import summary_lines
+from .training import empty_outputs
 
 
 class Sequential:
@@ -114,6 +115,20 @@ class Sequential:
             shape = layer.output_shape
         if self.loss is not None:
             self._resolve_metrics()   # "accuracy" depends on the output shape (compile may precede build)
+
+    def compute_output_shape(self, input_shape):
+        """The shape of the outputs for inputs of ``input_shape`` (batch first),
+        passed through every layer's ``compute_output_shape``.
+
+        ``output_shape`` is this for the model's own input shape, so it keeps
+        the sizes left open (None) there; given the shape of an actual x, the
+        answer has that x's sizes: after ``Input(shape=(None, None, 1))``,
+        ``Conv2D(4, 3)`` maps (0, 5, 5, 1) to (0, 3, 3, 4).  A size a layer
+        cannot take is a ValueError naming that layer."""
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
 
     def _ensure_built(self, x):
         if not self.built:
@@ -228,8 +243,10 @@ class Sequential:
     def __call__(self, x, training=False):
         x = as_array(x, "x")
         self._ensure_built(x)
-        return self.forward(as_inputs(x, self.batch_input_shape, self._layers[0].name),
-                            training=training)
+        x = as_inputs(x, self.batch_input_shape, self._layers[0].name)
+        if len(x) == 0:
+            return empty_outputs(self, x)
+        return self.forward(x, training=training)
 
     # ---- training ----------------------------------------------------------------------
 

@@ -265,10 +265,17 @@ def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     return _returned(logs, return_dict)
 
 
+def empty_outputs(model, x):
+    """The outputs for an x of no samples: an empty float32 array.  No layer
+    runs; its shape is the one a batch of x's sample shape would get, which
+    differs from ``model.output_shape`` where that has sizes left open (None)."""
+    return np.zeros(model.compute_output_shape(x.shape), np.float32)
+
+
 def _predict_arrays(model, x, batch_size, verbose):
+    if len(x) == 0:
+        return empty_outputs(model, x)
     outputs = [model.forward(x[idx], training=False) for idx in batches(len(x), batch_size)]
-    if not outputs:
-        return np.zeros((0,) + tuple(model.output_shape[1:]), np.float32)
     progress = Progress(len(x), verbose)
     progress.finish({})
     return np.concatenate(outputs).astype(np.float32, copy=False)
