@@ -305,5 +305,5 @@ def test_a_keras_h5_file_is_named_as_such(tmp_path, load):
     loader = getattr(fastnn.models, load) if load == "load_model" else classifier().load_weights
     with pytest.raises(ValueError, match=r"HDF5 file \(Keras's \.h5 format\).*set_weights"):
         loader(path)
-    with pytest.raises(ValueError, match="not a readable fastnn model file"):
-        loader(tmp_path)                                         # a folder: as before
+    with pytest.raises(ValueError, match="is a directory, not a fastnn model file"):
+        loader(tmp_path)                                         # a folder: named as one
