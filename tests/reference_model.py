@@ -80,9 +80,10 @@ def rounded(rounding, product, *factors, terms=1):
 
     Summed one by one in float32, every partial sum is rounded: a random walk
     of ``terms`` roundings, each up to u·Σ|products| (the same product run on
-    absolute values), so the error grows like √terms·u·Σ|products|."""
-    return rounding(product(*factors),
-                    lambda: math.sqrt(terms) * product(*(np.abs(f) for f in factors)))
+    absolute values), so the error grows like √terms·u·Σ|products| (and
+    √terms·u·2⁻¹²⁶ where the partial sums are below float32's normal range)."""
+    return rounding(product(*factors), lambda: math.sqrt(terms) * (
+        product(*(np.abs(f) for f in factors)) + SMALLEST_NORMAL))
 
 
 def plus(rounding, a, b):
