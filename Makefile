@@ -59,7 +59,8 @@ SANITIZE_TESTS := test_matmul.py test_conv2d.py test_conv_fused.py test_pooling.
                   $(notdir $(wildcard tests/test_layers_*.py)) test_activations.py \
                   test_optimizers.py test_gradient_check.py test_models_sequential.py \
                   test_models_training.py test_models_learning.py \
-                  test_bad_input.py test_determinism.py test_thread_safety.py
+                  test_bad_input.py test_determinism.py test_thread_safety.py \
+                  test_threaded_kernels.py test_course_shapes.py test_model_differential.py
 SANITIZE_ENV   := LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
                   ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
                   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
