@@ -38,7 +38,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._fuse = True
-        self._plan = None   # built on first use; add, pop, build and compile drop it
+        self._plan = None   # built on first use, again when its key changed (``plan``)
         for layer in layers or []:
             self.add(layer)
 
@@ -75,7 +75,6 @@ class Sequential:
         if not self._layers and self.batch_input_shape is None:
             self.batch_input_shape = layer.batch_input_shape
         self._layers.append(layer)
-        self._plan = None
         if self.batch_input_shape is not None:
             self.build(self.batch_input_shape)
 
@@ -84,7 +83,6 @@ class Sequential:
         if not self._layers:
             raise TypeError("There are no layers in the model.")
         self._layers.pop()
-        self._plan = None
 
     def build(self, input_shape=None):
         """Create every layer's weights for inputs of ``input_shape`` (batch first)."""
@@ -93,7 +91,6 @@ class Sequential:
             raise ValueError("Sequential.build: no input shape; give input_shape= to the "
                              "first layer or call build((None, ...))")
         self.batch_input_shape = shape
-        self._plan = None
         for layer in self._layers:
             if not layer.built:
                 layer.build(shape)
@@ -171,11 +168,14 @@ class Sequential:
     @property
     def plan(self):
         """The steps a training step runs, fused where a rule allows, and each
-        rule's verdict: ``print(model.plan)``.  Built on first use and again
-        after add, pop, build or compile, or when a layer's ``trainable``
-        changed (a check of those flags at each use); see ``fastnn.plan``."""
+        rule's verdict: ``print(model.plan)``; see ``fastnn.plan``.
+
+        Built on first use, and again whenever what it was built from
+        changed: the layers (add, pop), their ``trainable`` flags, the loss
+        or ``fuse`` (compile).  Each use compares that key (about a
+        microsecond); the rules are asked again only when it changed."""
         plan = self._plan
-        if plan is None or not plan.fits(self._layers, self.loss):
+        if plan is None or not plan.fits(self._layers, self.loss, self._fuse):
             if not self.built:
                 raise ValueError(f"model {self.name!r} is not built yet, so it has no plan: "
                                  f"give input_shape= to the first layer, or call build() or "
@@ -226,7 +226,6 @@ class Sequential:
         self._metric_specs = list(metrics or [])
         self._resolve_metrics()
         self._fuse = fuse
-        self._plan = None
 
     def _resolve_metrics(self):
         """Metric objects for the names given to compile, for the current output shape."""

@@ -48,11 +48,11 @@ class Plan:
         other = self._backward(not self.from_logits, note=False)
         self._backward_steps = {self.from_logits: self.backward_steps, not self.from_logits: other}
 
-    def fits(self, layers, loss):
-        """Whether this plan still describes a model with these layers and
-        loss (the same layers, since add/pop/build/compile drop the plan;
-        trainable flags can change on the layers themselves)."""
-        return loss is self.loss and self._trainable == [layer.trainable for layer in layers]
+    def fits(self, layers, loss, fuse):
+        """Whether this plan was built from these layers, with these trainable
+        flags, this loss and this ``fuse``: a model asks at each use."""
+        return (loss is self.loss and fuse == self.fuse and self.layers == tuple(layers)
+                and self._trainable == [layer.trainable for layer in layers])
 
     # ---- running ---------------------------------------------------------------------
 
