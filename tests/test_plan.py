@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastnn import losses
+from fastnn import activations, losses
 from fastnn.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
                            Dropout, Flatten, Input, MaxPooling2D)
 from fastnn.models import Sequential
@@ -491,10 +491,31 @@ def test_unfreezing_without_compiling_again_still_trains_the_layer(fresh_session
                                rtol=1e-5, atol=1e-6)
 
 
-def test_compiling_again_with_or_without_fuse_rebuilds_the_plan():
+def test_compiling_again_rebuilds_the_plan(fresh_session):
+    """With or without fuse, and after a layer's activation was replaced."""
     model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
     loss = losses.MeanSquaredError()
     model.compile("sgd", loss, fuse=False)
     assert not model.plan.fuse and model.plan.verdicts == []
     model.compile("sgd", loss)
-    assert model.plan.fuse and applied(model, rules.RELU_IN_KERNEL)
+    assert model.plan.fuse and applied(model, rules.RELU_IN_KERNEL) == ["dense"]
+    model.layers[0].activation = activations.get("tanh")
+    model.compile("sgd", loss)
+    assert applied(model, rules.RELU_IN_KERNEL) == []
+    assert steps(model.plan, "forward")[0] == ("dense, tanh", "dense")
+    x = np.float32([[1, -2, 3]])
+    w, b = model.layers[0].get_weights()
+    np.testing.assert_allclose(model.layers[0](x), np.tanh(x @ w + b), rtol=1e-6)
+
+
+def test_a_loss_assigned_to_the_model_is_the_one_trained_with(fresh_session):
+    model = Sequential([Dense(2, activation="softmax", input_shape=(3,))])
+    model.compile(SGD(0.1), "mse")
+    assert steps(model.plan, "loss") == [("mean_squared_error", "the loss, and dLoss/dy_pred")]
+    model.loss = losses.CategoricalCrossentropy()
+    assert steps(model.plan, "loss") == [
+        ("softmax+crossentropy", "categorical_crossentropy, and dLoss/dlogits of dense")]
+    x, y = np.float32([[1, 2, 3]]), np.float32([[0, 1]])
+    expected = -np.log(model.predict(x)[0, 1])
+    value, _ = train_step(model, x, y)
+    assert value == pytest.approx(expected, rel=1e-6)

@@ -170,12 +170,12 @@ class Sequential:
         """The steps a training step runs, fused where a rule allows, and each
         rule's verdict: ``print(model.plan)``; see ``fastnn.plan``.
 
-        Built on first use, and again whenever what it was built from
-        changed: the layers (add, pop), their ``trainable`` flags, the loss
-        or ``fuse`` (compile).  Each use compares that key (about a
-        microsecond); the rules are asked again only when it changed."""
+        Built on first use, again after each compile (which also makes a
+        layer's replaced ``activation`` count), and whenever the layers
+        (add, pop), their ``trainable`` flags or the loss are no longer those
+        it was built from: each use compares them (about a microsecond)."""
         plan = self._plan
-        if plan is None or not plan.fits(self._layers, self.loss, self._fuse):
+        if plan is None or not plan.fits(self._layers, self.loss):
             if not self.built:
                 raise ValueError(f"model {self.name!r} is not built yet, so it has no plan: "
                                  f"give input_shape= to the first layer, or call build() or "
@@ -226,6 +226,7 @@ class Sequential:
         self._metric_specs = list(metrics or [])
         self._resolve_metrics()
         self._fuse = fuse
+        self._plan = None   # compiling again also re-reads the layers' activations
 
     def _resolve_metrics(self):
         """Metric objects for the names given to compile, for the current output shape."""

@@ -48,10 +48,10 @@ class Plan:
         other = self._backward(not self.from_logits, note=False)
         self._backward_steps = {self.from_logits: self.backward_steps, not self.from_logits: other}
 
-    def fits(self, layers, loss, fuse):
+    def fits(self, layers, loss):
         """Whether this plan was built from these layers, with these trainable
-        flags, this loss and this ``fuse``: a model asks at each use."""
-        return (loss is self.loss and fuse == self.fuse and self.layers == tuple(layers)
+        flags, and this loss: a model asks at each use."""
+        return (loss is self.loss and self.layers == tuple(layers)
                 and self._trainable == [layer.trainable for layer in layers])
 
     # ---- running ---------------------------------------------------------------------
