@@ -8,9 +8,15 @@ A layer's life:
    (``add_weight``); shapes carry ``None`` for the batch dimension.
 3. ``forward(x, training)`` computes the output and caches what the
    backward pass needs.  Layers that end in an activation compute the
-   linear part in ``call`` and let the base class apply the activation.
+   linear part in ``call`` and let the base class apply the activation
+   (``activation_forward``).
 4. ``backward(dy)`` gets dLoss/dy, stores the gradient of every weight in
-   ``variable.grad`` and returns dLoss/dx (the chain rule, chapter 22).
+   ``variable.grad`` and returns dLoss/dx (the chain rule, chapter 22):
+   ``activation_backward``, then ``call_backward``.
+
+In a model, the halves are the steps of its plan (``fastnn.plan``), which
+may also use a layer's fused computations (a ReLU inside its kernel, a max
+pool's backward pass through the ReLU below it).
 
 Everything a layer owns is a ``Variable``; an optimizer updates the
 trainable ones in place.
