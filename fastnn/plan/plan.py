@@ -39,10 +39,11 @@ class Plan:
         if loss is not None and output is not None and self._ask(LOGITS_GRADIENT, loss, output):
             self.logits_activation = output.activation.name
         self.from_logits = self.logits_activation is not None
-        self.first = first_trainable(self.layers) if fuse else 0
+        # the lowest layer the backward pass reaches
+        self.lowest = first_trainable(self.layers) if fuse else 0
         if fuse:
-            self._ask(SKIP_LAYERS_BELOW, self.layers, self.first)
-            self._ask(SKIP_INPUT_GRADIENT, self.layers, self.first)
+            self._ask(SKIP_LAYERS_BELOW, self.layers, self.lowest)
+            self._ask(SKIP_INPUT_GRADIENT, self.layers, self.lowest)
         self.backward_steps = self._backward(self.from_logits)
         # model.backward(dy, from_logits) may start from the other gradient
         other = self._backward(not self.from_logits, note=False)
@@ -108,23 +109,23 @@ class Plan:
 
     def _backward(self, from_logits, note=True):
         """The backward steps, top layer first, from dLoss/dlogits or dLoss/dy_pred."""
-        layers, first = self.layers, self.first
+        layers, lowest = self.layers, self.lowest
         # layers whose activation's backward another step takes (the loss, a pool)
         taken = {len(layers) - 1} if from_logits else set()
         steps, i = [], len(layers) - 1
-        while i >= first:
+        while i >= lowest:
             layer = layers[i]
-            if i - 1 >= first and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
-                                            note=note):
-                if self._ask(POOLED_WEIGHT_GRADIENT, layers[i - 1], layer, i - 1 == first,
+            if i - 1 >= lowest and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
+                                             note=note):
+                if self._ask(POOLED_WEIGHT_GRADIENT, layers[i - 1], layer, i - 1 == lowest,
                              note=note):
                     steps += POOLED_WEIGHT_GRADIENT.steps(layers[i - 1], layer)
                     break
                 steps += MAX_POOL_THROUGH_RELU.steps(layer, layers[i - 1])
                 taken.add(i - 1)
             else:
-                # with fuse=False, first is 0 and every layer computes its input gradient
-                steps += self._layer_backward(layer, i in taken, i > first or not self.fuse,
+                # with fuse=False, lowest is 0 and every layer computes its input gradient
+                steps += self._layer_backward(layer, i in taken, i > lowest or not self.fuse,
                                               note)
             i -= 1
         return steps

@@ -4,7 +4,8 @@ Each rule has a name, one line on why it pays, a ``check`` that looks at
 some layers (their types, activations, shapes; for kernel limits it asks the
 layer) and returns a ``Verdict`` -- it applies, or it does not and why --
 or None where the rule has nothing to say, and ``steps`` that make the
-plan's steps where it applies.  ``Plan`` asks them while it walks the layers;
+plan's steps where it applies (the two "skip" rules make none: they end the
+backward pass early).  ``Plan`` asks them while it walks the layers;
 ``compile(fuse=False)`` asks none of them.
 """
 from typing import NamedTuple
@@ -35,8 +36,9 @@ def activation_name(activation):
 
 
 def has_kernel_relu(layer):
-    """Whether the layer's kernel applies its (plain ReLU) activation itself."""
-    return isinstance(layer, KernelBiasLayer) and layer.fuses_activation
+    """Whether the layer's kernel applies its activation, a plain ReLU, itself."""
+    return (isinstance(layer, KernelBiasLayer) and layer.fuses_activation
+            and layer.epilogue_activation == "relu")
 
 
 class Verdict(NamedTuple):
@@ -84,7 +86,7 @@ class ReluInKernel(Rule):
                                    f"kernel applies a plain {layer.epilogue_activation} only")
 
     def steps(self, layer):
-        bias = "+bias" if getattr(layer, "bias", None) is not None else ""
+        bias = "+bias" if layer.bias is not None else ""
         return [ForwardStep(f"{kind(layer)}{bias}+{layer.epilogue_activation}", (layer,),
                             "forward", self)]
 
