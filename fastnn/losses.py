@@ -75,10 +75,12 @@ def broadcast_sample_weight(sample_weight, shape):
 class Loss:
     """Base class.  A subclass defines ``_per_sample(y, p)`` and, beside it,
     ``_per_sample_gradient(y, p)`` = ∂lᵢ/∂p (float64 arrays of equal shape);
-    one with a ``fused_activation`` also ``_per_sample_logits_gradient(y, p)``."""
+    one with a ``logits_activation`` also ``_per_sample_logits_gradient(y, p)``."""
 
     default_name = "loss"
-    fused_activation = None   # "softmax" / "sigmoid": the output activation with a fused gradient
+    # "softmax" / "sigmoid": the output activation whose gradient this loss can
+    # take together with its own, giving dLoss/dlogits (``logits_gradient``)
+    logits_activation = None
 
     def __init__(self, name=None):
         self.name = name or self.default_name
@@ -137,13 +139,15 @@ class Loss:
     def fuses_with(self, activation_name):
         """Whether this loss has a fused gradient through ``activation_name``."""
         name = getattr(activation_name, "name", activation_name)
-        return self.fused_activation is not None and name == self.fused_activation
+        return self.logits_activation is not None and name == self.logits_activation
 
     def value_and_gradient(self, y_true, y_pred, activation_name=None, sample_weight=None):
         """(batch loss, gradient, fused) with the targets prepared once: one training step.
 
         The gradient is ``logits_gradient`` (fused True) when the output
-        activation has a fused form with this loss, else ``gradient``.
+        activation has a fused form with this loss, else ``gradient``.  A
+        model's plan passes the activation's name only where its rule
+        "softmax+crossentropy" applies (never with ``compile(fuse=False)``).
         """
         y, p = self._prepare(y_true, y_pred)
         loss = self._batch_loss(self._per_sample(y, p), sample_weight)
@@ -387,7 +391,7 @@ class CategoricalCrossentropy(Loss):
     """
 
     default_name = "categorical_crossentropy"
-    fused_activation = "softmax"
+    logits_activation = "softmax"
 
     def _per_sample(self, y, p):
         q = p / np.sum(p, axis=-1, keepdims=True)
@@ -513,7 +517,7 @@ class BinaryCrossentropy(_MeanOverOutputs):
     """mean(−[y·log p + (1 − y)·log(1 − p)]), p clipped to [ε, 1 − ε]: for yes/no outputs."""
 
     default_name = "binary_crossentropy"
-    fused_activation = "sigmoid"
+    logits_activation = "sigmoid"
 
     def _elements(self, y, p):
         p = np.clip(p, EPSILON, 1.0 - EPSILON)

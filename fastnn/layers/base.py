@@ -8,9 +8,15 @@ A layer's life:
    (``add_weight``); shapes carry ``None`` for the batch dimension.
 3. ``forward(x, training)`` computes the output and caches what the
    backward pass needs.  Layers that end in an activation compute the
-   linear part in ``call`` and let the base class apply the activation.
+   linear part in ``call`` and let the base class apply the activation
+   (``activation_forward``).
 4. ``backward(dy)`` gets dLoss/dy, stores the gradient of every weight in
-   ``variable.grad`` and returns dLoss/dx (the chain rule, chapter 22).
+   ``variable.grad`` and returns dLoss/dx (the chain rule, chapter 22):
+   ``activation_backward``, then ``call_backward``.
+
+In a model, the halves are the steps of its plan (``fastnn.plan``), which
+may also use a layer's fused computations (a ReLU inside its kernel, a max
+pool's backward pass through the ReLU below it).
 
 Everything a layer owns is a ``Variable``; an optimizer updates the
 trainable ones in place.
@@ -176,15 +182,10 @@ class Layer:
     # ---- computation ----------------------------------------------------------
 
     activation = None  # layers that end in an activation function set this
-    # True when ``call`` applies ``activation`` itself, inside its kernel (one
-    # pass over the output instead of two); its backward then sees only y
-    fuses_activation = False
-    # False when nothing needs dLoss/dx (the first layer of a model): layers
-    # whose input gradient costs real work may then skip it and return None
+    # False when nothing needs dLoss/dx: layers whose input gradient costs real
+    # work then skip it and return None.  A model's plan sets it before each
+    # backward step (rule "skip input gradient of the first trainable layer").
     input_gradient_needed = True
-    # True when ``backward_through_relu`` exists: the layer can also take the
-    # backward pass of a ReLU applied just before it (a max pool can)
-    folds_relu_below = False
 
     _z = BackwardCache("the activation's input, None when the layer's kernel applied it")
     _y = BackwardCache("the activation's output")
@@ -192,33 +193,24 @@ class Layer:
     def forward(self, x, training=False):
         """y = activation(call(x)); caches what ``backward`` needs."""
         z = self.call(x, training)
-        if self.activation is None:
-            return z
-        if self.fuses_activation:  # call's kernel applied it already
-            self._z, self._y = None, z
-            return z
-        y = self.activation.forward(z)
-        self._z, self._y = z, y
-        return y
+        return z if self.activation is None else self.activation_forward(z)
 
     def backward(self, dy):
         """dLoss/dx from dLoss/dy; fills ``variable.grad`` of every weight."""
         if self.activation is not None:
-            dy = self.activation.backward(self._z, self._y, dy)
+            dy = self.activation_backward(dy)
         return self.call_backward(dy)
 
-    def gradients_through_max_pool(self, pool, dp):
-        """Fill this layer's weight gradients from dp, the gradient at the
-        output of ``pool``: a max pool right above this layer, fed by the ReLU
-        this layer's kernel applies.  Returns False, having done nothing, when
-        this layer has no such shortcut (the default) or it does not apply;
-        only asked of a layer whose input gradient nobody needs."""
-        return False
+    def activation_forward(self, z):
+        """y = activation(z), the second half of ``forward``: a step of its own
+        in a model's plan when nothing fuses the activation into a kernel."""
+        y = self.activation.forward(z)
+        self._z, self._y = z, y
+        return y
 
-    def backward_through_relu(self, dy):
-        """dLoss/dz of the layer below, whose kernel applied ReLU: this layer's
-        input is relu(z).  Only layers with ``folds_relu_below`` have it."""
-        raise NotImplementedError(f"{type(self).__name__} does not fold a ReLU's backward pass")
+    def activation_backward(self, dy):
+        """dLoss/dz from dLoss/dy: the activation's half of ``backward``."""
+        return self.activation.backward(self._z, self._y, dy)
 
     def call(self, x, training=False):
         """The layer's own computation (before any activation)."""
@@ -270,20 +262,28 @@ class KernelBiasLayer(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
-    # True in layers whose kernel can apply ReLU itself (Dense, Conv2D)
-    kernel_applies_relu = False
+    # The activation this layer's kernel can apply as it writes each output
+    # (its epilogue): "relu" in Dense and Conv2D, None for kernels without one.
+    epilogue_activation = None
 
     @property
     def fuses_activation(self):
-        """A plain ReLU runs inside the layer's kernel (``activation="relu"`` of
-        ``matmul`` and ``conv2d``): no second pass over the output."""
-        return (self.kernel_applies_relu and self.activation is not None
-                and self.activation.name == "relu" and not self.activation.config)
+        """Whether the kernel can apply this layer's activation itself: a plain
+        ReLU (``activation="relu"`` of ``matmul`` and ``conv2d``), not a leaky
+        or capped one.  A model's plan asks this (rule "relu in the kernel's
+        epilogue"); ``compile(fuse=False)`` runs the activation separately."""
+        return (self.epilogue_activation is not None and self.activation is not None
+                and self.activation.name == self.epilogue_activation
+                and not self.activation.config)
 
-    @property
-    def fused_activation(self):
-        """What to pass as a kernel's ``activation``: "relu" or None."""
-        return "relu" if self.fuses_activation else None
+    def forward(self, x, training=False):
+        """y = activation(call(x)), with the activation inside the kernel when
+        the kernel can apply it: one pass over the output instead of two."""
+        if not self.fuses_activation:
+            return super().forward(x, training)
+        y = self.call(x, training, epilogue=self.epilogue_activation)
+        self._z, self._y = None, y   # a plain ReLU's backward needs only y
+        return y
 
     def check_input_size(self, x):
         """x's last axis must hold the features (Dense) or channels (Conv2D) the

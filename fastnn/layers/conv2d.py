@@ -51,7 +51,7 @@ class Conv2D(KernelBiasLayer):
     Output shape: (batch, new_height, new_width, filters).
     """
 
-    kernel_applies_relu = True
+    epilogue_activation = "relu"
     _x = BackwardCache("the input: dW correlates it with dy")
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
@@ -81,12 +81,12 @@ class Conv2D(KernelBiasLayer):
                              f"padding='valid'")
         return (batch, out[0], out[1], self.filters)
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, epilogue=None):
+        """conv2d(x, kernel) + bias; ``epilogue="relu"`` has the kernel apply the ReLU too."""
         self.check_input_size(x)
         self._x = x
         return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
-                      self.strides, self.padding,
-                      activation=self.fused_activation)
+                      self.strides, self.padding, activation=epilogue)
 
     def call_backward(self, dz):
         dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding,
@@ -96,22 +96,37 @@ class Conv2D(KernelBiasLayer):
             self.bias.grad = db
         return dx
 
+    def pooled_weight_gradient_refusal(self, pool):
+        """Why ``gradients_through_max_pool`` cannot serve this layer under
+        ``pool`` (the limits of ``kernels.conv2d_pooled_weight_gradient``),
+        or None when it can."""
+        kh, kw, in_c, _ = self.kernel.shape
+        if kh * kw * in_c > DIRECT_MAX_K:
+            return (f"{self.name} has {kh}x{kw}x{in_c} = {kh * kw * in_c} values per patch, "
+                    f"the kernel takes at most {DIRECT_MAX_K}")
+        if pool.strides != pool.pool_size:
+            return (f"{pool.name} has strides {pool.strides} and pool_size {pool.pool_size}: "
+                    f"the kernel takes windows side by side only")
+        if pool.padding != "valid":
+            return f"{pool.name} pads ('{pool.padding}'): the kernel takes 'valid' pooling only"
+        taps = pool.pool_size[0] * pool.pool_size[1]
+        if taps > POOLED_MAX_TAPS:
+            return (f"{pool.name}'s windows have {taps} taps, the kernel takes at most "
+                    f"{POOLED_MAX_TAPS}")
+        return None
+
     def gradients_through_max_pool(self, pool, dp):
         """The first layer of a CNN, Conv2D(relu) -> MaxPooling2D with windows
-        side by side: dW and db straight from the pool's output gradient
+        side by side: dW and db straight from dp, the pool's output gradient
         (``kernels.conv2d_pooled_weight_gradient``), without the y-sized
-        gradient arrays of the pool's and the ReLU's backward passes."""
-        kh, kw, in_c, _ = self.kernel.shape
-        if (not self.fuses_activation or kh * kw * in_c > DIRECT_MAX_K
-                or pool.strides != pool.pool_size or pool.padding != "valid"
-                or pool.pool_size[0] * pool.pool_size[1] > POOLED_MAX_TAPS):
-            return False
+        gradient arrays of the pool's and the ReLU's backward passes.  No
+        input gradient: the plan uses this only where nothing needs it, and
+        only where ``pooled_weight_gradient_refusal`` has no objection."""
         self.kernel.grad, db = conv2d_pooled_weight_gradient(
             self._x, self.kernel.value, self._y, dp, self.strides, self.padding,
             pool.pool_size)
         if self.bias is not None:
             self.bias.grad = db
-        return True
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,

@@ -26,10 +26,11 @@ class Dense(KernelBiasLayer):
 
     A training step makes one kernel call per pass: ``matmul`` with the bias
     and a ReLU applied inside it, then ``dense_backward`` for the mask, dW,
-    db and dx together.
+    db and dx together (the plan's rules "relu in the kernel's epilogue" and
+    "dense backward with relu mask"; see ``fastnn.plan``).
     """
 
-    kernel_applies_relu = True
+    epilogue_activation = "relu"
     _x = BackwardCache("the input: dW = xᵀ·dy, and dx takes its shape")
 
     def __init__(self, units, activation=None, use_bias=True,
@@ -55,16 +56,19 @@ class Dense(KernelBiasLayer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, x, training=False):
+    def call(self, x, training=False, epilogue=None):
+        """x · kernel + bias; ``epilogue="relu"`` has matmul apply the ReLU too."""
         self.check_input_size(x)
         self._x = x
         rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value,
-                   activation=self.fused_activation)
+                   activation=epilogue)
         return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):
-        if self.fuses_activation:  # ReLU's mask is applied inside dense_backward
+        """With a plain ReLU, its mask (y > 0) is applied inside dense_backward
+        as dy is read: no relu_backward pass, no dz array."""
+        if self.fuses_activation:
             return self._gradients(dy, relu_output=self._y)
         return super().backward(dy)
 

@@ -66,12 +66,14 @@ class MaxPooling2D(Pooling2D):
     Below a Conv2D(activation="relu"), training skips that ReLU's own
     backward pass: the gradient reaches a window's maximum only if it is > 0,
     which is the ReLU's derivative there, so this layer applies it while it
-    routes the gradient (``max_pool2d_backward(through_relu=True)``)."""
+    routes the gradient (``backward_through_relu``; the plan's rule "max_pool
+    backward through relu")."""
 
     mode = "max"
-    folds_relu_below = True
 
     def backward_through_relu(self, dy):
+        """dLoss/dz of the layer below, whose kernel applied a ReLU (this
+        layer's input is relu(z)): the pool's backward and the ReLU's in one."""
         return kernels.max_pool2d_backward(self._x, dy, self.pool_size, self.strides,
                                            self.padding, through_relu=True)
 

@@ -2,12 +2,15 @@
 
 The model itself does no math: ``forward`` runs the layers in order,
 ``backward`` runs their backward passes in reverse (backpropagation,
-chapter 22), and the training loop in ``training.py`` drives both.
+chapter 22), and the training loop in ``training.py`` drives both.  Both
+follow the model's plan (``model.plan``, ``fastnn.plan``): the list of
+steps, fused where a rule allows, chosen once for these layers and loss.
 """
 from .. import losses, metrics as metrics_module, optimizers
 from ..layers import InputLayer, Layer
 from ..layers.base import standardize_shape
 from ..naming import unique_name
+from ..plan import Plan
 from ..unsupported import MODEL_ATTRIBUTES, attribute_error
 from . import config, deprecated, saving, training
 from .data import as_array, as_inputs
@@ -37,6 +40,8 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._batch_means = None   # train_on_batch / test_on_batch with reset_metrics=False
+        self._fuse = True
+        self._plan = None   # built on first use, again when its key changed (``plan``)
         for layer in layers or []:
             self.add(layer)
 
@@ -199,46 +204,39 @@ class Sequential:
 
     # ---- computation ---------------------------------------------------------------
 
+    @property
+    def plan(self):
+        """The steps a training step runs, fused where a rule allows, and each
+        rule's verdict: ``print(model.plan)``; see ``fastnn.plan``.
+
+        Built on first use, again after each compile (which also makes a
+        layer's replaced ``activation`` count), and whenever the layers
+        (add, pop), their ``trainable`` flags or the loss are no longer those
+        it was built from: each use compares them (about a microsecond)."""
+        plan = self._plan
+        if plan is None or not plan.fits(self._layers, self.loss):
+            if not self.built:
+                raise ValueError(f"model {self.name!r} is not built yet, so it has no plan: "
+                                 f"give input_shape= to the first layer, or call build() or "
+                                 f"fit() first")
+            plan = self._plan = Plan(self._layers, self.loss, self._fuse)
+        return plan
+
     def forward(self, x, training=False):
-        """Run every layer in order; layers cache what backward needs."""
-        for layer in self._layers:
-            x = layer.forward(x, training=training)
-        return x
+        """Run the plan's forward steps (every layer, in order); layers cache
+        what backward needs."""
+        return self.plan.forward(x, training)
 
     def backward(self, dy, from_logits=False):
         """Backpropagate dLoss/dy (or dLoss/d pre-activation of the last layer,
-        when ``from_logits``) through the layers; fills the weights' ``grad``.
+        when ``from_logits``) by the plan's backward steps; fills the weights'
+        ``grad``.
 
-        Only the layers from the first one with trainable weights onwards take
-        part: nothing below it has a weight to learn (input augmentation,
-        a frozen base when fine-tuning), so its gradient would be thrown away.
-        That first layer also skips the gradient of its own input.  Returns
-        dLoss/dx of the lowest layer that computes it, else None."""
-        layers = self._layers
-        first = next((i for i, layer in enumerate(layers) if layer.trainable_variables),
-                     len(layers) - 1)
-        for i, layer in enumerate(layers):  # set here: a layer may sit in several models
-            layer.input_gradient_needed = i > first
-        # A max pool right above a layer whose kernel applied ReLU takes that
-        # ReLU's backward pass into its own (one pass less over the largest
-        # activations of a CNN); the layer below then starts at its kernel.
-        # If that layer is the first and has a kernel for it, it takes its
-        # weight gradients straight from the pool's output gradient.
-        folded = {i for i in range(first + 1, len(layers))
-                  if layers[i].folds_relu_below and layers[i - 1].fuses_activation}
-        dx = dy
-        for i in range(len(layers) - 1, first - 1, -1):
-            layer = layers[i]
-            if i in folded and i - 1 == first and layers[first].gradients_through_max_pool(
-                    layer, dx):
-                return None
-            if i in folded:
-                dx = layer.backward_through_relu(dx)
-            elif i + 1 in folded or (from_logits and i == len(layers) - 1):
-                dx = layer.call_backward(dx)
-            else:
-                dx = layer.backward(dx)
-        return dx
+        With fusions on, only the layers from the first one with trainable
+        weights onwards take part, and that layer skips the gradient of its
+        own input (nothing below has a weight to learn).  Returns dLoss/dx of
+        the lowest layer that computes it, else None."""
+        return self.plan.backward(dy, from_logits)
 
     def __call__(self, x, training=False):
         x = as_array(x, "x")
@@ -250,16 +248,26 @@ class Sequential:
 
     # ---- training ----------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, **unsupported):
-        """Choose how to train: optimizer, loss and the metrics to report (chapter 7)."""
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, fuse=True, **unsupported):
+        """Choose how to train: optimizer, loss and the metrics to report (chapter 7).
+
+        ``fuse=False`` turns every fusion of the plan off (``model.plan``):
+        each layer's plain forward and backward, activations as steps of
+        their own, the loss's plain gradient; the results agree with the
+        fused ones to float32 rounding, so the two can be compared.
+        """
         if unsupported:
             raise TypeError(f"compile: unsupported argument(s) {', '.join(sorted(unsupported))}")
         if loss is None:
             raise ValueError("compile: a loss is needed, e.g. loss='mse'")
+        if not isinstance(fuse, bool):
+            raise TypeError(f"compile: fuse must be True or False, got {fuse!r}")
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         self._metric_specs = list(metrics or [])
         self._resolve_metrics()
+        self._fuse = fuse
+        self._plan = None   # compiling again also re-reads the layers' activations
 
     def _resolve_metrics(self):
         """Metric objects for the names given to compile, for the current output shape."""

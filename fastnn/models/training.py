@@ -10,6 +10,9 @@ One training step on a batch (x, y):
    pre-activation)
 4. the optimizer moves every trainable weight against its gradient
 
+Steps 1-3 follow the model's plan (``model.plan``): the same list of named
+steps every batch, fused where a rule allowed it when the plan was built.
+
 An epoch is one pass over all training samples in batches of
 ``batch_size``; the epoch's loss and metrics are averages over its samples.
 """
@@ -121,15 +124,14 @@ def compute_gradients(model, x, y, sample_weight=None, training=True):
     inference mode (Dropout off, BatchNormalization on its moving
     statistics): the gradient check (chapter 22) needs the loss to be a fixed
     function of the weights."""
-    y_pred = model.forward(x, training=training)
-    activation = model.layers[-1].activation
-    loss, gradient, fused = model.loss.value_and_gradient(
-        y, y_pred, None if activation is None else activation.name, sample_weight)
+    plan = model.plan
+    y_pred = plan.forward(x, training)
+    loss, gradient = plan.loss_and_gradient(y, y_pred, sample_weight)
     # most models have no regularizer: one quick look instead of two passes per layer
     regularized = any(v.regularizer is not None for v in model.trainable_variables)
     if regularized:
         loss += regularization_loss(model)
-    model.backward(gradient, from_logits=fused)
+    plan.backward(gradient)
     if regularized:
         for layer in model.layers:
             layer.add_regularization_gradients()

@@ -1,0 +1,206 @@
+"""Plan: the steps of one training step, chosen once from the layers and the loss."""
+import textwrap
+
+from ..layers import Activation
+from .rules import (DENSE_RELU_MASK, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
+                    POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT,
+                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
+from .steps import ActivationStep, BackwardStep, ForwardStep
+
+
+def first_trainable(layers):
+    """Index of the first layer with trainable weights; len(layers) if none has any."""
+    return next((i for i, layer in enumerate(layers) if layer.trainable_variables), len(layers))
+
+
+class Plan:
+    """The forward steps, the loss's gradient and the backward steps of a model.
+
+    Args:
+        layers: the model's layers, built.
+        loss: the compiled Loss, or None (then only forward and backward).
+        fuse: False asks no rule: every layer's plain forward and backward,
+            each activation a step of its own, the loss's plain gradient
+            dLoss/dy_pred, and backpropagation down to the first layer.
+
+    ``verdicts`` lists every rule's answer (applies, or why not), in the
+    order they were asked.  ``str(plan)`` prints it all.
+    """
+
+    def __init__(self, layers, loss=None, fuse=True):
+        self.layers = tuple(layers)
+        self.loss = loss
+        self.fuse = fuse
+        self.verdicts = []
+        self._trainable = [layer.trainable for layer in self.layers]
+        self.forward_steps = [step for layer in self.layers for step in self._forward(layer)]
+        output = self.layers[-1] if self.layers else None
+        self.logits_activation = None
+        if loss is not None and output is not None and self._ask(LOGITS_GRADIENT, loss, output):
+            self.logits_activation = output.activation.name
+        self.from_logits = self.logits_activation is not None
+        # the lowest layer the backward pass reaches
+        self.lowest = first_trainable(self.layers) if fuse else 0
+        if fuse:
+            self._ask(SKIP_LAYERS_BELOW, self.layers, self.lowest)
+            self._ask(SKIP_INPUT_GRADIENT, self.layers, self.lowest)
+        self.backward_steps = self._backward(self.from_logits)
+        # model.backward(dy, from_logits) may start from the other gradient
+        other = self._backward(not self.from_logits, note=False)
+        self._backward_steps = {self.from_logits: self.backward_steps, not self.from_logits: other}
+
+    def fits(self, layers, loss):
+        """Whether this plan was built from these layers, with these trainable
+        flags, and this loss: a model asks at each use."""
+        return (loss is self.loss and self.layers == tuple(layers)
+                and self._trainable == [layer.trainable for layer in layers])
+
+    # ---- running ---------------------------------------------------------------------
+
+    def forward(self, x, training=False):
+        for step in self.forward_steps:
+            x = step(x, training)
+        return x
+
+    def loss_and_gradient(self, y, y_pred, sample_weight=None):
+        """(batch loss, the gradient ``backward`` starts from): dLoss/dlogits
+        where the loss takes the output activation, else dLoss/dy_pred."""
+        loss, gradient, _ = self.loss.value_and_gradient(y, y_pred, self.logits_activation,
+                                                         sample_weight)
+        return loss, gradient
+
+    def backward(self, dy, from_logits=None):
+        """Run the backward steps from dy (dLoss/dlogits if ``from_logits``,
+        else dLoss/dy_pred; None: what ``loss_and_gradient`` gave).  Returns
+        dLoss/dx of the lowest layer that computes it, else None."""
+        steps = self.backward_steps if from_logits is None else self._backward_steps[from_logits]
+        if not steps:
+            return None
+        for step in steps:
+            dy = step(dy)
+        return dy
+
+    # ---- building ----------------------------------------------------------------------
+
+    def _ask(self, rule, *layers, note=True):
+        """Whether ``rule`` applies to these layers (never with fuse=False);
+        its verdict goes to ``verdicts`` if ``note``."""
+        if not self.fuse:
+            return False
+        verdict = rule.check(*layers)
+        if verdict is None:
+            return False
+        if note:
+            self.verdicts.append(verdict)
+        return verdict.applies
+
+    def _forward(self, layer):
+        if self._ask(RELU_IN_KERNEL, layer):
+            return RELU_IN_KERNEL.steps(layer)
+        activation = activation_of(layer)
+        if activation is None:
+            return [ForwardStep(kind(layer), (layer,), "forward")]
+        name = activation_name(activation)
+        if isinstance(layer, Activation):
+            return [ActivationStep(name, layer)]
+        if self.fuse:
+            return [ForwardStep(f"{kind(layer)}, {name}", (layer,), "forward")]
+        return [ForwardStep(kind(layer), (layer,), "call"), ActivationStep(name, layer)]
+
+    def _backward(self, from_logits, note=True):
+        """The backward steps, top layer first, from dLoss/dlogits or dLoss/dy_pred."""
+        layers, lowest = self.layers, self.lowest
+        # layers whose activation's backward another step takes (the loss, a pool)
+        taken = {len(layers) - 1} if from_logits else set()
+        steps, i = [], len(layers) - 1
+        while i >= lowest:
+            layer = layers[i]
+            if i - 1 >= lowest and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
+                                             note=note):
+                if self._ask(POOLED_WEIGHT_GRADIENT, layers[i - 1], layer, i - 1 == lowest,
+                             note=note):
+                    steps += POOLED_WEIGHT_GRADIENT.steps(layers[i - 1], layer)
+                    break
+                steps += MAX_POOL_THROUGH_RELU.steps(layer, layers[i - 1])
+                taken.add(i - 1)
+            else:
+                # with fuse=False, lowest is 0 and every layer computes its input gradient
+                steps += self._layer_backward(layer, i in taken, i > lowest or not self.fuse,
+                                              note)
+            i -= 1
+        return steps
+
+    def _layer_backward(self, layer, activation_taken, input_gradient, note):
+        activation = None if activation_taken else activation_of(layer)
+        own = kind(layer)
+        if activation is None:
+            if activation_taken and isinstance(layer, Activation):
+                return []   # its activation was all it computed
+            return [BackwardStep(f"{own} backward", (layer,),
+                                 "call_backward" if activation_taken else "backward",
+                                 input_gradient=input_gradient)]
+        if self._ask(DENSE_RELU_MASK, layer, note=note):
+            return DENSE_RELU_MASK.steps(layer, input_gradient)
+        name = f"{activation_name(activation)} backward"
+        if isinstance(layer, Activation):
+            return [BackwardStep(name, (layer,), "backward", input_gradient=input_gradient)]
+        if self.fuse:
+            return [BackwardStep(f"{name}, {own} backward", (layer,), "backward",
+                                 input_gradient=input_gradient)]
+        return [BackwardStep(name, (layer,), "activation_backward", input_gradient=input_gradient),
+                BackwardStep(f"{own} backward", (layer,), "call_backward",
+                             input_gradient=input_gradient)]
+
+    # ---- printing ------------------------------------------------------------------------
+
+    def lines(self):
+        """The plan as text, line by line: the numbered steps, then each rule
+        with why it pays and its verdicts (yes: where it applies; no: where it
+        was asked and declined, and why)."""
+        lines = [f"Plan (fuse={self.fuse}): the steps of one training step, in order"]
+        numbered = iter(range(1, 1000))
+
+        def step_line(name, where, note=""):
+            lines.append(f"  {next(numbered):>3}  {name:<36} {where}{note}")
+
+        lines.append("forward")
+        for step in self.forward_steps:
+            step_line(step.name, step.layers[0].name)
+        lines.append("loss")
+        if self.loss is None:
+            lines.append("       not compiled: backward starts from a given dLoss/dy_pred")
+        elif self.from_logits:
+            output = self.layers[-1]
+            step_line(LOGITS_GRADIENT.step_name(output),
+                      f"{self.loss.name}, and dLoss/dlogits of {output.name}")
+        else:
+            step_line(self.loss.name, "the loss, and dLoss/dy_pred")
+        lines.append("backward")
+        for step in self.backward_steps:
+            step_line(step.name, " + ".join(layer.name for layer in step.layers),
+                      "" if step.input_gradient else "  (no input gradient)")
+        if not self.fuse:
+            lines.append("rules: none asked (compile(fuse=False))")
+            return lines
+        lines.append("rules")
+        for rule in RULES:
+            lines.append(f"  {rule.name}")
+            lines += textwrap.wrap(rule.why, 92, initial_indent="      why: ",
+                                   subsequent_indent="           ")
+            verdicts = [v for v in self.verdicts if v.rule is rule]
+            applied = [v.where for v in verdicts if v.applies]
+            if applied:
+                lines.append(f"      yes: {'; '.join(applied)}")
+            for verdict in verdicts:
+                if not verdict.applies:
+                    lines += textwrap.wrap(f"{verdict.where}: {verdict.reason}", 92,
+                                           initial_indent="      no:  ",
+                                           subsequent_indent="           ")
+            if not verdicts:
+                lines.append("      -    no place for it in this model")
+        return lines
+
+    def __str__(self):
+        return "\n".join(self.lines())
+
+    __repr__ = __str__

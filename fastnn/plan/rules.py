@@ -1,0 +1,203 @@
+"""The fusion rules: where a training step can do two things in one pass.
+
+Each rule has a name, one line on why it pays, a ``check`` that looks at
+some layers (their types, activations, shapes; for kernel limits it asks the
+layer) and returns a ``Verdict`` -- it applies, or it does not and why --
+or None where the rule has nothing to say, and ``steps`` that make the
+plan's steps where it applies (the two "skip" rules make none: they end the
+backward pass early).  ``Plan`` asks them while it walks the layers;
+``compile(fuse=False)`` asks none of them.
+"""
+from typing import NamedTuple
+
+from ..layers import Activation, Conv2D, Dense, MaxPooling2D
+from ..layers.base import KernelBiasLayer
+from ..naming import snake_case
+from .steps import BackwardStep, ForwardStep, PooledGradientStep
+
+
+def kind(layer):
+    """The name of a layer's own computation: "conv2d", "max_pooling2d", "dense"."""
+    return snake_case(type(layer).__name__)
+
+
+def activation_of(layer):
+    """The layer's activation, None for none or linear (the identity)."""
+    activation = layer.activation
+    if activation is None or (activation.name == "linear" and not activation.config):
+        return None
+    return activation
+
+
+def activation_name(activation):
+    """"relu", or "relu(negative_slope=0.1)" for a configured one."""
+    config = ", ".join(f"{key}={value!r}" for key, value in activation.config.items())
+    return f"{activation.name}({config})" if config else activation.name
+
+
+def has_kernel_relu(layer):
+    """Whether the layer's kernel applies its activation, a plain ReLU, itself."""
+    return (isinstance(layer, KernelBiasLayer) and layer.fuses_activation
+            and layer.epilogue_activation == "relu")
+
+
+class Verdict(NamedTuple):
+    """A rule's answer at one place: ``applies``, at ``where`` (layer names),
+    and ``reason``, why not, when it does not."""
+
+    rule: "Rule"
+    applies: bool
+    where: str
+    reason: str = ""
+
+
+class Rule:
+    """A fusion.  Subclasses set ``name`` and ``why`` and define ``check``
+    (a Verdict, or None where the rule has nothing to say) and ``steps``."""
+
+    name = ""
+    why = ""
+
+    def yes(self, where):
+        return Verdict(self, True, where)
+
+    def no(self, where, reason):
+        return Verdict(self, False, where, reason)
+
+    def __repr__(self):
+        return f"<Rule {self.name}>"
+
+
+class ReluInKernel(Rule):
+    name = "relu in the kernel's epilogue"
+    why = ("the convolution or matmul kernel applies the ReLU as it writes each output: "
+           "one pass over the output instead of two, and z is never stored (the ReLU's "
+           "backward needs only y)")
+
+    def check(self, layer):
+        activation = activation_of(layer)
+        if not isinstance(layer, KernelBiasLayer) or activation is None:
+            return None
+        if layer.fuses_activation:
+            return self.yes(layer.name)
+        if layer.epilogue_activation is None:
+            return self.no(layer.name, f"{type(layer).__name__}'s kernel applies no activation")
+        return self.no(layer.name, f"its activation is {activation_name(activation)}, the "
+                                   f"kernel applies a plain {layer.epilogue_activation} only")
+
+    def steps(self, layer):
+        bias = "+bias" if layer.bias is not None else ""
+        return [ForwardStep(f"{kind(layer)}{bias}+{layer.epilogue_activation}", (layer,),
+                            "forward", self)]
+
+
+class DenseReluMask(Rule):
+    name = "dense backward with relu mask"
+    why = ("dense_backward multiplies dy by the ReLU's mask (y > 0) as it reads it: "
+           "no relu_backward pass, no dz array")
+
+    def check(self, layer):
+        if isinstance(layer, Dense) and layer.fuses_activation:
+            return self.yes(layer.name)
+        return None
+
+    def steps(self, layer, input_gradient):
+        return [BackwardStep(self.name, (layer,), "backward", self, input_gradient)]
+
+
+class MaxPoolThroughRelu(Rule):
+    name = "max_pool backward through relu"
+    why = ("the gradient reaches only each window's maximum, and there the ReLU's derivative "
+           "is max > 0: the pool applies it as it routes dy, one pass less over the largest "
+           "activation of a CNN")
+
+    def check(self, pool, below):
+        if not isinstance(pool, MaxPooling2D) or activation_of(below) is None:
+            return None
+        where = f"{pool.name} over {below.name}"
+        if has_kernel_relu(below):
+            return self.yes(where)
+        if isinstance(below, Activation):
+            return self.no(where, f"{below.name} is an Activation layer: it keeps its own "
+                                  f"backward step")
+        return self.no(where, f"{below.name}'s activation is "
+                              f"{activation_name(below.activation)}, not a ReLU in its kernel")
+
+    def steps(self, pool, below):
+        # the layer below then starts its backward pass at its kernel (call_backward)
+        return [BackwardStep(self.name, (pool, below), "backward_through_relu", self)]
+
+
+class PooledWeightGradient(Rule):
+    name = "pooled first-layer weight gradient"
+    why = ("the first trainable Conv2D(relu) under a max pool needs no input gradient: its dW "
+           "and db come straight from the pool's output gradient, and the y-sized gradients "
+           "of the pool's and the ReLU's backward passes are never written")
+
+    def check(self, conv, pool, is_first):
+        """Asked where "max_pool backward through relu" applies to (pool, conv)."""
+        if not isinstance(conv, Conv2D):
+            return None
+        where = f"{conv.name} under {pool.name}"
+        if not is_first:
+            return self.no(where, f"{conv.name} is not the first trainable layer: the layers "
+                                  f"below need its input gradient")
+        refusal = conv.pooled_weight_gradient_refusal(pool)
+        return self.no(where, refusal) if refusal else self.yes(where)
+
+    def steps(self, conv, pool):
+        return [PooledGradientStep(self.name, pool, conv, self)]
+
+
+class LogitsGradient(Rule):
+    name = "loss gradient w.r.t. the logits"
+    why = ("for softmax + crossentropy (sigmoid + binary crossentropy) dLoss/dlogits is "
+           "(p-y)/N: exact, stable, without the 1/p of the log and the softmax's Jacobian")
+    step_names = {"softmax": "softmax+crossentropy", "sigmoid": "sigmoid+binary crossentropy"}
+
+    def check(self, loss, output):
+        activation = activation_of(output)
+        if activation is None and loss.logits_activation is None:
+            return None
+        name = activation_name(activation) if activation is not None else "no activation"
+        where = f"{loss.name} after {output.name} ({name})"
+        if loss.fuses_with(activation):
+            return self.yes(where)
+        if loss.logits_activation is None:
+            return self.no(where, f"{loss.name} has no short gradient through {name}")
+        return self.no(where, f"{loss.name} has one through {loss.logits_activation} only, "
+                              f"the output layer has {name}")
+
+    def step_name(self, output):
+        return self.step_names[output.activation.name]
+
+
+class SkipLayersBelow(Rule):
+    name = "skip layers below the first trainable one"
+    why = ("nothing below it has a weight to learn (input augmentation, a frozen base): "
+           "their backward passes would be thrown away")
+
+    def check(self, layers, first):
+        if first == 0:
+            return None
+        return self.yes(", ".join(layer.name for layer in layers[:first]))
+
+
+class SkipInputGradient(Rule):
+    name = "skip input gradient of the first trainable layer"
+    why = "nothing below it learns, so dLoss/dx of its input would be thrown away"
+
+    def check(self, layers, first):
+        return self.yes(layers[first].name) if first < len(layers) else None
+
+
+RELU_IN_KERNEL = ReluInKernel()
+DENSE_RELU_MASK = DenseReluMask()
+MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
+POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
+LOGITS_GRADIENT = LogitsGradient()
+SKIP_LAYERS_BELOW = SkipLayersBelow()
+SKIP_INPUT_GRADIENT = SkipInputGradient()
+
+RULES = (RELU_IN_KERNEL, DENSE_RELU_MASK, MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT,
+         LOGITS_GRADIENT, SKIP_LAYERS_BELOW, SKIP_INPUT_GRADIENT)

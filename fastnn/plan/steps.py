@@ -1,0 +1,80 @@
+"""The steps of a plan: each one call on a layer, with a name a learner can read.
+
+A step holds the layers it concerns, the name of the layer method it calls
+and the rule that chose it (None for a layer's plain pass).  The method is
+looked up by name at every call, so a copied model's plan calls the copy's
+layers (``copy.deepcopy`` copies the steps with the model), and a method
+replaced on a layer object (a profiler, a test's spy) is the one that runs.
+"""
+
+
+class Step:
+    """One call of a plan.
+
+    Args:
+        name: what it computes, e.g. "conv2d+bias+relu".
+        layers: the layers it concerns; the method is called on the first.
+        method: the name of that layer's method.
+        rule: the rule that made this step, or None.
+        input_gradient: False when the step need not compute dLoss/dx
+            (backward steps only).
+    """
+
+    __slots__ = ("name", "layers", "method", "rule", "input_gradient")
+
+    def __init__(self, name, layers, method, rule=None, input_gradient=True):
+        self.name = name
+        self.layers = tuple(layers)
+        self.method = method
+        self.rule = rule
+        self.input_gradient = input_gradient
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name} of {', '.join(l.name for l in self.layers)}>"
+
+
+class ForwardStep(Step):
+    """``layer.method(x, training)``: ``forward`` or ``call``."""
+
+    __slots__ = ()
+
+    def __call__(self, x, training):
+        return getattr(self.layers[0], self.method)(x, training)
+
+
+class ActivationStep(Step):
+    """``layer.activation_forward(z)``: an activation as a step of its own."""
+
+    __slots__ = ()
+
+    def __init__(self, name, layer):
+        super().__init__(name, (layer,), "activation_forward")
+
+    def __call__(self, z, training):
+        return self.layers[0].activation_forward(z)
+
+
+class BackwardStep(Step):
+    """``layer.method(dy)`` after telling the layer whether dLoss/dx is needed."""
+
+    __slots__ = ()
+
+    def __call__(self, dy):
+        layer = self.layers[0]
+        layer.input_gradient_needed = self.input_gradient
+        return getattr(layer, self.method)(dy)
+
+
+class PooledGradientStep(Step):
+    """``conv.gradients_through_max_pool(pool, dp)`` for layers (pool, conv):
+    the convolution's weight gradients from the pool's output gradient.
+    The backward pass ends here: it returns no input gradient (None)."""
+
+    __slots__ = ()
+
+    def __init__(self, name, pool, conv, rule):
+        super().__init__(name, (pool, conv), "gradients_through_max_pool", rule, False)
+
+    def __call__(self, dp):
+        pool, conv = self.layers
+        getattr(conv, self.method)(pool, dp)

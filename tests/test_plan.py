@@ -1,0 +1,521 @@
+"""The training plan (``fastnn.plan``, ``model.plan``, ``compile(fuse=False)``).
+
+(a) Every fusion rule gives the numbers of the plain computation.  Small
+random models (hypothesis, derandomized) in which the rule applies train one
+SGD step twice from the same weights: with the plan's fusions, and with
+``compile(fuse=False)`` (each layer's plain forward and backward, each
+activation a step of its own, the loss's plain gradient, backpropagation
+down to the first layer).  The loss, the outputs of the step, the
+predictions after it and every weight must agree: bit for bit where the
+fused step does the same arithmetic in one pass, to float32 rounding (rtol
+1e-5) where it sums in another order (the pooled weight gradient) or uses
+another formula ((p - y)/N for softmax + crossentropy).  The plan itself
+says that the rule applied in the fused model and that the other asked none.
+
+(b) The printed plan names the steps and the rules' verdicts, with reasons.
+
+(c) The plan follows the model: add, pop, trainable, compile.
+"""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastnn import activations, losses
+from fastnn.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
+                           Dropout, Flatten, Input, MaxPooling2D)
+from fastnn.models import Sequential
+from fastnn.models.training import train_step
+from fastnn.optimizers import SGD
+from fastnn.plan import rules
+
+from conftest import seeds, uniform
+
+# ---- (a) fused and plain give the same step -------------------------------------------------
+
+
+def applied(model, rule):
+    """Where ``rule`` applies in the model's plan."""
+    return [v.where for v in model.plan.verdicts if v.rule is rule and v.applies]
+
+
+def train_twins(layers, x, y, loss):
+    """One SGD step of the model ``layers()`` builds, fused and with fuse=False, from
+    the same weights.  Returns both models and, for each, (loss, y_pred, predictions
+    after the step, weights after the step)."""
+    fused, plain = Sequential(layers()), Sequential(layers())
+    plain.set_weights(fused.get_weights())
+    fused.initial_weights = fused.get_weights()
+    fused.compile(SGD(0.1), loss)
+    plain.compile(SGD(0.1), loss, fuse=False)
+    results = []
+    for model in (fused, plain):
+        value, y_pred = train_step(model, x, y)
+        results.append((value, y_pred, model.predict(x), model.get_weights()))
+    assert plain.plan.verdicts == []
+    return fused, plain, results
+
+
+def assert_same_step(results, exact):
+    """Fused and plain: the same loss and outputs (the forward pass is the same
+    arithmetic in both), and weights and predictions after the step equal
+    (``exact``) or within float32 rounding."""
+    (loss_f, y_f, after_f, weights_f), (loss_p, y_p, after_p, weights_p) = results
+    assert loss_f == loss_p
+    np.testing.assert_array_equal(y_f, y_p)
+    compare = (np.testing.assert_array_equal if exact else
+               lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7))
+    compare(after_f, after_p)
+    assert len(weights_f) == len(weights_p)
+    for w_f, w_p in zip(weights_f, weights_p):
+        compare(w_f, w_p)
+
+
+def images(seed, shape):
+    return uniform(np.random.default_rng(seed), shape)
+
+
+windows = st.fixed_dictionaries({"k": st.integers(1, 3), "strides": st.integers(1, 2),
+                                 "padding": st.sampled_from(["valid", "same"])})
+
+
+@given(window=windows, in_c=st.integers(1, 4), filters=st.integers(1, 9),
+       below=st.booleans(), seed=seeds)
+def test_relu_in_the_convolution_kernel(window, in_c, filters, below, seed):
+    """Conv2D(relu): the kernel applies the ReLU (fused) or a relu step follows."""
+    def layers():
+        conv = [Conv2D(filters, window["k"], strides=window["strides"],
+                       padding=window["padding"], activation="relu")]
+        return ([Input(shape=(7, 6, in_c))] + [Conv2D(in_c, 1)] * below + conv
+                + [Flatten(), Dense(3)])
+    x, y = images(seed, (4, 7, 6, in_c)), images(seed + 1, (4, 3))
+    fused, plain, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.RELU_IN_KERNEL) == [fused.layers[below].name]
+    assert_same_step(results, exact=True)
+
+
+mlps = st.fixed_dictionaries({
+    "units": st.lists(st.integers(1, 12), min_size=1, max_size=3),
+    "inputs": st.sampled_from([(5,), (3, 4)]),      # Dense on 3-D inputs: rows of features
+    "use_bias": st.booleans(), "seed": seeds})
+
+
+def relu_mlp(spec):
+    def layers():
+        hidden = [Dense(units, activation="relu", use_bias=spec["use_bias"],
+                        bias_initializer="random_uniform") for units in spec["units"]]
+        return [Input(shape=spec["inputs"])] + hidden + [Dense(2)]
+    x = images(spec["seed"], (6,) + spec["inputs"])
+    y = images(spec["seed"] + 1, x.shape[:-1] + (2,))
+    return layers, x, y
+
+
+@given(spec=mlps)
+def test_relu_in_the_matmul_kernel(spec):
+    layers, x, y = relu_mlp(spec)
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.RELU_IN_KERNEL) == [l.name for l in fused.layers[:-1]]
+    assert_same_step(results, exact=True)
+
+
+@given(spec=mlps)
+def test_dense_backward_with_the_relu_mask(spec):
+    layers, x, y = relu_mlp(spec)
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.DENSE_RELU_MASK) == [l.name for l in fused.layers[-2::-1]]
+    assert_same_step(results, exact=True)
+
+
+@given(window=windows, pool=st.integers(1, 3), pool_strides=st.sampled_from([None, 1, 2]),
+       pool_padding=st.sampled_from(["valid", "same"]), in_c=st.integers(1, 5),
+       dense_below=st.booleans(), trainable_below=st.booleans(), seed=seeds)
+def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding, in_c,
+                                        dense_below, trainable_below, seed):
+    """A max pool over a Conv2D(relu) (or a Dense(relu) on images) takes the ReLU's
+    backward pass into its own -- any pool: overlapping, padded.  Where the layer
+    below is the first trainable Conv2D with at most 32 values per patch and the
+    pool's windows sit side by side (at most 64 taps), the pooled weight gradient
+    takes over; elsewhere the fused step is the same arithmetic as the plain one."""
+    def layers():
+        below = [Conv2D(in_c, 1)] if trainable_below else []
+        relu = (Dense(4, activation="relu") if dense_below else
+                Conv2D(3, window["k"], strides=window["strides"], padding=window["padding"],
+                       activation="relu"))
+        return ([Input(shape=(8, 9, in_c))] + below + [relu]
+                + [MaxPooling2D(pool, pool_strides, pool_padding), Flatten(), Dense(2)])
+    x, y = images(seed, (3, 8, 9, in_c)), images(seed + 1, (3, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    relu, pool_layer = fused.layers[-4:-2]
+    assert applied(fused, rules.MAX_POOL_THROUGH_RELU) == [f"{pool_layer.name} over {relu.name}"]
+    pooled = (not trainable_below and not dense_below and window["k"] ** 2 * in_c <= 32
+              and pool_strides in (None, pool) and pool_padding == "valid")
+    assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == (
+        [f"{relu.name} under {pool_layer.name}"] if pooled else [])
+    assert_same_step(results, exact=not pooled)
+
+
+@st.composite
+def first_convolutions(draw):
+    """A first Conv2D(relu) with at most 32 values per patch, under a max pool
+    with windows side by side (at most 64 taps): where the pooled weight
+    gradient applies."""
+    in_c = draw(st.integers(1, 3))
+    kh = draw(st.integers(1, 3))
+    kw = draw(st.integers(1, min(3, 32 // (kh * in_c))))
+    return dict(in_c=in_c, kernel=(kh, kw), filters=draw(st.integers(1, 20)),
+                strides=draw(st.integers(1, 2)), padding=draw(st.sampled_from(["valid", "same"])),
+                pool=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+                use_bias=draw(st.booleans()), seed=draw(seeds))
+
+
+@given(c=first_convolutions())
+def test_pooled_first_layer_weight_gradient(c):
+    def layers():
+        return [Input(shape=(9, 10, c["in_c"])),
+                Conv2D(c["filters"], c["kernel"], strides=c["strides"], padding=c["padding"],
+                       activation="relu", use_bias=c["use_bias"]),
+                MaxPooling2D(c["pool"]), Flatten(), Dense(3)]
+    x, y = images(c["seed"], (5, 9, 10, c["in_c"])), images(c["seed"] + 1, (5, 3))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    conv, pool = fused.layers[:2]
+    assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == [f"{conv.name} under {pool.name}"]
+    assert_same_step(results, exact=False)
+
+
+@given(case=st.sampled_from([("softmax", "categorical_crossentropy"),
+                             ("softmax", "sparse_categorical_crossentropy"),
+                             ("sigmoid", "binary_crossentropy")]),
+       classes=st.integers(1, 6), hidden=st.integers(1, 8), separate=st.booleans(),
+       seed=seeds)
+def test_loss_gradient_with_respect_to_the_logits(case, classes, hidden, separate, seed):
+    """The output activation in the last Dense layer or as an Activation layer."""
+    activation, loss = case
+    def layers():
+        output = ([Dense(classes), Activation(activation)] if separate else
+                  [Dense(classes, activation=activation)])
+        return [Input(shape=(4,)), Dense(hidden, activation="tanh")] + output
+    rng = np.random.default_rng(seed)
+    x = uniform(rng, (7, 4))
+    labels = rng.integers(0, classes, 7)
+    y = {"categorical_crossentropy": np.eye(classes, dtype=np.float32)[labels],
+         "sparse_categorical_crossentropy": labels,
+         "binary_crossentropy": (rng.random((7, classes)) < 0.5).astype(np.float32)}[loss]
+    fused, _, results = train_twins(layers, x, y, loss)
+    assert len(applied(fused, rules.LOGITS_GRADIENT)) == 1
+    assert fused.plan.from_logits
+    assert_same_step(results, exact=False)
+
+
+@given(base=st.lists(st.sampled_from(["dense", "batch_norm", "dropout"]), min_size=1,
+                     max_size=3),
+       seed=seeds)
+def test_skip_layers_below_the_first_trainable_one(base, seed):
+    """Layers without trainable weights below (frozen ones, a dropout): fused,
+    their backward passes do not run; plain, they do, and change nothing."""
+    def layers():
+        below = {"dense": lambda: Dense(5, activation="tanh", trainable=False),
+                 "batch_norm": lambda: BatchNormalization(trainable=False),
+                 "dropout": lambda: Dropout(0.0)}
+        return ([Input(shape=(5,))] + [below[kind]() for kind in base]
+                + [Dense(4, activation="sigmoid"), Dense(2)])
+    x, y = images(seed, (6, 5)), images(seed + 1, (6, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.SKIP_LAYERS_BELOW) == [
+        ", ".join(layer.name for layer in fused.layers[:len(base)])]
+    assert_same_step(results, exact=True)
+    frozen = sum(len(layer.variables) for layer in fused.layers[:len(base)])
+    for *_, weights in results:
+        for after, initial in zip(weights[:frozen], fused.initial_weights):
+            np.testing.assert_array_equal(after, initial)
+
+
+@given(first=st.sampled_from(["dense", "conv2d", "batch_norm", "conv2d_transpose"]),
+       seed=seeds)
+def test_skip_input_gradient_of_the_first_trainable_layer(first, seed):
+    """The first trainable layer of each kind that can skip dLoss/dx: its weight
+    gradients are the same with and without computing it."""
+    def layers():
+        layer = {"dense": lambda: Dense(3, activation="tanh"),
+                 "conv2d": lambda: Conv2D(3, 3, padding="same"),
+                 "batch_norm": lambda: BatchNormalization(),
+                 "conv2d_transpose": lambda: Conv2DTranspose(2, 3, strides=2)}[first]()
+        return [Input(shape=(6, 5, 2)), layer, Flatten(), Dense(2)]
+    x, y = images(seed, (4, 6, 5, 2)), images(seed + 1, (4, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.SKIP_INPUT_GRADIENT) == [fused.layers[0].name]
+    assert_same_step(results, exact=True)
+
+
+def demo_cnn(**compile_args):
+    model = Sequential([Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+                        MaxPooling2D(2), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
+                        Flatten(), Dropout(0.5, seed=3), Dense(10, activation="softmax")])
+    model.compile(SGD(0.1), "sparse_categorical_crossentropy", **compile_args)
+    return model
+
+
+def test_the_demo_cnn_learns_the_same_fused_and_plain(fresh_session):
+    fused, plain = demo_cnn(), demo_cnn(fuse=False)
+    plain.set_weights(fused.get_weights())
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 16)
+    results = []
+    for model in (fused, plain):
+        value, y_pred = train_step(model, x, y)
+        results.append((value, y_pred, model.predict(x), model.get_weights()))
+    assert_same_step(results, exact=False)
+
+
+# ---- (b) the printed plan ----------------------------------------------------------------------
+
+def steps(plan, section):
+    """(name, layers) of each step line of one section of the printed plan."""
+    lines = str(plan).splitlines()
+    start = lines.index(section) + 1
+    found = []
+    for line in lines[start:]:
+        if not line.startswith("  ") or not line[2:5].strip().isdigit():
+            break
+        found.append((line[7:43].strip(), line[44:]))
+    return found
+
+
+def verdicts(plan):
+    """The rules part of the printed plan, wrapped lines joined, one space between words."""
+    return " ".join(str(plan).split("\nrules\n")[1].split())
+
+
+def test_the_demo_cnn_plan(fresh_session):
+    plan = demo_cnn().plan
+    assert steps(plan, "forward") == [
+        ("conv2d+bias+relu", "conv2d"), ("max_pooling2d", "max_pooling2d"),
+        ("conv2d+bias+relu", "conv2d_1"), ("max_pooling2d", "max_pooling2d_1"),
+        ("flatten", "flatten"), ("dropout", "dropout"), ("dense, softmax", "dense")]
+    assert steps(plan, "loss") == [
+        ("softmax+crossentropy", "sparse_categorical_crossentropy, and dLoss/dlogits of dense")]
+    assert steps(plan, "backward") == [
+        ("dense backward", "dense"), ("dropout backward", "dropout"),
+        ("flatten backward", "flatten"),
+        ("max_pool backward through relu", "max_pooling2d_1 + conv2d_1"),
+        ("conv2d backward", "conv2d_1"),
+        ("pooled first-layer weight gradient", "max_pooling2d + conv2d  (no input gradient)")]
+    text = verdicts(plan)
+    for expected in [
+            "relu in the kernel's epilogue why: the convolution or matmul kernel applies",
+            "yes: conv2d; conv2d_1 no: dense: its activation is softmax, the kernel applies "
+            "a plain relu only",
+            "dense backward with relu mask why:",
+            "yes: max_pooling2d_1 over conv2d_1; max_pooling2d over conv2d",
+            "yes: conv2d under max_pooling2d no: conv2d_1 under max_pooling2d_1: conv2d_1 is "
+            "not the first trainable layer: the layers below need its input gradient",
+            "yes: sparse_categorical_crossentropy after dense (softmax)",
+            "skip layers below the first trainable one why: nothing below it has a weight to "
+            "learn (input augmentation, a frozen base): their backward passes would be thrown "
+            "away - no place for it in this model",
+            "skip input gradient of the first trainable layer why: nothing below it learns, so "
+            "dLoss/dx of its input would be thrown away yes: conv2d"]:
+        assert expected in text
+    assert text.count("no place for it in this model") == 2  # relu mask, skip below
+
+
+def test_the_course_mlp_plan(fresh_session):
+    model = Sequential([Dense(16, input_shape=(1,), activation="relu"),
+                        Dense(32, activation="relu"), Dense(2, activation="sigmoid")])
+    model.compile("adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    plan = model.plan
+    assert steps(plan, "forward") == [("dense+bias+relu", "dense"),
+                                      ("dense+bias+relu", "dense_1"),
+                                      ("dense, sigmoid", "dense_2")]
+    assert steps(plan, "loss") == [("sparse_categorical_crossentropy",
+                                    "the loss, and dLoss/dy_pred")]
+    assert steps(plan, "backward") == [
+        ("sigmoid backward, dense backward", "dense_2"),
+        ("dense backward with relu mask", "dense_1"),
+        ("dense backward with relu mask", "dense  (no input gradient)")]
+    text = verdicts(plan)
+    assert "yes: dense; dense_1 no: dense_2: its activation is sigmoid" in text
+    assert "yes: dense_1; dense" in text
+    assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
+            "sparse_categorical_crossentropy has one through softmax only, the output layer "
+            "has sigmoid") in text
+    assert text.count("no place for it in this model") == 3  # max pool, pooled, skip below
+
+
+def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
+    base = [Conv2D(8, 3, activation="relu", input_shape=(12, 12, 1)), MaxPooling2D(2),
+            Conv2D(8, 3, activation="relu"), MaxPooling2D(2)]
+    for layer in base:
+        layer.trainable = False
+    model = Sequential(base + [Flatten(), Dense(16, activation="relu"),
+                               Dense(5, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    plan = model.plan
+    assert steps(plan, "backward") == [
+        ("dense backward", "dense_1"),
+        ("dense backward with relu mask", "dense  (no input gradient)")]
+    text = verdicts(plan)
+    assert ("skip layers below the first trainable one why: nothing below it has a weight to "
+            "learn (input augmentation, a frozen base): their backward passes would be thrown "
+            "away yes: conv2d, max_pooling2d, conv2d_1, max_pooling2d_1, flatten") in text
+    assert "yes: dense" in text.split("skip input gradient of the first trainable layer")[1]
+    # the pools take no part in the backward pass: their rules are not asked
+    for rule in (rules.MAX_POOL_THROUGH_RELU, rules.POOLED_WEIGHT_GRADIENT):
+        assert f"{rule.name} why: " in text
+        assert not [v for v in plan.verdicts if v.rule is rule]
+
+
+def test_the_plan_with_fuse_false(fresh_session):
+    plan = demo_cnn(fuse=False).plan
+    assert steps(plan, "forward") == [
+        ("conv2d", "conv2d"), ("relu", "conv2d"), ("max_pooling2d", "max_pooling2d"),
+        ("conv2d", "conv2d_1"), ("relu", "conv2d_1"), ("max_pooling2d", "max_pooling2d_1"),
+        ("flatten", "flatten"), ("dropout", "dropout"), ("dense", "dense"),
+        ("softmax", "dense")]
+    assert steps(plan, "loss") == [("sparse_categorical_crossentropy",
+                                    "the loss, and dLoss/dy_pred")]
+    assert steps(plan, "backward") == [
+        ("softmax backward", "dense"), ("dense backward", "dense"),
+        ("dropout backward", "dropout"), ("flatten backward", "flatten"),
+        ("max_pooling2d backward", "max_pooling2d_1"), ("relu backward", "conv2d_1"),
+        ("conv2d backward", "conv2d_1"), ("max_pooling2d backward", "max_pooling2d"),
+        ("relu backward", "conv2d"), ("conv2d backward", "conv2d")]
+    assert str(plan).splitlines()[-1] == "rules: none asked (compile(fuse=False))"
+    assert plan.verdicts == []
+
+
+@pytest.mark.parametrize("in_c, size, pool, reason", [
+    (4, 10, dict(pool_size=2),
+     "conv2d has 3x3x4 = 36 values per patch, the kernel takes at most 32"),
+    (1, 10, dict(pool_size=2, strides=1),
+     "max_pooling2d has strides (1, 1) and pool_size (2, 2): the kernel takes windows side "
+     "by side only"),
+    (1, 10, dict(pool_size=3, padding="same"),
+     "max_pooling2d pads ('same'): the kernel takes 'valid' pooling only"),
+    (1, 20, dict(pool_size=9),
+     "max_pooling2d's windows have 81 taps, the kernel takes at most 64"),
+], ids=["patch", "strides", "padding", "taps"])
+def test_the_plan_says_why_the_pooled_weight_gradient_declines(in_c, size, pool, reason,
+                                                               fresh_session):
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(size, size, in_c)),
+                        MaxPooling2D(**pool), Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    assert f"no: conv2d under max_pooling2d: {reason}" in verdicts(model.plan)
+    assert steps(model.plan, "backward")[-2:] == [
+        ("max_pool backward through relu", "max_pooling2d + conv2d"),
+        ("conv2d backward", "conv2d  (no input gradient)")]
+
+
+def test_model_backward_from_logits_or_not_follows_the_plan(fresh_session):
+    """``model.backward`` runs the plan's steps from dLoss/dlogits or from
+    dLoss/dy_pred, whichever it is given: the same gradients."""
+    model = demo_cnn()
+    rng = np.random.default_rng(1)
+    x, y = rng.random((4, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 4)
+    grads = []
+    for from_logits in (True, False):
+        y_pred = model.forward(x, training=False)
+        gradient = (model.loss.logits_gradient(y, y_pred, "softmax") if from_logits
+                    else model.loss.gradient(y, y_pred))
+        assert model.backward(gradient, from_logits=from_logits) is None
+        grads.append([v.grad.copy() for v in model.trainable_variables])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * np.abs(b).max())
+
+
+def test_plan_needs_a_built_model_and_fuse_a_bool():
+    model = Sequential([Dense(2)])
+    with pytest.raises(ValueError, match="not built yet, so it has no plan"):
+        model.plan
+    with pytest.raises(TypeError, match="fuse must be True or False, got 'no'"):
+        model.compile("sgd", "mse", fuse="no")
+
+
+# ---- (c) the plan follows the model ------------------------------------------------------------
+
+def test_add_and_pop_rebuild_the_plan(fresh_session):
+    """Also a new head of the same kind in place of the old one (chapter 30)."""
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,))])
+    model.compile(SGD(0.1), "categorical_crossentropy")
+    before = model.plan
+    assert steps(before, "forward") == [("dense+bias+relu", "dense")]
+    model.add(Dense(2, activation="softmax"))
+    after = model.plan
+    assert after is not before
+    assert steps(after, "forward") == [("dense+bias+relu", "dense"),
+                                       ("dense, softmax", "dense_1")]
+    assert after.from_logits and after.layers == tuple(model.layers)
+    x, y = np.ones((2, 3), np.float32), np.float32([[1, 0], [0, 1]])
+    model.fit(x, y, verbose=0)
+    model.pop()
+    assert steps(model.plan, "forward") == [("dense+bias+relu", "dense")]
+    assert not model.plan.from_logits
+    assert model.predict(x).shape == (2, 4)
+    model.pop()
+    model.add(Dense(3, activation="relu", input_shape=(3,)))
+    assert steps(model.plan, "forward") == [("dense+bias+relu", "dense_2")]
+    assert model.predict(x).shape == (2, 3)
+
+
+def test_freezing_a_layer_and_compiling_again_rebuilds_the_plan(fresh_session):
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    model.compile(SGD(0.1), "mse")
+    assert applied(model, rules.SKIP_INPUT_GRADIENT) == ["dense"]
+    model.layers[0].trainable = False
+    model.compile(SGD(0.1), "mse")
+    assert applied(model, rules.SKIP_LAYERS_BELOW) == ["dense"]
+    assert applied(model, rules.SKIP_INPUT_GRADIENT) == ["dense_1"]
+    assert steps(model.plan, "backward") == [("dense backward", "dense_1  (no input gradient)")]
+    frozen = model.layers[0].get_weights()
+    model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)
+    for a, b in zip(model.layers[0].get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unfreezing_without_compiling_again_still_trains_the_layer(fresh_session):
+    """The plan checks the layers' trainable flags at each use: a layer unfrozen
+    after the plan was built gets its gradient, whose step is -lr * gradient."""
+    model = Sequential([Dense(3, input_shape=(2,), trainable=False), Dense(1)])
+    model.compile(SGD(0.5), "mse")
+    x, y = np.float32([[1, 2], [3, -1]]), np.float32([[1], [0]])
+    model.fit(x, y, verbose=0)                        # plan built, layer 0 skipped
+    model.layers[0].trainable = True
+    (w0, b0), (w1, b1) = model.layers[0].get_weights(), model.layers[1].get_weights()
+    model.fit(x, y, batch_size=2, shuffle=False, verbose=0)
+    # float64 reference: y = (x w0 + b0) w1 + b1, loss = mean((y - t)^2)
+    h = x.astype(np.float64) @ w0 + b0
+    dy = 2 * (h @ w1 + b1 - y) / len(x)
+    dh = dy @ w1.T
+    np.testing.assert_allclose(model.layers[0].get_weights()[0], w0 - 0.5 * x.T @ dh,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.layers[0].get_weights()[1], b0 - 0.5 * dh.sum(0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_compiling_again_rebuilds_the_plan(fresh_session):
+    """With or without fuse, and after a layer's activation was replaced."""
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    loss = losses.MeanSquaredError()
+    model.compile("sgd", loss, fuse=False)
+    assert not model.plan.fuse and model.plan.verdicts == []
+    model.compile("sgd", loss)
+    assert model.plan.fuse and applied(model, rules.RELU_IN_KERNEL) == ["dense"]
+    model.layers[0].activation = activations.get("tanh")
+    model.compile("sgd", loss)
+    assert applied(model, rules.RELU_IN_KERNEL) == []
+    assert steps(model.plan, "forward")[0] == ("dense, tanh", "dense")
+    x = np.float32([[1, -2, 3]])
+    w, b = model.layers[0].get_weights()
+    np.testing.assert_allclose(model.layers[0](x), np.tanh(x @ w + b), rtol=1e-6)
+
+
+def test_a_loss_assigned_to_the_model_is_the_one_trained_with(fresh_session):
+    model = Sequential([Dense(2, activation="softmax", input_shape=(3,))])
+    model.compile(SGD(0.1), "mse")
+    assert steps(model.plan, "loss") == [("mean_squared_error", "the loss, and dLoss/dy_pred")]
+    model.loss = losses.CategoricalCrossentropy()
+    assert steps(model.plan, "loss") == [
+        ("softmax+crossentropy", "categorical_crossentropy, and dLoss/dlogits of dense")]
+    x, y = np.float32([[1, 2, 3]]), np.float32([[0, 1]])
+    expected = -np.log(model.predict(x)[0, 1])
+    value, _ = train_step(model, x, y)
+    assert value == pytest.approx(expected, rel=1e-6)
