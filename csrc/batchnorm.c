@@ -25,9 +25,9 @@
  * and the mean is kept in double (a float32 mean alone is off by half a unit
  * in the last place, 5e-4 at 10,000: 5 % of a std of 0.01).  The SIMD loops
  * stay in float: the mean is split into hi = (float)mean and lo =
- * (float)(mean - hi), and (x - hi) - lo is the centred value to float
- * precision (x - hi is exact when x is within a factor 2 of hi).  The
- * backward pass centres dy around its mean the same way.
+ * (float)(mean - hi); x - hi is exact when x is within a factor 2 of hi,
+ * and the tiny lo term joins the per-channel constant.  The backward pass
+ * centres dy around its mean the same way.
  *
  * Naive: column by column, one pass per sum, everything in double.
  * Fast: row by row, so every pass streams the matrix once in memory order
@@ -185,23 +185,101 @@ static void split_double(double v, float *hi, float *lo)
     *lo = (float)(v - *hi);
 }
 
+/* The two elementwise passes over rows [r0, r1), written once and compiled
+ * per instruction set (FMA on the AVX2 path). */
+typedef struct {
+    int64_t channels;
+    const float *a, *x_hi, *ab, *g_hi, *d;  /* per-channel constants */
+} row_constants;
+
+/* apply: y = (x - x_hi) * a + d (a = scale, d = the shift) */
+FASTNN_INLINE void apply_rows(const float *x, float *y, const row_constants *k,
+                              int64_t r0, int64_t r1)
+{
+    const int64_t channels = k->channels;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *in = x + r * channels;
+        float *out = y + r * channels;
+        for (int64_t c = 0; c < channels; c++)
+            out[c] = (in[c] - k->x_hi[c]) * k->a[c] + k->d[c];
+    }
+}
+
+/* backward: dx = a * (dy - g_hi) + ab * (x - x_hi) + d */
+FASTNN_INLINE void backward_rows(const float *x, const float *dy, float *dx,
+                                 const row_constants *k, int64_t r0, int64_t r1)
+{
+    const int64_t channels = k->channels;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *g = dy + r * channels, *in = x + r * channels;
+        float *out = dx + r * channels;
+        for (int64_t c = 0; c < channels; c++)
+            out[c] = k->a[c] * (g[c] - k->g_hi[c]) + k->ab[c] * (in[c] - k->x_hi[c]) + k->d[c];
+    }
+}
+
+/* dy == NULL: the apply pass over x into out; else the backward pass. */
+FASTNN_INLINE void rows_pass(const float *x, const float *dy, float *out,
+                             const row_constants *k, int64_t r0, int64_t r1)
+{
+    if (dy)
+        backward_rows(x, dy, out, k, r0, r1);
+    else
+        apply_rows(x, out, k, r0, r1);
+}
+
+typedef void (*rows_fn)(const float *, const float *, float *, const row_constants *,
+                        int64_t, int64_t);
+
+static void rows_generic(const float *x, const float *dy, float *out,
+                         const row_constants *k, int64_t r0, int64_t r1)
+{
+    rows_pass(x, dy, out, k, r0, r1);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void rows_avx2(const float *x, const float *dy, float *out,
+                      const row_constants *k, int64_t r0, int64_t r1)
+{
+    rows_pass(x, dy, out, k, r0, r1);
+}
+#endif
+
+/* One elementwise pass, rows split by the team that started. */
+static void run_rows(const float *x, const float *dy, float *out,
+                     const row_constants *k, int64_t rows)
+{
+    rows_fn body = rows_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+        body = rows_avx2;
+#endif
+    int threads = threads_for_rows(rows, k->channels);
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        body(x, dy, out, k, rows * t / team, rows * (t + 1) / team);
+    }
+}
+
+/* y = ((x - hi) - lo) * scale + beta, with the tiny lo term folded into the
+ * constant: y = (x - hi) * scale + (beta - lo * scale), one subtraction and
+ * one fused multiply-add per value. */
 int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
                             const double *mean, const float *scale,
                             const float *beta, float *y)
 {
-    float *hi = malloc(2 * (size_t)channels * sizeof(float)), *lo = hi + channels;
+    float *hi = malloc(2 * (size_t)channels * sizeof(float)), *shift = hi + channels;
     if (hi == NULL)
         return FASTNN_ENOMEM;
-    for (int64_t c = 0; c < channels; c++)
-        split_double(mean[c], &hi[c], &lo[c]);
-    int threads = threads_for_rows(rows, channels);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *in = x + r * channels;
-        float *out = y + r * channels;
-        for (int64_t c = 0; c < channels; c++)
-            out[c] = ((in[c] - hi[c]) - lo[c]) * scale[c] + beta[c];
+    for (int64_t c = 0; c < channels; c++) {
+        float lo;
+        split_double(mean[c], &hi[c], &lo);
+        shift[c] = (float)((double)beta[c] - (double)lo * scale[c]);
     }
+    row_constants k = {channels, scale, hi, NULL, NULL, shift};
+    run_rows(x, NULL, y, &k, rows);
     free(hi);
     return FASTNN_OK;
 }
@@ -216,7 +294,7 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
     int threads = threads_for_rows(rows, channels);
     double *part = partials(parts, 2, channels);
     double *sums = malloc(2 * (size_t)channels * sizeof(double));
-    float *k = malloc(6 * (size_t)channels * sizeof(float));
+    float *k = malloc(5 * (size_t)channels * sizeof(float));
     if (part == NULL || sums == NULL || k == NULL) {
         free(part);
         free(sums);
@@ -245,26 +323,25 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
     }
     if (dx != NULL) {
         /* pass 2, centred: dx = a * ((dy - mean(dy)) + b * (x - mean)) with
-         * a = gamma * inv_std, b = -inv_std * dgamma / n; both means as
-         * hi + lo pairs.  In inference (constant statistics) dx = a * dy. */
-        float *a = k, *b = k + channels, *x_hi = k + 2 * channels,
-              *x_lo = k + 3 * channels, *g_hi = k + 4 * channels,
-              *g_lo = k + 5 * channels;
+         * a = gamma * inv_std, b = -inv_std * dgamma / n, both means as hi +
+         * lo pairs and the lo terms folded into one constant:
+         * dx = a * (dy - dy_hi) + ab * (x - x_hi) + d.  In inference
+         * (constant statistics) b and the means are 0: dx = a * dy. */
+        float *a = k, *ab = k + channels, *x_hi = k + 2 * channels,
+              *g_hi = k + 3 * channels, *d = k + 4 * channels;
         const double n = (double)rows;
         for (int64_t c = 0; c < channels; c++) {
-            a[c] = (float)((double)gamma[c] * inv_std[c]);
-            b[c] = batch_stats ? (float)(-(double)inv_std[c] * sum_dy_xhat[c] / n) : 0.0f;
-            split_double(batch_stats ? mean[c] : 0.0, &x_hi[c], &x_lo[c]);
-            split_double(batch_stats ? sum_dy[c] / n : 0.0, &g_hi[c], &g_lo[c]);
+            double ka = (double)gamma[c] * inv_std[c];
+            double kb = batch_stats ? -(double)inv_std[c] * sum_dy_xhat[c] / n : 0.0;
+            float x_lo, g_lo;
+            split_double(batch_stats ? mean[c] : 0.0, &x_hi[c], &x_lo);
+            split_double(batch_stats ? sum_dy[c] / n : 0.0, &g_hi[c], &g_lo);
+            a[c] = (float)ka;
+            ab[c] = (float)(ka * kb);
+            d[c] = (float)(-ka * (g_lo + kb * x_lo));
         }
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *g = dy + r * channels, *in = x + r * channels;
-            float *out = dx + r * channels;
-            for (int64_t c = 0; c < channels; c++)
-                out[c] = a[c] * (((g[c] - g_hi[c]) - g_lo[c]) +
-                                 b[c] * ((in[c] - x_hi[c]) - x_lo[c]));
-        }
+        row_constants rk = {channels, a, x_hi, ab, g_hi, d};
+        run_rows(x, dy, dx, &rk, rows);
     }
     free(part);
     free(sums);
