@@ -128,8 +128,9 @@ def built(tmp_path_factory):
 
 
 def sdist_names(built):
+    """The sdist's files, without the top folder ``fastnn-<version>/``."""
     with tarfile.open(built["sdist"]) as archive:
-        return {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+        return {m.name.split("/", 1)[1] for m in archive.getmembers() if m.isfile()}
 
 
 def wheel_names(built):
@@ -145,22 +146,27 @@ def wheel_metadata(built):
 
 # ---- what the archives hold ----------------------------------------------------------
 
-def test_sdist_holds_what_a_build_needs(built):
-    names = sdist_names(built)
+def needed_by_a_build():
+    """The work tree's files an sdist must carry, by git's own list."""
     tracked = work_tree_files()
     needed = ([p for p in tracked if re.fullmatch(r"csrc/[^/]+\.[ch]", p)]
               + [p for p in tracked if p.startswith("fastnn/") and p.endswith((".py", ".pyx"))]
-              + ["setup.py", "pyproject.toml", "MANIFEST.in", "LICENSE", "docs/pypi.md",
-                 "PKG-INFO"])
+              + ["setup.py", "pyproject.toml", "MANIFEST.in", "LICENSE", "docs/pypi.md"])
     assert any(p.endswith(".h") for p in needed) and "fastnn/_ckernels.pyx" in needed
-    missing = sorted(set(needed) - names)
+    return set(needed)
+
+
+def test_sdist_holds_what_a_build_needs(built):
+    missing = sorted(needed_by_a_build() - sdist_names(built))
     assert not missing, f"the sdist lacks {missing}"
 
 
-def test_sdist_holds_nothing_a_build_makes(built):
-    made = sorted(n for n in sdist_names(built)
-                  if n == "fastnn/_ckernels.c" or n.endswith((".so", ".o", ".pyc")))
-    assert not made, f"the sdist ships build products: {made}"
+def test_sdist_holds_nothing_else(built):
+    """No generated C, no compiled objects, no half of the test suite."""
+    names = sdist_names(built) - needed_by_a_build()
+    metadata = {"PKG-INFO", "setup.cfg", "README.md"}
+    other = sorted(n for n in names - metadata if not n.startswith("fastnn.egg-info/"))
+    assert not other, f"the sdist ships {other}"
 
 
 def test_wheel_holds_the_package_the_extension_and_the_license(built):
