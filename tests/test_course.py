@@ -104,6 +104,7 @@ def test_course_refuses_a_chapter_it_does_not_have(number, tmp_path):
 def test_a_script_without_its_chapter_line_is_named(tmp_path, monkeypatch):
     (tmp_path / "ch08_loss.py").write_text('"""Loss functions."""\n', encoding="utf-8")
     monkeypatch.setattr(course.contents, "HERE", tmp_path)
-    with pytest.raises(RuntimeError, match=r"ch08_loss\.py: the docstring must start with the "
-                                           r"line 'Chapter 08: <Title> — .*not 'Loss functions\.'"):
+    expected = (r"ch08_loss\.py: the docstring must start with the line "
+                r"'Chapter 08: <Title> — .*not 'Loss functions\.'")
+    with pytest.raises(RuntimeError, match=expected):
         course.chapters()
