@@ -13,11 +13,12 @@ BUILD_INPUTS := $(wildcard csrc/*.c csrc/*.h fastnn/*.pyx) setup.py pyproject.to
 # NumPy is the yardstick in benchmarks: let OpenBLAS pick its own kernel there.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-.PHONY: help build data test sanitize demo bench bench-cli bench-torch info clean
+.PHONY: help build data test dist-check sanitize demo bench bench-cli bench-torch info clean
 
 help:
 	@echo "make demo    train a small CNN on Fashion-MNIST"
 	@echo "make test    run the whole test suite"
+	@echo "make dist-check  build the sdist and the wheel, install each into a fresh venv and try it"
 	@echo "make sanitize  kernel and layer tests on a build with AddressSanitizer + UBSan"
 	@echo "make bench   kernel benchmarks (pytest-benchmark), JSON in benchmarks/results.json"
 	@echo "make bench-torch  fastnn against PyTorch 2.13 (CPU build) on this machine"
@@ -26,10 +27,13 @@ help:
 $(VENV)/.ready:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install "setuptools>=64" wheel "Cython>=3.0"
 	touch $@
 
+# The editable install builds without isolation, so pyproject.toml's build
+# requirements go into the venv first -- with every build, so that a venv made
+# before a requirement changed gets it too.
 $(VENV)/.built: $(VENV)/.ready $(BUILD_INPUTS)
+	$(PIP) install "setuptools>=77" wheel "Cython>=3.0"
 	$(PIP) install --no-build-isolation -e ".[test,plot]"
 	touch $@
 
@@ -42,6 +46,12 @@ data:
 
 test: build data
 	$(PY) -m pytest -q
+
+# The package as a user gets it (tests/test_distribution.py, which `make test`
+# runs too): sdist and wheel built from a clean copy of the work tree, each
+# installed into a fresh venv, imported, run.
+dist-check: build
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_distribution.py
 
 # The C kernels built with -fsanitize=address,undefined (setup.py,
 # FASTNN_SANITIZE=1) into build/sanitize -- the extension in fastnn/ stays as
@@ -94,4 +104,4 @@ info: build
 	$(PY) -m fastnn info
 
 clean:
-	rm -rf $(VENV) build *.egg-info fastnn/_ckernels.c fastnn/*.so .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info fastnn/_ckernels.c fastnn/*.so .pytest_cache .hypothesis

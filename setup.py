@@ -7,6 +7,9 @@ default build is portable: the kernels pick AVX2 or baseline code at run
 time.  FASTNN_NATIVE=1 adds -march=native for this machine only.
 FASTNN_SANITIZE=1 adds AddressSanitizer and UndefinedBehaviorSanitizer
 (`make sanitize` builds that way into build/sanitize and runs the tests).
+
+Cython turns the bridge into C when the extension is built, not before: an
+sdist needs no Cython and ships the .pyx, never the generated C (MANIFEST.in).
 """
 import glob
 import os
@@ -47,6 +50,10 @@ def compiler_has_openmp(compiler):
 
 class BuildWithOpenMP(build_ext):
     def build_extensions(self):
+        from Cython.Build import cythonize  # a build requirement (pyproject.toml)
+
+        for ext in self.extensions:
+            ext.sources = cythonize([ext], compiler_directives={"language_level": 3})[0].sources
         flags = list(BASE_FLAGS)
         if os.environ.get("FASTNN_NATIVE") == "1":
             flags.append("-march=native")
@@ -66,13 +73,8 @@ class BuildWithOpenMP(build_ext):
         super().build_extensions()
 
 
-def cython_extension():
-    from Cython.Build import cythonize
-
-    ext = Extension("fastnn._ckernels",
+KERNELS = Extension("fastnn._ckernels",
                     sources=["fastnn/_ckernels.pyx"] + sorted(glob.glob("csrc/*.c")),
-                    include_dirs=["csrc"], depends=glob.glob("csrc/*.h"))
-    return cythonize([ext], compiler_directives={"language_level": 3})
+                    include_dirs=["csrc"], depends=sorted(glob.glob("csrc/*.h")))
 
-
-setup(ext_modules=cython_extension(), cmdclass={"build_ext": BuildWithOpenMP})
+setup(ext_modules=[KERNELS], cmdclass={"build_ext": BuildWithOpenMP})
