@@ -80,8 +80,9 @@ def write_weights(group, model):
 
 # ---- reading -------------------------------------------------------------------------------
 
-def load_model(filepath):
-    """(fastnn config, weight arrays, compile settings or None) of the model file."""
+def load_model(filepath, compile=True):
+    """(fastnn config, weight arrays, compile settings or None) of the model file;
+    no settings unless ``compile``."""
     h5py = hdf5.import_h5py(f"reading {filepath} (Keras's HDF5 format)")
     with hdf5.open_for_reading(h5py, filepath, filepath) as h5:
         text = hdf5.text(h5, "model_config", filepath)
@@ -93,7 +94,7 @@ def load_model(filepath):
         config = fastnn_config(_json(text, "model_config", filepath), keras3, filepath)
         weights = read_weights(hdf5.child(h5, "model_weights", "group", filepath), filepath)
         training = hdf5.text(h5, "training_config", filepath)
-        settings = (None if training is None else fastnn_compile_settings(
+        settings = (None if training is None or not compile else fastnn_compile_settings(
             _json(training, "training_config", filepath), False, filepath))
     return config, weights, settings
 

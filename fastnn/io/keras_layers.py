@@ -127,7 +127,9 @@ def _check_keras_class(layer):
 
 
 def _layer_class_names():
-    return [n for n in fastnn_layers.__all__ if n not in ("Input", "Layer")]
+    """fastnn's layer classes that Keras has, by their own names (no aliases)."""
+    return [n for n in fastnn_layers.__all__ if n not in ("Input", "InputLayer", "Layer")
+            and getattr(fastnn_layers, n).__name__ == n]
 
 
 # ---- reading -------------------------------------------------------------------------------

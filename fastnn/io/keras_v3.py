@@ -5,7 +5,7 @@ A ``.keras`` file is a zip of three members::
     config.json        the architecture (keras_layers.keras3_config) and
                        compile_config (keras_training), when the settings map
     metadata.json      {"keras_version": ..., "date_saved": ...}
-    model.weights.h5   HDF5: layers/<layer name>/vars/0, 1, ... in get_weights order
+    model.weights.h5   HDF5: layers/<place>/vars/0, 1, ... in get_weights order
 
 A weights file (``save_weights("w.weights.h5")``, the name Keras 3 asks
 for) is ``model.weights.h5`` alone.  Keras 3 loads these files on JAX,
@@ -14,9 +14,13 @@ TensorFlow or PyTorch: the way from fastnn to an engine that scales
 that wrote the file, as in ``model.to_json()``.  The optimizer's state is
 not written (``keras_training``).
 
-Reading matches the weights to the layers by name, as Keras 3 does, and
-checks every array against the shape the model gives it.
+A layer's place is not its name, which differs between two builds of one
+model, but its class in snake_case, numbered in model order: dense,
+conv2d, dense_1, ... (``layer_paths``).  Reading finds the weights there,
+as Keras 3 does, and checks every array against the shape the model gives
+it.
 """
+import collections
 import datetime
 import io
 import json
@@ -25,6 +29,7 @@ import zlib
 
 from .._version import __version__
 from ..atomic_write import atomic_write
+from ..naming import snake_case
 from . import hdf5
 from .keras_layers import fastnn_config, keras3_config
 from .keras_training import fastnn_compile_settings, keras_compile_config
@@ -60,13 +65,28 @@ def save_weights(model, filepath):
 
 def write_weights(h5, model):
     """Keras 3's layout: a group per layer, its arrays numbered in ``vars``."""
-    layers_group = h5.create_group("layers")
-    for layer in model.layers:
-        variables = layers_group.create_group(layer.name).create_group("vars")
+    paths = layer_paths([type(layer).__name__ for layer in model.layers])
+    for layer, path in zip(model.layers, paths):
+        variables = h5.create_group(f"{path}/vars")
         variables.attrs["name"] = layer.name
         for i, variable in enumerate(layer.variables):
             variables.create_dataset(str(i), data=variable.value)
     h5.create_group("vars").attrs["name"] = model.name
+
+
+def layer_paths(class_names):
+    """Where Keras 3 keeps the arrays of layers of these classes, in model order.
+
+    >>> layer_paths(["Conv2D", "MaxPooling2D", "Conv2D", "Dense"])
+    ['layers/conv2d', 'layers/max_pooling2d', 'layers/conv2d_1', 'layers/dense']
+    """
+    seen = collections.Counter()
+    paths = []
+    for class_name in class_names:
+        base = snake_case(class_name)
+        paths.append(f"layers/{base}" + (f"_{seen[base]}" if seen[base] else ""))
+        seen[base] += 1
+    return paths
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -80,8 +100,9 @@ def is_keras_archive(filepath):
         return False
 
 
-def load_model(filepath):
-    """(fastnn config, weight arrays, compile settings or None) of the .keras file."""
+def load_model(filepath, compile=True):
+    """(fastnn config, weight arrays, compile settings or None) of the .keras file;
+    no settings unless ``compile``."""
     hdf5.import_h5py(f"reading {filepath} (Keras 3's .keras format)")
     text = _member(filepath, CONFIG)
     try:
@@ -89,19 +110,19 @@ def load_model(filepath):
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{filepath}: {CONFIG} is not JSON text ({err})") from None
     config = fastnn_config(model_config, keras3=True, filepath=filepath)
-    names = [spec["config"].get("name") for spec in config["layers"]
-             if spec["class_name"] != "InputLayer"]
-    arrays = archive_weights(filepath, names)
-    compile_config = model_config.get("compile_config")
-    return config, arrays, fastnn_compile_settings(compile_config, True, filepath)
+    arrays = archive_weights(filepath, [spec["class_name"] for spec in config["layers"]
+                                        if spec["class_name"] != "InputLayer"])
+    settings = (fastnn_compile_settings(model_config.get("compile_config"), True, filepath)
+                if compile else None)
+    return config, arrays, settings
 
 
-def archive_weights(filepath, layer_names):
-    """The arrays of the layers called ``layer_names`` in the .keras file."""
+def archive_weights(filepath, class_names):
+    """The arrays of layers of ``class_names`` (in model order) in the .keras file."""
     h5py = hdf5.import_h5py(f"reading {filepath} (Keras 3's .keras format)")
     weights = _member(filepath, WEIGHTS)
     with hdf5.open_for_reading(h5py, io.BytesIO(weights), f"{filepath} ({WEIGHTS})") as h5:
-        return read_weights(h5, layer_names, filepath)
+        return read_weights(h5, class_names, filepath)
 
 
 def _member(filepath, name):
@@ -118,14 +139,13 @@ def _member(filepath, name):
                          f"corrupted?): {err}") from None
 
 
-def read_weights(h5, layer_names, filepath):
-    """The arrays of the layers called ``layer_names``, in that order."""
+def read_weights(h5, class_names, filepath):
+    """The arrays of layers of ``class_names`` (in model order), in get_weights order."""
     arrays = []
-    for name in layer_names:
-        path = f"layers/{name}/vars"
-        if path not in h5:   # a layer without weights may have no group
+    for path in layer_paths(class_names):
+        if f"{path}/vars" not in h5:   # a layer without weights may have no group
             continue
-        variables = hdf5.child(h5, path, "group", filepath)
+        variables = hdf5.child(h5, f"{path}/vars", "group", filepath)
         keys = sorted(variables.keys(), key=lambda k: int(k) if k.isdigit() else -1)
         if keys != [str(i) for i in range(len(keys))]:
             raise ValueError(f"{filepath}: {variables.name!r} must hold arrays named 0, 1, "

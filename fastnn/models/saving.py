@@ -232,9 +232,9 @@ def load_model(filepath, compile=True):
     reader = keras_h5 if hdf5.is_hdf5(filepath) else (
         keras_v3 if keras_v3.is_keras_archive(filepath) else None)
     if reader is not None:
-        config, stored, settings = reader.load_model(filepath)
+        config, stored, settings = reader.load_model(filepath, compile)
         return _built(filepath, config, stored, lambda model: model.compile(**settings)
-                      if compile and settings is not None else None)
+                      if settings is not None else None)
     arrays = _open(filepath)
 
     def compile_as_saved(model):
@@ -283,9 +283,9 @@ def save_weights(model, filepath):
 
 
 def load_weights(model, filepath):
-    """Weights saved by ``save_weights`` or ``save``: fastnn's, tf.keras 2's .h5 (matched
-    to the layers by order) or Keras 3's .weights.h5 / .keras (by layer name)."""
-    names = [layer.name for layer in model.layers]
+    """Weights saved by ``save_weights`` or ``save``: fastnn's, tf.keras 2's .h5 or
+    Keras 3's .weights.h5 / .keras (matched to the layers by order, as Keras does)."""
+    names = [type(layer).__name__ for layer in model.layers]
     if keras_v3.is_keras_archive(filepath):
         arrays = keras_v3.archive_weights(filepath, names)
     elif hdf5.is_hdf5(filepath):
