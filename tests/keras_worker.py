@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def serve():
+    answers, sys.stdout = sys.stdout, sys.stderr   # what Keras prints must not mix with answers
     import keras
     sys.path.insert(0, HERE)
     from layer_stacks import KERAS_ONLY, STACKS, random_weights
@@ -67,14 +68,14 @@ def serve():
 
     ops = {"predict": predict, "build": build, "run": run}
     print(json.dumps({"ready": keras.__version__, "backend": keras.backend.backend()}),
-          flush=True)
+          file=answers, flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         try:
             answer = {"ok": True, **ops[request["op"]](request)}
         except Exception:
             answer = {"ok": False, "error": traceback.format_exc()}
-        print(json.dumps(answer), flush=True)
+        print(json.dumps(answer), file=answers, flush=True)
 
 
 class KerasWorker:

@@ -157,28 +157,6 @@ def test_other_names_keep_fastnn_format(tmp_path):
         assert "fastnn_format.npy" in archive.namelist()
 
 
-# ---- without h5py --------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "m.keras", "w.weights.h5"])
-def test_without_h5py_keras_files_are_an_import_error_and_nothing_is_written(
-        tmp_path, monkeypatch, name):
-    model = fastnn_model("mlp")
-    model.save(tmp_path / "saved.h5")
-    model.save(tmp_path / "saved.keras")
-    monkeypatch.setitem(sys.modules, "h5py", None)      # import h5py now fails
-    for save in (model.save, model.save_weights):
-        if save == model.save_weights and name.endswith(".keras"):
-            continue
-        with pytest.raises(ImportError, match=r"needs the h5py package.*pip install fastnn\[keras\]"):
-            save(tmp_path / name)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["saved.h5", "saved.keras"]
-    for saved in ("saved.h5", "saved.keras"):
-        with pytest.raises(ImportError, match=r"pip install fastnn\[keras\]"):
-            load_model(tmp_path / saved)
-        with pytest.raises(ImportError, match=r"pip install fastnn\[keras\]"):
-            model.load_weights(tmp_path / saved)
-
-
 # ---- what cannot cross ---------------------------------------------------------------------
 
 class Doubling(layers.Layer):

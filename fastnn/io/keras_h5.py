@@ -99,17 +99,27 @@ def load_model(filepath, compile=True):
     return config, weights, settings
 
 
+def is_tf_keras2(h5):
+    """Whether the open HDF5 file is in this format: a model file (``model_weights``)
+    or a weights file (``layer_names`` at the root), not Keras 3's weights file."""
+    return "model_weights" in h5 or _has_layer_names(h5)
+
+
+def _has_layer_names(group):
+    return "layer_names" in group.attrs or "layer_names0" in group.attrs
+
+
 def load_weights(h5, filepath):
     """The arrays of a weights file (its root) or a model file (``model_weights``)."""
     group = h5
-    if "layer_names" not in h5.attrs and "model_weights" in h5:
+    if not _has_layer_names(h5) and "model_weights" in h5:
         group = hdf5.child(h5, "model_weights", "group", filepath)
     return read_weights(group, filepath)
 
 
 def read_weights(group, filepath):
     """All arrays of the layers named in ``layer_names``, in order."""
-    if "layer_names" not in group.attrs and "layer_names0" not in group.attrs:
+    if not _has_layer_names(group):
         raise ValueError(f"{filepath}: {group.name!r} has no layer_names: not the weights "
                          f"of a Keras model")
     arrays = []

@@ -30,6 +30,9 @@ KERAS3_SWITCHED_OFF = {"quantization_config": None, "lora_rank": None, "lora_alp
                        "synchronized": False, "renorm": False, "renorm_clipping": None,
                        "optional": False}
 
+#: Where Keras 3 finds the objects in a layer's ``*_initializer`` / ``*_regularizer``.
+KERAS3_MODULES = {"initializer": "keras.initializers", "regularizer": "keras.regularizers"}
+
 #: tf.keras 2 knows silu only as "swish".
 KERAS2_ACTIVATION_NAMES = {"silu": "swish"}
 
@@ -49,13 +52,14 @@ def keras2_config(model):
     (which Keras 3 needs to read the file)."""
     config = model.get_config()
     for layer, spec in zip(model.layers, config["layers"]):
-        name = _checked_activation_name(layer, keras3=False)
+        _check_keras_class(layer)
+        name = _activation_name(layer, keras3=False)
         if name is not None:
             spec["config"]["activation"] = KERAS2_ACTIVATION_NAMES.get(name, name)
         spec["config"].pop("batch_input_shape", None)
     config["layers"].insert(0, {"class_name": "InputLayer", "config": {
         "batch_input_shape": list(_input_shape(model)), "dtype": "float32", "sparse": False,
-        "ragged": False, "name": _input_name(model)}})
+        "ragged": False, "name": f"{model.name}_input"}})
     return {"class_name": "Sequential", "config": config}
 
 
@@ -66,27 +70,23 @@ def _input_shape(model):
     return model.batch_input_shape
 
 
-def _input_name(model):
-    """tf.keras 2 names the input after the first layer."""
-    return f"{model.layers[0].name}_input"
-
-
 def keras3_config(model):
     """The model as Keras 3's ``config.json`` describes it (without compile settings)."""
     shape = list(_input_shape(model))
     specs = [{"module": "keras.layers", "class_name": "InputLayer",
-              "config": {"batch_shape": shape, "dtype": "float32", "name": _input_name(model)},
+              "config": {"batch_shape": shape, "dtype": "float32", "name": f"{model.name}_input"},
               "registered_name": None}]
     for layer in model.layers:
         config = layer.get_config()
         config.pop("batch_input_shape", None)
-        name = _checked_activation_name(layer, keras3=True)
+        _check_keras_class(layer)
+        name = _activation_name(layer, keras3=True)
         if name is not None:
             config["activation"] = name
         for key, value in config.items():
-            if key.endswith(("_initializer", "_regularizer")) and isinstance(value, dict):
-                config[key] = {"module": "keras." + key.split("_")[-1] + "s", **value,
-                               "registered_name": None}
+            module = KERAS3_MODULES.get(key.rsplit("_", 1)[-1])
+            if module is not None and isinstance(value, dict):
+                config[key] = {"module": module, **value, "registered_name": None}
         specs.append({"module": "keras.layers", "class_name": type(layer).__name__,
                       "config": config, "registered_name": None,
                       "build_config": {"input_shape": list(layer.input_shape)}})
@@ -96,10 +96,9 @@ def keras3_config(model):
             "registered_name": None, "build_config": {"input_shape": shape}}
 
 
-def _checked_activation_name(layer, keras3):
+def _activation_name(layer, keras3):
     """The Keras name of ``layer``'s activation (None for a layer without one),
     after checking that Keras computes the same function under it."""
-    _check_keras_class(layer)
     activation = getattr(layer, "activation", None)
     if activation is None:
         return None

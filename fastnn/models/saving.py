@@ -285,14 +285,14 @@ def save_weights(model, filepath):
 def load_weights(model, filepath):
     """Weights saved by ``save_weights`` or ``save``: fastnn's, tf.keras 2's .h5 or
     Keras 3's .weights.h5 / .keras (matched to the layers by order, as Keras does)."""
-    names = [type(layer).__name__ for layer in model.layers]
+    classes = [type(layer).__name__ for layer in model.layers]
     if keras_v3.is_keras_archive(filepath):
-        arrays = keras_v3.archive_weights(filepath, names)
+        arrays = keras_v3.archive_weights(filepath, classes)
     elif hdf5.is_hdf5(filepath):
         h5py = hdf5.import_h5py(f"reading {filepath} (Keras's HDF5 format)")
         with hdf5.open_for_reading(h5py, filepath, filepath) as h5:
-            arrays = (keras_v3.read_weights(h5, names, filepath) if "layers" in h5
-                      else keras_h5.load_weights(h5, filepath))
+            arrays = (keras_h5.load_weights(h5, filepath) if keras_h5.is_tf_keras2(h5)
+                      else keras_v3.read_weights(h5, classes, filepath))
     else:
         arrays = _read_numbered(_open(filepath), "weight")
     model.set_weights(arrays)
