@@ -42,9 +42,12 @@ def serve():
     def predict(request):
         model = keras.saving.load_model(request["path"])
         np.save(request["out"], np.asarray(model.predict(np.load(request["x"]), verbose=0)))
+        optimizer = getattr(model, "optimizer", None)
+        loss = getattr(model, "loss", None)
         return {"layers": [type(layer).__name__ for layer in model.layers],
-                "optimizer": type(getattr(model, "optimizer", None)).__name__,
-                "loss": str(getattr(model, "loss", None))}
+                "optimizer": type(optimizer).__name__,
+                "learning_rate": None if optimizer is None else float(optimizer.learning_rate),
+                "loss": getattr(loss, "__name__", str(loss))}
 
     def build(request):
         input_shape, specs = {**STACKS, **KERAS_ONLY}[request["stack"]]

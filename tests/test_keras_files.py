@@ -11,7 +11,6 @@ predicts what Keras predicts, within float32 rounding.
 import importlib.util
 import io
 import json
-import sys
 import zipfile
 
 import numpy as np
@@ -39,6 +38,15 @@ def assert_predictions_equal(actual, expected):
 def text(value):
     """An HDF5 string attribute as str (h5py gives bytes or str, as Keras reads both)."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def assert_keras_format(path):
+    """The file is in the format its name asks for: HDF5 (.h5) or a .keras zip."""
+    if str(path).endswith(".keras"):
+        with zipfile.ZipFile(path) as archive:
+            assert "config.json" in archive.namelist()
+    else:
+        assert path.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
 
 
 def compiled(model, optimizer="adam", loss="categorical_crossentropy"):
@@ -110,6 +118,7 @@ def test_a_keras_file_has_keras3_layout(tmp_path):
 def test_a_model_comes_back_from_a_keras_file_unchanged(tmp_path, stack, suffix):
     model = compiled(fastnn_model(stack), optimizers.Adam(learning_rate=0.003), "mse")
     model.save(tmp_path / f"m{suffix}")
+    assert_keras_format(tmp_path / f"m{suffix}")
     loaded = load_model(tmp_path / f"m{suffix}")
     assert [type(l) for l in loaded.layers] == [type(l) for l in model.layers]
     assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
@@ -126,6 +135,7 @@ def test_a_model_comes_back_from_a_keras_file_unchanged(tmp_path, stack, suffix)
 def test_load_weights_reads_keras_weights_and_model_files(tmp_path, name):
     model, other = fastnn_model("batch_norm", seed=1), fastnn_model("batch_norm", seed=2)
     (model.save if name.startswith("m") else model.save_weights)(tmp_path / name)
+    assert_keras_format(tmp_path / name)
     other.load_weights(tmp_path / name)
     for before, after in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(after, before)
@@ -356,6 +366,22 @@ def test_keras_loads_what_fastnn_saves_and_predicts_the_same(tmp_path, keras_wor
     assert answer["layers"] == [cls for cls, _ in STACKS[stack][1]]
     assert answer["optimizer"] == "Adam"
     assert_predictions_equal(np.load(tmp_path / "y.npy"), model.predict(x))
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta",
+                                       "Adamax", "Nadam"])
+def test_keras_compiles_with_the_optimizer_fastnn_saved(tmp_path, keras_worker, optimizer,
+                                                        suffix):
+    model = compiled(fastnn_model("mlp"), getattr(optimizers, optimizer)(learning_rate=0.02),
+                     "binary_crossentropy")
+    path = tmp_path / f"m{suffix}"
+    model.save(path)
+    np.save(tmp_path / "x.npy", inputs("mlp"))
+    answer = keras_worker.request(op="predict", path=str(path), x=str(tmp_path / "x.npy"),
+                                  out=str(tmp_path / "y.npy"))
+    assert (answer["optimizer"], answer["loss"]) == (optimizer, "binary_crossentropy")
+    assert answer["learning_rate"] == pytest.approx(0.02)
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))

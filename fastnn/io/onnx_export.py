@@ -148,8 +148,8 @@ class Graph:
     def node(self, op, inputs, output=None, **attributes):
         """Add one node; the name of its output."""
         output = output or self._name(op)
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), [output],
-                                                name=self._name(f"{op}_node"), **attributes))
+        self.nodes.append(self.onnx.helper.make_node(
+            op, list(inputs), [output], name=self._name(f"{op}_node"), **attributes))
         return output
 
     def apply(self, op, *operands, output=None, **attributes):
