@@ -1,6 +1,20 @@
 """model.save / load_model: one file, no pickle, written atomically.
 
-The file is a zip archive of ``.npy`` arrays (what ``np.savez`` writes)
+The file's name chooses its format when writing, its content when reading:
+
+- ``.h5`` / ``.hdf5``: tf.keras 2's HDF5 file (``fastnn.io.keras_h5``);
+- ``.keras``: Keras 3's zip (``fastnn.io.keras_v3``);
+- any other name: fastnn's own format, below, the one that also keeps the
+  optimizer's state.
+
+``save_weights`` writes Keras 3's weights file for names ending in
+``.weights.h5`` (the name Keras 3 asks for), tf.keras 2's for other ``.h5``
+names.  Both Keras formats need h5py (``pip install fastnn[keras]``):
+without it they raise an ImportError and write nothing.  ``load_model``
+reads Keras's own files as well, for Sequential models of the layers
+fastnn has (``fastnn.io.keras_layers``).
+
+fastnn's own file is a zip archive of ``.npy`` arrays (what ``np.savez`` writes)
 holding:
 
 - ``fastnn_format``: the format version (``FORMAT_VERSION``), one integer;
@@ -38,6 +52,7 @@ import zlib
 import numpy as np
 
 from ..atomic_write import atomic_write
+from ..io import hdf5, keras_h5, keras_v3
 from ..regular_file import open_regular_file
 from .config import sequential_from_config
 
@@ -116,22 +131,13 @@ def _read_member(archive, info):
     return _decode_npy(info.filename, archive.read(info))   # read() checks the CRC
 
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
 def _check_magic(f, filepath):
     """A fastnn file is a zip archive written by ``np.savez``: it starts with
     a zip member's header, ``PK\\x03\\x04``.  Checked first, so a file of
     another kind is named as such (zipfile would begin at the file's end,
-    looking for the archive's table of contents); a Keras ``.h5`` file gets
-    a message of its own."""
-    start = f.read(len(_HDF5_SIGNATURE))
-    if start == _HDF5_SIGNATURE:
-        raise ValueError(f"{filepath} is an HDF5 file (Keras's .h5 format); fastnn reads "
-                         f"only the files its own model.save / save_weights write. Build "
-                         f"the model in fastnn and load the weights as arrays with "
-                         f"model.set_weights([...]) (in Keras's layouts and order)")
-    start = start[:len(_ZIP_MAGIC)]
+    looking for the archive's table of contents).  Keras's files are told
+    apart before this (``load_model``)."""
+    start = f.read(len(_ZIP_MAGIC))
     if start != _ZIP_MAGIC:
         found = f"starts with the bytes {start.hex(' ')}" if start else "is empty"
         raise ValueError(f"{filepath}: not a fastnn model file: it {found}, but a fastnn "
@@ -211,7 +217,21 @@ def _weights_checked_against(stored, layer_list, filepath):
 
 # ---- the API -------------------------------------------------------------------------------
 
+def _keras_writer(filepath, weights_only=False):
+    """The module writing a Keras format for this file name, or None (fastnn's own)."""
+    name = os.fspath(filepath).lower()
+    if name.endswith(".keras") or (weights_only and name.endswith(".weights.h5")):
+        return keras_v3
+    if name.endswith((".h5", ".hdf5")):
+        return keras_h5
+    return None
+
+
 def save_model(model, filepath):
+    writer = _keras_writer(filepath)
+    if writer is not None:
+        writer.save_model(model, filepath)
+        return
     arrays = {"fastnn_format": np.array(FORMAT_VERSION), "model_config": _text(model.get_config())}
     arrays.update(_numbered("weight", model.get_weights()))
     if model.optimizer is not None:
@@ -226,20 +246,37 @@ def save_model(model, filepath):
 
 def load_model(filepath, compile=True):
     """The model saved at ``filepath``: same architecture, weights and (if
-    compiled) loss, metrics and optimizer state."""
+    compiled) loss, metrics and optimizer state.  A Keras .h5 or .keras file
+    gives the same architecture and weights, and the compile settings where
+    fastnn has them (the optimizer starts afresh)."""
+    reader = keras_h5 if hdf5.is_hdf5(filepath) else (
+        keras_v3 if keras_v3.is_keras_archive(filepath) else None)
+    if reader is not None:
+        config, stored, settings = reader.load_model(filepath, compile)
+        return _built(filepath, config, stored, lambda model: model.compile(**settings)
+                      if settings is not None else None)
     arrays = _open(filepath)
-    try:
-        stored = _read_numbered(arrays, "weight")
-        model = sequential_from_config(
-            _read_text(arrays, "model_config"),
-            building=lambda layer_list: _weights_checked_against(stored, layer_list, filepath))
-        model.set_weights(stored)
+
+    def compile_as_saved(model):
         if compile and "compile_config" in arrays:
             settings = _read_text(arrays, "compile_config")
             model.compile(optimizer=settings["optimizer"], loss=settings["loss"],
                           metrics=settings["metrics"])
             model.optimizer.load_state_arrays(model.trainable_variables,
                                               _read_numbered(arrays, "optimizer"))
+    return _built(filepath, lambda: _read_text(arrays, "model_config"),
+                  _read_numbered(arrays, "weight"), compile_as_saved)
+
+
+def _built(filepath, config, stored, compile_model):
+    """The model of ``config`` (or of what ``config()`` returns) with the weights
+    ``stored``, checked while it is built, then ``compile_model(model)``."""
+    try:
+        model = sequential_from_config(
+            config() if callable(config) else config,
+            building=lambda layer_list: _weights_checked_against(stored, layer_list, filepath))
+        model.set_weights(stored)
+        compile_model(model)
     except (KeyError, TypeError, AttributeError, IndexError, OverflowError,
             RecursionError) as err:
         raise ValueError(f"{filepath}: the model description is incomplete or invalid: "
@@ -252,10 +289,30 @@ def load_model(filepath, compile=True):
 
 
 def save_weights(model, filepath):
+    writer = _keras_writer(filepath, weights_only=True)
+    if writer is keras_v3 and not os.fspath(filepath).lower().endswith(".weights.h5"):
+        raise ValueError(f"save_weights({str(filepath)!r}): a .keras file holds a whole model; "
+                         f"use model.save({str(filepath)!r}), or name the weights file "
+                         f"'.weights.h5' (Keras 3) or '.h5' (tf.keras 2)")
+    if writer is not None:
+        writer.save_weights(model, filepath)
+        return
     arrays = {"fastnn_format": np.array(FORMAT_VERSION)}
     arrays.update(_numbered("weight", model.get_weights()))
     _write(filepath, arrays)
 
 
 def load_weights(model, filepath):
-    model.set_weights(_read_numbered(_open(filepath), "weight"))
+    """Weights saved by ``save_weights`` or ``save``: fastnn's, tf.keras 2's .h5 or
+    Keras 3's .weights.h5 / .keras (matched to the layers by order, as Keras does)."""
+    classes = [type(layer).__name__ for layer in model.layers]
+    if keras_v3.is_keras_archive(filepath):
+        arrays = keras_v3.archive_weights(filepath, classes)
+    elif hdf5.is_hdf5(filepath):
+        h5py = hdf5.import_h5py(f"reading {filepath} (Keras's HDF5 format)")
+        with hdf5.open_for_reading(h5py, filepath, filepath) as h5:
+            arrays = (keras_h5.load_weights(h5, filepath) if keras_h5.is_tf_keras2(h5)
+                      else keras_v3.read_weights(h5, classes, filepath))
+    else:
+        arrays = _read_numbered(_open(filepath), "weight")
+    model.set_weights(arrays)

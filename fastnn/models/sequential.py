@@ -7,6 +7,7 @@ follow the model's plan (``model.plan``, ``fastnn.plan``): the list of
 steps, fused where a rule allows, chosen once for these layers and loss.
 """
 from .. import losses, metrics as metrics_module, optimizers
+from ..io import onnx_export
 from ..layers import InputLayer, Layer
 from ..layers.base import standardize_shape
 from ..naming import unique_name
@@ -359,8 +360,22 @@ class Sequential:
         return config.to_json(self, **kwargs)
 
     def save(self, filepath):
-        """Architecture, weights and optimizer state in one file (no pickle)."""
+        """Architecture, weights and (fastnn's own format) optimizer state in one
+        file, no pickle: ``.h5`` writes tf.keras 2's HDF5, ``.keras`` Keras 3's
+        zip, any other name fastnn's format (``saving.py``)."""
         saving.save_model(self, filepath)
+
+    def export(self, filepath, format="tf_saved_model", opset_version=None):
+        """Write the model for inference engines: ``format="onnx"`` (Keras 3's
+        spelling) writes an ONNX graph computing ``predict`` (``fastnn.io.onnx_export``;
+        ``opset_version`` 13 to 17, default 17).  Keras 3's default,
+        TensorFlow's SavedModel, needs TensorFlow: save a .keras file and
+        export it from Keras 3."""
+        if format != "onnx":
+            raise ValueError(f"export: fastnn writes format='onnx' only, got format={format!r}; "
+                             f"for a {format} save the model as .keras and export it in Keras 3")
+        onnx_export.export(self, filepath, onnx_export.DEFAULT_OPSET if opset_version is None
+                           else opset_version)
 
     def save_weights(self, filepath):
         saving.save_weights(self, filepath)

@@ -1,0 +1,93 @@
+"""Small Sequential models covering every layer that fastnn, Keras and ONNX share,
+written as plain data so that fastnn and Keras build the same model.
+
+Each stack is (input shape, [(layer class name, constructor arguments), ...]);
+the names and arguments are Keras's, so ``getattr(keras.layers, name)(**kwargs)``
+builds the Keras twin.  Together they use padding "same" and "valid",
+strides of 1 to 3 (with odd sizes, where "same" pads unevenly), every
+activation both sides compute alike, BatchNormalization on images and on
+feature axes, transposed convolutions with kernel larger and smaller than
+the stride, both upsampling interpolations and every augmentation layer
+(identity at inference).
+"""
+import numpy as np
+
+from fastnn import layers
+from fastnn.models import Sequential
+
+STACKS = {
+    "mlp": ((5,), [
+        ("Dense", dict(units=6, activation="relu")), ("Dropout", dict(rate=0.3)),
+        ("Dense", dict(units=4, activation="tanh")),
+        ("Dense", dict(units=3, activation="softmax"))]),
+    "cnn_valid": ((8, 8, 2), [
+        ("Conv2D", dict(filters=4, kernel_size=3, activation="relu")),
+        ("MaxPooling2D", dict(pool_size=2)), ("Flatten", {}),
+        ("Dense", dict(units=3, activation="softmax"))]),
+    "cnn_same_strided": ((9, 9, 2), [
+        ("Conv2D", dict(filters=3, kernel_size=3, strides=2, padding="same", activation="elu")),
+        ("AveragePooling2D", dict(pool_size=3, strides=2, padding="same")),
+        ("Conv2D", dict(filters=2, kernel_size=(2, 3), strides=(1, 2), padding="same",
+                        activation="selu")),
+        ("MaxPooling2D", dict(pool_size=(2, 1), strides=1, padding="same")),
+        ("Flatten", {}), ("Dense", dict(units=4, activation="sigmoid"))]),
+    "batch_norm": ((7, 7, 3), [
+        ("Conv2D", dict(filters=4, kernel_size=3, padding="same")),
+        ("BatchNormalization", {}), ("Activation", dict(activation="relu")),
+        ("MaxPooling2D", dict(pool_size=3, strides=2, padding="same")),
+        ("Conv2D", dict(filters=3, kernel_size=2, strides=3, padding="valid",
+                        activation="leaky_relu")),
+        ("Flatten", {}), ("BatchNormalization", dict(center=False, scale=False)),
+        ("Dense", dict(units=2, activation="softplus"))]),
+    "decoder": ((3, 4, 3), [
+        ("Conv2DTranspose", dict(filters=4, kernel_size=3, strides=2, padding="same",
+                                 activation="relu")),
+        ("UpSampling2D", dict(size=2)),
+        ("Conv2DTranspose", dict(filters=3, kernel_size=3, strides=2, activation="sigmoid")),
+        ("Conv2DTranspose", dict(filters=2, kernel_size=2, strides=3)),
+        ("Conv2DTranspose", dict(filters=2, kernel_size=3, strides=2, padding="same",
+                                 output_padding=0)),
+        ("Conv2D", dict(filters=1, kernel_size=3, padding="same", activation="softsign"))]),
+    "bilinear": ((5, 4, 2), [
+        ("UpSampling2D", dict(size=(2, 3), interpolation="bilinear")),
+        ("Conv2D", dict(filters=2, kernel_size=3, activation="gelu")),
+        ("Reshape", dict(target_shape=(-1, 2))), ("Dense", dict(units=3, activation="silu")),
+        ("BatchNormalization", dict(axis=1)), ("Flatten", {}),
+        ("Dense", dict(units=2, activation="exponential"))]),
+    "augmentation": ((6, 6, 3), [
+        ("RandomFlip", dict(mode="horizontal")), ("RandomRotation", dict(factor=0.1)),
+        ("RandomZoom", dict(height_factor=0.1)),
+        ("RandomTranslation", dict(height_factor=0.1, width_factor=0.2)),
+        ("RandomContrast", dict(factor=0.2)), ("RandomBrightness", dict(factor=0.1)),
+        ("RandomCrop", dict(height=6, width=6)),
+        ("Conv2D", dict(filters=2, kernel_size=3, activation="linear")),
+        ("Flatten", {}), ("Dense", dict(units=3))]),
+}
+
+
+def random_weights(shapes_and_names, seed):
+    """Weights of the given (name, shape) list: normal(0, 0.5), variances in [0.5, 1.5]."""
+    rng = np.random.default_rng(seed)
+    return [(rng.uniform(0.5, 1.5, shape) if "variance" in name else
+             rng.normal(0.0, 0.5, shape)).astype(np.float32)
+            for name, shape in shapes_and_names]
+
+
+def fastnn_model(stack, seed=0):
+    """The stack built in fastnn, with random weights (moving statistics too)."""
+    input_shape, specs = STACKS[stack]
+    model = Sequential([layers.Input(shape=input_shape)] +
+                       [getattr(layers, cls)(**kwargs) for cls, kwargs in specs], name=stack)
+    model.set_weights(random_weights([(v.name, v.shape) for v in model.variables], seed))
+    return model
+
+
+def inputs(stack, seed=1, n=3):
+    """A batch of n random samples for the stack (pixel-like values in [0, 1))."""
+    return np.random.default_rng(seed).random((n,) + STACKS[stack][0], dtype=np.float32)
+
+#: Keras models with a layer fastnn does not have (built on the Keras side only).
+KERAS_ONLY = {
+    "leaky_relu_layer": ((4,), [("Dense", dict(units=3)), ("LeakyReLU", dict(negative_slope=0.1)),
+                                ("Dense", dict(units=2))]),
+}
