@@ -45,6 +45,7 @@ the ``OSError`` of opening it: FileNotFoundError, PermissionError).
 import contextlib
 import io
 import json
+import os
 import tokenize
 import zipfile
 import zlib
