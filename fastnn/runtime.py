@@ -8,6 +8,11 @@ OpenMP runtime grants fewer threads than asked for (``OMP_DYNAMIC``,
 ``OMP_THREAD_LIMIT``).  ``build_info()`` is what ``python -m fastnn info``
 prints.
 
+The kernels run on one of ``SIMD_PATHS``: AVX-512, AVX2 + FMA, or baseline
+code (SSE2 or NEON), the best this CPU runs unless the environment variable
+``FASTNN_SIMD`` or ``set_simd_path`` asks for a lower one.  The path changes
+the speed, and the results only by float rounding.
+
 A process forked after a parallel kernel ran (``os.fork``, or
 ``multiprocessing``'s default start method on Linux) runs every kernel on
 one thread: GNU OpenMP's thread pool does not survive ``fork``, and a
