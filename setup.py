@@ -3,8 +3,8 @@
 Flags: -O3, C11, -Wall -Wextra, -fno-math-errno (so sqrtf vectorises: no kernel
 reads errno), OpenMP when the compiler has it (probed by
 compiling a tiny program; otherwise a notice and a serial build).  The
-default build is portable: the kernels pick AVX2 or baseline code at run
-time.  FASTNN_NATIVE=1 adds -march=native for this machine only.
+default build is portable: the kernels pick AVX-512, AVX2 or baseline code
+at run time.  FASTNN_NATIVE=1 adds -march=native for this machine only.
 FASTNN_SANITIZE=1 adds AddressSanitizer and UndefinedBehaviorSanitizer
 (`make sanitize` builds that way into build/sanitize and runs the tests).
 

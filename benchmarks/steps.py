@@ -2,20 +2,22 @@
 
 Each row adds one idea to the one before: the textbook loops, then the
 blocked and packed algorithm with a register-tiled micro-kernel on
-baseline SSE2 vectors, then AVX2 + FMA vectors, then a second thread.
+baseline SSE2 vectors, then AVX2 + FMA vectors, then AVX-512 (skipped on a
+CPU without it), then a second thread on the default (fastest) path.
 
     python benchmarks/steps.py
 """
 import fastnn
 from fastnn.bench import canonical_cases, time_call
-from fastnn.runtime import set_simd_path
+from fastnn.runtime import get_simd_path, set_simd_path
 
-STEPS = [  # (label, impl, simd path, threads)
+STEPS = [  # (label, impl, simd path (None: the one chosen at start-up), threads)
     ("naive C loops", "naive", "generic", 1),
     ("blocked + packed, micro-kernel, SSE2", "fast", "generic", 1),
     ("... with AVX2 + FMA", "fast", "avx2", 1),
-    ("... on 2 threads (OpenMP)", "fast", "avx2", 2),
-    ("NumPy (OpenBLAS / reference)", "numpy", "avx2", 2),
+    ("... with AVX-512", "fast", "avx512", 1),
+    ("... on 2 threads (OpenMP)", "fast", None, 2),
+    ("NumPy (OpenBLAS / reference)", "numpy", None, 2),
 ]
 CASES = ("matmul 512x512 @ 512x512", "conv2d 64x13x13x32->64 3x3",
          "conv2d_backward 64x13x13x32->64 3x3")
@@ -25,8 +27,12 @@ def main():
     cases = [c for c in canonical_cases() if c.name in CASES]
     print("| step | " + " | ".join(c.name for c in cases) + " |")
     print("|---|" + "---:|" * len(cases))
+    default = get_simd_path()
     for label, impl, simd, threads in STEPS:
-        set_simd_path(simd)
+        try:
+            set_simd_path(simd or default)
+        except ValueError:  # this CPU cannot run the path
+            continue
         fastnn.set_num_threads(threads)
         cells = []
         for case in cases:

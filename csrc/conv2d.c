@@ -130,6 +130,8 @@ static void pack_patches_transposed(const void *operand, int64_t row0,
     const conv_operand *o = (const conv_operand *)operand;
     const fastnn_conv2d_geom *g = o->g;
     enum { MAX_WIDTH = 16 };
+    _Static_assert(FASTNN_MR_MAX <= MAX_WIDTH && FASTNN_NR <= MAX_WIDTH,
+                   "a panel of A or B fits the row tables");
     int64_t tap_h[MAX_WIDTH], tap_w[MAX_WIDTH], chan[MAX_WIDTH];
     for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
         int64_t valid = fastnn_min(width, rows - r0);

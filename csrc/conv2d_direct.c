@@ -195,7 +195,7 @@ void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
 {
     rows_fn rows = forward_rows_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         rows = forward_rows_avx2;
 #endif
     int64_t total = g->batch * g->out_h;
@@ -433,7 +433,7 @@ static int weight_gradient_sums(const float *x, const float *dy, const float *dp
 {
     sums_fn sums = range_sums_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         sums = range_sums_avx2;
 #endif
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;

@@ -19,12 +19,17 @@
  * patches into panels (im2col, or the packing of an implicit GEMM), each
  * tile of MR = 6 rows gets a small table of pointers, one per (tap, row) --
  * the indirection buffer -- and only B, which is small, is packed, once,
- * into NR = 16-wide panels.
+ * into panels NR = 16 columns wide, or 32 on the avx512 path.
  *
- * Micro-kernel: the MR x NR tile is held in 12 AVX registers while the
+ * Micro-kernel: the MR x NR tile is held in 12 vector registers while the
  * reduction runs over all taps and channels: per step, two vectors of B and
  * one broadcast value of each of the 6 rows, 12 fused multiply-adds (the
- * GEMM engine's kernel, gemm.c, with pointers where it had a packed panel).
+ * AVX2 kernel of the GEMM engine, gemm.c, with pointers where it had a
+ * packed panel).  With AVX-512 the two vectors are 16 floats wide, so a
+ * tile is 6 x 32; a last panel of at most 16 columns runs on one vector
+ * per row (6 accumulators, still more than the FMA latency needs).  Six
+ * rows keep the six run pointers in registers: a tile of 12 or 16 rows
+ * (one 16-wide vector per row) ran 5-15 % slower here for want of them.
  * The epilogue adds the bias and, for a fused activation, applies ReLU.
  *
  * Parallelism: row tiles are cut into one contiguous range per thread; each
@@ -35,7 +40,8 @@
 
 #include "gemm.h"
 
-enum { MR = FASTNN_MR, NR = FASTNN_NR };
+/* Rows of a tile; columns of a panel of B (NR, or NR_AVX512 on that path). */
+enum { MR = 6, NR = FASTNN_NR, NR_AVX512 = 32 };
 
 typedef struct {
     const fastnn_conv2d_geom *g;
@@ -81,6 +87,37 @@ FASTNN_INLINE void fill_runs(const indirect_rows *o, int64_t i0, int64_t rows,
             for (int64_t kw = 0; kw < g->k_w; kw++, t++)
                 run[t * MR + r] = i < rows ? tap_run(o, n, h, w, kh, kw) : o->zeros;
     }
+}
+
+/* tile (MR x 16 * vectors, row-major; 1 or 2 vectors) = sum over taps of
+ * run[t][r] . panel slice t, with 16-wide vectors (AVX-512) on panels
+ * NR_AVX512 columns wide. */
+FASTNN_INLINE void micro_kernel_v16(const float *const *run, int64_t taps,
+                                    int64_t len, const float *restrict panel,
+                                    float *restrict tile, int vectors)
+{
+    fastnn_v16 acc[MR][2];
+    for (int r = 0; r < MR; r++)
+        acc[r][0] = acc[r][1] = (fastnn_v16){0};
+    for (int64_t t = 0; t < taps; t++, run += MR) {
+        const float *r0 = run[0], *r1 = run[1], *r2 = run[2];
+        const float *r3 = run[3], *r4 = run[4], *r5 = run[5];
+        for (int64_t p = 0; p < len; p++, panel += NR_AVX512) {
+            for (int v = 0; v < vectors; v++) {
+                fastnn_v16 b;
+                memcpy(&b, panel + 16 * v, sizeof b);
+                acc[0][v] += r0[p] * b;
+                acc[1][v] += r1[p] * b;
+                acc[2][v] += r2[p] * b;
+                acc[3][v] += r3[p] * b;
+                acc[4][v] += r4[p] * b;
+                acc[5][v] += r5[p] * b;
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < vectors; v++)
+            memcpy(tile + r * NR_AVX512 + 16 * v, &acc[r][v], sizeof acc[r][v]);
 }
 
 /* tile (MR x NR, row-major) = sum over taps of run[t][r] . panel slice t,
@@ -136,27 +173,34 @@ FASTNN_INLINE void micro_kernel_v4(const float *const *run, int64_t taps,
     }
 }
 
-/* Rows [i0, i1) of the result, every panel of B; then bias and ReLU. */
+/* Rows [i0, i1) of the result, every panel of B (`width` columns wide:
+ * 16-wide vectors and NR_AVX512, or 8- or 4-wide ones and NR); then bias
+ * and ReLU. */
 FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
                              int64_t rows, const float *packed, int64_t n,
                              const float *bias, int relu, float *out,
-                             const float **run, int wide)
+                             const float **run, int width)
 {
     const int64_t taps = o->g->k_h * o->g->k_w, k = taps * o->channels;
-    float tile[MR * NR] __attribute__((aligned(64)));
+    const int64_t nr_max = width == 16 ? NR_AVX512 : NR;
+    float tile[MR * NR_AVX512] __attribute__((aligned(64)));
     for (int64_t i = i0; i < i1; i += MR) {
         fill_runs(o, i, rows, run);
         int64_t mr = fastnn_min(MR, rows - i);
-        for (int64_t j = 0; j < n; j += NR) {
-            if (wide)
+        for (int64_t j = 0; j < n; j += nr_max) {
+            int64_t nr = fastnn_min(nr_max, n - j);
+            if (width == 16 && nr > 16)
+                micro_kernel_v16(run, taps, o->channels, packed + j * k, tile, 2);
+            else if (width == 16)
+                micro_kernel_v16(run, taps, o->channels, packed + j * k, tile, 1);
+            else if (width == 8)
                 micro_kernel(run, taps, o->channels, packed + j * k, tile);
             else
                 micro_kernel_v4(run, taps, o->channels, packed + j * k, tile);
-            int64_t nr = fastnn_min(NR, n - j);
             for (int64_t r = 0; r < mr; r++) {
                 float *dst = out + (i + r) * n + j;
                 for (int64_t c = 0; c < nr; c++) {
-                    float v = tile[r * NR + c] + (bias ? bias[j + c] : 0.0f);
+                    float v = tile[r * nr_max + c] + (bias ? bias[j + c] : 0.0f);
                     dst[c] = relu && v < 0.0f ? 0.0f : v;
                 }
             }
@@ -173,7 +217,7 @@ static void tile_rows_generic(const indirect_rows *o, int64_t i0, int64_t i1,
                               const float *bias, int relu, float *out,
                               const float **run)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 0);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -183,7 +227,18 @@ static void tile_rows_avx2(const indirect_rows *o, int64_t i0, int64_t i1,
                            const float *bias, int relu, float *out,
                            const float **run)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 1);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 8);
+}
+#endif
+
+#if FASTNN_HAVE_AVX512_VARIANT
+FASTNN_TARGET_AVX512
+static void tile_rows_avx512(const indirect_rows *o, int64_t i0, int64_t i1,
+                             int64_t rows, const float *packed, int64_t n,
+                             const float *bias, int relu, float *out,
+                             const float **run)
+{
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 16);
 }
 #endif
 
@@ -192,9 +247,16 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *bias, int relu, float *out)
 {
     rows_fn body = tile_rows_generic;
+    int64_t nr = NR; /* the width of B's panels */
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         body = tile_rows_avx2;
+#endif
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512) {
+        body = tile_rows_avx512;
+        nr = NR_AVX512;
+    }
 #endif
     indirect_rows o = {g, transposed, src, NULL,
                        transposed ? g->in_h : g->out_h,
@@ -202,8 +264,8 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                        transposed ? g->out_c : g->in_c};
     const int64_t taps = g->k_h * g->k_w, k = taps * o.channels;
     const int64_t rows = g->batch * o.grid_h * o.grid_w;
-    const int64_t panels = fastnn_ceil_div(n, NR), tiles = fastnn_ceil_div(rows, MR);
-    float *packed = fastnn_alloc_floats(panels * NR * k);
+    const int64_t panels = fastnn_ceil_div(n, nr), tiles = fastnn_ceil_div(rows, MR);
+    float *packed = fastnn_alloc_floats(panels * nr * k);
     float *zeros = fastnn_alloc_floats(o.channels);
     if (!packed || !zeros) {
         fastnn_free_floats(packed);
@@ -212,7 +274,7 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
     }
     memset(zeros, 0, (size_t)o.channels * sizeof(float));
     o.zeros = zeros;
-    b.pack(b.operand, 0, n, 0, k, NR, packed);  /* all of B: panel j is k x NR */
+    b.pack(b.operand, 0, n, 0, k, nr, packed);  /* all of B: panel j is k x nr */
 
     int threads = fastnn_threads_for(2.0 * (double)rows * (double)n * (double)k);
     if (threads > tiles)

@@ -115,7 +115,7 @@ void fastnn_dropout(const float *x, float *y, int64_t n, float keep_prob,
 {
     range_fn range = dropout_range_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         range = dropout_range_avx2;
 #endif
     uint32_t threshold = keep_threshold(keep_prob);

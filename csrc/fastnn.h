@@ -40,8 +40,17 @@ int fastnn_forked_after_parallel(void);
 /* 1 when the library was compiled with OpenMP, 0 for the serial fallback. */
 int fastnn_openmp_enabled(void);
 
-/* The instruction-set path the fast kernels dispatch to at run time. */
-typedef enum { FASTNN_SIMD_GENERIC = 0, FASTNN_SIMD_AVX2 = 1 } fastnn_simd;
+/* The instruction-set path the fast kernels dispatch to at run time, in
+ * increasing order: a CPU that runs a path runs every path below it, and a
+ * kernel without a variant for a path runs its variant for the path below.
+ * By default the highest path this CPU runs; the environment variable
+ * FASTNN_SIMD=avx512|avx2|generic, read on first use, asks for another one
+ * (a name this CPU cannot run, or no path's name, leaves the default). */
+typedef enum {
+    FASTNN_SIMD_GENERIC = 0,  /* baseline x86-64 (SSE2), or NEON           */
+    FASTNN_SIMD_AVX2 = 1,     /* AVX2 + FMA (x86-64-v3)                     */
+    FASTNN_SIMD_AVX512 = 2    /* AVX-512 F, VL, BW, DQ (x86-64-v4)         */
+} fastnn_simd;
 fastnn_simd fastnn_get_simd(void);
 /* Force a path (for benchmarks); returns 0, or -1 if this CPU lacks it. */
 int fastnn_set_simd(fastnn_simd path);

@@ -16,11 +16,13 @@
  *   2nd loop  jr: one NR-wide panel of B (stays in L1)
  *   1st loop  ir: one MR-tall panel of A
  *             micro-kernel: the MR x NR tile of C += A panel . B panel,
- *             held in 12 vector registers across the whole KC loop.
+ *             held in vector registers across the whole KC loop.
  *
- * The micro-kernel does 2*MR*NR = 192 flops per 6 + 16 floats loaded, which
- * is what lets it run near the core's FMA peak.  Packing costs O(mk + kn)
- * against O(mnk) arithmetic.
+ * The micro-kernel is the one part written per SIMD path: a 6 x 16 tile in
+ * 12 AVX registers (or two passes of 6 x 8 in SSE registers), a 16 x 16
+ * tile in 16 AVX-512 registers.  It does 2*MR*NR flops per MR + NR floats
+ * loaded (192 per 22, 512 per 32), which is what lets it run near the
+ * core's FMA peak.  Packing costs O(mk + kn) against O(mnk) arithmetic.
  *
  * Parallelism: the m (or n) dimension is cut into one contiguous range of
  * panels per thread; each thread packs its own blocks and writes a disjoint
@@ -54,6 +56,35 @@ void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
 
 /* ---- packing -------------------------------------------------------------- */
 
+/* Two vectors' lanes picked by index (0-3 from a, 4-7 from b); GCC before
+ * 12 names the builtin differently. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUFFLE4(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+typedef int32_t lanes4 __attribute__((vector_size(16)));
+#define SHUFFLE4(a, b, i, j, k, l) __builtin_shuffle(a, b, (lanes4){i, j, k, l})
+#endif
+
+/* dst[j * dst_stride + i] = src[i * src_stride + j] for i, j < 4: four
+ * loads, eight shuffles, four stores. */
+static inline void transpose_4x4(const float *src, int64_t src_stride,
+                                 float *dst, int64_t dst_stride)
+{
+    fastnn_v4 r0, r1, r2, r3;
+    memcpy(&r0, src, sizeof r0);
+    memcpy(&r1, src + src_stride, sizeof r1);
+    memcpy(&r2, src + 2 * src_stride, sizeof r2);
+    memcpy(&r3, src + 3 * src_stride, sizeof r3);
+    fastnn_v4 t0 = SHUFFLE4(r0, r1, 0, 4, 1, 5), t1 = SHUFFLE4(r0, r1, 2, 6, 3, 7);
+    fastnn_v4 t2 = SHUFFLE4(r2, r3, 0, 4, 1, 5), t3 = SHUFFLE4(r2, r3, 2, 6, 3, 7);
+    fastnn_v4 c0 = SHUFFLE4(t0, t2, 0, 1, 4, 5), c1 = SHUFFLE4(t0, t2, 2, 3, 6, 7);
+    fastnn_v4 c2 = SHUFFLE4(t1, t3, 0, 1, 4, 5), c3 = SHUFFLE4(t1, t3, 2, 3, 6, 7);
+    memcpy(dst, &c0, sizeof c0);
+    memcpy(dst + dst_stride, &c1, sizeof c1);
+    memcpy(dst + 2 * dst_stride, &c2, sizeof c2);
+    memcpy(dst + 3 * dst_stride, &c3, sizeof c3);
+}
+
 void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
                          int64_t p0, int64_t kc, int64_t width, float *dst)
 {
@@ -64,19 +95,40 @@ void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
         memset(dst + (panels - 1) * width * kc, 0,
                (size_t)(width * kc) * sizeof(float));
     if (s->row_stride == 1) {
-        /* Rows are adjacent in memory (B as stored, or A transposed): read
-         * each p's run of `rows` values once, dealing it out to the panels. */
-        for (int64_t p = 0; p < kc; p++) {
-            const float *src = base + p * s->p_stride;
-            for (int64_t r0 = 0; r0 < rows; r0 += width) {
-                float *d = dst + r0 * kc + p * width;
-                int64_t w = fastnn_min(width, rows - r0);
-                for (int64_t r = 0; r < w; r++)
-                    d[r] = src[r0 + r];
+        /* Rows are adjacent in memory (B as stored, or A transposed): a
+         * panel's `width` values of one p are a contiguous run, copied as a
+         * block.  Panel by panel, so the writes are sequential (p by p they
+         * would go to panels width*kc floats apart, which share cache sets). */
+        for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+            int64_t valid = fastnn_min(width, rows - r0);
+            for (int64_t p = 0; p < kc; p++) {
+                const float *src = base + p * s->p_stride + r0;
+                for (int64_t r = 0; r < valid; r++)
+                    dst[p * width + r] = src[r];
             }
         }
+    } else if (s->p_stride == 1) {
+        /* Each row is a contiguous run along p (A as stored, or B
+         * transposed): 4 rows x 4 values of p at a time are read as four
+         * vectors and transposed into the panel.  A panel of 4 or more rows
+         * that are no multiple of 4 takes its last block 4 rows up from its
+         * end, writing a few rows twice with the same values. */
+        for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
+            const float *src = base + r0 * s->row_stride;
+            int64_t valid = fastnn_min(width, rows - r0), p = 0;
+            if (valid >= 4)
+                for (; p + 4 <= kc; p += 4)
+                    for (int64_t r = 0; r < valid; r += 4) {
+                        int64_t r4 = fastnn_min(r, valid - 4);
+                        transpose_4x4(src + r4 * s->row_stride + p, s->row_stride,
+                                      dst + p * width + r4, width);
+                    }
+            for (; p < kc; p++) /* the last kc % 4 values, or all of a thin panel */
+                for (int64_t r = 0; r < valid; r++)
+                    dst[p * width + r] = src[r * s->row_stride + p];
+        }
     } else {
-        /* Each row is its own run along p (A as stored, or B transposed). */
+        /* Neither runs along rows nor along p: value by value. */
         for (int64_t r = 0; r < rows; r++) {
             const float *src = base + r * s->row_stride;
             float *d = dst + (r / width) * width * kc + r % width;
@@ -88,21 +140,52 @@ void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
 
 /* ---- micro- and macro-kernel ---------------------------------------------- */
 
-/* tile (MR x NR, row-major) = A panel (kc x MR) . B panel (kc x NR).
- * Each step p broadcasts one value of A per row and multiplies it with the
- * 16 values of B in two 8-wide vectors: 12 fused multiply-adds on 12
- * accumulator registers (AVX2 has 16 of them). */
+/* Each SIMD path's micro-kernel computes an MR x NR tile, NR = 16 columns
+ * on every path (so B packs the same way everywhere) and MR rows chosen to
+ * fill the path's vector registers (MR_AVX512 or MR_SMALL). */
+enum { MR_SMALL = 6, MR_AVX512 = 16 };
+_Static_assert(MR_AVX512 <= FASTNN_MR_MAX && FASTNN_MC % MR_AVX512 == 0 &&
+               FASTNN_MC % MR_SMALL == 0, "MC must hold whole panels of A");
+
+/* tile (16 x NR, row-major) = A panel (kc x 16) . B panel (kc x NR), with
+ * 16-wide vectors (AVX-512).  Each step p loads the 16 values of B as one
+ * vector and multiplies it with one broadcast value of A per row (the
+ * broadcast folds into the FMA as a memory operand): 16 fused multiply-adds
+ * on 16 accumulator registers of 32.  Sixteen independent sums cover the
+ * FMA latency (4 cycles) times the FMAs a core starts per cycle (1 on Zen 4,
+ * whose 512-bit FMA takes both 256-bit pipes; 2 on Intel server cores). */
+FASTNN_INLINE void micro_kernel_v16(int64_t kc, const float *restrict a,
+                                    const float *restrict b,
+                                    float *restrict tile)
+{
+    fastnn_v16 acc[MR_AVX512];
+    for (int r = 0; r < MR_AVX512; r++)
+        acc[r] = (fastnn_v16){0};
+    for (int64_t p = 0; p < kc; p++, a += MR_AVX512, b += FASTNN_NR) {
+        fastnn_v16 b0;
+        memcpy(&b0, b, sizeof b0);
+        for (int r = 0; r < MR_AVX512; r++)
+            acc[r] += a[r] * b0;
+    }
+    for (int r = 0; r < MR_AVX512; r++)
+        memcpy(tile + r * FASTNN_NR, &acc[r], sizeof acc[r]);
+}
+
+/* The 6 x NR tile with 8-wide vectors (AVX2): each step p broadcasts one
+ * value of A per row and multiplies it with the 16 values of B in two
+ * vectors, 12 fused multiply-adds on 12 accumulator registers (AVX2 has 16
+ * of them). */
 FASTNN_INLINE void micro_kernel_v8(int64_t kc, const float *restrict a,
                                    const float *restrict b,
                                    float *restrict tile)
 {
-    fastnn_v8 acc[FASTNN_MR][2];
+    fastnn_v8 acc[MR_SMALL][2];
     memset(acc, 0, sizeof acc);
-    for (int64_t p = 0; p < kc; p++, a += FASTNN_MR, b += FASTNN_NR) {
+    for (int64_t p = 0; p < kc; p++, a += MR_SMALL, b += FASTNN_NR) {
         fastnn_v8 b0, b1;
         memcpy(&b0, b, sizeof b0);
         memcpy(&b1, b + 8, sizeof b1);
-        for (int r = 0; r < FASTNN_MR; r++) {
+        for (int r = 0; r < MR_SMALL; r++) {
             acc[r][0] += a[r] * b0;
             acc[r][1] += a[r] * b1;
         }
@@ -110,26 +193,26 @@ FASTNN_INLINE void micro_kernel_v8(int64_t kc, const float *restrict a,
     memcpy(tile, acc, sizeof acc);
 }
 
-/* The same product with 4-wide vectors (SSE2, NEON): the 16 columns take
+/* The same 6 x NR tile with 4-wide vectors (SSE2, NEON): the 16 columns take
  * two passes of 8, so the 12 accumulators still fit in 16 registers. */
 FASTNN_INLINE void micro_kernel_v4(int64_t kc, const float *restrict a,
                                    const float *restrict b,
                                    float *restrict tile)
 {
     for (int half = 0; half < FASTNN_NR; half += 8) {
-        fastnn_v4 acc[FASTNN_MR][2];
+        fastnn_v4 acc[MR_SMALL][2];
         memset(acc, 0, sizeof acc);
         const float *ap = a, *bp = b + half;
-        for (int64_t p = 0; p < kc; p++, ap += FASTNN_MR, bp += FASTNN_NR) {
+        for (int64_t p = 0; p < kc; p++, ap += MR_SMALL, bp += FASTNN_NR) {
             fastnn_v4 b0, b1;
             memcpy(&b0, bp, sizeof b0);
             memcpy(&b1, bp + 4, sizeof b1);
-            for (int r = 0; r < FASTNN_MR; r++) {
+            for (int r = 0; r < MR_SMALL; r++) {
                 acc[r][0] += ap[r] * b0;
                 acc[r][1] += ap[r] * b1;
             }
         }
-        for (int r = 0; r < FASTNN_MR; r++)
+        for (int r = 0; r < MR_SMALL; r++)
             memcpy(tile + r * FASTNN_NR + half, acc[r], sizeof acc[r]);
     }
 }
@@ -155,31 +238,39 @@ FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
     }
 }
 
-/* Loops 2 and 1: every MR x NR tile of the mc x nc block of C. */
+/* Loops 2 and 1: every MR x NR tile of the mc x nc block of C, with the
+ * micro-kernel for `width`-float vectors (MR = 16 rows for 16-wide
+ * vectors, else 6). */
 FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
                                      const float *ap, const float *bp,
                                      float *c, int64_t ldc, int overwrite,
-                                     const float *bias, int wide)
+                                     const float *bias, int width)
 {
-    float tile[FASTNN_MR * FASTNN_NR] __attribute__((aligned(64)));
+    const int64_t mr = width == 16 ? MR_AVX512 : MR_SMALL;
+    float tile[FASTNN_MR_MAX * FASTNN_NR] __attribute__((aligned(64)));
     for (int64_t jr = 0; jr < nc; jr += FASTNN_NR) {
-        for (int64_t ir = 0; ir < mc; ir += FASTNN_MR) {
+        for (int64_t ir = 0; ir < mc; ir += mr) {
             /* Ask for the tile's rows of C now: the KC steps of the
              * micro-kernel hide the wait that would otherwise stall the
              * store (C of a large product is not in cache). */
-            for (int64_t r = 0; r < fastnn_min(FASTNN_MR, mc - ir); r++) {
+            for (int64_t r = 0; r < fastnn_min(mr, mc - ir); r++) {
                 const float *crow = c + (ir + r) * ldc + jr;
                 __builtin_prefetch(crow, 1);
                 __builtin_prefetch(crow + fastnn_min(FASTNN_NR, nc - jr) - 1, 1);
             }
-            if (wide)
+            if (width == 16)
+                micro_kernel_v16(kc, ap + ir * kc, bp + jr * kc, tile);
+            else if (width == 8)
                 micro_kernel_v8(kc, ap + ir * kc, bp + jr * kc, tile);
             else
                 micro_kernel_v4(kc, ap + ir * kc, bp + jr * kc, tile);
-            store_tile(tile, c + ir * ldc + jr, ldc,
-                       fastnn_min(FASTNN_MR, mc - ir),
-                       fastnn_min(FASTNN_NR, nc - jr), overwrite,
-                       bias ? bias + jr : NULL);
+            if (ir + mr <= mc && jr + FASTNN_NR <= nc) /* a full tile: fixed loops */
+                store_tile(tile, c + ir * ldc + jr, ldc, mr, FASTNN_NR, overwrite,
+                           bias ? bias + jr : NULL);
+            else
+                store_tile(tile, c + ir * ldc + jr, ldc, fastnn_min(mr, mc - ir),
+                           fastnn_min(FASTNN_NR, nc - jr), overwrite,
+                           bias ? bias + jr : NULL);
         }
     }
 }
@@ -192,7 +283,7 @@ static void macro_kernel_generic(int64_t mc, int64_t nc, int64_t kc,
                                  const float *ap, const float *bp, float *c,
                                  int64_t ldc, int overwrite, const float *bias)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 0);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -201,17 +292,37 @@ static void macro_kernel_avx2(int64_t mc, int64_t nc, int64_t kc,
                               const float *ap, const float *bp, float *c,
                               int64_t ldc, int overwrite, const float *bias)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 1);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 8);
 }
 #endif
 
-static macro_kernel_fn pick_macro_kernel(void)
+#if FASTNN_HAVE_AVX512_VARIANT
+FASTNN_TARGET_AVX512
+static void macro_kernel_avx512(int64_t mc, int64_t nc, int64_t kc,
+                                const float *ap, const float *bp, float *c,
+                                int64_t ldc, int overwrite, const float *bias)
 {
-#if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
-        return macro_kernel_avx2;
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 16);
+}
 #endif
-    return macro_kernel_generic;
+
+/* The macro-kernel this CPU runs, with its tile height. */
+typedef struct {
+    macro_kernel_fn run;
+    int64_t mr;  /* rows of a tile, and of a packed panel of A */
+} macro_kernel;
+
+static macro_kernel pick_macro_kernel(void)
+{
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        return (macro_kernel){macro_kernel_avx512, MR_AVX512};
+#endif
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+        return (macro_kernel){macro_kernel_avx2, MR_SMALL};
+#endif
+    return (macro_kernel){macro_kernel_generic, MR_SMALL};
 }
 
 /* ---- the five loops --------------------------------------------------------- */
@@ -220,11 +331,12 @@ static macro_kernel_fn pick_macro_kernel(void)
  * of B, or less for a product of only m x n over k. */
 typedef struct { float *a, *b; } pack_buffers;
 
-static int pack_buffers_alloc(pack_buffers *buf, int64_t m, int64_t n, int64_t k)
+static int pack_buffers_alloc(pack_buffers *buf, int64_t m, int64_t n, int64_t k,
+                              int64_t mr)
 {
     int64_t kc = fastnn_min(k, FASTNN_KC);
     int64_t nc = fastnn_ceil_div(fastnn_min(n, FASTNN_NC), FASTNN_NR) * FASTNN_NR;
-    int64_t mc = fastnn_ceil_div(fastnn_min(m, FASTNN_MC), FASTNN_MR) * FASTNN_MR;
+    int64_t mc = fastnn_ceil_div(fastnn_min(m, FASTNN_MC), mr) * mr;
     buf->a = fastnn_alloc_floats(mc * kc);
     buf->b = fastnn_alloc_floats(nc * kc);
     return buf->a && buf->b ? FASTNN_OK : FASTNN_ENOMEM;
@@ -242,7 +354,7 @@ static void gemm_range_packed(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                               int64_t k0, int64_t k1, fastnn_gemm_operand a,
                               fastnn_gemm_operand b, float *c, int64_t ldc,
                               const float *bias, int accumulate,
-                              macro_kernel_fn macro_kernel, const pack_buffers *buf)
+                              macro_kernel kernel, const pack_buffers *buf)
 {
     float *ap = buf->a, *bp = buf->b;
     for (int64_t jc = n0; jc < n1; jc += FASTNN_NC) {             /* loop 5 */
@@ -253,8 +365,8 @@ static void gemm_range_packed(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
             b.pack(b.operand, jc, nc, pc, kc, FASTNN_NR, bp);
             for (int64_t ic = m0; ic < m1; ic += FASTNN_MC) {     /* loop 3 */
                 int64_t mc = fastnn_min(FASTNN_MC, m1 - ic);
-                a.pack(a.operand, ic, mc, pc, kc, FASTNN_MR, ap);
-                macro_kernel(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc,
+                a.pack(a.operand, ic, mc, pc, kc, kernel.mr, ap);
+                kernel.run(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc,
                              overwrite, overwrite && bias ? bias + jc : NULL);
             }
         }
@@ -266,13 +378,13 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                       int64_t k0, int64_t k1, fastnn_gemm_operand a,
                       fastnn_gemm_operand b, float *c, int64_t ldc,
                       const float *bias, int accumulate,
-                      macro_kernel_fn macro_kernel)
+                      macro_kernel kernel)
 {
     pack_buffers buf;
-    int status = pack_buffers_alloc(&buf, m1 - m0, n1 - n0, k1 - k0);
+    int status = pack_buffers_alloc(&buf, m1 - m0, n1 - n0, k1 - k0, kernel.mr);
     if (status == FASTNN_OK)
         gemm_range_packed(m0, m1, n0, n1, k0, k1, a, b, c, ldc, bias, accumulate,
-                          macro_kernel, &buf);
+                          kernel, &buf);
     pack_buffers_free(&buf);
     return status;
 }
@@ -286,7 +398,7 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
                         int threads, fastnn_gemm_operand a,
                         fastnn_gemm_operand b, float *c, int64_t ldc,
                         const float *bias, int accumulate,
-                        macro_kernel_fn macro_kernel)
+                        macro_kernel kernel)
 {
     float *partial = fastnn_alloc_floats((int64_t)parts * m * n);
     if (!partial)
@@ -295,7 +407,8 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
 #pragma omp parallel num_threads(threads)
     {
         pack_buffers buf; /* once per thread, for all the parts it takes */
-        if (pack_buffers_alloc(&buf, m, n, fastnn_ceil_div(k, parts)) != FASTNN_OK) {
+        if (pack_buffers_alloc(&buf, m, n, fastnn_ceil_div(k, parts),
+                               kernel.mr) != FASTNN_OK) {
 #pragma omp atomic write
             status = FASTNN_ENOMEM;
         }
@@ -304,7 +417,7 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
             if (buf.a && buf.b)
                 gemm_range_packed(0, m, 0, n, k * p / parts, k * (p + 1) / parts,
                                   a, b, partial + p * m * n, n, NULL, 0,
-                                  macro_kernel, &buf);
+                                  kernel, &buf);
         pack_buffers_free(&buf);
         /* C = start + copy 0 + copy 1 + ..., row by row (the inner loop
          * streams and vectorises), the rows shared by the team */
@@ -340,8 +453,8 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                     c[i * ldc + j] = bias ? bias[j] : 0.0f;
         return FASTNN_OK;
     }
-    macro_kernel_fn macro_kernel = pick_macro_kernel();
-    int64_t panels_m = fastnn_ceil_div(m, FASTNN_MR);
+    macro_kernel kernel = pick_macro_kernel();
+    int64_t panels_m = fastnn_ceil_div(m, kernel.mr);
     int64_t panels_n = fastnn_ceil_div(n, FASTNN_NR);
     double work = 2.0 * (double)m * (double)n * (double)k;
     /* A short, narrow C summed over a long reduction (a convolution's weight
@@ -355,7 +468,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     int threads = fastnn_threads_for(work);
     if (parts > 1)
         return gemm_split_k(m, n, k, parts, threads < parts ? threads : parts,
-                            a, b, c, ldc, bias, accumulate, macro_kernel);
+                            a, b, c, ldc, bias, accumulate, kernel);
     /* Splitting m makes every thread pack all of B (n x k), splitting n all
      * of A (m x k): split the longer side, so the operand each thread
      * repacks is the smaller one, unless it has too few panels to share.
@@ -366,7 +479,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
         threads = (int)panels;
     if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
         return gemm_range(0, m, 0, n, 0, k, a, b, c, ldc, bias, accumulate,
-                          macro_kernel);
+                          kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)
@@ -375,15 +488,15 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
         int64_t first = panels * t / team, last = panels * (t + 1) / team;
         int64_t m0 = 0, m1 = m, n0 = 0, n1 = n;
         if (split_m) {
-            m0 = first * FASTNN_MR;
-            m1 = fastnn_min(last * FASTNN_MR, m);
+            m0 = first * kernel.mr;
+            m1 = fastnn_min(last * kernel.mr, m);
         } else {
             n0 = first * FASTNN_NR;
             n1 = fastnn_min(last * FASTNN_NR, n);
         }
         if (m0 < m1 && n0 < n1) {
             int s = gemm_range(m0, m1, n0, n1, 0, k, a, b, c, ldc, bias,
-                               accumulate, macro_kernel);
+                               accumulate, kernel);
             if (s != FASTNN_OK) {
 #pragma omp atomic write
                 status = s;

@@ -10,7 +10,8 @@
  * buffer ("implicit GEMM").
  *
  * Packed layout, for the operand whose rows are the m (or n) dimension:
- * rows are grouped into panels of `width` rows (MR for A, NR for B); a panel
+ * rows are grouped into panels of `width` rows (MR for A, NR for B; the
+ * indirect convolution packs its own widths); a panel
  * stores its `width` values of reduction index p next to each other:
  *     dst[panel * width * kc + p * width + r] = op(row0 + panel*width + r, p0 + p)
  * Rows past the end of the block are packed as zeros, so the micro-kernel
@@ -21,13 +22,17 @@
 
 #include "internal.h"
 
-/* Register tile and cache blocks (Goto/BLIS naming), chosen for a core with
- * 16 vector registers, 32 KiB L1d and 512 KiB L2 (Zen 3, Haswell-class):
- *   MR x NR  the micro-kernel's tile of C held in 12 AVX registers;
+/* Register tile and cache blocks (Goto/BLIS naming), chosen for cores with
+ * 32 KiB L1d and 512 KiB or more of L2 (Zen 3 and 4, Haswell-class):
+ *   MR x NR  the micro-kernel's tile of C, held in vector registers: NR = 16
+ *            columns on every SIMD path, MR rows chosen per path (gemm.c):
+ *            6 with AVX2's 16 registers (the tile takes 12), 16 with
+ *            AVX-512's 32 (the tile takes 16); at most FASTNN_MR_MAX;
  *   KC       depth of a block: a KC x NR sliver of B (16 KiB) stays in L1;
- *   MC       rows of the packed A block (MC x KC = 144 KiB) that stay in L2;
+ *   MC       rows of the packed A block (MC x KC = 144 KiB) that stay in L2,
+ *            a multiple of every MR;
  *   NC       columns of the packed B panel, sized for the shared L3. */
-#define FASTNN_MR 6
+#define FASTNN_MR_MAX 16
 #define FASTNN_NR 16
 #define FASTNN_KC 256
 #define FASTNN_MC 144

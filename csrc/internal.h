@@ -31,19 +31,27 @@ int fastnn_threads_for(double work);
 
 /* Instantiating one loop body per instruction set.  The body is a static
  * inline function marked FASTNN_INLINE; each variant is a thin function with
- * a target attribute that calls it, so the compiler generates AVX2+FMA code
- * for one and baseline x86-64 (SSE2) code for the other. */
+ * a target attribute that calls it, so the compiler generates AVX-512 code
+ * for one, AVX2+FMA code for another and baseline x86-64 (SSE2) code for the
+ * generic one.  Kernels dispatch with fastnn_get_simd() >= a path (fastnn.h:
+ * the paths are ordered), so a kernel without an AVX-512 variant runs its
+ * AVX2 one on the avx512 path. */
 #define FASTNN_INLINE static inline __attribute__((always_inline))
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define FASTNN_HAVE_AVX2_VARIANT 1
 #define FASTNN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define FASTNN_HAVE_AVX512_VARIANT 1
+#define FASTNN_TARGET_AVX512 \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 #else
 #define FASTNN_HAVE_AVX2_VARIANT 0
+#define FASTNN_HAVE_AVX512_VARIANT 0
 #endif
 
-/* 8 or 4 floats as one value (GCC/Clang vector extension): one AVX or one
- * SSE/NEON register.  aligned(4) permits loads and stores at any float
- * address. */
+/* 16, 8 or 4 floats as one value (GCC/Clang vector extension): one AVX-512,
+ * one AVX or one SSE/NEON register.  aligned(4) permits loads and stores at
+ * any float address. */
+typedef float fastnn_v16 __attribute__((vector_size(64), aligned(4)));
 typedef float fastnn_v8 __attribute__((vector_size(32), aligned(4)));
 typedef float fastnn_v4 __attribute__((vector_size(16), aligned(4)));
 typedef int32_t fastnn_v8i __attribute__((vector_size(32), aligned(4)));

@@ -333,7 +333,7 @@ static void pool_forward(const float *x, float *y, const fastnn_pool2d_geom *g,
 {
     rows_fn rows = pool_rows_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         rows = pool_rows_avx2;
 #endif
     int64_t total = g->batch * g->out_h;
@@ -352,7 +352,7 @@ static void pool_backward(const float *x, const float *dy, float *dx,
 {
     images_fn images = unpool_images_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         images = unpool_images_avx2;
 #endif
     double work = (double)(g->batch * g->in_h * g->in_w * g->channels) +

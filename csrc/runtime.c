@@ -98,14 +98,31 @@ int fastnn_parts_for(int64_t items, double work)
 
 /* ---- SIMD dispatch ------------------------------------------------------- */
 
-static int cpu_has_avx2(void)
+static const char *const simd_names[] = {"generic", "avx2", "avx512"};
+enum { SIMD_PATHS = sizeof simd_names / sizeof simd_names[0] };
+
+/* Whether this CPU (and its operating system: __builtin_cpu_supports checks
+ * that the kernel saves the AVX and AVX-512 registers) runs `path`. */
+static int cpu_runs(fastnn_simd path)
 {
+    switch (path) {
+    case FASTNN_SIMD_GENERIC:
+        return 1;
 #if FASTNN_HAVE_AVX2_VARIANT
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
+    case FASTNN_SIMD_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if FASTNN_HAVE_AVX512_VARIANT
+    case FASTNN_SIMD_AVX512:
+        return cpu_runs(FASTNN_SIMD_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq");
+#endif
+    default:
+        return 0;
+    }
 }
 
 static atomic_int simd_chosen = -1; /* -1: detect on first use */
@@ -113,20 +130,24 @@ static atomic_int simd_chosen = -1; /* -1: detect on first use */
 fastnn_simd fastnn_get_simd(void)
 {
     if (simd_chosen < 0) {
-        const char *forced = getenv("FASTNN_SIMD");
-        int best = cpu_has_avx2() ? FASTNN_SIMD_AVX2 : FASTNN_SIMD_GENERIC;
-        if (forced && strcmp(forced, "generic") == 0)
-            best = FASTNN_SIMD_GENERIC;
-        simd_chosen = best;
+        int best = SIMD_PATHS - 1;
+        while (!cpu_runs((fastnn_simd)best))
+            best--;
+        /* FASTNN_SIMD may name a path below the best; any other value
+         * leaves the best (fastnn.runtime warns about it). */
+        const char *asked = getenv("FASTNN_SIMD");
+        int chosen = best;
+        for (int path = 0; asked && path < best; path++)
+            if (strcmp(asked, simd_names[path]) == 0)
+                chosen = path;
+        simd_chosen = chosen;
     }
     return (fastnn_simd)simd_chosen;
 }
 
 int fastnn_set_simd(fastnn_simd path)
 {
-    if (path == FASTNN_SIMD_AVX2 && !cpu_has_avx2())
-        return -1;
-    if (path != FASTNN_SIMD_AVX2 && path != FASTNN_SIMD_GENERIC)
+    if ((int)path < 0 || (int)path >= SIMD_PATHS || !cpu_runs(path))
         return -1;
     simd_chosen = (int)path;
     return 0;
@@ -134,7 +155,7 @@ int fastnn_set_simd(fastnn_simd path)
 
 const char *fastnn_simd_name(fastnn_simd path)
 {
-    return path == FASTNN_SIMD_AVX2 ? "avx2" : "generic";
+    return (int)path >= 0 && (int)path < SIMD_PATHS ? simd_names[path] : "unknown";
 }
 
 /* ---- scratch memory ------------------------------------------------------ */

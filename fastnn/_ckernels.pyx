@@ -20,6 +20,7 @@ cdef extern from "fastnn.h" nogil:
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
         FASTNN_SIMD_AVX2
+        FASTNN_SIMD_AVX512
 
     void fastnn_set_num_threads(int n)
     int fastnn_get_num_threads()
@@ -167,10 +168,13 @@ def simd_path():
     return fastnn_simd_name(fastnn_get_simd()).decode()
 
 
+_SIMD_PATHS = {"avx512": FASTNN_SIMD_AVX512, "avx2": FASTNN_SIMD_AVX2,
+               "generic": FASTNN_SIMD_GENERIC}
+
+
 def set_simd_path(str name):
-    """Force "avx2" or "generic"; False if this CPU cannot run the path."""
-    cdef fastnn_simd path = FASTNN_SIMD_AVX2 if name == "avx2" else FASTNN_SIMD_GENERIC
-    return fastnn_set_simd(path) == 0
+    """Force "avx512", "avx2" or "generic"; False if this CPU cannot run the path."""
+    return fastnn_set_simd(_SIMD_PATHS[name]) == 0
 
 
 cdef inline void _check(int status):

@@ -8,6 +8,11 @@ OpenMP runtime grants fewer threads than asked for (``OMP_DYNAMIC``,
 ``OMP_THREAD_LIMIT``).  ``build_info()`` is what ``python -m fastnn info``
 prints.
 
+The kernels run on one of ``SIMD_PATHS``: AVX-512, AVX2 + FMA, or baseline
+code (SSE2 or NEON), the best this CPU runs unless the environment variable
+``FASTNN_SIMD`` or ``set_simd_path`` asks for a lower one.  The path changes
+the speed, and the results only by float rounding.
+
 A process forked after a parallel kernel ran (``os.fork``, or
 ``multiprocessing``'s default start method on Linux) runs every kernel on
 one thread: GNU OpenMP's thread pool does not survive ``fork``, and a
@@ -44,15 +49,17 @@ def get_num_threads():
     return native.get_num_threads() if native.openmp_enabled() else 1
 
 
-SIMD_PATHS = ("avx2", "generic")
+SIMD_PATHS = ("avx512", "avx2", "generic")
 
 
 def set_simd_path(name):
-    """Make the fast kernels use the "avx2" or the "generic" (SSE2/NEON) code.
+    """Make the fast kernels use the "avx512", "avx2" or "generic" (SSE2/NEON) code.
 
-    For benchmarks that measure what vector instructions bring; normally the
-    fastest path this CPU supports is chosen at start-up (the environment
-    variable FASTNN_SIMD=generic forces the generic one).
+    For benchmarks and tests that compare what vector instructions bring.
+    Normally the fastest path this CPU runs is chosen on first use, or the one
+    the environment variable ``FASTNN_SIMD`` names (see ``get_simd_path``).
+    Kernels without an AVX-512 variant run their AVX2 one on the "avx512"
+    path.  Every path computes the same results up to float rounding.
     """
     if name not in SIMD_PATHS:
         raise ValueError(f"set_simd_path: name must be one of {SIMD_PATHS}, got {name!r}")
@@ -61,8 +68,31 @@ def set_simd_path(name):
 
 
 def get_simd_path():
-    """The instruction-set path the fast kernels dispatch to."""
+    """The instruction-set path the fast kernels dispatch to: one of SIMD_PATHS.
+
+    By default the first of SIMD_PATHS this CPU runs.  ``FASTNN_SIMD=avx2``
+    (or another of SIMD_PATHS) in the environment asks for that path instead;
+    when the CPU cannot run it, or the name is none of them, the kernels keep
+    the default and importing fastnn warns.
+    """
     return native.simd_path()
+
+
+def _warn_about_simd_environment():
+    """The RuntimeWarning for a FASTNN_SIMD the kernels could not follow."""
+    asked = os.environ.get("FASTNN_SIMD")
+    if not asked:
+        return
+    used = get_simd_path()
+    if asked == used:
+        return
+    reason = ("this CPU cannot run that path" if asked in SIMD_PATHS
+              else f"FASTNN_SIMD must be one of {', '.join(SIMD_PATHS)}")
+    warnings.warn(f"FASTNN_SIMD={asked!r} ignored: {reason}; the kernels use the "
+                  f"{used!r} path, the fastest this CPU runs", RuntimeWarning, stacklevel=2)
+
+
+_warn_about_simd_environment()
 
 
 def build_info():

@@ -195,7 +195,8 @@ def pool_cases(draw, max_batch=3, max_extra=8, max_channels=20):
 
 @contextlib.contextmanager
 def simd_path(name):
-    """Run the fast kernels on the "avx2" or "generic" code path, then restore."""
+    """Run the fast kernels on the "avx512", "avx2" or "generic" code path, then restore
+    (skips the test on a CPU that cannot run it)."""
     from fastnn.runtime import get_simd_path, set_simd_path
 
     before = get_simd_path()
@@ -210,7 +211,7 @@ def simd_path(name):
         set_simd_path(before)
 
 
-each_simd_path = pytest.mark.parametrize("simd", ["avx2", "generic"])
+each_simd_path = pytest.mark.parametrize("simd", ["avx512", "avx2", "generic"])
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import fastnn
 from fastnn.kernels import conv2d, conv2d_backward, reference
 from fastnn.kernels.geometry import Window2D, conv_output_length, same_padding
 
-from conftest import (NATIVE_IMPLS, ConvCase, assert_matches, conv_cases, each_impl,
+from conftest import (ConvCase, assert_matches, conv_cases, each_impl,
                       each_simd_path, f64, numerical_gradient, output_length, pad_before,
                       pairs, paddings, simd_path)
 
@@ -59,8 +59,13 @@ def case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="same", bias=
 # Larger fixed cases: 70 channels; kh*kw*ci past KC=256 and pixels past MC=144;
 # in_c around 16, where the fast backward switches from col2im to implicit GEMM;
 # enough images (17 x 32x32 x 135 patch values) for col2im to work in chunks.
+# On the avx512 path the forward pass and dx run on 32-wide panels of W
+# (out_c, resp. in_c, columns): a full one and a last one of 17 (two vectors)
+# or 16 and 1 (one vector) columns.
 FIXED = {
     "70-channels": case(2, (9, 9), 70, (3, 3), 70),
+    "avx512-panels-49-out-48-in": case(3, (7, 6), 48, (3, 3), 49),
+    "avx512-panels-33-out-49-in": case(2, (6, 7), 49, (2, 3), 33, (1, 2)),
     "70-out-channels-valid": case(3, (11, 7), 3, (5, 3), 70, (2, 1), "valid"),
     "in-c-15": case(2, (13, 13), 15, (3, 3), 17),
     "in-c-16": case(2, (13, 13), 16, (3, 3), 17, (2, 2)),
@@ -96,18 +101,25 @@ def test_fast_simd_paths_fixed_cases(simd):
             check_backward(c, "fast")
 
 
-@pytest.mark.parametrize("impl", NATIVE_IMPLS)
-def test_one_and_two_threads_agree(impl, restore_threads):
-    c = case(4, (20, 20), 24, (3, 3), 32, padding="same")
+@each_simd_path
+@pytest.mark.parametrize("c", [case(4, (20, 20), 24, (3, 3), 32, padding="same"),
+                               case(8, (13, 13), 33, (3, 3), 49, padding="valid"),
+                               case(16, (12, 12), 3, (3, 3), 20, padding="valid")],
+                         ids=["indirect", "indirect-partial-panels", "direct-and-col2im"])
+def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
+    """On each path, y, dx, dw and db are bit for bit the same on 1, 2 and 3 threads."""
     x, w, b, dy = c.arrays()
-    results = []
-    for threads in (1, 2):
-        fastnn.set_num_threads(threads)
-        results.append((conv2d(x, w, b, padding="same", impl=impl),
-                        *conv2d_backward(x, w, dy, padding="same", impl=impl)))
-    for one, two in zip(*results):
-        np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-4)
-    check_forward(c, impl)
+    with simd_path(simd):
+        results = []
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            results.append((conv2d(x, w, b, padding=c.padding),
+                            *conv2d_backward(x, w, dy, padding=c.padding)))
+        check_forward(c, "fast")
+        check_backward(c, "fast")
+    for other in results[1:]:
+        for first, array in zip(results[0], other):
+            np.testing.assert_array_equal(array, first)
 
 
 @each_impl

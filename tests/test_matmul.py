@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 import fastnn
 from fastnn.kernels import matmul
 
-from conftest import (NATIVE_IMPLS, assert_matches, each_impl, each_simd_path, seeds,
-                      simd_path, uniform)
+from conftest import assert_matches, each_impl, each_simd_path, seeds, simd_path, uniform
 
 transposes = pytest.mark.parametrize("transpose_a,transpose_b",
                                      [(False, False), (False, True), (True, False), (True, True)])
@@ -34,12 +33,14 @@ def test_matches_float64_product(impl, transpose_a, transpose_b, m, n, k, seed):
     assert c.flags.c_contiguous
 
 
-# Shapes crossing the C blocking: MR=6, NR=16, KC=256, MC=144.
-# The last three are big enough for two threads, split along m, along n, and
-# along k (a small C over a long reduction, like a convolution's weight gradient).
-BLOCK_SHAPES = [(145, 33, 257), (6, 16, 256), (7, 17, 513), (144, 1, 300),
-                (1, 200, 260), (290, 47, 5), (13, 400, 31), (150, 40, 300), (5, 333, 300),
-                (20, 30, 1100)]
+# Shapes crossing the C blocking: tiles of MR x NR = 6 x 16 (avx2, generic) or
+# 16 x 16 (avx512), KC=256, MC=144.  (16, 16, 256) is one full avx512 tile,
+# (33, 31, 511) a full one beside partial ones in both directions.  The last
+# three are big enough for two threads, split along m, along n, and along k
+# (a small C over a long reduction, like a convolution's weight gradient).
+BLOCK_SHAPES = [(145, 33, 257), (6, 16, 256), (16, 16, 256), (7, 17, 513), (33, 31, 511),
+                (144, 1, 300), (1, 200, 260), (290, 47, 5), (13, 400, 31), (150, 40, 300),
+                (5, 333, 300), (20, 30, 1100)]
 
 
 @each_impl
@@ -114,18 +115,22 @@ def test_inputs_are_not_modified(impl):
     assert np.array_equal(a, a_copy) and np.array_equal(b, b_copy)
 
 
-@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+@each_simd_path
 @transposes
-def test_one_and_two_threads_agree(impl, transpose_a, transpose_b, restore_threads):
-    for m, n, k in [(300, 200, 290), (5, 333, 300), (20, 30, 1100)]:
-        a, b, expected = operands(m, n, k, transpose_a, transpose_b, seed=4)
-        results = []
-        for threads in (1, 2):
-            fastnn.set_num_threads(threads)
-            results.append(matmul(a, b, transpose_a, transpose_b, impl=impl))
-        for c in results:
-            assert_matches(c, expected, k)
-        np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-5)
+def test_thread_counts_give_the_same_bits(simd, transpose_a, transpose_b, restore_threads):
+    """On each path, 1, 2 and 3 threads compute C bit for bit alike: split along
+    m (with partial tiles in both directions), along n, and along k."""
+    with simd_path(simd):
+        for m, n, k in [(300, 200, 290), (161, 47, 513), (5, 333, 300), (20, 30, 1100)]:
+            a, b, expected = operands(m, n, k, transpose_a, transpose_b, seed=4)
+            bias = uniform(np.random.default_rng(5), (n,))
+            results = []
+            for threads in (1, 2, 3):
+                fastnn.set_num_threads(threads)
+                results.append(matmul(a, b, transpose_a, transpose_b, bias=bias))
+            assert_matches(results[0], expected + bias.astype(np.float64), k + 1)
+            for c in results[1:]:
+                np.testing.assert_array_equal(c, results[0])
 
 
 @each_impl

@@ -10,6 +10,7 @@ import pytest
 
 import fastnn
 from fastnn.kernels import conv2d
+from fastnn.runtime import SIMD_PATHS, get_simd_path, set_simd_path
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 256])
@@ -31,7 +32,100 @@ def test_build_info():
     assert info["version"] == fastnn.__version__
     assert isinstance(info["openmp"], bool)
     assert info["threads"] == fastnn.get_num_threads() >= 1
-    assert info["simd"] in ("avx2", "generic")
+    assert info["simd"] in SIMD_PATHS
+
+
+# ---- SIMD paths ---------------------------------------------------------------------
+
+# What each path needs of the CPU, in the names of /proc/cpuinfo's flags.
+PATH_FLAGS = {"avx512": {"avx512f", "avx512vl", "avx512bw", "avx512dq", "avx2", "fma"},
+              "avx2": {"avx2", "fma"}, "generic": set()}
+
+
+def paths_this_cpu_runs():
+    """SIMD_PATHS this CPU runs according to /proc/cpuinfo (Linux on x86), best first."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(set(line.split(":", 1)[1].split()) for line in f
+                         if line.startswith("flags"))
+    except (OSError, StopIteration):
+        pytest.skip("needs the x86 flags of /proc/cpuinfo")
+    return [path for path in SIMD_PATHS if PATH_FLAGS[path] <= flags]
+
+
+def path_in_fresh_process(fastnn_simd):
+    """(path, warnings) of a new interpreter importing fastnn with the environment
+    variable FASTNN_SIMD set to ``fastnn_simd`` (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "FASTNN_SIMD"}
+    if fastnn_simd is not None:
+        env["FASTNN_SIMD"] = fastnn_simd
+    code = ("import warnings\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    import fastnn\n"
+            "print(fastnn.build_info()['simd'])\n"
+            "for w in caught:\n"
+            "    print(w.category.__name__, w.message)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.splitlines()
+    return out[0], out[1:]
+
+
+def test_the_default_path_is_the_best_this_cpu_runs():
+    assert path_in_fresh_process(None) == (paths_this_cpu_runs()[0], [])
+
+
+def test_python_m_fastnn_info_shows_the_path():
+    out = subprocess.run([sys.executable, "-m", "fastnn", "info"], capture_output=True,
+                         text=True, check=True).stdout
+    assert f"simd: {get_simd_path()}" in out
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+def test_set_simd_path_takes_each_path_this_cpu_runs_and_refuses_others(path):
+    before = get_simd_path()
+    try:
+        if path in paths_this_cpu_runs():
+            set_simd_path(path)
+            assert get_simd_path() == path
+        else:
+            with pytest.raises(ValueError, match=f"this CPU cannot run the '{path}' path"):
+                set_simd_path(path)
+            assert get_simd_path() == before
+    finally:
+        set_simd_path(before)
+
+
+def test_set_simd_path_names_the_paths_it_knows():
+    with pytest.raises(ValueError, match=r"one of \('avx512', 'avx2', 'generic'\), got 'sse'"):
+        set_simd_path("sse")
+
+
+@pytest.mark.parametrize("path", SIMD_PATHS)
+def test_environment_variable_chooses_a_path_or_warns(path):
+    runs = paths_this_cpu_runs()
+    if path in runs:
+        assert path_in_fresh_process(path) == (path, [])
+    else:
+        used, warned = path_in_fresh_process(path)
+        assert used == runs[0]
+        assert warned == [f"RuntimeWarning FASTNN_SIMD={path!r} ignored: this CPU cannot "
+                          f"run that path; the kernels use the {runs[0]!r} path, the fastest "
+                          "this CPU runs"]
+
+
+@pytest.mark.parametrize("name", ["AVX2", "sse4", "avx2 "])
+def test_environment_variable_naming_no_path_warns(name):
+    best = paths_this_cpu_runs()[0]
+    used, warned = path_in_fresh_process(name)
+    assert used == best
+    assert warned == [f"RuntimeWarning FASTNN_SIMD={name!r} ignored: FASTNN_SIMD must be one "
+                      f"of avx512, avx2, generic; the kernels use the {best!r} path, the "
+                      "fastest this CPU runs"]
+
+
+def test_an_empty_environment_variable_is_unset():
+    assert path_in_fresh_process("") == (paths_this_cpu_runs()[0], [])
 
 
 # ---- the GIL ----------------------------------------------------------------------
