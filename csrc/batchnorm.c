@@ -252,7 +252,7 @@ static void run_rows(const float *x, const float *dy, float *out,
 {
     rows_fn body = rows_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() == FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         body = rows_avx2;
 #endif
     int threads = threads_for_rows(rows, k->channels);
