@@ -1,6 +1,6 @@
 """A zoo of small nets trained by fastnn, PyTorch (eager) and tf.keras 2, each peer in its best state.
 
-    make bench-zoo                       # the venvs of the peers, then the whole run (~15 min)
+    make bench-zoo                       # the venvs of the peers, then the whole run (~10 min)
     python benchmarks/zoo.py [--quick] [--rounds N] [--nets a,b] [--json F] [--markdown F]
     python benchmarks/zoo.py --states    # the measurements behind the peers' states
 
@@ -185,11 +185,12 @@ def rotated(items, by):
 
 def measure(peers, pythons, nets, rounds, warmup, steps):
     """{net: {peer name: [images/s per round]}}, the first round's check losses, the
-    peers' conditions and the highest 1-minute load average seen after a process."""
+    peers' conditions and the 1-minute load average after each process (the
+    machine's other work shows there: this run alone adds up to the cores)."""
     speeds = {net.name: {peer.name: [] for peer in peers} for net in nets}
     losses = {net.name: {} for net in nets}
     conditions = {}
-    load_max = os.getloadavg()[0]
+    loads = []
     groups = {}
     for net in nets:
         groups.setdefault(net.data, []).append(net)
@@ -201,15 +202,16 @@ def measure(peers, pythons, nets, rounds, warmup, steps):
                     start = time.perf_counter()
                     out = run_worker(peer, pythons[peer.framework], folder, data,
                                      rotated(group, round_), warmup, steps)
-                    load_max = max(load_max, os.getloadavg()[0])
+                    loads.append({"round": round_ + 1, "data": data, "peer": peer.name,
+                                  "load": os.getloadavg()[0]})
                     print(f"round {round_ + 1}/{rounds}, {data}, {peer.name}: "
-                          f"{time.perf_counter() - start:.0f} s, load {os.getloadavg()[0]:.1f}",
+                          f"{time.perf_counter() - start:.0f} s, load {loads[-1]['load']:.1f}",
                           file=sys.stderr, flush=True)
                     conditions[peer.name] = out["conditions"]
                     for name, numbers in out["nets"].items():
                         speeds[name][peer.name].append(numbers["images_per_second"])
                         losses[name].setdefault(peer.name, numbers)
-    return speeds, losses, conditions, load_max
+    return speeds, losses, conditions, loads
 
 
 # ---- the report -----------------------------------------------------------------------------
@@ -330,8 +332,9 @@ def main():
     peers = STATES if args.states else PEERS
 
     info = machine()
-    speeds, losses, conditions, info["load_max"] = measure(peers, pythons, nets, rounds, warmup,
-                                                           steps)
+    speeds, losses, conditions, info["loads"] = measure(peers, pythons, nets, rounds, warmup,
+                                                        steps)
+    info["load_max"] = max(entry["load"] for entry in info["loads"])
     info["load_at_end"] = os.getloadavg()[0]
     medians = {net: {peer: statistics.median(v) for peer, v in by_peer.items()}
                for net, by_peer in speeds.items()}
