@@ -13,7 +13,7 @@ BUILD_INPUTS := $(wildcard csrc/*.c csrc/*.h fastnn/*.pyx) setup.py pyproject.to
 # NumPy is the yardstick in benchmarks: let OpenBLAS pick its own kernel there.
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-.PHONY: help build data test dist-check sanitize demo bench bench-cli bench-torch info clean
+.PHONY: help build data test dist-check sanitize demo bench bench-cli bench-torch bench-zoo info clean
 
 help:
 	@echo "make demo    train a small CNN on Fashion-MNIST"
@@ -22,6 +22,7 @@ help:
 	@echo "make sanitize  kernel and layer tests on a build with AddressSanitizer + UBSan"
 	@echo "make bench   kernel benchmarks (pytest-benchmark), JSON in benchmarks/results.json"
 	@echo "make bench-torch  fastnn against PyTorch 2.13 (CPU build) on this machine"
+	@echo "make bench-zoo    nine small nets: fastnn, PyTorch and tf.keras 2 (~10 min)"
 	@echo "make info    how the C kernels were built"
 
 $(VENV)/.ready:
@@ -92,10 +93,36 @@ bench: build data
 	  --benchmark-json=benchmarks/results.json
 	$(PY) benchmarks/table.py benchmarks/results.json
 
-# PyTorch only as a yardstick, pinned: an unpinned torch pulls a multi-GB CUDA build.
-bench-torch: build
-	$(PIP) install torch==2.13.0
-	$(BENCH_ENV) $(PY) benchmarks/compare_torch.py --json benchmarks/torch_results.json
+# The peers live in benchmark-only venvs, never in fastnn's: PyTorch pinned (an
+# unpinned torch pulls a multi-GB CUDA build), TensorFlow's CPU build with Keras 2
+# (tf-keras declares a dependency on the package `tensorflow`, whose module
+# tensorflow-cpu provides: so tf-keras goes in without its dependencies).
+# fastnn comes from this tree: PYTHONPATH with the extension `build` made.
+BENCH_TORCH := .venv-bench-torch
+BENCH_TF    := .venv-bench-tf
+
+$(BENCH_TORCH)/.ready:
+	$(PYTHON) -m venv $(BENCH_TORCH)
+	$(BENCH_TORCH)/bin/python -m pip -q --disable-pip-version-check install numpy torch==2.13.0
+	touch $@
+
+$(BENCH_TF)/.ready:
+	$(PYTHON) -m venv $(BENCH_TF)
+	$(BENCH_TF)/bin/python -m pip -q --disable-pip-version-check install numpy \
+	  tensorflow-cpu==2.21.0
+	$(BENCH_TF)/bin/python -m pip -q --disable-pip-version-check install --no-deps \
+	  tf-keras==2.21.0
+	touch $@
+
+bench-torch: build data $(BENCH_TORCH)/.ready
+	$(BENCH_ENV) PYTHONPATH=$(CURDIR) $(BENCH_TORCH)/bin/python benchmarks/compare_torch.py \
+	  --json benchmarks/torch_results.json
+
+# Each framework in fresh processes, rounds alternating: see benchmarks/zoo.py.
+bench-zoo: build data $(BENCH_TORCH)/.ready $(BENCH_TF)/.ready
+	$(BENCH_ENV) PYTHONPATH=$(CURDIR) $(PY) benchmarks/zoo.py --torch-python $(BENCH_TORCH)/bin/python \
+	  --tf-python $(BENCH_TF)/bin/python \
+	  --json benchmarks/zoo_results.json --markdown benchmarks/zoo_results.md
 
 bench-cli: build
 	$(BENCH_ENV) $(PY) -m fastnn bench
@@ -104,4 +131,4 @@ info: build
 	$(PY) -m fastnn info
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info fastnn/_ckernels.c fastnn/*.so .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_TORCH) $(BENCH_TF) build dist *.egg-info fastnn/_ckernels.c fastnn/*.so .pytest_cache .hypothesis

@@ -1,7 +1,11 @@
 """fastnn against PyTorch (CPU build) on this machine, side by side in one process.
 
+    make bench-torch    # PyTorch in .venv-bench-torch, fastnn from this tree, then this
+
+or by hand, in a venv of its own (never fastnn's)::
+
     pip install torch==2.13.0     # the CPU build, from the local disk; never unpinned
-    python benchmarks/compare_torch.py [--quick] [--json FILE]
+    PYTHONPATH=. python benchmarks/compare_torch.py [--quick] [--json FILE]
 
 What it measures (issue "Performance"), each as a median over rounds that
 alternate fastnn and PyTorch so both see the same machine state:
@@ -21,8 +25,20 @@ alternate fastnn and PyTorch so both see the same machine state:
    framework alone in a fresh process.
 
 Both libraries run with the same number of threads.  PyTorch gets its
-native NCHW layout (what its users write); fastnn its NHWC.  Inputs are
-random: no kernel here depends on the values.
+native NCHW layout (what its users write); fastnn its NHWC.  The CNN trains
+on Fashion-MNIST's images; kernel inputs are random: no kernel here depends
+on the values.
+
+PyTorch is measured in its best state, the one ``benchmarks/zoo.py`` gives
+it: the process holds Fashion-MNIST's training *and test* sets (float32,
+loaded first and kept to the end), as a course script does -- in a process
+that held only its training data PyTorch's eager step was measured 10-25 %
+slower (glibc handed the memory of each step's freed activations back to the
+system and the next step faulted it in again); and its OpenMP threads sleep
+when idle (``OMP_WAIT_POLICY=PASSIVE``, set before torch loads, as fastnn's
+do), instead of spinning on cores another program may want.
+``make bench-zoo`` compares fastnn with PyTorch and tf.keras on nine nets,
+each framework in processes of its own.
 """
 import argparse
 import json
@@ -34,13 +50,17 @@ import time
 
 import numpy as np
 
+# PyTorch's best state (see above): its OpenMP runtime reads this when torch loads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 try:
     import torch
 except ImportError:  # pragma: no cover - the benchmark is optional
-    sys.exit("compare_torch needs PyTorch: pip install torch==2.13.0 (the CPU build)")
+    sys.exit("compare_torch needs PyTorch: `make bench-torch` sets up .venv-bench-torch, or "
+             "pip install torch==2.13.0 (the CPU build) in a venv of its own")
 
 import fastnn
 from fastnn import kernels
+from fastnn.datasets import fashion_mnist
 from fastnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from fastnn.models import Sequential
 from fastnn.optimizers import Adam
@@ -142,10 +162,19 @@ def training_pair(make_ours, make_theirs, x, y, batch_size, steps):
 
 # ---- the sections -------------------------------------------------------------------------
 
-def cnn_throughput(threads, batch_size, rounds, steps):
+def course_data():
+    """Fashion-MNIST as a course script holds it: float32 images in [0, 1], uint8 labels.
+
+    ((x_train, y_train), (x_test, y_test)); ``main`` keeps both sets to the
+    end (PyTorch's best state, see the module's docstring).
+    """
+    return tuple((x.reshape(-1, 28, 28, 1).astype(np.float32) / 255, y)
+                 for x, y in fashion_mnist.load_data())
+
+
+def cnn_throughput(threads, batch_size, rounds, steps, x_train, y_train):
     set_threads(threads)
-    x = RNG.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
-    y = RNG.integers(0, 10, len(x))
+    x, y = x_train[:batch_size * steps], y_train[:batch_size * steps]
     ours, theirs = side_by_side(*training_pair(fastnn_cnn, torch_cnn, x, y, batch_size, steps),
                                 rounds)
     return len(x) / ours, len(x) / theirs
@@ -257,7 +286,7 @@ def _status_mib(field):
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def memory_child(framework, batch_size=128, steps=40, epochs=3):
+def memory_child(framework, x_train, y_train, batch_size=128, steps=40, epochs=3):
     """In a fresh process: MiB of resident memory training adds, as JSON on stdout.
 
     The baseline is the resident size once both libraries, the models and
@@ -267,8 +296,7 @@ def memory_child(framework, batch_size=128, steps=40, epochs=3):
     never stops growing.
     """
     set_threads(2)
-    x = RNG.random((batch_size * steps, 28, 28, 1), dtype=np.float32)
-    y = RNG.integers(0, 10, len(x))
+    x, y = x_train[:batch_size * steps], y_train[:batch_size * steps]
     ours, theirs = training_pair(fastnn_cnn, torch_cnn, x, y, batch_size, steps)
     epoch = ours if framework == "fastnn" else theirs
     baseline = _status_mib("VmRSS")
@@ -303,8 +331,9 @@ def main():
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--memory-child", choices=("fastnn", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    (x_train, y_train), test_set = course_data()  # noqa: F841 (held, unused: see the docstring)
     if args.memory_child:
-        memory_child(args.memory_child)
+        memory_child(args.memory_child, x_train, y_train)
         return
     rounds, steps = (3, 10) if args.quick else (7, 20)
     info = fastnn.build_info()
@@ -315,12 +344,13 @@ def main():
     print("| demo CNN training, batch 128 | fastnn img/s | PyTorch img/s | ratio |")
     print("|---|---:|---:|---:|")
     for threads in (1, 2):
-        ours, theirs = cnn_throughput(threads, 128, rounds, steps)
+        ours, theirs = cnn_throughput(threads, 128, rounds, steps, x_train, y_train)
         results[f"cnn_threads_{threads}"] = (ours, theirs)
         print(f"| {threads} thread{'s' if threads > 1 else ''} | {ours:,.0f} | {theirs:,.0f} "
               f"| {ours / theirs:.2f}x |")
     for batch_size in (32, 64, 256):
-        ours, theirs = cnn_throughput(2, batch_size, rounds, max(steps * 128 // batch_size, 4))
+        ours, theirs = cnn_throughput(2, batch_size, rounds, max(steps * 128 // batch_size, 4),
+                                      x_train, y_train)
         results[f"cnn_batch_{batch_size}"] = (ours, theirs)
         print(f"| batch {batch_size}, 2 threads | {ours:,.0f} | {theirs:,.0f} "
               f"| {ours / theirs:.2f}x |")

@@ -1,0 +1,73 @@
+"""One framework, one data set, one round of the zoo: the child process ``zoo.py`` starts.
+
+    python benchmarks/zoo_worker.py JOB.json
+
+The job (written by ``zoo.py``) names the framework (its backend is the
+module ``zoo_<framework>``), its settings, the data, the nets and where
+their initial weights are.  The process holds what a course script holds --
+the whole training and test sets, in the framework's own layout -- then, net
+after net:
+
+1. the sanity check: the loss on the first batch in inference mode, one
+   training step on that batch, the loss again (equal across frameworks
+   when the nets, weights and optimizers are the same);
+2. the speed: one shuffled epoch over ``warmup + steps`` batches, with the
+   clock read after every step; images/s over the last ``steps``.
+
+It prints one JSON line: the framework's conditions and each net's numbers.
+"""
+import importlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import zoo_data
+import zoo_nets
+
+
+def initial_weights(folder, net):
+    with np.load(os.path.join(folder, f"weights_{net.name}.npz")) as f:
+        return [f[f"arr_{i}"] for i in range(len(f.files))]
+
+
+def measure(backend, net, weights, x, y, warmup, steps):
+    """The sanity-check losses and the images/s of ``steps`` steps after ``warmup``."""
+    model = backend.build(net, weights)
+    batch = net.batch_size
+    x_check, y_check = x[:batch], y[:batch]
+    loss_before = model.loss(x_check, y_check)
+    model.fit_epoch(x_check, y_check, batch)
+    loss_after = model.loss(x_check, y_check)
+
+    clock = []
+    n = (warmup + steps) * batch
+    model.fit_epoch(x[:n], y[:n], batch, on_batch_end=lambda: clock.append(time.perf_counter()))
+    if len(clock) != warmup + steps:
+        raise RuntimeError(f"{net.name}: expected {warmup + steps} training steps, "
+                           f"the clock saw {len(clock)}")
+    seconds = clock[-1] - clock[warmup - 1]
+    return {"images_per_second": steps * batch / seconds, "loss_before": loss_before,
+            "loss_after_one_step": loss_after}
+
+
+def main(job_path):
+    with open(job_path) as f:
+        job = json.load(f)
+    backend = importlib.import_module(f"zoo_{job['framework']}")
+    conditions = backend.configure(job["settings"])
+    # the test set is held to the end, unused, as a course script holds it
+    (x_train, y_train), *test_set = [backend.native_data(x, y) for x, y in zoo_data.load(
+        job["data"], job["folder"], test_set=job["hold_test_set"])]
+    nets = {}
+    for name in job["nets"]:
+        net = zoo_nets.BY_NAME[name]
+        nets[name] = measure(backend, net, initial_weights(job["folder"], net), x_train, y_train,
+                             job["warmup"], job["steps"])
+    print(json.dumps({"conditions": conditions, "nets": nets}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
