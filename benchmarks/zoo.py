@@ -1,6 +1,6 @@
 """A zoo of small nets trained by fastnn, PyTorch (eager) and tf.keras 2, each peer in its best state.
 
-    make bench-zoo                       # the venvs of the peers, then the whole run (~10 min)
+    make bench-zoo                       # the venvs of the peers, then the whole run (~8 min)
     python benchmarks/zoo.py [--quick] [--rounds N] [--nets a,b] [--json F] [--markdown F]
     python benchmarks/zoo.py --states    # the measurements behind the peers' states
 
