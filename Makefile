@@ -22,7 +22,7 @@ help:
 	@echo "make sanitize  kernel and layer tests on a build with AddressSanitizer + UBSan"
 	@echo "make bench   kernel benchmarks (pytest-benchmark), JSON in benchmarks/results.json"
 	@echo "make bench-torch  fastnn against PyTorch 2.13 (CPU build) on this machine"
-	@echo "make bench-zoo    nine small nets: fastnn, PyTorch and tf.keras 2 (~10 min)"
+	@echo "make bench-zoo    nine small nets: fastnn, PyTorch and tf.keras 2 (~8 min)"
 	@echo "make info    how the C kernels were built"
 
 $(VENV)/.ready:

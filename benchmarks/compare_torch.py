@@ -34,9 +34,9 @@ it: the process holds Fashion-MNIST's training *and test* sets (float32,
 loaded first and kept to the end), as a course script does -- in a process
 that held only its training data PyTorch's eager step was measured 10-25 %
 slower (glibc handed the memory of each step's freed activations back to the
-system and the next step faulted it in again); and its OpenMP threads sleep
-when idle (``OMP_WAIT_POLICY=PASSIVE``, set before torch loads, as fastnn's
-do), instead of spinning on cores another program may want.
+system and the next step faulted it in again).  Its OpenMP runtime keeps its
+default wait policy: torch loads before fastnn, which then sets
+``OMP_WAIT_POLICY=PASSIVE`` for its own runtime.
 ``make bench-zoo`` compares fastnn with PyTorch and tf.keras on nine nets,
 each framework in processes of its own.
 """
@@ -50,8 +50,6 @@ import time
 
 import numpy as np
 
-# PyTorch's best state (see above): its OpenMP runtime reads this when torch loads
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 try:
     import torch
 except ImportError:  # pragma: no cover - the benchmark is optional

@@ -1,6 +1,6 @@
 """A zoo of small nets trained by fastnn, PyTorch (eager) and tf.keras 2, each peer in its best state.
 
-    make bench-zoo                       # the venvs of the peers, then the whole run (~10 min)
+    make bench-zoo                       # the venvs of the peers, then the whole run (~8 min)
     python benchmarks/zoo.py [--quick] [--rounds N] [--nets a,b] [--json F] [--markdown F]
     python benchmarks/zoo.py --states    # the measurements behind the peers' states
 
@@ -29,11 +29,15 @@ docs/performance.md has the numbers behind each choice):
   step).  The process holds the training and the test set, as a course
   script does: with the training set alone PyTorch's step has been measured
   10-25 % slower (glibc hands freed activation memory back to the system and
-  the next step faults it in again).  ``OMP_WAIT_POLICY=PASSIVE``, as fastnn
-  has it: OpenMP's default lets idle threads spin, which costs PyTorch
-  dearly whenever another program wants a core.  glibc's malloc as it
-  comes: keeping freed memory (``KEEP_FREED_MEMORY``) gained nothing
-  measurable.
+  the next step faults it in again).  Both OpenMP wait policies, in every
+  round: the default (idle threads spin a while before they sleep) was up to
+  3.4x faster in a round that had the cores to itself, ``OMP_WAIT_POLICY=PASSIVE``
+  many times faster as soon as another program wanted a core; the PyTorch
+  column takes the faster of the two per net and marks it.  The peers' processes get the
+  user's environment, not this process's (fastnn's import sets
+  ``OMP_WAIT_POLICY=PASSIVE`` here).  glibc's malloc as it comes: keeping
+  freed memory (``KEEP_FREED_MEMORY``) gained nothing that stood out of the
+  noise.
 - tf.keras: TensorFlow with oneDNN (its default on x86), ``TF_USE_LEGACY_KERAS=1``
   with the tf-keras package (Keras 2 as ``tf.keras``, what the course uses),
   intra-op threads = cores, inter-op threads ``TF_INTER_OP_THREADS`` (2,
@@ -52,11 +56,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
+# The environment as the user gave it: importing fastnn (zoo_fastnn, below) sets
+# OMP_WAIT_POLICY=PASSIVE in this process, which the peers' processes must not inherit.
+USER_ENVIRON = dict(os.environ)
 
-import zoo_data
-import zoo_fastnn
-import zoo_nets
+import numpy as np  # noqa: E402
+
+import zoo_data  # noqa: E402
+import zoo_fastnn  # noqa: E402
+import zoo_nets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -82,6 +90,7 @@ class Peer:
     settings: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     hold_test_set: bool = True
+    tag: str = ""    # marks a table cell this state won, when a framework has several
 
 
 TORCH_SETTINGS = {"threads": CORES, "interop_threads": 1}
@@ -93,8 +102,10 @@ PEERS = (
     Peer("fastnn", "fastnn", f"defaults: {CORES} threads (one per core), OMP_WAIT_POLICY=PASSIVE "
          f"(fastnn's default)"),
     Peer("torch", "PyTorch", f"eager; torch.set_num_threads({CORES}), 1 interop thread, NCHW, "
-         f"the process holds train + test sets, OMP_WAIT_POLICY=PASSIVE, glibc malloc defaults",
-         TORCH_SETTINGS, PASSIVE),
+         f"the process holds train + test sets, OpenMP's default wait policy, glibc malloc "
+         f"defaults", TORCH_SETTINGS),
+    Peer("torch", "PyTorch, passive", "the same with OMP_WAIT_POLICY=PASSIVE; the PyTorch "
+         "column takes the faster of the two per net", TORCH_SETTINGS, PASSIVE, tag="passive"),
     Peer("keras", "tf.keras", f"tf-keras 2 (TF_USE_LEGACY_KERAS=1), oneDNN on, intra-op "
          f"{CORES} / inter-op {TF_INTER_OP_THREADS} threads, plain fit (steps_per_execution=1, "
          f"jit_compile=False)", {"threads": CORES, "inter_op_threads": TF_INTER_OP_THREADS},
@@ -167,7 +178,7 @@ def run_worker(peer, python, folder, data, nets, warmup, steps):
     job_path = os.path.join(folder, f"job_{peer.framework}.json")
     with open(job_path, "w") as f:
         json.dump(job, f)
-    env = {**os.environ, **peer.env}
+    env = {**USER_ENVIRON, **peer.env}
     if peer.framework == "fastnn":  # the fastnn this process imported, whatever the venv
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [FASTNN_HOME, env.get("PYTHONPATH")]))
     done = subprocess.run([python, WORKER, job_path], env=env, capture_output=True, text=True)
@@ -236,30 +247,41 @@ def geometric_mean(values):
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
+COLUMNS = (("fastnn", "fastnn"), ("torch", "PyTorch"), ("keras", "tf.keras"))
+
+
+def best_state(framework, by_peer):
+    """(images/s, peer) of the framework's fastest state on one net (PyTorch has two)."""
+    return max(((by_peer[peer.name], peer) for peer in PEERS if peer.framework == framework),
+               key=lambda pair: pair[0])
+
+
 def zoo_table(nets, medians, losses):
     """The markdown table of the main run and the rows' numbers."""
-    names = [peer.name for peer in PEERS]
-    lines = ["| net | data | batch | optimizer | " + " | ".join(f"{n} img/s" for n in names)
+    lines = ["| net | data | batch | optimizer | "
+             + " | ".join(f"{title} img/s" for _, title in COLUMNS)
              + " | fastnn ÷ PyTorch | fastnn ÷ tf.keras | fastnn ÷ fastest peer "
              "| same start (first loss; after 1 step) |",
-             "|---|---|---:|---|" + "---:|" * (len(names) + 3) + "---|"]
+             "|---|---|---:|---|" + "---:|" * (len(COLUMNS) + 3) + "---|"]
     ratios = {"PyTorch": [], "tf.keras": [], "fastest": []}
     checks = {}
     for net in nets:
-        m = medians[net.name]
-        ratios["PyTorch"].append(m["fastnn"] / m["PyTorch"])
-        ratios["tf.keras"].append(m["fastnn"] / m["tf.keras"])
-        ratios["fastest"].append(m["fastnn"] / max(m["PyTorch"], m["tf.keras"]))
+        best = {title: best_state(framework, medians[net.name]) for framework, title in COLUMNS}
+        ours = best["fastnn"][0]
+        ratios["PyTorch"].append(ours / best["PyTorch"][0])
+        ratios["tf.keras"].append(ours / best["tf.keras"][0])
+        ratios["fastest"].append(ours / max(best["PyTorch"][0], best["tf.keras"][0]))
         start, step, ok = sanity_check(net, losses[net.name])
         checks[net.name] = {"first_loss_gap": start, "after_one_step_gap": step, "ok": ok}
         check = (f"{'ok' if ok else '**MISMATCH**'} ({start:.0e}; "
                  f"{'dropout' if step is None else f'{step:.0e}'})")
+        cells = [f"{value:,.0f}" + ("" if peer.name == title else f" ({peer.tag})")
+                 for title, (value, peer) in best.items()]
         lines.append(f"| {net.name} | {'x'.join(map(str, net.input_shape))} | {net.batch_size} "
-                     f"| {net.optimizer.label()} | "
-                     + " | ".join(f"{m[n]:,.0f}" for n in names)
+                     f"| {net.optimizer.label()} | " + " | ".join(cells)
                      + "".join(f" | {r[-1]:.2f}x" for r in ratios.values()) + f" | {check} |")
     means = {k: geometric_mean(v) for k, v in ratios.items()}
-    lines.append("| **geometric mean** | | | | " + " | " * (len(names) - 1)
+    lines.append("| **geometric mean** | | | | " + " | " * (len(COLUMNS) - 1)
                  + "".join(f" | **{v:.2f}x**" for v in means.values()) + " | |")
     return "\n".join(lines), checks, means
 
