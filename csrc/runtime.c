@@ -23,8 +23,8 @@
 
 #include "internal.h"
 
-/* Atomic (relaxed: each is one independent flag), since any Python thread
- * may set or read them while kernels run in others. */
+/* Atomic, since any Python thread may set or read them while kernels run in
+ * others; each is an independent flag. */
 static atomic_int num_threads;       /* 0: not chosen yet, use OpenMP's default */
 static atomic_int pool_started;      /* a region asked for more than one thread */
 static atomic_int forked_after_pool; /* this process is such a fork's child */
@@ -69,12 +69,14 @@ int fastnn_openmp_enabled(void)
 }
 
 /* Below roughly 200k scalar operations a second thread costs more than it
- * saves; above, every thread gets at least that much work. */
+ * saves; above, every thread (and every part of a split sum) gets at least
+ * that much work. */
+static const double min_work_per_share = 2e5;
+
 int fastnn_threads_for(double work)
 {
-    const double min_work_per_thread = 2e5;
     int wanted = fastnn_get_num_threads();
-    double useful = work / min_work_per_thread;
+    double useful = work / min_work_per_share;
     int threads = useful < (double)wanted ? (int)useful : wanted;
     if (threads < 1)
         threads = 1;
@@ -83,13 +85,12 @@ int fastnn_threads_for(double work)
     return threads;
 }
 
-/* Parts of at least ~200k operations each (like a thread's share above), at
- * most FASTNN_MAX_PARTS and at most one per item: the count depends on the
+/* Parts of at least min_work_per_share operations each, at most
+ * FASTNN_MAX_PARTS and at most one per item: the count depends on the
  * problem alone, so the order of every sum is fixed before any thread runs. */
 int fastnn_parts_for(int64_t items, double work)
 {
-    const double min_work_per_part = 2e5;
-    double useful = work / min_work_per_part;
+    double useful = work / min_work_per_share;
     int64_t parts = useful < FASTNN_MAX_PARTS ? (int64_t)useful : FASTNN_MAX_PARTS;
     if (parts > items)
         parts = items;
