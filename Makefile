@@ -60,18 +60,9 @@ dist-check: build
 # that drive them run against that copy.  Python is not built with ASan, so
 # its runtime is preloaded; CPython keeps some memory until exit by design,
 # hence no leak check.  Any report fails the run; --capture=sys leaves file
-# descriptor 2 alone, so the report reaches the terminal.
+# descriptor 2 alone, so the report reaches the terminal.  The tests are
+# those marked native (tests/conftest.py says which).
 SANITIZE_DIR   := build/sanitize
-SANITIZE_TESTS := test_matmul.py test_conv2d.py test_conv_fused.py test_pooling.py \
-                  test_warp.py test_batch_norm_kernel.py test_optimizer_kernel.py \
-                  test_relu_kernels.py test_dropout_kernel.py test_crossentropy_kernel.py test_dense_kernel.py \
-                  test_softmax_kernel.py test_conv_pooled.py \
-                  test_runtime.py test_validation.py \
-                  $(notdir $(wildcard tests/test_layers_*.py)) test_activations.py \
-                  test_optimizers.py test_gradient_check.py test_models_sequential.py \
-                  test_models_training.py test_models_learning.py \
-                  test_bad_input.py test_determinism.py test_thread_safety.py \
-                  test_threaded_kernels.py test_course_shapes.py test_model_differential.py
 SANITIZE_ENV   := LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
                   ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
                   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -83,7 +74,7 @@ sanitize: build
 	cd $(SANITIZE_DIR) && env $(SANITIZE_ENV) $(CURDIR)/$(PY) -c \
 	  "import fastnn; assert fastnn.__file__.startswith('$(CURDIR)/$(SANITIZE_DIR)/'), fastnn.__file__"
 	cd $(SANITIZE_DIR) && env $(SANITIZE_ENV) $(CURDIR)/$(PY) -m pytest -q -p no:cacheprovider \
-	  --capture=sys $(addprefix $(CURDIR)/tests/,$(SANITIZE_TESTS))
+	  --capture=sys -m native $(CURDIR)/tests
 
 demo: build data
 	$(PY) examples/demo.py

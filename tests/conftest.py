@@ -1,4 +1,13 @@
-"""Shared helpers for the kernel tests: hypothesis profile, strategies, oracles.
+"""Shared helpers for the tests: hypothesis profile, strategies, oracles, fixtures.
+
+The folders mirror the package (tests/kernels/ for fastnn/kernels and csrc/,
+tests/layers/ for fastnn/layers, ...); tests of a top-level module, and those
+that cut across the package (bad input, determinism, threads, faults), stay
+at the top.  Tests that drive the C kernels carry the ``native`` marker --
+every test under kernels/, layers/ and optimizers/ (given below), and the
+modules elsewhere that say ``pytestmark = pytest.mark.native`` --, and
+``make sanitize`` runs exactly those (``pytest -m native``) on the build with
+AddressSanitizer and UBSan.
 
 Random test data is uniform in [-1, 1] (drawn from a NumPy generator seeded
 by hypothesis), so a sum of K products has rounding error of order
@@ -8,6 +17,7 @@ Expected values are always computed in float64 from the same float32 inputs.
 import contextlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Tuple
 
 import numpy as np
@@ -189,6 +199,20 @@ def pool_cases(draw, max_batch=3, max_extra=8, max_channels=20):
         batch=draw(st.integers(1, max_batch)), in_h=in_h, in_w=in_w,
         channels=draw(st.integers(1, max_channels)), pool_size=pool_size,
         strides=draw(st.none() | pairs(1, 3)), padding=padding, seed=draw(seeds))
+
+
+# ---- markers -------------------------------------------------------------------
+
+NATIVE_FOLDERS = ("kernels", "layers", "optimizers")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test in a folder of NATIVE_FOLDERS drives the C kernels: mark it ``native``."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        folder = Path(str(item.fspath)).resolve().relative_to(here).parts[0]
+        if folder in NATIVE_FOLDERS:
+            item.add_marker(pytest.mark.native)
 
 
 # ---- fixtures ------------------------------------------------------------------

@@ -10,6 +10,8 @@ from hypothesis.extra import numpy as hnp
 
 from fastnn import activations
 
+pytestmark = pytest.mark.native
+
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
 

@@ -23,6 +23,8 @@ from fastnn.models import data
 from fastnn.optimizers import SGD
 from fastnn.utils import set_random_seed, to_categorical
 
+pytestmark = pytest.mark.native
+
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 3)).astype(np.float32)          # 12 samples, 3 features
 Y = np.arange(12) % 2                                    # sparse labels for 2 classes

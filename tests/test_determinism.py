@@ -17,6 +17,8 @@ from fastnn.optimizers import SGD, Adam
 from fastnn.runtime import get_num_threads, set_num_threads
 from fastnn.utils import set_random_seed
 
+pytestmark = pytest.mark.native
+
 SAMPLES, SIZE, CLASSES = 192, 16, 4
 
 

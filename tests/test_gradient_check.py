@@ -20,7 +20,7 @@ from fastnn.utils import to_categorical
 
 from conftest import numerical_gradient
 
-pytestmark = pytest.mark.usefixtures("fresh_session")
+pytestmark = [pytest.mark.native, pytest.mark.usefixtures("fresh_session")]
 
 
 # ---- models that must pass ----------------------------------------------------------------------

@@ -12,6 +12,8 @@ import fastnn
 from fastnn.kernels import conv2d
 from fastnn.runtime import SIMD_PATHS, get_simd_path, set_simd_path
 
+pytestmark = pytest.mark.native
+
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 256])
 def test_set_get_num_threads_round_trip(n, restore_threads):

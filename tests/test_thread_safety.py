@@ -29,6 +29,8 @@ from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Con
 from fastnn.models import Sequential
 from fastnn.utils import set_random_seed
 
+pytestmark = pytest.mark.native
+
 THREADS, ROUNDS = 8, 8
 
 

@@ -18,7 +18,7 @@ from fastnn import layers
 from fastnn.models import Sequential
 from keras_worker import KerasWorker
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 for module in ("h5py", "keras", "jax", "onnx", "onnxruntime"):
     if importlib.util.find_spec(module) is None:

@@ -14,11 +14,11 @@ col2im; and so on, as each case's comment says.
 
 A case is its float32 inputs (from a fixed seed), the fast kernel on them
 and the same computation in float64 NumPy with a tolerance per output.  Two
-test files use it: tests/test_threaded_kernels.py (thread counts and SIMD
-paths in process) and tests/test_openmp_teams.py, which runs this file as a
+test files use it: tests/kernels/test_threaded_kernels.py (thread counts and SIMD
+paths in process) and tests/kernels/test_openmp_teams.py, which runs this file as a
 script in a fresh process under OpenMP settings that grant smaller teams::
 
-    python tests/threaded_cases.py OUT.npz
+    python tests/kernels/threaded_cases.py OUT.npz
 
 computes every case twice at 2 threads on each SIMD path and saves the
 results (``result_key`` names them).
@@ -559,7 +559,7 @@ def adam_case(shapes):
         return tuple(out)
 
     # float32 rounding where beta_1·m and (1 - beta_1)·g nearly cancel
-    # (tests/test_optimizer_kernel.py): absolute, on the O(1) scale of the terms
+    # (tests/kernels/test_optimizer_kernel.py): absolute, on the O(1) scale of the terms
     name = "adam_update" if len(shapes) == 1 else "adam_update_many"
     return Case(f"{name} {' '.join('x'.join(map(str, s)) for s in shapes)}", make, fast,
                 expected, (Tolerance(1e-5, 2e-6),) * 3 * len(shapes))
@@ -577,7 +577,7 @@ CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + POOLING + BATCH_NORM +
 assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 
 
-# ---- running every case (the subprocess of tests/test_openmp_teams.py) ----------------
+# ---- running every case (the subprocess of tests/kernels/test_openmp_teams.py) ----------------
 
 def available_simd_paths():
     """The SIMD paths this CPU can run."""

@@ -300,7 +300,7 @@ def test_a_weight_gives_its_array_with_numpy():
 
 @pytest.mark.parametrize("load", ["load_model", "load_weights"])
 def test_a_damaged_keras_h5_file_is_named_as_such(tmp_path, load):
-    """Keras's .h5 files are read (tests/test_keras_files.py); one that only
+    """Keras's .h5 files are read (tests/io/test_keras_files.py); one that only
     starts like HDF5 is named as an unreadable HDF5 file."""
     pytest.importorskip("h5py", reason="reading .h5 files needs h5py (pip install fastnn[keras])")
     path = tmp_path / "model.h5"

@@ -22,6 +22,8 @@ from fastnn.models.training import compute_gradients
 
 from conftest import assert_matches, uniform
 
+pytestmark = pytest.mark.native
+
 BATCH, PIXELS, HIDDEN, CLASSES = 32, 28 * 28, 128, 10
 
 on_1_and_2_threads = pytest.mark.parametrize("threads", [1, 2], indirect=True)

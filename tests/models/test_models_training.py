@@ -16,7 +16,7 @@ from fastnn.utils import set_random_seed
 NUMBER = r"(?:\d+\.\d{4}|\d\.\d{4}e[+-]\d\d)"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_session")
+pytestmark = [pytest.mark.native, pytest.mark.usefixtures("fresh_session")]
 
 
 class Recorder(Layer):

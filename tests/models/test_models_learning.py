@@ -9,7 +9,7 @@ from fastnn.optimizers import SGD, Adam
 from fastnn.utils import to_categorical
 
 
-pytestmark = pytest.mark.usefixtures("fresh_session")
+pytestmark = [pytest.mark.native, pytest.mark.usefixtures("fresh_session")]
 
 
 # ---- it learns ------------------------------------------------------------------------------------

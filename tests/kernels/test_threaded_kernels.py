@@ -6,7 +6,7 @@ The kernel tests elsewhere mostly draw sizes below the point where a kernel
 splits its work (``fastnn_threads_for``: a thread per ~2·10⁵ operations), so
 a slip in how the work is cut -- a range that misses the last element, a
 bias read at the wrong column in one path, a partial sum added twice --
-passes them all.  The cases (tests/threaded_cases.py) are above that point,
+passes them all.  The cases (tests/kernels/threaded_cases.py) are above that point,
 with odd sizes, and reach every way each kernel cuts its work.
 
 Bit-identical across thread counts is the contract for reductions too: a

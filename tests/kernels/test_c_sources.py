@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-CSRC = Path(__file__).resolve().parent.parent / "csrc"
+CSRC = Path(__file__).resolve().parents[2] / "csrc"
 C_FILES = sorted(CSRC.glob("*.c"))
 FLAGS = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Werror", "-fopenmp"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from fastnn import course
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "fastnn" / "course"
 CHAPTER_SCRIPTS = sorted(COURSE.glob("ch[0-9][0-9]_*.py"))
 ENV = dict(os.environ, MPLBACKEND="Agg")

@@ -52,6 +52,8 @@ from reference_model import (ACTIVATIONS, EXACT, ReferenceModel, SimulatedFloat3
                              UNIT_ROUNDOFF, adam_first_step, loss_gradient, loss_value, sgd_step,
                              transposed_length, window_axis)
 
+pytestmark = pytest.mark.native
+
 # 6 trials of independent rounding and 2 of systematic (see SimulatedFloat32):
 # with fewer, a result that is one sum of many roundings (a bias gradient) was
 # now and then estimated 10x too small by chance.

@@ -7,7 +7,7 @@ per-thread buffers of partial sums for n threads and added all n up would
 then add buffers no thread wrote (garbage: NaN, or numbers off by whole
 units), and often not on the first call but on a later one, whose scratch
 memory is recycled.  These settings are read once, when the OpenMP runtime
-starts, so each runs in a fresh process: tests/threaded_cases.py as a
+starts, so each runs in a fresh process: tests/kernels/threaded_cases.py as a
 script computes every case twice at ``set_num_threads(2)`` on each SIMD
 path, and this process compares the results bit for bit with the same
 computation here (full teams of 2) and with the float64 references.
@@ -49,7 +49,7 @@ def full_teams():
 
 
 def run_in_fresh_process(settings, out):
-    """tests/threaded_cases.py in a new interpreter with ``settings`` in its
+    """tests/kernels/threaded_cases.py in a new interpreter with ``settings`` in its
     environment and this process's fastnn first on its path; its results."""
     package_root = str(Path(fastnn.__file__).resolve().parent.parent)
     env = {k: v for k, v in os.environ.items() if k not in OPENMP_SETTINGS}

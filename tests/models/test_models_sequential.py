@@ -8,7 +8,7 @@ from fastnn.layers import Activation, BatchNormalization, Conv2D, Dense, Dropout
 from fastnn.models import Sequential
 
 
-pytestmark = pytest.mark.usefixtures("fresh_session")
+pytestmark = [pytest.mark.native, pytest.mark.usefixtures("fresh_session")]
 
 
 def summary_of(model):
