@@ -16,20 +16,20 @@ X_AXES = ("batch", "height", "width", "channels")
 W_AXES = ("kernel_height", "kernel_width", "in_channels", "out_channels")
 
 
-def _conv_args(kernel, x, w, strides, padding):
-    x = as_float32(kernel, "x", x, X_AXES)
-    w = as_float32(kernel, "w", w, W_AXES)
-    check_nonempty(kernel, "x", x, X_AXES)
+def _conv_args(op, x, w, strides, padding):
+    x = as_float32(op, "x", x, X_AXES)
+    w = as_float32(op, "w", w, W_AXES)
+    check_nonempty(op, "x", x, X_AXES)
     if 0 in w.shape:
-        raise ValueError(f"{kernel}: w has shape {w.shape}, but every axis of the "
+        raise ValueError(f"{op}: w has shape {w.shape}, but every axis of the "
                          f"kernel ({', '.join(W_AXES)}) must be at least 1")
     if w.shape[2] != x.shape[3]:
-        raise ValueError(f"{kernel}: w has {w.shape[2]} input channels but x has "
+        raise ValueError(f"{op}: w has {w.shape[2]} input channels but x has "
                          f"{x.shape[3]}")
-    strides = positive_pair(kernel, "strides", strides)
-    padding = padding_mode(kernel, padding)
+    strides = positive_pair(op, "strides", strides)
+    padding = padding_mode(op, padding)
     win = Window2D.over(x.shape[1], x.shape[2], w.shape[:2], strides, padding)
-    check_output_size(kernel, win, "kernel")
+    check_output_size(op, win, "kernel")
     return x, w, strides, padding, win
 
 
@@ -134,23 +134,23 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
     Returns:
         (dw, db): shaped like w, and (out_channels,).
     """
-    kernel = "conv2d_pooled_weight_gradient"
-    check_impl(kernel, impl)
-    x, w, strides, padding, win = _conv_args(kernel, x, w, strides, padding)
+    op = "conv2d_pooled_weight_gradient"
+    check_impl(op, impl)
+    x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
     if w.shape[0] * w.shape[1] * w.shape[2] > DIRECT_MAX_K:
-        raise ValueError(f"{kernel}: kernels of at most {DIRECT_MAX_K} values per output "
+        raise ValueError(f"{op}: kernels of at most {DIRECT_MAX_K} values per output "
                          f"(kh*kw*in_channels) only, got {w.shape[:3]}")
     y_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
-    y = as_float32(kernel, "y", y, X_AXES)
-    check_shape(kernel, "y", y, y_shape)
-    pool_size = positive_pair(kernel, "pool_size", pool_size)
+    y = as_float32(op, "y", y, X_AXES)
+    check_shape(op, "y", y, y_shape)
+    pool_size = positive_pair(op, "pool_size", pool_size)
     if pool_size[0] * pool_size[1] > POOLED_MAX_TAPS:
-        raise ValueError(f"{kernel}: pool windows of at most {POOLED_MAX_TAPS} values only, "
+        raise ValueError(f"{op}: pool windows of at most {POOLED_MAX_TAPS} values only, "
                          f"got {pool_size}")
     pool = Window2D.over(win.out_h, win.out_w, pool_size, pool_size, "valid")
-    check_output_size(kernel, pool, "pool_size")
-    dp = as_float32(kernel, "dp", dp, X_AXES)
-    check_shape(kernel, "dp", dp, (x.shape[0], pool.out_h, pool.out_w, w.shape[3]))
+    check_output_size(op, pool, "pool_size")
+    dp = as_float32(op, "dp", dp, X_AXES)
+    check_shape(op, "dp", dp, (x.shape[0], pool.out_h, pool.out_w, w.shape[3]))
     if impl == "numpy" or x.shape[0] == 0:
         dz = reference.relu_backward(y, reference.max_pool2d_backward(y, dp, pool_size))
         _, dw, db = reference.conv2d_backward(x, w, dz, strides, padding)

@@ -1,8 +1,10 @@
 """Argument checks shared by every kernel: the only place they happen.
 
 Each check raises ``ValueError`` (``TypeError`` for a wrong kind of object)
-whose message starts with the kernel's name and says what was expected and
-what arrived, e.g. ``conv2d: w has 4 input channels but x has 3``.  Nothing
+whose message starts with the operation's name -- the first argument of
+every check, ``op`` ("conv2d", "max_pool2d"; not to be confused with a
+layer's ``kernel``, its weights) -- and says what was expected and what
+arrived, e.g. ``conv2d: w has 4 input channels but x has 3``.  Nothing
 reaches C before these checks pass.
 """
 import math
@@ -25,22 +27,22 @@ MAX_WINDOW = 2**61
 ACTIVATIONS = (None, "relu")  # what a kernel can apply to its output as it writes it
 
 
-def check_activation(kernel, activation):
+def check_activation(op, activation):
     """``activation`` must be None or "relu"."""
     if activation not in ACTIVATIONS:
-        raise ValueError(f"{kernel}: activation must be None or 'relu', got {activation!r}")
+        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
     return activation
 
 
-def check_impl(kernel, impl):
+def check_impl(op, impl):
     """``impl`` must be one of "fast", "naive", "numpy"."""
     if impl not in IMPLS:
-        raise ValueError(f"{kernel}: impl must be one of {', '.join(map(repr, IMPLS))}, "
+        raise ValueError(f"{op}: impl must be one of {', '.join(map(repr, IMPLS))}, "
                          f"got {impl!r}")
     return impl
 
 
-def as_float32(kernel, name, value, axes):
+def as_float32(op, name, value, axes):
     """``value`` as a C-contiguous float32 array with ``len(axes)`` dimensions.
 
     ``axes`` names the dimensions for the error message, e.g.
@@ -49,26 +51,26 @@ def as_float32(kernel, name, value, axes):
     """
     if is_float32_c(value) and value.ndim == len(axes):  # the common case, checked quickly
         return value
-    return as_contiguous(kernel, name, value, axes, np.float32)
+    return as_contiguous(op, name, value, axes, np.float32)
 
 
-def as_contiguous(kernel, name, value, axes, dtype):
+def as_contiguous(op, name, value, axes, dtype):
     """``value`` as a C-contiguous array of ``dtype`` with ``len(axes)``
     dimensions (float64 for the few values kept more precisely than float32,
     such as batch normalisation's mean)."""
-    array = real_array(value, f"{kernel}: {name}")
+    array = real_array(value, f"{op}: {name}")
     if array.ndim != len(axes):
-        raise ValueError(f"{kernel}: {name} must be {len(axes)}-D "
+        raise ValueError(f"{op}: {name} must be {len(axes)}-D "
                          f"({', '.join(axes)}), got shape {array.shape}")
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def as_float32_any_shape(kernel, name, value):
+def as_float32_any_shape(op, name, value):
     """``value`` as a C-contiguous float32 array of any shape (an elementwise
     kernel's input; 0-D stays 0-D, unlike ``np.ascontiguousarray``)."""
     if is_float32_c(value):
         return value
-    return np.asarray(real_array(value, f"{kernel}: {name}"), dtype=np.float32, order="C")
+    return np.asarray(real_array(value, f"{op}: {name}"), dtype=np.float32, order="C")
 
 
 def is_float32_c(value):
@@ -84,7 +86,7 @@ def finite_number(value):
             and math.isfinite(value))
 
 
-def positive_pair(kernel, name, value):
+def positive_pair(op, name, value):
     """An int or a pair of ints, each in 1..MAX_WINDOW, as a tuple (rows, cols)."""
     pair = (value, value) if isinstance(value, numbers.Integral) else value
     try:
@@ -94,41 +96,41 @@ def positive_pair(kernel, name, value):
     if (len(pair) != 2
             or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
             or min(pair) < 1):
-        raise ValueError(f"{kernel}: {name} must be a positive int or a pair of positive "
+        raise ValueError(f"{op}: {name} must be a positive int or a pair of positive "
                          f"ints, got {value!r}")
     if max(pair) > MAX_WINDOW:
-        raise ValueError(f"{kernel}: {name} must be at most 2**61 (the C kernels index "
+        raise ValueError(f"{op}: {name} must be at most 2**61 (the C kernels index "
                          f"with 64-bit integers), got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
-def padding_mode(kernel, padding):
+def padding_mode(op, padding):
     """"valid" or "same" (any letter case, as Keras accepts)."""
     mode = padding.lower() if isinstance(padding, str) else padding
     if mode not in PADDINGS:
-        raise ValueError(f"{kernel}: padding must be one of {', '.join(map(repr, PADDINGS))}, "
+        raise ValueError(f"{op}: padding must be one of {', '.join(map(repr, PADDINGS))}, "
                          f"got {padding!r}")
     return mode
 
 
-def check_output_size(kernel, win, what):
+def check_output_size(op, win, what):
     """A "valid" window larger than the image leaves no output at all."""
     if win.out_h < 1 or win.out_w < 1:
-        raise ValueError(f"{kernel}: {what} {win.k_h}x{win.k_w} does not fit the "
+        raise ValueError(f"{op}: {what} {win.k_h}x{win.k_w} does not fit the "
                          f"{win.in_h}x{win.in_w} input with padding='valid' "
                          f"(output would be {win.out_h}x{win.out_w}); use a smaller "
                          f"{what} or padding='same'")
 
 
-def check_shape(kernel, name, array, expected):
+def check_shape(op, name, array, expected):
     """``array.shape`` must equal ``expected`` (the shape the forward pass gives)."""
     if array.shape != tuple(expected):
-        raise ValueError(f"{kernel}: {name} must have shape {tuple(expected)}, "
+        raise ValueError(f"{op}: {name} must have shape {tuple(expected)}, "
                          f"got {array.shape}")
 
 
-def check_nonempty(kernel, name, array, axes):
+def check_nonempty(op, name, array, axes):
     """Every axis but the first (the batch) must have at least one element."""
     if 0 in array.shape[1:]:
-        raise ValueError(f"{kernel}: {name} has shape {array.shape}, but its "
+        raise ValueError(f"{op}: {name} has shape {array.shape}, but its "
                          f"{', '.join(axes[1:])} must all be at least 1")
