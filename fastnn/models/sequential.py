@@ -286,9 +286,11 @@ class Sequential:
             sample_weight=None, class_weight=None):
         """Train for ``epochs`` passes over (x, y); returns a History (chapter 7)."""
         self._require_compiled("training it")
-        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks,
-                            validation_split, validation_data, shuffle, initial_epoch,
-                            sample_weight, class_weight)
+        return training.fit(self, x=x, y=y, batch_size=batch_size, epochs=epochs,
+                            verbose=verbose, callbacks=callbacks,
+                            validation_split=validation_split, validation_data=validation_data,
+                            shuffle=shuffle, initial_epoch=initial_epoch,
+                            sample_weight=sample_weight, class_weight=class_weight)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None,
                  return_dict=False):

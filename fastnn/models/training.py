@@ -167,8 +167,11 @@ class _EpochMeans:
         return logs
 
 
-def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+def fit(model, *, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         validation_data, shuffle, initial_epoch, sample_weight, class_weight):
+    """``Sequential.fit``'s work.  The twelve settings after the model are
+    keyword-only: passed by position, they would go wrong silently the day
+    one is added or moved."""
     batch_size = check_batch_size(batch_size)
     epochs = whole_number("epochs", epochs, 0)
     initial_epoch = whole_number("initial_epoch", initial_epoch, 0)

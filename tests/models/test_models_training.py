@@ -1,4 +1,5 @@
 """fit / evaluate / predict semantics and console output (keras-reference §2, §3)."""
+import inspect
 import io
 import re
 import warnings
@@ -8,7 +9,7 @@ import pytest
 
 from fastnn.callbacks import Callback, EarlyStopping, History, TerminateOnNaN
 from fastnn.layers import BatchNormalization, Dense, Dropout, Layer
-from fastnn.models import Sequential
+from fastnn.models import Sequential, training
 from fastnn.models.progress import Progress, format_logs
 from fastnn.optimizers import SGD
 from fastnn.utils import set_random_seed
@@ -669,3 +670,13 @@ def test_evaluate_on_empty_data_is_refused():
     model.compile("adam", "sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match="empty"):
         model.evaluate(np.zeros((0, 2)), np.zeros(0), verbose=0)
+
+
+def test_fit_hands_every_setting_on_by_keyword():
+    """Sequential.fit passes its twelve settings to the training loop by
+    name: the loop takes them keyword-only, all of them and no others."""
+    model, *settings = inspect.signature(training.fit).parameters.values()
+    assert model.name == "model"
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in settings), settings
+    given = set(inspect.signature(Sequential.fit).parameters) - {"self"}
+    assert {p.name for p in settings} == given and len(given) == 12
