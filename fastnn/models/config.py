@@ -1,4 +1,4 @@
-"""A model's architecture as data: ``get_config`` / ``from_config``, JSON, clones.
+"""A model's architecture as data: ``get_config`` / ``from_config``, JSON.
 
 One description serves everything: ``Sequential.get_config()`` returns it,
 ``model.to_json()`` wraps it as tf.keras 2 does, and ``model.save`` stores
@@ -16,7 +16,8 @@ it in the model file.  It is tf.keras 2's layout::
 Each layer's ``config`` holds its constructor arguments under Keras's names,
 so ``Conv2D.from_config(config)`` makes the same layer.  The description
 holds no weights: a model rebuilt from it has freshly initialised ones
-(``clone_model``), until ``set_weights`` or ``load_weights`` fills them in.
+(``clone_model``, ``model_from_json``: ``rebuild.py``), until ``set_weights``
+or ``load_weights`` fills them in.
 ``keras_version`` is the fastnn version that wrote the text and ``backend``
 is "fastnn"; reading ignores both.  JSON written by tf.keras 2 itself reads
 too, as long as its layers use only what fastnn has.
@@ -24,6 +25,7 @@ too, as long as its layers use only what fastnn has.
 import contextlib
 import json
 
+from .. import layers
 from .._version import __version__
 
 BACKEND = "fastnn"
@@ -46,8 +48,6 @@ KERAS_SWITCHED_OFF = {"sparse": False, "ragged": False, "groups": 1,
 def deserialize_layer(spec, custom_objects=None):
     """A new layer from ``serialize_layer``'s dict (or tf.keras 2's); ``custom_objects``
     maps class names to your own Layer subclasses."""
-    from .. import layers
-
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ValueError(f"a layer description must be a dict with 'class_name' and "
                          f"'config', got {spec!r}")
@@ -66,19 +66,20 @@ def sequential_config(model):
     return config
 
 
-def sequential_from_config(config, custom_objects=None, building=None):
-    """A new Sequential from ``sequential_config``'s dict.
+def sequential_from_config(model_class, config, custom_objects=None, building=None):
+    """A new ``model_class`` (``Sequential`` or a subclass) from
+    ``sequential_config``'s dict.
 
-    ``building(layer_list)``, if given, is a context manager around adding
-    and building the layers (``load_model`` checks the weight shapes there).
+    The class comes in as an argument because ``sequential.py`` imports this
+    module: importing it back would be a circle.  ``building(layer_list)``,
+    if given, is a context manager around adding and building the layers
+    (``load_model`` checks the weight shapes there).
     """
-    from .sequential import Sequential
-
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError(f"a Sequential config must be a dict with a list 'layers', got "
                          f"{config!r:.200}")
     layer_list = [deserialize_layer(spec, custom_objects) for spec in config["layers"]]
-    model = Sequential(name=config.get("name"))
+    model = model_class(name=config.get("name"))
     # files written before fastnn took Keras's key name say "batch_input_shape"
     shape = config.get("build_input_shape", config.get("batch_input_shape"))
     with building(layer_list) if building is not None else contextlib.nullcontext():
@@ -94,31 +95,3 @@ def to_json(model, **kwargs):
     to ``json.dumps``, e.g. ``indent=2``)."""
     return json.dumps({"class_name": type(model).__name__, "config": model.get_config(),
                        "keras_version": __version__, "backend": BACKEND}, **kwargs)
-
-
-def model_from_config(config, custom_objects=None):
-    """A new model (fresh weights) from ``{"class_name": "Sequential", "config": {...}}``."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"model_from_config needs a dict {{'class_name': 'Sequential', "
-                         f"'config': ...}} (what model.to_json() holds); got {config!r:.200}; "
-                         f"for model.get_config()'s dict use Sequential.from_config")
-    if config["class_name"] != "Sequential":
-        raise ValueError(f"fastnn builds Sequential models only, got class_name "
-                         f"{config['class_name']!r} (the functional Model API is not part "
-                         f"of fastnn)")
-    return sequential_from_config(config.get("config"), custom_objects)
-
-
-def model_from_json(json_string, custom_objects=None):
-    """A new model (fresh weights) from ``model.to_json()``'s text."""
-    try:
-        config = json.loads(json_string)
-    except (TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"model_from_json: not JSON text ({err})") from None
-    return model_from_config(config, custom_objects)
-
-
-def clone_model(model):
-    """A new model with ``model``'s architecture and layer names, freshly
-    initialised weights, and not compiled (as ``tf.keras.models.clone_model``)."""
-    return sequential_from_config(model.get_config())

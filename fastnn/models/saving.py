@@ -1,4 +1,4 @@
-"""model.save / load_model: one file, no pickle, written atomically.
+"""model.save / load_model's files: one file, no pickle, written atomically.
 
 The file's name chooses its format when writing, its content when reading:
 
@@ -11,8 +11,8 @@ The file's name chooses its format when writing, its content when reading:
 ``.weights.h5`` (the name Keras 3 asks for), tf.keras 2's for other ``.h5``
 names.  Both Keras formats need h5py (``pip install fastnn[keras]``):
 without it they raise an ImportError and write nothing.  ``load_model``
-reads Keras's own files as well, for Sequential models of the layers
-fastnn has (``fastnn.io.keras_layers``).
+(``rebuild.py``, through ``read_model``) reads Keras's own files as well,
+for Sequential models of the layers fastnn has (``fastnn.io.keras_layers``).
 
 fastnn's own file is a zip archive of ``.npy`` arrays (what ``np.savez`` writes)
 holding:
@@ -245,17 +245,16 @@ def save_model(model, filepath):
     _write(filepath, arrays)
 
 
-def load_model(filepath, compile=True):
-    """The model saved at ``filepath``: same architecture, weights and (if
-    compiled) loss, metrics and optimizer state.  A Keras .h5 or .keras file
-    gives the same architecture and weights, and the compile settings where
-    fastnn has them (the optimizer starts afresh)."""
+def read_model(filepath, model_class, compile=True):
+    """A ``model_class`` (``Sequential``) built as the file at ``filepath``
+    describes it: what ``load_model`` (``rebuild.py``) returns.  The class is
+    an argument because ``sequential.py`` imports this module for ``save``."""
     reader = keras_h5 if hdf5.is_hdf5(filepath) else (
         keras_v3 if keras_v3.is_keras_archive(filepath) else None)
     if reader is not None:
         config, stored, settings = reader.load_model(filepath, compile)
-        return _built(filepath, config, stored, lambda model: model.compile(**settings)
-                      if settings is not None else None)
+        return _built(filepath, model_class, config, stored,
+                      lambda model: model.compile(**settings) if settings is not None else None)
     arrays = _open(filepath)
 
     def compile_as_saved(model):
@@ -265,16 +264,16 @@ def load_model(filepath, compile=True):
                           metrics=settings["metrics"])
             model.optimizer.load_state_arrays(model.trainable_variables,
                                               _read_numbered(arrays, "optimizer"))
-    return _built(filepath, lambda: _read_text(arrays, "model_config"),
+    return _built(filepath, model_class, lambda: _read_text(arrays, "model_config"),
                   _read_numbered(arrays, "weight"), compile_as_saved)
 
 
-def _built(filepath, config, stored, compile_model):
+def _built(filepath, model_class, config, stored, compile_model):
     """The model of ``config`` (or of what ``config()`` returns) with the weights
     ``stored``, checked while it is built, then ``compile_model(model)``."""
     try:
         model = sequential_from_config(
-            config() if callable(config) else config,
+            model_class, config() if callable(config) else config,
             building=lambda layer_list: _weights_checked_against(stored, layer_list, filepath))
         model.set_weights(stored)
         compile_model(model)

@@ -355,7 +355,7 @@ class Sequential:
     @classmethod
     def from_config(cls, config_dict, custom_objects=None):
         """A new model (fresh weights) from ``get_config()``'s dict."""
-        return config.sequential_from_config(config_dict, custom_objects)
+        return config.sequential_from_config(cls, config_dict, custom_objects)
 
     def to_json(self, **kwargs):
         """The architecture as tf.keras 2's JSON text; ``model_from_json`` reads it."""
