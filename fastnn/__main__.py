@@ -14,7 +14,9 @@ from .runtime import build_info, set_num_threads
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastnn", description=__doc__,
+    # the docstring is reST (``info``); --help is read in a terminal, without the markup
+    parser = argparse.ArgumentParser(prog="python -m fastnn",
+                                     description=__doc__.replace("``", ""),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="version, OpenMP, threads, SIMD path")

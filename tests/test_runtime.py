@@ -83,6 +83,14 @@ def test_python_m_fastnn_info_shows_the_path():
     assert f"simd: {get_simd_path()}" in out
 
 
+def test_python_m_fastnn_help_is_plain_text():
+    """The docstring it shows is reST: its ``literal`` markup must not reach the terminal."""
+    out = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "python -m fastnn: info (how this build runs), bench (time the kernels)" in out
+    assert "`" not in out
+
+
 @pytest.mark.parametrize("path", SIMD_PATHS)
 def test_set_simd_path_takes_each_path_this_cpu_runs_and_refuses_others(path):
     before = get_simd_path()
