@@ -1,4 +1,4 @@
-"""Train a small CNN on Fashion-MNIST with fastnn (what `make demo` runs).
+"""Train a small CNN on Fashion-MNIST with fastnn (what "make demo" runs).
 
 The model is the canonical small CNN of the course's chapters 19-21: two
 3x3 convolutions with ReLU, each followed by 2x2 max pooling, then dropout
@@ -7,9 +7,15 @@ is saved, loaded back, and the reloaded model classifies a few test images.
 
     python examples/demo.py              # 1 epoch on all 60,000 images
     python examples/demo.py --epochs 3 --samples 6000
+    python examples/demo.py --save /tmp/cnn.fastnn
+
+The model file goes to ``--save``, by default ``fashion_mnist_cnn.fastnn``
+in the current folder (for ``make demo``, the clone's top folder, where
+``.gitignore`` keeps it out of commits); the demo prints its full path.
 """
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -38,8 +44,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--samples", type=int, default=60000, help="training images to use")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--save", default="fashion_mnist_cnn.fastnn",
-                        help="where to save the trained model")
+    parser.add_argument("--save", type=Path, default=Path("fashion_mnist_cnn.fastnn"),
+                        help="where to save the trained model (default: "
+                             "fashion_mnist_cnn.fastnn in the current folder)")
     args = parser.parse_args()
 
     fastnn.utils.set_random_seed(args.seed)
@@ -65,9 +72,11 @@ def main():
     print(f"\ntest loss {loss:.4f}, test accuracy {accuracy:.4f}")
     print(f"training: {seconds:.1f} s for {trained} images ({trained / seconds:,.0f} images/s)")
 
-    model.save(args.save)
-    reloaded = load_model(args.save)
-    print(f"\nsaved to {args.save} and loaded back; the reloaded model says:")
+    saved = args.save.resolve()
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    model.save(saved)
+    reloaded = load_model(saved)
+    print(f"\nsaved to {saved} and loaded back; the reloaded model says:")
     names = fashion_mnist.CLASS_NAMES
     predictions = reloaded.predict(x_test[:8]).argmax(axis=1)
     for guess, truth in zip(predictions, y_test[:8]):
