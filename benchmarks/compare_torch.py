@@ -36,7 +36,11 @@ that held only its training data PyTorch's eager step was measured 10-25 %
 slower (glibc handed the memory of each step's freed activations back to the
 system and the next step faulted it in again).  Its OpenMP runtime keeps its
 default wait policy: torch loads before fastnn, which then sets
-``OMP_WAIT_POLICY=PASSIVE`` for its own runtime.
+``OMP_WAIT_POLICY=PASSIVE`` for its own runtime.  The memory children
+(section 7) start from the environment the user gave, taken before that
+import, not from this process's: PyTorch's runtime gets the user's wait
+policy there too, fastnn its own default, as in the zoo.  The output says
+which policy each framework ran with.
 ``make bench-zoo`` compares fastnn with PyTorch and tf.keras on nine nets,
 each framework in processes of its own.
 """
@@ -48,7 +52,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+# The environment as the user gave it, before fastnn's import sets
+# OMP_WAIT_POLICY=PASSIVE in this process: the memory children start from it
+# (each framework in its best state, as benchmarks/zoo.py gives them).
+USER_ENVIRON = dict(os.environ)
+
+import numpy as np  # noqa: E402
 
 try:
     import torch
@@ -56,12 +65,12 @@ except ImportError:  # pragma: no cover - the benchmark is optional
     sys.exit("compare_torch needs PyTorch: `make bench-torch` sets up .venv-bench-torch, or "
              "pip install torch==2.13.0 (the CPU build) in a venv of its own")
 
-import fastnn
-from fastnn import kernels
-from fastnn.datasets import fashion_mnist
-from fastnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-from fastnn.models import Sequential
-from fastnn.optimizers import Adam
+import fastnn  # noqa: E402
+from fastnn import kernels  # noqa: E402
+from fastnn.datasets import fashion_mnist  # noqa: E402
+from fastnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
+from fastnn.models import Sequential  # noqa: E402
+from fastnn.optimizers import Adam  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -284,6 +293,19 @@ def _status_mib(field):
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
+def wait_policy(environ):
+    """The OpenMP wait policy a runtime starting with ``environ`` gets, in words."""
+    value = environ.get("OMP_WAIT_POLICY")
+    return "OpenMP's default wait policy" if value is None else f"OMP_WAIT_POLICY={value}"
+
+
+def framework_wait_policies():
+    """{framework: its OpenMP wait policy in this process}: PyTorch's runtime
+    started with the environment this process was given, fastnn's after its
+    own import set PASSIVE (unless that environment named a policy)."""
+    return {"fastnn": wait_policy(os.environ), "torch": wait_policy(USER_ENVIRON)}
+
+
 def memory_child(framework, x_train, y_train, batch_size=128, steps=40, epochs=3):
     """In a fresh process: MiB of resident memory training adds, as JSON on stdout.
 
@@ -291,7 +313,7 @@ def memory_child(framework, x_train, y_train, batch_size=128, steps=40, epochs=3
     the data are loaded; then the peak (VmHWM, reset first through
     /proc/self/clear_refs) over ``epochs`` epochs, and the resident size after
     each epoch: growth from epoch to epoch would be a leak or a cache that
-    never stops growing.
+    never stops growing.  ``wait_policy`` is the measured framework's.
     """
     set_threads(2)
     x, y = x_train[:batch_size * steps], y_train[:batch_size * steps]
@@ -305,15 +327,19 @@ def memory_child(framework, x_train, y_train, batch_size=128, steps=40, epochs=3
         epoch()
         after.append(_status_mib("VmRSS") - baseline)
     print(json.dumps({"baseline": baseline, "peak": _status_mib("VmHWM") - baseline,
-                      "after_epochs": after}))
+                      "after_epochs": after,
+                      "wait_policy": framework_wait_policies()[framework]}))
 
 
 def peak_memory():
-    """{framework: memory_child's figures}, each measured in its own process."""
+    """{framework: memory_child's figures}, each measured in its own process,
+    started with the user's environment (not this process's: see the module's
+    docstring)."""
     results = {}
     for framework in ("fastnn", "torch"):
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child",
-                              framework], check=True, capture_output=True, text=True).stdout
+                              framework], check=True, capture_output=True, text=True,
+                             env=USER_ENVIRON).stdout
         results[framework] = json.loads(out.splitlines()[-1])
     return results
 
@@ -335,9 +361,11 @@ def main():
         return
     rounds, steps = (3, 10) if args.quick else (7, 20)
     info = fastnn.build_info()
+    policies = framework_wait_policies()
     print(f"fastnn {info['version']} ({info['simd']}), PyTorch {torch.__version__}, "
-          f"{info['cpu']}, {info['cores']} cores; medians of {rounds} alternating rounds\n")
-    results = {}
+          f"{info['cpu']}, {info['cores']} cores; medians of {rounds} alternating rounds")
+    print(f"OpenMP: fastnn with {policies['fastnn']}, PyTorch with {policies['torch']}\n")
+    results = {"wait_policy": policies}
 
     print("| demo CNN training, batch 128 | fastnn img/s | PyTorch img/s | ratio |")
     print("|---|---:|---:|---:|")
@@ -384,6 +412,8 @@ def main():
     results["memory_mib"] = memory
     print("\n| demo CNN training, batch 128, 3 epochs of 40 steps | fastnn MiB | PyTorch MiB |")
     print("|---|---:|---:|")
+    print(f"| OpenMP wait policy | {memory['fastnn']['wait_policy']} "
+          f"| {memory['torch']['wait_policy']} |")
     print(f"| resident before training (both libraries loaded, models, data) | "
           f"{memory['fastnn']['baseline']:.0f} | {memory['torch']['baseline']:.0f} |")
     print(f"| peak added by training | {memory['fastnn']['peak']:.1f} "
