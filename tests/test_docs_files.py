@@ -10,7 +10,9 @@ fastnn/course/README.md, and what counts as a name is:
   (a pattern such as ``fastnn/course/ch*.py`` must match at least one file;
   one with a placeholder, ``fastnn/course/<script>``, is not checked);
 - a bare file name, ``gemm.c`` or ``test_faults.py``: C sources live in
-  ``csrc/``, any other name must be a file somewhere in the repository;
+  ``csrc/``, any other name must be a file somewhere in the repository (a
+  file of another project is named with its folder, ``torch/nn/modules/rnn.py``,
+  and is not checked);
 - ``make X`` in backticks or a code block: the Makefile has a target X.
 
 A path that ``.gitignore`` lists is something the code writes
@@ -124,7 +126,8 @@ def problems_in(text, document, root=ROOT, file_names=None, targets=None, ignore
 
 
 def test_the_checker_finds_wrong_names_and_only_those():
-    text = ("| `csrc/gemm.c` | `gemm.c`, `csrc/`, [the tour](docs/kernels.md#files) |\n"
+    text = ("| `csrc/gemm.c` | `gemm.c`, `csrc/`, [the tour](docs/kernels.md#files), "
+            "`torch/nn/modules/rnn.py`, `keras/src/tests/x.py` |\n"
             "| `csrc/nosuch.c` | `nosuch.c`, `tests/test_nosuch.py` (`test_nosuch.py`), "
             "[gone](docs/gone.md) |\n"
             "```\nmake demo      # fine\nmake nosuch\n```\n"
