@@ -1,4 +1,4 @@
-"""Conv1D and 1-D / 3-D pooling against float64 loops of Keras's formulas.
+"""Conv1D, Conv3D and 1-D / 3-D pooling against float64 loops of Keras's formulas.
 
 The references below are written from Keras's documentation, not from
 fastnn's code: an output position's window starts at ``o * stride - before``
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fastnn import kernels, layers
-from fastnn.layers import (AveragePooling1D, AveragePooling3D, Conv1D, Dense, Flatten,
+from fastnn.layers import (AveragePooling1D, AveragePooling3D, Conv1D, Conv3D, Dense, Flatten,
                            MaxPooling1D, MaxPooling3D)
 from fastnn.models import Sequential, load_model
 from fastnn.optimizers import Adam
@@ -58,6 +58,22 @@ def conv1d_reference(x, kernel, bias, stride, padding):
             t = o * stride - before + tap
             if 0 <= t < steps:
                 y[:, o] += x[:, t].astype(np.float64) @ kernel[tap].astype(np.float64)
+    return y + (0 if bias is None else bias)
+
+
+def conv3d_reference(x, kernel, bias, strides, padding):
+    """Every output cell: the sum over the kernel's taps that land inside x."""
+    spatial = x.shape[1:4]
+    geometry = [keras_padding(n, k, s, padding)
+                for n, k, s in zip(spatial, kernel.shape[:3], strides)]
+    y = np.zeros((x.shape[0], *(out for out, _ in geometry), kernel.shape[-1]))
+    for out_index in itertools.product(*(range(out) for out, _ in geometry)):
+        for tap in itertools.product(*(range(k) for k in kernel.shape[:3])):
+            cell = [o * s - before + t for o, (_, before), s, t in
+                    zip(out_index, geometry, strides, tap)]
+            if all(0 <= c < n for c, n in zip(cell, spatial)):
+                y[(slice(None), *out_index)] += (x[(slice(None), *cell)].astype(np.float64)
+                                                 @ kernel[tap].astype(np.float64))
     return y + (0 if bias is None else bias)
 
 
@@ -167,6 +183,67 @@ def test_conv1d_arguments_and_errors():
     built = conv1d_layer(2, 3, 2)
     with pytest.raises(ValueError, match=r"built for inputs with 2 values on the last axis"):
         built(np.zeros((1, 5, 3), np.float32))
+
+
+# ---- Conv3D ----------------------------------------------------------------------------------
+
+def conv3d_layer(filters, kernel_size, channels, seed=0, **kwargs):
+    layer = Conv3D(filters, kernel_size, **kwargs)
+    layer.build((None, None, None, None, channels))
+    weights = [rand(seed, layer.kernel.shape)]
+    if layer.bias is not None:
+        weights.append(rand(seed + 1, layer.bias.shape))
+    layer.set_weights(weights)
+    return layer
+
+
+@pytest.mark.parametrize("kernel_size, strides, padding, spatial", [
+    (2, 1, "valid", (3, 4, 4)), (3, 1, "same", (3, 4, 5)),
+    ((2, 3, 1), (2, 1, 2), "same", (5, 4, 5)), ((3, 2, 2), (2, 3, 1), "valid", (7, 5, 3)),
+    ((1, 1, 1), 1, "valid", (2, 2, 2))])
+def test_conv3d_matches_keras_formula(kernel_size, strides, padding, spatial):
+    layer = conv3d_layer(3, kernel_size, 2, strides=strides, padding=padding)
+    x = rand(4, (2, *spatial, 2))
+    y = layer(x)
+    expected = conv3d_reference(x, layer.kernel.value, layer.bias.value, layer.strides,
+                                padding)
+    assert y.shape == expected.shape == layer.compute_output_shape(x.shape)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("strides, padding", [(1, "valid"), ((2, 1, 2), "same"),
+                                              ((3, 2, 1), "same")])
+def test_conv3d_gradients(strides, padding):
+    layer = conv3d_layer(2, (2, 2, 3), 2, seed=5, strides=strides, padding=padding,
+                         activation="tanh")
+    check_layer_gradients(layer, rand(6, (2, 4, 3, 4, 2)), seed=1)
+
+
+def test_conv3d_without_input_gradient_and_without_bias():
+    layer = conv3d_layer(2, 2, 1, use_bias=False)
+    x = rand(2, (1, 3, 3, 3, 1))
+    y = layer(x)
+    np.testing.assert_allclose(y, conv3d_reference(x, layer.kernel.value, None, (1, 1, 1),
+                                                   "valid"), rtol=1e-5, atol=1e-6)
+    layer.input_gradient_needed = False
+    assert layer.backward(np.ones_like(y)) is None
+    assert layer.kernel.grad.shape == (2, 2, 2, 1, 2)
+
+
+def test_conv3d_arguments_and_errors():
+    layer = Conv3D(4, 3, strides=(1, 2, 1), padding="SAME")
+    assert (layer.kernel_size, layer.strides, layer.padding) == ((3, 3, 3), (1, 2, 1), "same")
+    assert not layer.fuses_activation or layer.activation is None
+    with pytest.raises(ValueError, match=r"Conv3D: kernel_size must be a positive int or a "
+                                         r"triple of positive ints, got \(3, 3\)"):
+        Conv3D(2, (3, 3))
+    with pytest.raises(NotImplementedError, match="dilation_rate"):
+        Conv3D(2, 3, dilation_rate=(1, 2, 1))
+    with pytest.raises(ValueError, match=r"needs inputs of shape \(batch, depth, height, "
+                                         r"width, channels\)"):
+        Conv3D(2, 3).build((None, 4, 4, 1))
+    with pytest.raises(ValueError, match=r"kernel \(3, 3, 3\) does not fit"):
+        Conv3D(2, 3).build((None, 2, 4, 4, 1))
 
 
 # ---- pooling ---------------------------------------------------------------------------------
@@ -279,7 +356,9 @@ def sequence_model():
 
 
 def volume_model():
-    return Sequential([AveragePooling3D((1, 2, 2), input_shape=(4, 6, 6, 2)),
+    return Sequential([Conv3D(3, (2, 3, 3), padding="same", activation="relu",
+                              input_shape=(4, 6, 6, 2)),
+                       AveragePooling3D((1, 2, 2)),
                        MaxPooling3D(2, padding="same"), Flatten(),
                        Dense(3, activation="softmax")])
 
@@ -296,6 +375,8 @@ def test_summary_has_keras_parameter_counts():
     assert any(line.startswith("conv1d") and "(Conv1D)" in line and line.split()[-1] == "56"
                for line in lines)
     assert "Total params: 134" in lines
+    # Conv3D: kd · kh · kw · in · filters + filters
+    assert Sequential([Conv3D(8, 3, input_shape=(4, 4, 4, 2))]).count_params() == 440
 
 
 @pytest.mark.parametrize("make_model, shape", [(sequence_model, (12, 2)),
@@ -318,7 +399,7 @@ def test_models_train_and_come_back_from_a_file(tmp_path, make_model, shape):
 
 
 def test_keras_aliases():
-    assert layers.Convolution1D is Conv1D
+    assert layers.Convolution1D is Conv1D and layers.Convolution3D is Conv3D
     assert (layers.MaxPool1D, layers.AvgPool1D) == (MaxPooling1D, AveragePooling1D)
     assert (layers.MaxPool3D, layers.AvgPool3D) == (MaxPooling3D, AveragePooling3D)
     assert layers.get("MaxPooling3D") is MaxPooling3D

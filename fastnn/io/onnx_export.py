@@ -21,7 +21,7 @@ Each layer maps to the operators below; weights become initializers in
 ONNX's layouts::
 
     Dense               MatMul (kernel (in, out)) + Add
-    Conv2D, Conv1D      Conv, kernel (kh, kw, in, out) -> (out, in, kh, kw),
+    Conv1D/2D/3D        Conv, kernel (kh, kw, in, out) -> (out, in, kh, kw) (1-D, 3-D alike),
                         "same" as explicit pads, the odd one bottom/right (Keras's rule);
                         Conv1D's "causal" as k - 1 pads before the first step
     Conv2DTranspose     ConvTranspose, kernel (kh, kw, out, in) -> (in, out, kh, kw),
@@ -207,8 +207,7 @@ def _dense(graph, layer):
 
 
 def _conv(graph, layer):
-    """Conv2D and Conv1D: the kernel (kh, kw, in, out) or (k, in, out) as ONNX's
-    (out, in, kh, kw) or (out, in, k)."""
+    """Conv1D, Conv2D and Conv3D: the kernel (..., in, out) as ONNX's (out, in, ...)."""
     graph.to_layout("NCHW")
     rank = layer.kernel.value.ndim
     kernel = np.transpose(layer.kernel.value, (rank - 1, rank - 2, *range(rank - 2)))
@@ -367,7 +366,7 @@ CONVERTERS = {
     layers.MaxPooling2D: _pooling("MaxPool"),
     layers.AveragePooling2D: _pooling("AveragePool", count_include_pad=0),
     # 1-D, 3-D and global pooling (issue 18)
-    layers.Conv1D: _conv,
+    layers.Conv1D: _conv, layers.Conv3D: _conv,
     layers.MaxPooling1D: _pooling("MaxPool"), layers.MaxPooling3D: _pooling("MaxPool"),
     layers.AveragePooling1D: _pooling("AveragePool", count_include_pad=0),
     layers.AveragePooling3D: _pooling("AveragePool", count_include_pad=0),

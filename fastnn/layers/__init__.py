@@ -4,6 +4,7 @@ from .base import Layer
 from .batch_normalization import BatchNormalization
 from .conv1d import Conv1D
 from .conv2d import Conv2D
+from .conv3d import Conv3D
 from .conv2d_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
@@ -23,8 +24,8 @@ Convolution2DTranspose = Conv2DTranspose
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
-# 1-D, 3-D and global pooling (issue 18): Keras's short aliases
-Convolution1D = Conv1D
+# 1-D and 3-D convolution and pooling, global pooling (issue 18): Keras's short aliases
+Convolution1D, Convolution3D = Conv1D, Conv3D
 MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
@@ -36,10 +37,10 @@ __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", 
            "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
            "RandomTranslation", "RandomZoom", "Reshape", "UpSampling2D"]
 __all__ += ["AveragePooling1D", "AveragePooling3D", "AvgPool1D", "AvgPool3D", "Conv1D",
-            "Convolution1D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-            "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D", "MaxPool3D",
-            "MaxPooling1D", "MaxPooling3D"]
+            "Conv3D", "Convolution1D", "Convolution3D", "GlobalAveragePooling1D",
+            "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+            "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D",
+            "MaxPool3D", "MaxPooling1D", "MaxPooling3D"]
 
 
 def get(class_name):

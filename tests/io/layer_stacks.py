@@ -9,7 +9,7 @@ activation both sides compute alike, BatchNormalization on images and on
 feature axes, transposed convolutions with kernel larger and smaller than
 the stride, both upsampling interpolations, every augmentation layer
 (identity at inference), and 1-D, 3-D and global pooling with Conv1D
-(causal padding too).
+(causal padding too) and Conv3D.
 """
 import numpy as np
 
@@ -78,6 +78,8 @@ STACKS = {
         ("Reshape", dict(target_shape=(2, 2))), ("GlobalAveragePooling1D", dict(keepdims=True)),
         ("GlobalMaxPooling1D", dict(keepdims=True)), ("Flatten", {}), ("Dense", dict(units=3))]),
     "volume_3d": ((5, 6, 7, 2), [
+        ("Conv3D", dict(filters=3, kernel_size=(2, 3, 2), strides=(1, 2, 1), padding="same",
+                        activation="relu")),
         ("MaxPooling3D", dict(pool_size=2, padding="same")),
         ("AveragePooling3D", dict(pool_size=(1, 2, 3), strides=(1, 1, 2))),
         ("MaxPooling3D", dict(pool_size=(3, 1, 1), strides=(1, 1, 1))),
