@@ -85,11 +85,14 @@ class Conv3D(KernelBiasLayer):
         before, after = same_padding(depth, k, s) if self.padding == "same" else (0, 0)
         return before, after, conv_output_length(depth, k, s, self.padding)
 
+    def _met_by(self, tap, out_depth):
+        """The depth slices (of the padded input) that depth tap ``tap`` meets."""
+        return slice(tap, tap + self.strides[0] * (out_depth - 1) + 1, self.strides[0])
+
     def _slab(self, padded, tap, out_depth):
-        """The slices depth tap ``tap`` meets, as one batch of images (copied)."""
+        """Those slices as one batch of images, (batch · out_depth, h, w, c) (copied)."""
         n, _, h, w, c = padded.shape
-        step = self.strides[0]
-        slices = padded[:, tap:tap + step * (out_depth - 1) + 1:step]
+        slices = padded[:, self._met_by(tap, out_depth)]
         return np.ascontiguousarray(slices).reshape(n * out_depth, h, w, c)
 
     def call(self, x, training=False):
@@ -112,14 +115,13 @@ class Conv3D(KernelBiasLayer):
         dz4 = dz.reshape(n * out_depth, *dz.shape[2:])
         dw = np.empty_like(self.kernel.value)
         d_padded = np.zeros_like(padded) if self.input_gradient_needed else None
-        step = self.strides[0]
         for tap in range(self.kernel_size[0]):
             dx, dw[tap], db = conv2d_backward(self._slab(padded, tap, out_depth),
                                               self.kernel.value[tap], dz4, self.strides[1:],
                                               self.padding,
                                               compute_dx=self.input_gradient_needed)
             if d_padded is not None:
-                d_padded[:, tap:tap + step * (out_depth - 1) + 1:step] += dx.reshape(
+                d_padded[:, self._met_by(tap, out_depth)] += dx.reshape(
                     n, out_depth, *dx.shape[1:])
         self.kernel.grad = dw
         if self.bias is not None:
