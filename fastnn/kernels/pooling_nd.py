@@ -29,10 +29,10 @@ The backward pass runs the two 2-D backward passes in the opposite order
 the 2-D kernel gives each dy to the first maximum of its window in row-major
 order.  Stage 2 picks the first depth whose rectangle holds the window's
 maximum, stage 1 the first (row, column) holding it in that slice: together,
-the first maximum in (depth, row, column) order -- the 3-D kernel's rule and
-Keras's (the first the window scan meets).  Pooling depth first would
-instead pick the first (row, column), then depth, which is a different
-cell; that is why the rectangle comes first.  The mean's two stages round
+the first maximum in (depth, row, column) order -- what one scan of the 3-D
+window finds first, and Keras's rule.  Pooling depth first would instead
+pick the first (row, column), then depth, which is a different cell; that
+is why the rectangle comes first.  The mean's two stages round
 once each, so it can differ from a one-pass mean in the last bit.
 """
 import numpy as np
@@ -47,18 +47,18 @@ AXES = {1: ("batch", "steps", "channels"),
         3: ("batch", "depth", "height", "width", "channels")}
 
 
-def _pool_args(kernel, rank, x, pool_size, strides, padding, impl):
+def _pool_args(op, rank, x, pool_size, strides, padding, impl):
     """Checked arguments and the output's shape (without batch and channels)."""
-    check_impl(kernel, impl)
-    x = as_float32(kernel, "x", x, AXES[rank])
-    check_nonempty(kernel, "x", x, AXES[rank])
-    pool_size = positive_ints(kernel, "pool_size", pool_size, rank)
-    strides = pool_size if strides is None else positive_ints(kernel, "strides", strides, rank)
-    padding = padding_mode(kernel, padding)
+    check_impl(op, impl)
+    x = as_float32(op, "x", x, AXES[rank])
+    check_nonempty(op, "x", x, AXES[rank])
+    pool_size = positive_ints(op, "pool_size", pool_size, rank)
+    strides = pool_size if strides is None else positive_ints(op, "strides", strides, rank)
+    padding = padding_mode(op, padding)
     out = tuple(conv_output_length(size, k, s, padding)
                 for size, k, s in zip(x.shape[1:-1], pool_size, strides))
     if min(out) < 1:
-        raise ValueError(f"{kernel}: pool_size {pool_size} does not fit the input of shape "
+        raise ValueError(f"{op}: pool_size {pool_size} does not fit the input of shape "
                          f"{x.shape} with padding='valid' (output would be {out}); use a "
                          f"smaller pool_size or padding='same'")
     return x, pool_size, strides, padding, out
@@ -73,12 +73,12 @@ def _pool1d(mode, x, pool_size, strides, padding, impl):
 
 
 def _pool1d_backward(mode, x, dy, pool_size, strides, padding, impl):
-    kernel = f"{mode}_pool1d_backward"
-    x, (p,), (s,), padding, (out,) = _pool_args(kernel, 1, x, pool_size, strides, padding,
+    op = f"{mode}_pool1d_backward"
+    x, (p,), (s,), padding, (out,) = _pool_args(op, 1, x, pool_size, strides, padding,
                                                 impl)
     n, steps, c = x.shape
-    dy = as_float32(kernel, "dy", dy, AXES[1])
-    check_shape(kernel, "dy", dy, (n, out, c))
+    dy = as_float32(op, "dy", dy, AXES[1])
+    check_shape(op, "dy", dy, (n, out, c))
     backward = getattr(pooling, f"{mode}_pool2d_backward")
     return backward(x.reshape(n, 1, steps, c), dy.reshape(n, 1, out, c), (1, p), (1, s),
                     padding, impl).reshape(x.shape)
@@ -103,12 +103,12 @@ def _pool3d(mode, x, pool_size, strides, padding, impl):
 
 
 def _pool3d_backward(mode, x, dy, pool_size, strides, padding, impl):
-    kernel = f"{mode}_pool3d_backward"
+    op = f"{mode}_pool3d_backward"
     x, pool_size, strides, padding, (out_d, out_h, out_w) = _pool_args(
-        kernel, 3, x, pool_size, strides, padding, impl)
+        op, 3, x, pool_size, strides, padding, impl)
     n, d, h, w, c = x.shape
-    dy = as_float32(kernel, "dy", dy, AXES[3])
-    check_shape(kernel, "dy", dy, (n, out_d, out_h, out_w, c))
+    dy = as_float32(op, "dy", dy, AXES[3])
+    check_shape(op, "dy", dy, (n, out_d, out_h, out_w, c))
     backward = getattr(pooling, f"{mode}_pool2d_backward")
     # max needs stage 2's input to find the maxima; the mean reads only its shape
     m = (_rectangles(mode, x, pool_size, strides, padding, impl) if mode == "max" else
