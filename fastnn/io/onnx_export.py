@@ -58,7 +58,6 @@ OPSETS = range(13, 18)
 DEFAULT_OPSET = 17
 
 
-
 def channels_first(rank):
     """The Transpose permutation NHWC -> NCHW for a tensor of ``rank``: (0, 3, 1, 2) for 4."""
     return (0, rank - 1, *range(1, rank - 1))

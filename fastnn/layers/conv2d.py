@@ -11,7 +11,7 @@ from .base import KernelBiasLayer
 
 def set_window_options(layer, filters, kernel_size, strides, padding, data_format,
                        dilation_rate, rank=2):
-    """Check the options Conv1D, Conv2D and Conv2DTranspose share and set
+    """Check the options Conv1D, Conv2D, Conv3D and Conv2DTranspose share and set
     ``filters``, ``kernel_size``, ``strides`` and ``padding`` on ``layer``
     (``rank`` ints each for the window's size and strides)."""
     kind = type(layer).__name__
