@@ -79,6 +79,17 @@ def _pool(mode, batch, size, channels, backward=False, through_relu=False):
                 f"{mode}_pool2d", (x,), {"pool_size": 2})
 
 
+def _pool3d(mode, batch, depth, size, channels, backward=False):
+    """A 2x2x2 pool of volumes (two 2-D pools over reshaped views, ``kernels.pooling_nd``)."""
+    x = (batch, depth, size, size, channels)
+    label = f"{batch}x{depth}x{size}x{size}x{channels} 2x2x2"
+    if backward:
+        dy = (batch, depth // 2, size // 2, size // 2, channels)
+        return Case(f"{mode}_pool3d_backward {label}", f"{mode}_pool3d_backward", (x, dy),
+                    {"pool_size": 2})
+    return Case(f"{mode}_pool3d {label}", f"{mode}_pool3d", (x,), {"pool_size": 2})
+
+
 def _rotations(batch, size, degrees=15.0):
     """Output-to-input matrices turning each image by up to +-degrees about its centre."""
     angle = np.deg2rad(np.linspace(-degrees, degrees, batch))
@@ -155,6 +166,9 @@ def canonical_cases():
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through_relu=True),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),
+        # the same feature maps as 8 volumes of depth 8 (MaxPooling3D, AveragePooling3D)
+        _pool3d("max", 8, 8, 26, 32), _pool3d("max", 8, 8, 26, 32, backward=True),
+        _pool3d("avg", 8, 8, 26, 32), _pool3d("avg", 8, 8, 26, 32, backward=True),
         # augmenting a training batch of 128 images; batch norm after the first conv
         _warp(128, 28, 1), _warp(128, 28, 1, backward=True),
         _batch_norm(64 * 26 * 26, 32, "batch_norm_stats"),

@@ -343,6 +343,27 @@ LAYER_CASES = [
     ("random_contrast", RandomContrast, {"factor": 0.6, "value_range": (-1, 1), "seed": 1},
      IMAGES, OTHER_IMAGES),
 ]
+# 1-D and 3-D convolution and pooling, global pooling (issue 18)
+SEQUENCES, OTHER_SEQUENCES = (3, 9, 2), (2, 7, 2)
+VOLUMES, OTHER_VOLUMES = (2, 4, 5, 6, 2), (3, 5, 4, 4, 2)
+LAYER_CASES += [
+    ("conv1d_causal_relu", layers.Conv1D, {"filters": 3, "kernel_size": 3, "padding": "causal",
+                                          "activation": "relu"}, SEQUENCES, OTHER_SEQUENCES),
+    ("conv3d", layers.Conv3D, {"filters": 3, "kernel_size": 2, "strides": (2, 1, 1),
+                               "padding": "same", "activation": "tanh"},
+     VOLUMES, OTHER_VOLUMES),
+    ("max_pool1d", layers.MaxPooling1D, {"pool_size": 3, "strides": 2}, SEQUENCES,
+     OTHER_SEQUENCES),
+    ("avg_pool1d", layers.AveragePooling1D, {"padding": "same"}, SEQUENCES, OTHER_SEQUENCES),
+    ("max_pool3d", layers.MaxPooling3D, {"padding": "same"}, VOLUMES, OTHER_VOLUMES),
+    ("avg_pool3d", layers.AveragePooling3D, {"pool_size": (1, 2, 2)}, VOLUMES, OTHER_VOLUMES),
+    ("global_avg_pool1d", layers.GlobalAveragePooling1D, {}, SEQUENCES, OTHER_SEQUENCES),
+    ("global_max_pool1d", layers.GlobalMaxPooling1D, {"keepdims": True}, SEQUENCES,
+     OTHER_SEQUENCES),
+    ("global_avg_pool2d", layers.GlobalAveragePooling2D, {"keepdims": True}, IMAGES,
+     OTHER_IMAGES),
+    ("global_max_pool2d", layers.GlobalMaxPooling2D, {}, IMAGES, OTHER_IMAGES),
+]
 
 
 def make_layer(cls, kwargs, shape):

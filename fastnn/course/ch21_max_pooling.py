@@ -5,6 +5,10 @@ What you see:
      coloured region and its maximum, [[9, 8], [6, 5]], computed by
      fastnn.kernels.max_pool2d and by a MaxPooling2D layer.
   2. 21.4.2.1 Average pooling of the same input: [[4.25, 5.5], [4, 3.75]].
+  2b. 21.5 "Keras also has 1-D and 3-D max pooling layers": MaxPooling1D on
+     a row of 7 numbers (windows of 2 steps; "same" keeps the odd last one)
+     and MaxPooling3D on a 2x4x4 block (2 slices, one 2x2x2 box per output),
+     small enough to check every answer by eye; the averages too.
   3. 21.2 A real feature map: a 3x3 edge filter over a Fashion-MNIST image
      gives 26 x 26; max pooling shrinks it to 13 x 13 (printed like the
      course's table) and keeps the strongest responses.
@@ -26,7 +30,8 @@ import fastnn.plot
 from fastnn.course import arguments
 from fastnn.datasets import fashion_mnist
 from fastnn.kernels import avg_pool2d, conv2d, max_pool2d
-from fastnn.layers import AveragePooling2D, Conv2D, Dense, Flatten, MaxPooling2D
+from fastnn.layers import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Conv2D, Dense,
+                           Flatten, MaxPooling1D, MaxPooling2D, MaxPooling3D)
 from fastnn.models import Sequential
 from fastnn.optimizers import Adam
 from fastnn.utils import set_random_seed
@@ -85,6 +90,48 @@ def small_example():
     print(f"AveragePooling2D layer:    {by_layer[0, :, :, 0].tolist()}")
     print("Max pooling keeps the strongest activation of each region, average pooling "
           "blends it with the weak ones.")
+
+
+SEQUENCE = np.array([3, 1, 4, 1, 5, 9, 2], np.float32)    # 7 steps, one channel
+BLOCK = np.array([[[1, 2, 0, 3],                            # slice (depth) 0
+                   [4, 0, 1, 1],
+                   [2, 2, 8, 0],
+                   [0, 1, 3, 5]],
+                  [[0, 6, 1, 1],                            # slice (depth) 1
+                   [1, 1, 2, 7],
+                   [9, 0, 4, 4],
+                   [3, 3, 0, 2]]], np.float32)
+
+
+def other_dimensions():
+    heading("21.5 Keras also has 1-D and 3-D pooling: MaxPooling1D and MaxPooling3D")
+    print("1-D: a sequence (batch, steps, channels), e.g. a signal over time.  Input, 7 steps:")
+    print("   " + " ".join(f"{v:.0f}" for v in SEQUENCE))
+    sequence = SEQUENCE[None, :, None]
+    for padding in ("valid", "same"):
+        maxima = MaxPooling1D(pool_size=2, padding=padding)(sequence)[0, :, 0]
+        means = AveragePooling1D(pool_size=2, padding=padding)(sequence)[0, :, 0]
+        print(f"  pool_size=2, padding={padding + ':':<7} max {maxima.astype(int).tolist()}, "
+              f"mean {means.tolist()}")
+    print("  (windows [3 1] [4 1] [5 9]; 'valid' drops the lone 2 at the end, 'same' pools "
+          "it on its own)")
+
+    print("\n3-D: volumes (batch, depth, height, width, channels), e.g. the frames of a "
+          "video.\nInput, 2 slices of 4x4:")
+    for depth, matrix in enumerate(BLOCK):
+        print(f"  slice {depth}:")
+        print_matrix(matrix, "{:>2.0f}")
+    block = BLOCK[None, :, :, :, None]
+    maxima = MaxPooling3D(pool_size=(2, 2, 2))(block)[0, 0, :, :, 0]
+    means = AveragePooling3D(pool_size=(2, 2, 2))(block)[0, 0, :, :, 0]
+    print("pool_size=(2, 2, 2): each output is one 2x2x2 box, the same 2x2 region in both "
+          "slices (8 numbers):")
+    for name, (row, col) in REGIONS.items():
+        box = BLOCK[:, row:row + 2, col:col + 2]
+        print(f"  {name:<21} {box[0].astype(int).tolist()} + {box[1].astype(int).tolist()} "
+              f"-> max {box.max():.0f}, mean {box.mean():.3f}")
+    print(f"MaxPooling3D:     {maxima.astype(int).tolist()}   (depth 2 -> 1, 4x4 -> 2x2)")
+    print(f"AveragePooling3D: {means.tolist()}")
 
 
 def real_feature_map(image, name):
@@ -204,6 +251,7 @@ def main():
     image = (x_test[0] / 255.0).astype(np.float32)
 
     small_example()
+    other_dimensions()
     feature_map, pooled = real_feature_map(image, fashion_mnist.CLASS_NAMES[y_test[0]])
     keras_model()
     pooling_on_fashion_mnist(data, settings)

@@ -16,12 +16,15 @@ What you see:
   4. Padding changes only the Dense layer (chapter 20): with 'valid' the
      second conv outputs 16x16x3 and the total is 1651.
   5. The same count for a small Fashion-MNIST CNN.
+  6. GlobalAveragePooling2D instead of Flatten: one mean per feature map,
+     so the Dense layer has 3*2 + 2 = 8 parameters instead of 2402,
+     whatever the image size.
 
 Run:  python -m fastnn course 27 [--fast] [--out DIR]
       (from a clone: python fastnn/course/ch27_learnable_parameters_cnn.py [--fast] [--out DIR])
 """
 from fastnn.course import arguments
-from fastnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from fastnn.layers import Conv2D, Dense, Flatten, GlobalAveragePooling2D, MaxPooling2D
 from fastnn.models import Sequential
 from fastnn.utils import set_random_seed
 
@@ -32,12 +35,13 @@ def heading(text):
     print(f"\n=== {text} ===")
 
 
-def course_cnn(padding="same"):
-    """The CNN of 27.3, written the Keras way (the course gives it as a table)."""
+def course_cnn(padding="same", head=Flatten):
+    """The CNN of 27.3, written the Keras way (the course gives it as a table);
+    ``head`` is the layer between the convolutions and the Dense layer."""
     return Sequential([
         Conv2D(2, (3, 3), padding=padding, activation="relu", input_shape=(20, 20, 3)),
         Conv2D(3, (3, 3), padding=padding, activation="relu"),
-        Flatten(),
+        head(),
         Dense(2, activation="softmax"),
     ])
 
@@ -67,6 +71,8 @@ def per_layer_table(model):
         elif isinstance(layer, Flatten):
             height, width, channels = layer.input_shape[1:]
             text, count = f"no weights: {height}*{width}*{channels} values in a row", 0
+        elif isinstance(layer, GlobalAveragePooling2D):
+            text, count = f"no weights: the mean of each of {layer.input_shape[-1]} maps", 0
         else:
             text, count = "no weights: the maximum of each window", 0
         total += count
@@ -132,6 +138,15 @@ def fashion_mnist_cnn():
     per_layer_table(model)
 
 
+def global_pooling():
+    heading("GlobalAveragePooling2D instead of Flatten: one number per feature map")
+    model = course_cnn(head=lambda: GlobalAveragePooling2D(name="global_pool"))
+    per_layer_table(model)
+    print("The Dense layer now sees 3 inputs (the mean of each of conv 2's 3 maps) instead of "
+          "20*20*3 = 1200:\n8 parameters instead of 2402, and the same 8 for images of any "
+          "size.")
+
+
 def main():
     arguments(__doc__, fast="accepted for uniformity: this example only counts (instant)", pictures=False)
     set_random_seed(SEED)
@@ -140,6 +155,7 @@ def main():
     weight_sharing(model)
     valid_padding()
     fashion_mnist_cnn()
+    global_pooling()
 
 
 if __name__ == "__main__":

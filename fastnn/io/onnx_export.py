@@ -8,7 +8,9 @@ augmentation layers pass their input through and BatchNormalization uses
 its moving statistics.
 
 fastnn keeps images NHWC (channels last); ONNX's Conv, pooling, Resize
-and BatchNormalization take NCHW.  The graph transposes once into NCHW
+and BatchNormalization take NCHW (sequences NLC and NCL, volumes NDHWC and
+NCDHW the same way: "NHWC" and "NCHW" below stand for channels last and
+first at any rank).  The graph transposes once into NCHW
 before the first of those and back into NHWC only where the order of the
 numbers matters (Flatten, Reshape, Dense, softmax over the last axis, the
 output), so a Flatten after convolutions orders its numbers as fastnn's
@@ -19,12 +21,15 @@ Each layer maps to the operators below; weights become initializers in
 ONNX's layouts::
 
     Dense               MatMul (kernel (in, out)) + Add
-    Conv2D              Conv, kernel (kh, kw, in, out) -> (out, in, kh, kw),
-                        "same" as explicit pads, the odd one bottom/right (Keras's rule)
+    Conv1D/2D/3D        Conv, kernel (kh, kw, in, out) -> (out, in, kh, kw) (1-D, 3-D alike),
+                        "same" as explicit pads, the odd one bottom/right (Keras's rule);
+                        Conv1D's "causal" as k - 1 pads before the first step
     Conv2DTranspose     ConvTranspose, kernel (kh, kw, out, in) -> (in, out, kh, kw),
                         pads and output_padding giving Keras's output size
-    MaxPooling2D        MaxPool (padded cells never win)
-    AveragePooling2D    AveragePool, count_include_pad=0 (padded cells never count)
+    MaxPooling1D/2D/3D  MaxPool (padded cells never win)
+    AveragePooling1D/2D/3D  AveragePool, count_include_pad=0 (padded cells never count)
+    GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D
+                        GlobalAveragePool, GlobalMaxPool (+ Flatten without keepdims)
     BatchNormalization  BatchNormalization with the moving mean and variance
     UpSampling2D        Resize: nearest (asymmetric, floor) or linear (half_pixel,
                         tf.image.resize's pixel centres)
@@ -46,14 +51,22 @@ from .. import layers
 from .._version import __version__
 from ..activations import SELU_ALPHA, SELU_SCALE
 from ..atomic_write import atomic_write
-from ..kernels.geometry import Window2D, same_padding
+from ..kernels.geometry import same_padding
 
 #: The operator-set versions the export writes (and the tests run).
 OPSETS = range(13, 18)
 DEFAULT_OPSET = 17
 
-#: NHWC -> NCHW and back.
-TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
+
+def channels_first(rank):
+    """The Transpose permutation NHWC -> NCHW for a tensor of ``rank``: (0, 3, 1, 2) for 4."""
+    return (0, rank - 1, *range(1, rank - 1))
+
+
+def channels_last(rank):
+    """The Transpose permutation NCHW -> NHWC: (0, 2, 3, 1) for rank 4."""
+    return (0, *range(2, rank), 1)
+
 
 #: Activations that are one ONNX operator: name -> (operator, attributes from the config).
 SIMPLE_ACTIVATIONS = {
@@ -157,19 +170,23 @@ class Graph:
         self.tensor = self.node(op, [self.tensor, *operands], output, **attributes)
 
     def to_layout(self, layout):
-        """Transpose an image batch into ``layout`` ("NHWC" or "NCHW") if it is not."""
-        if self.rank == 4 and self.layout != layout:
-            self.apply("Transpose", perm=list(TO_NCHW if layout == "NCHW" else TO_NHWC))
+        """Transpose a batch of sequences, images or volumes into ``layout``
+        ("NHWC" or "NCHW", channels last or first) if it is not."""
+        if self.rank >= 3 and self.layout != layout:
+            perm = channels_first if layout == "NCHW" else channels_last
+            self.apply("Transpose", perm=list(perm(self.rank)))
             self.layout = layout
 
 
 # ---- layers ----------------------------------------------------------------------------------
 
 def _window(layer, kernel):
-    """Keras's window geometry for ``layer`` on its input: pads [top, left, bottom, right]."""
-    _, height, width, _ = layer.input_shape
-    window = Window2D.over(height, width, tuple(kernel), tuple(layer.strides), layer.padding)
-    return [window.pad_top, window.pad_left, window.pad_bottom, window.pad_right]
+    """Keras's padding for ``layer``'s window on its input, as ONNX's pads: the
+    zeros before each axis, then those after ([top, left, bottom, right] in 2-D)."""
+    pads = [same_padding(size, k, s) if layer.padding == "same" else
+            (k - 1, 0) if layer.padding == "causal" else (0, 0)
+            for size, k, s in zip(layer.input_shape[1:-1], kernel, layer.strides)]
+    return [before for before, _ in pads] + [after for _, after in pads]
 
 
 def _kernel_and_bias(graph, layer, kernel):
@@ -188,9 +205,11 @@ def _dense(graph, layer):
     _activation(graph, layer, layer.activation)
 
 
-def _conv2d(graph, layer):
+def _conv(graph, layer):
+    """Conv1D, Conv2D and Conv3D: the kernel (..., in, out) as ONNX's (out, in, ...)."""
     graph.to_layout("NCHW")
-    kernel = np.transpose(layer.kernel.value, (3, 2, 0, 1))        # (out, in, kh, kw)
+    rank = layer.kernel.value.ndim
+    kernel = np.transpose(layer.kernel.value, (rank - 1, rank - 2, *range(rank - 2)))
     graph.apply("Conv", *_kernel_and_bias(graph, layer, kernel),
                 kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                 pads=_window(layer, layer.kernel_size))
@@ -226,13 +245,23 @@ def _pooling(op, **attributes):
     return convert
 
 
+def _global_pooling(op):
+    def convert(graph, layer):
+        graph.to_layout("NCHW")
+        graph.apply(op)                   # (batch, channels, 1, ...)
+        if not layer.keepdims:
+            graph.apply("Flatten", axis=1)
+            graph.rank, graph.layout = 2, "NHWC"
+    return convert
+
+
 def _batch_normalization(graph, layer):
     """ONNX normalises axis 1: an image batch in NCHW has its channels there;
     any other feature axis is moved there and back."""
     graph.to_layout("NCHW")
     axis = layer._axis
-    if graph.rank == 4:   # where the feature axis is now, in NCHW
-        axis = {1: 2, 2: 3, 3: 1}[axis]
+    if graph.layout == "NCHW" and graph.rank >= 3:   # where the feature axis is now
+        axis = 1 if axis == graph.rank - 1 else axis + 1
     perm = None
     if axis != 1:
         perm = [0, axis] + [i for i in range(1, graph.rank) if i != axis]
@@ -332,9 +361,18 @@ def _gelu(graph, layer, approximate):
 
 
 CONVERTERS = {
-    layers.Dense: _dense, layers.Conv2D: _conv2d, layers.Conv2DTranspose: _conv2d_transpose,
+    layers.Dense: _dense, layers.Conv2D: _conv, layers.Conv2DTranspose: _conv2d_transpose,
     layers.MaxPooling2D: _pooling("MaxPool"),
     layers.AveragePooling2D: _pooling("AveragePool", count_include_pad=0),
+    # 1-D, 3-D and global pooling (issue 18)
+    layers.Conv1D: _conv, layers.Conv3D: _conv,
+    layers.MaxPooling1D: _pooling("MaxPool"), layers.MaxPooling3D: _pooling("MaxPool"),
+    layers.AveragePooling1D: _pooling("AveragePool", count_include_pad=0),
+    layers.AveragePooling3D: _pooling("AveragePool", count_include_pad=0),
+    layers.GlobalAveragePooling1D: _global_pooling("GlobalAveragePool"),
+    layers.GlobalAveragePooling2D: _global_pooling("GlobalAveragePool"),
+    layers.GlobalMaxPooling1D: _global_pooling("GlobalMaxPool"),
+    layers.GlobalMaxPooling2D: _global_pooling("GlobalMaxPool"),
     layers.BatchNormalization: _batch_normalization, layers.UpSampling2D: _upsampling2d,
     layers.Flatten: _flatten, layers.Reshape: _reshape, layers.Activation: _activation_layer,
     layers.Dropout: _identity_at_inference, layers.RandomFlip: _identity_at_inference,

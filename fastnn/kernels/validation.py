@@ -88,20 +88,31 @@ def finite_number(value):
 
 def positive_pair(op, name, value):
     """An int or a pair of ints, each in 1..MAX_WINDOW, as a tuple (rows, cols)."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else value
+    return positive_ints(op, name, value, 2)
+
+
+#: How an error message names a tuple of ``count`` window sizes.
+TUPLE_WORDS = {1: "a tuple of one positive int", 2: "a pair of positive ints",
+               3: "a triple of positive ints"}
+
+
+def positive_ints(op, name, value, count):
+    """An int (the same on every axis) or ``count`` ints, each in 1..MAX_WINDOW,
+    as a tuple: a window size or stride of a 1-D, 2-D or 3-D kernel."""
+    ints = (value,) * count if isinstance(value, numbers.Integral) else value
     try:
-        pair = tuple(pair)
+        ints = tuple(ints)
     except TypeError:
-        pair = ()
-    if (len(pair) != 2
-            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
-            or min(pair) < 1):
-        raise ValueError(f"{op}: {name} must be a positive int or a pair of positive "
-                         f"ints, got {value!r}")
-    if max(pair) > MAX_WINDOW:
+        ints = ()
+    if (len(ints) != count
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in ints)
+            or min(ints) < 1):
+        raise ValueError(f"{op}: {name} must be a positive int or {TUPLE_WORDS[count]}, "
+                         f"got {value!r}")
+    if max(ints) > MAX_WINDOW:
         raise ValueError(f"{op}: {name} must be at most 2**61 (the C kernels index "
                          f"with 64-bit integers), got {value!r}")
-    return int(pair[0]), int(pair[1])
+    return tuple(int(v) for v in ints)
 
 
 def padding_mode(op, padding):

@@ -2,12 +2,17 @@
 from .activation import Activation
 from .base import Layer
 from .batch_normalization import BatchNormalization
+from .conv1d import Conv1D
 from .conv2d import Conv2D
+from .conv3d import Conv3D
 from .conv2d_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
 from .input_layer import Input, InputLayer
-from .pooling2d import AveragePooling2D, MaxPooling2D
+from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                             GlobalMaxPooling2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, MaxPooling1D,
+                      MaxPooling2D, MaxPooling3D)
 from .preprocessing import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                             RandomRotation, RandomTranslation, RandomZoom)
 from .reshaping import Flatten, Reshape
@@ -19,11 +24,23 @@ Convolution2DTranspose = Conv2DTranspose
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
+# 1-D and 3-D convolution and pooling, global pooling (issue 18): Keras's short aliases
+Convolution1D, Convolution3D = Conv1D, Conv3D
+MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
            "Conv2DTranspose", "Convolution2D", "Convolution2DTranspose", "Dense", "Dropout",
            "Flatten", "Input", "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D",
            "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
            "RandomTranslation", "RandomZoom", "Reshape", "UpSampling2D"]
+__all__ += ["AveragePooling1D", "AveragePooling3D", "AvgPool1D", "AvgPool3D", "Conv1D",
+            "Conv3D", "Convolution1D", "Convolution3D", "GlobalAveragePooling1D",
+            "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
+            "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D",
+            "MaxPool3D", "MaxPooling1D", "MaxPooling3D"]
 
 
 def get(class_name):

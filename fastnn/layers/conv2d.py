@@ -4,15 +4,16 @@ import numbers
 from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
 from ..kernels.convolution import DIRECT_MAX_K, POOLED_MAX_TAPS
 from ..kernels.geometry import conv_output_length
-from ..kernels.validation import padding_mode, positive_pair
+from ..kernels.validation import padding_mode, positive_ints
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 
 
 def set_window_options(layer, filters, kernel_size, strides, padding, data_format,
-                       dilation_rate):
-    """Check the options Conv2D and Conv2DTranspose share and set ``filters``,
-    ``kernel_size``, ``strides`` and ``padding`` on ``layer``."""
+                       dilation_rate, rank=2):
+    """Check the options Conv1D, Conv2D, Conv3D and Conv2DTranspose share and set
+    ``filters``, ``kernel_size``, ``strides`` and ``padding`` on ``layer``
+    (``rank`` ints each for the window's size and strides)."""
     kind = type(layer).__name__
     if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
             or filters < 1):
@@ -20,11 +21,11 @@ def set_window_options(layer, filters, kernel_size, strides, padding, data_forma
     if data_format not in (None, "channels_last"):
         raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
                          f"data_format={data_format!r} is not supported")
-    if positive_pair(kind, "dilation_rate", dilation_rate) != (1, 1):
+    if positive_ints(kind, "dilation_rate", dilation_rate, rank) != (1,) * rank:
         raise NotImplementedError(f"{kind}: dilation_rate other than 1 is not supported")
     layer.filters = int(filters)
-    layer.kernel_size = positive_pair(kind, "kernel_size", kernel_size)
-    layer.strides = positive_pair(kind, "strides", strides)
+    layer.kernel_size = positive_ints(kind, "kernel_size", kernel_size, rank)
+    layer.strides = positive_ints(kind, "strides", strides, rank)
     layer.padding = padding_mode(kind, padding)
 
 

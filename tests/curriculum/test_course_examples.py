@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastnn.kernels import conv2d, max_pool2d
+from fastnn.kernels import avg_pool1d, avg_pool3d, conv2d, max_pool1d, max_pool2d, max_pool3d
 
 from conftest import each_impl
 
@@ -59,6 +59,21 @@ def test_max_pool_in_keras_halves_20_to_10(impl):
     """21.5: MaxPooling2D(pool_size=(2, 2), strides=2) after a "same" conv."""
     x = conv2d(np.ones((1, 20, 20, 16)), np.ones((3, 3, 16, 32)), padding="same", impl=impl)
     assert max_pool2d(x, (2, 2), 2, "valid", impl=impl).shape == (1, 10, 10, 32)
+
+
+@each_impl
+def test_max_pool_1d_and_3d_examples(impl):
+    """21.5, "Keras also has 1-D and 3-D max pooling": chapter 21's script's
+    small arrays, with the answers worked out by hand."""
+    sequence = np.float32([3, 1, 4, 1, 5, 9, 2])[None, :, None]
+    assert max_pool1d(sequence, 2, impl=impl).ravel().tolist() == [3, 4, 9]
+    assert max_pool1d(sequence, 2, padding="same", impl=impl).ravel().tolist() == [3, 4, 9, 2]
+    assert avg_pool1d(sequence, 2, padding="same", impl=impl).ravel().tolist() == [2, 2.5, 7, 2]
+    block = np.float32([[[1, 2, 0, 3], [4, 0, 1, 1], [2, 2, 8, 0], [0, 1, 3, 5]],
+                        [[0, 6, 1, 1], [1, 1, 2, 7], [9, 0, 4, 4], [3, 3, 0, 2]]])
+    block = block[None, :, :, :, None]
+    assert max_pool3d(block, 2, impl=impl)[0, 0, :, :, 0].tolist() == [[6, 7], [9, 8]]
+    assert avg_pool3d(block, 2, impl=impl)[0, 0, :, :, 0].tolist() == [[1.875, 2], [2.5, 3.25]]
 
 
 # ---- the four edge filters of 19.3 (-1 black, 0 grey, 1 white) ----------------

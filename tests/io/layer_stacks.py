@@ -7,8 +7,9 @@ builds the Keras twin.  Together they use padding "same" and "valid",
 strides of 1 to 3 (with odd sizes, where "same" pads unevenly), every
 activation both sides compute alike, BatchNormalization on images and on
 feature axes, transposed convolutions with kernel larger and smaller than
-the stride, both upsampling interpolations and every augmentation layer
-(identity at inference).
+the stride, both upsampling interpolations, every augmentation layer
+(identity at inference), and 1-D, 3-D and global pooling with Conv1D
+(causal padding too) and Conv3D.
 """
 import numpy as np
 
@@ -62,6 +63,28 @@ STACKS = {
         ("RandomCrop", dict(height=6, width=6)),
         ("Conv2D", dict(filters=2, kernel_size=3, activation="linear")),
         ("Flatten", {}), ("Dense", dict(units=3))]),
+    # 1-D, 3-D and global pooling (issue 18)
+    "sequence_1d": ((11, 3), [
+        ("Conv1D", dict(filters=4, kernel_size=3, padding="causal", activation="relu")),
+        ("MaxPooling1D", dict(pool_size=3, strides=2, padding="same")),
+        ("Conv1D", dict(filters=3, kernel_size=2, strides=2, padding="same", activation="tanh")),
+        ("AveragePooling1D", dict(pool_size=2, padding="same")),
+        ("Conv1D", dict(filters=3, kernel_size=2)),
+        ("GlobalMaxPooling1D", {}), ("Dense", dict(units=2, activation="softmax"))]),
+    "global_pooling": ((5, 6, 2), [
+        ("Conv2D", dict(filters=3, kernel_size=3, padding="same", activation="relu")),
+        ("GlobalAveragePooling2D", dict(keepdims=True)),
+        ("Conv2D", dict(filters=4, kernel_size=1)), ("GlobalMaxPooling2D", {}),
+        ("Reshape", dict(target_shape=(2, 2))), ("GlobalAveragePooling1D", dict(keepdims=True)),
+        ("GlobalMaxPooling1D", dict(keepdims=True)), ("Flatten", {}), ("Dense", dict(units=3))]),
+    "volume_3d": ((5, 6, 7, 2), [
+        ("Conv3D", dict(filters=3, kernel_size=(2, 3, 2), strides=(1, 2, 1), padding="same",
+                        activation="relu")),
+        ("MaxPooling3D", dict(pool_size=2, padding="same")),
+        ("AveragePooling3D", dict(pool_size=(1, 2, 3), strides=(1, 1, 2))),
+        ("MaxPooling3D", dict(pool_size=(3, 1, 1), strides=(1, 1, 1))),
+        ("AveragePooling3D", dict(pool_size=(2, 3, 2), strides=(2, 2, 1), padding="same")),
+        ("Flatten", {}), ("Dense", dict(units=3, activation="sigmoid"))]),
 }
 
 

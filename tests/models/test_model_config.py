@@ -30,6 +30,7 @@ RNG = np.random.default_rng(7)
 # settings off their defaults, so a setting lost on the way would change the output.
 def _every_layer_type():
     image = (6, 6, 2)
+    sequence, volume = (7, 3), (3, 4, 5, 2)
     return {
         "Activation": [Dense(4, input_shape=(3,)), Activation("tanh")],
         "AveragePooling2D": [AveragePooling2D(3, strides=2, padding="same", input_shape=image)],
@@ -61,6 +62,33 @@ def _every_layer_type():
                                   input_shape=image)],
         "Reshape": [Reshape((9, 8), input_shape=image), Dense(2)],
         "UpSampling2D": [UpSampling2D((2, 3), interpolation="bilinear", input_shape=image)],
+        # 1-D, 3-D and global pooling (issue 18)
+        "Conv1D": [layers.Conv1D(3, 2, strides=2, padding="causal", activation="relu",
+                                 bias_initializer="ones", input_shape=sequence)],
+        "Convolution1D": [layers.Convolution1D(2, 3, padding="same", input_shape=sequence)],
+        "Conv3D": [layers.Conv3D(2, (2, 1, 3), strides=(1, 2, 1), padding="same",
+                                 activation="tanh", use_bias=False, input_shape=volume)],
+        "Convolution3D": [layers.Convolution3D(2, 2, input_shape=volume)],
+        "MaxPooling1D": [layers.MaxPooling1D(3, strides=2, padding="same",
+                                             input_shape=sequence)],
+        "MaxPool1D": [layers.MaxPool1D(input_shape=sequence)],
+        "AveragePooling1D": [layers.AveragePooling1D(2, strides=1, input_shape=sequence)],
+        "AvgPool1D": [layers.AvgPool1D(3, padding="same", input_shape=sequence)],
+        "MaxPooling3D": [layers.MaxPooling3D((1, 2, 3), strides=(1, 1, 2), padding="same",
+                                             input_shape=volume)],
+        "MaxPool3D": [layers.MaxPool3D(input_shape=volume)],
+        "AveragePooling3D": [layers.AveragePooling3D((2, 1, 2), padding="same",
+                                                     input_shape=volume)],
+        "AvgPool3D": [layers.AvgPool3D((1, 2, 2), strides=1, input_shape=volume)],
+        "GlobalAveragePooling1D": [layers.GlobalAveragePooling1D(keepdims=True,
+                                                                 input_shape=sequence)],
+        "GlobalAvgPool1D": [layers.GlobalAvgPool1D(input_shape=sequence)],
+        "GlobalAveragePooling2D": [layers.GlobalAveragePooling2D(input_shape=image)],
+        "GlobalAvgPool2D": [layers.GlobalAvgPool2D(keepdims=True, input_shape=image)],
+        "GlobalMaxPooling1D": [layers.GlobalMaxPooling1D(input_shape=sequence)],
+        "GlobalMaxPool1D": [layers.GlobalMaxPool1D(keepdims=True, input_shape=sequence)],
+        "GlobalMaxPooling2D": [layers.GlobalMaxPooling2D(keepdims=True, input_shape=image)],
+        "GlobalMaxPool2D": [layers.GlobalMaxPool2D(input_shape=image)],
     }
 
 

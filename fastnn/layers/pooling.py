@@ -1,50 +1,61 @@
-"""MaxPooling2D and AveragePooling2D (course, chapter 21)."""
+"""Max and average pooling over 1, 2 or 3 axes (course, chapter 21).
+
+The 2-D layers run the C pooling kernels; the 1-D and 3-D ones run the same
+kernels on reshaped views (``kernels.pooling_nd`` says why that is exact).
+"""
 from .. import kernels
 from ..kernels.geometry import conv_output_length
-from ..kernels.validation import padding_mode, positive_pair
+from ..kernels.validation import padding_mode, positive_ints
 from .backward_cache import BackwardCache
 from .base import Layer
 
+#: The axes of a pooling layer's input, by the number of pooled axes.
+INPUT_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+              3: "(batch, depth, height, width, channels)"}
 
-class Pooling2D(Layer):
-    """Shared by both poolings: a pool_size window moved by strides, no weights.
+
+class Pooling(Layer):
+    """Shared by all poolings: a pool_size window moved by strides, no weights.
 
     Args:
-        pool_size: int or (ph, pw); default (2, 2).
-        strides: int or (sh, sw); None means pool_size (windows side by side).
+        pool_size: int (the same on every pooled axis) or one int per axis;
+            default 2 on every axis.
+        strides: int or one int per axis; None means pool_size (windows
+            side by side).
         padding: "valid" or "same"; padded cells never count.
 
-    Input shape: (batch, height, width, channels).
-    Output shape: (batch, pooled height, pooled width, channels).
+    Input shape: (batch, *pooled axes, channels).
+    Output shape: (batch, *pooled sizes, channels).
     """
 
+    rank = None  # how many axes the window covers: 1, 2 or 3
     mode = None  # "max" or "avg": picks the kernel
     _x = BackwardCache("the input: where each window's maximum is, and the size of dx")
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None,
                  **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
                              f"data_format={data_format!r} is not supported")
-        self.pool_size = positive_pair(kind, "pool_size", pool_size)
-        self.strides = self.pool_size if strides is None else positive_pair(kind, "strides", strides)
+        self.pool_size = positive_ints(kind, "pool_size", pool_size, self.rank)
+        self.strides = (self.pool_size if strides is None else
+                        positive_ints(kind, "strides", strides, self.rank))
         self.padding = padding_mode(kind, padding)
-        self._forward = getattr(kernels, f"{self.mode}_pool2d")
-        self._backward = getattr(kernels, f"{self.mode}_pool2d_backward")
+        self._forward = getattr(kernels, f"{self.mode}_pool{self.rank}d")
+        self._backward = getattr(kernels, f"{self.mode}_pool{self.rank}d_backward")
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
+        if len(input_shape) != self.rank + 2:
             raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of "
-                             f"shape (batch, height, width, channels), got {tuple(input_shape)}")
-        batch, height, width, channels = input_shape
+                             f"shape {INPUT_AXES[self.rank]}, got {tuple(input_shape)}")
         out = [None if size is None else conv_output_length(size, k, s, self.padding)
-               for size, k, s in zip((height, width), self.pool_size, self.strides)]
+               for size, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)]
         if any(o is not None and o < 1 for o in out):
             raise ValueError(f"layer {self.name!r}: pool_size {self.pool_size} does not fit "
                              f"inputs of shape {tuple(input_shape)} with padding='valid'")
-        return (batch, out[0], out[1], channels)
+        return (input_shape[0], *out, input_shape[-1])
 
     def call(self, x, training=False):
         self._x = x
@@ -58,7 +69,21 @@ class Pooling2D(Layer):
                 "strides": list(self.strides), "padding": self.padding}
 
 
-class MaxPooling2D(Pooling2D):
+class MaxPooling1D(Pooling):
+    """Keeps the largest value of each window of steps: [1, 5, 2, 4, 3] pools
+    with 2 to [5, 4].  The gradient flows only to each window's maximum."""
+
+    rank, mode = 1, "max"
+
+
+class AveragePooling1D(Pooling):
+    """Keeps the mean of each window of steps (of its in-bounds steps with
+    "same"): [1, 5, 2, 4, 3] pools with 2 to [3, 3]."""
+
+    rank, mode = 1, "avg"
+
+
+class MaxPooling2D(Pooling):
     """Keeps the largest value of each window: [[4,3,8,5],[9,1,3,6],[6,3,5,3],
     [2,5,2,5]] pools 2x2 to [[9,8],[6,5]].  The gradient flows only to each
     window's maximum.
@@ -69,7 +94,7 @@ class MaxPooling2D(Pooling2D):
     routes the gradient (``backward_through_relu``; the plan's rule "max_pool
     backward through relu")."""
 
-    mode = "max"
+    rank, mode = 2, "max"
 
     def backward_through_relu(self, dy):
         """dLoss/dz of the layer below, whose kernel applied a ReLU (this
@@ -78,8 +103,22 @@ class MaxPooling2D(Pooling2D):
                                            self.padding, through_relu=True)
 
 
-class AveragePooling2D(Pooling2D):
+class AveragePooling2D(Pooling):
     """Keeps the mean of each window (of its in-bounds cells with "same").
     The gradient is shared equally by the window's cells."""
 
-    mode = "avg"
+    rank, mode = 2, "avg"
+
+
+class MaxPooling3D(Pooling):
+    """Keeps the largest value of each (depth, height, width) box, e.g. of
+    video frames or volumes; the gradient flows only to each box's first
+    maximum in (depth, row, column) order."""
+
+    rank, mode = 3, "max"
+
+
+class AveragePooling3D(Pooling):
+    """Keeps the mean of each box's in-bounds cells."""
+
+    rank, mode = 3, "avg"
