@@ -120,22 +120,38 @@ class UpdateRule:
         """
         kernel = f"{self.rule}_update"
         check_impl(kernel, impl)
-        _check_step(kernel, self.rule == "nadam", rate, rate_g, v_scale)
-        gs = [g if is_float32_c(g) else np.ascontiguousarray(g, dtype=np.float32) for g in gs]
+        numbers = self._step_numbers(kernel, rate, rate_g, v_scale)
         if not len(ws) == len(gs) == len(slots):
             raise ValueError(f"{kernel}: ws, gs and slots must be lists of one length, got "
                              f"{len(ws)}, {len(gs)}, {len(slots)}")
-        nadam = (rate_g, v_scale) if self.rule == "nadam" else (0.0, 1.0)
         if impl == "numpy":
+            gs = _float32(gs)
             self._explain(kernel, ws, gs, slots, layout=False)
             for w, g, own in zip(ws, gs, slots):
-                reference.optimizer_update(self.rule, w, g, own, rate, *nadam, **self.settings)
+                reference.optimizer_update(self.rule, w, g, own, *numbers, **self.settings)
             return
+        naive = impl == "naive"
         try:  # the bridge checks shapes, dtype, layout, writeability, overlap: all before any update
-            native.optimizer_update(ws, gs, slots, self._native, rate, *nadam, impl == "naive")
+            native.optimizer_update(ws, gs, slots, self._native, *numbers, naive)
         except (ValueError, TypeError, BufferError):
+            # gradients of another dtype or layout are converted and the call
+            # repeated; any other argument the kernel cannot take is named
+            gs = _float32(gs)
             self._explain(kernel, ws, gs, slots, layout=True)
-            raise
+            native.optimizer_update(ws, gs, slots, self._native, *numbers, naive)
+
+    def _step_numbers(self, kernel, rate, rate_g, v_scale):
+        """(rate, rate_g, v_scale) as the kernel takes them, checked: finite
+        numbers, the last two given for Nadam and only for Nadam."""
+        if self.rule != "nadam":
+            if rate_g is not None or v_scale is not None:
+                raise ValueError(f"{kernel}: rate_g and v_scale are Nadam's numbers; this "
+                                 f"rule takes only rate")
+            rate_g, v_scale = 0.0, 1.0
+        for name, value in (("rate", rate), ("rate_g", rate_g), ("v_scale", v_scale)):
+            if not finite_number(value):
+                raise ValueError(f"{kernel}: {name} must be a finite number, got {value!r}")
+        return rate, rate_g, v_scale
 
     def _explain(self, kernel, ws, gs, slots, layout):
         """ValueError naming the first argument the kernel cannot take."""
@@ -182,15 +198,9 @@ def _check_setting(rule, name, value):
         raise ValueError(f"UpdateRule: {rule} {name} must be {bounds}, got {value!r}")
 
 
-def _check_step(kernel, nadam, rate, rate_g, v_scale):
-    """The numbers of one step: finite; rate_g and v_scale for Nadam only."""
-    numbers = (("rate", rate),) + ((("rate_g", rate_g), ("v_scale", v_scale)) if nadam else ())
-    for name, value in numbers:
-        if not finite_number(value):
-            raise ValueError(f"{kernel}: {name} must be a finite number, got {value!r}")
-    if not nadam and (rate_g is not None or v_scale is not None):
-        raise ValueError(f"{kernel}: rate_g and v_scale are Nadam's numbers; this rule "
-                         f"takes only rate")
+def _float32(gs):
+    """The gradients as C-contiguous float32 arrays (converted where they are not)."""
+    return [g if is_float32_c(g) else np.ascontiguousarray(g, dtype=np.float32) for g in gs]
 
 
 def in_place_ready(array):

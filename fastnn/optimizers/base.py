@@ -173,13 +173,18 @@ class Optimizer:
         if callable(rate):
             rate = float(rate(self.iterations))
         learning_rate = rate / (1.0 + self.decay * self.iterations)
-        pairs = [(self._checked_gradient(grad, variable), variable)
-                 for grad, variable in grads_and_vars if grad is not None]
+        pairs = [(grad, variable) for grad, variable in grads_and_vars if grad is not None]
         if self.clipnorm is not None or self.clipvalue is not None:
-            pairs = [(self._clip(grad), variable) for grad, variable in pairs]
-        self._rule.apply([variable.value for _, variable in pairs], [grad for grad, _ in pairs],
-                         [tuple(self._slots_of(variable).values()) for _, variable in pairs],
-                         *self._step_rates(learning_rate, self.iterations + 1))
+            pairs = [(self._clip(self._checked_gradient(grad, variable)), variable)
+                     for grad, variable in pairs]
+        rates = self._step_rates(learning_rate, self.iterations + 1)
+        try:  # the kernel checks every array (and converts gradients) before it updates any
+            self._rule.apply([variable.value for _, variable in pairs], [grad for grad, _ in pairs],
+                             [self._slots_of(variable) for _, variable in pairs], *rates)
+        except ValueError:
+            for grad, variable in pairs:  # a gradient that does not fit its variable: name both
+                self._checked_gradient(grad, variable)
+            raise
         self.iterations += 1
 
     @property
@@ -215,9 +220,10 @@ class Optimizer:
     # ---- per-variable state ----------------------------------------------------------
 
     def _slots_of(self, variable):
+        """The variable's slot arrays, in ``slot_names`` order (made on first use)."""
         slots = self._slots.get(variable)
         if slots is None:
-            slots = {name: self._new_slot(name, variable) for name in self.slot_names}
+            slots = tuple(self._new_slot(name, variable) for name in self.slot_names)
             self._slots[variable] = slots
         return slots
 
@@ -234,8 +240,7 @@ class Optimizer:
         """
         arrays = [np.array(getattr(self, name)) for name in self._scalar_state]
         for variable in variables:
-            slots = self._slots_of(variable)
-            arrays.extend(slots[name].copy() for name in self.slot_names)
+            arrays.extend(slot.copy() for slot in self._slots_of(variable))
         return arrays
 
     def load_state_arrays(self, variables, arrays):
@@ -250,13 +255,14 @@ class Optimizer:
         slots = {}
         values = iter(arrays[scalars:])
         for variable in variables:
-            slots[variable] = {}
+            own = []
             for name in self.slot_names:
                 value = np.array(next(values), dtype=np.float32)
                 if value.shape != variable.value.shape:
                     raise ValueError(f"{self.name}: slot {name!r} of variable {variable.name!r} "
                                      f"has shape {value.shape}, expected {variable.value.shape}")
-                slots[variable][name] = value
+                own.append(value)
+            slots[variable] = tuple(own)
         scalar_values = [np.asarray(a).item() for a in arrays[:scalars]]
         self._slots = slots
         for name, value in zip(self._scalar_state, scalar_values):
