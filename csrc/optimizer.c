@@ -27,7 +27,7 @@
  * once per step by the caller, in double, and arrive as float32.
  *
  * NumPy spends a pass over memory and a temporary array on every operator
- * of these formulas: RMSprop's five lines are about eight passes.  The fast
+ * of these formulas: RMSprop's two lines are nine passes.  The fast
  * version reads each array once and writes w and the slots once.  It cuts
  * the array into one contiguous range per thread (arrays above ~20,000
  * weights; the ranges start on 16-float cache lines, so no two threads

@@ -8,7 +8,7 @@ weight (Keras's, csrc/optimizer.c lists them all).  RMSprop's
     s ← ρ·s + (1 − ρ)·g²
     w ← w − η·g / √(s + ε)
 
-is eight NumPy passes over memory and as many temporary arrays; the C kernel
+is nine NumPy passes over memory and as many temporary arrays; the C kernel
 reads w, g and s once and writes w and s once.
 
 ``UpdateRule`` holds an optimizer's fixed settings (ρ, β₁, ε, momentum, the
