@@ -29,7 +29,7 @@
  * NumPy spends a pass over memory and a temporary array on every operator
  * of these formulas: RMSprop's two lines are nine passes.  The fast
  * version reads each array once and writes w and the slots once.  It cuts
- * the array into one contiguous range per thread (arrays above ~20,000
+ * the array into one contiguous range per thread (arrays above 40,000
  * weights; the ranges start on 16-float cache lines, so no two threads
  * write one line), and the loop over a range is written once per rule and
  * compiled for each SIMD path (AVX-512, AVX2 + FMA, baseline), which the
