@@ -230,15 +230,48 @@ void fastnn_dropout(const float *x, float *y, int64_t n, float keep_prob,
 void fastnn_dropout_naive(const float *x, float *y, int64_t n, float keep_prob,
                           uint64_t seed);
 
-/* ---- Adam (optimizer.c) ---------------------------------------------------
- * One Adam step on n weights, in place: m, v moving averages of g and g^2,
- * w -= alpha * m / (sqrt(v) + epsilon); alpha includes the bias correction. */
-void fastnn_adam_update(float *w, const float *g, float *m, float *v,
-                        int64_t n, float beta_1, float beta_2, float alpha,
-                        float epsilon);
-void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v,
-                              int64_t n, float beta_1, float beta_2,
-                              float alpha, float epsilon);
+/* ---- optimizers (optimizer.c) ---------------------------------------------
+ * One training step of an optimizer on n weights w, in place, from their
+ * gradient g and the optimizer's slots (its per-weight state, updated in
+ * place too).  The numbers of the step are float32, computed by the caller
+ * in double: the bias corrections, and 1 - beta (1 - 0.999f rounded in
+ * float is 4.7e-5 relatively off).  See optimizer.c for each rule's formula
+ * and the meaning of `rate` in it. */
+typedef enum {
+    FASTNN_SGD = 0,       /* slots: [momentum] when momentum > 0          */
+    FASTNN_ADAM = 1,      /* slots: m, v [, v_hat when amsgrad]           */
+    FASTNN_RMSPROP = 2,   /* slots: s [, mean when centered] [, momentum] */
+    FASTNN_ADAGRAD = 3,   /* slots: accumulator                           */
+    FASTNN_ADADELTA = 4,  /* slots: Eg (of g^2), Ed (of steps^2)          */
+    FASTNN_ADAMAX = 5,    /* slots: m, u                                  */
+    FASTNN_NADAM = 6      /* slots: m, v                                  */
+} fastnn_rule;
+
+typedef struct {
+    fastnn_rule rule;
+    float rate;          /* the learning rate of this step, bias corrections
+                            folded in where the rule has them           */
+    float beta_1, one_minus_beta_1;  /* Adam's, Adamax's, Nadam's beta_1:
+                                        the decay of m                  */
+    float beta_2, one_minus_beta_2;  /* the other decays: Adam's, Nadam's
+                                        and Adamax's beta_2 (of v, u);
+                                        RMSprop's and Adadelta's rho    */
+    float momentum;      /* SGD, RMSprop: 0 means no momentum slot      */
+    float epsilon;
+    float rate_g;        /* Nadam: the factor of g in the step          */
+    float v_scale;       /* Nadam: 1 / sqrt(1 - beta_2^t)               */
+    int nesterov, centered, amsgrad;  /* SGD; RMSprop; Adam             */
+} fastnn_update;
+
+/* How many slot arrays the rule with these options keeps (0 to 3). */
+int fastnn_update_slots(const fastnn_update *u);
+/* slots holds fastnn_update_slots(u) arrays of n floats, in the order
+ * listed above.  w, g and the slots must not overlap. */
+void fastnn_optimizer_update(const fastnn_update *u, float *w, const float *g,
+                             float *const *slots, int64_t n);
+void fastnn_optimizer_update_naive(const fastnn_update *u, float *w,
+                                   const float *g, float *const *slots,
+                                   int64_t n);
 
 /* ---- batch normalisation (batchnorm.c) -----------------------------------
  * x is a rows x channels matrix (an NHWC batch seen as (N*H*W) x C).

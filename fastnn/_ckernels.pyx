@@ -5,7 +5,7 @@ Nothing is checked here.  Callers (fastnn.kernels) validate every shape,
 make every array C-contiguous float32, allocate the outputs and compute the
 window geometry first; this module only unpacks pointers and sizes.  Arrays
 arrive flattened to 1-D (a free view of a C-contiguous array).  The one
-exception is ``adam_update``, which takes a whole model's arrays in their own
+exception is ``optimizer_update``, which takes a whole model's arrays in their own
 shapes through the buffer protocol (flattening two dozen arrays in Python
 would cost more than the update) and checks them all before the first write.
 """
@@ -109,10 +109,18 @@ cdef extern from "fastnn.h" nogil:
                                 double *mean, double *var)
     void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
                                        double *mean, double *var)
-    void fastnn_adam_update(float *w, const float *g, float *m, float *v, int64_t n,
-                            float beta_1, float beta_2, float alpha, float epsilon)
-    void fastnn_adam_update_naive(float *w, const float *g, float *m, float *v, int64_t n,
-                                  float beta_1, float beta_2, float alpha, float epsilon)
+    ctypedef enum fastnn_rule:
+        pass
+    ctypedef struct fastnn_update:
+        fastnn_rule rule
+        float rate, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2
+        float momentum, epsilon, rate_g, v_scale
+        int nesterov, centered, amsgrad
+    int fastnn_update_slots(const fastnn_update *u)
+    void fastnn_optimizer_update(const fastnn_update *u, float *w, const float *g,
+                                 float *const *slots, int64_t n)
+    void fastnn_optimizer_update_naive(const fastnn_update *u, float *w, const float *g,
+                                       float *const *slots, int64_t n)
     void fastnn_softmax(const float *x, float *y, int64_t rows, int64_t n)
     void fastnn_softmax_naive(const float *x, float *y, int64_t rows, int64_t n)
     int64_t fastnn_sparse_crossentropy(const float *p, const int64_t *labels, int64_t rows,
@@ -402,46 +410,78 @@ cdef bint _same_shape(Py_buffer *a, Py_buffer *b):
     return True
 
 
-def adam_update(ws, gs, ms, vs, float beta_1, float beta_2, float alpha, float epsilon,
-                bint naive):
-    """One Adam step on each (w, g, m, v) of four equally long sequences of arrays.
+cdef bint _overlap(Py_buffer *a, Py_buffer *b):
+    cdef char *p = <char *>a.buf
+    cdef char *q = <char *>b.buf
+    return a.len > 0 and b.len > 0 and p < q + b.len and q < p + a.len
 
-    The arrays keep their shapes (w, g, m, v of one variable must agree);
-    each is taken through the buffer protocol (float32, C-contiguous, w, m, v
-    writeable, else ValueError/BufferError) before the first update, so a bad
-    array leaves all weights as they were.
+
+def update_slots(tuple settings):
+    """How many slot arrays the rule of ``settings`` (as for ``optimizer_update``) keeps."""
+    cdef fastnn_update u = _update(settings, 0.0, 0.0, 1.0)
+    return fastnn_update_slots(&u)
+
+
+cdef fastnn_update _update(tuple settings, double rate, double rate_g, double v_scale):
+    cdef fastnn_update u
+    cdef int rule
+    (rule, u.beta_1, u.one_minus_beta_1, u.beta_2, u.one_minus_beta_2, u.momentum,
+     u.epsilon, u.nesterov, u.centered, u.amsgrad) = settings
+    u.rule = <fastnn_rule>rule
+    u.rate, u.rate_g, u.v_scale = rate, rate_g, v_scale
+    return u
+
+
+def optimizer_update(ws, gs, slots, tuple settings, double rate, double rate_g,
+                     double v_scale, bint naive):
+    """One optimizer step on each variable: ws[i] and the arrays of slots[i] from gs[i].
+
+    ``settings`` = (rule number, beta_1, 1 - beta_1, beta_2, 1 - beta_2,
+    momentum, epsilon, nesterov, centered, amsgrad) and rate, rate_g, v_scale
+    fill one ``fastnn_update`` (csrc/fastnn.h; doubles become float32 here).
+    The arrays keep their shapes (w, g and the slots of one variable must
+    agree, and must not overlap); each is taken through the buffer protocol
+    (float32, C-contiguous, all but g writeable, else ValueError/BufferError)
+    before the first update, so a bad array leaves every weight as it was.
     """
-    cdef Py_ssize_t count = len(ws), taken = 0, i, j
-    cdef Py_buffer *views = <Py_buffer *>malloc(4 * count * sizeof(Py_buffer) + 1)
-    cdef int flags
+    cdef fastnn_update u = _update(settings, rate, rate_g, v_scale)
+    cdef Py_ssize_t count = len(ws), per = 2 + fastnn_update_slots(&u)
+    cdef Py_ssize_t taken = 0, i, j, k
+    cdef Py_buffer *views = <Py_buffer *>malloc(per * count * sizeof(Py_buffer) + 1)
+    cdef Py_buffer *own
+    cdef float *slot_pointers[3]
     if views == NULL:
         raise MemoryError("fastnn: out of memory")
     try:
-        if not len(gs) == len(ms) == len(vs) == count:
-            raise ValueError("adam_update: w, g, m, v must be sequences of one length")
+        if not len(gs) == len(slots) == count:
+            raise ValueError("optimizer_update: ws, gs and slots must be sequences of one length")
         for i in range(count):
-            for j, array in enumerate((ws[i], gs[i], ms[i], vs[i])):
-                flags = PyBUF_SIMPLE if j == 1 else PyBUF_WRITABLE
-                _float32_buffer(array, &views[taken], flags)
+            arrays = (ws[i], gs[i], *slots[i])
+            if len(arrays) != per:
+                raise ValueError(f"optimizer_update: this rule keeps {per - 2} slot arrays "
+                                 f"per variable, got {len(arrays) - 2}")
+            for j, array in enumerate(arrays):
+                _float32_buffer(array, &views[taken], PyBUF_SIMPLE if j == 1 else PyBUF_WRITABLE)
                 taken += 1
-            for j in range(1, 4):
-                if not _same_shape(&views[4 * i], &views[4 * i + j]):
-                    raise ValueError("adam_update: w, g, m, v must have one shape")
+            own = &views[per * i]
+            for j in range(1, per):
+                if not _same_shape(&own[0], &own[j]):
+                    raise ValueError("optimizer_update: w, g and the slots must have one shape")
+                for k in range(j):
+                    if _overlap(&own[j], &own[k]):
+                        raise ValueError("optimizer_update: w, g and the slots must not overlap")
         with nogil:
             for i in range(count):
+                own = &views[per * i]
+                for j in range(per - 2):
+                    slot_pointers[j] = <float *>own[2 + j].buf
                 if naive:
-                    fastnn_adam_update_naive(<float *>views[4 * i].buf,
-                                             <const float *>views[4 * i + 1].buf,
-                                             <float *>views[4 * i + 2].buf,
-                                             <float *>views[4 * i + 3].buf,
-                                             views[4 * i].len // 4,
-                                             beta_1, beta_2, alpha, epsilon)
+                    fastnn_optimizer_update_naive(&u, <float *>own[0].buf,
+                                                  <const float *>own[1].buf, slot_pointers,
+                                                  own[0].len // 4)
                 else:
-                    fastnn_adam_update(<float *>views[4 * i].buf,
-                                       <const float *>views[4 * i + 1].buf,
-                                       <float *>views[4 * i + 2].buf,
-                                       <float *>views[4 * i + 3].buf,
-                                       views[4 * i].len // 4, beta_1, beta_2, alpha, epsilon)
+                    fastnn_optimizer_update(&u, <float *>own[0].buf, <const float *>own[1].buf,
+                                            slot_pointers, own[0].len // 4)
     finally:
         for i in range(taken):
             PyBuffer_Release(&views[i])

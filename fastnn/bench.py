@@ -8,8 +8,8 @@ yardstick for what this machine can do.
 
 The canonical CNN (the ``make demo`` model) on a batch of 64 Fashion-MNIST
 images: conv 3x3 1->32 on 28x28, max-pool 2x2, conv 3x3 32->64 on 13x13;
-plus the augmentation warp of a batch, and batch normalisation and ReLU
-after the first convolution.
+plus the augmentation warp of a batch, batch normalisation and ReLU after
+the first convolution, and the optimizers' update of a large Dense layer.
 """
 import time
 from dataclasses import dataclass, field
@@ -147,6 +147,30 @@ def _classifier_output(rows=10000, classes=10):
                  naive=False)]
 
 
+@dataclass(frozen=True)
+class UpdateCase(Case):
+    """One optimizer step (``kernels.UpdateRule(kernel, **options)``) on one
+    weight array of shape ``shapes[0]``, called again and again in place."""
+
+    def call(self, impl):
+        update = kernels.UpdateRule(self.kernel, **self.options)
+        w, g = self.inputs()
+        slots = [np.full_like(w, 0.01) for _ in update.slot_names]  # mean squares stay > 0
+        numbers = (1e-3, 1e-4, 1.0) if self.kernel == "nadam" else (1e-3,)
+        return lambda: update.apply([w], [g], [slots], *numbers, impl=impl)
+
+    def bytes_moved(self):
+        """w, g and the slots read; w and the slots written."""
+        slots = len(kernels.UpdateRule(self.kernel, **self.options).slot_names)
+        return 4 * int(np.prod(self.shapes[0])) * (3 + 2 * slots)
+
+
+def _optimizer(rule, shape, **settings):
+    options = "".join(f" {k}={v}" for k, v in settings.items())
+    return UpdateCase(f"{rule}_update {'x'.join(map(str, shape))}{options}", rule,
+                      (shape, shape), settings)
+
+
 def _dense_backward(rows=128, features=1600, units=10):
     """The demo CNN's Dense layer: dW, db and dx in one call."""
     return Case(f"dense_backward {rows}x{features}->{units}", "dense_backward",
@@ -176,6 +200,9 @@ def canonical_cases():
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
         _relu(), _relu(backward=True), _dropout(),
         *_classifier_output(), _dense_backward(),
+        # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)
+        _optimizer("sgd", (784, 512), momentum=0.9, nesterov=True), _optimizer("adam", (784, 512)),
+        _optimizer("rmsprop", (784, 512)), _optimizer("adadelta", (9216, 128)),
     ]
 
 

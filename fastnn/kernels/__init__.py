@@ -12,14 +12,14 @@ from .dense import dense_backward
 from .dropout import dropout
 from .matmul import matmul
 from .normalization import batch_norm, batch_norm_backward, batch_norm_stats
-from .optimizer import adam_update, adam_update_many
+from .optimizer import UpdateRule
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .pooling_nd import (avg_pool1d, avg_pool1d_backward, avg_pool3d, avg_pool3d_backward,
                          max_pool1d, max_pool1d_backward, max_pool3d, max_pool3d_backward)
 from .validation import IMPLS
 from .warp import affine_warp, affine_warp_backward
 
-__all__ = ["IMPLS", "adam_update", "adam_update_many", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
+__all__ = ["IMPLS", "UpdateRule", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "conv2d_pooled_weight_gradient", "dense_backward", "dropout",
            "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
            "softmax", "sparse_crossentropy"]

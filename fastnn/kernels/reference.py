@@ -176,12 +176,73 @@ def affine_warp_backward(dy, transforms, input_size, interpolation="bilinear",
     return dx
 
 
-def adam_update(w, g, m, v, beta_1, beta_2, alpha, epsilon):
-    m *= beta_1
-    m += (1.0 - beta_1) * g
-    v *= beta_2
-    v += (1.0 - beta_2) * np.square(g)
-    w -= alpha * m / (np.sqrt(v) + epsilon)
+def optimizer_update(rule, w, g, slots, rate, rate_g, v_scale, **settings):
+    """One step of an optimizer's rule on w and its slots, in place (csrc/optimizer.c).
+
+    ``rate`` (and Nadam's ``rate_g``, ``v_scale``) as for
+    ``kernels.UpdateRule.apply``; ``settings`` all of the rule's settings.
+    """
+    beta_1, beta_2 = settings.get("beta_1"), settings.get("beta_2")
+    rho, momentum = settings.get("rho"), settings.get("momentum")
+    epsilon = settings.get("epsilon")
+    if rule == "sgd":
+        if not slots:
+            w -= rate * g
+            return
+        (velocity,) = slots
+        velocity *= momentum
+        velocity -= rate * g
+        w += momentum * velocity - rate * g if settings["nesterov"] else velocity
+    elif rule == "adam":
+        m, v = slots[:2]
+        _moving_average(m, g, beta_1)
+        _moving_average(v, np.square(g), beta_2)
+        if settings["amsgrad"]:
+            v = np.maximum(slots[2], v, out=slots[2])
+        w -= rate * m / (np.sqrt(v) + epsilon)
+    elif rule == "rmsprop":
+        s = slots[0]
+        _moving_average(s, np.square(g), rho)
+        spread = s
+        if settings["centered"]:
+            mean = slots[1]
+            _moving_average(mean, g, rho)
+            spread = s - np.square(mean)
+        step = rate * g / np.sqrt(spread + epsilon)
+        if momentum > 0:
+            accumulated = slots[-1]
+            accumulated *= momentum
+            accumulated += step
+            step = accumulated
+        w -= step
+    elif rule == "adagrad":
+        (accumulator,) = slots
+        accumulator += np.square(g)
+        w -= rate * g / np.sqrt(accumulator + epsilon)
+    elif rule == "adadelta":
+        grad_average, step_average = slots
+        _moving_average(grad_average, np.square(g), rho)
+        step = -np.sqrt(step_average + epsilon) / np.sqrt(grad_average + epsilon) * g
+        _moving_average(step_average, np.square(step), rho)
+        w += rate * step
+    elif rule == "adamax":
+        m, u = slots
+        _moving_average(m, g, beta_1)
+        np.maximum(beta_2 * u, np.abs(g), out=u)
+        w -= rate * m / (u + epsilon)
+    elif rule == "nadam":
+        m, v = slots
+        _moving_average(m, g, beta_1)
+        _moving_average(v, np.square(g), beta_2)
+        w -= (rate * m + rate_g * g) / (np.sqrt(v) * v_scale + epsilon)
+    else:
+        raise ValueError(f"optimizer_update: unknown rule {rule!r}")
+
+
+def _moving_average(average, value, rate):
+    """average <- rate·average + (1 - rate)·value, in place."""
+    average *= rate
+    average += (1.0 - rate) * value
 
 
 def _fmix32(h):

@@ -1,7 +1,6 @@
 """Adadelta: steps measured in the units of the weights (Zeiler 2012)."""
-import numpy as np
-
-from .base import Optimizer, default, moving_average
+from .. import kernels
+from .base import Optimizer, default
 
 
 class Adadelta(Optimizer):
@@ -27,19 +26,11 @@ class Adadelta(Optimizer):
             (see ``Optimizer``).
     """
 
-    slot_names = ("accumulated_grad", "accumulated_delta_var")
-
     def __init__(self, learning_rate=default(0.001), rho=0.95, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho = self._decay_rate("rho", rho)
         self.epsilon = self._hyper("epsilon", epsilon)
-
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        grad_average, delta_average = slots["accumulated_grad"], slots["accumulated_delta_var"]
-        moving_average(grad_average, np.square(grad), self.rho)
-        delta = -np.sqrt(delta_average + self.epsilon) / np.sqrt(grad_average + self.epsilon) * grad
-        moving_average(delta_average, np.square(delta), self.rho)
-        weights += learning_rate * delta
+        self._rule = kernels.UpdateRule("adadelta", rho=self.rho, epsilon=self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -1,6 +1,7 @@
 """Adagrad: step sizes shrink with the sum of all past squared gradients (Duchi et al. 2011)."""
 import numpy as np
 
+from .. import kernels
 from .base import Optimizer, default
 
 
@@ -25,22 +26,16 @@ class Adagrad(Optimizer):
             (see ``Optimizer``).
     """
 
-    slot_names = ("accumulator",)
-
     def __init__(self, learning_rate=default(0.001), initial_accumulator_value=0.1,
                  epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.initial_accumulator_value = self._hyper("initial_accumulator_value",
                                                      initial_accumulator_value)
         self.epsilon = self._hyper("epsilon", epsilon)
+        self._rule = kernels.UpdateRule("adagrad", epsilon=self.epsilon)
 
     def _new_slot(self, name, variable):
         return np.full_like(variable.value, self.initial_accumulator_value)
-
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        accumulator = slots["accumulator"]
-        accumulator += np.square(grad)
-        weights -= learning_rate * grad / np.sqrt(accumulator + self.epsilon)
 
     def get_config(self):
         return {**super().get_config(),

@@ -1,10 +1,8 @@
 """Adam: momentum plus a per-weight step size (Kingma & Ba 2014; course chapter 7)."""
 import math
 
-import numpy as np
-
 from .. import kernels
-from .base import Optimizer, default, moving_average
+from .base import Optimizer, default
 
 
 class Adam(Optimizer):
@@ -44,32 +42,13 @@ class Adam(Optimizer):
         self.beta_2 = self._decay_rate("beta_2", beta_2)
         self.epsilon = self._hyper("epsilon", epsilon)
         self.amsgrad = bool(amsgrad)
-        self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if self.amsgrad else ())
+        self._rule = kernels.UpdateRule("adam", beta_1=self.beta_1, beta_2=self.beta_2,
+                                        epsilon=self.epsilon, amsgrad=self.amsgrad)
 
-    def _update_all(self, grads_and_vars, learning_rate, step):
-        if self.amsgrad:
-            super()._update_all(grads_and_vars, learning_rate, step)
-            return
-        # the plain update: one kernel call for the whole model (kernels.adam_update_many)
-        slots = [self._slots_of(variable) for _, variable in grads_and_vars]
-        kernels.adam_update_many([variable.value for _, variable in grads_and_vars],
-                                 [grad for grad, _ in grads_and_vars],
-                                 [s["momentum"] for s in slots], [s["velocity"] for s in slots],
-                                 self.beta_1, self.beta_2, self._alpha(learning_rate, step),
-                                 self.epsilon)
-
-    def _alpha(self, learning_rate, step):
-        """η_t with the bias correction folded in: η·√(1 − β2^t) / (1 − β1^t)."""
-        return learning_rate * math.sqrt(1.0 - self.beta_2 ** step) / (1.0 - self.beta_1 ** step)
-
-    def _update_step(self, weights, grad, slots, learning_rate, step):  # with amsgrad
-        m, v, v_hat = slots["momentum"], slots["velocity"], slots["velocity_hat"]
-        moving_average(m, grad, self.beta_1)
-        moving_average(v, np.square(grad), self.beta_2)
-        v_hat = np.maximum(v_hat, v, out=v_hat)
-        denominator = np.sqrt(v_hat)
-        denominator += self.epsilon
-        weights -= self._alpha(learning_rate, step) * m / denominator
+    def _step_rates(self, learning_rate, step):
+        """α_t = η·√(1 − β2^t) / (1 − β1^t): the bias correction folded into the rate."""
+        return (learning_rate * math.sqrt(1.0 - self.beta_2 ** step)
+                / (1.0 - self.beta_1 ** step),)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,7 +1,6 @@
 """Adamax: Adam with the infinity norm in place of the root mean square (Kingma & Ba 2014)."""
-import numpy as np
-
-from .base import Optimizer, default, moving_average
+from .. import kernels
+from .base import Optimizer, default
 
 
 class Adamax(Optimizer):
@@ -22,20 +21,18 @@ class Adamax(Optimizer):
             (see ``Optimizer``).
     """
 
-    slot_names = ("m", "u")
-
     def __init__(self, learning_rate=default(0.001), beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = self._decay_rate("beta_1", beta_1)
         self.beta_2 = self._decay_rate("beta_2", beta_2)
         self.epsilon = self._hyper("epsilon", epsilon)
+        self._rule = kernels.UpdateRule("adamax", beta_1=self.beta_1, beta_2=self.beta_2,
+                                        epsilon=self.epsilon)
 
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        m, u = slots["m"], slots["u"]
-        moving_average(m, grad, self.beta_1)
-        np.maximum(self.beta_2 * u, np.abs(grad), out=u)
-        weights -= (learning_rate / (1.0 - self.beta_1 ** step)) * m / (u + self.epsilon)
+    def _step_rates(self, learning_rate, step):
+        """η / (1 − β1^t): m's bias correction folded into the rate."""
+        return (learning_rate / (1.0 - self.beta_1 ** step),)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

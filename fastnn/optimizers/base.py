@@ -13,8 +13,9 @@ of chapter 7,
 is SGD.  The other optimizers keep a little memory per weight array -- a
 running mean of past gradients, of their squares, ... -- called *slots*; they
 differ only in the formula that turns (gradient, slots) into a step.  So a
-subclass states just that formula (``_update_step``) and the names of its
-slots; this base class does everything else:
+subclass states just its update rule (a ``kernels.UpdateRule`` with its
+settings) and the numbers of each step (``_step_rates``: the learning rate
+with the rule's bias correction); this base class does everything else:
 
 - the learning rate η (chapter 9): a float, or a schedule ``f(iterations)``;
   ``opt.lr`` is the tf.keras 2 alias of ``opt.learning_rate`` and assigning
@@ -27,8 +28,10 @@ slots; this base class does everything else:
 - ``iterations``, the number of steps taken (Adam's t is iterations + 1);
 - ``get_config`` / ``from_config`` for saving the settings as JSON.
 
-Updates are vectorised NumPy on float32 arrays and happen *in place*
-(``w -= ...``), so the layers' arrays stay the same objects.
+Updates happen *in place*, so the layers' arrays stay the same objects: one
+C kernel call per step updates every weight array and its slots, one pass
+over memory each (fastnn/kernels/optimizer.py; csrc/optimizer.c has every
+rule's formula).
 """
 import numbers
 
@@ -75,17 +78,6 @@ class LearningRate(float):
         return float, (float(self),)
 
 
-def moving_average(average, value, rate):
-    """Exponential moving average, in place: average <- rate·average + (1 - rate)·value.
-
-    The memory of most optimizers: with rate 0.9 the average mostly follows
-    the last ~10 values.  It starts at 0, so early averages are too small;
-    Adam and its relatives correct that bias by dividing by 1 - rate^t.
-    """
-    average *= rate
-    average += (1.0 - rate) * value
-
-
 class Optimizer:
     """Base class: owns the learning rate, clipping, step count and slots.
 
@@ -100,11 +92,11 @@ class Optimizer:
             (applied after ``clipnorm`` if both are given).
         name: defaults to the class name, e.g. "Adam".
 
-    Subclasses set ``slot_names`` (the per-variable state arrays, in saving
-    order) and implement ``_update_step``.
+    Subclasses set ``_rule`` (a ``kernels.UpdateRule``; its ``slot_names``
+    are the per-variable state arrays, in saving order) and, if the rule has
+    a bias correction, override ``_step_rates``.
     """
 
-    slot_names = ()
     # Optimizer-wide numbers saved before the slots (Nadam adds one).
     _scalar_state = ("iterations",)
 
@@ -177,30 +169,35 @@ class Optimizer:
                 gradient is None are skipped.  ``iterations`` grows by one
                 per call.
         """
-        learning_rate = self.learning_rate / (1.0 + self.decay * self.iterations)
-        pairs = [(self._checked_gradient(grad, variable), variable)
-                 for grad, variable in grads_and_vars if grad is not None]
+        rate = self._learning_rate
+        if callable(rate):
+            rate = float(rate(self.iterations))
+        learning_rate = rate / (1.0 + self.decay * self.iterations)
+        pairs = [(grad, variable) for grad, variable in grads_and_vars if grad is not None]
         if self.clipnorm is not None or self.clipvalue is not None:
-            pairs = [(self._clip(grad), variable) for grad, variable in pairs]
-        self._update_all(pairs, learning_rate, self.iterations + 1)
+            pairs = [(self._clip(self._checked_gradient(grad, variable)), variable)
+                     for grad, variable in pairs]
+        rates = self._step_rates(learning_rate, self.iterations + 1)
+        try:  # the kernel checks every array (and converts gradients) before it updates any
+            self._rule.apply([variable.value for _, variable in pairs], [grad for grad, _ in pairs],
+                             [self._slots_of(variable) for _, variable in pairs], *rates)
+        except ValueError:
+            for grad, variable in pairs:  # a gradient that does not fit its variable: name both
+                self._checked_gradient(grad, variable)
+            raise
         self.iterations += 1
 
-    def _update_all(self, grads_and_vars, learning_rate, step):
-        """Update each variable from its (checked, clipped) gradient.
+    @property
+    def slot_names(self):
+        """The per-variable state arrays, in the order they are saved."""
+        return self._rule.slot_names
 
-        One ``_update_step`` per variable; an optimizer with a kernel that
-        takes all arrays at once (Adam) overrides this.
-        """
-        for grad, variable in grads_and_vars:
-            self._update_step(variable.value, grad, self._slots_of(variable), learning_rate, step)
-
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        """Update ``weights`` (float32, in place) and the ``slots`` dict of its state arrays.
-
-        ``learning_rate`` is η_t (schedule and decay applied) and ``step`` is
-        t = 1, 2, ... for this update.
-        """
-        raise NotImplementedError
+    def _step_rates(self, learning_rate, step):
+        """The kernel's numbers for update number ``step`` (t = 1, 2, ...) at
+        learning rate η_t (schedule and decay applied), in double precision:
+        (rate,), or Nadam's (rate, rate_g, v_scale); see ``UpdateRule.apply``.
+        Without a bias correction (SGD, RMSprop, Adagrad, Adadelta) the rate is η_t."""
+        return (learning_rate,)
 
     def _checked_gradient(self, grad, variable):
         if type(grad) is not np.ndarray or grad.dtype != np.float32:
@@ -223,9 +220,10 @@ class Optimizer:
     # ---- per-variable state ----------------------------------------------------------
 
     def _slots_of(self, variable):
+        """The variable's slot arrays, in ``slot_names`` order (made on first use)."""
         slots = self._slots.get(variable)
         if slots is None:
-            slots = {name: self._new_slot(name, variable) for name in self.slot_names}
+            slots = tuple(self._new_slot(name, variable) for name in self.slot_names)
             self._slots[variable] = slots
         return slots
 
@@ -242,8 +240,7 @@ class Optimizer:
         """
         arrays = [np.array(getattr(self, name)) for name in self._scalar_state]
         for variable in variables:
-            slots = self._slots_of(variable)
-            arrays.extend(slots[name].copy() for name in self.slot_names)
+            arrays.extend(slot.copy() for slot in self._slots_of(variable))
         return arrays
 
     def load_state_arrays(self, variables, arrays):
@@ -258,13 +255,14 @@ class Optimizer:
         slots = {}
         values = iter(arrays[scalars:])
         for variable in variables:
-            slots[variable] = {}
+            own = []
             for name in self.slot_names:
                 value = np.array(next(values), dtype=np.float32)
                 if value.shape != variable.value.shape:
                     raise ValueError(f"{self.name}: slot {name!r} of variable {variable.name!r} "
                                      f"has shape {value.shape}, expected {variable.value.shape}")
-                slots[variable][name] = value
+                own.append(value)
+            slots[variable] = tuple(own)
         scalar_values = [np.asarray(a).item() for a in arrays[:scalars]]
         self._slots = slots
         for name, value in zip(self._scalar_state, scalar_values):

@@ -1,9 +1,8 @@
 """Nadam: Adam with Nesterov momentum (Dozat 2016)."""
 import math
 
-import numpy as np
-
-from .base import Optimizer, default, moving_average
+from .. import kernels
+from .base import Optimizer, default
 
 
 class Nadam(Optimizer):
@@ -27,7 +26,6 @@ class Nadam(Optimizer):
             (see ``Optimizer``).
     """
 
-    slot_names = ("momentum", "velocity")
     # P_t for t = iterations, saved with the slots so training resumes exactly.
     _scalar_state = Optimizer._scalar_state + ("_momentum_product",)
 
@@ -38,6 +36,8 @@ class Nadam(Optimizer):
         self.beta_2 = self._decay_rate("beta_2", beta_2)
         self.epsilon = self._hyper("epsilon", epsilon)
         self._momentum_product = 1.0
+        self._rule = kernels.UpdateRule("nadam", beta_1=self.beta_1, beta_2=self.beta_2,
+                                        epsilon=self.epsilon)
 
     def _momentum_at(self, step):
         """μ_t = β1·(1 - 0.5·0.96^t): the momentum schedule."""
@@ -47,17 +47,15 @@ class Nadam(Optimizer):
         super().apply_gradients(grads_and_vars)
         self._momentum_product *= self._momentum_at(self.iterations)
 
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        m, v = slots["momentum"], slots["velocity"]
-        moving_average(m, grad, self.beta_1)
-        moving_average(v, np.square(grad), self.beta_2)
+    def _step_rates(self, learning_rate, step):
+        """η·m̂ / (√v̂ + ε) = (rate·m + rate_g·g) / (√v·v_scale + ε) with
+        rate = η·μ_{t+1}/(1 − P_t·μ_{t+1}), rate_g = η·(1 − μ_t)/(1 − P_t),
+        v_scale = 1/√(1 − β2^t)."""
         mu, mu_next = self._momentum_at(step), self._momentum_at(step + 1)
         product = self._momentum_product * mu
-        m_hat = (mu_next / (1.0 - product * mu_next)) * m + ((1.0 - mu) / (1.0 - product)) * grad
-        denominator = np.sqrt(v)
-        denominator *= 1.0 / math.sqrt(1.0 - self.beta_2 ** step)   # √v̂ = √v / √(1 - β2^t)
-        denominator += self.epsilon
-        weights -= learning_rate * m_hat / denominator
+        return (learning_rate * mu_next / (1.0 - product * mu_next),
+                learning_rate * (1.0 - mu) / (1.0 - product),
+                1.0 / math.sqrt(1.0 - self.beta_2 ** step))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,7 +1,6 @@
 """RMSprop: divide each step by a running RMS of recent gradients (Hinton's lecture 6e)."""
-import numpy as np
-
-from .base import Optimizer, default, moving_average
+from .. import kernels
+from .base import Optimizer, default
 
 
 class RMSprop(Optimizer):
@@ -38,24 +37,8 @@ class RMSprop(Optimizer):
         self.momentum = self._hyper("momentum", momentum, high=1.0)
         self.epsilon = self._hyper("epsilon", epsilon)
         self.centered = bool(centered)
-        self.slot_names = (("velocity",) + (("average_gradient",) if self.centered else ())
-                           + (("momentum",) if self.momentum > 0 else ()))
-
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        mean_square = slots["velocity"]
-        moving_average(mean_square, np.square(grad), self.rho)
-        spread = mean_square
-        if self.centered:
-            mean = slots["average_gradient"]
-            moving_average(mean, grad, self.rho)
-            spread = mean_square - np.square(mean)
-        increment = learning_rate * grad / np.sqrt(spread + self.epsilon)
-        if self.momentum > 0:
-            accumulated = slots["momentum"]
-            accumulated *= self.momentum
-            accumulated += increment
-            increment = accumulated
-        weights -= increment
+        self._rule = kernels.UpdateRule("rmsprop", rho=self.rho, momentum=self.momentum,
+                                        epsilon=self.epsilon, centered=self.centered)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

@@ -1,4 +1,5 @@
 """SGD: stochastic gradient descent, the update rule of the course (chapters 6, 7, 22)."""
+from .. import kernels
 from .base import Optimizer, default
 
 
@@ -32,19 +33,7 @@ class SGD(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.momentum = self._hyper("momentum", momentum, high=1.0)
         self.nesterov = bool(nesterov)
-        self.slot_names = ("momentum",) if self.momentum > 0 else ()
-
-    def _update_step(self, weights, grad, slots, learning_rate, step):
-        if not self.slot_names:
-            weights -= learning_rate * grad
-            return
-        velocity = slots["momentum"]
-        velocity *= self.momentum
-        velocity -= learning_rate * grad
-        if self.nesterov:
-            weights += self.momentum * velocity - learning_rate * grad
-        else:
-            weights += velocity
+        self._rule = kernels.UpdateRule("sgd", momentum=self.momentum, nesterov=self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -21,11 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastnn
-from fastnn.kernels import adam_update, conv2d_backward, matmul, reference
+from fastnn.kernels import UpdateRule, conv2d_backward, matmul, reference
 from fastnn.kernels.geometry import Window2D
 
 from conftest import assert_matches, each_simd_path, seeds, simd_path, uniform
-from threaded_cases import ADAM, CASES, adam_state, same_bits
+from threaded_cases import CASES, same_bits, update_state
 
 THREAD_COUNTS = (1, 2, 3)
 each_case = pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
@@ -116,17 +116,20 @@ def test_drawn_products_agree_with_float64_on_any_thread_count(p):
 
 
 @settings(max_examples=15)
-@given(size=st.integers(50_000, 250_000), seed=seeds)
-def test_adam_updates_every_weight_of_drawn_sizes(size, seed):
-    """Adam splits from 50,000 weights (8 operations each): every weight,
-    the last one included, takes its step on any thread count."""
-    w, g, m, v = adam_state(np.random.default_rng(seed), (size,))
-    expected = w64, m64, v64 = [a.astype(np.float64) for a in (w, m, v)]
-    reference.adam_update(w64, g.astype(np.float64), m64, v64, **ADAM)
+@given(size=st.integers(40_000, 250_000), seed=seeds,
+       rule=st.sampled_from(["sgd", "adam", "rmsprop", "adagrad", "adadelta", "adamax"]))
+def test_optimizers_update_every_weight_of_drawn_sizes(size, seed, rule):
+    """The optimizer kernels split from 40,000 weights (10 operations each):
+    every weight, the last one included, takes its step on any thread count."""
+    update = UpdateRule(rule, **({"momentum": 0.9} if rule == "sgd" else {}))
+    w, g, *slots = update_state(np.random.default_rng(seed), update, (size,))
+    expected = [a.astype(np.float64) for a in (w, *slots)]
+    reference.optimizer_update(rule, expected[0], g.astype(np.float64), expected[1:], 1e-3,
+                               None, None, **update.settings)
 
     def step():
-        state = [a.copy() for a in (w, m, v)]
-        adam_update(state[0], g, state[1], state[2], **ADAM)
+        state = [a.copy() for a in (w, *slots)]
+        update.apply([state[0]], [g], [state[1:]], 1e-3)
         return tuple(state)
 
     results = on_each_thread_count(step)
@@ -134,7 +137,7 @@ def test_adam_updates_every_weight_of_drawn_sizes(size, seed):
         for got, want in zip(results[threads], expected):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6)
     assert results[2][0][-1] != w[-1], "the last weight did not move"
-    assert_same_bits_for_every_thread_count(results, f"adam_update of {size} weights")
+    assert_same_bits_for_every_thread_count(results, f"{rule}_update of {size} weights")
 
 
 @st.composite

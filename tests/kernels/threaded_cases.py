@@ -37,9 +37,6 @@ from fastnn.kernels import reference
 from fastnn.kernels.geometry import Window2D
 from fastnn.runtime import SIMD_PATHS, get_simd_path, set_simd_path
 
-ADAM = dict(beta_1=0.9, beta_2=0.999, alpha=1e-3, epsilon=1e-7)
-
-
 @dataclass(frozen=True)
 class Tolerance:
     """``assert_allclose``'s rtol and atol for one output."""
@@ -526,54 +523,61 @@ WARP = [
 ]
 
 
-# ---- Adam ------------------------------------------------------------------------------
+# ---- optimizers --------------------------------------------------------------------------
 
-def adam_state(rng, shape):
+def update_state(rng, update, shape):
+    """w, g and the slots of ``update`` for one array: slots in [0, 0.01), except
+    the first (a mean square, where RMSprop's centred variance needs s > a²)."""
     w, g = rng.normal(size=shape), rng.normal(size=shape)
-    m, v = 0.1 * rng.normal(size=shape), rng.uniform(0, 0.01, shape)
-    return [a.astype(np.float32) for a in (w, g, m, v)]
+    slots = [rng.uniform(0.01 if k == 0 else 0.0, 0.02 if k == 0 else 0.01, shape)
+             for k in range(len(update.slot_names))]
+    return [a.astype(np.float32) for a in (w, g, *slots)]
 
 
-def adam_case(shapes):
-    """adam_update (one array) or adam_update_many; the outputs are every
-    array's w, m and v after one step."""
+def update_case(rule, settings, shapes, numbers=(1e-3,)):
+    """One optimizer step (kernels.UpdateRule) on each array of ``shapes`` at
+    once; the outputs are every array's w and slots after the step."""
+    update = kernels.UpdateRule(rule, **settings)
+
     def make(rng):
-        states = [adam_state(rng, shape) for shape in shapes]
+        states = [update_state(rng, update, shape) for shape in shapes]
         return dict(ws=[s[0] for s in states], gs=[s[1] for s in states],
-                    ms=[s[2] for s in states], vs=[s[3] for s in states])
+                    slots=[s[2:] for s in states])
 
-    def fast(ws, gs, ms, vs):
-        ws, ms, vs = ([a.copy() for a in arrays] for arrays in (ws, ms, vs))
-        if len(ws) == 1:
-            kernels.adam_update(ws[0], gs[0], ms[0], vs[0], **ADAM)
-        else:
-            kernels.adam_update_many(ws, gs, ms, vs, **ADAM)
-        return tuple(a for state in zip(ws, ms, vs) for a in state)
+    def fast(ws, gs, slots):
+        ws, slots = [w.copy() for w in ws], [[a.copy() for a in own] for own in slots]
+        update.apply(ws, gs, slots, *numbers)
+        return tuple(a for w, own in zip(ws, slots) for a in (w, *own))
 
-    def expected(ws, gs, ms, vs):
+    def expected(ws, gs, slots):
         out = []
-        for w, g, m, v in zip(ws, gs, ms, vs):
-            w, m, v = w.copy(), m.copy(), v.copy()
-            reference.adam_update(w, g, m, v, **ADAM)
-            out += [w, m, v]
+        for w, g, own in zip(ws, gs, slots):
+            w, own = w.copy(), [a.copy() for a in own]
+            reference.optimizer_update(rule, w, g, own, *numbers, *(None,) * (3 - len(numbers)),
+                                       **update.settings)
+            out += [w, *own]
         return tuple(out)
 
     # float32 rounding where beta_1·m and (1 - beta_1)·g nearly cancel
     # (tests/kernels/test_optimizer_kernel.py): absolute, on the O(1) scale of the terms
-    name = "adam_update" if len(shapes) == 1 else "adam_update_many"
-    return Case(f"{name} {' '.join('x'.join(map(str, s)) for s in shapes)}", make, fast,
-                expected, (Tolerance(1e-5, 2e-6),) * 3 * len(shapes))
+    options = "".join(f" {k}={v}" for k, v in settings.items())
+    return Case(f"{rule}_update{options} {' '.join('x'.join(map(str, s)) for s in shapes)}",
+                make, fast, expected,
+                (Tolerance(1e-5, 2e-6),) * (1 + len(update.slot_names)) * len(shapes))
 
 
-ADAM_CASES = [
-    # 8 operations per weight: threads from 50,000 weights
-    adam_case([(100_001,)]),
-    adam_case([(784, 128), (128,), (60_001,), (3, 3, 1, 32)]),
+OPTIMIZER_CASES = [
+    # about 10 operations per weight: threads from 40,000 weights
+    update_case("adam", {}, [(100_001,)]),
+    update_case("rmsprop", {"centered": True, "momentum": 0.5},
+                [(784, 128), (128,), (60_001,), (3, 3, 1, 32)]),
+    update_case("sgd", {"momentum": 0.9, "nesterov": True}, [(100_001,)]),
+    update_case("nadam", {}, [(70_001,), (9,)], numbers=(1e-3, 2e-4, 3.0)),
 ]
 
 
 CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + POOLING + BATCH_NORM + ELEMENTWISE
-         + WARP + ADAM_CASES)
+         + WARP + OPTIMIZER_CASES)
 assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 
 

@@ -721,11 +721,9 @@ def adam_first_step(w, g, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
     """Adam at t = 1: m = (1 − β1)·g, v = (1 − β2)·g², w − α·m/(√v + ε) with
     α = η·√(1 − β2)/(1 − β1).
 
-    Besides the rounding of each operation, the step carries that of the
-    constants 1 − β in float32, relative u·β/(1 − β): fastnn's kernel rounds
-    β2 = 0.999 to float32 before it takes 1 − β2 (1.3e-5 low), while α uses
-    the exact β2, so its first steps are 6.4e-6 too long; this allows for it."""
+    Besides the rounding of each operation, the step carries that of its
+    constants: α, 1 − β1 and 1 − β2 (taken in double, then rounded to float32
+    once each; 1 − β2 halved by the square root)."""
     m, v = (1 - beta_1) * g, (1 - beta_2) * g * g
     step = learning_rate * math.sqrt(1 - beta_2) / (1 - beta_1) * m / (np.sqrt(v) + epsilon)
-    constants = beta_1 / (1 - beta_1) + beta_2 / (2 * (1 - beta_2))
-    return rounding(w - step, lambda: np.abs(w) + (4 + constants) * np.abs(step))
+    return rounding(w - step, lambda: np.abs(w) + (4 + 2.5) * np.abs(step))

@@ -155,8 +155,9 @@ def assert_follows(variables, start, expected):
 
 @each_case
 def test_update_matches_reference(case):
+    """50 steps (the gradient sizes of SCALES in turn)."""
     cls, kwargs, reference, ref_kwargs = CASES[case]
-    variables, grads = make_problem()
+    variables, grads = make_problem(steps=50)
     start = [v.value.astype(np.float64) for v in variables]
     arrays = [v.value for v in variables]
     optimizer = cls(**kwargs)
@@ -167,6 +168,21 @@ def test_update_matches_reference(case):
     assert_follows(variables, start, expected)
     assert all(v.value is a for v, a in zip(variables, arrays)), "updates must be in place"
     assert optimizer.iterations == len(grads)
+
+
+@each_case
+def test_a_first_step_from_zero_is_the_float64_formula(case):
+    """No rounding of w here, so every constant of the step shows: Adam took
+    1 - β2 in float32 (1 - 0.999f is 1.3e-5 low) and its first steps were
+    6.4e-6 too long.  Tolerance: eight float32 roundings (the worst uses 3.3)."""
+    cls, kwargs, reference, ref_kwargs = CASES[case]
+    _, grads = make_problem(steps=1)
+    variables = [Variable(f"w{i}", np.zeros(shape)) for i, shape in enumerate(SHAPES)]
+    run(cls(**kwargs), variables, grads)
+    for i, variable in enumerate(variables):
+        expected = reference(np.zeros(SHAPES[i]), [np.float64(grads[0][i])],
+                             kwargs["learning_rate"], **ref_kwargs)
+        np.testing.assert_allclose(variable.value, expected, rtol=8 * 2.0**-24, atol=0)
 
 
 @pytest.mark.parametrize("cls, common, option", [
@@ -401,6 +417,36 @@ def test_minimises_an_ill_conditioned_quadratic(optimizer):
     for _ in range(1500):
         optimizer.apply_gradients([(a * (w.value - c), w)])
     assert loss() < 1e-3 * start
+
+
+# ---- threads -----------------------------------------------------------------------------
+
+@each_case
+def test_training_gives_the_same_bits_on_one_and_two_threads(case, restore_threads):
+    """A Dense layer of 50,000 weights: its update is split between threads."""
+    from fastnn.layers import Dense
+    from fastnn.models import Sequential
+    from fastnn.runtime import get_num_threads, set_num_threads
+    from fastnn.utils import set_random_seed
+
+    cls, kwargs, _, _ = CASES[case]
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(64, 200)).astype(np.float32), rng.integers(0, 4, 64)
+    weights = {}
+    for threads in (1, 2):
+        set_num_threads(threads)
+        if get_num_threads() != threads:
+            pytest.skip("built without OpenMP: the kernels run on one thread")
+        set_random_seed(0)
+        model = Sequential([Dense(250, activation="relu", input_shape=(200,)),
+                            Dense(4, activation="softmax")])
+        model.compile(cls(**kwargs), "sparse_categorical_crossentropy")
+        start = model.get_weights()
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        weights[threads] = model.get_weights()
+    assert not np.array_equal(weights[1][0], start[0])
+    for one, two in zip(weights[1], weights[2]):
+        assert one.tobytes() == two.tobytes()
 
 
 # ---- get() and argument checks ------------------------------------------------------------------
