@@ -170,6 +170,14 @@ class Plan:
 
     # ---- printing ------------------------------------------------------------------------
 
+    def loss_step(self):
+        """(name, what it computes) of the loss's step, as printed."""
+        if self.from_logits:
+            output = self.layers[-1]
+            return (LOGITS_GRADIENT.step_name(output),
+                    f"{self.loss.name}, and dLoss/dlogits of {output.name}")
+        return self.loss.name, "the loss, and dLoss/dy_pred"
+
     def lines(self):
         """The plan as text, line by line: the numbered steps, then each rule
         with why it pays and its verdicts (yes: where it applies; no: where it
@@ -186,12 +194,8 @@ class Plan:
         lines.append("loss")
         if self.loss is None:
             lines.append("       not compiled: backward starts from a given dLoss/dy_pred")
-        elif self.from_logits:
-            output = self.layers[-1]
-            step_line(LOGITS_GRADIENT.step_name(output),
-                      f"{self.loss.name}, and dLoss/dlogits of {output.name}")
         else:
-            step_line(self.loss.name, "the loss, and dLoss/dy_pred")
+            step_line(*self.loss_step())
         lines.append("backward")
         for step in self.backward_steps:
             step_line(step.name, " + ".join(layer.name for layer in step.layers),
