@@ -145,8 +145,8 @@ class MaxPoolThroughRelu(Rule):
         if has_kernel_relu(below):
             return self.yes(where)
         if isinstance(below, Activation):
-            return self.no(where, f"{below.name} is an Activation layer: it keeps its own "
-                                  f"backward step")
+            return self.no(where, f"{below.name} is an Activation layer: its backward is a "
+                                  f"step of its own, or part of batch norm + relu's")
         return self.no(where, f"{below.name}'s activation is "
                               f"{activation_name(below.activation)}, not a ReLU in its kernel")
 
