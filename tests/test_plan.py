@@ -164,6 +164,7 @@ def test_batch_norm_with_relu_in_inference_mode(spec):
     averages normalise, as constants, in the forward and the backward pass."""
     layers, x, y = norm_relu_net(spec)
     fused, plain, _ = train_twins(layers, x, y, "mse")   # moving averages moved off 0 and 1
+    assert len(applied(fused, rules.BATCH_NORM_RELU)) == 1
     grads = []
     for model in (fused, plain):
         loss, y_pred = compute_gradients(model, x, y, training=False)
