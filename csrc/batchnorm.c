@@ -17,6 +17,12 @@
  * when the statistics came from this batch (training), or
  * dx = gamma * inv_std * dy when they were constants (inference).
  *
+ * Fused with a ReLU after it (the plan's rule "batch norm + relu"): the
+ * apply pass writes relu(y) = (y < 0 ? 0 : y, NaN kept, as relu.c's) in
+ * the same pass, and the backward pass, given that output r, reads dy
+ * where r > 0 and 0 elsewhere (relu's derivative) wherever it reads dy:
+ * no ReLU pass, no dL/dy array between the two.
+ *
  * Precision.  Data whose mean is large against its spread (raw pixel values,
  * sensor readings: std 0.01 around 1,000) is where batch norm matters most
  * and where float32 cancels: expanded to y = x * scale + shift, the two large
@@ -63,24 +69,31 @@ void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channel
 
 void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
                                    const double *mean, const float *scale,
-                                   const float *beta, float *y)
+                                   const float *beta, int relu, float *y)
 {
     for (int64_t c = 0; c < channels; c++)
-        for (int64_t r = 0; r < rows; r++)
-            y[r * channels + c] =
-                (float)((x[r * channels + c] - mean[c]) * scale[c] + beta[c]);
+        for (int64_t r = 0; r < rows; r++) {
+            float v = (float)((x[r * channels + c] - mean[c]) * scale[c] + beta[c]);
+            y[r * channels + c] = relu && v < 0.0f ? 0.0f : v;
+        }
+}
+
+/* dy[i], or 0 where the ReLU after batch norm cut its output (relu_y[i] <= 0). */
+static inline double masked_naive(const float *dy, const float *relu_y, int64_t i)
+{
+    return relu_y == NULL || relu_y[i] > 0.0f ? dy[i] : 0.0;
 }
 
 void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
                                       int64_t channels, const double *mean,
                                       const float *inv_std, const float *gamma,
-                                      int batch_stats, float *dx, float *dgamma,
-                                      float *dbeta)
+                                      int batch_stats, const float *relu_y, float *dx,
+                                      float *dgamma, float *dbeta)
 {
     for (int64_t c = 0; c < channels; c++) {
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (int64_t r = 0; r < rows; r++) {
-            double g = dy[r * channels + c];
+            double g = masked_naive(dy, relu_y, r * channels + c);
             sum_dy += g;
             sum_dy_xhat += g * (x[r * channels + c] - mean[c]) * inv_std[c];
         }
@@ -90,7 +103,7 @@ void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t r
             continue;
         double k = (double)gamma[c] * inv_std[c];
         for (int64_t r = 0; r < rows; r++) {
-            double g = dy[r * channels + c];
+            double g = masked_naive(dy, relu_y, r * channels + c);
             if (batch_stats) {
                 double x_hat = (x[r * channels + c] - mean[c]) * inv_std[c];
                 g -= (sum_dy + x_hat * sum_dy_xhat) / (double)rows;
@@ -186,35 +199,67 @@ static void split_double(double v, float *hi, float *lo)
 }
 
 /* The two elementwise passes over rows [r0, r1), written once and compiled
- * per instruction set (FMA on the AVX2 path). */
+ * per instruction set (FMA on the AVX2 path).  `relu` (apply) and `relu_y`
+ * (backward; NULL: no ReLU) are the fused ReLU; rows_pass calls each loop
+ * with them constant, so every variant gets its own branch-free loop. */
 typedef struct {
     int64_t channels;
     const float *a, *x_hi, *ab, *g_hi, *d;  /* per-channel constants */
+    int relu;                               /* apply: write relu(y) */
+    const float *relu_y;                    /* backward: the ReLU's output */
 } row_constants;
 
-/* apply: y = (x - x_hi) * a + d (a = scale, d = the shift) */
+/* apply: y = (x - x_hi) * a + d (a = scale, d = the shift), then the ReLU */
 FASTNN_INLINE void apply_rows(const float *x, float *y, const row_constants *k,
-                              int64_t r0, int64_t r1)
+                              int relu, int64_t r0, int64_t r1)
 {
     const int64_t channels = k->channels;
     for (int64_t r = r0; r < r1; r++) {
         const float *in = x + r * channels;
         float *out = y + r * channels;
-        for (int64_t c = 0; c < channels; c++)
-            out[c] = (in[c] - k->x_hi[c]) * k->a[c] + k->d[c];
+        for (int64_t c = 0; c < channels; c++) {
+            float v = (in[c] - k->x_hi[c]) * k->a[c] + k->d[c];
+            out[c] = relu && v < 0.0f ? 0.0f : v;
+        }
     }
 }
 
-/* backward: dx = a * (dy - g_hi) + ab * (x - x_hi) + d */
-FASTNN_INLINE void backward_rows(const float *x, const float *dy, float *dx,
-                                 const row_constants *k, int64_t r0, int64_t r1)
+/* g where the ReLU's output y is > 0, else +0 (activation.c's relu_backward),
+ * as a bitwise AND with the comparison's mask: GCC turns a plain select
+ * (y > 0 ? g : 0) feeding the double sums into a branch, which mispredicts
+ * half the time on real data (10x slower) and blocks vectorisation. */
+FASTNN_INLINE float relu_masked(float g, float y)
+{
+    uint32_t bits;
+    memcpy(&bits, &g, sizeof bits);
+    bits &= -(uint32_t)(y > 0.0f);
+    memcpy(&g, &bits, sizeof g);
+    return g;
+}
+
+/* backward: dx = a * (g - g_hi) + ab * (x - x_hi) + d */
+FASTNN_INLINE float dx_value(const row_constants *k, int64_t c, float g, float x)
+{
+    return k->a[c] * (g - k->g_hi[c]) + k->ab[c] * (x - k->x_hi[c]) + k->d[c];
+}
+
+/* backward over rows [r0, r1): g = dy, masked by the ReLU's output
+ * (relu_y > 0) when relu_y is given */
+FASTNN_INLINE void backward_rows(const float *x, const float *dy, const float *relu_y,
+                                 float *dx, const row_constants *k, int64_t r0, int64_t r1)
 {
     const int64_t channels = k->channels;
     for (int64_t r = r0; r < r1; r++) {
         const float *g = dy + r * channels, *in = x + r * channels;
         float *out = dx + r * channels;
-        for (int64_t c = 0; c < channels; c++)
-            out[c] = k->a[c] * (g[c] - k->g_hi[c]) + k->ab[c] * (in[c] - k->x_hi[c]) + k->d[c];
+        if (relu_y) {
+            const float *y = relu_y + r * channels;
+            for (int64_t c = 0; c < channels; c++)
+                out[c] = dx_value(k, c, relu_masked(g[c], y[c]), in[c]);
+        } else {
+            for (int64_t c = 0; c < channels; c++)
+                out[c] = dx_value(k, c, g[c], in[c]);
+        }
     }
 }
 
@@ -222,10 +267,14 @@ FASTNN_INLINE void backward_rows(const float *x, const float *dy, float *dx,
 FASTNN_INLINE void rows_pass(const float *x, const float *dy, float *out,
                              const row_constants *k, int64_t r0, int64_t r1)
 {
-    if (dy)
-        backward_rows(x, dy, out, k, r0, r1);
+    if (dy && k->relu_y)
+        backward_rows(x, dy, k->relu_y, out, k, r0, r1);
+    else if (dy)
+        backward_rows(x, dy, NULL, out, k, r0, r1);
+    else if (k->relu)
+        apply_rows(x, out, k, 1, r0, r1);
     else
-        apply_rows(x, out, k, r0, r1);
+        apply_rows(x, out, k, 0, r0, r1);
 }
 
 typedef void (*rows_fn)(const float *, const float *, float *, const row_constants *,
@@ -268,7 +317,7 @@ static void run_rows(const float *x, const float *dy, float *out,
  * one fused multiply-add per value. */
 int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
                             const double *mean, const float *scale,
-                            const float *beta, float *y)
+                            const float *beta, int relu, float *y)
 {
     float *hi = malloc(2 * (size_t)channels * sizeof(float)), *shift = hi + channels;
     if (hi == NULL)
@@ -278,17 +327,43 @@ int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
         split_double(mean[c], &hi[c], &lo);
         shift[c] = (float)((double)beta[c] - (double)lo * scale[c]);
     }
-    row_constants k = {channels, scale, hi, NULL, NULL, shift};
+    row_constants k = {channels, scale, hi, NULL, NULL, shift, relu, NULL};
     run_rows(x, NULL, y, &k, rows);
     free(hi);
     return FASTNN_OK;
 }
 
+/* The backward pass's sums over rows [r0, r1): acc_dy += g, acc_dyx += g *
+ * (x - mean), g = dy masked by relu_y > 0 when relu_y is given (callers pass
+ * NULL as a constant, so the unmasked loop has no test in it). */
+FASTNN_INLINE void sum_rows(const float *restrict x, const float *restrict dy,
+                            const float *restrict relu_y, const double *restrict mean,
+                            int64_t channels, int64_t r0, int64_t r1,
+                            double *restrict acc_dy, double *restrict acc_dyx)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        const float *g = dy + r * channels, *in = x + r * channels;
+        if (relu_y) {
+            const float *y = relu_y + r * channels;
+            for (int64_t c = 0; c < channels; c++) {
+                float gc = relu_masked(g[c], y[c]);
+                acc_dy[c] += gc;
+                acc_dyx[c] += (double)gc * (in[c] - mean[c]);
+            }
+        } else {
+            for (int64_t c = 0; c < channels; c++) {
+                acc_dy[c] += g[c];
+                acc_dyx[c] += (double)g[c] * (in[c] - mean[c]);
+            }
+        }
+    }
+}
+
 int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                int64_t channels, const double *mean,
                                const float *inv_std, const float *gamma,
-                               int batch_stats, float *dx, float *dgamma,
-                               float *dbeta)
+                               int batch_stats, const float *relu_y, float *dx,
+                               float *dgamma, float *dbeta)
 {
     int parts = parts_for_rows(rows, channels);
     int threads = threads_for_rows(rows, channels);
@@ -301,17 +376,16 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
         free(k);
         return FASTNN_ENOMEM;
     }
-    /* pass 1: sum dy and sum dy*(x - mean), per block of rows */
+    /* pass 1: sum dy and sum dy*(x - mean), per block of rows (dy masked
+     * by the ReLU's output when relu_y is given) */
 #pragma omp parallel for num_threads((int)fastnn_min(threads, parts)) schedule(static)
     for (int p = 0; p < parts; p++) {
         double *acc_dy = part + 2 * p * channels, *acc_dyx = acc_dy + channels;
-        for (int64_t r = rows * p / parts; r < rows * (p + 1) / parts; r++) {
-            const float *g = dy + r * channels, *in = x + r * channels;
-            for (int64_t c = 0; c < channels; c++) {
-                acc_dy[c] += g[c];
-                acc_dyx[c] += (double)g[c] * (in[c] - mean[c]);
-            }
-        }
+        int64_t r0 = rows * p / parts, r1 = rows * (p + 1) / parts;
+        if (relu_y)
+            sum_rows(x, dy, relu_y, mean, channels, r0, r1, acc_dy, acc_dyx);
+        else
+            sum_rows(x, dy, NULL, mean, channels, r0, r1, acc_dy, acc_dyx);
     }
     double *sum_dy = sums, *sum_dy_xhat = sums + channels;
     reduce_partials(part, parts, 2 * channels, channels, sum_dy);
@@ -340,7 +414,7 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
             ab[c] = (float)(ka * kb);
             d[c] = (float)(-ka * (g_lo + kb * x_lo));
         }
-        row_constants rk = {channels, a, x_hi, ab, g_hi, d};
+        row_constants rk = {channels, a, x_hi, ab, g_hi, d, 0, relu_y};
         run_rows(x, dy, dx, &rk, rows);
     }
     free(part);

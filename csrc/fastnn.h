@@ -284,24 +284,27 @@ int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
                             double *mean, double *var);
 void fastnn_batch_norm_stats_naive(const float *x, int64_t rows, int64_t channels,
                                    double *mean, double *var);
+/* relu = 1 writes relu(y) instead of y (batch norm fused with a ReLU). */
 int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
                             const double *mean, const float *scale,
-                            const float *beta, float *y);
+                            const float *beta, int relu, float *y);
 void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
                                    const double *mean, const float *scale,
-                                   const float *beta, float *y);
+                                   const float *beta, int relu, float *y);
 /* dgamma = sum dy * x_hat, dbeta = sum dy; dx (may be NULL: not computed)
  * treats mean and inv_std as this batch's statistics when batch_stats is 1
- * (training) and as constants when it is 0.  Outputs are overwritten. */
+ * (training) and as constants when it is 0.  relu_y (may be NULL) is the
+ * output of an apply pass with relu = 1: dy then counts only where
+ * relu_y > 0 (the ReLU's backward, fused).  Outputs are overwritten. */
 int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                int64_t channels, const double *mean,
                                const float *inv_std, const float *gamma,
-                               int batch_stats, float *dx, float *dgamma,
-                               float *dbeta);
+                               int batch_stats, const float *relu_y, float *dx,
+                               float *dgamma, float *dbeta);
 void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
                                       int64_t channels, const double *mean,
                                       const float *inv_std, const float *gamma,
-                                      int batch_stats, float *dx, float *dgamma,
-                                      float *dbeta);
+                                      int batch_stats, const float *relu_y, float *dx,
+                                      float *dgamma, float *dbeta);
 
 #endif /* FASTNN_H */

@@ -1,13 +1,17 @@
-"""python -m fastnn: ``info`` (how this build runs), ``bench`` (time the kernels), ``course``.
+"""python -m fastnn: ``info`` (how this build runs), ``bench`` (time the kernels),
+``profile`` (where a training step's time goes), ``course``.
 
     python -m fastnn info               # version, OpenMP, threads, SIMD path
     python -m fastnn bench              # every kernel: fast vs naive vs numpy
+    python -m fastnn profile            # the demo CNN's training step, step by step
     python -m fastnn course             # the course's chapters, one script each
     python -m fastnn course 7 --fast    # run chapter 7's script (arguments pass through)
 """
 import argparse
 import sys
 import textwrap
+
+import numpy as np
 
 from . import bench, course
 from .runtime import build_info, set_num_threads
@@ -28,6 +32,19 @@ def main(argv=None):
                         help="minimum timing per measurement (default 0.2)")
     timing.add_argument("--match", default="",
                         help="only kernels whose name contains this text")
+    profiling = commands.add_parser(
+        "profile", help="time each step of the demo CNN's training step",
+        description="Trains the demo CNN (Conv2D 32 relu, max pool, Conv2D 64 relu, max pool, "
+                    "Dropout, Dense 10 softmax; Adam) on random 28x28 images and prints "
+                    "model.profile(): ms, %% and GFLOP/s of every step of its plan.")
+    profiling.add_argument("--batch-size", type=int, default=128, help="default 128")
+    profiling.add_argument("--steps", type=int, default=20,
+                           help="timed training steps (default 20)")
+    profiling.add_argument("--warmup", type=int, default=3,
+                           help="untimed steps first (default 3)")
+    profiling.add_argument("--threads", type=int, help="OpenMP threads (default: all cores)")
+    profiling.add_argument("--no-fuse", action="store_true",
+                           help="compile(fuse=False): every layer's plain steps")
     lessons = commands.add_parser(
         "course", help="the course's chapters: list them, or run one's script",
         description="Without a chapter: list the chapters.  With one: run its script; "
@@ -47,7 +64,26 @@ def main(argv=None):
         print()
         return bench.run(tuple(args.impl or ("numpy", "fast", "naive")), args.seconds,
                          args.match)
+    if args.command == "profile":
+        print()
+        print(profile_demo_cnn(args.batch_size, args.steps, args.warmup, not args.no_fuse))
     return 0
+
+
+def profile_demo_cnn(batch_size, steps, warmup, fuse=True):
+    """The profile of the demo CNN (``make demo``'s) on random images and labels."""
+    from .layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+    from .models import Sequential
+
+    model = Sequential([Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+                        MaxPooling2D(2), Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
+                        Flatten(), Dropout(0.5), Dense(10, activation="softmax")],
+                       name="demo_cnn")
+    model.compile("adam", "sparse_categorical_crossentropy", fuse=fuse)
+    rng = np.random.default_rng(0)
+    x = rng.random((4 * batch_size, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, len(x))
+    return model.profile(x, y, batch_size=batch_size, steps=steps, warmup=warmup)
 
 
 def run_course(parser, number, script_args):

@@ -135,20 +135,20 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n)
     int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
                                 const double *mean, const float *scale, const float *beta,
-                                float *y)
+                                int relu, float *y)
     void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channels,
                                        const double *mean, const float *scale,
-                                       const float *beta, float *y)
+                                       const float *beta, int relu, float *y)
     int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                    int64_t channels, const double *mean,
                                    const float *inv_std, const float *gamma,
-                                   int batch_stats, float *dx, float *dgamma,
-                                   float *dbeta)
+                                   int batch_stats, const float *relu_y, float *dx,
+                                   float *dgamma, float *dbeta)
     void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
                                           int64_t channels, const double *mean,
                                           const float *inv_std, const float *gamma,
-                                          int batch_stats, float *dx, float *dgamma,
-                                          float *dbeta)
+                                          int batch_stats, const float *relu_y, float *dx,
+                                          float *dgamma, float *dbeta)
 
 
 # ---- runtime ----------------------------------------------------------------
@@ -534,33 +534,35 @@ def relu_backward(const float[::1] y, const float[::1] dy, float[::1] dx, bint n
 
 
 def batch_norm_apply(const float[::1] x, const double[::1] mean, const float[::1] scale,
-                     const float[::1] beta, float[::1] y, int64_t rows, int64_t channels,
-                     bint naive):
+                     const float[::1] beta, bint relu, float[::1] y, int64_t rows,
+                     int64_t channels, bint naive):
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
             fastnn_batch_norm_apply_naive(&x[0], rows, channels, &mean[0], &scale[0], &beta[0],
-                                          &y[0])
+                                          relu, &y[0])
         else:
             status = fastnn_batch_norm_apply(&x[0], rows, channels, &mean[0], &scale[0],
-                                             &beta[0], &y[0])
+                                             &beta[0], relu, &y[0])
     _check(status)
 
 
 def batch_norm_backward(const float[::1] x, const float[::1] dy, const double[::1] mean,
                         const float[::1] inv_std, const float[::1] gamma, bint batch_stats,
-                        float[::1] dx, float[::1] dgamma, float[::1] dbeta, int64_t rows,
-                        int64_t channels, bint naive):
-    """dx and dw may be None: that gradient is then not computed."""
+                        const float[::1] relu_y, float[::1] dx, float[::1] dgamma,
+                        float[::1] dbeta, int64_t rows, int64_t channels, bint naive):
+    """relu_y (the fused ReLU's output, masking dy) and dx may be None: no
+    mask, and dx not computed."""
+    cdef const float *relu_ptr = NULL if relu_y is None else &relu_y[0]
     cdef float *dx_ptr = NULL if dx is None else &dx[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
             fastnn_batch_norm_backward_naive(&x[0], &dy[0], rows, channels, &mean[0],
-                                             &inv_std[0], &gamma[0], batch_stats, dx_ptr,
-                                             &dgamma[0], &dbeta[0])
+                                             &inv_std[0], &gamma[0], batch_stats, relu_ptr,
+                                             dx_ptr, &dgamma[0], &dbeta[0])
         else:
             status = fastnn_batch_norm_backward(&x[0], &dy[0], rows, channels, &mean[0],
-                                                &inv_std[0], &gamma[0], batch_stats, dx_ptr,
-                                                &dgamma[0], &dbeta[0])
+                                                &inv_std[0], &gamma[0], batch_stats,
+                                                relu_ptr, dx_ptr, &dgamma[0], &dbeta[0])
     _check(status)

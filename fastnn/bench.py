@@ -107,12 +107,20 @@ def _warp(batch, size, channels, backward=False):
                 (images,), options)
 
 
-def _batch_norm(rows, channels, kernel):
-    """Batch norm on a (rows, channels) matrix with unit statistics."""
+def _batch_norm(rows, channels, kernel, relu=False):
+    """Batch norm on a (rows, channels) matrix with unit statistics; ``relu``:
+    fused with the ReLU after it (the backward pass gets a ReLU output, half zeros)."""
     shapes = {"batch_norm_stats": 1, "batch_norm": 1, "batch_norm_backward": 2}[kernel]
     options = {} if kernel == "batch_norm_stats" else {
         "mean": np.zeros(channels, np.float32), "var": np.ones(channels, np.float32)}
-    return Case(f"{kernel} {rows}x{channels}", kernel, ((rows, channels),) * shapes, options)
+    if relu and kernel == "batch_norm":
+        options["relu"] = True
+    elif relu:
+        rng = np.random.default_rng(1)
+        options["relu_output"] = np.maximum(rng.uniform(-1, 1, (rows, channels)), 0).astype(
+            np.float32)
+    return Case(f"{kernel}{' + relu' if relu else ''} {rows}x{channels}", kernel,
+                ((rows, channels),) * shapes, options)
 
 
 def _relu(backward=False):
@@ -198,6 +206,8 @@ def canonical_cases():
         _batch_norm(64 * 26 * 26, 32, "batch_norm_stats"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
+        _batch_norm(64 * 26 * 26, 32, "batch_norm", relu=True),
+        _batch_norm(64 * 26 * 26, 32, "batch_norm_backward", relu=True),
         _relu(), _relu(backward=True), _dropout(),
         *_classifier_output(), _dense_backward(),
         # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)

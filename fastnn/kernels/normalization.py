@@ -77,7 +77,7 @@ def batch_norm_stats(x, impl="fast"):
     return mean, var
 
 
-def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast"):
+def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast", relu=False):
     """y = gamma · (x − mean) / sqrt(var + epsilon) + beta, per channel.
 
     Args:
@@ -88,6 +88,9 @@ def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast"):
         gamma, beta: (channels,) or None (1 and 0).
         epsilon: added to the variance, > 0.
         impl: "fast", "naive" or "numpy".
+        relu: True returns max(y, 0), computed in the same pass over the
+            data (batch norm followed by a ReLU, a model plan's rule
+            "batch norm + relu").
 
     Returns:
         float32 (rows, channels).
@@ -101,16 +104,16 @@ def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast"):
     beta = _per_channel(kernel, "beta", beta, channels, 0.0)
     inv_std = _inv_std(kernel, var, epsilon)
     if impl == "numpy":
-        return reference.batch_norm(x, mean, inv_std, gamma, beta).astype(np.float32)
+        return reference.batch_norm(x, mean, inv_std, gamma, beta, relu).astype(np.float32)
     scale = (gamma * inv_std).astype(np.float32)
     y = np.empty_like(x)
-    native.batch_norm_apply(x.reshape(-1), mean, scale, beta, y.reshape(-1), x.shape[0],
-                            channels, impl == "naive")
+    native.batch_norm_apply(x.reshape(-1), mean, scale, beta, bool(relu), y.reshape(-1),
+                            x.shape[0], channels, impl == "naive")
     return y
 
 
 def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=True,
-                        impl="fast", compute_dx=True):
+                        impl="fast", compute_dx=True, relu_output=None):
     """Gradients through ``batch_norm`` given dy = dL/dy.
 
     Args:
@@ -121,6 +124,9 @@ def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=
             constants (the moving averages at inference).
         impl: "fast", "naive" or "numpy".
         compute_dx: False skips dL/dx (returned as None).
+        relu_output: None, or the output of ``batch_norm(..., relu=True)``:
+            dy is then dL/d(relu output) and counts only where that output
+            is > 0 (the ReLU's backward pass, done as dy is read).
 
     Returns:
         (dx, dgamma, dbeta): dL/dx (rows, channels), dL/dgamma and dL/dbeta (channels,).
@@ -134,14 +140,20 @@ def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=
     mean, var = _statistics(kernel, mean, var, channels)
     gamma = _per_channel(kernel, "gamma", gamma, channels, 1.0)
     inv_std = _inv_std(kernel, var, epsilon)
+    if relu_output is not None:
+        relu_output = as_float32(kernel, "relu_output", relu_output, AXES)
+        check_shape(kernel, "relu_output", relu_output, x.shape)
     if impl == "numpy":
         dx, dgamma, dbeta = (a.astype(np.float32) for a in reference.batch_norm_backward(
-            x.astype(np.float64), dy.astype(np.float64), mean, inv_std, gamma, batch_stats))
+            x.astype(np.float64), dy.astype(np.float64), mean, inv_std, gamma, batch_stats,
+            relu_output))
         return (dx if compute_dx else None), dgamma, dbeta
     inv_std = inv_std.astype(np.float32)
     dx = np.empty_like(x) if compute_dx else None
     dgamma, dbeta = np.empty(channels, np.float32), np.empty(channels, np.float32)
     native.batch_norm_backward(x.reshape(-1), dy.reshape(-1), mean, inv_std, gamma,
-                               bool(batch_stats), None if dx is None else dx.reshape(-1),
+                               bool(batch_stats),
+                               None if relu_output is None else relu_output.reshape(-1),
+                               None if dx is None else dx.reshape(-1),
                                dgamma, dbeta, x.shape[0], channels, impl == "naive")
     return dx, dgamma, dbeta

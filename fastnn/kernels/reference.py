@@ -289,14 +289,18 @@ def batch_norm_stats(x):
     return x.mean(axis=0), x.var(axis=0)
 
 
-def batch_norm(x, mean, inv_std, gamma, beta):
-    """gamma · (x − mean) · inv_std + beta, column by column."""
-    return gamma * (x - mean) * inv_std + beta
+def batch_norm(x, mean, inv_std, gamma, beta, relu=False):
+    """gamma · (x − mean) · inv_std + beta, column by column (then max(·, 0) if relu)."""
+    y = gamma * (x - mean) * inv_std + beta
+    return np.maximum(y, 0) if relu else y
 
 
-def batch_norm_backward(x, dy, mean, inv_std, gamma, batch_stats):
+def batch_norm_backward(x, dy, mean, inv_std, gamma, batch_stats, relu_output=None):
     """(dx, dgamma, dbeta); with batch statistics, dx also flows through the
-    mean and variance: dx = gamma·inv_std·(dy − mean(dy) − x_hat·mean(dy·x_hat))."""
+    mean and variance: dx = gamma·inv_std·(dy − mean(dy) − x_hat·mean(dy·x_hat)).
+    With ``relu_output`` (a ReLU after it) dy is first relu_backward(relu_output, dy)."""
+    if relu_output is not None:
+        dy = relu_backward(relu_output, dy)
     x_hat = (x - mean) * inv_std
     dbeta, dgamma = dy.sum(axis=0), (dy * x_hat).sum(axis=0)
     if batch_stats:

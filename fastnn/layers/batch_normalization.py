@@ -21,6 +21,10 @@ class BatchNormalization(Layer):
     Weights, in Keras order: gamma, beta (trainable), moving_mean,
     moving_variance (not trainable), each of shape (C,), C = input_shape[axis].
 
+    In a model whose plan fuses it with the ReLU after it (rule "batch norm
+    + relu", ``fastnn.plan``), ``forward_relu`` writes relu(y) in the same
+    pass and ``backward_relu`` takes the ReLU's backward pass along.
+
     Args:
         axis: the feature axis (default -1, channels last); the course's
             chapter 31 uses ``axis=1`` on inputs of shape (None, 1, 5).
@@ -32,6 +36,8 @@ class BatchNormalization(Layer):
                               "so that they depend on x too")
     _x = BackwardCache("the input as (rows, features)")
     _stats = BackwardCache("the (mean, variance) forward normalised with")
+    _relu_rows = BackwardCache("forward_relu's output as (rows, features): backward_relu "
+                               "counts dy only where it is > 0")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -85,6 +91,14 @@ class BatchNormalization(Layer):
         return None if variable is None else variable.value
 
     def call(self, x, training=False):
+        return self._normalise(x, training, relu=False)
+
+    def forward_relu(self, x, training=False):
+        """relu(call(x)), in the same pass over the data: this layer followed
+        by an Activation("relu") layer, as one step."""
+        return self._normalise(x, training, relu=True)
+
+    def _normalise(self, x, training, relu):
         self._training = batch_stats = training and self.trainable
         self._x = rows = self._rows(x)
         if batch_stats:
@@ -96,13 +110,24 @@ class BatchNormalization(Layer):
             mean, var = self.moving_mean.value, self.moving_variance.value
         self._stats = (mean, var)
         y = batch_norm(rows, mean, var, self._value(self.gamma), self._value(self.beta),
-                       self.epsilon)
+                       self.epsilon, relu=relu)
+        if relu:
+            self._relu_rows = y
         return self._unrows(y, x.shape)
 
     def call_backward(self, dz):
+        return self._gradients(dz, None)
+
+    def backward_relu(self, dy):
+        """dLoss/dx from dLoss/dy of ``forward_relu``'s output: the ReLU's
+        backward (dy where that output is > 0) done as the kernel reads dy."""
+        return self._gradients(dy, self._relu_rows)
+
+    def _gradients(self, dz, relu_rows):
         dx, dgamma, dbeta = batch_norm_backward(
             self._x, self._rows(dz), *self._stats, self._value(self.gamma), self.epsilon,
-            batch_stats=self._training, compute_dx=self.input_gradient_needed)
+            batch_stats=self._training, compute_dx=self.input_gradient_needed,
+            relu_output=relu_rows)
         if self.gamma is not None:
             self.gamma.grad = dgamma
         if self.beta is not None:

@@ -12,6 +12,7 @@ from ..layers import InputLayer, Layer
 from ..layers.base import standardize_shape
 from ..naming import unique_name
 from ..plan import Plan
+from ..plan.profile import profile
 from ..unsupported import MODEL_ATTRIBUTES, attribute_error
 from . import config, deprecated, saving, training
 from .data import as_array, as_inputs
@@ -307,6 +308,19 @@ class Sequential:
         """The names of what ``evaluate`` returns, in order: "loss", then the
         compiled metrics as named in compile (["loss", "accuracy"])."""
         return ["loss"] + [metric.name for metric in self.metrics]
+
+    def profile(self, x, y, batch_size=32, steps=20, warmup=3):
+        """Where a training step's time goes: trains a copy of this model on
+        ``warmup + steps`` batches of x, y and returns a ``Profile`` whose
+        ``str()`` is a table of every plan step (the numbers of
+        ``print(model.plan)``), the loss and the optimizer's update: ms per
+        batch (median), % of the step, FLOPs and GFLOP/s where counted.
+
+        The model is left as it was (weights, optimizer state, moving
+        averages, the random generator): only the copy trains.  See
+        ``fastnn.plan.profile``."""
+        self._require_compiled("profile")
+        return profile(self, x, y, batch_size, steps, warmup)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        reset_metrics=True, return_dict=False):

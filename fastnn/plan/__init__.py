@@ -17,8 +17,12 @@ reason where a rule declined; ``model.compile(..., fuse=False)`` asks no
 rule at all (every layer's plain forward and backward, each activation a
 step of its own, the loss's plain gradient), so fused and plain can be
 compared for speed and results.  See docs/plan.md.
+
+``model.profile(x, y)`` (``profile.py``) times each step of the plan over a
+few training steps: where the time goes, step by step.
 """
 from .plan import Plan
+from .profile import Profile
 from .rules import RULES, Rule, Verdict
 
-__all__ = ["Plan", "RULES", "Rule", "Verdict"]
+__all__ = ["Plan", "Profile", "RULES", "Rule", "Verdict"]

@@ -2,7 +2,7 @@
 import textwrap
 
 from ..layers import Activation
-from .rules import (DENSE_RELU_MASK, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
+from .rules import (BATCH_NORM_RELU, DENSE_RELU_MASK, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
                     POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT,
                     SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
 from .steps import ActivationStep, BackwardStep, ForwardStep
@@ -33,7 +33,8 @@ class Plan:
         self.fuse = fuse
         self.verdicts = []
         self._trainable = [layer.trainable for layer in self.layers]
-        self.forward_steps = [step for layer in self.layers for step in self._forward(layer)]
+        self._relu_after_norm = set()   # indices of Activation layers fused into the norm below
+        self.forward_steps = self._forward_steps()
         output = self.layers[-1] if self.layers else None
         self.logits_activation = None
         if loss is not None and output is not None and self._ask(LOGITS_GRADIENT, loss, output):
@@ -94,6 +95,18 @@ class Plan:
             self.verdicts.append(verdict)
         return verdict.applies
 
+    def _forward_steps(self):
+        layers, steps, i = self.layers, [], 0
+        while i < len(layers):
+            if i + 1 < len(layers) and self._ask(BATCH_NORM_RELU, layers[i], layers[i + 1]):
+                steps += BATCH_NORM_RELU.steps(layers[i], layers[i + 1])
+                self._relu_after_norm.add(i + 1)
+                i += 2
+            else:
+                steps += self._forward(layers[i])
+                i += 1
+        return steps
+
     def _forward(self, layer):
         if self._ask(RELU_IN_KERNEL, layer):
             return RELU_IN_KERNEL.steps(layer)
@@ -123,6 +136,10 @@ class Plan:
                     break
                 steps += MAX_POOL_THROUGH_RELU.steps(layer, layers[i - 1])
                 taken.add(i - 1)
+            elif i in self._relu_after_norm and i not in taken:
+                # an Activation has no weights, so the norm below is >= lowest
+                steps += BATCH_NORM_RELU.backward_steps(layers[i - 1], layer, i - 1 > lowest)
+                i -= 1
             else:
                 # with fuse=False, lowest is 0 and every layer computes its input gradient
                 steps += self._layer_backward(layer, i in taken, i > lowest or not self.fuse,
@@ -153,6 +170,14 @@ class Plan:
 
     # ---- printing ------------------------------------------------------------------------
 
+    def loss_step(self):
+        """(name, what it computes) of the loss's step, as printed."""
+        if self.from_logits:
+            output = self.layers[-1]
+            return (LOGITS_GRADIENT.step_name(output),
+                    f"{self.loss.name}, and dLoss/dlogits of {output.name}")
+        return self.loss.name, "the loss, and dLoss/dy_pred"
+
     def lines(self):
         """The plan as text, line by line: the numbered steps, then each rule
         with why it pays and its verdicts (yes: where it applies; no: where it
@@ -165,16 +190,12 @@ class Plan:
 
         lines.append("forward")
         for step in self.forward_steps:
-            step_line(step.name, step.layers[0].name)
+            step_line(step.name, " + ".join(layer.name for layer in step.layers))
         lines.append("loss")
         if self.loss is None:
             lines.append("       not compiled: backward starts from a given dLoss/dy_pred")
-        elif self.from_logits:
-            output = self.layers[-1]
-            step_line(LOGITS_GRADIENT.step_name(output),
-                      f"{self.loss.name}, and dLoss/dlogits of {output.name}")
         else:
-            step_line(self.loss.name, "the loss, and dLoss/dy_pred")
+            step_line(*self.loss_step())
         lines.append("backward")
         for step in self.backward_steps:
             step_line(step.name, " + ".join(layer.name for layer in step.layers),

@@ -10,7 +10,7 @@ backward pass early).  ``Plan`` asks them while it walks the layers;
 """
 from typing import NamedTuple
 
-from ..layers import Activation, Conv2D, Dense, MaxPooling2D
+from ..layers import Activation, BatchNormalization, Conv2D, Dense, MaxPooling2D
 from ..layers.base import KernelBiasLayer
 from ..naming import snake_case
 from .steps import BackwardStep, ForwardStep, PooledGradientStep
@@ -91,6 +91,33 @@ class ReluInKernel(Rule):
                             "forward", self)]
 
 
+class BatchNormRelu(Rule):
+    name = "batch norm + relu"
+    why = ("the batch norm pass writes relu(y) as it writes y, and its backward pass reads dy "
+           "only where that output is > 0: no ReLU pass forward or backward, and no gradient "
+           "array between the two")
+
+    def check(self, norm, after):
+        """Asked for each layer and the one after it."""
+        if not isinstance(norm, BatchNormalization) or not isinstance(after, Activation):
+            return None
+        activation = activation_of(after)
+        if activation is None:
+            return None
+        where = f"{norm.name} + {after.name}"
+        if activation.name == "relu" and not activation.config:
+            return self.yes(where)
+        return self.no(where, f"{after.name}'s activation is {activation_name(activation)}, "
+                              f"the batch norm kernel applies a plain relu only")
+
+    def steps(self, norm, after):
+        return [ForwardStep(f"{kind(norm)}+relu", (norm, after), "forward_relu", self)]
+
+    def backward_steps(self, norm, after, input_gradient):
+        return [BackwardStep(f"{kind(norm)}+relu backward", (norm, after), "backward_relu",
+                             self, input_gradient)]
+
+
 class DenseReluMask(Rule):
     name = "dense backward with relu mask"
     why = ("dense_backward multiplies dy by the ReLU's mask (y > 0) as it reads it: "
@@ -118,8 +145,8 @@ class MaxPoolThroughRelu(Rule):
         if has_kernel_relu(below):
             return self.yes(where)
         if isinstance(below, Activation):
-            return self.no(where, f"{below.name} is an Activation layer: it keeps its own "
-                                  f"backward step")
+            return self.no(where, f"{below.name} is an Activation layer: its backward is a "
+                                  f"step of its own, or part of batch norm + relu's")
         return self.no(where, f"{below.name}'s activation is "
                               f"{activation_name(below.activation)}, not a ReLU in its kernel")
 
@@ -192,6 +219,7 @@ class SkipInputGradient(Rule):
 
 
 RELU_IN_KERNEL = ReluInKernel()
+BATCH_NORM_RELU = BatchNormRelu()
 DENSE_RELU_MASK = DenseReluMask()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
@@ -199,5 +227,5 @@ LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
-RULES = (RELU_IN_KERNEL, DENSE_RELU_MASK, MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT,
-         LOGITS_GRADIENT, SKIP_LAYERS_BELOW, SKIP_INPUT_GRADIENT)
+RULES = (RELU_IN_KERNEL, BATCH_NORM_RELU, DENSE_RELU_MASK, MAX_POOL_THROUGH_RELU,
+         POOLED_WEIGHT_GRADIENT, LOGITS_GRADIENT, SKIP_LAYERS_BELOW, SKIP_INPUT_GRADIENT)

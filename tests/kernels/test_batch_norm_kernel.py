@@ -64,6 +64,47 @@ def test_forward_and_backward_match_reference(impl, batch_stats, case):
     close(dx, edx, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("impl", [*NATIVE_IMPLS, "numpy"])
+@pytest.mark.parametrize("batch_stats", [True, False])
+@given(case=matrices())
+def test_fused_relu_matches_batch_norm_then_relu(impl, batch_stats, case):
+    """relu=True writes max(y, 0) (beta in [-2, 2] puts many outputs below 0);
+    relu_output makes the backward pass count dy only where that output is > 0,
+    as relu_backward followed by the plain backward pass would."""
+    x, dy, gamma, beta = case
+    mean, var = reference.batch_norm_stats(f64(x))
+    inv_std = 1 / np.sqrt(var + EPS)
+    r = batch_norm(x, mean, var, gamma, beta, EPS, impl=impl, relu=True)
+    expected = np.maximum(reference.batch_norm(f64(x), mean, inv_std, gamma, beta), 0)
+    close(r, expected, rtol=1e-5, atol=1e-5)
+    assert np.all(r >= 0)
+    dx, dgamma, dbeta = batch_norm_backward(x, dy, mean, var, gamma, EPS, batch_stats,
+                                            impl=impl, relu_output=r)
+    masked = np.where(r > 0, f64(dy), 0.0)
+    edx, edgamma, edbeta = reference.batch_norm_backward(f64(x), masked, mean, inv_std,
+                                                         gamma, batch_stats)
+    scale = np.sqrt(len(x))
+    close(dbeta, edbeta, rtol=1e-6, atol=1e-6 * scale)
+    close(dgamma, edgamma, rtol=1e-5, atol=1e-5 * scale)
+    close(dx, edx, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+def test_fused_relu_keeps_nan_and_masks_it_out_backward(impl):
+    """NaN stays NaN forward (a diverged net stays visible, as relu's); a NaN
+    dy where the ReLU's output is 0 does not reach the gradients (relu_backward
+    gives 0 there, not 0 * NaN)."""
+    x = np.array([[np.nan, 1.0], [2.0, -1.0], [3.0, -2.0]], np.float32)
+    mean, var = np.array([2.0, 0.0]), np.array([1.0, 1.0])
+    r = batch_norm(x, mean, var, impl=impl, relu=True)
+    assert np.isnan(r[0, 0]) and r[1, 1] == 0 and r[2, 1] == 0 and r[2, 0] > 0
+    dy = np.array([[1.0, 1.0], [1.0, np.nan], [1.0, np.nan]], np.float32)
+    _, dgamma, dbeta = batch_norm_backward(x[1:], dy[1:], mean, var, batch_stats=False,
+                                           impl=impl, relu_output=r[1:])
+    assert np.isfinite(dgamma).all() and np.isfinite(dbeta).all()
+    assert dbeta[1] == 0
+
+
 OFFSETS = [0.0, 10.0, 100.0, 1e3, 1e4]
 
 
@@ -181,6 +222,8 @@ def test_compute_dx_false_skips_dx(impl):
     (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((2, 2)), [0, 0], [1, 1]),
      "dy must have shape"),
     (lambda: batch_norm_stats(np.zeros((3, 2)), impl="cuda"), "impl must be one of"),
+    (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((3, 2)), [0, 0], [1, 1],
+                                 relu_output=np.zeros((3, 3))), "relu_output must have shape"),
 ])
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):

@@ -386,46 +386,58 @@ def bn_stats_case(rows, channels):
                 (Tolerance(1e-12, 1e-12), Tolerance(1e-9, 1e-12)), float64_outputs=(0, 1))
 
 
-def bn_apply_case(rows, channels):
+def bn_apply_case(rows, channels, relu=False):
     def make(rng):
         inputs = bn_inputs(rng, rows, channels)
         del inputs["dy"]
         return inputs
 
-    return Case(f"batch_norm {rows}x{channels}", make,
-                lambda x, mean, var, gamma, beta: (kernels.batch_norm(x, mean, var, gamma, beta),),
+    def expected(x, mean, var, gamma, beta):
+        y = reference.batch_norm(x, mean, inv_std(var), gamma, beta)
+        return (np.maximum(y, 0) if relu else y),
+
+    return Case(f"batch_norm {rows}x{channels}" + " relu" * relu, make,
                 lambda x, mean, var, gamma, beta: (
-                    reference.batch_norm(x, mean, inv_std(var), gamma, beta),),
-                (Tolerance(1e-5, 1e-5),))
+                    kernels.batch_norm(x, mean, var, gamma, beta, relu=relu),),
+                expected, (Tolerance(1e-5, 1e-5),))
 
 
-def bn_backward_case(rows, channels, batch_stats, compute_dx=True):
+def bn_backward_case(rows, channels, batch_stats, compute_dx=True, relu=False):
+    """With ``relu``: the backward pass of batch norm + relu, given the
+    ReLU's output (random, about half zeros: the kernel only masks with it)."""
     def make(rng):
         inputs = bn_inputs(rng, rows, channels)
         del inputs["beta"]
+        inputs["relu_y"] = relu_output(rng, rows, channels) if relu else None
         return inputs
 
-    def fast(x, dy, mean, var, gamma):
+    def fast(x, dy, mean, var, gamma, relu_y):
         return kernels.batch_norm_backward(x, dy, mean, var, gamma, batch_stats=batch_stats,
-                                           compute_dx=compute_dx)
+                                           compute_dx=compute_dx, relu_output=relu_y)
 
-    def expected(x, dy, mean, var, gamma):
+    def expected(x, dy, mean, var, gamma, relu_y):
+        if relu_y is not None:
+            dy = np.where(relu_y > 0, dy, 0.0)
         dx, dgamma, dbeta = reference.batch_norm_backward(x, dy, mean, inv_std(var), gamma,
                                                           batch_stats)
         return (dx if compute_dx else None), dgamma, dbeta
 
     return Case(f"batch_norm_backward {rows}x{channels} batch_stats={batch_stats}"
-                + " no-dx" * (not compute_dx), make, fast, expected,
+                + " no-dx" * (not compute_dx) + " relu" * relu, make, fast, expected,
                 (Tolerance(1e-4, 1e-5), Tolerance(1e-5, 1e-5), Tolerance(1e-5, 1e-5)))
 
 
 BATCH_NORM = [
     *(bn_stats_case(*shape) for shape in BN_SHAPES),
     *(bn_apply_case(*shape) for shape in BN_SHAPES),
+    bn_apply_case(*BN_SHAPES[1], relu=True),
     bn_backward_case(*BN_SHAPES[0], batch_stats=True),
     bn_backward_case(*BN_SHAPES[1], batch_stats=True),
     bn_backward_case(*BN_SHAPES[0], batch_stats=False),
     bn_backward_case(*BN_SHAPES[1], batch_stats=True, compute_dx=False),
+    bn_backward_case(*BN_SHAPES[0], batch_stats=True, relu=True),
+    bn_backward_case(*BN_SHAPES[1], batch_stats=False, relu=True),
+    bn_backward_case(*BN_SHAPES[1], batch_stats=True, compute_dx=False, relu=True),
 ]
 
 

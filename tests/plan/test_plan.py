@@ -25,7 +25,7 @@ from fastnn import activations, losses
 from fastnn.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
                            Dropout, Flatten, Input, MaxPooling2D)
 from fastnn.models import Sequential
-from fastnn.models.training import train_step
+from fastnn.models.training import compute_gradients, train_step
 from fastnn.optimizers import SGD
 from fastnn.plan import rules
 
@@ -124,6 +124,87 @@ def test_dense_backward_with_the_relu_mask(spec):
     fused, _, results = train_twins(layers, x, y, "mse")
     assert applied(fused, rules.DENSE_RELU_MASK) == [l.name for l in fused.layers[-2::-1]]
     assert_same_step(results, exact=True)
+
+
+norm_nets = st.fixed_dictionaries({
+    "below": st.sampled_from(["conv2d", "dense", "nothing"]),  # nothing: skips its dLoss/dx
+    "axis": st.sampled_from([-1, 1]), "seed": seeds})
+
+
+def norm_relu_net(spec):
+    """A BatchNormalization (beta drawn from [-0.05, 0.05], so the ReLU cuts
+    about half its outputs) followed by an Activation("relu") layer."""
+    def layers():
+        below = {"conv2d": [Conv2D(3, 2)], "dense": [Dense(4)], "nothing": []}[spec["below"]]
+        norm = BatchNormalization(axis=spec["axis"], beta_initializer="random_uniform",
+                                  gamma_initializer="random_uniform", momentum=0.5)
+        return [Input(shape=(5, 4, 2))] + below + [norm, Activation("relu"), Flatten(),
+                                                    Dense(2)]
+    x, y = images(spec["seed"], (6, 5, 4, 2)), images(spec["seed"] + 1, (6, 2))
+    return layers, x, y
+
+
+@given(spec=norm_nets)
+def test_batch_norm_with_relu(spec):
+    """Training: the batch's statistics, the moving averages updated (among the
+    weights compared), predictions after the step on the moving averages."""
+    layers, x, y = norm_relu_net(spec)
+    fused, plain, results = train_twins(layers, x, y, "mse")
+    norm, relu = (l.name for l in fused.layers if isinstance(l, (BatchNormalization,
+                                                                   Activation)))
+    assert applied(fused, rules.BATCH_NORM_RELU) == [f"{norm} + {relu}"]
+    assert [s.name for s in fused.plan.forward_steps].count("relu") == 0
+    assert [s.name for s in plain.plan.forward_steps].count("relu") == 1
+    assert_same_step(results, exact=False)
+
+
+@given(spec=norm_nets)
+def test_batch_norm_with_relu_in_inference_mode(spec):
+    """compute_gradients(training=False) (the gradient check's): the moving
+    averages normalise, as constants, in the forward and the backward pass."""
+    layers, x, y = norm_relu_net(spec)
+    fused, plain, _ = train_twins(layers, x, y, "mse")   # moving averages moved off 0 and 1
+    assert len(applied(fused, rules.BATCH_NORM_RELU)) == 1
+    grads = []
+    for model in (fused, plain):
+        loss, y_pred = compute_gradients(model, x, y, training=False)
+        grads.append((loss, y_pred, [v.grad.copy() for v in model.trainable_variables]))
+    (loss_f, y_f, grads_f), (loss_p, y_p, grads_p) = grads
+    assert loss_f == loss_p
+    np.testing.assert_array_equal(y_f, y_p)
+    for g_f, g_p in zip(grads_f, grads_p):
+        np.testing.assert_allclose(g_f, g_p, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("activation, reason", [
+    ("elu", "activation's activation is elu, the batch norm kernel applies a plain relu only"),
+    (activations.get("relu").configure(max_value=6.0),
+     "activation's activation is relu(max_value=6.0), the batch norm kernel applies a plain "
+     "relu only")])
+def test_the_plan_says_why_batch_norm_keeps_its_activation_apart(activation, reason,
+                                                                fresh_session):
+    model = Sequential([Dense(4, input_shape=(3,)), BatchNormalization(),
+                        Activation(activation), Dense(2)])
+    model.compile("sgd", "mse")
+    assert f"no: batch_normalization + activation: {reason}" in verdicts(model.plan)
+    assert ("batch_normalization", "batch_normalization") in steps(model.plan, "forward")
+
+
+def test_the_plan_of_conv_batch_norm_relu(fresh_session):
+    model = Sequential([Conv2D(4, 3, input_shape=(8, 8, 1)), BatchNormalization(),
+                        Activation("relu"), MaxPooling2D(2), Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    assert steps(model.plan, "forward") == [
+        ("conv2d", "conv2d"),
+        ("batch_normalization+relu", "batch_normalization + activation"),
+        ("max_pooling2d", "max_pooling2d"), ("flatten", "flatten"), ("dense", "dense")]
+    assert steps(model.plan, "backward") == [
+        ("dense backward", "dense"), ("flatten backward", "flatten"),
+        ("max_pooling2d backward", "max_pooling2d"),
+        ("batch_normalization+relu backward", "batch_normalization + activation"),
+        ("conv2d backward", "conv2d  (no input gradient)")]
+    assert "batch norm + relu why: the batch norm pass writes relu(y) as it writes y" in (
+        verdicts(model.plan))
 
 
 @given(window=windows, pool=st.integers(1, 3), pool_strides=st.sampled_from([None, 1, 2]),
@@ -315,7 +396,8 @@ def test_the_demo_cnn_plan(fresh_session):
             "skip input gradient of the first trainable layer why: nothing below it learns, so "
             "dLoss/dx of its input would be thrown away yes: conv2d"]:
         assert expected in text
-    assert text.count("no place for it in this model") == 2  # relu mask, skip below
+    # batch norm + relu, relu mask, skip below
+    assert text.count("no place for it in this model") == 3
 
 
 def test_the_course_mlp_plan(fresh_session):
@@ -338,7 +420,8 @@ def test_the_course_mlp_plan(fresh_session):
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
-    assert text.count("no place for it in this model") == 3  # max pool, pooled, skip below
+    # batch norm + relu, max pool, pooled, skip below
+    assert text.count("no place for it in this model") == 4
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
