@@ -165,9 +165,10 @@ static float derivative_naive(fastnn_activation f, float a, float v)
         float s = sigmoid_naive(v);
         return s * (1.0f + v * (1.0f - s));
     }
-    case FASTNN_ACT_GELU_TANH: {
+    case FASTNN_ACT_GELU_TANH: { /* v clamped as in gelu_clamp below */
         float s = sigmoid_naive(2.0f * GELU_C * (v + GELU_K * v * v * v));
-        return s + 2.0f * v * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * GELU_K * v * v);
+        float c = v > 11.0f ? 11.0f : v < -11.0f ? -11.0f : v;
+        return s + 2.0f * c * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * GELU_K * c * c);
     }
     }
     return 1.0f;
@@ -206,6 +207,15 @@ FASTNN_INLINE float softplus_fast(float x)
 FASTNN_INLINE float gelu_tanh_argument(float x)
 {
     return 2.0f * GELU_C * (x + GELU_K * x * x * x);
+}
+
+/* x clamped to [-11, 11] in gelu_tanh's derivative s + x s (1 - s) u'(x):
+ * beyond, s (1 - s) is 0 in float32 (e^-112), and the clamp keeps x u'(x)
+ * finite so that 0 * inf does not make the gradient NaN at |x| > 1.8e19. */
+FASTNN_INLINE float gelu_clamp(float x)
+{
+    float c = fastnn_where(x > 11.0f, 11.0f, x);
+    return fastnn_where(c < -11.0f, -11.0f, c);
 }
 
 /* One loop per activation, so that each vectorises on its own; `omp simd`
@@ -302,8 +312,9 @@ FASTNN_INLINE void backward_range(fastnn_activation f, float a, const float *v,
     case FASTNN_ACT_GELU_TANH:
         EACH(i, i0, i1) {
             float x = v[i], s = fastnn_sigmoid(gelu_tanh_argument(x));
-            float du = 2.0f * GELU_C * (1.0f + 3.0f * GELU_K * x * x);
-            dx[i] = dy[i] * (s + x * s * (1.0f - s) * du);
+            float c = gelu_clamp(x);
+            float du = 2.0f * GELU_C * (1.0f + 3.0f * GELU_K * c * c);
+            dx[i] = dy[i] * (s + c * s * (1.0f - s) * du);
         }
         break;
     }
