@@ -26,6 +26,7 @@ from .validation import as_float32_any_shape, check_impl, finite_number, is_floa
 ACTIVATION_NAMES = ("tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "hard_sigmoid",
                     "leaky_relu", "exponential", "silu", "gelu_tanh")
 _CODES = {name: code for code, name in enumerate(ACTIVATION_NAMES)}
+DEFAULT_ALPHA = {"elu": 1.0, "leaky_relu": 0.2}   # Keras's defaults for the names
 
 
 def relu(x, impl="fast"):
@@ -83,6 +84,8 @@ def _check_activation(kernel, name, alpha):
     if name not in _CODES:
         raise ValueError(f"{kernel}: name must be one of {', '.join(map(repr, ACTIVATION_NAMES))}, "
                          f"got {name!r}")
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(name, 0.0)
     if not finite_number(alpha):
         raise ValueError(f"{kernel}: alpha must be a finite number, got {alpha!r}")
     if name == "elu" and not alpha > 0:
@@ -106,11 +109,11 @@ def _output(kernel, out, like):
     return out
 
 
-def activation(name, x, alpha=0.0, impl="fast", out=None):
+def activation(name, x, alpha=None, impl="fast", out=None):
     """y = f(x) elementwise for one of ``ACTIVATION_NAMES``, x of any shape.
 
-    ``alpha`` is elu's alpha (> 0) or leaky_relu's slope (>= 0); the others
-    ignore it.  ``out``: where to write y (x itself to work in place);
+    ``alpha`` is elu's alpha (> 0, default 1) or leaky_relu's slope (>= 0,
+    default 0.2); the others ignore it.  ``out``: where to write y (x itself to work in place);
     default a new float32 array.
     """
     check_impl("activation", impl)
@@ -124,7 +127,7 @@ def activation(name, x, alpha=0.0, impl="fast", out=None):
     return y
 
 
-def activation_backward(name, source, dy, alpha=0.0, impl="fast", out=None):
+def activation_backward(name, source, dy, alpha=None, impl="fast", out=None):
     """dLoss/dx = dy · f'(.) of ``activation(name, x, alpha)``.
 
     ``source`` is the forward output y, or the input x for the activations
