@@ -156,19 +156,15 @@ _UFUNC_BELOW = 10_000
 
 
 def _elementwise(name, x, alpha=0.0, out=None):
-    """f(x) for the kernel ``name`` (into ``out`` if given: x itself works): the
-    C kernel on float32, the NumPy formula (``kernels.reference``) in x's dtype
-    otherwise."""
+    """f(x) for the kernel ``name``: the C kernel on float32 (into ``out`` if
+    given, x itself works), the NumPy formula (``kernels.reference``) in x's
+    dtype otherwise."""
     x = _as_float(x)
-    if x.dtype == np.float32:
-        if name in _UFUNCS and x.size < _UFUNC_BELOW:
-            return _UFUNCS[name](x, out=out)
-        return kernels.activation(name, x, alpha, out=out)
-    y = reference.activation(name, x, alpha)
-    if out is None:
-        return y
-    out[...] = y
-    return out
+    if x.dtype != np.float32:
+        return reference.activation(name, x, alpha)
+    if name in _UFUNCS and x.size < _UFUNC_BELOW:
+        return _UFUNCS[name](x, out=out)
+    return kernels.activation(name, x, alpha, out=out)
 
 
 def _elementwise_backward(name, x, y, dy, alpha=0.0):
