@@ -204,6 +204,37 @@ void fastnn_relu_naive(const float *x, float *y, int64_t n);
 void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n);
 void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n);
 
+/* ---- the other elementwise activations (activation.c) -------------------
+ * y = f(x) and dx = dy * f'(.), n values each; alpha is elu's alpha (> 0) or
+ * leaky_relu's slope (>= 0), ignored by the others.  The backward pass reads
+ * the forward output y (`from`), or the input x where
+ * fastnn_activation_reads_input(f) is 1 (silu, gelu_tanh).  Outputs are
+ * overwritten; y may be x, dx may be dy. */
+typedef enum {
+    FASTNN_ACT_TANH = 0,
+    FASTNN_ACT_SIGMOID = 1,
+    FASTNN_ACT_ELU = 2,
+    FASTNN_ACT_SELU = 3,
+    FASTNN_ACT_SOFTPLUS = 4,
+    FASTNN_ACT_SOFTSIGN = 5,
+    FASTNN_ACT_HARD_SIGMOID = 6,
+    FASTNN_ACT_LEAKY_RELU = 7,
+    FASTNN_ACT_EXPONENTIAL = 8,
+    FASTNN_ACT_SILU = 9,
+    FASTNN_ACT_GELU_TANH = 10   /* gelu(approximate=True) */
+} fastnn_activation;
+int fastnn_activation_reads_input(fastnn_activation f);
+void fastnn_activation_forward(fastnn_activation f, float alpha,
+                               const float *x, float *y, int64_t n);
+void fastnn_activation_forward_naive(fastnn_activation f, float alpha,
+                                     const float *x, float *y, int64_t n);
+void fastnn_activation_backward(fastnn_activation f, float alpha,
+                                const float *from, const float *dy, float *dx,
+                                int64_t n);
+void fastnn_activation_backward_naive(fastnn_activation f, float alpha,
+                                      const float *from, const float *dy,
+                                      float *dx, int64_t n);
+
 /* ---- softmax (softmax.c) -------------------------------------------------
  * y[i, :] = exp(x[i, :] - max) / sum(exp(x[i, :] - max)) for each of the
  * rows of x (rows x n, n >= 1). */

@@ -133,6 +133,15 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_relu_naive(const float *x, float *y, int64_t n)
     void fastnn_relu_backward(const float *y, const float *dy, float *dx, int64_t n)
     void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int64_t n)
+    # f is a fastnn_activation (an enum: C converts the int)
+    int fastnn_activation_reads_input(int f)
+    void fastnn_activation_forward(int f, float alpha, const float *x, float *y, int64_t n)
+    void fastnn_activation_forward_naive(int f, float alpha, const float *x, float *y,
+                                         int64_t n)
+    void fastnn_activation_backward(int f, float alpha, const float *source, const float *dy,
+                                    float *dx, int64_t n)
+    void fastnn_activation_backward_naive(int f, float alpha, const float *source,
+                                          const float *dy, float *dx, int64_t n)
     int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
                                 const double *mean, const float *scale, const float *beta,
                                 int relu, float *y)
@@ -531,6 +540,30 @@ def relu_backward(const float[::1] y, const float[::1] dy, float[::1] dx, bint n
             fastnn_relu_backward_naive(&y[0], &dy[0], &dx[0], y.shape[0])
         else:
             fastnn_relu_backward(&y[0], &dy[0], &dx[0], y.shape[0])
+
+
+def activation_reads_input(int f):
+    return bool(fastnn_activation_reads_input(f))
+
+
+def activation_forward(int f, float alpha, const float[::1] x, float[::1] y, bint naive):
+    """y may be x (in place)."""
+    with nogil:
+        if naive:
+            fastnn_activation_forward_naive(f, alpha, &x[0], &y[0], x.shape[0])
+        else:
+            fastnn_activation_forward(f, alpha, &x[0], &y[0], x.shape[0])
+
+
+def activation_backward(int f, float alpha, const float[::1] source, const float[::1] dy,
+                        float[::1] dx, bint naive):
+    """source is y, or x where activation_reads_input(f); dx may be dy."""
+    with nogil:
+        if naive:
+            fastnn_activation_backward_naive(f, alpha, &source[0], &dy[0], &dx[0],
+                                             source.shape[0])
+        else:
+            fastnn_activation_backward(f, alpha, &source[0], &dy[0], &dx[0], source.shape[0])
 
 
 def batch_norm_apply(const float[::1] x, const double[::1] mean, const float[::1] scale,

@@ -13,6 +13,12 @@ multiply ``dy`` by ``f'(x)``, often cheaper from ``y`` (sigmoid:
 ``y(1 - y)``); softmax mixes a whole row, so it gets a full Jacobian-vector
 product.
 
+For float32 arrays every element-wise activation runs as one C kernel pass
+(``fastnn.kernels.activation``: vectorised exp, tanh and sigmoid, OpenMP
+threads), and its backward pass as another; other dtypes (float64) use the
+NumPy formulas of ``fastnn.kernels.reference``, the same ones written out.
+Exact gelu (erf) stays in NumPy float64.
+
 Layers use ``get(identifier)``, which returns an :class:`Activation` holding
 both halves:
 
@@ -25,6 +31,7 @@ import math
 import numpy as np
 
 from . import kernels
+from .kernels import reference
 
 
 class Activation:
@@ -44,6 +51,32 @@ class Activation:
         self._forward = forward
         self._backward = backward
         self.config = config
+        self.kernel = _kernel_of(name, config) if forward is _BUILT_IN_FORWARD.get(name) else None
+
+    @property
+    def in_place(self):
+        """Whether a float32 array may be overwritten by this activation's
+        output (``forward_in_place``): its C kernel's backward pass needs only
+        y, so nothing needs the input once y exists."""
+        return self.kernel is not None and not kernels.activation_reads_input(self.kernel[0])
+
+    def forward_in_place(self, z):
+        """y = f(z) written over z (a C-contiguous float32 array; only where
+        ``in_place``): a layer's kernel output becomes its activation's output
+        without a second array."""
+        name, alpha = self.kernel
+        return _elementwise(name, z, alpha, out=z)
+
+    def backward_into(self, x, y, dy, out):
+        """``backward(x, y, dy)`` written into ``out`` (float32 of dy's shape)
+        by the C kernel, for float32 y (x for silu and gelu) and dy; where
+        there is no kernel, or other dtypes, a new array as ``backward``."""
+        if self.kernel is not None and dy.dtype == np.float32:
+            name, alpha = self.kernel
+            source = x if kernels.activation_reads_input(name) else y
+            if source.dtype == np.float32:
+                return kernels.activation_backward(name, source, dy, alpha, out=out)
+        return self.backward(x, y, dy)
 
     def forward(self, x):
         """y = f(x)."""
@@ -70,15 +103,80 @@ class Activation:
 
 
 _BUILT_IN = {}   # name -> Activation, filled by @_derivative_of below
+_BUILT_IN_FORWARD = {}   # name -> its forward function
 _ALIASES = {"swish": "silu"}
 
 
 def _derivative_of(forward):
     """Registers ``forward`` and the decorated backward as the Activation ``forward.__name__``."""
     def register(backward):
+        _BUILT_IN_FORWARD[forward.__name__] = forward
         _BUILT_IN[forward.__name__] = Activation(forward.__name__, forward, backward)
         return backward
     return register
+
+
+def _leaky_slope(negative_slope=0.0, max_value=None, threshold=0.0):
+    """The slope of a relu configured as a leaky relu (slope > 0, no cap, threshold
+    0: the C kernel leaky_relu), else None."""
+    leaky = (max_value is None and threshold == 0 and isinstance(negative_slope, (int, float))
+             and 0 < negative_slope < math.inf)
+    return float(negative_slope) if leaky else None
+
+
+def _kernel_of(name, config):
+    """(kernel name, alpha) of the C kernel computing the built-in activation
+    ``name`` with keyword arguments ``config`` on float32, or None (relu and
+    softmax have kernels of their own; exact gelu and capped relus stay NumPy)."""
+    if name in ("tanh", "sigmoid", "selu", "softplus", "softsign", "hard_sigmoid",
+                "exponential", "silu") and not config:
+        return name, 0.0
+    if name == "elu" and set(config) <= {"alpha"}:
+        alpha = config.get("alpha", 1.0)
+        ok = isinstance(alpha, (int, float)) and 0 < alpha < math.inf
+        return ("elu", float(alpha)) if ok else None
+    if name in ("relu", "leaky_relu"):
+        try:
+            slope = _leaky_slope(**({"negative_slope": 0.2} if name == "leaky_relu" else {}),
+                                 **config)
+        except TypeError:   # an unknown keyword: the NumPy formula will say so
+            return None
+        return None if slope is None else ("leaky_relu", slope)
+    if name == "gelu" and set(config) <= {"approximate"} and config.get("approximate"):
+        return "gelu_tanh", 0.0
+    return None
+
+
+# tanh and e^x are single NumPy ufuncs with SIMD loops of NumPy's own, as fast per
+# element as the C kernel on one thread; below the size where the C kernel takes a
+# second thread (20 operations per element, 2e5 per thread: csrc/runtime.c) they
+# cost less per call (no argument checks, no buffer acquisitions: ~1 µs less).
+_UFUNCS = {"tanh": np.tanh, "exponential": np.exp}
+_UFUNC_BELOW = 10_000
+
+
+def _elementwise(name, x, alpha=0.0, out=None):
+    """f(x) for the kernel ``name``: the C kernel on float32 (into ``out`` if
+    given, x itself works), the NumPy formula (``kernels.reference``) in x's
+    dtype otherwise."""
+    x = _as_float(x)
+    if x.dtype != np.float32:
+        return reference.activation(name, x, alpha)
+    if name in _UFUNCS and x.size < _UFUNC_BELOW:
+        return _UFUNCS[name](x, out=out)
+    return kernels.activation(name, x, alpha, out=out)
+
+
+def _elementwise_backward(name, x, y, dy, alpha=0.0):
+    """dy · f'(.) for the kernel ``name``, from y (or x, for silu and gelu;
+    y is recomputed from x when a caller gives None)."""
+    if kernels.activation_reads_input(name):
+        source = x
+    else:
+        source = y if y is not None else _elementwise(name, x, alpha)
+    if source.dtype == np.float32 and dy.dtype == np.float32:
+        return kernels.activation_backward(name, source, dy, alpha)
+    return reference.activation_backward(name, source, dy, alpha)
 
 
 def _as_float(x):
@@ -99,6 +197,9 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     x = _as_float(x)
     if negative_slope == 0 and max_value is None and threshold == 0:  # the common case
         return kernels.relu(x) if x.dtype == np.float32 else np.maximum(x, x.dtype.type(0))
+    slope = _leaky_slope(negative_slope, max_value, threshold)
+    if slope is not None:
+        return _elementwise("leaky_relu", x, slope)
     above = x if max_value is None else np.minimum(x, max_value)
     return np.where(x > threshold, above, negative_slope * (x - threshold)).astype(x.dtype)
 
@@ -111,6 +212,9 @@ def _relu_backward(x, y, dy, negative_slope=0.0, max_value=None, threshold=0.0):
         if y.dtype == np.float32 and dy.dtype == np.float32:
             return kernels.relu_backward(y, dy)
         return dy * (y > 0)
+    slope = _leaky_slope(negative_slope, max_value, threshold)
+    if slope is not None:   # y > 0 exactly where x > 0
+        return _elementwise_backward("leaky_relu", x, y, dy, slope)
     # slope 1 between threshold and max_value, 0 above max_value, negative_slope below
     slope = np.where(x > threshold, 1.0, negative_slope)
     if max_value is not None:
@@ -143,13 +247,12 @@ def hard_sigmoid(x):
 
     (Keras 3 uses relu6(x + 3) / 6 instead; fastnn follows the course.)
     """
-    x = _as_float(x)
-    return np.clip(0.2 * x + 0.5, 0.0, 1.0).astype(x.dtype)
+    return _elementwise("hard_sigmoid", x)
 
 
 @_derivative_of(hard_sigmoid)
 def _hard_sigmoid_backward(x, y, dy):
-    return dy * np.where(np.abs(x) < 2.5, 0.2, 0.0).astype(dy.dtype)   # 0.2 on the ramp
+    return _elementwise_backward("hard_sigmoid", x, y, dy)   # 0.2 on the ramp, 0 < y < 1
 
 
 # ---- squashing --------------------------------------------------------------------------
@@ -159,35 +262,32 @@ def sigmoid(x):
 
     Computed as e^x / (1 + e^x) for x < 0 so that e^-x never overflows.
     """
-    x = _as_float(x)
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    return _elementwise("sigmoid", x)
 
 
 @_derivative_of(sigmoid)
 def _sigmoid_backward(x, y, dy):
-    return dy * y * (1.0 - y)   # σ' = σ(1 − σ)
+    return _elementwise_backward("sigmoid", x, y, dy)   # σ' = σ(1 − σ)
 
 
 def tanh(x):
     """Hyperbolic tangent: squashes into (-1, 1), centred at 0."""
-    return np.tanh(_as_float(x))
+    return _elementwise("tanh", x)
 
 
 @_derivative_of(tanh)
 def _tanh_backward(x, y, dy):
-    return dy * (1.0 - y * y)   # tanh' = 1 − tanh²
+    return _elementwise_backward("tanh", x, y, dy)   # tanh' = 1 − tanh²
 
 
 def softsign(x):
     """x / (1 + |x|): like tanh, but approaches ±1 polynomially."""
-    x = _as_float(x)
-    return x / (1.0 + np.abs(x))
+    return _elementwise("softsign", x)
 
 
 @_derivative_of(softsign)
 def _softsign_backward(x, y, dy):
-    return dy / np.square(1.0 + np.abs(x))   # 1 / (1 + |x|)²
+    return _elementwise_backward("softsign", x, y, dy)   # 1 / (1 + |x|)² = (1 − |y|)²
 
 
 def softmax(x, axis=-1):
@@ -214,38 +314,41 @@ def _softmax_backward(x, y, dy, axis=-1):
 
 def exponential(x):
     """e^x."""
-    return np.exp(_as_float(x))
+    return _elementwise("exponential", x)
 
 
 @_derivative_of(exponential)
 def _exponential_backward(x, y, dy):
-    return dy * y   # (e^x)' = e^x
+    return _elementwise_backward("exponential", x, y, dy)   # (e^x)' = e^x = y
 
 
 def softplus(x):
     """log(1 + e^x), a smooth relu; computed as max(x, 0) + log(1 + e^-|x|) to avoid overflow."""
-    x = _as_float(x)
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    return _elementwise("softplus", x)
 
 
 @_derivative_of(softplus)
 def _softplus_backward(x, y, dy):
-    return dy * sigmoid(x)   # softplus' = σ
+    return _elementwise_backward("softplus", x, y, dy)   # softplus' = σ(x) = 1 − e^-y
 
 
 def elu(x, alpha=1.0):
     """Exponential linear unit: x for x > 0, alpha (e^x − 1) otherwise."""
+    if isinstance(alpha, (int, float)) and alpha > 0:
+        return _elementwise("elu", x, alpha)
     x = _as_float(x)
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))).astype(x.dtype)
+    return reference.activation("elu", x, alpha)
 
 
 @_derivative_of(elu)
 def _elu_backward(x, y, dy, alpha=1.0):
-    return dy * np.where(x > 0, 1.0, y + alpha).astype(dy.dtype)   # alpha e^x = y + alpha
+    if isinstance(alpha, (int, float)) and alpha > 0:   # then y > 0 exactly where x > 0
+        return _elementwise_backward("elu", x, y, dy, alpha)   # alpha e^x = y + alpha
+    return dy * np.where(x > 0, 1.0, y + alpha).astype(dy.dtype)
 
 
-SELU_ALPHA = 1.6732632423543772
-SELU_SCALE = 1.0507009873554805
+SELU_ALPHA = reference.SELU_ALPHA   # 1.6732632423543772
+SELU_SCALE = reference.SELU_SCALE   # 1.0507009873554805
 
 
 def selu(x):
@@ -254,18 +357,17 @@ def selu(x):
     These constants keep activations at mean 0 and variance 1 through deep
     stacks of Dense layers initialised with lecun_normal.
     """
-    return SELU_SCALE * elu(x, SELU_ALPHA)
+    return _elementwise("selu", x)
 
 
 @_derivative_of(selu)
 def _selu_backward(x, y, dy):
-    return dy * np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA).astype(dy.dtype)
+    return _elementwise_backward("selu", x, y, dy)   # λ, or y + λα where y < 0
 
 
 def silu(x):
     """x · sigmoid(x), also called swish: a smooth relu that dips slightly below 0."""
-    x = _as_float(x)
-    return x * sigmoid(x)
+    return _elementwise("silu", x)
 
 
 swish = silu
@@ -273,8 +375,7 @@ swish = silu
 
 @_derivative_of(silu)
 def _silu_backward(x, y, dy):
-    s = sigmoid(x)
-    return dy * (s + y * (1.0 - s))   # σ + xσ(1 − σ)
+    return _elementwise_backward("silu", x, y, dy)   # σ + xσ(1 − σ), from x
 
 
 # ---- gelu and the error function ----------------------------------------------------------------
@@ -345,13 +446,6 @@ def _normal_cdf(x):
     return 0.5 * _erfc(-np.asarray(x, np.float64) / math.sqrt(2.0))
 
 
-_GELU_TANH_C = math.sqrt(2.0 / math.pi)
-
-
-def _gelu_tanh_argument(x):
-    return _GELU_TANH_C * (x + 0.044715 * x ** 3)
-
-
 def gelu(x, approximate=False):
     """Gaussian error linear unit: x · Φ(x) = 0.5x(1 + erf(x/√2)).
 
@@ -360,18 +454,16 @@ def gelu(x, approximate=False):
     0.5x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), computed as the equal
     x·sigmoid(2u), which does not cancel to 0 for negative x.
     """
-    x = _as_float(x)
     if approximate:
-        return x * sigmoid(2.0 * _gelu_tanh_argument(x))
+        return _elementwise("gelu_tanh", x)
+    x = _as_float(x)
     return (x * _normal_cdf(x)).astype(x.dtype)
 
 
 @_derivative_of(gelu)
 def _gelu_backward(x, y, dy, approximate=False):
-    if approximate:
-        s = sigmoid(2.0 * _gelu_tanh_argument(x))
-        du_dx = _GELU_TANH_C * (1.0 + 3 * 0.044715 * x * x)
-        return dy * (s + 2.0 * x * s * (1.0 - s) * du_dx)
+    if approximate:   # σ(2u) + 2xσ(2u)(1 − σ(2u)) u', from x
+        return _elementwise_backward("gelu_tanh", x, y, dy)
     x64 = np.asarray(x, np.float64)
     density = np.exp(-0.5 * x64 * x64) / math.sqrt(2.0 * math.pi)   # φ(x) = Φ'(x)
     return dy * (_normal_cdf(x64) + x64 * density).astype(dy.dtype)   # (xΦ)' = Φ + xφ

@@ -31,6 +31,7 @@ class Case:
     options: dict = field(default_factory=dict)
     flops: float = 0.0     # arithmetic per call (0 for memory-bound kernels)
     naive: bool = True     # False where there is no naive version, or it would take minutes
+    leading: tuple = ()    # positional arguments before the arrays (an activation's name)
 
     def inputs(self, seed=0):
         """Random float32 inputs in [-1, 1): timing does not depend on values."""
@@ -40,7 +41,7 @@ class Case:
     def call(self, impl):
         """A zero-argument function running this case with ``impl``."""
         fn, args = getattr(kernels, self.kernel), self.inputs()
-        return lambda: fn(*args, **self.options, impl=impl)
+        return lambda: fn(*self.leading, *args, **self.options, impl=impl)
 
     def bytes_moved(self):
         """Bytes read (the inputs) plus written (the outputs) by one call."""
@@ -131,6 +132,16 @@ def _relu(backward=False):
     return Case("relu 64x26x26x32", "relu", (shape,))
 
 
+def _activation(name, backward=False):
+    """Another activation over the first convolution's output, or its backward
+    pass (from y, or from x for silu)."""
+    shape = (64, 26, 26, 32)
+    if backward:
+        return Case(f"activation_backward {name} 64x26x26x32", "activation_backward",
+                    (shape, shape), leading=(name,))
+    return Case(f"activation {name} 64x26x26x32", "activation", (shape,), leading=(name,))
+
+
 def _dropout():
     """Dropout (rate 0.5) over the first convolution's output: the mask is hashed, not drawn."""
     return Case("dropout 64x26x26x32 rate 0.5", "dropout", ((64, 26, 26, 32),),
@@ -208,7 +219,10 @@ def canonical_cases():
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward"),
         _batch_norm(64 * 26 * 26, 32, "batch_norm", relu=True),
         _batch_norm(64 * 26 * 26, 32, "batch_norm_backward", relu=True),
-        _relu(), _relu(backward=True), _dropout(),
+        _relu(), _relu(backward=True),
+        *[_activation(name, backward) for name in ("tanh", "sigmoid", "elu", "silu")
+          for backward in (False, True)],
+        _dropout(),
         *_classifier_output(), _dense_backward(),
         # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)
         _optimizer("sgd", (784, 512), momentum=0.9, nesterov=True), _optimizer("adam", (784, 512)),

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import numerical_gradient
+from conftest import each_simd_path, numerical_gradient, simd_path
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -89,6 +89,27 @@ def test_forward_matches_formula_in_float32(name, config):
     assert y.dtype == np.float32 and y.shape == x.shape
     np.testing.assert_allclose(y, reference(name, x, **config), rtol=1e-5, atol=1e-30)
     np.testing.assert_array_equal(activations.get(name).configure(**config).forward(x), y)
+
+
+@each_simd_path
+@each_case
+def test_float32_in_c_matches_formula_and_finite_differences(name, config, simd):
+    """float32 runs the C kernels (every SIMD path): the forward pass against the
+    float64 formula, the backward pass against finite differences of it."""
+    x = _away_from_kinks(np.linspace(-7.9, 7.9, 41) + 0.0137, config)[:40].reshape(8, 5)
+    x32 = x.astype(np.float32)
+    dy = np.random.default_rng(0).uniform(-1, 1, x.shape).astype(np.float32)
+    act = activations.get(name).configure(**config)
+    with simd_path(simd):
+        y = act.forward(x32)
+        dx = act.backward(x32, y, dy)
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    x64 = x32.astype(np.float64)
+    # (the float64 formulas of gelu cancel for x < -5: absolute 1e-10 there)
+    np.testing.assert_allclose(y, reference(name, x64, **config), rtol=1e-6, atol=1e-10)
+    expected = numerical_gradient(lambda a: np.sum(dy * reference(name, a, **config)), x64,
+                                  eps=1e-6)
+    np.testing.assert_allclose(dx, expected, rtol=2e-5, atol=2e-6)
 
 
 def _away_from_kinks(x, config):

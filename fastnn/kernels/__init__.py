@@ -5,7 +5,8 @@ textbook C loops) or "numpy" (the reference in ``fastnn.kernels.reference``).
 Arguments are validated here, once, and converted to C-contiguous float32
 before any C runs; the GIL is released while C computes.
 """
-from .activation import relu, relu_backward, softmax
+from .activation import (ACTIVATION_NAMES, activation, activation_backward,
+                         activation_reads_input, relu, relu_backward, softmax)
 from .convolution import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
 from .crossentropy import sparse_crossentropy
 from .dense import dense_backward
@@ -19,7 +20,8 @@ from .pooling_nd import (avg_pool1d, avg_pool1d_backward, avg_pool3d, avg_pool3d
 from .validation import IMPLS
 from .warp import affine_warp, affine_warp_backward
 
-__all__ = ["IMPLS", "UpdateRule", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
+__all__ = ["ACTIVATION_NAMES", "IMPLS", "UpdateRule", "activation", "activation_backward",
+           "activation_reads_input", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "conv2d_pooled_weight_gradient", "dense_backward", "dropout",
            "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
            "softmax", "sparse_crossentropy"]

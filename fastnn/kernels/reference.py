@@ -11,6 +11,8 @@ tap (kh, kw), the input value under it in every window (course, chapter 19:
 the filter's dot product with every window is the sum over taps of tap
 weight times the value under the tap).
 """
+import math
+
 import numpy as np
 
 from .geometry import Window2D
@@ -326,3 +328,66 @@ def dense_backward(x, w, dy, relu_output=None):
     """(dx, dW, db) of y = act(x·w + b); act is ReLU when its output is given."""
     dz = dy if relu_output is None else relu_backward(relu_output, dy)
     return dz @ w.T, x.T @ dz, dz.sum(axis=0)
+
+
+# ---- the elementwise activations of kernels.activation -----------------------------------
+# Each name maps to (f(x, alpha), f'(v, alpha)) where v is the forward output y, or
+# the input x for the names in ACTIVATION_READS_INPUT.  In the dtype of x (float32
+# stays float32, float64 stays float64).
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+GELU_C = math.sqrt(2.0 / math.pi)
+GELU_K = 0.044715
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x), as e^x / (1 + e^x) for x < 0 so that nothing overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def _elu(x, alpha):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def _gelu_tanh_argument(x):
+    """2u, u = sqrt(2/pi) (x + 0.044715 x^3): gelu_tanh is x sigmoid(2u)."""
+    return 2.0 * GELU_C * (x + GELU_K * x * x * x)
+
+
+def _silu_derivative(x, alpha):
+    s = sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def _gelu_tanh_derivative(x, alpha):
+    s = sigmoid(_gelu_tanh_argument(x))
+    return s + x * s * (1.0 - s) * 2.0 * GELU_C * (1.0 + 3.0 * GELU_K * x * x)
+
+
+ACTIVATIONS = {
+    "tanh": (lambda x, a: np.tanh(x), lambda y, a: 1.0 - y * y),
+    "sigmoid": (lambda x, a: sigmoid(x), lambda y, a: y * (1.0 - y)),
+    "elu": (_elu, lambda y, a: np.where(y > 0, 1.0, y + a)),
+    "selu": (lambda x, a: SELU_SCALE * _elu(x, SELU_ALPHA),
+             lambda y, a: np.where(y > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)),
+    "softplus": (lambda x, a: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))),
+                 lambda y, a: -np.expm1(-y)),
+    "softsign": (lambda x, a: x / (1.0 + np.abs(x)), lambda y, a: np.square(1.0 - np.abs(y))),
+    "hard_sigmoid": (lambda x, a: np.clip(0.2 * x + 0.5, 0.0, 1.0),
+                     lambda y, a: np.where((y > 0) & (y < 1), 0.2, 0.0)),
+    "leaky_relu": (lambda x, a: np.where(x > 0, x, a * x), lambda y, a: np.where(y > 0, 1.0, a)),
+    "exponential": (lambda x, a: np.exp(x), lambda y, a: y),
+    "silu": (lambda x, a: x * sigmoid(x), _silu_derivative),
+    "gelu_tanh": (lambda x, a: x * sigmoid(_gelu_tanh_argument(x)), _gelu_tanh_derivative),
+}
+ACTIVATION_READS_INPUT = ("silu", "gelu_tanh")
+
+
+def activation(name, x, alpha):
+    return ACTIVATIONS[name][0](x, alpha).astype(x.dtype, copy=False)
+
+
+def activation_backward(name, source, dy, alpha):
+    return (dy * ACTIVATIONS[name][1](source, alpha)).astype(dy.dtype, copy=False)

@@ -203,9 +203,12 @@ class Layer:
 
     def activation_forward(self, z):
         """y = activation(z), the second half of ``forward``: a step of its own
-        in a model's plan when nothing fuses the activation into a kernel."""
+        in a model's plan when nothing fuses the activation into a kernel.
+        z is kept only when the activation's backward pass reads it (silu,
+        exact gelu, capped relus, plain callables): the C kernels of the
+        others need only y."""
         y = self.activation.forward(z)
-        self._z, self._y = z, y
+        self._z, self._y = (None if self.activation.in_place else z), y
         return y
 
     def activation_backward(self, dy):
@@ -278,12 +281,34 @@ class KernelBiasLayer(Layer):
 
     def forward(self, x, training=False):
         """y = activation(call(x)), with the activation inside the kernel when
-        the kernel can apply it: one pass over the output instead of two."""
-        if not self.fuses_activation:
-            return super().forward(x, training)
-        y = self.call(x, training, epilogue=self.epilogue_activation)
-        self._z, self._y = None, y   # a plain ReLU's backward needs only y
-        return y
+        the kernel can apply it: one pass over the output instead of two.
+        Any other activation whose C kernel's backward pass needs only y
+        (tanh, sigmoid, elu, ...) is applied in place on the kernel's output
+        (a new array ``call`` made): no second array, z is never kept (the
+        plan's rule "activation in place on the kernel's output")."""
+        if self.fuses_activation:
+            y = self.call(x, training, epilogue=self.epilogue_activation)
+            self._z, self._y = None, y   # a plain ReLU's backward needs only y
+            return y
+        if self.activation is not None and self.activation.in_place:
+            y = self.activation.forward_in_place(self.call(x, training))
+            self._z, self._y = None, y
+            return y
+        return super().forward(x, training)
+
+    _dz = BackwardCache("the array activation_backward writes dLoss/dz into, reused from "
+                        "step to step (z's size, instead of z itself, which is not kept)")
+
+    def activation_backward(self, dy):
+        """dLoss/dz = dy · f'(z) in one C pass, into an array of z's size the
+        layer keeps for this (its kernel's backward pass reads it and returns
+        new arrays, so nothing outside the layer ever holds it)."""
+        if self.activation.kernel is None:
+            return super().activation_backward(dy)
+        dz = getattr(self, "_dz", None)
+        if dz is None or dz.shape != dy.shape:
+            dz = self._dz = np.empty(dy.shape, np.float32)
+        return self.activation.backward_into(self._z, self._y, dy, out=dz)
 
     def check_input_size(self, x):
         """x's last axis must hold the features (Dense) or channels (Conv2D) the

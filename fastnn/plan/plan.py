@@ -2,9 +2,9 @@
 import textwrap
 
 from ..layers import Activation
-from .rules import (BATCH_NORM_RELU, DENSE_RELU_MASK, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
-                    POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT,
-                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
+from .rules import (ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK, LOGITS_GRADIENT,
+                    MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES,
+                    SKIP_INPUT_GRADIENT, SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
 
@@ -110,6 +110,8 @@ class Plan:
     def _forward(self, layer):
         if self._ask(RELU_IN_KERNEL, layer):
             return RELU_IN_KERNEL.steps(layer)
+        if self._ask(ACTIVATION_IN_PLACE, layer):
+            return ACTIVATION_IN_PLACE.steps(layer)
         activation = activation_of(layer)
         if activation is None:
             return [ForwardStep(kind(layer), (layer,), "forward")]

@@ -91,6 +91,34 @@ class ReluInKernel(Rule):
                             "forward", self)]
 
 
+class ActivationInPlace(Rule):
+    name = "activation in place on the kernel's output"
+    why = ("any other activation with a C kernel whose backward pass needs only its output "
+           "(tanh, sigmoid, elu, selu, softplus, softsign, hard_sigmoid, leaky relu, "
+           "exponential) overwrites the convolution's or matmul's output with y in one pass: "
+           "no second array, z is never kept")
+
+    def check(self, layer):
+        """Asked where "relu in the kernel's epilogue" does not apply."""
+        activation = activation_of(layer)
+        if not isinstance(layer, KernelBiasLayer) or activation is None:
+            return None
+        if activation.in_place:
+            return self.yes(layer.name)
+        if activation.kernel is not None:
+            return self.no(layer.name, f"the backward pass of {activation_name(activation)} "
+                                       f"reads its input z: y goes to a new array")
+        if activation.name == "softmax":
+            return self.no(layer.name, "softmax mixes each row: it has a kernel of its own")
+        return self.no(layer.name, f"{activation_name(activation)} has no elementwise C "
+                                   f"kernel: NumPy computes it into a new array")
+
+    def steps(self, layer):
+        bias = "+bias" if layer.bias is not None else ""
+        return [ForwardStep(f"{kind(layer)}{bias}, {activation_name(layer.activation)} in place",
+                            (layer,), "forward", self)]
+
+
 class BatchNormRelu(Rule):
     name = "batch norm + relu"
     why = ("the batch norm pass writes relu(y) as it writes y, and its backward pass reads dy "
@@ -219,6 +247,7 @@ class SkipInputGradient(Rule):
 
 
 RELU_IN_KERNEL = ReluInKernel()
+ACTIVATION_IN_PLACE = ActivationInPlace()
 BATCH_NORM_RELU = BatchNormRelu()
 DENSE_RELU_MASK = DenseReluMask()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
@@ -227,5 +256,6 @@ LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
-RULES = (RELU_IN_KERNEL, BATCH_NORM_RELU, DENSE_RELU_MASK, MAX_POOL_THROUGH_RELU,
-         POOLED_WEIGHT_GRADIENT, LOGITS_GRADIENT, SKIP_LAYERS_BELOW, SKIP_INPUT_GRADIENT)
+RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK,
+         MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT, LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
+         SKIP_INPUT_GRADIENT)

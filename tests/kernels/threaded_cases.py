@@ -470,6 +470,22 @@ ELEMENTWISE = [
          lambda x: (kernels.softmax(x),),
          lambda x: (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True),),
          (Tolerance(1e-5, 1e-7),)),
+    # the other activations: 20-25 operations per element for the forward passes
+    # with an exp, 2 for the backward passes from y: 600,001 elements, 3 threads
+    Case(f"activation tanh {ELEMENTS}", lambda rng: dict(x=4 * uniform(rng, ELEMENTS)),
+         lambda x: (kernels.activation("tanh", x),), lambda x: (np.tanh(x),), (EXACTISH,)),
+    Case(f"activation elu {ELEMENTS}", lambda rng: dict(x=4 * uniform(rng, ELEMENTS)),
+         lambda x: (kernels.activation("elu", x, 1.0),),
+         lambda x: (np.where(x > 0, x, np.expm1(np.minimum(x, 0))),), (EXACTISH,)),
+    Case(f"activation_backward sigmoid {ELEMENTS}",
+         lambda rng: dict(y=0.5 + 0.5 * uniform(rng, ELEMENTS), dy=uniform(rng, ELEMENTS)),
+         lambda y, dy: (kernels.activation_backward("sigmoid", y, dy),),
+         lambda y, dy: (dy * y * (1 - y),), (EXACTISH,)),
+    Case(f"activation_backward silu {ELEMENTS}",
+         lambda rng: dict(x=4 * uniform(rng, ELEMENTS), dy=uniform(rng, ELEMENTS)),
+         lambda x, dy: (kernels.activation_backward("silu", x, dy),),
+         lambda x, dy: (dy * (1 + np.exp(-x) * (1 + x)) / (1 + np.exp(-x)) ** 2,),
+         (Tolerance(1e-5, 1e-6),)),
     # 16 operations per element: 100,001 elements give 8 threads' worth
     Case("dropout 100001 keep 0.7", lambda rng: dict(x=uniform(rng, 100_001)),
          lambda x: (kernels.dropout(x, 0.7, 2024),),

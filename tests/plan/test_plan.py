@@ -94,6 +94,42 @@ def test_relu_in_the_convolution_kernel(window, in_c, filters, below, seed):
     assert_same_step(results, exact=True)
 
 
+# every activation that is not a plain relu, as a name or configured
+OTHER_ACTIVATIONS = (
+    ["tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "hard_sigmoid", "leaky_relu",
+     "exponential", "silu", "gelu", "linear", "softmax"]
+    + [activations.get(name).configure(**config) for name, config in [
+        ("elu", {"alpha": 0.5}), ("relu", {"negative_slope": 0.1}), ("gelu", {"approximate": True}),
+        ("relu", {"max_value": 0.5})]])
+
+
+@given(activation=st.sampled_from(OTHER_ACTIVATIONS),
+       layer=st.sampled_from(["dense", "conv2d", "conv2d_transpose", "activation",
+                              "batch_norm_activation"]),
+       seed=seeds)
+def test_every_activation_fused_and_plain(activation, layer, seed):
+    """Dense, Conv2D, Conv2DTranspose with any activation (in place on the kernel's
+    output where its C kernel's backward pass needs only y), an Activation layer,
+    BatchNormalization -> Activation: the same step as with fuse=False, bit for bit."""
+    def layers():
+        kind = {"dense": lambda: [Dense(5, activation=activation)],
+                "conv2d": lambda: [Conv2D(3, 2, activation=activation)],
+                "conv2d_transpose": lambda: [Conv2DTranspose(2, 2, activation=activation)],
+                "activation": lambda: [Conv2D(3, 2), Activation(activation)],
+                "batch_norm_activation": lambda: [Conv2D(3, 2), BatchNormalization(),
+                                                  Activation(activation)]}[layer]()
+        return [Input(shape=(5, 4, 2)), Conv2D(2, 1, activation="tanh")] + kind + [
+            Flatten(), Dense(3)]
+    x, y = images(seed, (4, 5, 4, 2)), images(seed + 1, (4, 3))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    name = activations.get(activation)
+    if layer in ("dense", "conv2d", "conv2d_transpose") and name.in_place:
+        assert applied(fused, rules.ACTIVATION_IN_PLACE) == [l.name for l in fused.layers[:2]]
+    for loss, y_pred, *_ in results:
+        assert np.isfinite(loss) and np.all(np.isfinite(y_pred))
+    assert_same_step(results, exact=True)
+
+
 mlps = st.fixed_dictionaries({
     "units": st.lists(st.integers(1, 12), min_size=1, max_size=3),
     "inputs": st.sampled_from([(5,), (3, 4)]),      # Dense on 3-D inputs: rows of features
@@ -407,7 +443,7 @@ def test_the_course_mlp_plan(fresh_session):
     plan = model.plan
     assert steps(plan, "forward") == [("dense+bias+relu", "dense"),
                                       ("dense+bias+relu", "dense_1"),
-                                      ("dense, sigmoid", "dense_2")]
+                                      ("dense+bias, sigmoid in place", "dense_2")]
     assert steps(plan, "loss") == [("sparse_categorical_crossentropy",
                                     "the loss, and dLoss/dy_pred")]
     assert steps(plan, "backward") == [
@@ -416,6 +452,8 @@ def test_the_course_mlp_plan(fresh_session):
         ("dense backward with relu mask", "dense  (no input gradient)")]
     text = verdicts(plan)
     assert "yes: dense; dense_1 no: dense_2: its activation is sigmoid" in text
+    assert "activation in place on the kernel's output why:" in text
+    assert "no dz array yes: dense_1; dense" in text
     assert "yes: dense_1; dense" in text
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
@@ -585,7 +623,7 @@ def test_compiling_again_rebuilds_the_plan(fresh_session):
     model.layers[0].activation = activations.get("tanh")
     model.compile("sgd", loss)
     assert applied(model, rules.RELU_IN_KERNEL) == []
-    assert steps(model.plan, "forward")[0] == ("dense, tanh", "dense")
+    assert steps(model.plan, "forward")[0] == ("dense+bias, tanh in place", "dense")
     x = np.float32([[1, -2, 3]])
     w, b = model.layers[0].get_weights()
     np.testing.assert_allclose(model.layers[0](x), np.tanh(x @ w + b), rtol=1e-6)
