@@ -20,6 +20,27 @@ from functools import lru_cache
 
 PADDINGS = ("valid", "same")
 
+# fastnn keeps images channels last (NHWC): the axes a layer's input has, by
+# how many axes its window slides over
+INPUT_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+              3: "(batch, depth, height, width, channels)"}
+
+
+def check_channels_last(kind, data_format):
+    """Keras's ``data_format`` argument: fastnn's layout is channels last, so
+    only None or "channels_last" is accepted (``kind``: the layer class name)."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
+                         f"data_format={data_format!r} is not supported")
+
+
+def check_input_axes(layer, input_shape, rank, channels=False):
+    """A windowed layer's input must have shape (batch, ``rank`` axes, channels),
+    with the channels known if ``channels`` (a layer whose weights depend on them)."""
+    if len(input_shape) != rank + 2 or (channels and input_shape[-1] is None):
+        raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) needs inputs of "
+                         f"shape {INPUT_AXES[rank]}, got {tuple(input_shape)}")
+
 
 def conv_output_length(size, kernel, stride, padding):
     """Length of one output axis of a convolution or pooling window.

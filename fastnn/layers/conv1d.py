@@ -8,7 +8,7 @@ nothing -- so Conv1D runs the Conv2D kernels, forward and backward.
 import numpy as np
 
 from ..kernels import conv2d, conv2d_backward
-from ..kernels.geometry import conv_output_length
+from ..kernels.geometry import check_input_axes, conv_output_length
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 from .conv2d import set_window_options
@@ -66,9 +66,7 @@ class Conv1D(KernelBiasLayer):
         return "valid" if self.padding == "causal" else self.padding
 
     def build(self, input_shape):
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"layer {self.name!r} (Conv1D) needs inputs of shape "
-                             f"(batch, steps, channels), got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, 1, channels=True)
         self.build_kernel_and_bias(self.kernel_size + (input_shape[-1], self.filters),
                                    self.filters)
         super().build(input_shape)

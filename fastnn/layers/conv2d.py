@@ -3,7 +3,7 @@ import numbers
 
 from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
 from ..kernels.convolution import DIRECT_MAX_K, POOLED_MAX_TAPS
-from ..kernels.geometry import conv_output_length
+from ..kernels.geometry import check_channels_last, check_input_axes, conv_output_length
 from ..kernels.validation import padding_mode, positive_ints
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
@@ -18,9 +18,7 @@ def set_window_options(layer, filters, kernel_size, strides, padding, data_forma
     if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
             or filters < 1):
         raise ValueError(f"{kind}: filters must be a positive int, got {filters!r}")
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
-                         f"data_format={data_format!r} is not supported")
+    check_channels_last(kind, data_format)
     if positive_ints(kind, "dilation_rate", dilation_rate, rank) != (1,) * rank:
         raise NotImplementedError(f"{kind}: dilation_rate other than 1 is not supported")
     layer.filters = int(filters)
@@ -65,9 +63,7 @@ class Conv2D(KernelBiasLayer):
                            dilation_rate)
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"layer {self.name!r} (Conv2D) needs inputs of shape "
-                             f"(batch, height, width, channels), got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, 2, channels=True)
         self.build_kernel_and_bias(self.kernel_size + (input_shape[-1], self.filters),
                                    self.filters)
         super().build(input_shape)

@@ -25,7 +25,7 @@ import numbers
 import numpy as np
 
 from ..kernels import conv2d, conv2d_backward
-from ..kernels.geometry import conv_output_length
+from ..kernels.geometry import check_input_axes, conv_output_length
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 from .conv2d import set_window_options
@@ -113,17 +113,13 @@ class Conv2DTranspose(KernelBiasLayer):
         self.output_padding = _output_padding_pair(output_padding, self.strides)
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"layer {self.name!r} (Conv2DTranspose) needs inputs of shape "
-                             f"(batch, height, width, channels), got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, 2, channels=True)
         self.build_kernel_and_bias(self.kernel_size + (self.filters, input_shape[-1]),
                                    self.filters)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"layer {self.name!r} (Conv2DTranspose) needs inputs of shape "
-                             f"(batch, height, width, channels), got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, 2)
         batch, height, width, _ = input_shape
         extra = self.output_padding or (None, None)
         out = [conv_transpose_output_length(size, k, s, self.padding, p)

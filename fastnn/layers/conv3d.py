@@ -22,7 +22,7 @@ runs its activation as a step of its own.
 import numpy as np
 
 from ..kernels import conv2d, conv2d_backward
-from ..kernels.geometry import conv_output_length, same_padding
+from ..kernels.geometry import check_input_axes, conv_output_length, same_padding
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 from .conv2d import set_window_options
@@ -62,10 +62,7 @@ class Conv3D(KernelBiasLayer):
                            dilation_rate, rank=3)
 
     def build(self, input_shape):
-        if len(input_shape) != 5 or input_shape[-1] is None:
-            raise ValueError(f"layer {self.name!r} (Conv3D) needs inputs of shape "
-                             f"(batch, depth, height, width, channels), got "
-                             f"{tuple(input_shape)}")
+        check_input_axes(self, input_shape, 3, channels=True)
         self.build_kernel_and_bias(self.kernel_size + (input_shape[-1], self.filters),
                                    self.filters)
         super().build(input_shape)

@@ -13,11 +13,9 @@ maximum, and splits it equally among the positions that share the maximum
 """
 import numpy as np
 
+from ..kernels.geometry import check_channels_last, check_input_axes
 from .backward_cache import BackwardCache
 from .base import Layer
-
-#: The axes of a global pooling layer's input, by the number of pooled axes.
-INPUT_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
 
 
 class GlobalPooling(Layer):
@@ -38,9 +36,7 @@ class GlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
-                             f"data_format={data_format!r} is not supported")
+        check_channels_last(kind, data_format)
         if not isinstance(keepdims, bool):
             raise ValueError(f"{kind}: keepdims must be True or False, got {keepdims!r}")
         self.keepdims = keepdims
@@ -51,9 +47,7 @@ class GlobalPooling(Layer):
         return tuple(range(1, self.rank + 1))
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of "
-                             f"shape {INPUT_AXES[self.rank]}, got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, self.rank)
         pooled = (1,) * self.rank if self.keepdims else ()
         return (input_shape[0], *pooled, input_shape[-1])
 

@@ -4,14 +4,10 @@ The 2-D layers run the C pooling kernels; the 1-D and 3-D ones run the same
 kernels on reshaped views (``kernels.pooling_nd`` says why that is exact).
 """
 from .. import kernels
-from ..kernels.geometry import conv_output_length
+from ..kernels.geometry import check_channels_last, check_input_axes, conv_output_length
 from ..kernels.validation import padding_mode, positive_ints
 from .backward_cache import BackwardCache
 from .base import Layer
-
-#: The axes of a pooling layer's input, by the number of pooled axes.
-INPUT_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
-              3: "(batch, depth, height, width, channels)"}
 
 
 class Pooling(Layer):
@@ -29,27 +25,23 @@ class Pooling(Layer):
     """
 
     rank = None  # how many axes the window covers: 1, 2 or 3
-    mode = None  # "max" or "avg": picks the kernel
+    # the kernels: pool(x, pool_size, strides, padding) and
+    # pool_backward(x, dy, pool_size, strides, padding), set by each subclass
+    pool = pool_backward = None
     _x = BackwardCache("the input: where each window's maximum is, and the size of dx")
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None,
                  **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{kind}: fastnn stores images channels last (NHWC); "
-                             f"data_format={data_format!r} is not supported")
+        check_channels_last(kind, data_format)
         self.pool_size = positive_ints(kind, "pool_size", pool_size, self.rank)
         self.strides = (self.pool_size if strides is None else
                         positive_ints(kind, "strides", strides, self.rank))
         self.padding = padding_mode(kind, padding)
-        self._forward = getattr(kernels, f"{self.mode}_pool{self.rank}d")
-        self._backward = getattr(kernels, f"{self.mode}_pool{self.rank}d_backward")
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) needs inputs of "
-                             f"shape {INPUT_AXES[self.rank]}, got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, self.rank)
         out = [None if size is None else conv_output_length(size, k, s, self.padding)
                for size, k, s in zip(input_shape[1:-1], self.pool_size, self.strides)]
         if any(o is not None and o < 1 for o in out):
@@ -59,10 +51,10 @@ class Pooling(Layer):
 
     def call(self, x, training=False):
         self._x = x
-        return self._forward(x, self.pool_size, self.strides, self.padding)
+        return self.pool(x, self.pool_size, self.strides, self.padding)
 
     def call_backward(self, dz):
-        return self._backward(self._x, dz, self.pool_size, self.strides, self.padding)
+        return self.pool_backward(self._x, dz, self.pool_size, self.strides, self.padding)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size),
@@ -73,14 +65,18 @@ class MaxPooling1D(Pooling):
     """Keeps the largest value of each window of steps: [1, 5, 2, 4, 3] pools
     with 2 to [5, 4].  The gradient flows only to each window's maximum."""
 
-    rank, mode = 1, "max"
+    rank = 1
+    pool = staticmethod(kernels.max_pool1d)
+    pool_backward = staticmethod(kernels.max_pool1d_backward)
 
 
 class AveragePooling1D(Pooling):
     """Keeps the mean of each window of steps (of its in-bounds steps with
     "same"): [1, 5, 2, 4, 3] pools with 2 to [3, 3]."""
 
-    rank, mode = 1, "avg"
+    rank = 1
+    pool = staticmethod(kernels.avg_pool1d)
+    pool_backward = staticmethod(kernels.avg_pool1d_backward)
 
 
 class MaxPooling2D(Pooling):
@@ -94,20 +90,24 @@ class MaxPooling2D(Pooling):
     routes the gradient (``backward_through_relu``; the plan's rule "max_pool
     backward through relu")."""
 
-    rank, mode = 2, "max"
+    rank = 2
+    pool = staticmethod(kernels.max_pool2d)
+    pool_backward = staticmethod(kernels.max_pool2d_backward)
 
     def backward_through_relu(self, dy):
         """dLoss/dz of the layer below, whose kernel applied a ReLU (this
         layer's input is relu(z)): the pool's backward and the ReLU's in one."""
-        return kernels.max_pool2d_backward(self._x, dy, self.pool_size, self.strides,
-                                           self.padding, through_relu=True)
+        return self.pool_backward(self._x, dy, self.pool_size, self.strides, self.padding,
+                                  through_relu=True)
 
 
 class AveragePooling2D(Pooling):
     """Keeps the mean of each window (of its in-bounds cells with "same").
     The gradient is shared equally by the window's cells."""
 
-    rank, mode = 2, "avg"
+    rank = 2
+    pool = staticmethod(kernels.avg_pool2d)
+    pool_backward = staticmethod(kernels.avg_pool2d_backward)
 
 
 class MaxPooling3D(Pooling):
@@ -115,10 +115,14 @@ class MaxPooling3D(Pooling):
     video frames or volumes; the gradient flows only to each box's first
     maximum in (depth, row, column) order."""
 
-    rank, mode = 3, "max"
+    rank = 3
+    pool = staticmethod(kernels.max_pool3d)
+    pool_backward = staticmethod(kernels.max_pool3d_backward)
 
 
 class AveragePooling3D(Pooling):
     """Keeps the mean of each box's in-bounds cells."""
 
-    rank, mode = 3, "avg"
+    rank = 3
+    pool = staticmethod(kernels.avg_pool3d)
+    pool_backward = staticmethod(kernels.avg_pool3d_backward)

@@ -1,6 +1,7 @@
 """Flatten and Reshape: the same numbers, a different shape (no weights)."""
 import numpy as np
 
+from ..kernels.geometry import check_channels_last
 from .backward_cache import BackwardCache
 from .base import Layer, standardize_shape
 
@@ -15,8 +16,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten: data_format={data_format!r} is not supported")
+        check_channels_last("Flatten", data_format)
 
     def compute_output_shape(self, input_shape):
         dims = input_shape[1:]

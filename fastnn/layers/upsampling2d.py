@@ -21,6 +21,7 @@ dx = A_hᵀ · dy · A_w.
 """
 import numpy as np
 
+from ..kernels.geometry import check_channels_last, check_input_axes
 from ..kernels.validation import positive_pair
 from .backward_cache import BackwardCache
 from .base import Layer
@@ -73,9 +74,7 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"UpSampling2D: fastnn stores images channels last (NHWC); "
-                             f"data_format={data_format!r} is not supported")
+        check_channels_last("UpSampling2D", data_format)
         self.size = positive_pair("UpSampling2D", "size", size)
         mode = interpolation.lower() if isinstance(interpolation, str) else interpolation
         if mode in KERAS_ONLY_INTERPOLATIONS:
@@ -87,9 +86,7 @@ class UpSampling2D(Layer):
         self.interpolation = mode
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"layer {self.name!r} (UpSampling2D) needs inputs of shape "
-                             f"(batch, height, width, channels), got {tuple(input_shape)}")
+        check_input_axes(self, input_shape, 2)
         batch, height, width, channels = input_shape
         return (batch, None if height is None else height * self.size[0],
                 None if width is None else width * self.size[1], channels)

@@ -618,8 +618,8 @@ def test_a_wrong_sign_in_a_pooling_backward_is_caught(mode, monkeypatch):
              ({"max": "MaxPooling2D", "avg": "AveragePooling2D"}[mode], dict(pool_size=2)),
              ("Flatten", {}), ("Dense", dict(units=3, activation="softmax"))]
     _check_planted(specs, (6, 6, 2))
-    name = f"{mode}_pool2d_backward"
-    monkeypatch.setattr(fastnn.kernels, name, _negated(getattr(fastnn.kernels, name)))
+    pooling = getattr(fastnn.layers, specs[2][0])
+    monkeypatch.setattr(pooling, "pool_backward", staticmethod(_negated(pooling.pool_backward)))
     with pytest.raises(AssertionError, match=r"gradient of conv2d\S*/kernel"):
         _check_planted(specs, (6, 6, 2))
 
