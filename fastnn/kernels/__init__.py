@@ -14,10 +14,11 @@ from .matmul import matmul
 from .normalization import batch_norm, batch_norm_backward, batch_norm_stats
 from .optimizer import adam_update, adam_update_many
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .recurrent import RnnSteps, rnn_backward, rnn_forward
 from .validation import IMPLS
 from .warp import affine_warp, affine_warp_backward
 
 __all__ = ["IMPLS", "adam_update", "adam_update_many", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "conv2d_pooled_weight_gradient", "dense_backward", "dropout",
-           "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
+           "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward", "RnnSteps", "rnn_backward", "rnn_forward",
            "softmax", "sparse_crossentropy"]
