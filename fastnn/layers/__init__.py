@@ -6,11 +6,14 @@ from .conv2d import Conv2D
 from .conv2d_transpose import Conv2DTranspose
 from .dense import Dense
 from .dropout import Dropout
+from .gru import GRU
 from .input_layer import Input, InputLayer
+from .lstm import LSTM
 from .pooling2d import AveragePooling2D, MaxPooling2D
 from .preprocessing import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                             RandomRotation, RandomTranslation, RandomZoom)
 from .reshaping import Flatten, Reshape
+from .simple_rnn import SimpleRNN
 from .upsampling2d import UpSampling2D
 
 # Keras's short aliases
@@ -21,9 +24,9 @@ AvgPool2D = AveragePooling2D
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
            "Conv2DTranspose", "Convolution2D", "Convolution2DTranspose", "Dense", "Dropout",
-           "Flatten", "Input", "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D",
+           "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "MaxPool2D", "MaxPooling2D",
            "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
-           "RandomTranslation", "RandomZoom", "Reshape", "UpSampling2D"]
+           "RandomTranslation", "RandomZoom", "Reshape", "SimpleRNN", "UpSampling2D"]
 
 
 def get(class_name):
