@@ -1,4 +1,4 @@
-"""Small Sequential models covering every layer that fastnn, Keras and ONNX share,
+"""Small Sequential models covering every layer that fastnn and Keras share,
 written as plain data so that fastnn and Keras build the same model.
 
 Each stack is (input shape, [(layer class name, constructor arguments), ...]);
@@ -7,8 +7,9 @@ builds the Keras twin.  Together they use padding "same" and "valid",
 strides of 1 to 3 (with odd sizes, where "same" pads unevenly), every
 activation both sides compute alike, BatchNormalization on images and on
 feature axes, transposed convolutions with kernel larger and smaller than
-the stride, both upsampling interpolations and every augmentation layer
-(identity at inference).
+the stride, both upsampling interpolations, every augmentation layer
+(identity at inference) and the three recurrent layers (all but those go to
+ONNX too).
 """
 import numpy as np
 
@@ -62,7 +63,15 @@ STACKS = {
         ("RandomCrop", dict(height=6, width=6)),
         ("Conv2D", dict(filters=2, kernel_size=3, activation="linear")),
         ("Flatten", {}), ("Dense", dict(units=3))]),
+    "recurrent": ((6, 3), [
+        ("SimpleRNN", dict(units=4, activation="relu", return_sequences=True)),
+        ("GRU", dict(units=5, return_sequences=True, go_backwards=True)),
+        ("LSTM", dict(units=3, recurrent_activation="tanh")),
+        ("Dense", dict(units=2))]),
 }
+
+#: Stacks fastnn cannot export to ONNX (its exporter has no recurrent operators yet).
+NOT_IN_ONNX = {"recurrent"}
 
 
 def random_weights(shapes_and_names, seed):
