@@ -65,7 +65,7 @@ SANITIZE_DIR   := build/sanitize
 SANITIZE_TESTS := test_matmul.py test_conv2d.py test_conv_fused.py test_pooling.py \
                   test_warp.py test_batch_norm_kernel.py test_optimizer_kernel.py \
                   test_relu_kernels.py test_dropout_kernel.py test_crossentropy_kernel.py test_dense_kernel.py \
-                  test_softmax_kernel.py test_conv_pooled.py \
+                  test_softmax_kernel.py test_conv_pooled.py test_recurrent_kernel.py \
                   test_runtime.py test_validation.py \
                   $(notdir $(wildcard tests/test_layers_*.py)) test_activations.py \
                   test_optimizers.py test_gradient_check.py test_models_sequential.py \
