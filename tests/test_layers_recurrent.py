@@ -18,8 +18,9 @@ from fastnn.models import Sequential
 from conftest import numerical_gradient
 from test_layers_gradcheck import check_layer_gradients
 
-ACT = {"tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
-       "linear": lambda x: x, "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0, 1)}
+ACT = {"tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+       "relu": lambda x: np.maximum(x, 0), "linear": lambda x: x,
+       "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0, 1)}
 
 
 def keras_formulas(cls, x, weights, units, activation="tanh", recurrent_activation="sigmoid",

@@ -32,7 +32,8 @@ CALLS = {
                                    {"sharex": False}),
     "clusters": (plot.clusters, (RNG.normal(size=(30, 2)), RNG.integers(0, 3, 30)),
                  {"centers": RNG.normal(size=(3, 2))}),
-    "series": (plot.series, ({"truth": np.sin(np.arange(40) / 5), "model": RNG.normal(size=35)},),
+    "series": (plot.series,
+               ({"truth": np.sin(np.arange(40) / 5), "model": RNG.normal(size=35)},),
                {"title": "next value"}),
 }
 

@@ -20,5 +20,6 @@ from .warp import affine_warp, affine_warp_backward
 
 __all__ = ["IMPLS", "adam_update", "adam_update_many", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "conv2d_pooled_weight_gradient", "dense_backward", "dropout",
-           "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward", "RnnSteps", "rnn_backward", "rnn_forward",
+           "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
+           "RnnSteps", "rnn_backward", "rnn_forward",
            "softmax", "sparse_crossentropy"]
