@@ -35,6 +35,7 @@ def layer(spec, api):
         zoo_nets.Dropout: lambda s: api.layers.Dropout(s.rate),
         zoo_nets.Flatten: lambda s: api.layers.Flatten(),
         zoo_nets.Dense: lambda s: api.layers.Dense(s.units, activation=s.activation),
+        zoo_nets.Recurrent: lambda s: getattr(api.layers, s.kind)(s.units),
     }
     return kinds[type(spec)](spec)
 

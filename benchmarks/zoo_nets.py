@@ -17,11 +17,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-# Inputs: the real Fashion-MNIST (28x28x1), and random data of CIFAR-10's
-# shape (32x32x3) -- the speed of a training step does not depend on the values.
+# Inputs: the real Fashion-MNIST (28x28x1), random data of CIFAR-10's shape
+# (32x32x3) and random sequences of 50 steps of 32 features (the recurrent
+# nets) -- the speed of a training step does not depend on the values.
 FASHION_MNIST = "fashion_mnist"
 CIFAR_SHAPED = "cifar_shaped"
-INPUT_SHAPES = {FASHION_MNIST: (28, 28, 1), CIFAR_SHAPED: (32, 32, 3)}
+SEQUENCES = "sequences"
+INPUT_SHAPES = {FASHION_MNIST: (28, 28, 1), CIFAR_SHAPED: (32, 32, 3), SEQUENCES: (50, 32)}
 
 
 # ---- layers ---------------------------------------------------------------------------------
@@ -100,6 +102,16 @@ class Dense:
         return (self.units,)
 
 
+@dataclass(frozen=True)
+class Recurrent:
+    """Keras's ``LSTM`` or ``GRU`` (``kind``) with its defaults, returning the last step."""
+    kind: str
+    units: int
+
+    def output_shape(self, shape):
+        return (self.units,)
+
+
 def window_output(n, kernel_size, strides, padding):
     """Output length of a sliding window over n inputs (Keras's rule)."""
     if padding == "same":
@@ -157,7 +169,7 @@ def adadelta(learning_rate=1.0):
 class Net:
     name: str
     about: str
-    data: str  # FASHION_MNIST or CIFAR_SHAPED
+    data: str  # FASHION_MNIST, CIFAR_SHAPED or SEQUENCES
     layers: tuple
     optimizer: Optimizer
     batch_size: int
@@ -217,7 +229,16 @@ ZOO = (
         sgd(0.1), 32),
 )
 
-BY_NAME = {net.name: net for net in ZOO}
+# The recurrent nets (benchmarks/recurrent.py): not part of the zoo's default
+# run and its geometric mean, which stay the image nets' they were.
+RECURRENT = (
+    Net("lstm_128", "LSTM(128) on 50 steps of 32 features, then Dense(10)", SEQUENCES,
+        (Recurrent("LSTM", 128), Dense(10, "softmax")), adam(), 64),
+    Net("gru_128", "GRU(128) (reset_after) on 50 steps of 32 features, then Dense(10)",
+        SEQUENCES, (Recurrent("GRU", 128), Dense(10, "softmax")), adam(), 64),
+)
+
+BY_NAME = {net.name: net for net in ZOO + RECURRENT}
 
 
 def nets_named(names):
@@ -228,4 +249,4 @@ def nets_named(names):
     if unknown:
         raise ValueError(f"no net called {', '.join(unknown)} in the zoo; "
                          f"it has: {', '.join(BY_NAME)}")
-    return [net for net in ZOO if net.name in names]
+    return [net for net in ZOO + RECURRENT if net.name in names]

@@ -103,11 +103,48 @@ def modules(net, weights):
             linear.weight.data, linear.bias.data = tensor(kernel.T), tensor(next(weights))
             out += [linear] + ([] if last and spec.activation == "softmax" else
                                activation(spec.activation))
+        elif isinstance(spec, zoo_nets.Recurrent):
+            out.append(LastStep(recurrent(spec, shape[-1], next(weights), next(weights),
+                                          next(weights))))
         else:
             raise TypeError(f"zoo_torch: unknown layer spec {spec!r}")
     if next(weights, None) is not None:
         raise ValueError(f"zoo_torch: {net.name}: more weight arrays than layers take")
     return out
+
+
+# Keras's gates in PyTorch's order: LSTM i, f, c, o is PyTorch's i, f, g, o;
+# GRU z, r, h becomes r, z, n (PyTorch's GRU is Keras's reset_after=True).
+GATE_ORDER = {"LSTM": (0, 1, 2, 3), "GRU": (1, 0, 2)}
+
+
+def recurrent(spec, features, kernel, recurrent_kernel, bias):
+    """nn.LSTM / nn.GRU (batch first) with Keras's weights: kernel (features,
+    G·units) is weight_ih transposed, gates reordered; the LSTM's one bias goes
+    to bias_ih (bias_hh zero), the GRU's input and recurrent rows to each."""
+    units, order = spec.units, GATE_ORDER[spec.kind]
+
+    def gates(array):
+        return np.concatenate([array[..., g * units:(g + 1) * units] for g in order], axis=-1)
+
+    module = getattr(nn, spec.kind)(features, units, batch_first=True)
+    module.weight_ih_l0.data = tensor(gates(kernel).T)
+    module.weight_hh_l0.data = tensor(gates(recurrent_kernel).T)
+    bias_ih, bias_hh = (bias, np.zeros_like(bias)) if spec.kind == "LSTM" else bias
+    module.bias_ih_l0.data, module.bias_hh_l0.data = tensor(gates(bias_ih)), tensor(gates(bias_hh))
+    return module
+
+
+class LastStep(nn.Module):
+    """A recurrent module's output at the last step, as Keras's default
+    ``return_sequences=False`` gives it."""
+
+    def __init__(self, rnn):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, x):
+        return self.rnn(x)[0][:, -1]
 
 
 def optimizer(spec, parameters):

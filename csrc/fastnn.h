@@ -338,4 +338,40 @@ void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t r
                                       int batch_stats, const float *relu_y, float *dx,
                                       float *dgamma, float *dbeta);
 
+/* ---- recurrent layers: the time loop (recurrent.c) ------------------------
+ * SimpleRNN, LSTM (gates i, f, c, o) and GRU (gates z, r, h; reset_after)
+ * over batch x steps rows, Keras's formulas (see recurrent.c).  z (batch x
+ * steps x G*units, G = 1, 4, 3) holds x.W + b on entry and the gate
+ * activations on return; h (batch x steps x units) every step's output; c
+ * the LSTM's cell states, rh the GRU's h_prev.U_h + rbias_h (NULL for the
+ * other cells).  u_kernel is units x G*units; rbias the GRU's recurrent
+ * bias (NULL: none); mask (batch x units, may be NULL) the recurrent
+ * dropout mask.  Backward: dy (batch x steps x units) dLoss/dh of every
+ * step, dc_last (may be NULL) dLoss/dc of the LSTM's last state; out dz
+ * (like z) dLoss/d(x.W + b) and, for the GRU only, dr (like z)
+ * dLoss/d(h_prev.U + rbias).  The naive versions take scratch memory:
+ * G*units floats (forward, GRU), 2 x batch x units (backward). */
+enum { FASTNN_RNN_SIMPLE = 0, FASTNN_RNN_LSTM = 1, FASTNN_RNN_GRU = 2 };
+enum { FASTNN_RNN_LINEAR = 0, FASTNN_RNN_TANH = 1, FASTNN_RNN_SIGMOID = 2,
+       FASTNN_RNN_RELU = 3, FASTNN_RNN_HARD_SIGMOID = 4 };
+typedef struct {
+    int64_t batch, steps, units;
+    int cell, activation, recurrent_activation;
+} fastnn_rnn_geom;
+int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
+                       const float *rbias, const float *mask, float *z,
+                       float *h, float *c, float *rh);
+void fastnn_rnn_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
+                              const float *rbias, const float *mask, float *z,
+                              float *h, float *c, float *rh, float *scratch);
+int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
+                        const float *mask, const float *z, const float *h,
+                        const float *c, const float *rh, const float *dy,
+                        const float *dc_last, float *dz, float *dr);
+void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
+                               const float *mask, const float *z, const float *h,
+                               const float *c, const float *rh, const float *dy,
+                               const float *dc_last, float *dz, float *dr,
+                               float *carry, float *dc);
+
 #endif /* FASTNN_H */

@@ -599,3 +599,90 @@ def batch_norm_backward(const float[::1] x, const float[::1] dy, const double[::
                                                 &inv_std[0], &gamma[0], batch_stats,
                                                 relu_ptr, dx_ptr, &dgamma[0], &dbeta[0])
     _check(status)
+
+
+# ---- recurrent layers (recurrent.c) -------------------------------------------------
+
+cdef extern from "fastnn.h" nogil:
+    ctypedef struct fastnn_rnn_geom:
+        int64_t batch, steps, units
+        int cell, activation, recurrent_activation
+
+    int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
+                           const float *rbias, const float *mask, float *z,
+                           float *h, float *c, float *rh)
+    void fastnn_rnn_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
+                                  const float *rbias, const float *mask, float *z,
+                                  float *h, float *c, float *rh, float *scratch)
+    int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
+                            const float *mask, const float *z, const float *h,
+                            const float *c, const float *rh, const float *dy,
+                            const float *dc_last, float *dz, float *dr)
+    void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
+                                   const float *mask, const float *z, const float *h,
+                                   const float *c, const float *rh, const float *dy,
+                                   const float *dc_last, float *dz, float *dr,
+                                   float *carry, float *dc)
+
+
+cdef inline const float *_cptr(const float[::1] a):
+    return NULL if a is None else &a[0]
+
+
+cdef inline float *_ptr(float[::1] a):
+    return NULL if a is None else &a[0]
+
+
+cdef fastnn_rnn_geom _rnn_geom(tuple shape, int cell, int activation,
+                               int recurrent_activation):
+    cdef fastnn_rnn_geom g
+    g.batch, g.steps, g.units = shape
+    g.cell, g.activation, g.recurrent_activation = cell, activation, recurrent_activation
+    return g
+
+
+def rnn_forward(tuple shape, int cell, int activation, int recurrent_activation,
+                const float[::1] u_kernel, const float[::1] rbias, const float[::1] mask,
+                float[::1] z, float[::1] h, float[::1] c, float[::1] rh,
+                float[::1] scratch, bint naive):
+    """shape = (batch, steps, units), all at least 1; rbias, mask, c, rh may be None,
+    scratch is None for the fast version."""
+    cdef fastnn_rnn_geom g = _rnn_geom(shape, cell, activation, recurrent_activation)
+    cdef const float *rb = _cptr(rbias)
+    cdef const float *m = _cptr(mask)
+    cdef float *c_ptr = _ptr(c)
+    cdef float *rh_ptr = _ptr(rh)
+    cdef float *s_ptr = _ptr(scratch)
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_rnn_forward_naive(&g, &u_kernel[0], rb, m, &z[0], &h[0], c_ptr, rh_ptr,
+                                     s_ptr)
+        else:
+            status = fastnn_rnn_forward(&g, &u_kernel[0], rb, m, &z[0], &h[0], c_ptr, rh_ptr)
+    _check(status)
+
+
+def rnn_backward(tuple shape, int cell, int activation, int recurrent_activation,
+                 const float[::1] u_kernel, const float[::1] mask, const float[::1] z,
+                 const float[::1] h, const float[::1] c, const float[::1] rh,
+                 const float[::1] dy, const float[::1] dc_last, float[::1] dz,
+                 float[::1] dr, float[::1] carry, float[::1] dc, bint naive):
+    """mask, c, rh, dc_last, dr may be None; carry and dc (scratch) only for naive."""
+    cdef fastnn_rnn_geom g = _rnn_geom(shape, cell, activation, recurrent_activation)
+    cdef const float *m = _cptr(mask)
+    cdef const float *c_ptr = _cptr(c)
+    cdef const float *rh_ptr = _cptr(rh)
+    cdef const float *dcl = _cptr(dc_last)
+    cdef float *dr_ptr = _ptr(dr)
+    cdef float *carry_ptr = _ptr(carry)
+    cdef float *dc_ptr = _ptr(dc)
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_rnn_backward_naive(&g, &u_kernel[0], m, &z[0], &h[0], c_ptr, rh_ptr,
+                                      &dy[0], dcl, &dz[0], dr_ptr, carry_ptr, dc_ptr)
+        else:
+            status = fastnn_rnn_backward(&g, &u_kernel[0], m, &z[0], &h[0], c_ptr, rh_ptr,
+                                         &dy[0], dcl, &dz[0], dr_ptr)
+    _check(status)

@@ -197,6 +197,29 @@ def _dense_backward(rows=128, features=1600, units=10):
                 4.0 * rows * features * units)
 
 
+class _RecurrentBackward(Case):
+    """rnn_backward needs the forward pass's RnnSteps: computed once, outside the clock."""
+
+    def call(self, impl):
+        z, u_kernel, dy = self.inputs()
+        steps = kernels.rnn_forward(z, u_kernel, **self.options)
+        return lambda: kernels.rnn_backward(steps, u_kernel, dy, **self.options, impl=impl)
+
+
+def _recurrent(cell, batch=64, steps=50, units=128, backward=False):
+    """The time loop of benchmarks/recurrent.py's nets: per step h·U (forward) or
+    dr·Uᵀ (backward), 2·batch·units·G·units operations, and the gates."""
+    width = {"lstm": 4, "gru": 3}[cell] * units
+    flops = 2.0 * batch * steps * units * width
+    name = f"rnn_{'backward' if backward else 'forward'} {cell} {batch}x{steps}, {units} units"
+    if backward:
+        return _RecurrentBackward(name, "rnn_backward", ((batch, steps, width), (units, width),
+                                                         (batch, steps, units)),
+                                  {"cell": cell}, flops)
+    return Case(name, "rnn_forward", ((batch, steps, width), (units, width)), {"cell": cell},
+                flops)
+
+
 def canonical_cases():
     """The benchmark cases, in the order the table prints them."""
     return [
@@ -227,6 +250,9 @@ def canonical_cases():
         # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)
         _optimizer("sgd", (784, 512), momentum=0.9, nesterov=True), _optimizer("adam", (784, 512)),
         _optimizer("rmsprop", (784, 512)), _optimizer("adadelta", (9216, 128)),
+        # the recurrent benchmark's LSTM and GRU (benchmarks/recurrent.py)
+        _recurrent("lstm"), _recurrent("lstm", backward=True),
+        _recurrent("gru"), _recurrent("gru", backward=True),
     ]
 
 

@@ -21,11 +21,11 @@ import pytest
 
 from fastnn import kernels, layers, random
 from fastnn.callbacks import Callback
-from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D,
+from fastnn.layers import (GRU, LSTM, Activation, AveragePooling2D, BatchNormalization, Conv2D,
                            Conv2DTranspose, Dense, Dropout, Flatten, InputLayer, Layer,
                            MaxPooling2D, RandomBrightness, RandomContrast, RandomCrop,
                            RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Reshape,
-                           UpSampling2D)
+                           SimpleRNN, UpSampling2D)
 from fastnn.models import Sequential
 from fastnn.utils import set_random_seed
 
@@ -342,6 +342,10 @@ LAYER_CASES = [
      IMAGES, OTHER_IMAGES),
     ("random_contrast", RandomContrast, {"factor": 0.6, "value_range": (-1, 1), "seed": 1},
      IMAGES, OTHER_IMAGES),
+    ("simple_rnn", SimpleRNN, {"units": 4, "return_sequences": True}, (3, 5, 2), (2, 7, 2)),
+    ("lstm_dropout", LSTM, {"units": 4, "dropout": 0.3, "recurrent_dropout": 0.3, "seed": 1},
+     (3, 5, 2), (2, 7, 2)),
+    ("gru_backwards", GRU, {"units": 4, "go_backwards": True}, (3, 5, 2), (2, 7, 2)),
 ]
 # 1-D and 3-D convolution and pooling, global pooling (issue 18)
 SEQUENCES, OTHER_SEQUENCES = (3, 9, 2), (2, 7, 2)

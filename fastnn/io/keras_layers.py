@@ -100,8 +100,16 @@ def _activation_name(layer, keras3):
     """The Keras name of ``layer``'s activation (None for a layer without one),
     after checking that Keras computes the same function under it."""
     activation = getattr(layer, "activation", None)
+    for inner in ("cell_activation", "recurrent_activation"):   # a recurrent layer's
+        if hasattr(layer, inner):
+            _check_activation(layer, getattr(layer, inner), keras3)
     if activation is None:
         return None
+    return _check_activation(layer, activation, keras3)
+
+
+def _check_activation(layer, activation, keras3):
+    """``activation``'s Keras name, after checking Keras computes the same function."""
     built_in = activations.get(activation.name) if activation.name in activations.names() \
         else None
     if built_in is None or built_in._forward is not activation._forward or activation.config:
@@ -179,16 +187,17 @@ def _fastnn_layer_spec(spec, keras3, filepath):
     for key, value in config.items():
         if key.endswith(("_initializer", "_regularizer")) and isinstance(value, dict):
             config[key] = _plain_object(value)
-    activation = config.get("activation")
-    if keras3 and activation in KERAS3_CHANGED_ACTIVATIONS:
-        raise UnsupportedLayerError(
-            f"{filepath}: layer {name!r} ({cls}) uses activation {activation!r}: "
-            f"{KERAS3_CHANGED_ACTIVATIONS[activation]}")
-    if activation is not None and (not isinstance(activation, str)
-                                   or activation.lower() not in activations.names()):
-        raise UnsupportedLayerError(
-            f"{filepath}: layer {name!r} ({cls}) uses activation {activation!r}, which fastnn "
-            f"does not have; fastnn has {', '.join(activations.names())}")
+    for key in ("activation", "recurrent_activation"):
+        activation = config.get(key)
+        if keras3 and activation in KERAS3_CHANGED_ACTIVATIONS:
+            raise UnsupportedLayerError(
+                f"{filepath}: layer {name!r} ({cls}) uses {key} {activation!r}: "
+                f"{KERAS3_CHANGED_ACTIVATIONS[activation]}")
+        if activation is not None and (not isinstance(activation, str)
+                                       or activation.lower() not in activations.names()):
+            raise UnsupportedLayerError(
+                f"{filepath}: layer {name!r} ({cls}) uses {key} {activation!r}, which "
+                f"fastnn does not have; fastnn has {', '.join(activations.names())}")
     return {"class_name": cls, "config": config}
 
 

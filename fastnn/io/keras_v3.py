@@ -64,11 +64,21 @@ def save_weights(model, filepath):
         f.write(hdf5.image(h5py, lambda h5: write_weights(h5, model)))
 
 
+#: Layers whose arrays Keras 3 keeps in their cell's group (``<layer>/cell/vars``).
+CELL_LAYERS = {"SimpleRNN", "LSTM", "GRU"}
+
+
+def _vars_path(path, class_name):
+    return f"{path}/cell/vars" if class_name in CELL_LAYERS else f"{path}/vars"
+
+
 def write_weights(h5, model):
     """Keras 3's layout: a group per layer, its arrays numbered in ``vars``."""
     paths = layer_paths([type(layer).__name__ for layer in model.layers])
     for layer, path in zip(model.layers, paths):
-        variables = h5.create_group(f"{path}/vars")
+        if type(layer).__name__ in CELL_LAYERS:   # the layer's own (empty) group
+            h5.create_group(f"{path}/vars")
+        variables = h5.create_group(_vars_path(path, type(layer).__name__))
         variables.attrs["name"] = layer.name
         for i, variable in enumerate(layer.variables):
             variables.create_dataset(str(i), data=variable.value)
@@ -143,10 +153,11 @@ def _member(filepath, name):
 def read_weights(h5, class_names, filepath):
     """The arrays of layers of ``class_names`` (in model order), in get_weights order."""
     arrays = []
-    for path in layer_paths(class_names):
-        if f"{path}/vars" not in h5:   # a layer without weights may have no group
+    for path, class_name in zip(layer_paths(class_names), class_names):
+        path = _vars_path(path, class_name)
+        if path not in h5:   # a layer without weights may have no group
             continue
-        variables = hdf5.child(h5, f"{path}/vars", "group", filepath)
+        variables = hdf5.child(h5, path, "group", filepath)
         keys = sorted(variables.keys(), key=lambda k: int(k) if k.isdigit() else -1)
         if keys != [str(i) for i in range(len(keys))]:
             raise ValueError(f"{filepath}: {variables.name!r} must hold arrays named 0, 1, "

@@ -391,3 +391,98 @@ def activation(name, x, alpha):
 
 def activation_backward(name, source, dy, alpha):
     return (dy * ACTIVATIONS[name][1](source, alpha)).astype(dy.dtype, copy=False)
+
+
+# ---- recurrent layers: the time loop (fastnn.kernels.recurrent) ---------------------------
+
+RNN_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+_RNN_ACTIVATIONS = {
+    "linear": (lambda x: x, lambda y: np.ones_like(y)),
+    "tanh": (np.tanh, lambda y: 1 - y * y),
+    "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda y: y * (1 - y)),
+    "relu": (lambda x: np.maximum(x, 0), lambda y: (y > 0).astype(y.dtype)),
+    "hard_sigmoid": (lambda x: np.clip(0.2 * x + 0.5, 0, 1),
+                     lambda y: np.where((y > 0) & (y < 1), 0.2, 0).astype(y.dtype)),
+}
+
+
+def rnn_forward(z, u_kernel, cell, activation, recurrent_activation, rbias=None, mask=None):
+    """The time loop of SimpleRNN, LSTM and GRU (reset_after) over the input
+    projections z = x·W + b (batch, steps, G·units); see csrc/recurrent.c.
+
+    Returns (gates, h, c, rh): the gate activations (z's shape), every step's
+    output (batch, steps, units), the LSTM's cell states and the GRU's
+    h_prev·U_h + rbias_h (None for the other cells)."""
+    act, ract = _RNN_ACTIVATIONS[activation][0], _RNN_ACTIVATIONS[recurrent_activation][0]
+    batch, steps, _ = z.shape
+    units = u_kernel.shape[0]
+    gates, h = np.empty_like(z), np.zeros((batch, steps, units), z.dtype)
+    c = np.zeros_like(h) if cell == "lstm" else None
+    rh = np.zeros_like(h) if cell == "gru" else None
+    h_prev = c_prev = np.zeros((batch, units), z.dtype)
+    for t in range(steps):
+        rec = (h_prev if mask is None else h_prev * mask) @ u_kernel
+        if cell == "simple_rnn":
+            gates[:, t] = h[:, t] = act(z[:, t] + rec)
+        elif cell == "lstm":
+            a = z[:, t] + rec
+            i, f, o = (ract(a[:, k * units:(k + 1) * units]) for k in (0, 1, 3))
+            g = act(a[:, 2 * units:3 * units])
+            c[:, t] = c_prev = f * c_prev + i * g
+            h[:, t] = o * act(c_prev)
+            gates[:, t] = np.concatenate([i, f, g, o], axis=1)
+        else:
+            if rbias is not None:
+                rec = rec + rbias
+            zr = ract(z[:, t, :2 * units] + rec[:, :2 * units])
+            rh[:, t] = rec[:, 2 * units:]
+            hh = act(z[:, t, 2 * units:] + zr[:, units:] * rh[:, t])
+            h[:, t] = zr[:, :units] * h_prev + (1 - zr[:, :units]) * hh
+            gates[:, t] = np.concatenate([zr, hh], axis=1)
+        h_prev = h[:, t]
+    return gates, h, c, rh
+
+
+def rnn_backward(gates, h, c, rh, u_kernel, dy, cell, activation, recurrent_activation,
+                 mask=None, dc_last=None):
+    """Backward through ``rnn_forward``'s steps from dy = dLoss/dh (batch,
+    steps, units) and dc_last = dLoss/dc of the LSTM's last cell state.
+
+    Returns (dz, dr): dLoss/d(x·W + b) and dLoss/d(h_prev·U + rbias), both
+    of z's shape; dr is dz except for the GRU's h gate (dz_h · r)."""
+    dact = _RNN_ACTIVATIONS[activation][1]
+    dract = _RNN_ACTIVATIONS[recurrent_activation][1]
+    act = _RNN_ACTIVATIONS[activation][0]
+    batch, steps, units = h.shape
+    dz, dr = np.zeros_like(gates), np.zeros_like(gates)
+    carry = np.zeros((batch, units), h.dtype)
+    dc = np.zeros_like(carry) if dc_last is None else dc_last.copy()
+    for t in reversed(range(steps)):
+        dh = dy[:, t] + carry
+        h_prev = h[:, t - 1] if t else np.zeros_like(carry)
+        if cell == "simple_rnn":
+            dz[:, t] = dh * dact(h[:, t])
+            direct = 0
+        elif cell == "lstm":
+            i, f, g, o = np.split(gates[:, t], 4, axis=1)
+            c_prev = c[:, t - 1] if t else np.zeros_like(carry)
+            tc = act(c[:, t])
+            dc = dc + dh * o * dact(tc)
+            dz[:, t] = np.concatenate([dc * g * dract(i), dc * c_prev * dract(f),
+                                       dc * i * dact(g), dh * tc * dract(o)], axis=1)
+            dc = dc * f
+            direct = 0
+        else:
+            zg, r, hh = np.split(gates[:, t], 3, axis=1)
+            dah = dh * (1 - zg) * dact(hh)
+            dzg = dh * (h_prev - hh) * dract(zg)
+            dzr = dah * rh[:, t] * dract(r)
+            dz[:, t] = np.concatenate([dzg, dzr, dah], axis=1)
+            direct = dh * zg
+        dr[:, t] = dz[:, t]
+        if cell == "gru":
+            dr[:, t, 2 * units:] *= gates[:, t, units:2 * units]
+        back = dr[:, t] @ u_kernel.T
+        carry = (back if mask is None else back * mask) + direct
+    return dz, dr

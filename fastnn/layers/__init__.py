@@ -4,18 +4,21 @@ from .base import Layer
 from .batch_normalization import BatchNormalization
 from .conv1d import Conv1D
 from .conv2d import Conv2D
-from .conv3d import Conv3D
 from .conv2d_transpose import Conv2DTranspose
+from .conv3d import Conv3D
 from .dense import Dense
 from .dropout import Dropout
-from .input_layer import Input, InputLayer
 from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                              GlobalMaxPooling2D)
+from .gru import GRU
+from .input_layer import Input, InputLayer
+from .lstm import LSTM
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
 from .preprocessing import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                             RandomRotation, RandomTranslation, RandomZoom)
 from .reshaping import Flatten, Reshape
+from .simple_rnn import SimpleRNN
 from .upsampling2d import UpSampling2D
 
 # Keras's short aliases
@@ -33,9 +36,9 @@ GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
            "Conv2DTranspose", "Convolution2D", "Convolution2DTranspose", "Dense", "Dropout",
-           "Flatten", "Input", "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D",
+           "Flatten", "GRU", "Input", "InputLayer", "LSTM", "Layer", "MaxPool2D", "MaxPooling2D",
            "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
-           "RandomTranslation", "RandomZoom", "Reshape", "UpSampling2D"]
+           "RandomTranslation", "RandomZoom", "Reshape", "SimpleRNN", "UpSampling2D"]
 __all__ += ["AveragePooling1D", "AveragePooling3D", "AvgPool1D", "AvgPool3D", "Conv1D",
             "Conv3D", "Convolution1D", "Convolution3D", "GlobalAveragePooling1D",
             "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",

@@ -42,7 +42,10 @@ def serialize_layer(layer):
 # left for the layer to refuse by name.
 KERAS_SWITCHED_OFF = {"sparse": False, "ragged": False, "groups": 1,
                       "activity_regularizer": None, "kernel_constraint": None,
-                      "bias_constraint": None, "beta_constraint": None, "gamma_constraint": None}
+                      "bias_constraint": None, "beta_constraint": None, "gamma_constraint": None,
+                      # recurrent layers
+                      "recurrent_constraint": None, "stateful": False, "unroll": False,
+                      "time_major": False, "zero_output_for_mask": False}
 
 
 def deserialize_layer(spec, custom_objects=None):

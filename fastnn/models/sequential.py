@@ -91,6 +91,10 @@ class Sequential:
                 raise ValueError("Sequential: an Input can only come first")
             self.batch_input_shape = layer.batch_input_shape
             return
+        if getattr(layer, "return_state", False):
+            raise ValueError(f"Sequential: layer {layer.name!r} has return_state=True, so it "
+                             f"returns a list [output, states...], which the next layer "
+                             f"cannot take; call the layer directly for its states")
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"Sequential: a layer named {layer.name!r} is already in the "
                              f"model; layer names must be unique")

@@ -19,6 +19,7 @@ function                    draws                                    chapter
 ``gradient_stats``          per-layer gradient norms (log scale)     23
 ``weight_histograms``       histograms of weight arrays              24
 ``clusters``                2-D points coloured by cluster           15
+``series``                  sequences, e.g. truth vs prediction      4
 ==========================  =======================================  =========
 
 Example:
@@ -32,8 +33,9 @@ from .activation_curves import activation_functions
 from .cluster_scatter import clusters
 from .gradient_norms import gradient_stats
 from .image_grids import feature_maps, filters, images
+from .series import series
 from .training_curves import history
 from .weight_distributions import weight_histograms
 
 __all__ = ["activation_functions", "available", "clusters", "feature_maps", "filters",
-           "gradient_stats", "history", "images", "weight_histograms"]
+           "gradient_stats", "history", "images", "series", "weight_histograms"]

@@ -1,4 +1,4 @@
-"""Small Sequential models covering every layer that fastnn, Keras and ONNX share,
+"""Small Sequential models covering every layer that fastnn and Keras share,
 written as plain data so that fastnn and Keras build the same model.
 
 Each stack is (input shape, [(layer class name, constructor arguments), ...]);
@@ -8,8 +8,9 @@ strides of 1 to 3 (with odd sizes, where "same" pads unevenly), every
 activation both sides compute alike, BatchNormalization on images and on
 feature axes, transposed convolutions with kernel larger and smaller than
 the stride, both upsampling interpolations, every augmentation layer
-(identity at inference), and 1-D, 3-D and global pooling with Conv1D
-(causal padding too) and Conv3D.
+(identity at inference), 1-D, 3-D and global pooling with Conv1D (causal
+padding too) and Conv3D, and the three recurrent layers (all but those go
+to ONNX too).
 """
 import numpy as np
 
@@ -85,7 +86,15 @@ STACKS = {
         ("MaxPooling3D", dict(pool_size=(3, 1, 1), strides=(1, 1, 1))),
         ("AveragePooling3D", dict(pool_size=(2, 3, 2), strides=(2, 2, 1), padding="same")),
         ("Flatten", {}), ("Dense", dict(units=3, activation="sigmoid"))]),
+    "recurrent": ((6, 3), [
+        ("SimpleRNN", dict(units=4, activation="relu", return_sequences=True)),
+        ("GRU", dict(units=5, return_sequences=True, go_backwards=True)),
+        ("LSTM", dict(units=3, recurrent_activation="tanh")),
+        ("Dense", dict(units=2))]),
 }
+
+#: Stacks fastnn cannot export to ONNX (its exporter has no recurrent operators yet).
+NOT_IN_ONNX = {"recurrent"}
 
 
 def random_weights(shapes_and_names, seed):

@@ -604,8 +604,49 @@ OPTIMIZER_CASES = [
 ]
 
 
+# ---- recurrent time loop --------------------------------------------------------------
+
+def rnn_case(cell, batch, steps, units, masked=False):
+    """rnn_forward then rnn_backward; the outputs are h, the gates, dz and dr."""
+    gates = reference.RNN_GATES[cell]
+
+    def make(rng):
+        keep = rng.random((batch, units)) < 0.7
+        return dict(z=uniform(rng, batch, steps, gates * units),
+                    u_kernel=uniform(rng, units, gates * units) / np.float32(np.sqrt(units)),
+                    rbias=uniform(rng, gates * units) if cell == "gru" else None,
+                    mask=(keep / np.float32(0.7)).astype(np.float32) if masked else None,
+                    dy=uniform(rng, batch, steps, units))
+
+    def fast(z, u_kernel, rbias, mask, dy):
+        result = kernels.rnn_forward(z, u_kernel, cell, rbias=rbias, mask=mask)
+        dz, dr = kernels.rnn_backward(result, u_kernel, dy, cell, mask=mask)
+        return result.h, result.gates, dz, dr
+
+    def expected(z, u_kernel, rbias, mask, dy):
+        gates_, h, c, rh = reference.rnn_forward(z, u_kernel, cell, "tanh", "sigmoid", rbias,
+                                                 mask)
+        dz, dr = reference.rnn_backward(gates_, h, c, rh, u_kernel, dy, cell, "tanh",
+                                        "sigmoid", mask)
+        return h, gates_, dz, (dr if cell == "gru" else dz)
+
+    # each step sums `units` products, and the gradients run back over all steps
+    return Case(f"rnn {cell} batch {batch} steps {steps} units {units}" + " masked" * masked,
+                make, fast, expected, (summing(units * steps),) * 4)
+
+
+RECURRENT = [
+    # the gates count as 30·batch·G·units operations a step (csrc/recurrent.c):
+    # above 6·10⁵, so 3 threads share the rows; the per-step products
+    # (2·batch·G·units²) are larger still
+    rnn_case("simple_rnn", 131, 3, 157),
+    rnn_case("lstm", 97, 4, 53, masked=True),
+    rnn_case("gru", 101, 3, 67),
+]
+
+
 CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + POOLING + BATCH_NORM + ELEMENTWISE
-         + WARP + OPTIMIZER_CASES)
+         + WARP + OPTIMIZER_CASES + RECURRENT)
 assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 
 

@@ -89,6 +89,12 @@ def _every_layer_type():
         "GlobalMaxPool1D": [layers.GlobalMaxPool1D(keepdims=True, input_shape=sequence)],
         "GlobalMaxPooling2D": [layers.GlobalMaxPooling2D(keepdims=True, input_shape=image)],
         "GlobalMaxPool2D": [layers.GlobalMaxPool2D(input_shape=image)],
+        "SimpleRNN": [layers.SimpleRNN(3, activation="relu", return_sequences=True,
+                                       input_shape=(4, 2)), Flatten()],
+        "LSTM": [layers.LSTM(3, recurrent_activation="hard_sigmoid", unit_forget_bias=False,
+                             go_backwards=True, recurrent_dropout=0.2, input_shape=(4, 2))],
+        "GRU": [layers.GRU(3, use_bias=False, recurrent_initializer="glorot_uniform",
+                           dropout=0.1, seed=3, input_shape=(4, 2))],
     }
 
 

@@ -32,6 +32,9 @@ CALLS = {
                                    {"sharex": False}),
     "clusters": (plot.clusters, (RNG.normal(size=(30, 2)), RNG.integers(0, 3, 30)),
                  {"centers": RNG.normal(size=(3, 2))}),
+    "series": (plot.series,
+               ({"truth": np.sin(np.arange(40) / 5), "model": RNG.normal(size=35)},),
+               {"title": "next value"}),
 }
 
 
@@ -122,6 +125,8 @@ BAD_INPUT = [
     (plot.clusters, (np.zeros((4, 2)), np.zeros(3)), {}, ValueError, "4 points but 3"),
     (plot.clusters, (np.zeros((4, 2)), np.full(4, 0.5)), {}, ValueError, "whole numbers"),
     (plot.clusters, (np.zeros((4, 2)), np.zeros(4)), {"centers": np.zeros(2)}, ValueError, "2-D"),
+    (plot.series, ([np.zeros(3)],), {}, TypeError, "non-empty dict"),
+    (plot.series, ({"a": np.zeros((3, 2))},), {}, ValueError, r"curves\['a'\] must be 1-D"),
 ]
 
 
