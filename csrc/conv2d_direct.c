@@ -291,12 +291,20 @@ void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
 /* ---- weight and bias gradients ------------------------------------------------ */
 
 /* Room in a patch row for the K values, the 1 of the bias row and the values
- * a last group of up to KB_MAX reads past them (zeros, set once). */
+ * a last group of up to KB_MAX reads past them (set once, then only read
+ * into sums that are dropped). */
 typedef float patch_row[FASTNN_DIRECT_MAX_K + KB_MAX];
 
 /* Columns of slack after a run's band: a patch row copied in whole vectors
- * reads up to 7 floats past its window. */
-enum { BAND_SLACK = 8 };
+ * reads up to 7 floats past its window.  A band holds at most PB windows. */
+enum { BAND_SLACK = 8, BAND_LEN = (PB + BAND_SLACK) * FASTNN_DIRECT_MAX_K };
+
+/* A thread's scratch for the weight gradient: PB patch rows, a band, then
+ * a block of d (PB x out_c: dz, or dy's last block) and its slack. */
+FASTNN_INLINE int64_t scratch_floats(int64_t co)
+{
+    return PB * (int64_t)(sizeof(patch_row) / sizeof(float)) + BAND_LEN + PB * co + 8;
+}
 
 /* patch[p] = the K values under output pixel (n, oh, ow + p), then a 1 (the
  * bias row's), for the `count` pixels of a run along one output row.  Each
@@ -417,9 +425,10 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_con
 {
     const int64_t co = g->out_c, total = g->batch * g->out_h * g->out_w;
     const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
-    patch_row patch[PB];
-    float band[(PB * FASTNN_DIRECT_MAX_K) + BAND_SLACK * FASTNN_DIRECT_MAX_K];
-    memset(patch, 0, sizeof patch);
+    patch_row *patch = (patch_row *)scratch;
+    float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
+    float *d_block = band + BAND_LEN;
+    memset(patch, 0, PB * sizeof(patch_row));
     for (int64_t b0 = i0; b0 < i1; b0 += PB) {
         int64_t count = fastnn_min(PB, i1 - b0);
         int64_t n = b0 / (g->out_h * g->out_w), oh = b0 / g->out_w % g->out_h;
@@ -437,7 +446,7 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_con
                 }
             }
         }
-        const float *d = with_slack(dy + b0 * co, count, co, cp, dy + total * co, scratch);
+        const float *d = with_slack(dy + b0 * co, count, co, cp, dy + total * co, d_block);
         accumulate_block(patch, d, count, g, acc, cp, KB2, KB1);
     }
 }
@@ -487,21 +496,21 @@ FASTNN_INLINE void window_gradient(const float *y_first, const float *dp,
 /* acc as in weight_sums, over the pooling windows [j0, j1) (j = (n, ph, pw))
  * instead of over pixels: a block holds whole windows, their taps' patches
  * (a run of pool_w pixels per window row) and window_gradient's dz.  Pixels
- * outside every window have no gradient and are skipped; dz (PB x out_c
- * floats and the slack of the last channel vector) is this thread's
- * scratch. */
+ * outside every window have no gradient and are skipped.  scratch is this
+ * thread's (scratch_floats: patch rows, band, then dz with its slack). */
 FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const float *dp,
                                       const fastnn_conv2d_geom *g,
                                       const fastnn_pool2d_geom *pg, int64_t j0,
-                                      int64_t j1, float *dz, float *acc, int64_t cp,
+                                      int64_t j1, float *scratch, float *acc, int64_t cp,
                                       const int KB2, const int KB1)
 {
     const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
     const int64_t per_block = PB / taps, windows_per_image = pg->out_h * pg->out_w;
     const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
-    patch_row patch[PB];
-    float band[(PB * FASTNN_DIRECT_MAX_K) + BAND_SLACK * FASTNN_DIRECT_MAX_K];
-    memset(patch, 0, sizeof patch);
+    patch_row *patch = (patch_row *)scratch;
+    float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
+    float *dz = band + BAND_LEN;
+    memset(patch, 0, PB * sizeof(patch_row));
     for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
         int64_t count = 0;
         for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
@@ -510,8 +519,8 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
             window_gradient(y + ((n * g->out_h + oh) * g->out_w + ow) * co, dp + j * co, g,
                             pg, dz + count * co);
             for (int64_t dh = 0; dh < pg->pool_h; dh++)
-                gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w, patch + count + dh * pg->pool_w,
-                           band);
+                gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w,
+                           patch + count + dh * pg->pool_w, band);
         }
         /* the slack after the last pixel's dz: zeros past the block */
         memset(dz + count * co, 0, (size_t)(cp - co) * sizeof(float));
@@ -520,8 +529,7 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
 }
 
 /* One range of work for one thread: pixels [i0, i1) of dy when pg is NULL,
- * else pooling windows [i0, i1); scratch is this thread's (dz, or dy's
- * last block with slack). */
+ * else pooling windows [i0, i1); scratch is this thread's (scratch_floats). */
 FASTNN_INLINE void range_sums(const float *x, const float *dy, const float *dp,
                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
                               int64_t i0, int64_t i1, float *scratch, float *acc,
@@ -590,7 +598,7 @@ static int weight_gradient_sums(const float *x, const float *dy, const float *dp
 #endif
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t cp = 8 * fastnn_ceil_div(co, 8), size = (k_len + 1) * cp;
-    const int64_t scratch_len = PB * co + 8;
+    const int64_t scratch_len = scratch_floats(co);
     const double work = 2.0 * (double)(items * taps) * (double)((k_len + 1) * co);
     int parts = fastnn_parts_for(items, work);
     int threads = fastnn_threads_for(work);
