@@ -11,23 +11,39 @@
  *   weights   dW[k][co] = sum_i P[i][k] dy[i][co],   db[co] = sum_i dy[i][co]
  *
  * where i runs over output pixels (n, oh, ow) and P[i] is the K-value patch
- * under pixel i, gathered into a small buffer (zeros in the padding).
+ * under pixel i (zeros in the padding).  K is at most FASTNN_DIRECT_MAX_K
+ * (internal.h: where the GEMM engine starts to win, measured).
  *
- * Forward: a tile of PX = 8 neighbouring output pixels times 8 output
- * channels (one AVX register each) is accumulated in 8 registers over the K
- * weights; each step loads one vector of W and broadcasts one patch value
- * per pixel, read straight from x when the tile's windows lie inside the
- * image (no copy), else from patches gathered with their zero padding.
+ * Forward: a tile of PX neighbouring output pixels of one row times NV
+ * vectors of 8 output channels is accumulated in PX * NV registers over the
+ * K weights; each step loads NV vectors of W and broadcasts one patch value
+ * per pixel.  PX x NV is 8 x 1 on the avx2 and generic paths; the avx512
+ * path has 32 registers and takes 16 x 1 when out_c <= 8 (8 pixels would
+ * leave the FMA latency showing), else 8 x 2.  Any out_c runs on whole
+ * vectors: from 8 channels up, the last vector is moved back to end at
+ * out_c and overlaps the one before (the shared channels are computed
+ * twice, identically); below 8, W is copied padded with zeros to 8 columns
+ * and each pixel's 8 lanes are stored in pixel order, the spill past out_c
+ * overwritten by the next pixel's store (the row's last pixels are copied
+ * out_c floats at a time, so no store leaves the row).  A tile whose windows
+ * lie inside the image reads x in place; a tile touching the padding (or
+ * past the row's end) first copies the input under it, zeros included, into
+ * a small buffer -- k_h short rows -- and then runs the same arithmetic.
  * Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
  * result is db.  The pixels are cut into ranges fixed by the problem, each
  * with its own partial dW, added up in range order at the end (so the result
- * depends neither on scheduling nor on the number of threads).  Within a range, pixels are gathered in blocks
- * of PB; for each 16-channel slice (two registers wide) and each group of KB
- * patch values the 2 x KB partial sums stay in registers while the block's
- * pixels stream past (one register wide: half the independent sums, and
- * the FMA latency shows -- a 16-wide slice took 20-25 % off the time).
+ * depends neither on scheduling nor on the number of threads).  Within a
+ * range, the patches of PB pixels are gathered run by run along the output
+ * rows (k_h vector copies per pixel, from x or from a zero-padded band when
+ * the run touches the padding); then for each pair of channel vectors (16
+ * channels) and each group of KB patch values the 2 x KB partial sums stay
+ * in registers while the block's pixels stream past, and a last odd vector
+ * takes groups of KB1 on its own.  KB = 5 and KB1 = 10 (10 sums) on avx2
+ * and generic, 10 and 13 on avx512.  The partial sums are 8 * ceil(out_c /
+ * 8) columns wide: the lanes past out_c multiply the next pixel's dy (a
+ * zero-padded copy for the array's last block) and are dropped at the end.
  *
  * Weights through ReLU and max pooling (the first layer of a CNN, which
  * needs no input gradient): with y = relu(conv(x)) pooled by windows that
