@@ -41,7 +41,8 @@
  * channels) and each group of KB patch values the 2 x KB partial sums stay
  * in registers while the block's pixels stream past, and a last odd vector
  * takes groups of KB1 on its own.  KB = 5 and KB1 = 10 (10 sums) on avx2
- * and generic, 10 and 13 on avx512.  The partial sums are 8 * ceil(out_c /
+ * and generic; on avx512 KB1 = 13 and KB = 10 or 13, whichever pads K + 1
+ * less (26 = 2 x 13 for 5x5, 10 for 3x3).  The partial sums are 8 * ceil(out_c /
  * 8) columns wide: the lanes past out_c multiply the next pixel's dy (a
  * zero-padded copy for the array's last block) and are dropped at the end.
  *
@@ -582,14 +583,19 @@ static void range_sums_avx2(const float *x, const float *dy, const float *dp,
 #endif
 
 #if FASTNN_HAVE_AVX512_VARIANT
-/* 32 vector registers: up to 26 sums (2 x 13 or 1 x 13). */
+/* 32 vector registers: up to 26 sums (2 x 13, 2 x 10 or 1 x 13); KB = 13
+ * where it pads the K + 1 patch values less than 10 does. */
 FASTNN_TARGET_AVX512
 static void range_sums_avx512(const float *x, const float *dy, const float *dp,
                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
                               int64_t i0, int64_t i1, float *scratch, float *acc,
                               int64_t cp)
 {
-    range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 10, 13);
+    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
+    if (fastnn_ceil_div(k_len, 13) * 13 < fastnn_ceil_div(k_len, 10) * 10)
+        range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 13, 13);
+    else
+        range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 10, 13);
 }
 #endif
 
