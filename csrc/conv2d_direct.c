@@ -42,9 +42,10 @@
  * in registers while the block's pixels stream past, and a last odd vector
  * takes groups of KB1 on its own.  KB = 5 and KB1 = 10 (10 sums) on avx2
  * and generic; on avx512 KB1 = 13 and KB = 10 or 13, whichever pads K + 1
- * less (26 = 2 x 13 for 5x5, 10 for 3x3).  The partial sums are 8 * ceil(out_c /
- * 8) columns wide: the lanes past out_c multiply the next pixel's dy (a
- * zero-padded copy for the array's last block) and are dropped at the end.
+ * less (26 = 2 x 13 for 5x5, 10 for 3x3).  The partial sums are
+ * 8 * ceil(out_c / 8) columns wide: the lanes past out_c multiply the next
+ * pixel's dy (a zero-padded copy for the array's last block) and are
+ * dropped at the end.
  *
  * Weights through ReLU and max pooling (the first layer of a CNN, which
  * needs no input gradient): with y = relu(conv(x)) pooled by windows that
