@@ -11,23 +11,41 @@
  *   weights   dW[k][co] = sum_i P[i][k] dy[i][co],   db[co] = sum_i dy[i][co]
  *
  * where i runs over output pixels (n, oh, ow) and P[i] is the K-value patch
- * under pixel i, gathered into a small buffer (zeros in the padding).
+ * under pixel i (zeros in the padding).  K is at most FASTNN_DIRECT_MAX_K
+ * (internal.h: where the GEMM engine starts to win, measured).
  *
- * Forward: a tile of PX = 8 neighbouring output pixels times 8 output
- * channels (one AVX register each) is accumulated in 8 registers over the K
- * weights; each step loads one vector of W and broadcasts one patch value
- * per pixel, read straight from x when the tile's windows lie inside the
- * image (no copy), else from patches gathered with their zero padding.
+ * Forward: a tile of PX neighbouring output pixels of one row times NV
+ * vectors of 8 output channels is accumulated in PX * NV registers over the
+ * K weights; each step loads NV vectors of W and broadcasts one patch value
+ * per pixel.  PX x NV is 8 x 1 on the avx2 and generic paths; the avx512
+ * path has 32 registers and takes 16 x 1 when out_c <= 8 (8 pixels would
+ * leave the FMA latency showing), else 8 x 2.  Any out_c runs on whole
+ * vectors: from 8 channels up, the last vector is moved back to end at
+ * out_c and overlaps the one before (the shared channels are computed
+ * twice, identically); below 8, W is copied padded with zeros to 8 columns
+ * and each pixel's 8 lanes are stored in pixel order, the spill past out_c
+ * overwritten by the next pixel's store (the row's last pixels are copied
+ * out_c floats at a time, so no store leaves the row).  A tile whose windows
+ * lie inside the image reads x in place; a tile touching the padding (or
+ * past the row's end) first copies the input under it, zeros included, into
+ * a small buffer -- k_h short rows -- and then runs the same arithmetic.
  * Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
  * result is db.  The pixels are cut into ranges fixed by the problem, each
  * with its own partial dW, added up in range order at the end (so the result
- * depends neither on scheduling nor on the number of threads).  Within a range, pixels are gathered in blocks
- * of PB; for each 16-channel slice (two registers wide) and each group of KB
- * patch values the 2 x KB partial sums stay in registers while the block's
- * pixels stream past (one register wide: half the independent sums, and
- * the FMA latency shows -- a 16-wide slice took 20-25 % off the time).
+ * depends neither on scheduling nor on the number of threads).  Within a
+ * range, the patches of PB pixels are gathered run by run along the output
+ * rows (k_h vector copies per pixel, from x or from a zero-padded band when
+ * the run touches the padding); then for each pair of channel vectors (16
+ * channels) and each group of KB patch values the 2 x KB partial sums stay
+ * in registers while the block's pixels stream past, and a last odd vector
+ * takes groups of KB1 on its own.  KB = 5 and KB1 = 10 (10 sums) on avx2
+ * and generic; on avx512 KB1 = 13 and KB = 10 or 13, whichever pads K + 1
+ * less (26 = 2 x 13 for 5x5, 10 for 3x3).  The partial sums are
+ * 8 * ceil(out_c / 8) columns wide: the lanes past out_c multiply the next
+ * pixel's dy (a zero-padded copy for the array's last block) and are
+ * dropped at the end.
  *
  * Weights through ReLU and max pooling (the first layer of a CNN, which
  * needs no input gradient): with y = relu(conv(x)) pooled by windows that
@@ -44,128 +62,186 @@
 
 #include "internal.h"
 
-/* PX output pixels per forward tile; PB pixels per gathered block and KB
- * patch values per register group in the weight gradient (KB = 5: a 3x3
- * filter on one channel has K + 1 = 10 values, two groups and no padding). */
-enum { PX = 8, PB = 64, KB = 5 };
+/* Tile sizes.  Forward: PX output pixels (8, or 16 on the avx512 path when
+ * out_c <= 8) times NV vectors of 8 channels.  Weights: PB pixels per
+ * gathered block, KB patch values per register group (KB_MAX the largest). */
+enum { PX_MAX = 16, PB = 64, KB_MAX = 13 };
 
 /* Where each of the K patch values sits relative to the window's top-left
- * input pixel: offset[k] for k = (kh, kw, ci). */
-FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t *offset)
+ * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
+ * offset[k] for k = (kh, kw, ci). */
+FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t row_len,
+                                 int64_t *offset)
 {
     for (int64_t kh = 0, k = 0; kh < g->k_h; kh++)
         for (int64_t kw = 0; kw < g->k_w; kw++)
             for (int64_t c = 0; c < g->in_c; c++)
-                offset[k++] = (kh * g->in_w + kw) * g->in_c + c;
-}
-
-/* The K values under output pixel (n, oh, ow), in (kh, kw, ci) order: by
- * the offsets when the window lies inside the image, else tap by tap with
- * zeros in the padding.  (Plain loops, not memcpy: the runs are 1-3 floats.) */
-FASTNN_INLINE void gather_patch(const float *x, const fastnn_conv2d_geom *g,
-                                const int64_t *offset, int64_t n, int64_t oh,
-                                int64_t ow, float *patch)
-{
-    int64_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
-    const int64_t k_len = g->k_h * g->k_w * g->in_c;
-    if (ih0 >= 0 && iw0 >= 0 && ih0 + g->k_h <= g->in_h && iw0 + g->k_w <= g->in_w) {
-        const float *base = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
-        for (int64_t k = 0; k < k_len; k++)
-            patch[k] = base[offset[k]];
-        return;
-    }
-    for (int64_t kh = 0, k = 0; kh < g->k_h; kh++)
-        for (int64_t kw = 0; kw < g->k_w; kw++) {
-            int64_t ih = ih0 + kh, iw = iw0 + kw;
-            int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-            const float *src = x + ((n * g->in_h + ih) * g->in_w + iw) * g->in_c;
-            for (int64_t c = 0; c < g->in_c; c++, k++)
-                patch[k] = inside ? src[c] : 0.0f;
-        }
+                offset[k++] = (kh * row_len + kw) * g->in_c + c;
 }
 
 /* ---- forward ---------------------------------------------------------------- */
 
-/* One tile: out[p][c..c+7] = bias + sum_k v(p, k) W[k][c..c+7] for the px
- * pixels of the tile, where the patch value v(p, k) = src[p * step + at[k]].
- * Full tiles are stored straight from the 8 accumulator registers. */
-FASTNN_INLINE void forward_tile(const float *src, int64_t step,
-                                const int64_t *at, int64_t k_len,
-                                const float *w, const float *b, int64_t co,
-                                int relu, int64_t px, float *out)
+/* One pass over a tile: out[p][cv..cv+7] = bias + sum_k v(p, k) W[k][cv..cv+7]
+ * for the px pixels of the tile and the NV channel vectors starting at
+ * cv = min(c + 8 v, c_last), where the patch value v(p, k) = src[p * step +
+ * at[k]] and W's rows are ws floats apart.  The PX * NV accumulators stay in
+ * registers; each step of k loads NV vectors of W and broadcasts one patch
+ * value per pixel.
+ *
+ * out_c >= 8: the last vector is moved back to end at out_c (c_last =
+ * out_c - 8) and overlaps the one before; both compute the shared channels
+ * with the same operations, so the stores agree bit for bit and every store
+ * is a whole vector inside its pixel.  out_c < 8 (narrow): W is a copy
+ * padded with zeros to 8 columns, and pixel p's 8 lanes are stored at
+ * out + p * out_c in pixel order: the lanes past out_c spill into the next
+ * pixel's channels, which its own store overwrites right after; within
+ * `room` floats of the row's end the spill would leave the row, so there
+ * only out_c lanes are copied. */
+FASTNN_INLINE void forward_tile(const float *src, int64_t step, const int64_t *at,
+                                int64_t k_len, const float *w, int64_t ws,
+                                const float *b, int64_t c, int64_t c_last, int relu,
+                                int64_t px, float *out, int64_t co, int narrow,
+                                int64_t room, const int PX, const int NV)
 {
-    int64_t c = 0;
-    for (; c + 8 <= co; c += 8) {
-        fastnn_v8 start = {0}, acc[PX];
+    fastnn_v8 acc[PX_MAX][2], wk[2];
+    int64_t cv[2];
+    for (int v = 0; v < NV; v++) {
+        cv[v] = fastnn_min(c + 8 * v, c_last);
+        fastnn_v8 start = {0};
         if (b)
-            memcpy(&start, b + c, sizeof start);
+            memcpy(&start, b + cv[v], sizeof start);
         for (int p = 0; p < PX; p++)
-            acc[p] = start;
-        for (int64_t k = 0; k < k_len; k++) {
-            fastnn_v8 wk;
-            memcpy(&wk, w + k * co + c, sizeof wk);
-            const float *v = src + at[k];
-            for (int p = 0; p < PX; p++)
-                acc[p] += v[p * step] * wk;
-        }
-        for (int p = 0; p < PX; p++)
-            if (relu)
-                fastnn_relu_v8(&acc[p]);
-        /* stores through the vector type (aligned(4): any float address),
-         * so the accumulators stay in registers instead of a stack copy */
-        if (px == PX)
-            for (int p = 0; p < PX; p++)
-                *(fastnn_v8 *)(out + p * co + c) = acc[p];
-        else
-            for (int64_t p = 0; p < px; p++)
-                *(fastnn_v8 *)(out + p * co + c) = acc[p];
+            acc[p][v] = start;
     }
-    for (; c < co; c++) /* channels past the last multiple of 8 */
-        for (int64_t p = 0; p < px; p++) {
-            float sum = b ? b[c] : 0.0f;
-            for (int64_t k = 0; k < k_len; k++)
-                sum += src[p * step + at[k]] * w[k * co + c];
-            out[p * co + c] = relu && sum < 0.0f ? 0.0f : sum;
+    for (int64_t k = 0; k < k_len; k++) {
+        for (int v = 0; v < NV; v++)
+            wk[v] = *(const fastnn_v8 *)(w + k * ws + cv[v]);
+        const float *s = src + at[k];
+        for (int p = 0; p < PX; p++) {
+            float value = s[p * step];
+            for (int v = 0; v < NV; v++)
+                acc[p][v] += value * wk[v];
         }
+    }
+    if (relu)
+        for (int p = 0; p < PX; p++)
+            for (int v = 0; v < NV; v++)
+                fastnn_relu_v8(&acc[p][v]);
+    if (narrow) {
+        for (int64_t p = 0; p < px; p++)
+            if (p * co + 8 <= room)
+                *(fastnn_v8 *)(out + p * co) = acc[p][0];
+            else
+                memcpy(out + p * co, &acc[p][0], (size_t)co * sizeof(float));
+        return;
+    }
+    /* stores through the vector type (aligned(4): any float address), so
+     * the accumulators stay in registers instead of a stack copy */
+    if (px == PX)
+        for (int p = 0; p < PX; p++)
+            for (int v = 0; v < NV; v++)
+                *(fastnn_v8 *)(out + p * co + cv[v]) = acc[p][v];
+    else
+        for (int64_t p = 0; p < px; p++)
+            for (int v = 0; v < NV; v++)
+                *(fastnn_v8 *)(out + p * co + cv[v]) = acc[p][v];
+}
+
+/* The columns of a tile buffer: the windows of PX pixels side by side from
+ * input column iw0, each `span` columns after the one before -- the stride,
+ * or k_w when the stride is larger (the windows then have gaps between them,
+ * which the buffer leaves out). */
+FASTNN_INLINE int64_t tile_span(const fastnn_conv2d_geom *g)
+{
+    return fastnn_min(g->stride_w, g->k_w);
+}
+
+/* tb = the input under a tile of PX pixels whose windows start at row ih0,
+ * column iw0 of image n: k_h rows of (PX - 1) * span + k_w columns of in_c
+ * values, with zeros where the windows leave the image (padding, or past
+ * its edge for pixels beyond the row's end). */
+FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_t n,
+                             int64_t ih0, int64_t iw0, int64_t cols, float *tb)
+{
+    const int64_t ci = g->in_c;
+    for (int64_t r = 0; r < g->k_h; r++) {
+        float *dst = tb + r * cols * ci;
+        int64_t ih = ih0 + r;
+        if (ih < 0 || ih >= g->in_h) {
+            memset(dst, 0, (size_t)(cols * ci) * sizeof(float));
+            continue;
+        }
+        const float *row = x + (n * g->in_h + ih) * g->in_w * ci;
+        if (g->stride_w <= g->k_w) { /* column j is input column iw0 + j */
+            int64_t j0 = fastnn_min(fastnn_max(-iw0, 0), cols);
+            int64_t j1 = fastnn_max(fastnn_min(g->in_w - iw0, cols), j0);
+            memset(dst, 0, (size_t)(j0 * ci) * sizeof(float));
+            memcpy(dst + j0 * ci, row + (iw0 + j0) * ci, (size_t)((j1 - j0) * ci) * sizeof(float));
+            memset(dst + j1 * ci, 0, (size_t)((cols - j1) * ci) * sizeof(float));
+        } else { /* column j is column j % k_w of pixel j / k_w's window */
+            for (int64_t j = 0; j < cols; j++) {
+                int64_t iw = iw0 + j / g->k_w * g->stride_w + j % g->k_w;
+                for (int64_t c = 0; c < ci; c++)
+                    dst[j * ci + c] = iw >= 0 && iw < g->in_w ? row[iw * ci + c] : 0.0f;
+            }
+        }
+    }
 }
 
 /* Rows [row0, row1) of output pixels, PX at a time.  A tile whose windows
  * all lie inside the image reads its patch values straight from x (pixel p
  * is p * stride_w * in_c floats after pixel 0); a tile touching the padding
- * or the right edge gathers its patches, zeros included, into a buffer. */
+ * or the row's end first copies the input under it, zeros included, into a
+ * small buffer (fill_tile) and reads that: the same arithmetic as an inner
+ * tile plus a copy of k_h short rows. */
 FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
-                                float *y, const fastnn_conv2d_geom *g,
-                                int relu, int64_t row0, int64_t row1)
+                                float *y, const fastnn_conv2d_geom *g, int relu,
+                                int64_t row0, int64_t row1, const int PX, const int NV)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
-    float patch[PX][FASTNN_DIRECT_MAX_K];
-    int64_t offset[FASTNN_DIRECT_MAX_K], identity[FASTNN_DIRECT_MAX_K];
-    patch_offsets(g, offset);
-    for (int64_t k = 0; k < k_len; k++)
-        identity[k] = k;
+    const int64_t cols = (PX - 1) * tile_span(g) + g->k_w;
+    const int narrow = co < 8;
+    float tb[PX_MAX * FASTNN_DIRECT_MAX_K], w8[FASTNN_DIRECT_MAX_K * 8], b8[8] = {0};
+    int64_t x_at[FASTNN_DIRECT_MAX_K], tb_at[FASTNN_DIRECT_MAX_K];
+    patch_offsets(g, g->in_w, x_at);
+    patch_offsets(g, cols, tb_at);
+    if (narrow) { /* W and b padded with zeros to 8 columns */
+        memset(w8, 0, sizeof w8);
+        for (int64_t k = 0; k < k_len; k++)
+            memcpy(w8 + 8 * k, w + k * co, (size_t)co * sizeof(float));
+        if (b)
+            memcpy(b8, b, (size_t)co * sizeof(float));
+    }
+    const float *wu = narrow ? w8 : w, *bu = narrow && b ? b8 : b;
+    const int64_t ws = narrow ? 8 : co, c_last = narrow ? 0 : co - 8;
+    const int64_t vectors = narrow ? 1 : fastnn_ceil_div(co, 8);
     for (int64_t row = row0; row < row1; row++) {
         int64_t n = row / g->out_h, oh = row % g->out_h;
         int64_t ih0 = oh * g->stride_h - g->pad_top;
         int rows_inside = ih0 >= 0 && ih0 + g->k_h <= g->in_h;
+        float *row_end = y + (row + 1) * g->out_w * co;
         for (int64_t ow0 = 0; ow0 < g->out_w; ow0 += PX) {
             int64_t px = fastnn_min(PX, g->out_w - ow0);
             float *out = y + (row * g->out_w + ow0) * co;
             int64_t iw0 = ow0 * g->stride_w - g->pad_left;
+            const float *src = tb;
+            const int64_t *at = tb_at;
+            int64_t step = tile_span(g) * g->in_c;
             if (rows_inside && px == PX && iw0 >= 0 &&
                 iw0 + (PX - 1) * g->stride_w + g->k_w <= g->in_w) {
-                const float *base = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
-                forward_tile(base, g->stride_w * g->in_c, offset, k_len, w, b, co,
-                             relu, px, out);
-                continue;
+                src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
+                at = x_at;
+                step = g->stride_w * g->in_c;
+            } else {
+                fill_tile(x, g, n, ih0, iw0, cols, tb);
             }
-            for (int64_t p = 0; p < PX; p++)
-                if (p < px)
-                    gather_patch(x, g, offset, n, oh, ow0 + p, patch[p]);
-                else
-                    for (int64_t k = 0; k < k_len; k++)
-                        patch[p][k] = 0.0f;
-            forward_tile(&patch[0][0], FASTNN_DIRECT_MAX_K, identity, k_len, w, b,
-                         co, relu, px, out);
+            int64_t v = 0;
+            for (; v + NV <= vectors; v += NV)
+                forward_tile(src, step, at, k_len, wu, ws, bu, 8 * v, c_last, relu, px,
+                             out, co, narrow, row_end - out, PX, NV);
+            for (; v < vectors; v++)
+                forward_tile(src, step, at, k_len, wu, ws, bu, 8 * v, c_last, relu, px,
+                             out, co, narrow, row_end - out, PX, 1);
         }
     }
 }
@@ -177,7 +253,7 @@ static void forward_rows_generic(const float *x, const float *w, const float *b,
                                  float *y, const fastnn_conv2d_geom *g,
                                  int relu, int64_t row0, int64_t row1)
 {
-    forward_rows(x, w, b, y, g, relu, row0, row1);
+    forward_rows(x, w, b, y, g, relu, row0, row1, 8, 1);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -186,7 +262,23 @@ static void forward_rows_avx2(const float *x, const float *w, const float *b,
                               float *y, const fastnn_conv2d_geom *g,
                               int relu, int64_t row0, int64_t row1)
 {
-    forward_rows(x, w, b, y, g, relu, row0, row1);
+    forward_rows(x, w, b, y, g, relu, row0, row1, 8, 1);
+}
+#endif
+
+#if FASTNN_HAVE_AVX512_VARIANT
+/* 32 vector registers: 16 accumulators, as 16 pixels x 8 channels when
+ * out_c <= 8 (8 pixels would leave the FMA latency showing) or as 8 pixels
+ * x 16 channels. */
+FASTNN_TARGET_AVX512
+static void forward_rows_avx512(const float *x, const float *w, const float *b,
+                                float *y, const fastnn_conv2d_geom *g,
+                                int relu, int64_t row0, int64_t row1)
+{
+    if (g->out_c <= 8)
+        forward_rows(x, w, b, y, g, relu, row0, row1, 16, 1);
+    else
+        forward_rows(x, w, b, y, g, relu, row0, row1, 8, 2);
 }
 #endif
 
@@ -194,6 +286,11 @@ void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g, int relu)
 {
     rows_fn rows = forward_rows_generic;
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        rows = forward_rows_avx512;
+    else
+#endif
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         rows = forward_rows_avx2;
@@ -211,6 +308,60 @@ void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
 
 /* ---- weight and bias gradients ------------------------------------------------ */
 
+/* Room in a patch row for the K values, the 1 of the bias row and the values
+ * a last group of up to KB_MAX reads past them (set once, then only read
+ * into sums that are dropped). */
+typedef float patch_row[FASTNN_DIRECT_MAX_K + KB_MAX];
+
+/* Columns of slack after a run's band: a patch row copied in whole vectors
+ * reads up to 7 floats past its window.  A band holds at most PB windows. */
+enum { BAND_SLACK = 8, BAND_LEN = (PB + BAND_SLACK) * FASTNN_DIRECT_MAX_K };
+
+/* A thread's scratch for the weight gradient: PB patch rows, a band, then
+ * a block of d (PB x out_c: dz, or dy's last block) and its slack. */
+FASTNN_INLINE int64_t scratch_floats(int64_t co)
+{
+    return PB * (int64_t)(sizeof(patch_row) / sizeof(float)) + BAND_LEN + PB * co + 8;
+}
+
+/* patch[p] = the K values under output pixel (n, oh, ow + p), then a 1 (the
+ * bias row's), for the `count` pixels of a run along one output row.  Each
+ * patch is k_h runs of k_w * in_c neighbouring floats, copied 8 at a time
+ * (the excess lands on the next run, or past the K values).  They are read
+ * straight from x when every window of the run lies inside the image (and
+ * the last vector inside x, which ends at x_end); otherwise from `band`,
+ * the input under the run with zeros in the padding (fill_tile). */
+FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_conv2d_geom *g,
+                              int64_t n, int64_t oh, int64_t ow, int64_t count,
+                              patch_row *patch, float *band)
+{
+    const int64_t ci = g->in_c, k_len = g->k_h * g->k_w * ci, run = g->k_w * ci;
+    int64_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
+    const float *src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * ci;
+    int64_t row = g->in_w * ci, step = g->stride_w * ci;
+    if (!(ih0 >= 0 && ih0 + g->k_h <= g->in_h && iw0 >= 0 &&
+          iw0 + (count - 1) * g->stride_w + g->k_w <= g->in_w &&
+          src + (count - 1) * step + (g->k_h - 1) * row + 8 * fastnn_ceil_div(run, 8) <= x_end)) {
+        int64_t cols = (count - 1) * tile_span(g) + g->k_w + BAND_SLACK;
+        fill_tile(x, g, n, ih0, iw0, cols, band);
+        src = band;
+        row = cols * ci;
+        step = tile_span(g) * ci;
+    }
+    for (int64_t p = 0; p < count; p++, src += step) {
+        for (int64_t r = 0; r < g->k_h; r++) {
+            /* the first vector apart: a loop of vector copies alone would
+             * become a call to memcpy, far slower for 1-4 vectors */
+            const float *from = src + r * row;
+            float *to = patch[p] + r * run;
+            *(fastnn_v8 *)to = *(const fastnn_v8 *)from;
+            for (int64_t j = 8; j < run; j += 8)
+                *(fastnn_v8 *)(to + j) = *(const fastnn_v8 *)(from + j);
+        }
+        patch[p][k_len] = 1.0f;
+    }
+}
+
 FASTNN_INLINE void add_v8(float *out, fastnn_v8 v)
 {
     fastnn_v8 old;
@@ -220,93 +371,92 @@ FASTNN_INLINE void add_v8(float *out, fastnn_v8 v)
 }
 
 /* acc[k0 + q][c ...] += sum over the block's pixels p of patch[p][k0 + q] *
- * dy[p][c ...] for q < kb, over nv vectors of 8 channels (nv = 1 or 2, a
- * constant after inlining).  The nv * KB sums stay in registers: each pixel
- * costs nv loads of dy and KB broadcasts for nv * KB FMAs, and with nv = 2
- * there are 10 independent sums, enough to cover the FMA latency. */
-FASTNN_INLINE void block_sums(const float (*patch)[FASTNN_DIRECT_MAX_K + KB],
-                              const float *d, int64_t count, int64_t co,
-                              int64_t c, int64_t k0, int64_t kb, float *acc,
-                              const int nv)
+ * d[p][c ...] for q < kb, over NV vectors of 8 channels; acc's rows are cp
+ * floats long.  The KB * NV sums stay in registers while the pixels stream
+ * past: each pixel costs NV loads of d and KB broadcasts for KB * NV FMAs.
+ * (Sums for q >= kb run on the patch rows' zero padding and are dropped.)
+ * Lanes past out_c read the next pixel's d (or the slack after the last);
+ * they land in acc's padding columns, which nobody reads. */
+FASTNN_INLINE void block_sums(const patch_row *patch, const float *d, int64_t count,
+                              int64_t co, int64_t c, int64_t k0, int64_t kb, float *acc,
+                              int64_t cp, const int KB, const int NV)
 {
-    fastnn_v8 s0[KB], s1[KB];
+    fastnn_v8 s[KB_MAX][2];
     for (int q = 0; q < KB; q++)
-        s0[q] = s1[q] = (fastnn_v8){0};
-    for (int64_t p = 0; p < count; p++) {
-        fastnn_v8 d0, d1;
-        memcpy(&d0, d + p * co + c, sizeof d0);
-        if (nv == 2)
-            memcpy(&d1, d + p * co + c + 8, sizeof d1);
+        for (int v = 0; v < NV; v++)
+            s[q][v] = (fastnn_v8){0};
+    const float *values = patch[0] + k0, *dp = d + c;
+    for (int64_t p = 0; p < count; p++, values += sizeof(patch_row) / sizeof(float), dp += co) {
+        fastnn_v8 dv[2];
+        for (int v = 0; v < NV; v++) /* loads through the vector type, as the */
+            dv[v] = *(const fastnn_v8 *)(dp + 8 * v); /* stores (memcpy: a stack copy) */
         for (int q = 0; q < KB; q++) {
-            float value = patch[p][k0 + q];
-            s0[q] += value * d0;
-            if (nv == 2)
-                s1[q] += value * d1;
+            float value = values[q];
+            for (int v = 0; v < NV; v++)
+                s[q][v] += value * dv[v];
         }
     }
-    for (int64_t q = 0; q < kb; q++) {
-        add_v8(acc + (k0 + q) * co + c, s0[q]);
-        if (nv == 2)
-            add_v8(acc + (k0 + q) * co + c + 8, s1[q]);
-    }
+    for (int q = 0; q < KB; q++) /* (q < KB, not kb: s stays in registers) */
+        if (q < kb)
+            for (int v = 0; v < NV; v++)
+                add_v8(acc + (k0 + q) * cp + c + 8 * v, s[q][v]);
 }
 
-/* Room in a patch for the K values, the 1 of the bias row and zeros up to
- * a multiple of KB. */
-typedef float patch_row[FASTNN_DIRECT_MAX_K + KB];
-
-/* patch = the K values under output pixel (n, oh, ow), then 1, then zeros. */
-FASTNN_INLINE void patch_with_one(const float *x, const fastnn_conv2d_geom *g,
-                                  const int64_t *offset, int64_t n, int64_t oh,
-                                  int64_t ow, float *patch)
-{
-    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
-    gather_patch(x, g, offset, n, oh, ow, patch);
-    patch[k_len - 1] = 1.0f;
-    for (int64_t k = k_len; k < fastnn_ceil_div(k_len, KB) * KB; k++)
-        patch[k] = 0.0f;
-}
-
-/* acc[k][c] += sum over the block's `count` pixels p of patch[p][k] d[p][c]:
- * 16- and 8-channel slices in registers (block_sums), then single channels. */
-FASTNN_INLINE void accumulate_block(const patch_row *patch, const float *d,
-                                    int64_t count, const fastnn_conv2d_geom *g,
-                                    float *acc)
+/* acc[k][c] += sum over the block's `count` pixels p of patch[p][k] d[p][c],
+ * for k < K + 1 and the cp = 8 * ceil(out_c / 8) columns of acc: pairs of
+ * channel vectors in groups of KB2 patch values, then a last single vector
+ * in groups of KB1. */
+FASTNN_INLINE void accumulate_block(const patch_row *patch, const float *d, int64_t count,
+                                    const fastnn_conv2d_geom *g, float *acc, int64_t cp,
+                                    const int KB2, const int KB1)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c + 1, co = g->out_c;
     int64_t c = 0;
-    for (; c + 16 <= co; c += 16)
-        for (int64_t k0 = 0; k0 < k_len; k0 += KB)
-            block_sums(patch, d, count, co, c, k0, fastnn_min(KB, k_len - k0), acc, 2);
-    for (; c + 8 <= co; c += 8)
-        for (int64_t k0 = 0; k0 < k_len; k0 += KB)
-            block_sums(patch, d, count, co, c, k0, fastnn_min(KB, k_len - k0), acc, 1);
-    for (; c < co; c++)
-        for (int64_t k = 0; k < k_len; k++) {
-            float sum = 0.0f;
-            for (int64_t p = 0; p < count; p++)
-                sum += patch[p][k] * d[p * co + c];
-            acc[k * co + c] += sum;
-        }
+    for (; c + 16 <= cp; c += 16)
+        for (int64_t k0 = 0; k0 < k_len; k0 += KB2)
+            block_sums(patch, d, count, co, c, k0, fastnn_min(KB2, k_len - k0), acc, cp,
+                       KB2, 2);
+    for (; c < cp; c += 8)
+        for (int64_t k0 = 0; k0 < k_len; k0 += KB1)
+            block_sums(patch, d, count, co, c, k0, fastnn_min(KB1, k_len - k0), acc, cp,
+                       KB1, 1);
+}
+
+/* d for a block of `count` pixels whose loads would read past the end of
+ * dy (`end`): a copy in scratch followed by zeros; else d itself. */
+FASTNN_INLINE const float *with_slack(const float *d, int64_t count, int64_t co,
+                                      int64_t cp, const float *end, float *scratch)
+{
+    if (d + (count - 1) * co + cp <= end)
+        return d;
+    memcpy(scratch, d, (size_t)(count * co) * sizeof(float));
+    memset(scratch + count * co, 0, (size_t)(cp - co) * sizeof(float));
+    return scratch;
 }
 
 /* acc[k][c] += sum over pixels [i0, i1) of P[i][k] dy[i][c], for k < K + 1
- * (P[i][K] = 1, so acc[K] collects db).  acc is (K + 1) x out_c. */
-FASTNN_INLINE void weight_sums(const float *x, const float *dy,
-                               const fastnn_conv2d_geom *g, int64_t i0,
-                               int64_t i1, float *acc)
+ * (P[i][K] = 1, so acc[K] collects db).  Blocks of PB pixels are gathered
+ * run by run along the output rows. */
+FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_conv2d_geom *g,
+                               int64_t i0, int64_t i1, float *scratch, float *acc,
+                               int64_t cp, const int KB2, const int KB1)
 {
-    const int64_t per_image = g->out_h * g->out_w;
-    patch_row patch[PB];
-    int64_t offset[FASTNN_DIRECT_MAX_K];
-    patch_offsets(g, offset);
+    const int64_t co = g->out_c, total = g->batch * g->out_h * g->out_w;
+    const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
+    patch_row *patch = (patch_row *)scratch;
+    float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
+    float *d_block = band + BAND_LEN;
+    memset(patch, 0, PB * sizeof(patch_row));
     for (int64_t b0 = i0; b0 < i1; b0 += PB) {
         int64_t count = fastnn_min(PB, i1 - b0);
-        /* pixel b0's (n, oh, ow), then stepped along: no division per pixel */
-        int64_t n = b0 / per_image, oh = b0 % per_image / g->out_w, ow = b0 % g->out_w;
-        for (int64_t p = 0; p < count; p++) {
-            patch_with_one(x, g, offset, n, oh, ow, patch[p]);
-            if (++ow == g->out_w) {
+        int64_t n = b0 / (g->out_h * g->out_w), oh = b0 / g->out_w % g->out_h;
+        int64_t ow = b0 % g->out_w;
+        for (int64_t p = 0; p < count;) {
+            int64_t run = fastnn_min(count - p, g->out_w - ow);
+            gather_run(x, x_end, g, n, oh, ow, run, patch + p, band);
+            p += run;
+            ow += run;
+            if (ow == g->out_w) {
                 ow = 0;
                 if (++oh == g->out_h) {
                     oh = 0;
@@ -314,7 +464,8 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy,
                 }
             }
         }
-        accumulate_block(patch, dy + b0 * g->out_c, count, g, acc);
+        const float *d = with_slack(dy + b0 * co, count, co, cp, dy + total * co, d_block);
+        accumulate_block(patch, d, count, g, acc, cp, KB2, KB1);
     }
 }
 
@@ -362,18 +513,22 @@ FASTNN_INLINE void window_gradient(const float *y_first, const float *dp,
 
 /* acc as in weight_sums, over the pooling windows [j0, j1) (j = (n, ph, pw))
  * instead of over pixels: a block holds whole windows, their taps' patches
- * and window_gradient's dz.  Pixels outside every window have no gradient
- * and are skipped; dz (PB x out_c floats) is this thread's scratch. */
+ * (a run of pool_w pixels per window row) and window_gradient's dz.  Pixels
+ * outside every window have no gradient and are skipped.  scratch is this
+ * thread's (scratch_floats: patch rows, band, then dz with its slack). */
 FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const float *dp,
                                       const fastnn_conv2d_geom *g,
                                       const fastnn_pool2d_geom *pg, int64_t j0,
-                                      int64_t j1, float *dz, float *acc)
+                                      int64_t j1, float *scratch, float *acc, int64_t cp,
+                                      const int KB2, const int KB1)
 {
     const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
     const int64_t per_block = PB / taps, windows_per_image = pg->out_h * pg->out_w;
-    patch_row patch[PB];
-    int64_t offset[FASTNN_DIRECT_MAX_K];
-    patch_offsets(g, offset);
+    const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
+    patch_row *patch = (patch_row *)scratch;
+    float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
+    float *dz = band + BAND_LEN;
+    memset(patch, 0, PB * sizeof(patch_row));
     for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
         int64_t count = 0;
         for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
@@ -381,87 +536,116 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
             int64_t oh = ph * pg->stride_h, ow = j % pg->out_w * pg->stride_w;
             window_gradient(y + ((n * g->out_h + oh) * g->out_w + ow) * co, dp + j * co, g,
                             pg, dz + count * co);
-            for (int64_t t = 0; t < taps; t++)
-                patch_with_one(x, g, offset, n, oh + t / pg->pool_w, ow + t % pg->pool_w,
-                               patch[count + t]);
+            for (int64_t dh = 0; dh < pg->pool_h; dh++)
+                gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w,
+                           patch + count + dh * pg->pool_w, band);
         }
-        accumulate_block(patch, dz, count, g, acc);
+        /* the slack after the last pixel's dz: zeros past the block */
+        memset(dz + count * co, 0, (size_t)(cp - co) * sizeof(float));
+        accumulate_block(patch, dz, count, g, acc, cp, KB2, KB1);
     }
 }
 
 /* One range of work for one thread: pixels [i0, i1) of dy when pg is NULL,
- * else pooling windows [i0, i1) (dz: scratch for pooled_weight_sums). */
+ * else pooling windows [i0, i1); scratch is this thread's (scratch_floats). */
 FASTNN_INLINE void range_sums(const float *x, const float *dy, const float *dp,
                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                              int64_t i0, int64_t i1, float *dz, float *acc)
+                              int64_t i0, int64_t i1, float *scratch, float *acc,
+                              int64_t cp, const int KB2, const int KB1)
 {
     if (pg)
-        pooled_weight_sums(x, dy, dp, g, pg, i0, i1, dz, acc);
+        pooled_weight_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, KB2, KB1);
     else
-        weight_sums(x, dy, g, i0, i1, acc);
+        weight_sums(x, dy, g, i0, i1, scratch, acc, cp, KB2, KB1);
 }
 
 typedef void (*sums_fn)(const float *, const float *, const float *,
                         const fastnn_conv2d_geom *, const fastnn_pool2d_geom *,
-                        int64_t, int64_t, float *, float *);
+                        int64_t, int64_t, float *, float *, int64_t);
 
+/* 16 vector registers: 10 sums (2 x 5 or 1 x 10). */
 static void range_sums_generic(const float *x, const float *dy, const float *dp,
                                const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                               int64_t i0, int64_t i1, float *dz, float *acc)
+                               int64_t i0, int64_t i1, float *scratch, float *acc,
+                               int64_t cp)
 {
-    range_sums(x, dy, dp, g, pg, i0, i1, dz, acc);
+    range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void range_sums_avx2(const float *x, const float *dy, const float *dp,
                             const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                            int64_t i0, int64_t i1, float *dz, float *acc)
+                            int64_t i0, int64_t i1, float *scratch, float *acc,
+                            int64_t cp)
 {
-    range_sums(x, dy, dp, g, pg, i0, i1, dz, acc);
+    range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
+}
+#endif
+
+#if FASTNN_HAVE_AVX512_VARIANT
+/* 32 vector registers: up to 26 sums (2 x 13, 2 x 10 or 1 x 13); KB = 13
+ * where it pads the K + 1 patch values less than 10 does. */
+FASTNN_TARGET_AVX512
+static void range_sums_avx512(const float *x, const float *dy, const float *dp,
+                              const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
+                              int64_t i0, int64_t i1, float *scratch, float *acc,
+                              int64_t cp)
+{
+    const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
+    if (fastnn_ceil_div(k_len, 13) * 13 < fastnn_ceil_div(k_len, 10) * 10)
+        range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 13, 13);
+    else
+        range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 10, 13);
 }
 #endif
 
 /* dW and db from `items` units of work (pixels, or pooling windows of `taps`
  * pixels each): the items are cut into parts fixed by the problem
- * (fastnn_parts_for), each part is summed into its own partial (K + 1) x
- * out_c block by whichever thread takes it, and the blocks are added in part
+ * (fastnn_parts_for), each part is summed into its own partial (K + 1) x cp
+ * block by whichever thread takes it, and the blocks are added in part
  * order -- the same numbers on any number of threads. */
 static int weight_gradient_sums(const float *x, const float *dy, const float *dp,
                                 float *dw, float *db, const fastnn_conv2d_geom *g,
                                 const fastnn_pool2d_geom *pg, int64_t items, int64_t taps)
 {
     sums_fn sums = range_sums_generic;
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        sums = range_sums_avx512;
+    else
+#endif
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         sums = range_sums_avx2;
 #endif
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
-    const int64_t size = (k_len + 1) * co;
-    const double work = 2.0 * (double)(items * taps) * (double)size;
+    const int64_t cp = 8 * fastnn_ceil_div(co, 8), size = (k_len + 1) * cp;
+    const int64_t scratch_len = scratch_floats(co);
+    const double work = 2.0 * (double)(items * taps) * (double)((k_len + 1) * co);
     int parts = fastnn_parts_for(items, work);
     int threads = fastnn_threads_for(work);
     if (threads > parts)
         threads = parts;
     float *partial = fastnn_alloc_partials(parts, size);
     float *sums_out = fastnn_alloc_floats(size);
-    /* the pooled path's gradient buffer: one per thread, by thread number */
-    float *dz = pg ? fastnn_alloc_floats((int64_t)threads * PB * co) : NULL;
-    if (!partial || !sums_out || (pg && !dz)) {
+    float *scratch = fastnn_alloc_floats((int64_t)threads * scratch_len);
+    if (!partial || !sums_out || !scratch) {
         fastnn_free_floats(partial);
         fastnn_free_floats(sums_out);
-        fastnn_free_floats(dz);
+        fastnn_free_floats(scratch);
         return FASTNN_ENOMEM;
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int p = 0; p < parts; p++)
         sums(x, dy, dp, g, pg, items * p / parts, items * (p + 1) / parts,
-             dz ? dz + fastnn_thread_id() * PB * co : NULL, partial + p * size);
+             scratch + fastnn_thread_id() * scratch_len, partial + p * size, cp);
     fastnn_sum_partials(partial, parts, size, sums_out);
-    memcpy(dw, sums_out, (size_t)(k_len * co) * sizeof(float));  /* rows < K */
+    for (int64_t k = 0; k < k_len; k++)  /* rows < K, the first out_c columns */
+        memcpy(dw + k * co, sums_out + k * cp, (size_t)co * sizeof(float));
     if (db)
-        memcpy(db, sums_out + k_len * co, (size_t)co * sizeof(float));  /* row K */
-    fastnn_free_floats(dz);
+        memcpy(db, sums_out + k_len * cp, (size_t)co * sizeof(float));  /* row K */
+    fastnn_free_floats(scratch);
     fastnn_free_floats(sums_out);
     fastnn_free_floats(partial);
     return FASTNN_OK;

@@ -140,7 +140,8 @@ void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
 
 /* The weight and bias gradients of max_pool(relu(conv2d(x, w) + b)) from
  * the pool's output gradient dp, given y = relu(conv2d(x, w) + b): for a
- * first layer (no dx), convolutions whose patches hold at most 32 values,
+ * first layer (no dx), convolutions whose patches hold at most
+ * FASTNN_DIRECT_MAX_K (75) values,
  * and pools whose windows tile y (stride = pool size, no padding).  Never
  * writes a y-sized gradient (conv2d_direct.c).  The naive version is
  * max-pool backward through the ReLU into dz (y-sized scratch), then the

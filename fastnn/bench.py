@@ -9,7 +9,8 @@ yardstick for what this machine can do.
 The canonical CNN (the ``make demo`` model) on a batch of 64 Fashion-MNIST
 images: conv 3x3 1->32 on 28x28, max-pool 2x2, conv 3x3 32->64 on 13x13;
 plus the augmentation warp of a batch, batch normalisation and ReLU after
-the first convolution, and the optimizers' update of a large Dense layer.
+the first convolution, LeNet-5's first layer (5x5, 1->6, same), and the
+optimizers' update of a large Dense layer.
 """
 import time
 from dataclasses import dataclass, field
@@ -57,15 +58,20 @@ def _matmul(m, n, k, transpose_a=False, naive=True):
                 {"transpose_a": transpose_a}, 2.0 * m * n * k, naive)
 
 
-def _conv(batch, size, c_in, c_out, k=3, backward=False):
-    out = conv_output_length(size, k, 1, "valid")
+def _conv(batch, size, c_in, c_out, k=3, backward=False, padding="valid", first=False):
+    """A convolution, or its backward pass (dW only for a network's ``first`` layer)."""
+    out = conv_output_length(size, k, 1, padding)
     flops = 2.0 * batch * out * out * c_out * k * k * c_in
     x, w, dy = (batch, size, size, c_in), (k, k, c_in, c_out), (batch, out, out, c_out)
+    label = f"{batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}" + (f" {padding}" if padding != "valid"
+                                                                else "")
+    options = {} if padding == "valid" else {"padding": padding}
+    if backward and first:
+        return Case(f"conv2d_backward {label} no dx", "conv2d_backward", (x, w, dy),
+                    {**options, "compute_dx": False}, flops)
     if backward:
-        return Case(f"conv2d_backward {batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}",
-                    "conv2d_backward", (x, w, dy), {}, 2 * flops)
-    return Case(f"conv2d {batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}",
-                "conv2d", (x, w), {}, flops)
+        return Case(f"conv2d_backward {label}", "conv2d_backward", (x, w, dy), options, 2 * flops)
+    return Case(f"conv2d {label}", "conv2d", (x, w), options, flops)
 
 
 def _pool(mode, batch, size, channels, backward=False, through_relu=False):
@@ -228,6 +234,9 @@ def canonical_cases():
         _matmul(43264, 32, 9), _matmul(7744, 64, 288), _matmul(288, 64, 7744, transpose_a=True),
         _conv(64, 28, 1, 32), _conv(64, 13, 32, 64),
         _conv(64, 28, 1, 32, backward=True), _conv(64, 13, 32, 64, backward=True),
+        # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail
+        _conv(64, 28, 1, 6, k=5, padding="same"),
+        _conv(64, 28, 1, 6, k=5, padding="same", backward=True, first=True),
         _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through_relu=True),

@@ -107,7 +107,7 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
 
 # Convolutions whose patches hold at most this many values (kh·kw·in_channels)
 # run on the direct kernels of csrc/conv2d_direct.c (FASTNN_DIRECT_MAX_K).
-DIRECT_MAX_K = 32
+DIRECT_MAX_K = 75
 # A pooling window may have at most this many taps in conv2d_pooled_weight_gradient.
 POOLED_MAX_TAPS = 64
 
@@ -125,7 +125,7 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
 
     Args:
         x, w, strides, padding: as given to ``conv2d``; kh·kw·in_channels
-            must be at most 32 (``DIRECT_MAX_K``: few input channels).
+            must be at most 75 (``DIRECT_MAX_K``: few input channels).
         y: the forward output, relu(conv2d(x, w) + b).
         dp: the pool's output gradient, (batch, pooled height, pooled width, out_channels).
         pool_size: int or (ph, pw), at most 64 taps.

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 import fastnn
 from fastnn.kernels import conv2d, conv2d_backward, reference
+from fastnn.kernels.convolution import DIRECT_MAX_K
 from fastnn.kernels.geometry import Window2D, conv_output_length, same_padding
 
 from conftest import (ConvCase, assert_matches, conv_cases, each_impl,
                       each_simd_path, f64, numerical_gradient, output_length, pad_before,
-                      pairs, paddings, simd_path)
+                      pairs, paddings, seeds, simd_path)
 
 
 def check_forward(case, impl):
@@ -101,11 +102,43 @@ def test_fast_simd_paths_fixed_cases(simd):
             check_backward(c, "fast")
 
 
+@st.composite
+def first_layers(draw):
+    """Convolutions on the direct kernels (kh·kw·ci <= DIRECT_MAX_K): 1-3 input
+    channels, windows up to 7x7, out_c around the vector width (1-7: W padded
+    to 8 lanes; 9, 17: a last vector overlapping the one before) or any up to 40."""
+    in_c = draw(st.integers(1, 3))
+    k_h = draw(st.integers(1, 7))
+    k_w = draw(st.integers(1, min(7, DIRECT_MAX_K // (k_h * in_c))))
+    padding = draw(paddings)
+    extra = 0 if padding == "same" else 1
+    size = (draw(st.integers(k_h * extra or 1, 20)), draw(st.integers(k_w * extra or 1, 20)))
+    out_c = draw(st.sampled_from([1, 3, 6, 7, 9, 17]) | st.integers(1, 40))
+    return ConvCase(batch=draw(st.integers(1, 3)), in_h=size[0], in_w=size[1], in_c=in_c,
+                    k_h=k_h, k_w=k_w, out_c=out_c, strides=draw(pairs(1, 2)), padding=padding,
+                    bias=draw(st.booleans()), seed=draw(seeds))
+
+
+@each_simd_path
+@settings(max_examples=60)
+@given(c=first_layers())
+def test_direct_kernels_on_every_simd_path(simd, c):
+    with simd_path(simd):
+        check_forward(c, "fast")
+        check_backward(c, "fast")
+
+
 @each_simd_path
 @pytest.mark.parametrize("c", [case(4, (20, 20), 24, (3, 3), 32, padding="same"),
                                case(8, (13, 13), 33, (3, 3), 49, padding="valid"),
-                               case(16, (12, 12), 3, (3, 3), 20, padding="valid")],
-                         ids=["indirect", "indirect-partial-panels", "direct-and-col2im"])
+                               case(16, (12, 12), 3, (3, 3), 20, padding="valid"),
+                               case(16, (28, 28), 1, (5, 5), 6, padding="same"),
+                               case(9, (27, 27), 1, (7, 7), 17, (2, 2), "same"),
+                               case(9, (23, 25), 3, (5, 5), 3, (2, 1), "valid"),
+                               case(7, (28, 28), 1, (3, 3), 1, (1, 2), "same")],
+                         ids=["indirect", "indirect-partial-panels", "direct-and-col2im",
+                              "direct-lenet-5x5-6", "direct-7x7-17-stride-2",
+                              "direct-5x5x3-3", "direct-1-channel"])
 def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
     """On each path, y, dx, dw and db are bit for bit the same on 1, 2 and 3 threads."""
     x, w, b, dy = c.arrays()
@@ -113,8 +146,8 @@ def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
         results = []
         for threads in (1, 2, 3):
             fastnn.set_num_threads(threads)
-            results.append((conv2d(x, w, b, padding=c.padding),
-                            *conv2d_backward(x, w, dy, padding=c.padding)))
+            results.append((conv2d(x, w, b, c.strides, c.padding),
+                            *conv2d_backward(x, w, dy, c.strides, c.padding)))
         check_forward(c, "fast")
         check_backward(c, "fast")
     for other in results[1:]:

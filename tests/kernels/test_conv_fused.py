@@ -2,7 +2,7 @@
 
 Which C code runs depends on the patch length K = kh * kw * in_c:
 
-- K <= 32 (FASTNN_DIRECT_MAX_K): the direct kernels of csrc/conv2d_direct.c
+- K <= 75 (FASTNN_DIRECT_MAX_K): the direct kernels of csrc/conv2d_direct.c
   (forward in tiles of 8 pixels x 8 channels, then a scalar loop over the
   channels past the last multiple of 8; weight and bias gradient);
 - K > 32: the GEMM-based kernels (K > 256 = FASTNN_KC: several reduction
@@ -29,7 +29,7 @@ from fastnn.models.training import compute_gradients
 
 from conftest import NATIVE_IMPLS, ConvCase, each_simd_path, f64, simd_path
 
-DIRECT_MAX_K = 32
+DIRECT_MAX_K = 75
 GEMM_SLICE_K = 256
 each_native = pytest.mark.parametrize("impl", NATIVE_IMPLS)
 
@@ -80,20 +80,22 @@ def check_backward(c, impl):
 
 DIRECT_CASES = [
     case(1, (8, 8), 1, 3, 8),
-    case(2, (9, 11), 1, 3, 5),                                     # out_c < 8: scalar tail only
-    case(3, (10, 13), 2, 3, 13, padding="same"),                   # 8 vector + 5 scalar
+    case(2, (9, 11), 1, 3, 5),                                     # out_c < 8: padded W
+    case(3, (10, 13), 2, 3, 13, padding="same"),                   # two overlapping vectors
     case(4, (7, 12), 3, 3, 13, strides=(2, 2), padding="same"),
     case(2, (12, 9), 3, 3, 16, strides=(2, 1)),
     case(1, (13, 13), 1, 5, 5, padding="same"),                    # K = 25
     case(3, (11, 10), 1, 5, 32, strides=(2, 2)),
-    case(2, (9, 9), 2, 4, 13, padding="same"),                     # K = 32: the largest direct
+    case(2, (9, 9), 2, 4, 13, padding="same"),                     # K = 32
+    case(2, (9, 9), 3, 5, 6, padding="same"),                      # K = 75: the largest direct
+    case(2, (10, 11), 1, 7, 17, strides=(2, 2), padding="same"),   # K = 49
     case(4, (6, 17), 3, 3, 1, strides=(1, 2), padding="same", bias=False),
     case(1, (3, 3), 1, 3, 21, padding="valid"),                    # a single output pixel
     case(2, (8, 9), 1, (1, 1), 7),                                 # K = 1
 ]
 GEMM_CASES = [
-    case(2, (9, 11), 1, (3, 11), 5),                               # K = 33: the smallest GEMM
-    case(2, (10, 9), 4, 3, 13, padding="same"),                    # K = 36
+    case(2, (9, 21), 1, (4, 19), 5),                               # K = 76: the smallest GEMM
+    case(2, (10, 9), 9, 3, 13, padding="same"),                    # K = 81
     case(3, (8, 10), 16, 3, 24, strides=(2, 2), padding="same"),   # K = 144
     case(2, (9, 8), 32, 3, 13, padding="same"),                    # K = 288 > 256: two slices
     case(2, (7, 9), 32, 3, 40, strides=(2, 1)),                    # K = 288, out_c > 32
@@ -172,7 +174,7 @@ def test_fused_relu_applies_to_the_full_sum_not_to_a_partial_one(impl, bias):
 
 @st.composite
 def direct_cases(draw):
-    """Convolutions that take the direct path: K = kh * kw * in_c <= 32."""
+    """Convolutions that take the direct path: K = kh * kw * in_c <= 75."""
     in_c = draw(st.integers(1, 3))
     k_h = draw(st.integers(1, 5))
     k_w = draw(st.integers(1, min(5, DIRECT_MAX_K // (k_h * in_c))))
@@ -180,7 +182,7 @@ def direct_cases(draw):
     low_h, low_w = (k_h, k_w) if padding == "valid" else (1, 1)
     return case(batch=draw(st.integers(1, 4)),
                 hw=(draw(st.integers(low_h, low_h + 10)), draw(st.integers(low_w, low_w + 12))),
-                in_c=in_c, k=(k_h, k_w), out_c=draw(st.integers(1, 41)),  # 16-, 8- and 1-wide slices
+                in_c=in_c, k=(k_h, k_w), out_c=draw(st.integers(1, 41)),  # any tail
                 strides=(draw(st.integers(1, 2)), draw(st.integers(1, 2))), padding=padding,
                 bias=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
 

@@ -85,8 +85,8 @@ def test_windows_that_peak_at_zero_pass_no_gradient():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(w=np.ones((3, 3, 4, 2), np.float32), x=np.ones((1, 6, 6, 4), np.float32)),
-     r"kernels of at most 32 values per output \(kh\*kw\*in_channels\) only"),
+    (dict(w=np.ones((3, 3, 9, 2), np.float32), x=np.ones((1, 6, 6, 9), np.float32)),
+     r"kernels of at most 75 values per output \(kh\*kw\*in_channels\) only"),
     (dict(y=np.ones((1, 4, 4, 3), np.float32)), r"y must have shape \(1, 4, 4, 2\)"),
     (dict(dp=np.ones((1, 3, 3, 2), np.float32)), r"dp must have shape \(1, 2, 2, 2\)"),
     (dict(pool_size=9), r"pool windows of at most 64 values only"),

@@ -9,7 +9,7 @@ really are 3, with odd sizes (batch 7, 27x27 images, 17 or 33 channels,
 way of cutting the work: the matrix product cuts rows (split-m), columns
 (split-n) or, for a short wide product over a long sum, the sum itself
 (split-K, ``k > 2 · threads · max(m, n)`` in csrc/gemm.c); a convolution
-runs on the direct kernels (kh·kw·in_channels <= 32), the indirect GEMM or
+runs on the direct kernels (kh·kw·in_channels <= 75), the indirect GEMM or
 col2im; and so on, as each case's comment says.
 
 A case is its float32 inputs (from a fixed seed), the fast kernel on them
@@ -272,11 +272,16 @@ def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid
 
 
 CONV = [
-    # direct (kh·kw·ci <= 32), threads take rows of output pixels
+    # direct (kh·kw·ci <= 75), threads take rows of output pixels
     conv_case("direct", 7, (28, 28), 1, (3, 3), 32, activation="relu"),
     conv_case("direct", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same", bias=False),
+    # out_c < 8 (W padded to 8 lanes, 16-pixel tiles on avx512), out_c = 9 (two
+    # overlapping vectors), 5x5 and 7x7 windows, border tiles through the buffer
+    conv_case("direct", 7, (28, 28), 1, (5, 5), 6, padding="same", activation="relu"),
+    conv_case("direct", 7, (27, 27), 1, (7, 7), 9, (2, 2), "same"),
+    conv_case("direct", 9, (27, 27), 3, (5, 5), 7),
     # indirect GEMM: row tiles of 6 output pixels
-    conv_case("indirect", 7, (27, 27), 5, (3, 3), 33, padding="same"),
+    conv_case("indirect", 7, (27, 27), 9, (3, 3), 33, padding="same"),
     conv_case("indirect", 7, (27, 27), 17, (3, 3), 33, (2, 2), activation="relu"),
 ]
 
@@ -287,6 +292,10 @@ CONV_BACKWARD = [
     conv_backward_case("direct+col2im", 7, (27, 27), 1, (3, 3), 32),
     conv_backward_case("direct+col2im", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same"),
     conv_backward_case("direct+col2im", 33, (27, 27), 3, (3, 3), 17, padding="same"),
+    # out_c < 8 and 9: dy's lanes past out_c (the last block through slack)
+    conv_backward_case("direct+col2im", 7, (28, 28), 1, (5, 5), 6, padding="same"),
+    conv_backward_case("direct+col2im", 9, (27, 27), 1, (7, 7), 3, (2, 2), "same"),
+    conv_backward_case("direct+col2im", 7, (27, 27), 2, (5, 5), 9),
     # dW through the GEMM engine, P^T gathered (17 % 16 != 0), 4375 pixels: split-K;
     # dx by the indirect GEMM on dy
     conv_backward_case("gemm+indirect", 7, (27, 27), 17, (3, 3), 33),
@@ -305,6 +314,8 @@ POOLED = [
     # 25x25 outputs under 2x2 windows: the last row and column belong to no window
     pooled_case(7, (27, 27), 1, (3, 3), 32),
     pooled_case(7, (27, 27), 3, (3, 3), 17, padding="same", pool=(3, 3)),
+    pooled_case(7, (28, 28), 1, (5, 5), 6, padding="same"),
+    pooled_case(9, (27, 27), 3, (5, 5), 1),
 ]
 
 

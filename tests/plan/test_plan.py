@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fastnn import activations, losses
+from fastnn.kernels.convolution import DIRECT_MAX_K
 from fastnn.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
                            Dropout, Flatten, Input, MaxPooling2D)
 from fastnn.models import Sequential
@@ -244,13 +245,13 @@ def test_the_plan_of_conv_batch_norm_relu(fresh_session):
 
 
 @given(window=windows, pool=st.integers(1, 3), pool_strides=st.sampled_from([None, 1, 2]),
-       pool_padding=st.sampled_from(["valid", "same"]), in_c=st.integers(1, 5),
+       pool_padding=st.sampled_from(["valid", "same"]), in_c=st.integers(1, 9),
        dense_below=st.booleans(), trainable_below=st.booleans(), seed=seeds)
 def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding, in_c,
                                         dense_below, trainable_below, seed):
     """A max pool over a Conv2D(relu) (or a Dense(relu) on images) takes the ReLU's
     backward pass into its own -- any pool: overlapping, padded.  Where the layer
-    below is the first trainable Conv2D with at most 32 values per patch and the
+    below is the first trainable Conv2D with at most 75 values per patch and the
     pool's windows sit side by side (at most 64 taps), the pooled weight gradient
     takes over; elsewhere the fused step is the same arithmetic as the plain one."""
     def layers():
@@ -264,7 +265,7 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
     fused, _, results = train_twins(layers, x, y, "mse")
     relu, pool_layer = fused.layers[-4:-2]
     assert applied(fused, rules.MAX_POOL_THROUGH_RELU) == [f"{pool_layer.name} over {relu.name}"]
-    pooled = (not trainable_below and not dense_below and window["k"] ** 2 * in_c <= 32
+    pooled = (not trainable_below and not dense_below and window["k"] ** 2 * in_c <= DIRECT_MAX_K
               and pool_strides in (None, pool) and pool_padding == "valid")
     assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == (
         [f"{relu.name} under {pool_layer.name}"] if pooled else [])
@@ -273,7 +274,7 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
 
 @st.composite
 def first_convolutions(draw):
-    """A first Conv2D(relu) with at most 32 values per patch, under a max pool
+    """A first Conv2D(relu) with at most 75 values per patch, under a max pool
     with windows side by side (at most 64 taps): where the pooled weight
     gradient applies."""
     in_c = draw(st.integers(1, 3))
@@ -505,8 +506,8 @@ def test_the_plan_with_fuse_false(fresh_session):
 
 
 @pytest.mark.parametrize("in_c, size, pool, reason", [
-    (4, 10, dict(pool_size=2),
-     "conv2d has 3x3x4 = 36 values per patch, the kernel takes at most 32"),
+    (9, 10, dict(pool_size=2),
+     "conv2d has 3x3x9 = 81 values per patch, the kernel takes at most 75"),
     (1, 10, dict(pool_size=2, strides=1),
      "max_pooling2d has strides (1, 1) and pool_size (2, 2): the kernel takes windows side "
      "by side only"),
