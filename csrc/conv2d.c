@@ -121,91 +121,6 @@ typedef struct {
     const fastnn_conv2d_geom *g;
 } conv_operand;
 
-/* P^T for the weight gradient: rows are (kh, kw, ci), reduction indices are
- * output pixels (n, oh, ow). */
-static void pack_patches_transposed(const void *operand, int64_t row0,
-                                    int64_t rows, int64_t p0, int64_t kc,
-                                    int64_t width, float *dst)
-{
-    const conv_operand *o = (const conv_operand *)operand;
-    const fastnn_conv2d_geom *g = o->g;
-    enum { MAX_WIDTH = 16 };
-    _Static_assert(FASTNN_MR_MAX <= MAX_WIDTH && FASTNN_NR <= MAX_WIDTH,
-                   "a panel of A or B fits the row tables");
-    int64_t tap_h[MAX_WIDTH], tap_w[MAX_WIDTH], chan[MAX_WIDTH];
-    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
-        int64_t valid = fastnn_min(width, rows - r0);
-        for (int64_t r = 0; r < valid; r++) {
-            int64_t row = row0 + r0 + r, tap = row / g->in_c;
-            chan[r] = row % g->in_c;
-            tap_h[r] = tap / g->k_w;
-            tap_w[r] = tap % g->k_w;
-        }
-        int64_t ow = p0 % g->out_w, oh = (p0 / g->out_w) % g->out_h;
-        int64_t n = p0 / (g->out_w * g->out_h);
-        for (int64_t p = 0; p < kc; p++) {
-            int64_t ih0 = oh * g->stride_h - g->pad_top;
-            int64_t iw0 = ow * g->stride_w - g->pad_left;
-            float *d = dst + p * width;
-            for (int64_t r = 0; r < valid; r++) {
-                int64_t ih = ih0 + tap_h[r], iw = iw0 + tap_w[r];
-                int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-                d[r] = inside ? o->data[nhwc_index(g, n, ih, iw, chan[r])] : 0.0f;
-            }
-            for (int64_t r = valid; r < width; r++)
-                d[r] = 0.0f;
-            if (++ow == g->out_w) {
-                ow = 0;
-                if (++oh == g->out_h) {
-                    oh = 0;
-                    n++;
-                }
-            }
-        }
-    }
-}
-
-/* P as the weight gradient's B operand, for dW^T = dy^T . P: rows are
- * (kh, kw, ci), reduction indices are output pixels (n, oh, ow).  Used when
- * in_c is a multiple of the panel width: then each panel's rows are one
- * contiguous channel run of one tap, and packing a pixel is a single copy
- * of `width` floats (zeros in the padding). */
-static void pack_patch_columns(const void *operand, int64_t row0,
-                               int64_t rows, int64_t p0, int64_t kc,
-                               int64_t width, float *dst)
-{
-    const conv_operand *o = (const conv_operand *)operand;
-    const fastnn_conv2d_geom *g = o->g;
-    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
-        int64_t row = row0 + r0, tap = row / g->in_c, c0 = row % g->in_c;
-        int64_t kh = tap / g->k_w, kw = tap % g->k_w;
-        int64_t valid = fastnn_min(width, rows - r0);
-        int64_t ow = p0 % g->out_w, oh = (p0 / g->out_w) % g->out_h;
-        int64_t n = p0 / (g->out_w * g->out_h);
-        for (int64_t p = 0; p < kc; p++) {
-            int64_t ih = oh * g->stride_h - g->pad_top + kh;
-            int64_t iw = ow * g->stride_w - g->pad_left + kw;
-            float *d = dst + p * width;
-            int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-            const float *src = inside ? o->data + nhwc_index(g, n, ih, iw, c0) : NULL;
-            if (inside && valid == FASTNN_NR && width == FASTNN_NR) {
-                /* the common case, a copy of known size (inlined, no call) */
-                memcpy(d, src, FASTNN_NR * sizeof(float));
-            } else {
-                for (int64_t r = 0; r < width; r++)
-                    d[r] = inside && r < valid ? src[r] : 0.0f;
-            }
-            if (++ow == g->out_w) {
-                ow = 0;
-                if (++oh == g->out_h) {
-                    oh = 0;
-                    n++;
-                }
-            }
-        }
-    }
-}
-
 /* W' for the input gradient: rows are input channels ci, reduction indices
  * are (kh, kw, co); W'[(t, co)][ci] = w[t][ci][co]. */
 static void pack_kernel_for_dx(const void *operand, int64_t row0,
@@ -316,37 +231,6 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
     return status;
 }
 
-/* dW = P^T . dy.  With in_c a multiple of NR the engine computes the
- * transpose dW^T = dy^T . P instead, because then both operands pack by
- * plain copies: dy^T's panels take MR channels of one pixel, P's panels NR
- * channels of one tap (pack_patch_columns); dW^T is transposed at the end.
- * Otherwise P^T is gathered value by value (pack_patches_transposed). */
-static int weight_gradient(const float *x, const float *dy, float *dw,
-                           const fastnn_conv2d_geom *g)
-{
-    int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    int64_t cols = g->k_h * g->k_w * g->in_c;
-    conv_operand x_patches = {x, g};
-    fastnn_strided dy_matrix = {dy, 1, g->out_c}; /* rows co, reduction pixels */
-    fastnn_gemm_operand dym = {fastnn_pack_strided, &dy_matrix};
-    if (g->in_c % FASTNN_NR) {
-        fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
-        return fastnn_gemm(cols, g->out_c, out_pixels, pt, dym, dw, g->out_c,
-                           NULL, 0);
-    }
-    float *dwt = fastnn_alloc_floats(g->out_c * cols);
-    if (!dwt)
-        return FASTNN_ENOMEM;
-    fastnn_gemm_operand p = {pack_patch_columns, &x_patches};
-    int status = fastnn_gemm(g->out_c, cols, out_pixels, dym, p, dwt, cols,
-                             NULL, 0);
-    for (int64_t co = 0; co < g->out_c; co++)
-        for (int64_t r = 0; r < cols; r++)
-            dw[r * g->out_c + co] = dwt[co * cols + r];
-    fastnn_free_floats(dwt);
-    return status;
-}
-
 int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db,
                            const fastnn_conv2d_geom *g)
@@ -357,7 +241,7 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
     int status = FASTNN_OK;
     if (dw)
         status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
-                        : weight_gradient(x, dy, dw, g);
+                        : fastnn_conv2d_weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;
     if (dx && g->in_c < FASTNN_NR) {

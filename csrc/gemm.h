@@ -74,4 +74,9 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *src, fastnn_gemm_operand b, int64_t n,
                            const float *bias, int relu, float *out);
 
+/* dw = the weight gradient P^T . dy of a convolution, reading x and dy in
+ * place (conv2d_weight_gradient.c); dw is overwritten. */
+int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
+                                  const fastnn_conv2d_geom *g);
+
 #endif /* FASTNN_GEMM_H */
