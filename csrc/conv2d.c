@@ -114,34 +114,38 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
     }
 }
 
-/* ---- packing operands for the GEMM engines ---------------------------------- */
+/* ---- packing the kernel for the input gradient ------------------------------ */
 
+/* The taps kh = kh0 + i*stride_h, kw = kw0 + j*stride_w (i, j = 0, 1, ...)
+ * of w: all of them (kh0 = kw0 = 0, stride 1), or those of one phase of a
+ * strided convolution's input gradient (input_gradient_phase). */
 typedef struct {
-    const float *data; /* x (weight gradient) or w (input gradient) */
-    const fastnn_conv2d_geom *g;
-} conv_operand;
+    const float *w;
+    const fastnn_conv2d_geom *g;   /* the whole convolution */
+    int64_t kh0, kw0, step_h, step_w;
+    int64_t taps_w;                /* taps per row of the sub-kernel */
+} kernel_taps;
 
 /* W' for the input gradient: rows are input channels ci, reduction indices
- * are (kh, kw, co); W'[(t, co)][ci] = w[t][ci][co]. */
+ * are (tap, co) over the sub-kernel's taps; W'[(t, co)][ci] = w[t][ci][co]. */
 static void pack_kernel_for_dx(const void *operand, int64_t row0,
                                int64_t rows, int64_t p0, int64_t kc,
                                int64_t width, float *dst)
 {
-    const conv_operand *o = (const conv_operand *)operand;
+    const kernel_taps *o = (const kernel_taps *)operand;
     const fastnn_conv2d_geom *g = o->g;
     for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
         int64_t valid = fastnn_min(width, rows - r0);
         if (valid < width)
             memset(dst, 0, (size_t)(width * kc) * sizeof(float));
-        int64_t tap = p0 / g->out_c, co = p0 % g->out_c;
         for (int64_t p = 0; p < kc; p++) {
-            const float *src = o->data + (tap * g->in_c + row0 + r0) * g->out_c + co;
+            int64_t tap = (p0 + p) / g->out_c, co = (p0 + p) % g->out_c;
+            int64_t kh = o->kh0 + tap / o->taps_w * o->step_h;
+            int64_t kw = o->kw0 + tap % o->taps_w * o->step_w;
+            const float *src = o->w + ((kh * g->k_w + kw) * g->in_c + row0 + r0) *
+                                      g->out_c + co;
             for (int64_t r = 0; r < valid; r++)
                 dst[p * width + r] = src[r * g->out_c];
-            if (++co == g->out_c) {
-                co = 0;
-                tap++;
-            }
         }
     }
 }
@@ -157,7 +161,7 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
     }
     fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
     fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
-    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y);
+    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y, NULL);
 }
 
 /* db[co] = sum over all output pixels of dy[., co].  The pixels are cut into
@@ -231,6 +235,55 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
     return status;
 }
 
+/* a mod b for b > 0, in [0, b) */
+static inline int64_t floor_mod(int64_t a, int64_t b)
+{
+    return ((a % b) + b) % b;
+}
+
+/* dx of a strided convolution, one phase of the input pixels at a time.
+ * Input pixel h receives dy through tap kh only when h + pad_top - kh is a
+ * multiple of stride_h, so the rows h with (h + pad_top) % stride_h = a
+ * (h = h0, h0 + stride_h, ...) take exactly the taps kh = a, a + stride_h,
+ * ...; likewise for columns.  Each phase (a, b) is then a stride-1 input
+ * gradient over its own grid of pixels with that sub-kernel -- dy at output
+ * row h' + q - i for sub-kernel tap i, q = (h0 + pad_top - a) / stride_h --
+ * run on the indirect GEMM, which writes its rows back to the phase's
+ * pixels of dx.  Reading Q whole would multiply mostly zeros (3 of 4 taps
+ * for a 3x3 kernel of stride 2).  Pixels that no tap reaches (stride larger
+ * than the kernel) are zero. */
+static int input_gradient_phases(const float *w, const float *dy, float *dx,
+                                 const fastnn_conv2d_geom *g)
+{
+    if (g->stride_h > g->k_h || g->stride_w > g->k_w)
+        memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
+    int status = FASTNN_OK;
+    for (int64_t a = 0; a < fastnn_min(g->stride_h, g->k_h); a++)
+        for (int64_t b = 0; b < fastnn_min(g->stride_w, g->k_w); b++) {
+            int64_t h0 = floor_mod(a - g->pad_top, g->stride_h);
+            int64_t w0 = floor_mod(b - g->pad_left, g->stride_w);
+            if (h0 >= g->in_h || w0 >= g->in_w)
+                continue; /* no pixel of this phase */
+            fastnn_conv2d_geom phase = *g;
+            phase.in_h = fastnn_ceil_div(g->in_h - h0, g->stride_h);
+            phase.in_w = fastnn_ceil_div(g->in_w - w0, g->stride_w);
+            phase.k_h = fastnn_ceil_div(g->k_h - a, g->stride_h);
+            phase.k_w = fastnn_ceil_div(g->k_w - b, g->stride_w);
+            phase.stride_h = phase.stride_w = 1;
+            phase.pad_top = (h0 + g->pad_top - a) / g->stride_h;
+            phase.pad_left = (w0 + g->pad_left - b) / g->stride_w;
+            kernel_taps taps = {w, g, a, b, g->stride_h, g->stride_w, phase.k_w};
+            fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
+            fastnn_row_scatter scatter = {g->stride_h, g->stride_w, h0, w0,
+                                          g->in_h, g->in_w};
+            status = fastnn_conv2d_indirect(&phase, 1, dy, wt, g->in_c, NULL, 0,
+                                            dx, &scatter);
+            if (status != FASTNN_OK)
+                return status;
+        }
+    return status;
+}
+
 int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db,
                            const fastnn_conv2d_geom *g)
@@ -246,10 +299,13 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
         return status;
     if (dx && g->in_c < FASTNN_NR) {
         status = input_gradient_col2im(w, dy, dx, g);
-    } else if (dx) { /* dx = Q . W' read in place (conv2d_indirect.c) */
-        conv_operand kernel = {w, g};
-        fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
-        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, 0, dx);
+    } else if (dx && g->stride_h == 1 && g->stride_w == 1) {
+        /* dx = Q . W' read in place (conv2d_indirect.c) */
+        kernel_taps taps = {w, g, 0, 0, 1, 1, g->k_w};
+        fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
+        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, 0, dx, NULL);
+    } else if (dx) {
+        status = input_gradient_phases(w, dy, dx, g);
     }
     if (status == FASTNN_OK && db && !direct)
         status = bias_gradient(dy, db, out_pixels, g->out_c);
