@@ -289,8 +289,11 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            const fastnn_conv2d_geom *g)
 {
     int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    /* the direct kernel computes db together with dw */
-    int direct = dw && g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K;
+    /* dW by the direct kernel (which computes db with it) when patches are
+     * short and so are a kernel row's runs of k_w * in_c values: in a tile
+     * 16 values wide (conv2d_weight_gradient.c) most lanes would idle */
+    int direct = dw && g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K &&
+                 g->k_w * g->in_c < FASTNN_NR;
     int status = FASTNN_OK;
     if (dw)
         status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
