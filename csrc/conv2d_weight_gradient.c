@@ -188,7 +188,9 @@ static void chunk_avx512(const chunk_view *s, const tiling *t, int64_t k_h,
 #endif
 
 /* dy of lines [line0, line0 + lines) into panels of mr channels:
- * a[panel][pixel][r] = dy[pixel][panel * mr + r], zeros past out_c. */
+ * a[panel][pixel][r] = dy[pixel][panel * mr + r], zeros past out_c (the
+ * tile rows they feed are dropped; zeros keep them off stale memory, whose
+ * denormals would slow the FMAs down). */
 static void pack_dy(const float *dy, const fastnn_conv2d_geom *g,
                     const tiling *t, int64_t line0, int64_t lines, float *a)
 {

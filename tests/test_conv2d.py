@@ -92,6 +92,7 @@ FIXED = {
     "stride-2-even-kernel": case(2, (9, 9), 16, (2, 2), 16, (2, 2), "same"),
     "stride-3-over-2x2": case(2, (11, 10), 16, (2, 2), 8, (3, 3), "same"),
     "stride-2-by-1": case(2, (9, 10), 16, (5, 3), 16, (2, 1), "same"),
+    "stride-3-by-1-over-2x3": case(2, (11, 9), 16, (2, 3), 8, (3, 1), "same"),
 }
 
 
