@@ -56,15 +56,18 @@ def _matmul(m, n, k, transpose_a=False, naive=True):
                 {"transpose_a": transpose_a}, 2.0 * m * n * k, naive)
 
 
-def _conv(batch, size, c_in, c_out, k=3, backward=False):
-    out = conv_output_length(size, k, 1, "valid")
+def _conv(batch, size, c_in, c_out, k=3, backward=False, stride=1, padding="valid"):
+    out = conv_output_length(size, k, stride, padding)
     flops = 2.0 * batch * out * out * c_out * k * k * c_in
     x, w, dy = (batch, size, size, c_in), (k, k, c_in, c_out), (batch, out, out, c_out)
+    shape = f"{batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}"
+    if (stride, padding) != (1, "valid"):
+        shape += f" s{stride} {padding}"
+    options = {"strides": stride, "padding": padding}
     if backward:
-        return Case(f"conv2d_backward {batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}",
-                    "conv2d_backward", (x, w, dy), {}, 2 * flops)
-    return Case(f"conv2d {batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}",
-                "conv2d", (x, w), {}, flops)
+        return Case(f"conv2d_backward {shape}", "conv2d_backward", (x, w, dy), options,
+                    2 * flops)
+    return Case(f"conv2d {shape}", "conv2d", (x, w), options, flops)
 
 
 def _pool(mode, batch, size, channels, backward=False, through_relu=False):
@@ -151,6 +154,9 @@ def canonical_cases():
         _matmul(43264, 32, 9), _matmul(7744, 64, 288), _matmul(288, 64, 7744, transpose_a=True),
         _conv(64, 28, 1, 32), _conv(64, 13, 32, 64),
         _conv(64, 28, 1, 32, backward=True), _conv(64, 13, 32, 64, backward=True),
+        # a pointwise (1x1) and a stride-2 convolution's backward
+        _conv(64, 32, 32, 16, k=1, backward=True),
+        _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
         _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through_relu=True),
