@@ -23,15 +23,23 @@
  *
  * - forward and dx: the indirect GEMM (conv2d_indirect.c) reads P and Q
  *   where they lie in x and dy -- in NHWC each (pixel, tap) is a contiguous
- *   channel run -- and packs only the small W or W';
- * - dW: the blocked GEMM engine (gemm.c) on dW^T = dy^T . P, whose operands
- *   pack by plain copies when ci is a multiple of the panel width, else on
- *   P^T . dy with P^T gathered value by value;
+ *   channel run -- and packs only the small W or W'.  For a stride above 1,
+ *   dx runs one stride-1 product per phase of the input pixels (pixels
+ *   whose row and column have the same remainders), each with the sub-kernel
+ *   of the taps that reach it: Q read whole would be mostly zeros
+ *   (input_gradient_phases);
+ * - dW: read in place too (conv2d_weight_gradient.c): in NHWC the patch
+ *   values of one kernel row, (kw, ci), are a contiguous run of k_w * in_c
+ *   floats of x, so tiles of dW^T = dy^T . P are summed over the pixels
+ *   with vector loads of those runs, and nothing the size of P is packed;
+ *   pointwise (1x1) convolutions included, where P is x itself;
  * - few input channels (the first layer: kh*kw*ci <= FASTNN_DIRECT_MAX_K):
- *   forward and dW by the direct kernels of conv2d_direct.c, because a
- *   9-deep reduction is too short for any packing to pay off; dx by
- *   "col2im": the patch gradients dP = dy . W^T (a GEMM whose n dimension
- *   kh*kw*ci is wider than ci), added back onto the pixels each patch read.
+ *   forward by the direct kernel of conv2d_direct.c, because a 9-deep
+ *   reduction is too short for any packing to pay off, and dW too when a
+ *   kernel row's run is shorter than 16 values (a tile's width); dx by
+ *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T (a GEMM
+ *   on gemm.c's engine whose n dimension kh*kw*ci is wider than ci), added
+ *   back onto the pixels each patch read.
  */
 #include <string.h>
 
