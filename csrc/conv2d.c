@@ -23,15 +23,23 @@
  *
  * - forward and dx: the indirect GEMM (conv2d_indirect.c) reads P and Q
  *   where they lie in x and dy -- in NHWC each (pixel, tap) is a contiguous
- *   channel run -- and packs only the small W or W';
- * - dW: the blocked GEMM engine (gemm.c) on dW^T = dy^T . P, whose operands
- *   pack by plain copies when ci is a multiple of the panel width, else on
- *   P^T . dy with P^T gathered value by value;
+ *   channel run -- and packs only the small W or W'.  For a stride above 1,
+ *   dx runs one stride-1 product per phase of the input pixels (pixels
+ *   whose row and column have the same remainders), each with the sub-kernel
+ *   of the taps that reach it: Q read whole would be mostly zeros
+ *   (input_gradient_phases);
+ * - dW: read in place too (conv2d_weight_gradient.c): in NHWC the patch
+ *   values of one kernel row, (kw, ci), are a contiguous run of k_w * in_c
+ *   floats of x, so tiles of dW^T = dy^T . P are summed over the pixels
+ *   with vector loads of those runs, and nothing the size of P is packed;
+ *   pointwise (1x1) convolutions included, where P is x itself;
  * - few input channels (the first layer: kh*kw*ci <= FASTNN_DIRECT_MAX_K):
- *   forward and dW by the direct kernels of conv2d_direct.c, because a
- *   9-deep reduction is too short for any packing to pay off; dx by
- *   "col2im": the patch gradients dP = dy . W^T (a GEMM whose n dimension
- *   kh*kw*ci is wider than ci), added back onto the pixels each patch read.
+ *   forward by the direct kernel of conv2d_direct.c, because a 9-deep
+ *   reduction is too short for any packing to pay off, and dW too when a
+ *   kernel row's run is shorter than 16 values (a tile's width); dx by
+ *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T (a GEMM
+ *   on gemm.c's engine whose n dimension kh*kw*ci is wider than ci), added
+ *   back onto the pixels each patch read.
  */
 #include <string.h>
 
@@ -114,119 +122,38 @@ void fastnn_conv2d_backward_naive(const float *x, const float *w,
     }
 }
 
-/* ---- packing operands for the GEMM engines ---------------------------------- */
+/* ---- packing the kernel for the input gradient ------------------------------ */
 
+/* The taps kh = kh0 + i*stride_h, kw = kw0 + j*stride_w (i, j = 0, 1, ...)
+ * of w: all of them (kh0 = kw0 = 0, stride 1), or those of one phase of a
+ * strided convolution's input gradient (input_gradient_phase). */
 typedef struct {
-    const float *data; /* x (weight gradient) or w (input gradient) */
-    const fastnn_conv2d_geom *g;
-} conv_operand;
-
-/* P^T for the weight gradient: rows are (kh, kw, ci), reduction indices are
- * output pixels (n, oh, ow). */
-static void pack_patches_transposed(const void *operand, int64_t row0,
-                                    int64_t rows, int64_t p0, int64_t kc,
-                                    int64_t width, float *dst)
-{
-    const conv_operand *o = (const conv_operand *)operand;
-    const fastnn_conv2d_geom *g = o->g;
-    enum { MAX_WIDTH = 16 };
-    _Static_assert(FASTNN_MR_MAX <= MAX_WIDTH && FASTNN_NR <= MAX_WIDTH,
-                   "a panel of A or B fits the row tables");
-    int64_t tap_h[MAX_WIDTH], tap_w[MAX_WIDTH], chan[MAX_WIDTH];
-    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
-        int64_t valid = fastnn_min(width, rows - r0);
-        for (int64_t r = 0; r < valid; r++) {
-            int64_t row = row0 + r0 + r, tap = row / g->in_c;
-            chan[r] = row % g->in_c;
-            tap_h[r] = tap / g->k_w;
-            tap_w[r] = tap % g->k_w;
-        }
-        int64_t ow = p0 % g->out_w, oh = (p0 / g->out_w) % g->out_h;
-        int64_t n = p0 / (g->out_w * g->out_h);
-        for (int64_t p = 0; p < kc; p++) {
-            int64_t ih0 = oh * g->stride_h - g->pad_top;
-            int64_t iw0 = ow * g->stride_w - g->pad_left;
-            float *d = dst + p * width;
-            for (int64_t r = 0; r < valid; r++) {
-                int64_t ih = ih0 + tap_h[r], iw = iw0 + tap_w[r];
-                int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-                d[r] = inside ? o->data[nhwc_index(g, n, ih, iw, chan[r])] : 0.0f;
-            }
-            for (int64_t r = valid; r < width; r++)
-                d[r] = 0.0f;
-            if (++ow == g->out_w) {
-                ow = 0;
-                if (++oh == g->out_h) {
-                    oh = 0;
-                    n++;
-                }
-            }
-        }
-    }
-}
-
-/* P as the weight gradient's B operand, for dW^T = dy^T . P: rows are
- * (kh, kw, ci), reduction indices are output pixels (n, oh, ow).  Used when
- * in_c is a multiple of the panel width: then each panel's rows are one
- * contiguous channel run of one tap, and packing a pixel is a single copy
- * of `width` floats (zeros in the padding). */
-static void pack_patch_columns(const void *operand, int64_t row0,
-                               int64_t rows, int64_t p0, int64_t kc,
-                               int64_t width, float *dst)
-{
-    const conv_operand *o = (const conv_operand *)operand;
-    const fastnn_conv2d_geom *g = o->g;
-    for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
-        int64_t row = row0 + r0, tap = row / g->in_c, c0 = row % g->in_c;
-        int64_t kh = tap / g->k_w, kw = tap % g->k_w;
-        int64_t valid = fastnn_min(width, rows - r0);
-        int64_t ow = p0 % g->out_w, oh = (p0 / g->out_w) % g->out_h;
-        int64_t n = p0 / (g->out_w * g->out_h);
-        for (int64_t p = 0; p < kc; p++) {
-            int64_t ih = oh * g->stride_h - g->pad_top + kh;
-            int64_t iw = ow * g->stride_w - g->pad_left + kw;
-            float *d = dst + p * width;
-            int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-            const float *src = inside ? o->data + nhwc_index(g, n, ih, iw, c0) : NULL;
-            if (inside && valid == FASTNN_NR && width == FASTNN_NR) {
-                /* the common case, a copy of known size (inlined, no call) */
-                memcpy(d, src, FASTNN_NR * sizeof(float));
-            } else {
-                for (int64_t r = 0; r < width; r++)
-                    d[r] = inside && r < valid ? src[r] : 0.0f;
-            }
-            if (++ow == g->out_w) {
-                ow = 0;
-                if (++oh == g->out_h) {
-                    oh = 0;
-                    n++;
-                }
-            }
-        }
-    }
-}
+    const float *w;
+    const fastnn_conv2d_geom *g;   /* the whole convolution */
+    int64_t kh0, kw0, step_h, step_w;
+    int64_t taps_w;                /* taps per row of the sub-kernel */
+} kernel_taps;
 
 /* W' for the input gradient: rows are input channels ci, reduction indices
- * are (kh, kw, co); W'[(t, co)][ci] = w[t][ci][co]. */
+ * are (tap, co) over the sub-kernel's taps; W'[(t, co)][ci] = w[t][ci][co]. */
 static void pack_kernel_for_dx(const void *operand, int64_t row0,
                                int64_t rows, int64_t p0, int64_t kc,
                                int64_t width, float *dst)
 {
-    const conv_operand *o = (const conv_operand *)operand;
+    const kernel_taps *o = (const kernel_taps *)operand;
     const fastnn_conv2d_geom *g = o->g;
     for (int64_t r0 = 0; r0 < rows; r0 += width, dst += width * kc) {
         int64_t valid = fastnn_min(width, rows - r0);
         if (valid < width)
             memset(dst, 0, (size_t)(width * kc) * sizeof(float));
-        int64_t tap = p0 / g->out_c, co = p0 % g->out_c;
         for (int64_t p = 0; p < kc; p++) {
-            const float *src = o->data + (tap * g->in_c + row0 + r0) * g->out_c + co;
+            int64_t tap = (p0 + p) / g->out_c, co = (p0 + p) % g->out_c;
+            int64_t kh = o->kh0 + tap / o->taps_w * o->step_h;
+            int64_t kw = o->kw0 + tap % o->taps_w * o->step_w;
+            const float *src = o->w + ((kh * g->k_w + kw) * g->in_c + row0 + r0) *
+                                      g->out_c + co;
             for (int64_t r = 0; r < valid; r++)
                 dst[p * width + r] = src[r * g->out_c];
-            if (++co == g->out_c) {
-                co = 0;
-                tap++;
-            }
         }
     }
 }
@@ -242,7 +169,7 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
     }
     fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
     fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
-    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y);
+    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y, NULL);
 }
 
 /* db[co] = sum over all output pixels of dy[., co].  The pixels are cut into
@@ -316,34 +243,52 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
     return status;
 }
 
-/* dW = P^T . dy.  With in_c a multiple of NR the engine computes the
- * transpose dW^T = dy^T . P instead, because then both operands pack by
- * plain copies: dy^T's panels take MR channels of one pixel, P's panels NR
- * channels of one tap (pack_patch_columns); dW^T is transposed at the end.
- * Otherwise P^T is gathered value by value (pack_patches_transposed). */
-static int weight_gradient(const float *x, const float *dy, float *dw,
-                           const fastnn_conv2d_geom *g)
+/* a mod b for b > 0, in [0, b) */
+static inline int64_t floor_mod(int64_t a, int64_t b)
 {
-    int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    int64_t cols = g->k_h * g->k_w * g->in_c;
-    conv_operand x_patches = {x, g};
-    fastnn_strided dy_matrix = {dy, 1, g->out_c}; /* rows co, reduction pixels */
-    fastnn_gemm_operand dym = {fastnn_pack_strided, &dy_matrix};
-    if (g->in_c % FASTNN_NR) {
-        fastnn_gemm_operand pt = {pack_patches_transposed, &x_patches};
-        return fastnn_gemm(cols, g->out_c, out_pixels, pt, dym, dw, g->out_c,
-                           NULL, 0);
-    }
-    float *dwt = fastnn_alloc_floats(g->out_c * cols);
-    if (!dwt)
-        return FASTNN_ENOMEM;
-    fastnn_gemm_operand p = {pack_patch_columns, &x_patches};
-    int status = fastnn_gemm(g->out_c, cols, out_pixels, dym, p, dwt, cols,
-                             NULL, 0);
-    for (int64_t co = 0; co < g->out_c; co++)
-        for (int64_t r = 0; r < cols; r++)
-            dw[r * g->out_c + co] = dwt[co * cols + r];
-    fastnn_free_floats(dwt);
+    return ((a % b) + b) % b;
+}
+
+/* dx of a strided convolution, one phase of the input pixels at a time.
+ * Input pixel h receives dy through tap kh only when h + pad_top - kh is a
+ * multiple of stride_h, so the rows h with (h + pad_top) % stride_h = a
+ * (h = h0, h0 + stride_h, ...) take exactly the taps kh = a, a + stride_h,
+ * ...; likewise for columns.  Each phase (a, b) is then a stride-1 input
+ * gradient over its own grid of pixels with that sub-kernel -- dy at output
+ * row h' + q - i for sub-kernel tap i, q = (h0 + pad_top - a) / stride_h --
+ * run on the indirect GEMM, which writes its rows back to the phase's
+ * pixels of dx.  Reading Q whole would multiply mostly zeros (3 of 4 taps
+ * for a 3x3 kernel of stride 2).  Pixels that no tap reaches (stride larger
+ * than the kernel) are zero. */
+static int input_gradient_phases(const float *w, const float *dy, float *dx,
+                                 const fastnn_conv2d_geom *g)
+{
+    if (g->stride_h > g->k_h || g->stride_w > g->k_w)
+        memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
+    int status = FASTNN_OK;
+    for (int64_t a = 0; a < fastnn_min(g->stride_h, g->k_h); a++)
+        for (int64_t b = 0; b < fastnn_min(g->stride_w, g->k_w); b++) {
+            int64_t h0 = floor_mod(a - g->pad_top, g->stride_h);
+            int64_t w0 = floor_mod(b - g->pad_left, g->stride_w);
+            if (h0 >= g->in_h || w0 >= g->in_w)
+                continue; /* no pixel of this phase */
+            fastnn_conv2d_geom phase = *g;
+            phase.in_h = fastnn_ceil_div(g->in_h - h0, g->stride_h);
+            phase.in_w = fastnn_ceil_div(g->in_w - w0, g->stride_w);
+            phase.k_h = fastnn_ceil_div(g->k_h - a, g->stride_h);
+            phase.k_w = fastnn_ceil_div(g->k_w - b, g->stride_w);
+            phase.stride_h = phase.stride_w = 1;
+            phase.pad_top = (h0 + g->pad_top - a) / g->stride_h;
+            phase.pad_left = (w0 + g->pad_left - b) / g->stride_w;
+            kernel_taps taps = {w, g, a, b, g->stride_h, g->stride_w, phase.k_w};
+            fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
+            fastnn_row_scatter scatter = {g->stride_h, g->stride_w, h0, w0,
+                                          g->in_h, g->in_w};
+            status = fastnn_conv2d_indirect(&phase, 1, dy, wt, g->in_c, NULL, 0,
+                                            dx, &scatter);
+            if (status != FASTNN_OK)
+                return status;
+        }
     return status;
 }
 
@@ -352,20 +297,26 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                            const fastnn_conv2d_geom *g)
 {
     int64_t out_pixels = g->batch * g->out_h * g->out_w;
-    /* the direct kernel computes db together with dw */
-    int direct = dw && g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K;
+    /* dW by the direct kernel (which computes db with it) when patches are
+     * short and so are a kernel row's runs of k_w * in_c values: in a tile
+     * 16 values wide (conv2d_weight_gradient.c) most lanes would idle */
+    int direct = dw && g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K &&
+                 g->k_w * g->in_c < FASTNN_NR;
     int status = FASTNN_OK;
     if (dw)
         status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
-                        : weight_gradient(x, dy, dw, g);
+                        : fastnn_conv2d_weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;
     if (dx && g->in_c < FASTNN_NR) {
         status = input_gradient_col2im(w, dy, dx, g);
-    } else if (dx) { /* dx = Q . W' read in place (conv2d_indirect.c) */
-        conv_operand kernel = {w, g};
-        fastnn_gemm_operand wt = {pack_kernel_for_dx, &kernel};
-        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, 0, dx);
+    } else if (dx && g->stride_h == 1 && g->stride_w == 1) {
+        /* dx = Q . W' read in place (conv2d_indirect.c) */
+        kernel_taps taps = {w, g, 0, 0, 1, 1, g->k_w};
+        fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
+        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, 0, dx, NULL);
+    } else if (dx) {
+        status = input_gradient_phases(w, dy, dx, g);
     }
     if (status == FASTNN_OK && db && !direct)
         status = bias_gradient(dy, db, out_pixels, g->out_c);

@@ -32,6 +32,10 @@
  * (one 16-wide vector per row) ran 5-15 % slower here for want of them.
  * The epilogue adds the bias and, for a fused activation, applies ReLU.
  *
+ * Rows are written to consecutive rows of the result, or scattered onto a
+ * grid (fastnn_row_scatter): the input gradient of a strided convolution
+ * runs as one such product per phase of the input pixels (conv2d.c).
+ *
  * Parallelism: row tiles are cut into one contiguous range per thread; each
  * thread writes only its rows, and the packed B is shared read-only.
  */
@@ -50,7 +54,19 @@ typedef struct {
     const float *zeros;      /* a run of zeros for taps in the padding */
     int64_t grid_h, grid_w;  /* the pixel grid of the rows */
     int64_t channels;        /* length of each run: in_c, or out_c for dx */
+    const fastnn_row_scatter *scatter;  /* where rows go; NULL: consecutive */
 } indirect_rows;
+
+/* The row of `out` (n floats wide) that result row i is written to. */
+FASTNN_INLINE int64_t out_row(const indirect_rows *o, int64_t i)
+{
+    const fastnn_row_scatter *s = o->scatter;
+    if (!s)
+        return i;
+    int64_t w = i % o->grid_w, h = (i / o->grid_w) % o->grid_h;
+    int64_t n = i / (o->grid_w * o->grid_h);
+    return (n * s->out_h + h * s->step_h + s->h0) * s->out_w + w * s->step_w + s->w0;
+}
 
 /* The channel run tap (kh, kw) of row pixel (n, h, w) reads (conv2d.c, top). */
 FASTNN_INLINE const float *tap_run(const indirect_rows *o, int64_t n,
@@ -198,7 +214,7 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
             else
                 micro_kernel_v4(run, taps, o->channels, packed + j * k, tile);
             for (int64_t r = 0; r < mr; r++) {
-                float *dst = out + (i + r) * n + j;
+                float *dst = out + out_row(o, i + r) * n + j;
                 for (int64_t c = 0; c < nr; c++) {
                     float v = tile[r * nr_max + c] + (bias ? bias[j + c] : 0.0f);
                     dst[c] = relu && v < 0.0f ? 0.0f : v;
@@ -244,7 +260,8 @@ static void tile_rows_avx512(const indirect_rows *o, int64_t i0, int64_t i1,
 
 int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *src, fastnn_gemm_operand b, int64_t n,
-                           const float *bias, int relu, float *out)
+                           const float *bias, int relu, float *out,
+                           const fastnn_row_scatter *scatter)
 {
     rows_fn body = tile_rows_generic;
     int64_t nr = NR; /* the width of B's panels */
@@ -261,7 +278,7 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
     indirect_rows o = {g, transposed, src, NULL,
                        transposed ? g->in_h : g->out_h,
                        transposed ? g->in_w : g->out_w,
-                       transposed ? g->out_c : g->in_c};
+                       transposed ? g->out_c : g->in_c, scatter};
     const int64_t taps = g->k_h * g->k_w, k = taps * o.channels;
     const int64_t rows = g->batch * o.grid_h * o.grid_w;
     const int64_t panels = fastnn_ceil_div(n, nr), tiles = fastnn_ceil_div(rows, MR);

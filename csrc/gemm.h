@@ -66,12 +66,25 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
                 const float *bias, int accumulate);
 
+/* Where the rows of an indirect product go: row (n, h, w) of its pixel grid
+ * to row (n, h*step_h + h0, w*step_w + w0) of an out_h x out_w image. */
+typedef struct {
+    int64_t step_h, step_w, h0, w0, out_h, out_w;
+} fastnn_row_scatter;
+
 /* out (rows x n) = bias + sum over taps and channels of the image runs the
  * rows read times B (conv2d_indirect.c): the forward pass (transposed = 0,
  * src = x, B = W, n = out_c) or the input gradient (transposed = 1, src = dy,
- * B = W', n = in_c) of a convolution; relu applies max(., 0) at the end. */
+ * B = W', n = in_c) of a convolution; relu applies max(., 0) at the end.
+ * The rows are written consecutively, or where `scatter` says (not NULL). */
 int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *src, fastnn_gemm_operand b, int64_t n,
-                           const float *bias, int relu, float *out);
+                           const float *bias, int relu, float *out,
+                           const fastnn_row_scatter *scatter);
+
+/* dw = the weight gradient P^T . dy of a convolution, reading x and dy in
+ * place (conv2d_weight_gradient.c); dw is overwritten. */
+int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
+                                  const fastnn_conv2d_geom *g);
 
 #endif /* FASTNN_GEMM_H */

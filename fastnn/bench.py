@@ -58,20 +58,23 @@ def _matmul(m, n, k, transpose_a=False, naive=True):
                 {"transpose_a": transpose_a}, 2.0 * m * n * k, naive)
 
 
-def _conv(batch, size, c_in, c_out, k=3, backward=False, padding="valid", first=False):
+def _conv(batch, size, c_in, c_out, k=3, backward=False, stride=1, padding="valid",
+          first=False):
     """A convolution, or its backward pass (dW only for a network's ``first`` layer)."""
-    out = conv_output_length(size, k, 1, padding)
+    out = conv_output_length(size, k, stride, padding)
     flops = 2.0 * batch * out * out * c_out * k * k * c_in
     x, w, dy = (batch, size, size, c_in), (k, k, c_in, c_out), (batch, out, out, c_out)
-    label = f"{batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}" + (f" {padding}" if padding != "valid"
-                                                                else "")
-    options = {} if padding == "valid" else {"padding": padding}
+    shape = f"{batch}x{size}x{size}x{c_in}->{c_out} {k}x{k}"
+    if (stride, padding) != (1, "valid"):
+        shape += f" s{stride} {padding}"
+    options = {"strides": stride, "padding": padding}
     if backward and first:
-        return Case(f"conv2d_backward {label} no dx", "conv2d_backward", (x, w, dy),
+        return Case(f"conv2d_backward {shape} no dx", "conv2d_backward", (x, w, dy),
                     {**options, "compute_dx": False}, flops)
     if backward:
-        return Case(f"conv2d_backward {label}", "conv2d_backward", (x, w, dy), options, 2 * flops)
-    return Case(f"conv2d {label}", "conv2d", (x, w), options, flops)
+        return Case(f"conv2d_backward {shape}", "conv2d_backward", (x, w, dy), options,
+                    2 * flops)
+    return Case(f"conv2d {shape}", "conv2d", (x, w), options, flops)
 
 
 def _pool(mode, batch, size, channels, backward=False, through_relu=False):
@@ -237,6 +240,9 @@ def canonical_cases():
         # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail
         _conv(64, 28, 1, 6, k=5, padding="same"),
         _conv(64, 28, 1, 6, k=5, padding="same", backward=True, first=True),
+        # a pointwise (1x1) and a stride-2 convolution's backward
+        _conv(64, 32, 32, 16, k=1, backward=True),
+        _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
         _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through_relu=True),

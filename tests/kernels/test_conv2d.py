@@ -76,6 +76,24 @@ FIXED = {
     "same-kernel-larger-than-input": case(2, (3, 2), 4, (5, 6), 3, (2, 3)),
     "one-by-one": case(4, (17, 19), 20, (1, 1), 20, (3, 3), "valid"),
     "even-kernel-same": case(2, (10, 11), 6, (4, 2), 5, (3, 2)),
+    # the weight gradient read in place: kernel rows as runs of k_w*in_c values
+    # (ragged 18, 36, 15, 30; whole 16, 32), dy in place or packed (out_c 16 | 20, 17)
+    "in-c-6-ragged-runs": case(2, (9, 8), 6, (3, 3), 20, (2, 2)),
+    "in-c-12-runs-of-36": case(3, (11, 9), 12, (3, 3), 16, (1, 1), "valid"),
+    "in-c-3-runs-of-15": case(2, (12, 12), 3, (5, 5), 17),
+    "lenet-6-to-16": case(2, (14, 14), 6, (5, 5), 16, (1, 1), "valid"),
+    "runs-of-16-in-place": case(3, (9, 9), 8, (2, 2), 16, (1, 1), "valid"),
+    # pointwise, stride 1 and 2: dx phases without taps are zero
+    "one-by-one-same": case(3, (9, 11), 24, (1, 1), 20, (1, 1), "same"),
+    "one-by-one-stride-2": case(3, (9, 11), 32, (1, 1), 32, (2, 2), "valid"),
+    "one-by-one-stride-2-same": case(2, (10, 7), 17, (1, 1), 16, (2, 2), "same"),
+    # stride 2 (and 3) on odd sizes: dx by phases, each a stride-1 sub-kernel
+    "stride-2-odd-same": case(3, (15, 13), 20, (3, 3), 24, (2, 2), "same"),
+    "stride-2-odd-valid": case(2, (13, 11), 18, (3, 3), 17, (2, 2), "valid"),
+    "stride-2-even-kernel": case(2, (9, 9), 16, (2, 2), 16, (2, 2), "same"),
+    "stride-3-over-2x2": case(2, (11, 10), 16, (2, 2), 8, (3, 3), "same"),
+    "stride-2-by-1": case(2, (9, 10), 16, (5, 3), 16, (2, 1), "same"),
+    "stride-3-by-1-over-2x3": case(2, (11, 9), 16, (2, 3), 8, (3, 1), "same"),
 }
 
 
@@ -135,10 +153,14 @@ def test_direct_kernels_on_every_simd_path(simd, c):
                                case(16, (28, 28), 1, (5, 5), 6, padding="same"),
                                case(9, (27, 27), 1, (7, 7), 17, (2, 2), "same"),
                                case(9, (23, 25), 3, (5, 5), 3, (2, 1), "valid"),
-                               case(7, (28, 28), 1, (3, 3), 1, (1, 2), "same")],
+                               case(7, (28, 28), 1, (3, 3), 1, (1, 2), "same"),
+                               case(8, (15, 13), 24, (3, 3), 20, (2, 2), "same"),
+                               case(8, (16, 15), 32, (1, 1), 16, (1, 1), "valid"),
+                               case(8, (14, 14), 6, (5, 5), 16, (1, 1), "valid")],
                          ids=["indirect", "indirect-partial-panels", "direct-and-col2im",
                               "direct-lenet-5x5-6", "direct-7x7-17-stride-2",
-                              "direct-5x5x3-3", "direct-1-channel"])
+                              "direct-5x5x3-3", "direct-1-channel",
+                              "phases-and-in-place-dW", "pointwise", "lenet-col2im"])
 def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
     """On each path, y, dx, dw and db are bit for bit the same on 1, 2 and 3 threads."""
     x, w, b, dy = c.arrays()

@@ -296,17 +296,29 @@ CONV_BACKWARD = [
     conv_backward_case("direct+col2im", 7, (28, 28), 1, (5, 5), 6, padding="same"),
     conv_backward_case("direct+col2im", 9, (27, 27), 1, (7, 7), 3, (2, 2), "same"),
     conv_backward_case("direct+col2im", 7, (27, 27), 2, (5, 5), 9),
-    # dW through the GEMM engine, P^T gathered (17 % 16 != 0), 4375 pixels: split-K;
-    # dx by the indirect GEMM on dy
-    conv_backward_case("gemm+indirect", 7, (27, 27), 17, (3, 3), 33),
+    # dW read in place (conv2d_weight_gradient.c): output rows cut into parts fixed by
+    # the size, each part's dW^T summed alone; runs of 3·17 = 51 values (ragged: row
+    # copies), 33 channels (dy packed into panels); dx by the indirect GEMM on dy
+    conv_backward_case("in-place-dW+indirect", 7, (27, 27), 17, (3, 3), 33),
     # db's per-thread partial sums split from 2·10⁵ dy values: 33·27·27·33 = 794k
-    conv_backward_case("gemm+indirect", 33, (27, 27), 17, (3, 3), 33, padding="same"),
-    # dW^T = dy^T . P packed by copies (32 % 16 == 0), 5103 pixels: split-K
-    conv_backward_case("gemm-columns", 7, (27, 27), 32, (3, 3), 5, padding="same",
+    conv_backward_case("in-place-dW+indirect", 33, (27, 27), 17, (3, 3), 33, padding="same"),
+    # runs of 96 values read from x in place, dy read in place (32 channels)
+    conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 32, compute_dx=False),
+    # zero-padded row copies, 5 output channels (dy packed, one partial panel)
+    conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 5, padding="same",
                        compute_dx=False),
-    # dx alone, stride 2: the transposed indirect GEMM
-    conv_backward_case("indirect", 7, (27, 27), 33, (3, 3), 17, (2, 2), "same",
+    # few input channels: runs of 5·6 = 30 values; dx by col2im
+    conv_backward_case("in-place-dW+col2im", 9, (28, 28), 6, (5, 5), 16),
+    conv_backward_case("in-place-dW+col2im", 7, (27, 27), 12, (3, 3), 20, (2, 2), "same"),
+    # pointwise: dW in place (formerly the direct kernel), stride 1 and 2
+    conv_backward_case("in-place-dW+indirect", 7, (27, 27), 32, (1, 1), 17),
+    conv_backward_case("in-place-dW+phases", 7, (27, 27), 33, (1, 1), 32, (2, 2), "same"),
+    # dx alone, stride 2: one stride-1 indirect GEMM per phase of the input pixels
+    conv_backward_case("phases", 7, (27, 27), 33, (3, 3), 17, (2, 2), "same",
                        compute_dw=False),
+    conv_backward_case("phases", 9, (25, 23), 20, (3, 3), 24, (2, 2), "valid"),
+    # stride 3 over a 2x2 kernel: phases without taps (their pixels get zeros)
+    conv_backward_case("phases", 9, (26, 25), 16, (2, 2), 24, (3, 3), "same"),
 ]
 
 POOLED = [

@@ -1,0 +1,344 @@
+/*
+ * conv2d_weight_gradient.c -- the weight gradient of a convolution, read in
+ * place: dW = P^T . dy without a patch matrix.
+ *
+ * With the notation of conv2d.c (top), dW^T[co][(kh, kw, ci)] = sum over
+ * output pixels i of dy[i][co] * P[i][(kh, kw, ci)].  For one kernel row kh,
+ * the kw*ci patch values of pixel i, P[i][(kh, 0.., 0..)], are one
+ * contiguous run of k_w * in_c floats in NHWC -- the input row under the
+ * window -- and the runs of the pixels along an output row lie stride_w *
+ * in_c floats apart.  So a tile of dW^T, MR output channels by 16
+ * consecutive values of a run, is summed by walking the pixels with one
+ * vector load of the run (16 patch values) and MR broadcast values of dy
+ * per pixel: the micro-kernel of gemm.c, with strided pointers where it had
+ * packed panels.
+ *
+ * - Input rows.  A chunk of output rows ("lines", about CHUNK pixels) reads
+ *   k_h input rows per line.  They are read where they lie in x when no
+ *   window reaches into the padding and k_w * in_c is a multiple of 16;
+ *   otherwise the chunk's rows are first copied, zero-padded, into a
+ *   buffer of the thread (then no run needs a bounds check, and the last
+ *   vector of a ragged run may read up to 15 values past it -- the next
+ *   pixel's, or the buffer's zeroed tail -- into columns of the tile that
+ *   are dropped).  The copy stays in L2 for the tiles that read it.  Each
+ *   line gets a pointer to its first input row.
+ * - dy is read in place when out_c is a multiple of MR (a pixel's
+ *   broadcasts read MR consecutive floats); otherwise the chunk is packed
+ *   into panels of MR channels per pixel, zeros past out_c.
+ * - Blocking: for each kernel row, each 16-wide slice of its run and each
+ *   panel of MR channels, the tile is loaded, summed over the chunk's
+ *   pixels and stored; the chunk's input rows and dy stay in L1/L2 while
+ *   every tile passes over them.
+ * - Parallelism and determinism: the lines are cut into parts fixed by the
+ *   problem size (fastnn_parts_for); each part sums into its own copy of
+ *   dW^T, and the copies are added in part order.  So dW is bit-identical
+ *   on any number of threads.
+ *
+ * Tiles: 16 channels x 16 values in 16 AVX-512 registers; 6 x 16 in 12 AVX
+ * registers (two 8-wide vectors per row); 6 x 16 in two passes of 6 x 8
+ * with 4-wide vectors (SSE2).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+
+/* Columns of a tile (one 16-wide vector, or two 8-wide ones), output
+ * channels of a tile per SIMD path, and pixels per chunk. */
+enum { NR = 16, MR_AVX512 = 16, MR_SMALL = 6, CHUNK = 384 };
+
+/* A chunk of lines: run (kh, slice v) of pixel ow of line l starts at
+ * line[l] + kh*row_step + ow*pixel_step + 16*v; its dy at
+ * a + (l*out_w + ow)*a_step (+ panel offsets). */
+typedef struct {
+    const float *const *line;
+    int64_t lines, out_w, row_step, pixel_step;
+    const float *a;
+    int64_t a_step;
+} chunk_view;
+
+/* tile (16 x 16, rows ldc apart) += sum over the chunk's pixels of
+ * a[pixel * a_step + r] * run(pixel)[offset .. offset + 16), on 16-wide
+ * vectors. */
+FASTNN_INLINE void tile_v16(const chunk_view *s, const float *restrict a,
+                            int64_t offset, float *restrict c, int64_t ldc)
+{
+    fastnn_v16 acc[MR_AVX512];
+    for (int r = 0; r < MR_AVX512; r++)
+        memcpy(&acc[r], c + r * ldc, sizeof acc[r]);
+    for (int64_t l = 0; l < s->lines; l++) {
+        const float *b = s->line[l] + offset;
+        for (int64_t ow = 0; ow < s->out_w; ow++, b += s->pixel_step, a += s->a_step) {
+            fastnn_v16 b0;
+            memcpy(&b0, b, sizeof b0);
+            for (int r = 0; r < MR_AVX512; r++)
+                acc[r] += a[r] * b0;
+        }
+    }
+    for (int r = 0; r < MR_AVX512; r++)
+        memcpy(c + r * ldc, &acc[r], sizeof acc[r]);
+}
+
+/* The 6 x 16 tile with 8-wide vectors (AVX2): 12 accumulators. */
+FASTNN_INLINE void tile_v8(const chunk_view *s, const float *restrict a,
+                           int64_t offset, float *restrict c, int64_t ldc)
+{
+    fastnn_v8 acc[MR_SMALL][2];
+    for (int r = 0; r < MR_SMALL; r++)
+        memcpy(acc[r], c + r * ldc, sizeof acc[r]);
+    for (int64_t l = 0; l < s->lines; l++) {
+        const float *b = s->line[l] + offset;
+        for (int64_t ow = 0; ow < s->out_w; ow++, b += s->pixel_step, a += s->a_step) {
+            fastnn_v8 b0, b1;
+            memcpy(&b0, b, sizeof b0);
+            memcpy(&b1, b + 8, sizeof b1);
+            for (int r = 0; r < MR_SMALL; r++) {
+                acc[r][0] += a[r] * b0;
+                acc[r][1] += a[r] * b1;
+            }
+        }
+    }
+    for (int r = 0; r < MR_SMALL; r++)
+        memcpy(c + r * ldc, acc[r], sizeof acc[r]);
+}
+
+/* The 6 x 16 tile with 4-wide vectors (SSE2, NEON), in two passes of 8
+ * columns so the 12 accumulators fit in 16 registers. */
+FASTNN_INLINE void tile_v4(const chunk_view *s, const float *restrict a,
+                           int64_t offset, float *restrict c, int64_t ldc)
+{
+    for (int half = 0; half < NR; half += 8) {
+        fastnn_v4 acc[MR_SMALL][2];
+        for (int r = 0; r < MR_SMALL; r++)
+            memcpy(acc[r], c + r * ldc + half, sizeof acc[r]);
+        const float *ap = a;
+        for (int64_t l = 0; l < s->lines; l++) {
+            const float *b = s->line[l] + offset + half;
+            for (int64_t ow = 0; ow < s->out_w; ow++, b += s->pixel_step, ap += s->a_step) {
+                fastnn_v4 b0, b1;
+                memcpy(&b0, b, sizeof b0);
+                memcpy(&b1, b + 4, sizeof b1);
+                for (int r = 0; r < MR_SMALL; r++) {
+                    acc[r][0] += ap[r] * b0;
+                    acc[r][1] += ap[r] * b1;
+                }
+            }
+        }
+        for (int r = 0; r < MR_SMALL; r++)
+            memcpy(c + r * ldc + half, acc[r], sizeof acc[r]);
+    }
+}
+
+/* The shape of dW^T as summed here: rows are output channels (padded to
+ * whole panels of mr), columns are (kh, slice of 16 run values). */
+typedef struct {
+    int64_t mr, panels;   /* channels per panel, panels */
+    int64_t slices;       /* 16-wide slices per run of k_w * in_c values */
+    int64_t ld;           /* columns: k_h * slices * 16 */
+} tiling;
+
+/* Every tile of dW^T over the chunk, on `width`-float vectors.  Panel p's
+ * dy starts panel_step floats after panel p - 1's: mr * pixels when
+ * packed, mr when read in place. */
+FASTNN_INLINE void chunk_tiles(const chunk_view *s, const tiling *t,
+                               int64_t k_h, int64_t panel_step, float *dwt,
+                               int width)
+{
+    for (int64_t kh = 0; kh < k_h; kh++)
+        for (int64_t v = 0; v < t->slices; v++) {
+            int64_t col = (kh * t->slices + v) * NR, offset = kh * s->row_step + v * NR;
+            for (int64_t panel = 0; panel < t->panels; panel++) {
+                const float *a = s->a + panel * panel_step;
+                float *c = dwt + panel * t->mr * t->ld + col;
+                if (width == 16)
+                    tile_v16(s, a, offset, c, t->ld);
+                else if (width == 8)
+                    tile_v8(s, a, offset, c, t->ld);
+                else
+                    tile_v4(s, a, offset, c, t->ld);
+            }
+        }
+}
+
+typedef void (*chunk_fn)(const chunk_view *, const tiling *, int64_t, int64_t,
+                         float *);
+
+static void chunk_generic(const chunk_view *s, const tiling *t, int64_t k_h,
+                          int64_t panel_step, float *dwt)
+{
+    chunk_tiles(s, t, k_h, panel_step, dwt, 4);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void chunk_avx2(const chunk_view *s, const tiling *t, int64_t k_h,
+                       int64_t panel_step, float *dwt)
+{
+    chunk_tiles(s, t, k_h, panel_step, dwt, 8);
+}
+#endif
+
+#if FASTNN_HAVE_AVX512_VARIANT
+FASTNN_TARGET_AVX512
+static void chunk_avx512(const chunk_view *s, const tiling *t, int64_t k_h,
+                         int64_t panel_step, float *dwt)
+{
+    chunk_tiles(s, t, k_h, panel_step, dwt, 16);
+}
+#endif
+
+/* dy of lines [line0, line0 + lines) into panels of mr channels:
+ * a[panel][pixel][r] = dy[pixel][panel * mr + r], zeros past out_c (the
+ * tile rows they feed are dropped; zeros keep them off stale memory, whose
+ * denormals would slow the FMAs down). */
+static void pack_dy(const float *dy, const fastnn_conv2d_geom *g,
+                    const tiling *t, int64_t line0, int64_t lines, float *a)
+{
+    int64_t pixels = lines * g->out_w;
+    const float *src = dy + line0 * g->out_w * g->out_c;
+    for (int64_t panel = 0; panel < t->panels; panel++) {
+        int64_t c0 = panel * t->mr, valid = fastnn_min(t->mr, g->out_c - c0);
+        float *d = a + panel * t->mr * pixels;
+        for (int64_t p = 0; p < pixels; p++, d += t->mr) {
+            for (int64_t r = 0; r < valid; r++)
+                d[r] = src[p * g->out_c + c0 + r];
+            for (int64_t r = valid; r < t->mr; r++)
+                d[r] = 0.0f;
+        }
+    }
+}
+
+/* Input row ih of image n as a row of `cols` pixels starting at column
+ * -pad_left, zeros outside the image. */
+static void copy_row(const float *x, const fastnn_conv2d_geom *g, int64_t n,
+                     int64_t ih, int64_t cols, float *d)
+{
+    int64_t first = fastnn_min(cols, g->pad_left);              /* columns */
+    int64_t last = fastnn_max(first, fastnn_min(cols, g->in_w + g->pad_left));
+    if (ih < 0 || ih >= g->in_h)
+        first = last = cols;
+    memset(d, 0, (size_t)(first * g->in_c) * sizeof(float));
+    if (last > first)
+        memcpy(d + first * g->in_c,
+               x + ((n * g->in_h + ih) * g->in_w + first - g->pad_left) * g->in_c,
+               (size_t)((last - first) * g->in_c) * sizeof(float));
+    memset(d + last * g->in_c, 0, (size_t)((cols - last) * g->in_c) * sizeof(float));
+}
+
+/* line[l] for lines [line0, line0 + lines): into x, or (copy not NULL) into
+ * `copy`, filled with the k_h rows of `cols` pixels each line reads --
+ * consecutive rows of an image once, so the rows lines share are shared. */
+static void chunk_rows(const float *x, const fastnn_conv2d_geom *g,
+                       int64_t line0, int64_t lines, int64_t cols,
+                       float *copy, const float **line)
+{
+    int64_t row_len = cols * g->in_c, image = -1, next = 0; /* next row to copy */
+    float *end = copy;
+    for (int64_t l = 0; l < lines; l++) {
+        int64_t n = (line0 + l) / g->out_h, oh = (line0 + l) % g->out_h;
+        int64_t top = oh * g->stride_h; /* the first row, counted from -pad_top */
+        if (!copy) {
+            line[l] = x + (n * g->in_h + top) * g->in_w * g->in_c;
+            continue;
+        }
+        if (n != image || next <= top) { /* nothing to share with line l - 1 */
+            image = n;
+            next = top;
+        }
+        for (; next < top + g->k_h; next++, end += row_len)
+            copy_row(x, g, n, next - g->pad_top, cols, end);
+        line[l] = end - g->k_h * row_len;
+    }
+    if (copy)
+        memset(end, 0, NR * sizeof(float)); /* read by the last ragged run */
+}
+
+int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
+                                  const fastnn_conv2d_geom *g)
+{
+    chunk_fn chunk = chunk_generic;
+    int64_t mr = MR_SMALL;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+        chunk = chunk_avx2;
+#endif
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512) {
+        chunk = chunk_avx512;
+        mr = MR_AVX512;
+    }
+#endif
+    const int64_t run = g->k_w * g->in_c;
+    tiling t = {mr, fastnn_ceil_div(g->out_c, mr), fastnn_ceil_div(run, NR), 0};
+    t.ld = g->k_h * t.slices * NR;
+
+    /* the columns the windows span; x is read in place if they and the
+     * rows lie inside it and no run is ragged */
+    const int64_t cols = (g->out_w - 1) * g->stride_w + g->k_w;
+    const int64_t rows = (g->out_h - 1) * g->stride_h + g->k_h;
+    const int copies = g->pad_top || g->pad_left || rows > g->in_h ||
+                       cols > g->in_w || run % NR;
+    const int packs = g->out_c % mr != 0; /* dy's panels need zeros */
+    const int64_t row_step = (copies ? cols : g->in_w) * g->in_c;
+
+    const int64_t lines = g->batch * g->out_h;
+    const int64_t chunk_lines = fastnn_max(1, CHUNK / g->out_w);
+    const int64_t size = t.panels * mr * t.ld;
+    const double work = 2.0 * (double)(lines * g->out_w) * (double)(t.panels * mr) *
+                        (double)t.ld;
+    const int parts = fastnn_parts_for(lines, work);
+    int threads = fastnn_threads_for(work);
+    float *partial = fastnn_alloc_partials(parts, size);
+    float *dwt = fastnn_alloc_floats(size);
+    int status = partial && dwt ? FASTNN_OK : FASTNN_ENOMEM;
+    if (status == FASTNN_OK) {
+#pragma omp parallel num_threads(threads < parts ? threads : parts)
+        {
+            /* this thread's line pointers, row copies and packed dy */
+            const float **line = malloc((size_t)chunk_lines * sizeof *line);
+            float *copy = copies ? fastnn_alloc_floats(chunk_lines * g->k_h * row_step + NR)
+                                 : NULL;
+            float *a = packs ? fastnn_alloc_floats(t.panels * mr * chunk_lines * g->out_w)
+                             : NULL;
+            int ok = line && (copy || !copies) && (a || !packs);
+            if (!ok) {
+#pragma omp atomic write
+                status = FASTNN_ENOMEM;
+            }
+#pragma omp for schedule(static)
+            for (int p = 0; p < parts; p++) {
+                int64_t first = lines * p / parts, last = lines * (p + 1) / parts;
+                for (int64_t l = first; ok && l < last; l += chunk_lines) {
+                    int64_t n = fastnn_min(chunk_lines, last - l);
+                    chunk_view view = {line, n, g->out_w, row_step,
+                                       g->stride_w * g->in_c,
+                                       dy + l * g->out_w * g->out_c, g->out_c};
+                    chunk_rows(x, g, l, n, cols, copy, line);
+                    if (packs) {
+                        pack_dy(dy, g, &t, l, n, a);
+                        view.a = a;
+                        view.a_step = mr;
+                    }
+                    chunk(&view, &t, g->k_h, packs ? mr * n * g->out_w : mr,
+                          partial + p * size);
+                }
+            }
+            free(line);
+            fastnn_free_floats(copy);
+            fastnn_free_floats(a);
+        }
+    }
+    if (status == FASTNN_OK) {
+        /* dW[(kh, kw, ci)][co] = dW^T[co][(kh, slice)], dropping the
+         * columns past each run */
+        fastnn_sum_partials(partial, parts, size, dwt);
+        for (int64_t kh = 0; kh < g->k_h; kh++)
+            for (int64_t j = 0; j < run; j++)
+                for (int64_t co = 0; co < g->out_c; co++)
+                    dw[(kh * run + j) * g->out_c + co] =
+                        dwt[co * t.ld + kh * t.slices * NR + j];
+    }
+    fastnn_free_floats(partial);
+    fastnn_free_floats(dwt);
+    return status;
+}
