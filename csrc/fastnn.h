@@ -340,19 +340,21 @@ void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t r
                                       float *dgamma, float *dbeta);
 
 /* ---- recurrent layers: the time loop (recurrent.c) ------------------------
- * SimpleRNN, LSTM (gates i, f, c, o) and GRU (gates z, r, h; reset_after)
- * over batch x steps rows, Keras's formulas (see recurrent.c).  z (batch x
+ * SimpleRNN, LSTM (gates i, f, c, o) and GRU (gates z, r, h; reset_after
+ * true: FASTNN_RNN_GRU, false: FASTNN_RNN_GRU_RESET_BEFORE) over batch x steps rows, Keras's formulas (see recurrent.c).  z (batch x
  * steps x G*units, G = 1, 4, 3) holds x.W + b on entry and the gate
  * activations on return; h (batch x steps x units) every step's output; c
- * the LSTM's cell states, rh the GRU's h_prev.U_h + rbias_h (NULL for the
- * other cells).  u_kernel is units x G*units; rbias the GRU's recurrent
+ * the LSTM's cell states, rh the GRU's h_prev.U_h + rbias_h (reset_after)
+ * or r*h_prev (reset before, h_prev masked; NULL for the other cells).
+ * u_kernel is units x G*units; rbias the reset_after GRU's recurrent
  * bias (NULL: none); mask (batch x units, may be NULL) the recurrent
  * dropout mask.  Backward: dy (batch x steps x units) dLoss/dh of every
  * step, dc_last (may be NULL) dLoss/dc of the LSTM's last state; out dz
- * (like z) dLoss/d(x.W + b) and, for the GRU only, dr (like z)
+ * (like z) dLoss/d(x.W + b) and, for the reset_after GRU only, dr (like z)
  * dLoss/d(h_prev.U + rbias).  The naive versions take scratch memory:
  * G*units floats (forward, GRU), 2 x batch x units (backward). */
-enum { FASTNN_RNN_SIMPLE = 0, FASTNN_RNN_LSTM = 1, FASTNN_RNN_GRU = 2 };
+enum { FASTNN_RNN_SIMPLE = 0, FASTNN_RNN_LSTM = 1, FASTNN_RNN_GRU = 2,
+       FASTNN_RNN_GRU_RESET_BEFORE = 3 };
 enum { FASTNN_RNN_LINEAR = 0, FASTNN_RNN_TANH = 1, FASTNN_RNN_SIGMOID = 2,
        FASTNN_RNN_RELU = 3, FASTNN_RNN_HARD_SIGMOID = 4 };
 typedef struct {

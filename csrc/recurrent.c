@@ -15,6 +15,16 @@
  *   GRU        (reset_after=True: R = h_prev.U + rbias, Keras's default)
  *              zg = ract(z_z + R_z), r = ract(z_r + R_r),
  *              hh = act(z_h + r*R_h),  h = zg*h_prev + (1 - zg)*hh
+ *   GRU        (reset_after=False, tf.keras 1's default: no recurrent bias)
+ *              zg, r as above with R = h_prev.U,
+ *              hh = act(z_h + (r*h_prev).U_h),  h as above
+ *
+ * The reset-before GRU needs r before its candidate's product, so each of
+ * its steps is two products and two passes over the rows: gates (z_z,r +=
+ * h_prev.U_z,r, then zg, r and rh = r*h_prev), candidate (z_h += rh.U_h,
+ * then hh and h).  Backward likewise: dz_z, dz_h first, then drh =
+ * dz_h.U_h^T gives dz_r = drh*h_prev*ract'(r) and the part drh*r of
+ * dh_prev; the caller forms dU_h = rh^T.dz_h.
  *
  * with h_prev = 0 (and c_prev = 0) at the first step.  With recurrent
  * dropout, h_prev is multiplied by a mask fixed for the whole sequence
@@ -46,7 +56,7 @@
 
 static int64_t gates_of(int cell)
 {
-    return cell == FASTNN_RNN_LSTM ? 4 : cell == FASTNN_RNN_GRU ? 3 : 1;
+    return cell == FASTNN_RNN_LSTM ? 4 : cell == FASTNN_RNN_SIMPLE ? 1 : 3;
 }
 
 /* ---- activations, as functions of x and (derivative) of their output y ---- */
@@ -219,60 +229,142 @@ FASTNN_INLINE void backward_row(int cell, int act, int ract, int64_t u,
     }
 }
 
+/* The reset-before GRU's step of one row in its two halves (see the top).
+ * Gates: z holds z_z,r + h_prev.U_z,r; h_prev is NULL at the first step,
+ * mask the row's recurrent dropout mask or NULL. */
+FASTNN_INLINE void gru_before_gates_row(int ract, int64_t u, float *z,
+                                        const float *h_prev, const float *mask,
+                                        float *rh, int fast)
+{
+    activate_all(ract, z, 2 * u, fast);
+    for (int64_t j = 0; j < u; j++)
+        rh[j] = h_prev ? z[u + j] * h_prev[j] * (mask ? mask[j] : 1.0f) : 0.0f;
+}
+
+/* Candidate: z_h holds z_h + rh.U_h. */
+FASTNN_INLINE void gru_before_candidate_row(int act, int64_t u, float *z,
+                                            const float *h_prev, float *h, int fast)
+{
+    activate_all(act, z + 2 * u, u, fast);
+    for (int64_t j = 0; j < u; j++) {
+        float old = h_prev ? h_prev[j] : 0.0f;
+        h[j] = z[j] * old + (1.0f - z[j]) * z[2 * u + j];
+    }
+}
+
+/* Backward, first half: dz_z, dz_h (dz_r is zeroed) and carry = dh*zg. */
+FASTNN_INLINE void gru_before_backward_row(int act, int ract, int64_t u,
+                                           const float *z, const float *h_prev,
+                                           const float *dy, float *carry, float *dz)
+{
+    for (int64_t j = 0; j < u; j++) {
+        float zg = z[j], hh = z[2 * u + j];
+        float dh = dy[j] + carry[j], old = h_prev ? h_prev[j] : 0.0f;
+        dz[j] = dh * (old - hh) * derivative(ract, zg);
+        dz[u + j] = 0.0f;
+        dz[2 * u + j] = dh * (1.0f - zg) * derivative(act, hh);
+        carry[j] = dh * zg;
+    }
+}
+
+/* Second half (not at the first step), from drh = dz_h.U_h^T: dz_r and the
+ * part of dh_prev through rh = r*h_prev*mask. */
+FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, const float *z,
+                                        const float *h_prev, const float *mask,
+                                        const float *drh, float *carry, float *dz)
+{
+    for (int64_t j = 0; j < u; j++) {
+        float m = mask ? mask[j] : 1.0f, r = z[u + j];
+        dz[u + j] = drh[j] * h_prev[j] * m * derivative(ract, r);
+        carry[j] += drh[j] * r * m;
+    }
+}
+
 /* ---- the fast loops, one variant per SIMD path ---------------------------- */
 
+/* phase: which half of a reset-before GRU step the rows run (0: gates,
+ * 1: candidate); the other cells have one pass per step (phase 0). */
 typedef struct {
     const fastnn_rnn_geom *g;
     const float *mask;
     float *z, *h, *c, *rh, *r; /* r: the GRU's recurrent products (batch x 3u) */
+    int phase;
 } forward_args;
+
+/* One row of step t with the activations act and ract (constants where the
+ * caller specialises Keras's default pair). */
+FASTNN_INLINE void forward_step_row(const forward_args *a, int64_t t, int64_t b,
+                                    int act, int ract)
+{
+    const fastnn_rnn_geom *g = a->g;
+    int64_t u = g->units, gu = gates_of(g->cell) * u, row = b * g->steps + t;
+    const float *h_prev = t ? a->h + (row - 1) * u : NULL;
+    float *z = a->z + row * gu, *h = a->h + row * u, *rh = a->rh ? a->rh + row * u : NULL;
+    if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) {
+        if (a->phase == 0)
+            gru_before_gates_row(ract, u, z, h_prev, a->mask ? a->mask + b * u : NULL, rh, 1);
+        else
+            gru_before_candidate_row(act, u, z, h_prev, h, 1);
+        return;
+    }
+    const float *c_prev = t && a->c ? a->c + (row - 1) * u : NULL;
+    const float *r_row = a->r ? a->r + b * gu : NULL;
+    forward_row(g->cell, act, ract, u, z, r_row, h_prev, c_prev, h,
+                a->c ? a->c + row * u : NULL, rh, 1);
+}
 
 FASTNN_INLINE void forward_rows_body(const forward_args *a, int64_t t,
                                      int64_t b0, int64_t b1)
 {
     const fastnn_rnn_geom *g = a->g;
-    int64_t u = g->units, gu = gates_of(g->cell) * u, T = g->steps;
     for (int64_t b = b0; b < b1; b++) {
-        int64_t row = b * T + t;
-        const float *h_prev = t ? a->h + (row - 1) * u : NULL;
-        const float *c_prev = t && a->c ? a->c + (row - 1) * u : NULL;
-        const float *r_row = a->r ? a->r + b * gu : NULL;
-        float *c = a->c ? a->c + row * u : NULL, *rh = a->rh ? a->rh + row * u : NULL;
         if (g->activation == FASTNN_RNN_TANH && g->recurrent_activation == FASTNN_RNN_SIGMOID)
-            forward_row(g->cell, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID, u, a->z + row * gu,
-                        r_row, h_prev, c_prev, a->h + row * u, c, rh, 1);
+            forward_step_row(a, t, b, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);
         else
-            forward_row(g->cell, g->activation, g->recurrent_activation, u,
-                        a->z + row * gu, r_row, h_prev, c_prev, a->h + row * u, c, rh, 1);
+            forward_step_row(a, t, b, g->activation, g->recurrent_activation);
     }
 }
 
+/* phase as for forward_args (0: first half, 1: second, reading product). */
 typedef struct {
     const fastnn_rnn_geom *g;
-    const float *z, *h, *c, *rh, *dy;
+    const float *mask, *z, *h, *c, *rh, *dy, *product;
     float *carry, *dc, *dz, *dr;
+    int phase;
 } backward_args;
+
+FASTNN_INLINE void backward_step_row(const backward_args *a, int64_t t, int64_t b,
+                                     int act, int ract)
+{
+    const fastnn_rnn_geom *g = a->g;
+    int64_t u = g->units, gu = gates_of(g->cell) * u, row = b * g->steps + t;
+    const float *h_prev = t ? a->h + (row - 1) * u : NULL, *z = a->z + row * gu;
+    float *carry = a->carry + b * u, *dz = a->dz + row * gu;
+    if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) {
+        if (a->phase == 0)
+            gru_before_backward_row(act, ract, u, z, h_prev, a->dy + row * u, carry, dz);
+        else
+            gru_before_reset_row(ract, u, z, h_prev, a->mask ? a->mask + b * u : NULL,
+                                 a->product + b * u, carry, dz);
+        return;
+    }
+    const float *c = a->c ? a->c + row * u : NULL;
+    const float *c_prev = t && a->c ? a->c + (row - 1) * u : NULL;
+    const float *rh = a->rh ? a->rh + row * u : NULL;
+    float *dc = a->dc ? a->dc + b * u : NULL, *dr = a->dr ? a->dr + row * gu : NULL;
+    backward_row(g->cell, act, ract, u, z, a->h + row * u, h_prev, c, c_prev, rh,
+                 a->dy + row * u, carry, dc, dz, dr, 1);
+}
 
 FASTNN_INLINE void backward_rows_body(const backward_args *a, int64_t t,
                                       int64_t b0, int64_t b1)
 {
     const fastnn_rnn_geom *g = a->g;
-    int64_t u = g->units, gu = gates_of(g->cell) * u, T = g->steps;
     for (int64_t b = b0; b < b1; b++) {
-        int64_t row = b * T + t;
-        const float *h_prev = t ? a->h + (row - 1) * u : NULL;
-        const float *c = a->c ? a->c + row * u : NULL;
-        const float *c_prev = t && a->c ? a->c + (row - 1) * u : NULL;
-        const float *rh = a->rh ? a->rh + row * u : NULL;
-        float *dc = a->dc ? a->dc + b * u : NULL, *dr = a->dr ? a->dr + row * gu : NULL;
         if (g->activation == FASTNN_RNN_TANH && g->recurrent_activation == FASTNN_RNN_SIGMOID)
-            backward_row(g->cell, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID, u, a->z + row * gu,
-                         a->h + row * u, h_prev, c, c_prev, rh, a->dy + row * u,
-                         a->carry + b * u, dc, a->dz + row * gu, dr, 1);
+            backward_step_row(a, t, b, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);
         else
-            backward_row(g->cell, g->activation, g->recurrent_activation, u,
-                         a->z + row * gu, a->h + row * u, h_prev, c, c_prev, rh,
-                         a->dy + row * u, a->carry + b * u, dc, a->dz + row * gu, dr, 1);
+            backward_step_row(a, t, b, g->activation, g->recurrent_activation);
     }
 }
 
@@ -373,16 +465,21 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
         rows = forward_rows_avx512;
 #endif
-    forward_args args = {g, mask, z, h, gru ? NULL : c, gru ? rh : NULL, r};
-    /* U as the GEMM's B operand: column j of h_prev.U is row j, U[p, j]. */
-    fastnn_strided su = {u_kernel, 1, gu};
-    fastnn_gemm_operand ob = {fastnn_pack_strided, &su};
+    int before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
+    forward_args args = {g, mask, z, h, g->cell == FASTNN_RNN_LSTM ? c : NULL,
+                         gru || before ? rh : NULL, r, 0};
+    /* U as the GEMM's B operand: column j of h_prev.U is row j, U[p, j]; the
+     * reset-before GRU multiplies h_prev by its first 2u columns only and
+     * rh by the last u (u_h). */
+    fastnn_strided su = {u_kernel, 1, gu}, su_h = {u_kernel + 2 * u, 1, gu};
+    fastnn_gemm_operand ob = {fastnn_pack_strided, &su}, ob_h = {fastnn_pack_strided, &su_h};
     for (int64_t t = 0; t < T; t++) {
         if (t > 0) {
             fastnn_strided sa = previous_outputs(g, h, mask, masked, t);
             fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
             status = gru ? fastnn_gemm(B, gu, u, oa, ob, r, gu, rbias, 0)
-                         : fastnn_gemm(B, gu, u, oa, ob, z + t * gu, T * gu, NULL, 1);
+                         : fastnn_gemm(B, before ? 2 * u : gu, u, oa, ob, z + t * gu,
+                                       T * gu, NULL, 1);
             if (status != FASTNN_OK)
                 goto done;
         } else if (gru) { /* h_prev = 0: R is the recurrent bias alone */
@@ -390,7 +487,19 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
                 for (int64_t j = 0; j < gu; j++)
                     r[b * gu + j] = rbias ? rbias[j] : 0.0f;
         }
+        args.phase = 0;
         FOR_ROW_RANGES(B, 30.0 * (double)(B * gu), rows(&args, t, b0, b1));
+        if (!before)
+            continue;
+        if (t > 0) { /* z_h += rh.U_h (rh = 0 at the first step) */
+            fastnn_strided sa = {rh + t * u, T * u, 1};
+            fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
+            status = fastnn_gemm(B, u, u, oa, ob_h, z + t * gu + 2 * u, T * gu, NULL, 1);
+            if (status != FASTNN_OK)
+                goto done;
+        }
+        args.phase = 1;
+        FOR_ROW_RANGES(B, 30.0 * (double)(B * u), rows(&args, t, b0, b1));
     }
 done:
     fastnn_free_floats(masked);
@@ -428,24 +537,36 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
         rows = backward_rows_avx512;
 #endif
+    int before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
     const float *drec = gru ? dr : dz; /* what multiplies U^T */
-    backward_args args = {g, z, h, lstm ? c : NULL, gru ? rh : NULL, dy,
-                          carry, dc, dz, gru ? dr : NULL};
-    /* U^T as the GEMM's B operand: column j of dr.U^T is row j of U. */
-    fastnn_strided su = {u_kernel, gu, 1};
-    fastnn_gemm_operand ob = {fastnn_pack_strided, &su};
+    backward_args args = {g, mask, z, h, lstm ? c : NULL, gru ? rh : NULL, dy, product,
+                          carry, dc, dz, gru ? dr : NULL, 0};
+    /* U^T as the GEMM's B operand: column j of dr.U^T is row j of U (the
+     * reset-before GRU: k = 2u for its gates z, r; U_h^T alone for drh). */
+    fastnn_strided su = {u_kernel, gu, 1}, su_h = {u_kernel + 2 * u, gu, 1};
+    fastnn_gemm_operand ob = {fastnn_pack_strided, &su}, ob_h = {fastnn_pack_strided, &su_h};
     for (int64_t t = T - 1; t >= 0; t--) {
+        args.phase = 0;
         FOR_ROW_RANGES(B, 30.0 * (double)(B * gu), rows(&args, t, b0, b1));
         if (t == 0)
             break;
+        if (before) { /* drh = dz_h.U_h^T, then dz_r and drh*r*mask into carry */
+            fastnn_strided sh = {dz + t * gu + 2 * u, T * gu, 1};
+            fastnn_gemm_operand oh = {fastnn_pack_strided, &sh};
+            status = fastnn_gemm(B, u, u, oh, ob_h, product, u, NULL, 0);
+            if (status != FASTNN_OK)
+                goto done;
+            args.phase = 1;
+            FOR_ROW_RANGES(B, 30.0 * (double)(B * u), rows(&args, t, b0, b1));
+        }
         fastnn_strided sa = {drec + t * gu, T * gu, 1};
         fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
-        status = fastnn_gemm(B, u, gu, oa, ob, product, u, NULL, 0);
+        status = fastnn_gemm(B, u, before ? 2 * u : gu, oa, ob, product, u, NULL, 0);
         if (status != FASTNN_OK)
             goto done;
         for (int64_t i = 0; i < B * u; i++) {
             float back = mask ? product[i] * mask[i] : product[i];
-            carry[i] = gru ? carry[i] + back : back;
+            carry[i] = gru || before ? carry[i] + back : back;
         }
     }
 done:
@@ -457,12 +578,80 @@ done:
 
 /* ---- naive: the same steps as textbook loops ------------------------------ */
 
+/* v[j] += sum_p a[p] * U[p, j0 + j] for j < n, p < k: a row times columns
+ * [j0, j0 + n) of U (ld columns), or with transposed, v[p] += sum_j a[j] *
+ * U[p, j0 + j] for p < n, j < k (a row times U^T). */
+static void row_times(const float *a, const float *u_kernel, int64_t ld, int64_t j0,
+                      int64_t k, int64_t n, int transposed, float *v)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float sum = 0.0f;
+        for (int64_t p = 0; p < k; p++)
+            sum += a[p] * (transposed ? u_kernel[i * ld + j0 + p] : u_kernel[p * ld + j0 + i]);
+        v[i] += sum;
+    }
+}
+
+static void gru_reset_before_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
+                                           const float *mask, float *z, float *h, float *rh)
+{
+    int64_t B = g->batch, T = g->steps, u = g->units, gu = 3 * u;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++) {
+            int64_t row = b * T + t;
+            float *zr = z + row * gu, *rh_row = rh + row * u;
+            const float *h_prev = t ? h + (row - 1) * u : NULL;
+            const float *m = mask ? mask + b * u : NULL;
+            for (int64_t j = 0; j < 2 * u; j++) /* z_z,r += (h_prev*mask).U_z,r */
+                for (int64_t p = 0; h_prev && p < u; p++)
+                    zr[j] += h_prev[p] * (m ? m[p] : 1.0f) * u_kernel[p * gu + j];
+            gru_before_gates_row(g->recurrent_activation, u, zr, h_prev, m, rh_row, 0);
+            row_times(rh_row, u_kernel, gu, 2 * u, u, u, 0, zr + 2 * u);
+            gru_before_candidate_row(g->activation, u, zr, h_prev, h + row * u, 0);
+        }
+}
+
+static void gru_reset_before_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
+                                            const float *mask, const float *z,
+                                            const float *h, const float *dy, float *dz,
+                                            float *carry, float *drh)
+{
+    int64_t B = g->batch, T = g->steps, u = g->units, gu = 3 * u;
+    for (int64_t i = 0; i < B * u; i++)
+        carry[i] = 0.0f;
+    for (int64_t t = T - 1; t >= 0; t--)
+        for (int64_t b = 0; b < B; b++) {
+            int64_t row = b * T + t;
+            const float *h_prev = t ? h + (row - 1) * u : NULL;
+            const float *m = mask ? mask + b * u : NULL;
+            float *c = carry + b * u, *d = dz + row * gu;
+            gru_before_backward_row(g->activation, g->recurrent_activation, u, z + row * gu,
+                                    h_prev, dy + row * u, c, d);
+            if (!h_prev)
+                continue;
+            for (int64_t p = 0; p < u; p++)
+                drh[p] = 0.0f;
+            row_times(d + 2 * u, u_kernel, gu, 2 * u, u, u, 1, drh);
+            gru_before_reset_row(g->recurrent_activation, u, z + row * gu, h_prev, m, drh, c, d);
+            for (int64_t p = 0; p < u; p++) { /* + (dz_z,r.U_z,r^T)*mask */
+                float sum = 0.0f;
+                for (int64_t j = 0; j < 2 * u; j++)
+                    sum += d[j] * u_kernel[p * gu + j];
+                c[p] += sum * (m ? m[p] : 1.0f);
+            }
+        }
+}
+
 void fastnn_rnn_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
                               const float *rbias, const float *mask, float *z,
                               float *h, float *c, float *rh, float *scratch)
 {
     int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
     int gru = g->cell == FASTNN_RNN_GRU;
+    if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) {
+        gru_reset_before_forward_naive(g, u_kernel, mask, z, h, rh);
+        return;
+    }
     for (int64_t t = 0; t < T; t++)
         for (int64_t b = 0; b < B; b++) {
             int64_t row = b * T + t;
@@ -490,6 +679,10 @@ void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
 {
     int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
     int gru = g->cell == FASTNN_RNN_GRU, lstm = g->cell == FASTNN_RNN_LSTM;
+    if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) { /* dc: u floats of scratch for drh */
+        gru_reset_before_backward_naive(g, u_kernel, mask, z, h, dy, dz, carry, dc);
+        return;
+    }
     for (int64_t i = 0; i < B * u; i++) {
         carry[i] = 0.0f;
         if (lstm)

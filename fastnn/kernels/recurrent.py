@@ -11,11 +11,14 @@ it depends on the state) and U the recurrent kernel:
     GRU         z, r = ract(x_t·W_zr + b_zr + h_{t-1}·U_zr + rb_zr)
                 hh = act(x_t·W_h + b_h + r·(h_{t-1}·U_h + rb_h))      (reset_after=True)
                 h_t = z·h_{t-1} + (1 − z)·hh
+    GRU         z, r as above without rb,                                 (reset_after=False:
+                hh = act(x_t·W_h + b_h + (r·h_{t-1})·U_h)                  "gru_reset_before")
 
 ``rnn_forward`` runs the steps; ``rnn_backward`` goes back through them
 (backpropagation through time) and returns the gradients of the
-pre-activations, from which the layer gets dW, db, dU and dx with one GEMM
-each over all steps (csrc/recurrent.c has the details).  The C kernels know
+pre-activations, from which the layer gets dW, db and dx with one GEMM
+each over all steps, and dU with ``rnn_recurrent_kernel_gradient``
+(csrc/recurrent.c has the details).  The C kernels know
 the activations linear, tanh, sigmoid, relu and hard_sigmoid.
 """
 from typing import NamedTuple, Optional
@@ -24,9 +27,10 @@ import numpy as np
 
 from . import reference
 from ._native import native
+from .dense import dense_backward
 from .validation import as_float32, check_impl, check_shape
 
-CELLS = {"simple_rnn": 0, "lstm": 1, "gru": 2}
+CELLS = {"simple_rnn": 0, "lstm": 1, "gru": 2, "gru_reset_before": 3}
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
 
 
@@ -35,7 +39,8 @@ class RnnSteps(NamedTuple):
     gates: np.ndarray          # gate activations, (batch, steps, G·units)
     h: np.ndarray              # every step's output, (batch, steps, units)
     c: Optional[np.ndarray]    # LSTM: every step's cell state, else None
-    rh: Optional[np.ndarray]   # GRU: h_{t-1}·U_h + rb_h of every step, else None
+    rh: Optional[np.ndarray]   # GRU: h_{t-1}·U_h + rb_h of every step (reset_after) or
+                               # r·h_{t-1} (reset before; h masked), else None
 
 
 def _check_cell(kernel, cell, activation, recurrent_activation):
@@ -67,9 +72,10 @@ def rnn_forward(z, u_kernel, cell, activation="tanh", recurrent_activation="sigm
 
     Args:
         z: x·W + b for every step, (batch, steps, G·units), G = 1 for
-            "simple_rnn", 4 for "lstm" (gates i, f, c, o), 3 for "gru" (z, r, h).
+            "simple_rnn", 4 for "lstm" (gates i, f, c, o), 3 for the GRUs (z, r, h).
         u_kernel: the recurrent kernel, (units, G·units).
-        cell: "simple_rnn", "lstm" or "gru" (reset_after=True).
+        cell: "simple_rnn", "lstm", "gru" (Keras's reset_after=True) or
+            "gru_reset_before" (reset_after=False).
         activation, recurrent_activation: names (see ``ACTIVATIONS``);
             SimpleRNN uses only ``activation``.
         rbias: the GRU's recurrent bias, (G·units,), or None.
@@ -93,8 +99,8 @@ def rnn_forward(z, u_kernel, cell, activation="tanh", recurrent_activation="sigm
                          f"of u_kernel), got shape {z.shape}")
     if rbias is not None:
         if cell != "gru":
-            raise ValueError(f"rnn_forward: rbias is the GRU's recurrent bias; a {cell} "
-                             f"cell has none (give None)")
+            raise ValueError(f"rnn_forward: rbias is the reset_after GRU's recurrent bias; "
+                             f"a {cell} cell has none (give None)")
         rbias = as_float32("rnn_forward", "rbias", rbias, ("gate units",))
         check_shape("rnn_forward", "rbias", rbias, (width,))
     mask = _check_mask("rnn_forward", mask, batch, units)
@@ -103,7 +109,8 @@ def rnn_forward(z, u_kernel, cell, activation="tanh", recurrent_activation="sigm
                                                recurrent_activation, rbias, mask))
     result = RnnSteps(z.copy(), np.empty((batch, steps, units), np.float32),
                       np.empty((batch, steps, units), np.float32) if cell == "lstm" else None,
-                      np.empty((batch, steps, units), np.float32) if cell == "gru" else None)
+                      np.empty((batch, steps, units), np.float32) if cell.startswith("gru")
+                      else None)
     scratch = np.empty(width, np.float32) if impl == "naive" else None
     native.rnn_forward((batch, steps, units), CELLS[cell], ACTIVATIONS[activation],
                        ACTIVATIONS[recurrent_activation], _flat(u_kernel), _flat(rbias),
@@ -126,7 +133,9 @@ def rnn_backward(steps, u_kernel, dy, cell, activation="tanh",
 
     Returns:
         (dz, dr): dLoss/d(x·W + b) and dLoss/d(h_{t-1}·U + rbias), both
-        (batch, steps, G·units).  dr is dz itself except for the GRU.
+        (batch, steps, G·units).  dr is dz itself except for the GRU with
+        reset_after; for "gru_reset_before" dr_h (= dz_h) is the gradient of
+        rh·U_h, so dU_h = rhᵀ·dr_h (see ``rnn_recurrent_kernel_gradient``).
     """
     check_impl("rnn_backward", impl)
     _check_cell("rnn_backward", cell, activation, recurrent_activation)
@@ -159,3 +168,45 @@ def rnn_backward(steps, u_kernel, dy, cell, activation="tanh",
                         _flat(steps.gates), _flat(steps.h), _flat(steps.c), _flat(steps.rh),
                         _flat(dy), _flat(dc_last), _flat(dz), _flat(dr), carry, dc, naive)
     return dz, (dr if cell == "gru" else dz)
+
+
+def rnn_recurrent_kernel_gradient(steps, u_kernel, dr, cell, mask=None):
+    """dLoss/dU and dLoss/drbias from ``rnn_backward``'s dr, one GEMM over all
+    steps: dU = h_prevᵀ·dr with h_prev the previous steps' outputs (zero
+    before the first, times the recurrent dropout mask); for
+    "gru_reset_before" the candidate's columns multiply rh = r·h_prev
+    instead: dU_h = rhᵀ·dr_h.
+
+    Args:
+        steps, u_kernel, cell, mask: as given to ``rnn_backward``; dr: what it returned.
+
+    Returns:
+        (du, drbias): (units, G·units) and (G·units,) float32 (drbias is the
+        reset_after GRU's recurrent bias gradient; for the other cells the
+        column sums of dr, which no bias uses).
+    """
+    if not isinstance(steps, RnnSteps):
+        raise TypeError(f"rnn_recurrent_kernel_gradient: steps must be the RnnSteps "
+                        f"rnn_forward returned, got {type(steps).__name__}")
+    batch, n_steps, units = steps.h.shape
+    dr = as_float32("rnn_recurrent_kernel_gradient", "dr", dr, ("batch", "steps", "gate units"))
+    check_shape("rnn_recurrent_kernel_gradient", "dr", dr, steps.gates.shape)
+    u_kernel = as_float32("rnn_recurrent_kernel_gradient", "u_kernel", u_kernel,
+                          ("units", "gate units"))
+    check_shape("rnn_recurrent_kernel_gradient", "u_kernel", u_kernel, (units, dr.shape[-1]))
+    mask = _check_mask("rnn_recurrent_kernel_gradient", mask, batch, units)
+    previous = np.zeros_like(steps.h)
+    previous[:, 1:] = steps.h[:, :-1]
+    if mask is not None:
+        previous *= mask[:, None, :]
+    width = dr.shape[-1]
+    rows = previous.reshape(-1, units)
+    dr = dr.reshape(-1, width)
+    if cell != "gru_reset_before":
+        _, du, drbias = dense_backward(rows, u_kernel, dr, compute_dx=False)
+        return du, drbias
+    gates, candidate = np.split(u_kernel, [2 * units], axis=1)
+    _, du_zr, db_zr = dense_backward(rows, gates, dr[:, :2 * units], compute_dx=False)
+    _, du_h, db_h = dense_backward(steps.rh.reshape(-1, units), candidate, dr[:, 2 * units:],
+                                   compute_dx=False)
+    return np.concatenate([du_zr, du_h], axis=1), np.concatenate([db_zr, db_h])

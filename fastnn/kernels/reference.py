@@ -395,7 +395,7 @@ def activation_backward(name, source, dy, alpha):
 
 # ---- recurrent layers: the time loop (fastnn.kernels.recurrent) ---------------------------
 
-RNN_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+RNN_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
 
 _RNN_ACTIVATIONS = {
     "linear": (lambda x: x, lambda y: np.ones_like(y)),
@@ -408,18 +408,20 @@ _RNN_ACTIVATIONS = {
 
 
 def rnn_forward(z, u_kernel, cell, activation, recurrent_activation, rbias=None, mask=None):
-    """The time loop of SimpleRNN, LSTM and GRU (reset_after) over the input
-    projections z = x·W + b (batch, steps, G·units); see csrc/recurrent.c.
+    """The time loop of SimpleRNN, LSTM and GRU (reset_after or reset before)
+    over the input projections z = x·W + b (batch, steps, G·units); see
+    csrc/recurrent.c.
 
     Returns (gates, h, c, rh): the gate activations (z's shape), every step's
     output (batch, steps, units), the LSTM's cell states and the GRU's
-    h_prev·U_h + rbias_h (None for the other cells)."""
+    h_prev·U_h + rbias_h (reset_after) or r·h_prev (reset before, h_prev
+    masked); None for the other cells."""
     act, ract = _RNN_ACTIVATIONS[activation][0], _RNN_ACTIVATIONS[recurrent_activation][0]
     batch, steps, _ = z.shape
     units = u_kernel.shape[0]
     gates, h = np.empty_like(z), np.zeros((batch, steps, units), z.dtype)
     c = np.zeros_like(h) if cell == "lstm" else None
-    rh = np.zeros_like(h) if cell == "gru" else None
+    rh = np.zeros_like(h) if cell.startswith("gru") else None
     h_prev = c_prev = np.zeros((batch, units), z.dtype)
     for t in range(steps):
         rec = (h_prev if mask is None else h_prev * mask) @ u_kernel
@@ -432,6 +434,12 @@ def rnn_forward(z, u_kernel, cell, activation, recurrent_activation, rbias=None,
             c[:, t] = c_prev = f * c_prev + i * g
             h[:, t] = o * act(c_prev)
             gates[:, t] = np.concatenate([i, f, g, o], axis=1)
+        elif cell == "gru_reset_before":
+            zr = ract(z[:, t, :2 * units] + rec[:, :2 * units])
+            rh[:, t] = zr[:, units:] * (h_prev if mask is None else h_prev * mask)
+            hh = act(z[:, t, 2 * units:] + rh[:, t] @ u_kernel[:, 2 * units:])
+            h[:, t] = zr[:, :units] * h_prev + (1 - zr[:, :units]) * hh
+            gates[:, t] = np.concatenate([zr, hh], axis=1)
         else:
             if rbias is not None:
                 rec = rec + rbias
@@ -450,7 +458,8 @@ def rnn_backward(gates, h, c, rh, u_kernel, dy, cell, activation, recurrent_acti
     steps, units) and dc_last = dLoss/dc of the LSTM's last cell state.
 
     Returns (dz, dr): dLoss/d(x·W + b) and dLoss/d(h_prev·U + rbias), both
-    of z's shape; dr is dz except for the GRU's h gate (dz_h · r)."""
+    of z's shape; dr is dz except for the reset_after GRU's h gate (dz_h · r).
+    (The reset-before GRU's dz_h is the gradient of rh·U_h: dU_h = rhᵀ·dz_h.)"""
     dact = _RNN_ACTIVATIONS[activation][1]
     dract = _RNN_ACTIVATIONS[recurrent_activation][1]
     act = _RNN_ACTIVATIONS[activation][0]
@@ -473,16 +482,27 @@ def rnn_backward(gates, h, c, rh, u_kernel, dy, cell, activation, recurrent_acti
                                        dc * i * dact(g), dh * tc * dract(o)], axis=1)
             dc = dc * f
             direct = 0
-        else:
+        elif cell == "gru":
             zg, r, hh = np.split(gates[:, t], 3, axis=1)
             dah = dh * (1 - zg) * dact(hh)
             dzg = dh * (h_prev - hh) * dract(zg)
             dzr = dah * rh[:, t] * dract(r)
             dz[:, t] = np.concatenate([dzg, dzr, dah], axis=1)
             direct = dh * zg
+        else:  # "gru_reset_before"
+            zg, r, hh = np.split(gates[:, t], 3, axis=1)
+            dah = dh * (1 - zg) * dact(hh)
+            drh = dah @ u_kernel[:, 2 * units:].T     # dLoss/d(r·h_prev·mask)
+            m = 1 if mask is None else mask
+            dzr = drh * h_prev * m * dract(r)
+            dz[:, t] = np.concatenate([dh * (h_prev - hh) * dract(zg), dzr, dah], axis=1)
+            direct = dh * zg + drh * r * m
         dr[:, t] = dz[:, t]
         if cell == "gru":
             dr[:, t, 2 * units:] *= gates[:, t, units:2 * units]
-        back = dr[:, t] @ u_kernel.T
+        if cell == "gru_reset_before":    # U_h multiplies rh: its part is in direct
+            back = dz[:, t, :2 * units] @ u_kernel[:, :2 * units].T
+        else:
+            back = dr[:, t] @ u_kernel.T
         carry = (back if mask is None else back * mask) + direct
     return dz, dr

@@ -17,7 +17,7 @@ all steps, then the time loop in C (``fastnn.kernels.rnn_forward``).
 Backward (through time, ``rnn_backward``) yields the pre-activation
 gradients of all steps; dkernel, dbias and dx are then one
 ``dense_backward`` over all steps, drecurrent_kernel another with the
-previous outputs.
+previous outputs (``rnn_recurrent_kernel_gradient``).
 
 Dropout as in Keras: ``dropout`` drops input features, ``recurrent_dropout``
 state values before the product with the recurrent kernel, each with one
@@ -28,7 +28,8 @@ import numbers
 import numpy as np
 
 from .. import activations, initializers, random, regularizers
-from ..kernels import dense_backward, matmul, rnn_backward, rnn_forward
+from ..kernels import (dense_backward, matmul, rnn_backward, rnn_forward,
+                       rnn_recurrent_kernel_gradient)
 from ..kernels.recurrent import ACTIVATIONS
 from .backward_cache import BackwardCache
 from .base import Layer
@@ -196,7 +197,7 @@ class Recurrent(Layer):
         result, state_mask = self._steps, self._state_mask
         d_output, d_h, d_c = (list(dy) + [None, None])[:3] if self.return_state else (dy, None,
                                                                                        None)
-        batch, steps, units = result.h.shape
+        batch, steps, _ = result.h.shape
         if self.return_sequences:
             dh = np.array(d_output, np.float32)
         else:
@@ -211,13 +212,8 @@ class Recurrent(Layer):
         dx, self.kernel.grad, db = dense_backward(
             self._x.reshape(-1, self._x.shape[-1]), self.kernel.value, dz.reshape(-1, width),
             compute_dx=self.input_gradient_needed)
-        previous = np.zeros_like(result.h)
-        previous[:, 1:] = result.h[:, :-1]
-        if state_mask is not None:
-            previous *= state_mask[:, None, :]
-        _, self.recurrent_kernel.grad, db_recurrent = dense_backward(
-            previous.reshape(-1, units), self.recurrent_kernel.value, dr.reshape(-1, width),
-            compute_dx=False)
+        self.recurrent_kernel.grad, db_recurrent = rnn_recurrent_kernel_gradient(
+            result, self.recurrent_kernel.value, dr, self.cell, state_mask)
         if self.bias is not None:
             self.bias.grad = self.bias_gradient(db, db_recurrent)
         if dx is None:

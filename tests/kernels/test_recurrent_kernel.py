@@ -18,7 +18,7 @@ from fastnn.kernels.recurrent import ACTIVATIONS
 
 from conftest import each_simd_path, simd_path
 
-CELLS = ("simple_rnn", "lstm", "gru")
+CELLS = ("simple_rnn", "lstm", "gru", "gru_reset_before")
 # (activation, recurrent_activation): Keras's default first, then every kind
 # in both places; a gate without a bounded activation only in the LSTM (a
 # GRU's state grows without bound through a linear or relu update gate)
@@ -75,6 +75,9 @@ def test_the_numpy_spec_has_the_gradient_of_its_forward_pass(cell, pair):
     np.testing.assert_allclose(dz, central_difference(f, p["z"]), rtol=1e-5, atol=1e-7)
     previous = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1) * p["mask"][:, None]
     du = np.einsum("btu,btg->ug", previous, dr)
+    if cell == "gru_reset_before":  # U_h multiplies r·h_prev
+        candidate = slice(2 * h.shape[2], None)
+        du[:, candidate] = np.einsum("btu,btg->ug", rh, dr[..., candidate])
     np.testing.assert_allclose(du, central_difference(f, p["u_kernel"]), rtol=1e-5, atol=1e-7)
     if cell == "gru":
         np.testing.assert_allclose(dr.sum(axis=(0, 1)), central_difference(f, p["rbias"]),
@@ -150,14 +153,15 @@ def valid(cell="lstm"):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(cell="rnn"), "cell must be one of 'simple_rnn', 'lstm', 'gru', got 'rnn'"),
+    (dict(cell="rnn"),
+     "cell must be one of 'simple_rnn', 'lstm', 'gru', 'gru_reset_before', got 'rnn'"),
     (dict(activation="elu"), "activation must be one of 'linear', 'tanh'"),
     (dict(recurrent_activation="softmax"), "recurrent_activation must be one of"),
     (dict(impl="blas"), "impl must be one of"),
     (dict(z=np.zeros((3, 5, 15), np.float32)), "z must have 4 x 4 = 16 values per step"),
     (dict(z=np.zeros((3, 16), np.float32)), "z must be 3-D (batch, steps, gate units)"),
     (dict(u_kernel=np.zeros((4, 12), np.float32)), "u_kernel must have shape (4, 16)"),
-    (dict(rbias=np.zeros(16, np.float32)), "rbias is the GRU's recurrent bias"),
+    (dict(rbias=np.zeros(16, np.float32)), "rbias is the reset_after GRU's recurrent bias"),
     (dict(mask=np.ones((3, 5), np.float32)), "mask must have shape (3, 4), got (3, 5)"),
 ])
 def test_rnn_forward_names_what_is_wrong(change, message):

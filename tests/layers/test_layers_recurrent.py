@@ -8,6 +8,8 @@ stack of tests/layer_stacks.py in tests/test_keras_files.py (files both ways).
 Gradients: finite differences (``check_layer_gradients``), dropout masks
 included.  The time loop's kernels: tests/test_recurrent_kernel.py.
 """
+import functools
+
 import numpy as np
 import pytest
 
@@ -23,10 +25,12 @@ ACT = {"tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
        "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0, 1)}
 
 
-def keras_formulas(cls, x, weights, units, activation="tanh", recurrent_activation="sigmoid",
+def keras_formulas(layer, x, weights, units, activation="tanh", recurrent_activation="sigmoid",
                    return_sequences=False, go_backwards=False):
-    """Keras's recurrent layer in float64, step by step, gate by gate:
-    (output, final h, final c or None)."""
+    """Keras's recurrent layer (of ``layer``'s class; a GRU with its
+    reset_after) in float64, step by step, gate by gate: (output, final h,
+    final c or None)."""
+    cls = type(layer)
     kernel, recurrent = (np.asarray(w, np.float64) for w in weights[:2])
     bias = np.asarray(weights[2], np.float64) if len(weights) == 3 else None
     act, ract = ACT[activation], ACT[recurrent_activation]
@@ -49,6 +53,12 @@ def keras_formulas(cls, x, weights, units, activation="tanh", recurrent_activati
             o = ract(xt @ part(kernel, 3) + h @ part(recurrent, 3) + part(b, 3))
             c = f * c + i * g
             h = o * act(c)
+        elif not layer.reset_after:  # the reset gate on h before the product, no recurrent bias
+            b = np.zeros(3 * units) if bias is None else bias
+            z = ract(xt @ part(kernel, 0) + h @ part(recurrent, 0) + part(b, 0))
+            r = ract(xt @ part(kernel, 1) + h @ part(recurrent, 1) + part(b, 1))
+            hh = act(xt @ part(kernel, 2) + (r * h) @ part(recurrent, 2) + part(b, 2))
+            h = z * h + (1 - z) * hh
         else:
             b_in, b_rec = (np.zeros(3 * units),) * 2 if bias is None else bias
             z = ract(xt @ part(kernel, 0) + part(b_in, 0) + h @ part(recurrent, 0) + part(b_rec, 0))
@@ -70,7 +80,9 @@ def sequences(batch=4, steps=6, features=3, seed=0):
     return np.random.default_rng(seed).normal(size=(batch, steps, features)).astype(np.float32)
 
 
-CLASSES = [layers.SimpleRNN, layers.LSTM, layers.GRU]
+# GRU(reset_after=False) as a class of its own for the parametrized tests
+GRU_RESET_BEFORE = functools.partial(layers.GRU, reset_after=False)
+CLASSES = [layers.SimpleRNN, layers.LSTM, layers.GRU, GRU_RESET_BEFORE]
 OPTIONS = [dict(), dict(return_sequences=True), dict(go_backwards=True),
            dict(return_sequences=True, go_backwards=True), dict(use_bias=False),
            dict(activation="relu", recurrent_activation="hard_sigmoid"),
@@ -90,7 +102,7 @@ def test_outputs_follow_keras_formulas_on_keras_weights(cls, options):
     x = sequences()
     layer = build(cls, 5, x, **options)
     formula_options = {k: v for k, v in options.items() if k != "use_bias"}  # weights tell
-    want, _, _ = keras_formulas(cls, x, layer.get_weights(), 5, **formula_options)
+    want, _, _ = keras_formulas(layer, x, layer.get_weights(), 5, **formula_options)
     got = layer(x)
     assert got.dtype == np.float32 and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -101,7 +113,7 @@ def test_return_state_gives_the_final_states(cls):
     x = sequences()
     layer = build(cls, 5, x, return_sequences=True, return_state=True)
     got = layer(x)
-    want, h, c = keras_formulas(cls, x, layer.get_weights(), 5, return_sequences=True)
+    want, h, c = keras_formulas(layer, x, layer.get_weights(), 5, return_sequences=True)
     assert len(got) == (3 if cls is layers.LSTM else 2)
     np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[1], h, rtol=1e-5, atol=1e-5)
@@ -156,7 +168,7 @@ def test_dropout_masks_are_fixed_for_the_whole_sequence():
     assert 0 < dropped.sum() < dropped.size
     assert np.all((dx != 0).any(axis=1) | dropped)
     # inference draws no mask: the formulas without dropout
-    want, _, _ = keras_formulas(layers.LSTM, x, layer.get_weights(), 4)
+    want, _, _ = keras_formulas(layer, x, layer.get_weights(), 4)
     np.testing.assert_allclose(layer(x), want, rtol=1e-5, atol=1e-5)
 
 
@@ -170,6 +182,9 @@ def test_keras_default_initializers_and_biases():
     gru = layers.GRU(3)
     gru.build((None, 2, 4))
     assert gru.bias.shape == (2, 9) and gru.reset_after is True
+    gru_v1 = layers.GRU(3, reset_after=False)
+    gru_v1.build((None, 2, 4))
+    assert gru_v1.bias.shape == (9,) and gru_v1.reset_after is False
     plain = layers.LSTM(3, unit_forget_bias=False)
     plain.build((None, 2, 4))
     np.testing.assert_array_equal(plain.bias.value, np.zeros(12))
@@ -177,9 +192,12 @@ def test_keras_default_initializers_and_biases():
 
 def test_parameter_counts_are_keras_s():
     model = Sequential([layers.Input(shape=(50, 32)), layers.LSTM(128, return_sequences=True),
-                        layers.GRU(16, return_sequences=True), layers.SimpleRNN(8)])
+                        layers.GRU(16, return_sequences=True),
+                        layers.GRU(12, reset_after=False, return_sequences=True),
+                        layers.SimpleRNN(8)])
     assert [l.count_params() for l in model.layers] == [
-        4 * (128 * 32 + 128 * 128 + 128), 3 * (16 * (128 + 16) + 2 * 16), 8 * 16 + 8 * 8 + 8]
+        4 * (128 * 32 + 128 * 128 + 128), 3 * (16 * (128 + 16) + 2 * 16),
+        3 * (12 * (16 + 12) + 12), 8 * 12 + 8 * 8 + 8]
     assert model.layers[0].count_params() == 82_432
     assert model.output_shape == (None, 8)
 
@@ -188,7 +206,7 @@ def test_parameter_counts_are_keras_s():
 def test_config_round_trip_and_fastnn_file(tmp_path, cls):
     layer = cls(3, return_sequences=True, go_backwards=True, dropout=0.1, seed=4,
                 recurrent_initializer="glorot_uniform")
-    clone = cls.from_config(layer.get_config())
+    clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == {**layer.get_config(), "name": clone.name}
     model = Sequential([layers.Input(shape=(5, 2)), layer, layers.Flatten(), layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
@@ -212,7 +230,7 @@ def test_a_tiny_sequence_model_learns(cls):
 
 @pytest.mark.parametrize("make, message", [
     (lambda: layers.LSTM(0), "LSTM: units must be a positive int, got 0"),
-    (lambda: layers.GRU(3, reset_after=False), "GRU: fastnn computes reset_after=True only"),
+    (lambda: layers.GRU(3, reset_after="no"), "GRU: reset_after must be True or False, got 'no'"),
     (lambda: layers.SimpleRNN(3, activation="elu"), "SimpleRNN: activation must be one of"),
     (lambda: layers.LSTM(3, recurrent_activation="softmax"),
      "LSTM: recurrent_activation must be one of"),
