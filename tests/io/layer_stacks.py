@@ -89,6 +89,7 @@ STACKS = {
     "recurrent": ((6, 3), [
         ("SimpleRNN", dict(units=4, activation="relu", return_sequences=True)),
         ("GRU", dict(units=5, return_sequences=True, go_backwards=True)),
+        ("GRU", dict(units=4, reset_after=False, return_sequences=True)),
         ("LSTM", dict(units=3, recurrent_activation="tanh")),
         ("Dense", dict(units=2))]),
 }
