@@ -36,6 +36,12 @@ ONNX's layouts::
     Flatten, Reshape    Flatten, Reshape
     Activation          one operator per function (Relu, Sigmoid, Softmax, Elu, Selu,
                         HardSigmoid, ...); silu and gelu spelled out with Sigmoid / Erf
+    SimpleRNN, LSTM, GRU  RNN, LSTM, GRU on (steps, batch, features) (a Transpose before
+                        and after): W = kernelᵀ, R = recurrent_kernelᵀ, B = [input bias,
+                        recurrent bias or 0]; LSTM gates Keras i, f, c, o -> ONNX i, o, f, c;
+                        GRU z, r, h in both, linear_before_reset = Keras's reset_after;
+                        go_backwards as direction "reverse", whose sequence ONNX returns
+                        in input order, so a Slice reverses it into Keras's processed order
     Dropout, Random*    nothing (inference)
 
 A layer or activation without an ONNX form is refused by name, before
@@ -164,6 +170,13 @@ class Graph:
         self.nodes.append(self.onnx.helper.make_node(
             op, list(inputs), [output], name=self._name(f"{op}_node"), **attributes))
         return output
+
+    def node_with_outputs(self, op, inputs, hints, **attributes):
+        """Add one node with an output per hint; their names."""
+        outputs = [self._name(hint) for hint in hints]
+        self.nodes.append(self.onnx.helper.make_node(
+            op, list(inputs), outputs, name=self._name(f"{op}_node"), **attributes))
+        return outputs
 
     def apply(self, op, *operands, output=None, **attributes):
         """The current tensor becomes ``op(current, *operands)``."""
@@ -301,6 +314,66 @@ def _reshape(graph, layer):
     graph.apply("Reshape", graph.constant(f"{layer.name}_shape", [0, *layer.target_shape]))
 
 
+#: fastnn's activations of the recurrent layers as ONNX's RNN activation functions,
+#: with the alpha and beta of those that take them.
+RECURRENT_ACTIVATIONS = {"tanh": ("Tanh", ()), "sigmoid": ("Sigmoid", ()), "relu": ("Relu", ()),
+                         "linear": ("Affine", (1.0, 0.0)),
+                         "hard_sigmoid": ("HardSigmoid", (0.2, 0.5))}
+
+#: Keras's gate blocks in ONNX's order, per cell (LSTM: i, f, c, o -> i, o, f, c).
+ONNX_GATE_ORDER = {"simple_rnn": [0], "lstm": [0, 3, 1, 2], "gru": [0, 1, 2],
+                   "gru_reset_before": [0, 1, 2]}
+
+
+def _recurrent(graph, layer):
+    """SimpleRNN, LSTM and GRU as ONNX's RNN, LSTM and GRU operators."""
+    graph.to_layout("NHWC")
+    units, steps, cell = layer.units, layer.input_shape[1], layer.cell
+    blocks = ONNX_GATE_ORDER[cell]
+
+    def gates_first(matrix):   # (rows, G·units) in Keras's order -> (1, G·units, rows)
+        parts = np.split(matrix, len(blocks), axis=-1)
+        return np.concatenate([parts[k] for k in blocks], axis=-1).T[None]
+
+    width = len(blocks) * units
+    input_bias, recurrent_bias = layer.input_bias(), layer.recurrent_bias()
+    bias = np.concatenate([
+        np.zeros(width) if input_bias is None else gates_first(input_bias[None])[0, :, 0],
+        np.zeros(width) if recurrent_bias is None else gates_first(recurrent_bias[None])[0, :, 0]])
+    functions = [layer.cell_activation.name] if cell == "simple_rnn" else (
+        [layer.recurrent_activation.name] + [layer.cell_activation.name] * (cell == "lstm")
+        + [layer.cell_activation.name])
+    attributes = dict(hidden_size=units,
+                      direction="reverse" if layer.go_backwards else "forward",
+                      activations=[RECURRENT_ACTIVATIONS[f][0] for f in functions])
+    numbers = [RECURRENT_ACTIVATIONS[f][1] for f in functions]
+    if any(numbers):   # onnxruntime reads them in turn for the functions that take them
+        attributes.update(activation_alpha=[n[0] for n in numbers if n],
+                          activation_beta=[n[1] for n in numbers if n])
+    if cell.startswith("gru"):
+        attributes["linear_before_reset"] = int(cell == "gru")
+    graph.apply("Transpose", perm=[1, 0, 2])                 # (steps, batch, features)
+    inputs = [graph.tensor, graph.constant(f"{layer.name}_W", gates_first(layer.kernel.value)),
+              graph.constant(f"{layer.name}_R", gates_first(layer.recurrent_kernel.value)),
+              graph.constant(f"{layer.name}_B", bias[None])]
+    op = {"simple_rnn": "RNN", "lstm": "LSTM"}.get(cell, "GRU")
+    sequence, last = graph.node_with_outputs(op, inputs, [f"{op}_Y", f"{op}_Y_h"], **attributes)
+    if not layer.return_sequences:                           # Y_h: (1, batch, units)
+        graph.tensor = last
+        graph.apply("Squeeze", graph.constant(f"{layer.name}_axes", [0]))
+        graph.rank = 2
+        return
+    graph.tensor = sequence                                  # Y: (steps, 1, batch, units)
+    graph.apply("Squeeze", graph.constant(f"{layer.name}_axes", [1]))
+    if layer.go_backwards:
+        graph.apply("Slice", graph.constant(f"{layer.name}_starts", [steps - 1]),
+                    graph.constant(f"{layer.name}_ends", [np.iinfo(np.int64).min]),
+                    graph.constant(f"{layer.name}_axis", [0]),
+                    graph.constant(f"{layer.name}_steps", [-1]))
+    graph.apply("Transpose", perm=[1, 0, 2])
+    graph.rank = 3
+
+
 def _activation_layer(graph, layer):
     _activation(graph, layer, layer.activation)
 
@@ -380,4 +453,5 @@ CONVERTERS = {
     layers.RandomTranslation: _identity_at_inference,
     layers.RandomBrightness: _identity_at_inference,
     layers.RandomContrast: _identity_at_inference, layers.RandomCrop: _random_crop,
+    layers.SimpleRNN: _recurrent, layers.LSTM: _recurrent, layers.GRU: _recurrent,
 }

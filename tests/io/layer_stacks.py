@@ -9,8 +9,8 @@ activation both sides compute alike, BatchNormalization on images and on
 feature axes, transposed convolutions with kernel larger and smaller than
 the stride, both upsampling interpolations, every augmentation layer
 (identity at inference), 1-D, 3-D and global pooling with Conv1D (causal
-padding too) and Conv3D, and the three recurrent layers (all but those go
-to ONNX too).
+padding too) and Conv3D, and the three recurrent layers (GRU with
+reset_after both ways); all of them go to ONNX too.
 """
 import numpy as np
 
@@ -93,9 +93,6 @@ STACKS = {
         ("LSTM", dict(units=3, recurrent_activation="tanh")),
         ("Dense", dict(units=2))]),
 }
-
-#: Stacks fastnn cannot export to ONNX (its exporter has no recurrent operators yet).
-NOT_IN_ONNX = {"recurrent"}
 
 
 def random_weights(shapes_and_names, seed):
