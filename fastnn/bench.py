@@ -218,7 +218,7 @@ class _RecurrentBackward(Case):
 def _recurrent(cell, batch=64, steps=50, units=128, backward=False):
     """The time loop of benchmarks/recurrent.py's nets: per step h·U (forward) or
     dr·Uᵀ (backward), 2·batch·units·G·units operations, and the gates."""
-    width = {"lstm": 4, "gru": 3}[cell] * units
+    width = {"lstm": 4, "gru": 3, "gru_reset_before": 3}[cell] * units
     flops = 2.0 * batch * steps * units * width
     name = f"rnn_{'backward' if backward else 'forward'} {cell} {batch}x{steps}, {units} units"
     if backward:
@@ -265,9 +265,11 @@ def canonical_cases():
         # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)
         _optimizer("sgd", (784, 512), momentum=0.9, nesterov=True), _optimizer("adam", (784, 512)),
         _optimizer("rmsprop", (784, 512)), _optimizer("adadelta", (9216, 128)),
-        # the recurrent benchmark's LSTM and GRU (benchmarks/recurrent.py)
+        # the recurrent benchmark's LSTM and GRU (benchmarks/recurrent.py), and the GRU
+        # with reset_after=False
         _recurrent("lstm"), _recurrent("lstm", backward=True),
         _recurrent("gru"), _recurrent("gru", backward=True),
+        _recurrent("gru_reset_before"), _recurrent("gru_reset_before", backward=True),
     ]
 
 
