@@ -308,7 +308,9 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                         : fastnn_conv2d_weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;
-    if (dx && g->in_c < FASTNN_NR) {
+    if (dx && fastnn_conv2d_pointwise_applies(g)) {
+        status = fastnn_conv2d_pointwise_input_gradient(w, dy, dx, g);
+    } else if (dx && g->in_c < FASTNN_NR) {
         status = input_gradient_col2im(w, dy, dx, g);
     } else if (dx && g->stride_h == 1 && g->stride_w == 1) {
         /* dx = Q . W' read in place (conv2d_indirect.c) */
