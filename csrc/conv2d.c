@@ -39,7 +39,10 @@
  *   kernel row's run is shorter than 16 values (a tile's width); dx by
  *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T (a GEMM
  *   on gemm.c's engine whose n dimension kh*kw*ci is wider than ci), added
- *   back onto the pixels each patch read.
+ *   back onto the pixels each patch read;
+ * - dx of a pointwise (1x1, stride 1) convolution with at most
+ *   FASTNN_POINTWISE_MAX_C channels each way: dy . W^T on the direct kernel
+ *   (conv2d_pointwise.c).
  */
 #include <string.h>
 
