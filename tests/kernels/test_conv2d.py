@@ -87,7 +87,7 @@ FIXED = {
     "one-by-one-same": case(3, (9, 11), 24, (1, 1), 20, (1, 1), "same"),
     "one-by-one-stride-2": case(3, (9, 11), 32, (1, 1), 32, (2, 2), "valid"),
     "one-by-one-stride-2-same": case(2, (10, 7), 17, (1, 1), 16, (2, 2), "same"),
-    # pointwise dx on the direct kernel (csrc/conv2d_pointwise.c, in_c and out_c
+    # pointwise dx on the direct kernel (input_gradient_pointwise in csrc/conv2d.c, in_c and out_c
     # <= 32): W^T with 1-7 filters (one padded vector), 9 and 17 (a last vector
     # overlapping the one before), the 32x32 limit; 33 channels stay on the GEMM
     "pointwise-5-to-3": case(3, (7, 9), 5, (1, 1), 3, (1, 1), "valid"),
@@ -158,7 +158,7 @@ def test_direct_kernels_on_every_simd_path(simd, c):
 @st.composite
 def pointwise_layers(draw):
     """1x1 convolutions of stride 1 (dx on the direct kernel up to 32 channels
-    each way, csrc/conv2d_pointwise.c), channels on both sides of that limit."""
+    each way, input_gradient_pointwise in csrc/conv2d.c), channels on both sides of that limit."""
     return ConvCase(batch=draw(st.integers(1, 3)), in_h=draw(st.integers(1, 12)),
                     in_w=draw(st.integers(1, 12)), in_c=draw(st.integers(1, 36)), k_h=1,
                     k_w=1, out_c=draw(st.integers(1, 36)), strides=(1, 1),
