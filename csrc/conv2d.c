@@ -39,7 +39,10 @@
  *   kernel row's run is shorter than 16 values (a tile's width); dx by
  *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T (a GEMM
  *   on gemm.c's engine whose n dimension kh*kw*ci is wider than ci), added
- *   back onto the pixels each patch read.
+ *   back onto the pixels each patch read;
+ * - dx of a pointwise (1x1, stride 1) convolution with at most
+ *   FASTNN_POINTWISE_MAX_C channels each way: dy . W^T on the direct kernel
+ *   (input_gradient_pointwise).
  */
 #include <string.h>
 
@@ -243,6 +246,46 @@ static int input_gradient_col2im(const float *w, const float *dy, float *dx,
     return status;
 }
 
+/* dx of a pointwise (1x1, stride 1) convolution.  With no padding and no
+ * overlap every pixel is one row of a matrix product, and so is its input
+ * gradient, dx = dy . W^T (pixels x out_c) . (out_c x in_c): the forward
+ * pass of another 1x1 convolution, with dy as its input and W^T as its
+ * kernel (in_c filters).  With at most FASTNN_POINTWISE_MAX_C channels each
+ * way the reduction is short, so it runs on the direct forward kernel
+ * (conv2d_direct.c: register tiles of pixels x 8 or 16 channels reading dy
+ * in place, rows of pixels split across threads with no reduction between
+ * them, so the same numbers on any number of threads) instead of the
+ * indirect GEMM, whose per-tap pointer set-up a 1-tap kernel cannot pay for.
+ * The only extra memory is W^T.  Measured on a 2-core Zen 4 (batch 64, dx
+ * with db, min of 21): 32->16 at 32x32 1.4-1.8x faster than the indirect
+ * GEMM, 16->16 1.3-1.5x, 16->32 2x; from 64 channels (64->16, 16->64 at
+ * 16x16) the indirect GEMM is as fast or faster. */
+#define FASTNN_POINTWISE_MAX_C 32
+
+static int pointwise_applies(const fastnn_conv2d_geom *g)
+{
+    return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->pad_top == 0 && g->pad_left == 0 && g->in_c <= FASTNN_POINTWISE_MAX_C &&
+           g->out_c <= FASTNN_POINTWISE_MAX_C;
+}
+
+static int input_gradient_pointwise(const float *w, const float *dy, float *dx,
+                                    const fastnn_conv2d_geom *g)
+{
+    float *w_t = fastnn_alloc_floats(g->in_c * g->out_c);
+    if (!w_t)
+        return FASTNN_ENOMEM;
+    for (int64_t co = 0; co < g->out_c; co++) /* W^T[co][ci] = W[ci][co] */
+        for (int64_t ci = 0; ci < g->in_c; ci++)
+            w_t[co * g->in_c + ci] = w[ci * g->out_c + co];
+    fastnn_conv2d_geom t = *g; /* dy in, in_c filters out, same pixel grid */
+    t.in_c = g->out_c;
+    t.out_c = g->in_c;
+    fastnn_conv2d_direct(dy, w_t, NULL, dx, &t, 0);
+    fastnn_free_floats(w_t);
+    return FASTNN_OK;
+}
+
 /* a mod b for b > 0, in [0, b) */
 static inline int64_t floor_mod(int64_t a, int64_t b)
 {
@@ -308,7 +351,9 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
                         : fastnn_conv2d_weight_gradient(x, dy, dw, g);
     if (status != FASTNN_OK)
         return status;
-    if (dx && g->in_c < FASTNN_NR) {
+    if (dx && pointwise_applies(g)) {
+        status = input_gradient_pointwise(w, dy, dx, g);
+    } else if (dx && g->in_c < FASTNN_NR) {
         status = input_gradient_col2im(w, dy, dx, g);
     } else if (dx && g->stride_h == 1 && g->stride_w == 1) {
         /* dx = Q . W' read in place (conv2d_indirect.c) */

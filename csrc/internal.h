@@ -69,6 +69,16 @@ typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
  * win middle layers (3x3x12 -> 64: 0.83x forward; 3x3x16 -> 64: 0.85x),
  * although first layers with few filters still gain (7x7x3 -> 16: 8x). */
 #define FASTNN_DIRECT_MAX_K 75
+/* A 1x1 convolution of stride 1 with at most FASTNN_POINTWISE_MAX_C input
+ * and output channels: its input gradient dy . W^T runs on the direct kernel
+ * (conv2d_pointwise.c).  Measured on a 2-core Zen 4 (batch 64, dx with db,
+ * min of 21): 32->16 at 32x32 1.4-1.8x faster than the indirect GEMM,
+ * 16->16 1.3-1.5x, 16->32 2x; from 64 channels (64->16, 16->64 at 16x16)
+ * the indirect GEMM is as fast or faster. */
+#define FASTNN_POINTWISE_MAX_C 32
+int fastnn_conv2d_pointwise_applies(const fastnn_conv2d_geom *g);
+int fastnn_conv2d_pointwise_input_gradient(const float *w, const float *dy,
+                                           float *dx, const fastnn_conv2d_geom *g);
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g, int relu);
 int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,

@@ -240,8 +240,9 @@ def canonical_cases():
         # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail
         _conv(64, 28, 1, 6, k=5, padding="same"),
         _conv(64, 28, 1, 6, k=5, padding="same", backward=True, first=True),
-        # a pointwise (1x1) and a stride-2 convolution's backward
-        _conv(64, 32, 32, 16, k=1, backward=True),
+        # pointwise (1x1) convolutions' backward (dx on the direct kernel, W^T) and a
+        # stride-2 convolution's
+        _conv(64, 32, 32, 16, k=1, backward=True), _conv(64, 32, 16, 16, k=1, backward=True),
         _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
         _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),

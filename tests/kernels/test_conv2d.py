@@ -87,6 +87,15 @@ FIXED = {
     "one-by-one-same": case(3, (9, 11), 24, (1, 1), 20, (1, 1), "same"),
     "one-by-one-stride-2": case(3, (9, 11), 32, (1, 1), 32, (2, 2), "valid"),
     "one-by-one-stride-2-same": case(2, (10, 7), 17, (1, 1), 16, (2, 2), "same"),
+    # pointwise dx on the direct kernel (input_gradient_pointwise in csrc/conv2d.c, in_c and out_c
+    # <= 32): W^T with 1-7 filters (one padded vector), 9 and 17 (a last vector
+    # overlapping the one before), the 32x32 limit; 33 channels stay on the GEMM
+    "pointwise-5-to-3": case(3, (7, 9), 5, (1, 1), 3, (1, 1), "valid"),
+    "pointwise-9-to-2": case(2, (5, 11), 9, (1, 1), 2, (1, 1), "same", False),
+    "pointwise-17-to-31": case(2, (9, 8), 17, (1, 1), 31),
+    "pointwise-32-to-32": case(2, (9, 8), 32, (1, 1), 32, (1, 1), "valid"),
+    "pointwise-33-to-16": case(2, (6, 7), 33, (1, 1), 16),
+    "pointwise-16-to-33": case(2, (6, 7), 16, (1, 1), 33),
     # stride 2 (and 3) on odd sizes: dx by phases, each a stride-1 sub-kernel
     "stride-2-odd-same": case(3, (15, 13), 20, (3, 3), 24, (2, 2), "same"),
     "stride-2-odd-valid": case(2, (13, 11), 18, (3, 3), 17, (2, 2), "valid"),
@@ -146,6 +155,25 @@ def test_direct_kernels_on_every_simd_path(simd, c):
         check_backward(c, "fast")
 
 
+@st.composite
+def pointwise_layers(draw):
+    """1x1 convolutions of stride 1 (dx on the direct kernel up to 32 channels
+    each way, input_gradient_pointwise in csrc/conv2d.c), channels on both sides of that limit."""
+    return ConvCase(batch=draw(st.integers(1, 3)), in_h=draw(st.integers(1, 12)),
+                    in_w=draw(st.integers(1, 12)), in_c=draw(st.integers(1, 36)), k_h=1,
+                    k_w=1, out_c=draw(st.integers(1, 36)), strides=(1, 1),
+                    padding=draw(paddings), bias=draw(st.booleans()), seed=draw(seeds))
+
+
+@each_simd_path
+@settings(max_examples=40)
+@given(c=pointwise_layers())
+def test_pointwise_on_every_simd_path(simd, c):
+    with simd_path(simd):
+        check_forward(c, "fast")
+        check_backward(c, "fast")
+
+
 @each_simd_path
 @pytest.mark.parametrize("c", [case(4, (20, 20), 24, (3, 3), 32, padding="same"),
                                case(8, (13, 13), 33, (3, 3), 49, padding="valid"),
@@ -156,11 +184,13 @@ def test_direct_kernels_on_every_simd_path(simd, c):
                                case(7, (28, 28), 1, (3, 3), 1, (1, 2), "same"),
                                case(8, (15, 13), 24, (3, 3), 20, (2, 2), "same"),
                                case(8, (16, 15), 32, (1, 1), 16, (1, 1), "valid"),
+                               case(64, (16, 16), 16, (1, 1), 16, (1, 1), "valid"),
                                case(8, (14, 14), 6, (5, 5), 16, (1, 1), "valid")],
                          ids=["indirect", "indirect-partial-panels", "direct-and-col2im",
                               "direct-lenet-5x5-6", "direct-7x7-17-stride-2",
                               "direct-5x5x3-3", "direct-1-channel",
-                              "phases-and-in-place-dW", "pointwise", "lenet-col2im"])
+                              "phases-and-in-place-dW", "pointwise", "pointwise-16-to-16",
+                              "lenet-col2im"])
 def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
     """On each path, y, dx, dw and db are bit for bit the same on 1, 2 and 3 threads."""
     x, w, b, dy = c.arrays()

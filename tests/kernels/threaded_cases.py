@@ -310,8 +310,12 @@ CONV_BACKWARD = [
     # few input channels: runs of 5·6 = 30 values; dx by col2im
     conv_backward_case("in-place-dW+col2im", 9, (28, 28), 6, (5, 5), 16),
     conv_backward_case("in-place-dW+col2im", 7, (27, 27), 12, (3, 3), 20, (2, 2), "same"),
-    # pointwise: dW in place (formerly the direct kernel), stride 1 and 2
-    conv_backward_case("in-place-dW+indirect", 7, (27, 27), 32, (1, 1), 17),
+    # pointwise: dW in place; dx of stride 1 by the direct kernel on W^T up to 32
+    # channels each way (conv2d.c; 16x16 on 9x28x28 above the thread split),
+    # by the indirect GEMM past that, by phases at stride 2
+    conv_backward_case("in-place-dW+pointwise", 7, (27, 27), 32, (1, 1), 17),
+    conv_backward_case("in-place-dW+pointwise", 9, (28, 28), 16, (1, 1), 16, padding="same"),
+    conv_backward_case("in-place-dW+indirect", 7, (27, 27), 48, (1, 1), 17),
     conv_backward_case("in-place-dW+phases", 7, (27, 27), 33, (1, 1), 32, (2, 2), "same"),
     # dx alone, stride 2: one stride-1 indirect GEMM per phase of the input pixels
     conv_backward_case("phases", 7, (27, 27), 33, (3, 3), 17, (2, 2), "same",
