@@ -188,6 +188,9 @@ def rnn_recurrent_kernel_gradient(steps, u_kernel, dr, cell, mask=None):
     if not isinstance(steps, RnnSteps):
         raise TypeError(f"rnn_recurrent_kernel_gradient: steps must be the RnnSteps "
                         f"rnn_forward returned, got {type(steps).__name__}")
+    if cell not in CELLS:
+        raise ValueError(f"rnn_recurrent_kernel_gradient: cell must be one of "
+                         f"{', '.join(map(repr, CELLS))}, got {cell!r}")
     batch, n_steps, units = steps.h.shape
     dr = as_float32("rnn_recurrent_kernel_gradient", "dr", dr, ("batch", "steps", "gate units"))
     check_shape("rnn_recurrent_kernel_gradient", "dr", dr, steps.gates.shape)

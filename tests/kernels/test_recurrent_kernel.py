@@ -180,6 +180,9 @@ def test_rnn_backward_names_what_is_wrong():
         kernels.rnn_backward(steps, p["u_kernel"], p["dy"], "gru", dc_last=p["dy"][:, 0])
     with pytest.raises(TypeError, match="steps must be the RnnSteps rnn_forward returned"):
         kernels.rnn_backward(tuple(steps), p["u_kernel"], p["dy"], "lstm")
+    _, dr = kernels.rnn_backward(steps, p["u_kernel"], p["dy"], "lstm")
+    with pytest.raises(ValueError, match="rnn_recurrent_kernel_gradient: cell must be one of"):
+        kernels.rnn_recurrent_kernel_gradient(steps, p["u_kernel"], dr, "gru_reset_after")
 
 
 def test_every_activation_the_kernels_name_is_tested():
