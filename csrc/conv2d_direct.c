@@ -12,7 +12,8 @@
  *
  * where i runs over output pixels (n, oh, ow) and P[i] is the K-value patch
  * under pixel i (zeros in the padding).  K is at most FASTNN_DIRECT_MAX_K
- * (internal.h: where the GEMM engine starts to win, measured).
+ * (fastnn.h; internal.h says why: where the GEMM engine starts to win,
+ * measured).
  *
  * Forward: a tile of PX neighbouring output pixels of one row times NV
  * vectors of 8 output channels is accumulated in PX * NV registers over the
@@ -64,8 +65,10 @@
 
 /* Tile sizes.  Forward: PX output pixels (8, or 16 on the avx512 path when
  * out_c <= 8) times NV vectors of 8 channels.  Weights: PB pixels per
- * gathered block, KB patch values per register group (KB_MAX the largest). */
-enum { PX_MAX = 16, PB = 64, KB_MAX = 13 };
+ * gathered block, KB patch values per register group (KB_MAX the largest).
+ * A block of the pooled gradient holds whole pooling windows, hence the
+ * public limit FASTNN_POOLED_MAX_TAPS = PB. */
+enum { PX_MAX = 16, PB = FASTNN_POOLED_MAX_TAPS, KB_MAX = 13 };
 
 /* Where each of the K patch values sits relative to the window's top-left
  * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
@@ -180,7 +183,12 @@ FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_
             memset(dst + j1 * ci, 0, (size_t)((cols - j1) * ci) * sizeof(float));
         } else { /* column j is column j % k_w of pixel j / k_w's window */
             for (int64_t j = 0; j < cols; j++) {
-                int64_t iw = iw0 + j / g->k_w * g->stride_w + j % g->k_w;
+                /* pixel p's window starts p * stride_w columns on; a product
+                 * that would pass in_w + k_w (strides reach 2^61) is not
+                 * formed: that window lies past the image, all zeros */
+                int64_t p = j / g->k_w;
+                int reachable = p == 0 || g->stride_w <= (g->in_w + g->k_w) / p;
+                int64_t iw = reachable ? iw0 + p * g->stride_w + j % g->k_w : g->in_w;
                 for (int64_t c = 0; c < ci; c++)
                     dst[j * ci + c] = iw >= 0 && iw < g->in_w ? row[iw * ci + c] : 0.0f;
             }
@@ -546,17 +554,19 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
     }
 }
 
-/* One range of work for one thread: pixels [i0, i1) of dy when pg is NULL,
- * else pooling windows [i0, i1); scratch is this thread's (scratch_floats). */
-FASTNN_INLINE void range_sums(const float *x, const float *dy, const float *dp,
+/* One range of work for one thread: pixels [i0, i1) when pg is NULL, with
+ * dy_or_y the output gradient dy; else pooling windows [i0, i1), with
+ * dy_or_y the forward output y (the gradient comes from dp at each window's
+ * maximum).  scratch is this thread's (scratch_floats). */
+FASTNN_INLINE void range_sums(const float *x, const float *dy_or_y, const float *dp,
                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
                               int64_t i0, int64_t i1, float *scratch, float *acc,
                               int64_t cp, const int KB2, const int KB1)
 {
     if (pg)
-        pooled_weight_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, KB2, KB1);
+        pooled_weight_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, KB2, KB1);
     else
-        weight_sums(x, dy, g, i0, i1, scratch, acc, cp, KB2, KB1);
+        weight_sums(x, dy_or_y, g, i0, i1, scratch, acc, cp, KB2, KB1);
 }
 
 typedef void (*sums_fn)(const float *, const float *, const float *,
@@ -564,22 +574,22 @@ typedef void (*sums_fn)(const float *, const float *, const float *,
                         int64_t, int64_t, float *, float *, int64_t);
 
 /* 16 vector registers: 10 sums (2 x 5 or 1 x 10). */
-static void range_sums_generic(const float *x, const float *dy, const float *dp,
+static void range_sums_generic(const float *x, const float *dy_or_y, const float *dp,
                                const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
                                int64_t i0, int64_t i1, float *scratch, float *acc,
                                int64_t cp)
 {
-    range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
+    range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
-static void range_sums_avx2(const float *x, const float *dy, const float *dp,
+static void range_sums_avx2(const float *x, const float *dy_or_y, const float *dp,
                             const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
                             int64_t i0, int64_t i1, float *scratch, float *acc,
                             int64_t cp)
 {
-    range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
+    range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
 }
 #endif
 
@@ -587,16 +597,16 @@ static void range_sums_avx2(const float *x, const float *dy, const float *dp,
 /* 32 vector registers: up to 26 sums (2 x 13, 2 x 10 or 1 x 13); KB = 13
  * where it pads the K + 1 patch values less than 10 does. */
 FASTNN_TARGET_AVX512
-static void range_sums_avx512(const float *x, const float *dy, const float *dp,
+static void range_sums_avx512(const float *x, const float *dy_or_y, const float *dp,
                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
                               int64_t i0, int64_t i1, float *scratch, float *acc,
                               int64_t cp)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
     if (fastnn_ceil_div(k_len, 13) * 13 < fastnn_ceil_div(k_len, 10) * 10)
-        range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 13, 13);
+        range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 13, 13);
     else
-        range_sums(x, dy, dp, g, pg, i0, i1, scratch, acc, cp, 10, 13);
+        range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 10, 13);
 }
 #endif
 
@@ -605,7 +615,7 @@ static void range_sums_avx512(const float *x, const float *dy, const float *dp,
  * (fastnn_parts_for), each part is summed into its own partial (K + 1) x cp
  * block by whichever thread takes it, and the blocks are added in part
  * order -- the same numbers on any number of threads. */
-static int weight_gradient_sums(const float *x, const float *dy, const float *dp,
+static int weight_gradient_sums(const float *x, const float *dy_or_y, const float *dp,
                                 float *dw, float *db, const fastnn_conv2d_geom *g,
                                 const fastnn_pool2d_geom *pg, int64_t items, int64_t taps)
 {
@@ -638,7 +648,7 @@ static int weight_gradient_sums(const float *x, const float *dy, const float *dp
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int p = 0; p < parts; p++)
-        sums(x, dy, dp, g, pg, items * p / parts, items * (p + 1) / parts,
+        sums(x, dy_or_y, dp, g, pg, items * p / parts, items * (p + 1) / parts,
              scratch + fastnn_thread_id() * scratch_len, partial + p * size, cp);
     fastnn_sum_partials(partial, parts, size, sums_out);
     for (int64_t k = 0; k < k_len; k++)  /* rows < K, the first out_c columns */
@@ -655,6 +665,8 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
                                          float *dw, float *db,
                                          const fastnn_conv2d_geom *g)
 {
+    if (g->k_h * g->k_w * g->in_c > FASTNN_DIRECT_MAX_K)
+        return FASTNN_ELIMIT; /* patch rows and bands are sized for at most that */
     return weight_gradient_sums(x, dy, NULL, dw, db, g, NULL,
                                 g->batch * g->out_h * g->out_w, 1);
 }
@@ -664,16 +676,52 @@ int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
                                          const fastnn_conv2d_geom *g,
                                          const fastnn_pool2d_geom *pg)
 {
+    /* a block holds whole windows: per_block = PB / taps must be >= 1 */
+    if (g->k_h * g->k_w * g->in_c > FASTNN_DIRECT_MAX_K ||
+        pg->pool_h * pg->pool_w > FASTNN_POOLED_MAX_TAPS)
+        return FASTNN_ELIMIT;
     return weight_gradient_sums(x, y, dp, dw, db, g, pg, pg->batch * pg->out_h * pg->out_w,
                                 pg->pool_h * pg->pool_w);
 }
 
-void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *w,
-                                                const float *y, const float *dp,
-                                                float *dz, float *dw, float *db,
+/* Textbook: for every pool window and channel, the first maximum of y in
+ * row-major window order; where it is > 0 (the ReLU let it through), dp
+ * flows to that one convolution output (n, oh, ow, co), which adds dp to
+ * db[co] and x's patch under (oh, ow) times dp to dw[., ., ., co].  Every
+ * other output of the convolution has gradient 0 and adds nothing. */
+void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
+                                                const float *dp, float *dw, float *db,
                                                 const fastnn_conv2d_geom *g,
                                                 const fastnn_pool2d_geom *pg)
 {
-    fastnn_max_pool2d_backward_naive(y, dp, dz, pg, 1);
-    fastnn_conv2d_backward_naive(x, w, dz, NULL, dw, db, g);
+    memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
+    memset(db, 0, (size_t)g->out_c * sizeof(float));
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t ph = 0; ph < pg->out_h; ph++)
+    for (int64_t pw = 0; pw < pg->out_w; pw++)
+    for (int64_t co = 0; co < g->out_c; co++) {
+        int64_t oh = ph * pg->stride_h, ow = pw * pg->stride_w; /* the argmax */
+        float best = y[((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co];
+        for (int64_t h = ph * pg->stride_h; h < ph * pg->stride_h + pg->pool_h; h++)
+            for (int64_t w = pw * pg->stride_w; w < pw * pg->stride_w + pg->pool_w; w++)
+                if (y[((n * g->out_h + h) * g->out_w + w) * g->out_c + co] > best) {
+                    best = y[((n * g->out_h + h) * g->out_w + w) * g->out_c + co];
+                    oh = h;
+                    ow = w;
+                }
+        if (!(best > 0.0f))
+            continue; /* the ReLU stopped it */
+        float grad = dp[((n * pg->out_h + ph) * pg->out_w + pw) * g->out_c + co];
+        db[co] += grad; /* y = relu(... + b[co]) */
+        for (int64_t kh = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int64_t ih = oh * g->stride_h - g->pad_top + kh;
+            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                continue; /* zero padding */
+            for (int64_t ci = 0; ci < g->in_c; ci++)
+                dw[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co] +=
+                    x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] * grad;
+        }
+    }
 }

@@ -107,7 +107,14 @@ FASTNN_INLINE void fill_runs(const indirect_rows *o, int64_t i0, int64_t rows,
 
 /* tile (MR x 16 * vectors, row-major; 1 or 2 vectors) = sum over taps of
  * run[t][r] . panel slice t, with 16-wide vectors (AVX-512) on panels
- * NR_AVX512 columns wide. */
+ * NR_AVX512 columns wide.  The micro-kernels of gemm.h's shape, with two
+ * differences.  A's rows are six pointers into the image, one per row and
+ * tap, not a packed panel: each kernel copies a tap's six into locals
+ * r0..r5 and writes the six rows out, so that they stay in registers
+ * (tiles of 12 or 16 rows ran 5-15 % slower for want of them, top of
+ * file).  And on avx512 the tile is 6 x 32 (two
+ * 16-wide vectors per row, 12 accumulators as on avx2), not gemm.c's
+ * 16 x 16: 16 rows would need 16 pointers. */
 FASTNN_INLINE void micro_kernel_v16(const float *const *run, int64_t taps,
                                     int64_t len, const float *restrict panel,
                                     float *restrict tile, int vectors)
@@ -138,9 +145,9 @@ FASTNN_INLINE void micro_kernel_v16(const float *const *run, int64_t taps,
 
 /* tile (MR x NR, row-major) = sum over taps of run[t][r] . panel slice t,
  * with 8-wide vectors (AVX2). */
-FASTNN_INLINE void micro_kernel(const float *const *run, int64_t taps,
-                                int64_t len, const float *restrict panel,
-                                float *restrict tile)
+FASTNN_INLINE void micro_kernel_v8(const float *const *run, int64_t taps,
+                                   int64_t len, const float *restrict panel,
+                                   float *restrict tile)
 {
     fastnn_v8 acc[MR][2];
     memset(acc, 0, sizeof acc);
@@ -174,14 +181,18 @@ FASTNN_INLINE void micro_kernel_v4(const float *const *run, int64_t taps,
         const float *const *rt = run;
         const float *b = panel + half;
         for (int64_t t = 0; t < taps; t++, rt += MR) {
+            const float *r0 = rt[0], *r1 = rt[1], *r2 = rt[2];
+            const float *r3 = rt[3], *r4 = rt[4], *r5 = rt[5];
             for (int64_t p = 0; p < len; p++, b += NR) {
                 fastnn_v4 b0, b1;
                 memcpy(&b0, b, sizeof b0);
                 memcpy(&b1, b + 4, sizeof b1);
-                for (int r = 0; r < MR; r++) {
-                    acc[r][0] += rt[r][p] * b0;
-                    acc[r][1] += rt[r][p] * b1;
-                }
+                acc[0][0] += r0[p] * b0; acc[0][1] += r0[p] * b1;
+                acc[1][0] += r1[p] * b0; acc[1][1] += r1[p] * b1;
+                acc[2][0] += r2[p] * b0; acc[2][1] += r2[p] * b1;
+                acc[3][0] += r3[p] * b0; acc[3][1] += r3[p] * b1;
+                acc[4][0] += r4[p] * b0; acc[4][1] += r4[p] * b1;
+                acc[5][0] += r5[p] * b0; acc[5][1] += r5[p] * b1;
             }
         }
         for (int r = 0; r < MR; r++)
@@ -210,7 +221,7 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
             else if (width == 16)
                 micro_kernel_v16(run, taps, o->channels, packed + j * k, tile, 1);
             else if (width == 8)
-                micro_kernel(run, taps, o->channels, packed + j * k, tile);
+                micro_kernel_v8(run, taps, o->channels, packed + j * k, tile);
             else
                 micro_kernel_v4(run, taps, o->channels, packed + j * k, tile);
             for (int64_t r = 0; r < mr; r++) {

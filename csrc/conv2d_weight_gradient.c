@@ -44,8 +44,9 @@
 #include "gemm.h"
 
 /* Columns of a tile (one 16-wide vector, or two 8-wide ones), output
- * channels of a tile per SIMD path, and pixels per chunk. */
-enum { NR = 16, MR_AVX512 = 16, MR_SMALL = 6, CHUNK = 384 };
+ * channels of a tile per SIMD path (gemm.h), and pixels per chunk. */
+enum { NR = FASTNN_NR, MR_AVX512 = FASTNN_MR_AVX512, MR_SMALL = FASTNN_MR_SMALL,
+       CHUNK = 384 };
 
 /* A chunk of lines: run (kh, slice v) of pixel ow of line l starts at
  * line[l] + kh*row_step + ow*pixel_step + 16*v; its dy at
@@ -58,9 +59,12 @@ typedef struct {
 } chunk_view;
 
 /* tile (16 x 16, rows ldc apart) += sum over the chunk's pixels of
- * a[pixel * a_step + r] * run(pixel)[offset .. offset + 16), on 16-wide
- * vectors. */
-FASTNN_INLINE void tile_v16(const chunk_view *s, const float *restrict a,
+ * a[pixel * a_step + r] * run(pixel)[offset .. offset + 16), with 16-wide
+ * vectors (AVX-512).  The micro-kernels of gemm.h's shape, with one
+ * difference: the accumulators start from C and end in C (a tile of dW^T
+ * is summed chunk after chunk, in place), instead of a zeroed register
+ * tile written to a buffer. */
+FASTNN_INLINE void micro_kernel_v16(const chunk_view *s, const float *restrict a,
                             int64_t offset, float *restrict c, int64_t ldc)
 {
     fastnn_v16 acc[MR_AVX512];
@@ -79,8 +83,9 @@ FASTNN_INLINE void tile_v16(const chunk_view *s, const float *restrict a,
         memcpy(c + r * ldc, &acc[r], sizeof acc[r]);
 }
 
-/* The 6 x 16 tile with 8-wide vectors (AVX2): 12 accumulators. */
-FASTNN_INLINE void tile_v8(const chunk_view *s, const float *restrict a,
+/* The 6 x 16 tile with 8-wide vectors (AVX2): 12 accumulators of 16
+ * registers. */
+FASTNN_INLINE void micro_kernel_v8(const chunk_view *s, const float *restrict a,
                            int64_t offset, float *restrict c, int64_t ldc)
 {
     fastnn_v8 acc[MR_SMALL][2];
@@ -104,7 +109,7 @@ FASTNN_INLINE void tile_v8(const chunk_view *s, const float *restrict a,
 
 /* The 6 x 16 tile with 4-wide vectors (SSE2, NEON), in two passes of 8
  * columns so the 12 accumulators fit in 16 registers. */
-FASTNN_INLINE void tile_v4(const chunk_view *s, const float *restrict a,
+FASTNN_INLINE void micro_kernel_v4(const chunk_view *s, const float *restrict a,
                            int64_t offset, float *restrict c, int64_t ldc)
 {
     for (int half = 0; half < NR; half += 8) {
@@ -151,11 +156,11 @@ FASTNN_INLINE void chunk_tiles(const chunk_view *s, const tiling *t,
                 const float *a = s->a + panel * panel_step;
                 float *c = dwt + panel * t->mr * t->ld + col;
                 if (width == 16)
-                    tile_v16(s, a, offset, c, t->ld);
+                    micro_kernel_v16(s, a, offset, c, t->ld);
                 else if (width == 8)
-                    tile_v8(s, a, offset, c, t->ld);
+                    micro_kernel_v8(s, a, offset, c, t->ld);
                 else
-                    tile_v4(s, a, offset, c, t->ld);
+                    micro_kernel_v4(s, a, offset, c, t->ld);
             }
         }
 }

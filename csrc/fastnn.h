@@ -13,15 +13,17 @@
  * it first), fastnn_<op> is the optimised version (blocked, vectorised,
  * OpenMP-parallel).  Both compute the same numbers up to float rounding.
  *
- * Functions that allocate scratch memory return a status code (FASTNN_OK or
- * FASTNN_ENOMEM); the others cannot fail once their arguments are valid.
+ * Functions that allocate scratch memory, or whose fast version has a stated
+ * limit (FASTNN_*_MAX_* below), return a status code: FASTNN_OK,
+ * FASTNN_ENOMEM, or FASTNN_ELIMIT for arguments past that limit (nothing is
+ * written then).  The others cannot fail once their arguments are valid.
  */
 #ifndef FASTNN_H
 #define FASTNN_H
 
 #include <stdint.h>
 
-enum { FASTNN_OK = 0, FASTNN_ENOMEM = 1 };
+enum { FASTNN_OK = 0, FASTNN_ENOMEM = 1, FASTNN_ELIMIT = 2 };
 
 /* ---- runtime: threads and SIMD dispatch (runtime.c) ---------------------- */
 
@@ -95,6 +97,14 @@ typedef struct {
     int64_t out_h, out_w;              /* y: batch x out_h x out_w x out_c  */
 } fastnn_conv2d_geom;
 
+/* Convolutions whose patches hold at most FASTNN_DIRECT_MAX_K values
+ * (kh*kw*in_c: few input channels, a CNN's first layer) run on the direct
+ * kernels of conv2d_direct.c, the others on the GEMM engine (internal.h
+ * says why the line is drawn here).  The pooled weight gradient below
+ * takes pool windows of at most FASTNN_POOLED_MAX_TAPS taps. */
+#define FASTNN_DIRECT_MAX_K 75
+#define FASTNN_POOLED_MAX_TAPS 64
+
 /* b may be NULL (no bias).  y is overwritten; with relu, y = max(y, 0)
  * (the activation fused into the kernel: one pass over y instead of two). */
 int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
@@ -138,24 +148,6 @@ void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
                                       int relu);
 
-/* The weight and bias gradients of max_pool(relu(conv2d(x, w) + b)) from
- * the pool's output gradient dp, given y = relu(conv2d(x, w) + b): for a
- * first layer (no dx), convolutions whose patches hold at most
- * FASTNN_DIRECT_MAX_K (75) values,
- * and pools whose windows tile y (stride = pool size, no padding).  Never
- * writes a y-sized gradient (conv2d_direct.c).  The naive version is
- * max-pool backward through the ReLU into dz (y-sized scratch), then the
- * naive convolution backward. */
-int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
-                                         const float *dp, float *dw, float *db,
-                                         const fastnn_conv2d_geom *g,
-                                         const fastnn_pool2d_geom *pg);
-void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *w,
-                                                const float *y, const float *dp,
-                                                float *dz, float *dw, float *db,
-                                                const fastnn_conv2d_geom *g,
-                                                const fastnn_pool2d_geom *pg);
-
 void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
 void fastnn_avg_pool2d_naive(const float *x, float *y,
                              const fastnn_pool2d_geom *g);
@@ -164,6 +156,27 @@ void fastnn_avg_pool2d_backward(const float *dy, float *dx,
                                 const fastnn_pool2d_geom *g);
 void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
                                       const fastnn_pool2d_geom *g);
+
+/* ---- first-layer convolution gradient through ReLU and max pooling
+ * (conv2d_direct.c) ---------------------------------------------------------
+ * The weight and bias gradients of max_pool(relu(conv2d(x, w) + b)) from
+ * the pool's output gradient dp, given y = relu(conv2d(x, w) + b): the
+ * gradient at y is dp at each pool window's maximum (the first one on ties)
+ * where that maximum is > 0, else 0.  For a first layer (no dx) and pools
+ * whose windows tile y (stride = pool size, no padding).  The fast version
+ * never writes a y-sized gradient; it runs on the direct kernels, so it
+ * takes patches of at most FASTNN_DIRECT_MAX_K values (kh*kw*in_c) and
+ * windows of at most FASTNN_POOLED_MAX_TAPS taps (its blocks hold whole
+ * windows), and returns FASTNN_ELIMIT past either.  The naive version is
+ * the textbook loop over windows, with no limit. */
+int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
+                                         const float *dp, float *dw, float *db,
+                                         const fastnn_conv2d_geom *g,
+                                         const fastnn_pool2d_geom *pg);
+void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
+                                                const float *dp, float *dw, float *db,
+                                                const fastnn_conv2d_geom *g,
+                                                const fastnn_pool2d_geom *pg);
 
 /* ---- affine image warps (warp.c) -----------------------------------------
  * Output pixel (row i, column j) of image n samples the input at

@@ -143,7 +143,7 @@ void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
 /* Each SIMD path's micro-kernel computes an MR x NR tile, NR = 16 columns
  * on every path (so B packs the same way everywhere) and MR rows chosen to
  * fill the path's vector registers (MR_AVX512 or MR_SMALL). */
-enum { MR_SMALL = 6, MR_AVX512 = 16 };
+enum { MR_SMALL = FASTNN_MR_SMALL, MR_AVX512 = FASTNN_MR_AVX512 };
 _Static_assert(MR_AVX512 <= FASTNN_MR_MAX && FASTNN_MC % MR_AVX512 == 0 &&
                FASTNN_MC % MR_SMALL == 0, "MC must hold whole panels of A");
 

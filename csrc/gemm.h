@@ -33,10 +33,25 @@
  *            a multiple of every MR;
  *   NC       columns of the packed B panel, sized for the shared L3. */
 #define FASTNN_MR_MAX 16
+#define FASTNN_MR_AVX512 16  /* MR on the avx512 path */
+#define FASTNN_MR_SMALL 6    /* MR on the avx2 and generic paths */
 #define FASTNN_NR 16
 #define FASTNN_KC 256
 #define FASTNN_MC 144
 #define FASTNN_NC 4080
+
+/* The register-tiled micro-kernels (gemm.c, conv2d_indirect.c,
+ * conv2d_weight_gradient.c) share one shape.  Each is written three times,
+ * micro_kernel_v16 / _v8 / _v4 for 16-, 8- and 4-wide vectors: an array
+ * acc[MR] (one 16-wide vector per row) or acc[MR][2] (two 8- or 4-wide
+ * vectors per row) of accumulators; per reduction step the NR values of B
+ * loaded as vectors and one broadcast value of A per row, MR x vectors
+ * fused multiply-adds; the 4-wide one runs the NR columns in two passes of
+ * 8 so its 12 accumulators fit in 16 registers.  They are stamped out per
+ * SIMD path by one FASTNN_INLINE body taking `width` (16, 8, 4) that picks
+ * the micro-kernel, compiled three times by small FASTNN_TARGET_* wrappers
+ * (the dispatch picks one per call).  Where a file departs from this, its
+ * micro-kernels say why. */
 
 /* Packs rows [row0, row0 + rows) and reduction indices [p0, p0 + kc) of an
  * operand into panels of `width` rows (layout above). */

@@ -60,27 +60,27 @@ typedef int32_t fastnn_v8i __attribute__((vector_size(32), aligned(4)));
  * SSE2 path under -fsanitize=signed-integer-overflow (make sanitize). */
 typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
 
-/* Convolutions whose patches hold at most this many values (kh*kw*in_c)
- * run without the GEMM engine (conv2d_direct.c).  Measured on a 2-core Zen 4
+/* Why FASTNN_DIRECT_MAX_K (fastnn.h), the patch length (kh*kw*in_c) up to
+ * which convolutions run without the GEMM engine (conv2d_direct.c), is 75.
+ * Measured on a 2-core Zen 4
  * (batch 64, one thread, direct over GEMM time ratio as speed-up): the
  * direct kernels win forward and dW for every out_c of 6..64 up to K = 75
  * (5x5x3: 1.25-15x forward, 2.7-16x dW; 7x7x1 = 49: 3-14x; 3x3x8 = 72 with
  * 32 filters: 1.2x forward, the closest); from K = 108 the GEMM starts to
  * win middle layers (3x3x12 -> 64: 0.83x forward; 3x3x16 -> 64: 0.85x),
  * although first layers with few filters still gain (7x7x3 -> 16: 8x). */
-#define FASTNN_DIRECT_MAX_K 75
+
 /* A 1x1 convolution of stride 1 with at most FASTNN_POINTWISE_MAX_C input
  * and output channels: its input gradient dy . W^T runs on the direct kernel
- * (conv2d_pointwise.c).  Measured on a 2-core Zen 4 (batch 64, dx with db,
- * min of 21): 32->16 at 32x32 1.4-1.8x faster than the indirect GEMM,
- * 16->16 1.3-1.5x, 16->32 2x; from 64 channels (64->16, 16->64 at 16x16)
- * the indirect GEMM is as fast or faster. */
+ * (conv2d.c, input_gradient_pointwise).  Measured on a 2-core Zen 4 (batch
+ * 64, dx with db, min of 21): 32->16 at 32x32 1.4-1.8x faster than the
+ * indirect GEMM, 16->16 1.3-1.5x, 16->32 2x; from 64 channels (64->16,
+ * 16->64 at 16x16) the indirect GEMM is as fast or faster. */
 #define FASTNN_POINTWISE_MAX_C 32
-int fastnn_conv2d_pointwise_applies(const fastnn_conv2d_geom *g);
-int fastnn_conv2d_pointwise_input_gradient(const float *w, const float *dy,
-                                           float *dx, const fastnn_conv2d_geom *g);
+
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g, int relu);
+/* FASTNN_ELIMIT for patches longer than FASTNN_DIRECT_MAX_K. */
 int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
                                          float *dw, float *db,
                                          const fastnn_conv2d_geom *g);

@@ -16,6 +16,10 @@ from libc.stdlib cimport free, malloc
 
 cdef extern from "fastnn.h" nogil:
     enum: FASTNN_OK
+    enum: FASTNN_ENOMEM
+    enum: FASTNN_ELIMIT
+    enum: FASTNN_DIRECT_MAX_K
+    enum: FASTNN_POOLED_MAX_TAPS
     enum: FASTNN_MAX_THREADS
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
@@ -73,9 +77,8 @@ cdef extern from "fastnn.h" nogil:
                                              const float *dp, float *dw, float *db,
                                              const fastnn_conv2d_geom *g,
                                              const fastnn_pool2d_geom *pg)
-    void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *w,
-                                                    const float *y, const float *dp,
-                                                    float *dz, float *dw, float *db,
+    void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
+                                                    const float *dp, float *dw, float *db,
                                                     const fastnn_conv2d_geom *g,
                                                     const fastnn_pool2d_geom *pg)
     void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
@@ -194,9 +197,22 @@ def set_simd_path(str name):
     return fastnn_set_simd(_SIMD_PATHS[name]) == 0
 
 
-cdef inline void _check(int status):
-    if status != FASTNN_OK:
+# The limits of the fast kernels, as csrc/fastnn.h states them (fastnn.kernels
+# asks its predicates; nothing else copies the numbers).
+DIRECT_MAX_K = FASTNN_DIRECT_MAX_K
+POOLED_MAX_TAPS = FASTNN_POOLED_MAX_TAPS
+
+
+cdef inline void _check(int status, str op="kernel"):
+    if status == FASTNN_ENOMEM:
         raise MemoryError("fastnn: out of memory for kernel scratch buffers")
+    if status == FASTNN_ELIMIT:
+        raise ValueError(f"{op}: arguments past the C kernel's limits (csrc/fastnn.h: patches "
+                         f"of at most FASTNN_DIRECT_MAX_K = {FASTNN_DIRECT_MAX_K} values, pool "
+                         f"windows of at most FASTNN_POOLED_MAX_TAPS = {FASTNN_POOLED_MAX_TAPS} "
+                         f"taps); fastnn.kernels checks them first")
+    if status != FASTNN_OK:
+        raise RuntimeError(f"{op}: unknown status {status} from the C kernel")
 
 
 # ---- matmul -----------------------------------------------------------------
@@ -284,22 +300,21 @@ def conv2d_backward(const float[::1] x, const float[::1] w,
     _check(status)
 
 
-def conv2d_pooled_weight_gradient(const float[::1] x, const float[::1] w,
-                                  const float[::1] y, const float[::1] dp, float[::1] dz,
-                                  float[::1] dw, float[::1] db, int64_t batch,
-                                  int64_t in_c, int64_t out_c, win, pool_win, bint naive):
-    """dz: y-sized scratch for the naive version, None for the fast one."""
+def conv2d_pooled_weight_gradient(const float[::1] x, const float[::1] y,
+                                  const float[::1] dp, float[::1] dw, float[::1] db,
+                                  int64_t batch, int64_t in_c, int64_t out_c, win, pool_win,
+                                  bint naive):
     cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
     cdef fastnn_pool2d_geom pg = _pool_geom(batch, out_c, pool_win)
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_conv2d_pooled_weight_gradient_naive(&x[0], &w[0], &y[0], &dp[0], &dz[0],
-                                                       &dw[0], &db[0], &g, &pg)
+            fastnn_conv2d_pooled_weight_gradient_naive(&x[0], &y[0], &dp[0], &dw[0], &db[0],
+                                                       &g, &pg)
         else:
             status = fastnn_conv2d_pooled_weight_gradient(&x[0], &y[0], &dp[0], &dw[0],
                                                           &db[0], &g, &pg)
-    _check(status)
+    _check(status, "conv2d_pooled_weight_gradient")
 
 
 # ---- pooling ----------------------------------------------------------------

@@ -252,28 +252,15 @@ def test_the_call_graph_sees_calls_between_files_and_not_static_helpers():
     assert "gemm.c" not in graph["conv2d_indirect.c"]
 
 
-# Circles known and owned by someone: each is an xfail(strict=True) case below,
-# so its test turns red the day the circle is gone, and the marker must go.
-KNOWN_C_CIRCLES = {
-    frozenset({"conv2d.c", "conv2d_direct.c"}):
-        "conv2d.c dispatches to conv2d_direct.c, whose naive pooled weight gradient "
-        "calls conv2d.c's naive backward; another engineer unties it (issue 17, item 2)",
-}
-
-
 def test_no_c_files_call_each_other_in_a_circle():
-    """Apart from the known circles below (exactly those files, no more)."""
     graph = call_graph()
-    unknown = [t for t in tangles(graph) if t not in KNOWN_C_CIRCLES]
     circles = [describe(find_cycle({a: [b for b in graph[a] if b in t] for a in t}), graph)
-               for t in unknown]
+               for t in tangles(graph)]
     assert not circles, "C files calling each other in a circle: " + "; ".join(circles)
 
 
-@pytest.mark.parametrize("files", [
-    pytest.param(files, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for files, reason in KNOWN_C_CIRCLES.items()], ids=lambda files: " <-> ".join(sorted(files)))
-def test_known_c_circle_is_untied(files):
+def test_direct_convolution_calls_nothing_of_conv2d_c():
+    """conv2d.c dispatches to conv2d_direct.c; the naive pooled weight gradient
+    there once called conv2d.c's naive backward, a circle (issue 17, item 2)."""
     graph = call_graph()
-    assert not any(files <= tangle for tangle in tangles(graph)), \
-        describe(find_cycle({a: [b for b in graph[a] if b in files] for a in files}), graph)
+    assert "conv2d.c" not in graph["conv2d_direct.c"], graph["conv2d_direct.c"]

@@ -105,11 +105,26 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
     return (dx if compute_dx else None), (dw if compute_dw else None), db
 
 
-# Convolutions whose patches hold at most this many values (kh·kw·in_channels)
-# run on the direct kernels of csrc/conv2d_direct.c (FASTNN_DIRECT_MAX_K).
-DIRECT_MAX_K = 75
-# A pooling window may have at most this many taps in conv2d_pooled_weight_gradient.
-POOLED_MAX_TAPS = 64
+# The limits csrc/fastnn.h states, read from the bridge.  Convolutions whose
+# patches hold at most DIRECT_MAX_K values (kh·kw·in_channels) run on the direct
+# kernels of csrc/conv2d_direct.c (FASTNN_DIRECT_MAX_K); a pooling window may
+# have at most POOLED_MAX_TAPS taps in conv2d_pooled_weight_gradient
+# (FASTNN_POOLED_MAX_TAPS).  Callers ask the predicates below.
+DIRECT_MAX_K = native.DIRECT_MAX_K
+POOLED_MAX_TAPS = native.POOLED_MAX_TAPS
+
+
+def direct_conv_takes(kernel_shape):
+    """True when a kernel of ``kernel_shape`` (kh, kw, in_channels, ...) runs on the
+    direct kernels: at most ``DIRECT_MAX_K`` values per patch (kh·kw·in_channels)."""
+    return kernel_shape[0] * kernel_shape[1] * kernel_shape[2] <= DIRECT_MAX_K
+
+
+def pooled_weight_gradient_takes(kernel_shape, pool_size):
+    """True when ``conv2d_pooled_weight_gradient`` takes a kernel of ``kernel_shape``
+    under pool windows of ``pool_size`` (ph, pw) side by side: the direct kernels'
+    patches (``direct_conv_takes``) and at most ``POOLED_MAX_TAPS`` taps per window."""
+    return direct_conv_takes(kernel_shape) and pool_size[0] * pool_size[1] <= POOLED_MAX_TAPS
 
 
 def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
@@ -125,11 +140,11 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
 
     Args:
         x, w, strides, padding: as given to ``conv2d``; kh·kw·in_channels
-            must be at most 75 (``DIRECT_MAX_K``: few input channels).
+            must be at most ``DIRECT_MAX_K`` (75: few input channels).
         y: the forward output, relu(conv2d(x, w) + b).
         dp: the pool's output gradient, (batch, pooled height, pooled width, out_channels).
-        pool_size: int or (ph, pw), at most 64 taps.
-        impl: "fast", "naive" (max-pool and convolution backward, naive) or "numpy".
+        pool_size: int or (ph, pw), at most ``POOLED_MAX_TAPS`` (64) taps.
+        impl: "fast", "naive" (the textbook loop over pool windows) or "numpy".
 
     Returns:
         (dw, db): shaped like w, and (out_channels,).
@@ -137,14 +152,14 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
     op = "conv2d_pooled_weight_gradient"
     check_impl(op, impl)
     x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
-    if w.shape[0] * w.shape[1] * w.shape[2] > DIRECT_MAX_K:
+    if not direct_conv_takes(w.shape):
         raise ValueError(f"{op}: kernels of at most {DIRECT_MAX_K} values per output "
                          f"(kh*kw*in_channels) only, got {w.shape[:3]}")
     y_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
     y = as_float32(op, "y", y, X_AXES)
     check_shape(op, "y", y, y_shape)
     pool_size = positive_pair(op, "pool_size", pool_size)
-    if pool_size[0] * pool_size[1] > POOLED_MAX_TAPS:
+    if not pooled_weight_gradient_takes(w.shape, pool_size):
         raise ValueError(f"{op}: pool windows of at most {POOLED_MAX_TAPS} values only, "
                          f"got {pool_size}")
     pool = Window2D.over(win.out_h, win.out_w, pool_size, pool_size, "valid")
@@ -156,8 +171,7 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
         _, dw, db = reference.conv2d_backward(x, w, dz, strides, padding)
         return dw.astype(np.float32), db.astype(np.float32)
     dw, db = np.empty_like(w), np.empty(w.shape[3], np.float32)
-    dz = np.empty_like(y).reshape(-1) if impl == "naive" else None
-    native.conv2d_pooled_weight_gradient(x.reshape(-1), w.reshape(-1), y.reshape(-1),
-                                         dp.reshape(-1), dz, dw.reshape(-1), db, x.shape[0],
-                                         x.shape[3], w.shape[3], win, pool, impl == "naive")
+    native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), dp.reshape(-1),
+                                         dw.reshape(-1), db, x.shape[0], x.shape[3],
+                                         w.shape[3], win, pool, impl == "naive")
     return dw, db

@@ -2,7 +2,8 @@
 import numbers
 
 from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
-from ..kernels.convolution import DIRECT_MAX_K, POOLED_MAX_TAPS
+from ..kernels.convolution import (DIRECT_MAX_K, POOLED_MAX_TAPS, direct_conv_takes,
+                                   pooled_weight_gradient_takes)
 from ..kernels.geometry import check_channels_last, check_input_axes, conv_output_length
 from ..kernels.validation import padding_mode, positive_ints
 from .backward_cache import BackwardCache
@@ -98,7 +99,7 @@ class Conv2D(KernelBiasLayer):
         ``pool`` (the limits of ``kernels.conv2d_pooled_weight_gradient``),
         or None when it can."""
         kh, kw, in_c, _ = self.kernel.shape
-        if kh * kw * in_c > DIRECT_MAX_K:
+        if not direct_conv_takes(self.kernel.shape):
             return (f"{self.name} has {kh}x{kw}x{in_c} = {kh * kw * in_c} values per patch, "
                     f"the kernel takes at most {DIRECT_MAX_K}")
         if pool.strides != pool.pool_size:
@@ -106,8 +107,8 @@ class Conv2D(KernelBiasLayer):
                     f"the kernel takes windows side by side only")
         if pool.padding != "valid":
             return f"{pool.name} pads ('{pool.padding}'): the kernel takes 'valid' pooling only"
-        taps = pool.pool_size[0] * pool.pool_size[1]
-        if taps > POOLED_MAX_TAPS:
+        if not pooled_weight_gradient_takes(self.kernel.shape, pool.pool_size):
+            taps = pool.pool_size[0] * pool.pool_size[1]
             return (f"{pool.name}'s windows have {taps} taps, the kernel takes at most "
                     f"{POOLED_MAX_TAPS}")
         return None

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from fastnn import activations
 from fastnn.kernels import conv2d, conv2d_backward, reference
+from fastnn.kernels.convolution import DIRECT_MAX_K
 from fastnn.layers import Activation, Conv2D, Dense, Flatten, MaxPooling2D
 from fastnn.layers import conv2d as conv_layer_module
 from fastnn.models import Sequential
@@ -29,7 +30,6 @@ from fastnn.models.training import compute_gradients
 
 from conftest import NATIVE_IMPLS, ConvCase, each_simd_path, f64, simd_path
 
-DIRECT_MAX_K = 75
 GEMM_SLICE_K = 256
 each_native = pytest.mark.parametrize("impl", NATIVE_IMPLS)
 

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 import fastnn
 from fastnn.kernels import conv2d, conv2d_pooled_weight_gradient, max_pool2d, reference
-from fastnn.kernels.convolution import DIRECT_MAX_K
+from fastnn.kernels._native import native
+from fastnn.kernels.convolution import DIRECT_MAX_K, pooled_weight_gradient_takes
+from fastnn.kernels.geometry import Window2D
 
 from conftest import NATIVE_IMPLS, each_simd_path, seeds, simd_path, uniform
 
@@ -101,3 +103,45 @@ def test_bad_arguments_are_named(change, message):
         args["y"] = np.ones((1, 4, 4, 2), np.float32)
     with pytest.raises(ValueError, match="conv2d_pooled_weight_gradient: .*" + message):
         conv2d_pooled_weight_gradient(**args)
+
+
+@pytest.mark.parametrize("kernel, in_c, pool", [
+    ((5, 5), 3, (8, 8)),    # K = 75, 64 taps: both limits exactly
+    ((4, 19), 1, (2, 2)),   # K = 76
+    ((3, 3), 1, (5, 13)),   # 65 taps
+], ids=["at-limits", "K-past", "taps-past"])
+def test_the_c_kernel_refuses_what_it_cannot_do(kernel, in_c, pool):
+    """Straight into the bridge, past the Python checks: at the limits fastnn.h
+    states the fast C kernel agrees with the naive one; one past either it
+    returns FASTNN_ELIMIT (a ValueError here) without writing, and
+    pooled_weight_gradient_takes says which is which."""
+    rng = np.random.default_rng(17)
+    out_h, out_w = 2 * pool[0], 2 * pool[1]
+    x = uniform(rng, (1, out_h + kernel[0] - 1, out_w + kernel[1] - 1, in_c))
+    w = uniform(rng, kernel + (in_c, 3))
+    y = np.maximum(uniform(rng, (1, out_h, out_w, 3)), 0)
+    dp = uniform(rng, (1, 2, 2, 3))
+    win = Window2D.over(x.shape[1], x.shape[2], kernel, (1, 1), "valid")
+    pool_win = Window2D.over(out_h, out_w, pool, pool, "valid")
+    takes = pooled_weight_gradient_takes(w.shape, pool)
+    assert takes == (kernel[0] * kernel[1] * in_c <= native.DIRECT_MAX_K
+                     and pool[0] * pool[1] <= native.POOLED_MAX_TAPS)
+
+    def run(naive):
+        dw, db = np.full(w.size, 7, np.float32), np.full(3, 7, np.float32)
+        native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), dp.reshape(-1), dw,
+                                             db, 1, in_c, 3, win, pool_win, naive)
+        return dw, db
+
+    naive_dw, naive_db = run(naive=True)
+    if takes:
+        dw, db = run(naive=False)
+        np.testing.assert_allclose(dw, naive_dw, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(db, naive_db, rtol=1e-5, atol=1e-5)
+    else:
+        dw, db = np.full(w.size, 7, np.float32), np.full(3, 7, np.float32)
+        with pytest.raises(ValueError, match="conv2d_pooled_weight_gradient: arguments past "
+                                             "the C kernel's limits"):
+            native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), dp.reshape(-1),
+                                                 dw, db, 1, in_c, 3, win, pool_win, False)
+        assert (dw == 7).all() and (db == 7).all()
