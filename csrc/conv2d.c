@@ -37,9 +37,10 @@
  *   forward by the direct kernel of conv2d_direct.c, because a 9-deep
  *   reduction is too short for any packing to pay off, and dW too when a
  *   kernel row's run is shorter than 16 values (a tile's width); dx by
- *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T (a GEMM
- *   on gemm.c's engine whose n dimension kh*kw*ci is wider than ci), added
- *   back onto the pixels each patch read.
+ *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T, whose
+ *   kh*kw*ci columns fill vectors where ci would not, summed block by block
+ *   into a tile that stays in L1 and added back onto the pixels each patch
+ *   read.
  */
 #include <string.h>
 

@@ -240,6 +240,8 @@ def canonical_cases():
         # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail
         _conv(64, 28, 1, 6, k=5, padding="same"),
         _conv(64, 28, 1, 6, k=5, padding="same", backward=True, first=True),
+        # its second layer's backward (6 -> 16, 5x5): dx for few input channels (col2im)
+        _conv(64, 14, 6, 16, k=5, backward=True),
         # a pointwise (1x1) and a stride-2 convolution's backward
         _conv(64, 32, 32, 16, k=1, backward=True),
         _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
