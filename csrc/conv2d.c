@@ -37,9 +37,10 @@
  *   forward by the direct kernel of conv2d_direct.c, because a 9-deep
  *   reduction is too short for any packing to pay off, and dW too when a
  *   kernel row's run is shorter than 16 values (a tile's width); dx by
- *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T (a GEMM
- *   on gemm.c's engine whose n dimension kh*kw*ci is wider than ci), added
- *   back onto the pixels each patch read;
+ *   "col2im" whenever in_c < 16: the patch gradients dP = dy . W^T, whose
+ *   kh*kw*ci columns fill vectors where ci would not, summed block by block
+ *   into a tile that stays in L1 and added back onto the pixels each patch
+ *   read;
  * - dx of a pointwise (1x1, stride 1) convolution with at most
  *   FASTNN_POINTWISE_MAX_C channels each way: dy . W^T on the direct kernel
  *   (input_gradient_pointwise).
@@ -200,51 +201,156 @@ static int bias_gradient(const float *dy, float *db, int64_t pixels,
     return FASTNN_OK;
 }
 
-/* dx for few input channels ("col2im"): first the gradient of every patch,
- * dP = dy . W^T, a GEMM whose n dimension kh*kw*in_c is wide enough; then
- * each patch row is added back onto the input pixels it was read from.
- * Images are processed in chunks so dP stays a few MiB; the scatter splits
- * whole images across threads, so no two threads add to the same pixel. */
+/* dx for few input channels ("col2im"): the gradient of every patch,
+ * dP[i][(kh, kw, ci)] = sum over co of dy[i][co] * W[kh][kw][ci][co], added
+ * back onto the input pixels patch i was read from.  A GEMM would write all
+ * of dP (n*oh*ow x kh*kw*ci, megabytes with a reduction only out_c deep)
+ * before reading it back; here it lives in a tile of PIXEL_BLOCK patches
+ * that stays in L1 between being computed and being added back.
+ *
+ * Computing a tile: W^T is packed once as out_c rows of kh*kw*ci values
+ * padded to whole vectors, and each block of 4 patches x 4 vectors of dP
+ * is summed in registers over co -- per co, 4 vector loads of W^T and 4
+ * broadcasts of dy feed 16 FMAs.  Adding back: the taps kw of one kernel
+ * row read consecutive input columns, so a patch row's k_w*ci values (those
+ * inside the image) are one contiguous run of dx (NHWC), added as vectors.
+ *
+ * Threads take whole images, so no two threads add to the same pixel, and
+ * each pixel receives its patches in the same order on any thread count. */
+#define PIXEL_BLOCK 16
+
+FASTNN_INLINE void patch_grad_tile(const float *dy, const float *wt,
+                                   float *tile, int64_t out_c, int64_t width,
+                                   int px, int nv)
+{
+    fastnn_v16 acc[4][4] = {{{0}}};
+    for (int64_t co = 0; co < out_c; co++) {
+        fastnn_v16 wv[4];
+        for (int v = 0; v < nv; v++)
+            wv[v] = *(const fastnn_v16 *)(wt + co * width + 16 * v);
+        for (int p = 0; p < px; p++) {
+            float d = dy[p * out_c + co];
+            for (int v = 0; v < nv; v++)
+                acc[p][v] += d * wv[v];
+        }
+    }
+    for (int p = 0; p < px; p++)
+        for (int v = 0; v < nv; v++)
+            *(fastnn_v16 *)(tile + p * width + 16 * v) = acc[p][v];
+}
+
+/* dx of image n from its patch gradients, pixels [p0, p0 + count) at a time */
+FASTNN_INLINE void col2im_image(const float *wt, const float *dy, float *dx,
+                                float *tile, int64_t width,
+                                const fastnn_conv2d_geom *g)
+{
+    const int64_t pixels = g->out_h * g->out_w, vectors = width / 16;
+    memset(dx, 0, (size_t)(g->in_h * g->in_w * g->in_c) * sizeof(float));
+    for (int64_t p0 = 0; p0 < pixels; p0 += PIXEL_BLOCK) {
+        int64_t count = fastnn_min(PIXEL_BLOCK, pixels - p0);
+        const float *d = dy + p0 * g->out_c;
+        int64_t p = 0;
+        for (; p + 4 <= count; p += 4) {
+            int64_t v = 0;
+            for (; v + 4 <= vectors; v += 4)
+                patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                g->out_c, width, 4, 4);
+            for (; v + 2 <= vectors; v += 2)
+                patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                g->out_c, width, 4, 2);
+            for (; v < vectors; v++)
+                patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                g->out_c, width, 4, 1);
+        }
+        for (; p < count; p++)
+            for (int64_t v = 0; v < vectors; v++)
+                patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                g->out_c, width, 1, 1);
+        for (p = 0; p < count; p++) {
+            int64_t oh = (p0 + p) / g->out_w, ow = (p0 + p) % g->out_w;
+            int64_t iw0 = ow * g->stride_w - g->pad_left;
+            int64_t kw_lo = fastnn_max(0, -iw0);
+            int64_t kw_hi = fastnn_min(g->k_w, g->in_w - iw0);
+            if (kw_lo >= kw_hi)
+                continue;
+            int64_t run = (kw_hi - kw_lo) * g->in_c;
+            for (int64_t kh = 0; kh < g->k_h; kh++) {
+                int64_t ih = oh * g->stride_h - g->pad_top + kh;
+                if (ih < 0 || ih >= g->in_h)
+                    continue;
+                const float *src = tile + p * width + (kh * g->k_w + kw_lo) * g->in_c;
+                float *dst = dx + (ih * g->in_w + iw0 + kw_lo) * g->in_c;
+                for (int64_t i = 0; i < run; i++)
+                    dst[i] += src[i];
+            }
+        }
+    }
+}
+
+typedef void (*col2im_fn)(const float *, const float *, float *, float *,
+                          int64_t, const fastnn_conv2d_geom *);
+
+static void col2im_image_generic(const float *wt, const float *dy, float *dx,
+                                 float *tile, int64_t width,
+                                 const fastnn_conv2d_geom *g)
+{
+    col2im_image(wt, dy, dx, tile, width, g);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void col2im_image_avx2(const float *wt, const float *dy, float *dx,
+                              float *tile, int64_t width,
+                              const fastnn_conv2d_geom *g)
+{
+    col2im_image(wt, dy, dx, tile, width, g);
+}
+#endif
+
+#if FASTNN_HAVE_AVX512_VARIANT
+FASTNN_TARGET_AVX512
+static void col2im_image_avx512(const float *wt, const float *dy, float *dx,
+                                float *tile, int64_t width,
+                                const fastnn_conv2d_geom *g)
+{
+    col2im_image(wt, dy, dx, tile, width, g);
+}
+#endif
+
 static int input_gradient_col2im(const float *w, const float *dy, float *dx,
                                  const fastnn_conv2d_geom *g)
 {
-    const int64_t max_buffer = (int64_t)1 << 21; /* floats: 8 MiB */
-    int64_t cols = g->k_h * g->k_w * g->in_c, pixels = g->out_h * g->out_w;
-    int64_t chunk = fastnn_min(g->batch, max_buffer / (pixels * cols) + 1);
-    float *patch_grad = fastnn_alloc_floats(chunk * pixels * cols);
-    if (!patch_grad)
+    col2im_fn image = col2im_image_generic;
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        image = col2im_image_avx512;
+    else
+#endif
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+        image = col2im_image_avx2;
+#endif
+    const int64_t cols = g->k_h * g->k_w * g->in_c, width = fastnn_ceil_div(cols, 16) * 16;
+    const int64_t pixels = g->out_h * g->out_w;
+    int threads = fastnn_threads_for(2.0 * (double)(g->batch * pixels) *
+                                     (double)(cols * g->out_c));
+    if (threads > g->batch)
+        threads = (int)g->batch;
+    float *wt = fastnn_alloc_floats(g->out_c * width + threads * PIXEL_BLOCK * width);
+    if (!wt)
         return FASTNN_ENOMEM;
-    memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->in_c) * sizeof(float));
-    fastnn_strided kernel_t = {w, g->out_c, 1}; /* W^T: rows (kh,kw,ci), p co */
-    fastnn_gemm_operand wt = {fastnn_pack_strided, &kernel_t};
-    int status = FASTNN_OK;
-    for (int64_t n0 = 0; n0 < g->batch && status == FASTNN_OK; n0 += chunk) {
-        int64_t images = fastnn_min(chunk, g->batch - n0);
-        fastnn_strided dy_rows = {dy + n0 * pixels * g->out_c, g->out_c, 1};
-        fastnn_gemm_operand a = {fastnn_pack_strided, &dy_rows};
-        status = fastnn_gemm(images * pixels, cols, g->out_c, a, wt,
-                             patch_grad, cols, NULL, 0);
-        int threads = fastnn_threads_for((double)(images * pixels * cols));
+    for (int64_t co = 0; co < g->out_c; co++) /* W^T, rows padded with zeros */
+        for (int64_t j = 0; j < width; j++)
+            wt[co * width + j] = j < cols ? w[j * g->out_c + co] : 0.0f;
+    float *tiles = wt + g->out_c * width;
 #pragma omp parallel for num_threads(threads) schedule(static)
-        for (int64_t n = 0; n < images; n++)
-            for (int64_t oh = 0; oh < g->out_h; oh++)
-                for (int64_t ow = 0; ow < g->out_w; ow++) {
-                    const float *src = patch_grad + ((n * g->out_h + oh) * g->out_w + ow) * cols;
-                    for (int64_t kh = 0; kh < g->k_h; kh++)
-                        for (int64_t kw = 0; kw < g->k_w; kw++, src += g->in_c) {
-                            int64_t ih = oh * g->stride_h - g->pad_top + kh;
-                            int64_t iw = ow * g->stride_w - g->pad_left + kw;
-                            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
-                                continue;
-                            float *dst = dx + nhwc_index(g, n0 + n, ih, iw, 0);
-                            for (int64_t ci = 0; ci < g->in_c; ci++)
-                                dst[ci] += src[ci];
-                        }
-                }
-    }
-    fastnn_free_floats(patch_grad);
-    return status;
+    for (int64_t n = 0; n < g->batch; n++)
+        image(wt, dy + n * pixels * g->out_c, dx + n * g->in_h * g->in_w * g->in_c,
+              tiles + fastnn_thread_id() * PIXEL_BLOCK * width, width, g);
+    fastnn_free_floats(wt);
+    return FASTNN_OK;
 }
+#undef PIXEL_BLOCK
 
 /* dx of a pointwise (1x1, stride 1) convolution.  With no padding and no
  * overlap every pixel is one row of a matrix product, and so is its input

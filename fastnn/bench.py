@@ -240,6 +240,8 @@ def canonical_cases():
         # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail
         _conv(64, 28, 1, 6, k=5, padding="same"),
         _conv(64, 28, 1, 6, k=5, padding="same", backward=True, first=True),
+        # its second layer's backward (6 -> 16, 5x5): dx for few input channels (col2im)
+        _conv(64, 14, 6, 16, k=5, backward=True),
         # pointwise (1x1) convolutions' backward (dx on the direct kernel, W^T) and a
         # stride-2 convolution's
         _conv(64, 32, 32, 16, k=1, backward=True), _conv(64, 32, 16, 16, k=1, backward=True),

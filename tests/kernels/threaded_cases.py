@@ -287,8 +287,9 @@ CONV = [
 
 CONV_BACKWARD = [
     # dw and db by the direct kernel (per-thread partial sums), dx by col2im:
-    # a GEMM for the patch gradients, then images scattered back by threads
-    # (from 2·10⁵ patch values: the 33 images of the last case)
+    # threads take whole images, each summing blocks of 16 patch gradients in
+    # an L1 tile and adding them back (from 2·10⁵ flops: the 33 images of the
+    # last case)
     conv_backward_case("direct+col2im", 7, (27, 27), 1, (3, 3), 32),
     conv_backward_case("direct+col2im", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same"),
     conv_backward_case("direct+col2im", 33, (27, 27), 3, (3, 3), 17, padding="same"),
@@ -307,8 +308,14 @@ CONV_BACKWARD = [
     # zero-padded row copies, 5 output channels (dy packed, one partial panel)
     conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 5, padding="same",
                        compute_dx=False),
-    # few input channels: runs of 5·6 = 30 values; dx by col2im
+    # few input channels: runs of 5·6 = 30 values; dx by col2im, LeNet's second
+    # layer: 150 patch values = 4 + 4 + 2 vectors (the last one padded), 100 patches
+    # per image = 6 blocks of 16 and one of 4
     conv_backward_case("in-place-dW+col2im", 9, (28, 28), 6, (5, 5), 16),
+    conv_backward_case("in-place-dW+col2im", 9, (14, 14), 6, (5, 5), 16),
+    # 15 channels: 135 values = 4 + 4 + 1 vectors; 6 patches per image (4 + 2 single)
+    # of a stride-3 window clipped on both sides of the image
+    conv_backward_case("in-place-dW+col2im", 8, (7, 4), 15, (3, 3), 19, (3, 3), "same"),
     conv_backward_case("in-place-dW+col2im", 7, (27, 27), 12, (3, 3), 20, (2, 2), "same"),
     # pointwise: dW in place; dx of stride 1 by the direct kernel on W^T up to 32
     # channels each way (conv2d.c; 16x16 on 9x28x28 above the thread split),
