@@ -19,7 +19,11 @@
  * patches into panels (im2col, or the packing of an implicit GEMM), each
  * tile of MR = 6 rows gets a small table of pointers, one per (tap, row) --
  * the indirection buffer -- and only B, which is small, is packed, once,
- * into panels NR = 16 columns wide, or 32 on the avx512 path.
+ * into panels NR = 16 columns wide, or 32 on the avx512 path.  A tap that
+ * reads only zeros for all MR rows of a tile is left out of its table (the
+ * tile's kept taps carry their index, to find their slice of the panel):
+ * whole tiles on the top and bottom rows of dx's grid, when the
+ * convolution was "valid", skip a third to two thirds of their taps.
  *
  * Micro-kernel: the MR x NR tile is held in 12 vector registers while the
  * reduction runs over all taps and channels: per step, two vectors of B and
