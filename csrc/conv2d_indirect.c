@@ -19,7 +19,11 @@
  * patches into panels (im2col, or the packing of an implicit GEMM), each
  * tile of MR = 6 rows gets a small table of pointers, one per (tap, row) --
  * the indirection buffer -- and only B, which is small, is packed, once,
- * into panels NR = 16 columns wide, or 32 on the avx512 path.
+ * into panels NR = 16 columns wide, or 32 on the avx512 path.  A tap that
+ * reads only zeros for all MR rows of a tile is left out of its table (the
+ * tile's kept taps carry their index, to find their slice of the panel):
+ * whole tiles on the top and bottom rows of dx's grid, when the
+ * convolution was "valid", skip a third to two thirds of their taps.
  *
  * Micro-kernel: the MR x NR tile is held in 12 vector registers while the
  * reduction runs over all taps and channels: per step, two vectors of B and
@@ -68,7 +72,9 @@ FASTNN_INLINE int64_t out_row(const indirect_rows *o, int64_t i)
     return (n * s->out_h + h * s->step_h + s->h0) * s->out_w + w * s->step_w + s->w0;
 }
 
-/* The channel run tap (kh, kw) of row pixel (n, h, w) reads (conv2d.c, top). */
+/* The channel run tap (kh, kw) of row pixel (n, h, w) reads (conv2d.c, top).
+ * Stride 1 (the forward of most layers, and every dx product, by phases
+ * for a strided convolution) needs no division. */
 FASTNN_INLINE const float *tap_run(const indirect_rows *o, int64_t n,
                                    int64_t h, int64_t w, int64_t kh, int64_t kw)
 {
@@ -80,43 +86,66 @@ FASTNN_INLINE const float *tap_run(const indirect_rows *o, int64_t n,
             return o->zeros;
         return o->src + ((n * g->in_h + ih) * g->in_w + iw) * g->in_c;
     }
-    int64_t th = h + g->pad_top - kh, tw = w + g->pad_left - kw;
-    if (th < 0 || tw < 0 || th % g->stride_h || tw % g->stride_w)
+    int64_t oh = h + g->pad_top - kh, ow = w + g->pad_left - kw;
+    if (oh < 0 || ow < 0)
         return o->zeros;
-    int64_t oh = th / g->stride_h, ow = tw / g->stride_w;
+    if (g->stride_h != 1 || g->stride_w != 1) {
+        if (oh % g->stride_h || ow % g->stride_w)
+            return o->zeros;
+        oh /= g->stride_h;
+        ow /= g->stride_w;
+    }
     if (oh >= g->out_h || ow >= g->out_w)
         return o->zeros;
     return o->src + ((n * g->out_h + oh) * g->out_w + ow) * g->out_c;
 }
 
 /* The indirection buffer of the tile starting at row i0: run[t * MR + r]
- * for tap t and row r (rows past the last pixel read zeros). */
-FASTNN_INLINE void fill_runs(const indirect_rows *o, int64_t i0, int64_t rows,
-                             const float **run)
+ * for the t-th tap that reaches a pixel of the tile and row r (rows past
+ * the last pixel, or a tap in the padding, read zeros), and tap[t] its
+ * index (kh * k_w + kw).  A tap that reads zeros for every row of the tile
+ * is left out: its products are all zero, and on the borders of a small
+ * grid (dx of a "valid" convolution: 13 x 13 pixels from 11 x 11) they
+ * are a large share of the work.  Returns the number of taps kept. */
+FASTNN_INLINE int64_t fill_runs(const indirect_rows *o, int64_t i0, int64_t rows,
+                                const float **run, int64_t *tap)
 {
     const fastnn_conv2d_geom *g = o->g;
-    for (int64_t r = 0; r < MR; r++) {
-        int64_t i = i0 + r;
-        int64_t w = i % o->grid_w, h = (i / o->grid_w) % o->grid_h;
-        int64_t n = i / (o->grid_w * o->grid_h);
-        for (int64_t kh = 0, t = 0; kh < g->k_h; kh++)
-            for (int64_t kw = 0; kw < g->k_w; kw++, t++)
-                run[t * MR + r] = i < rows ? tap_run(o, n, h, w, kh, kw) : o->zeros;
+    int64_t pn[MR], ph[MR], pw[MR]; /* the rows' pixels (n, h, w) */
+    for (int64_t r = 0, i = i0; r < MR; r++, i++) {
+        pw[r] = i % o->grid_w;
+        ph[r] = (i / o->grid_w) % o->grid_h;
+        pn[r] = i / (o->grid_w * o->grid_h);
     }
+    int64_t kept = 0;
+    for (int64_t kh = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int any = 0;
+            for (int64_t r = 0; r < MR; r++) {
+                const float *p = i0 + r < rows ? tap_run(o, pn[r], ph[r], pw[r], kh, kw)
+                                               : o->zeros;
+                run[kept * MR + r] = p;
+                any |= p != o->zeros;
+            }
+            tap[kept] = kh * g->k_w + kw;
+            kept += any;
+        }
+    return kept;
 }
 
-/* tile (MR x 16 * vectors, row-major; 1 or 2 vectors) = sum over taps of
- * run[t][r] . panel slice t, with 16-wide vectors (AVX-512) on panels
- * NR_AVX512 columns wide.  The micro-kernels of gemm.h's shape, with two
- * differences.  A's rows are six pointers into the image, one per row and
- * tap, not a packed panel: each kernel copies a tap's six into locals
- * r0..r5 and writes the six rows out, so that they stay in registers
- * (tiles of 12 or 16 rows ran 5-15 % slower for want of them, top of
- * file).  And on avx512 the tile is 6 x 32 (two
- * 16-wide vectors per row, 12 accumulators as on avx2), not gemm.c's
- * 16 x 16: 16 rows would need 16 pointers. */
-FASTNN_INLINE void micro_kernel_v16(const float *const *run, int64_t taps,
-                                    int64_t len, const float *restrict panel,
+/* tile (MR x 16 * vectors, row-major; 1 or 2 vectors) = sum over the kept
+ * taps t of run[t][r] . panel slice tap[t] (len rows), with 16-wide vectors
+ * (AVX-512) on panels NR_AVX512 columns wide.  The micro-kernels of gemm.h's
+ * shape, with two differences.  A's rows are six pointers into the image,
+ * one per row and tap, not a packed panel: each kernel copies a tap's six
+ * into locals r0..r5 and writes the six rows out, so that they stay in
+ * registers (tiles of 12 or 16 rows ran 5-15 % slower for want of them, top
+ * of file).  And on avx512 the tile is 6 x 32 (two 16-wide vectors per row,
+ * 12 accumulators as on avx2), not gemm.c's 16 x 16: 16 rows would need 16
+ * pointers. */
+FASTNN_INLINE void micro_kernel_v16(const float *const *run, const int64_t *tap,
+                                    int64_t taps, int64_t len,
+                                    const float *restrict panel0,
                                     float *restrict tile, int vectors)
 {
     fastnn_v16 acc[MR][2];
@@ -125,6 +154,7 @@ FASTNN_INLINE void micro_kernel_v16(const float *const *run, int64_t taps,
     for (int64_t t = 0; t < taps; t++, run += MR) {
         const float *r0 = run[0], *r1 = run[1], *r2 = run[2];
         const float *r3 = run[3], *r4 = run[4], *r5 = run[5];
+        const float *panel = panel0 + tap[t] * len * NR_AVX512;
         for (int64_t p = 0; p < len; p++, panel += NR_AVX512) {
             for (int v = 0; v < vectors; v++) {
                 fastnn_v16 b;
@@ -143,10 +173,11 @@ FASTNN_INLINE void micro_kernel_v16(const float *const *run, int64_t taps,
             memcpy(tile + r * NR_AVX512 + 16 * v, &acc[r][v], sizeof acc[r][v]);
 }
 
-/* tile (MR x NR, row-major) = sum over taps of run[t][r] . panel slice t,
- * with 8-wide vectors (AVX2). */
-FASTNN_INLINE void micro_kernel_v8(const float *const *run, int64_t taps,
-                                   int64_t len, const float *restrict panel,
+/* tile (MR x NR, row-major) = sum over the kept taps t of run[t][r] .
+ * panel slice tap[t], with 8-wide vectors (AVX2). */
+FASTNN_INLINE void micro_kernel_v8(const float *const *run, const int64_t *tap,
+                                   int64_t taps, int64_t len,
+                                   const float *restrict panel0,
                                    float *restrict tile)
 {
     fastnn_v8 acc[MR][2];
@@ -154,6 +185,7 @@ FASTNN_INLINE void micro_kernel_v8(const float *const *run, int64_t taps,
     for (int64_t t = 0; t < taps; t++, run += MR) {
         const float *r0 = run[0], *r1 = run[1], *r2 = run[2];
         const float *r3 = run[3], *r4 = run[4], *r5 = run[5];
+        const float *panel = panel0 + tap[t] * len * NR;
         for (int64_t p = 0; p < len; p++, panel += NR) {
             fastnn_v8 b0, b1;
             memcpy(&b0, panel, sizeof b0);
@@ -171,16 +203,17 @@ FASTNN_INLINE void micro_kernel_v8(const float *const *run, int64_t taps,
 
 /* The same tile with 4-wide vectors (SSE2, NEON): the 16 columns take two
  * passes of 8, so the 12 accumulators still fit in 16 registers. */
-FASTNN_INLINE void micro_kernel_v4(const float *const *run, int64_t taps,
-                                   int64_t len, const float *restrict panel,
+FASTNN_INLINE void micro_kernel_v4(const float *const *run, const int64_t *tap,
+                                   int64_t taps, int64_t len,
+                                   const float *restrict panel,
                                    float *restrict tile)
 {
     for (int half = 0; half < NR; half += 8) {
         fastnn_v4 acc[MR][2];
         memset(acc, 0, sizeof acc);
         const float *const *rt = run;
-        const float *b = panel + half;
         for (int64_t t = 0; t < taps; t++, rt += MR) {
+            const float *b = panel + tap[t] * len * NR + half;
             const float *r0 = rt[0], *r1 = rt[1], *r2 = rt[2];
             const float *r3 = rt[3], *r4 = rt[4], *r5 = rt[5];
             for (int64_t p = 0; p < len; p++, b += NR) {
@@ -206,24 +239,24 @@ FASTNN_INLINE void micro_kernel_v4(const float *const *run, int64_t taps,
 FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
                              int64_t rows, const float *packed, int64_t n,
                              const float *bias, int relu, float *out,
-                             const float **run, int width)
+                             const float **run, int64_t *tap, int width)
 {
-    const int64_t taps = o->g->k_h * o->g->k_w, k = taps * o->channels;
+    const int64_t k = o->g->k_h * o->g->k_w * o->channels;
     const int64_t nr_max = width == 16 ? NR_AVX512 : NR;
     float tile[MR * NR_AVX512] __attribute__((aligned(64)));
     for (int64_t i = i0; i < i1; i += MR) {
-        fill_runs(o, i, rows, run);
+        int64_t taps = fill_runs(o, i, rows, run, tap);
         int64_t mr = fastnn_min(MR, rows - i);
         for (int64_t j = 0; j < n; j += nr_max) {
             int64_t nr = fastnn_min(nr_max, n - j);
             if (width == 16 && nr > 16)
-                micro_kernel_v16(run, taps, o->channels, packed + j * k, tile, 2);
+                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 2);
             else if (width == 16)
-                micro_kernel_v16(run, taps, o->channels, packed + j * k, tile, 1);
+                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 1);
             else if (width == 8)
-                micro_kernel_v8(run, taps, o->channels, packed + j * k, tile);
+                micro_kernel_v8(run, tap, taps, o->channels, packed + j * k, tile);
             else
-                micro_kernel_v4(run, taps, o->channels, packed + j * k, tile);
+                micro_kernel_v4(run, tap, taps, o->channels, packed + j * k, tile);
             for (int64_t r = 0; r < mr; r++) {
                 float *dst = out + out_row(o, i + r) * n + j;
                 for (int64_t c = 0; c < nr; c++) {
@@ -237,14 +270,14 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
 
 typedef void (*rows_fn)(const indirect_rows *, int64_t, int64_t, int64_t,
                         const float *, int64_t, const float *, int, float *,
-                        const float **);
+                        const float **, int64_t *);
 
 static void tile_rows_generic(const indirect_rows *o, int64_t i0, int64_t i1,
                               int64_t rows, const float *packed, int64_t n,
                               const float *bias, int relu, float *out,
-                              const float **run)
+                              const float **run, int64_t *tap)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 4);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, tap, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -252,9 +285,9 @@ FASTNN_TARGET_AVX2
 static void tile_rows_avx2(const indirect_rows *o, int64_t i0, int64_t i1,
                            int64_t rows, const float *packed, int64_t n,
                            const float *bias, int relu, float *out,
-                           const float **run)
+                           const float **run, int64_t *tap)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 8);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, tap, 8);
 }
 #endif
 
@@ -263,9 +296,9 @@ FASTNN_TARGET_AVX512
 static void tile_rows_avx512(const indirect_rows *o, int64_t i0, int64_t i1,
                              int64_t rows, const float *packed, int64_t n,
                              const float *bias, int relu, float *out,
-                             const float **run)
+                             const float **run, int64_t *tap)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, 16);
+    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, tap, 16);
 }
 #endif
 
@@ -312,14 +345,16 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
         const float **run = malloc((size_t)(taps * MR) * sizeof *run);
-        if (!run) {
+        int64_t *tap = malloc((size_t)taps * sizeof *tap);
+        if (!run || !tap) {
 #pragma omp atomic write
             status = FASTNN_ENOMEM;
         } else {
             body(&o, tiles * t / team * MR, fastnn_min(tiles * (t + 1) / team * MR, rows),
-                 rows, packed, n, bias, relu, out, run);
-            free(run);
+                 rows, packed, n, bias, relu, out, run, tap);
         }
+        free(run);
+        free(tap);
     }
     fastnn_free_floats(packed);
     fastnn_free_floats(zeros);

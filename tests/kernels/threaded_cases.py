@@ -330,6 +330,9 @@ CONV_BACKWARD = [
     conv_backward_case("phases", 9, (25, 23), 20, (3, 3), 24, (2, 2), "valid"),
     # stride 3 over a 2x2 kernel: phases without taps (their pixels get zeros)
     conv_backward_case("phases", 9, (26, 25), 16, (2, 2), 24, (3, 3), "same"),
+    # dx of a "valid" convolution, 13 x 13 from 11 x 11: tiles of 6 pixels leave out
+    # the taps that read only padding, and straddle the threads' row ranges
+    conv_backward_case("indirect", 17, (13, 13), 32, (3, 3), 33, compute_dw=False),
 ]
 
 POOLED = [
