@@ -37,12 +37,18 @@
  *
  * Naive: column by column, one pass per sum, everything in double.
  * Fast: row by row, so every pass streams the matrix once in memory order
- * with the channel loop innermost (contiguous, vectorised).  The rows are
- * cut into blocks fixed by the problem (fastnn_parts_for), each with its own
+ * with the channel loop innermost (contiguous, vectorised: 32 channels are
+ * two AVX-512 vectors of floats, four of doubles).  The rows are cut into
+ * blocks fixed by the problem (fastnn_parts_for), each with its own
  * per-channel partial sums (double, so 100,000 rows lose no precision),
  * added up in block order at the end: the same numbers on any number of
- * threads.  The variance is a second pass over the centred values (no
- * cancellation from E[x^2]-E[x]^2).
+ * threads.  Every pass has a generic, an AVX2 and an AVX-512 variant.
+ *
+ * Memory traffic, the bound of every pass (n floats per array): the
+ * statistics read x once (mean and variance from the same pass of sums
+ * shifted by the first row, see fastnn_batch_norm_stats), the apply reads x
+ * and writes y; the backward's sums read x, dy (and the ReLU's output), its
+ * dx pass reads them again and writes dx.
  */
 #include <stdlib.h>
 
