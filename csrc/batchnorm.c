@@ -37,12 +37,18 @@
  *
  * Naive: column by column, one pass per sum, everything in double.
  * Fast: row by row, so every pass streams the matrix once in memory order
- * with the channel loop innermost (contiguous, vectorised).  The rows are
- * cut into blocks fixed by the problem (fastnn_parts_for), each with its own
+ * with the channel loop innermost (contiguous, vectorised: 32 channels are
+ * two AVX-512 vectors of floats, four of doubles).  The rows are cut into
+ * blocks fixed by the problem (fastnn_parts_for), each with its own
  * per-channel partial sums (double, so 100,000 rows lose no precision),
  * added up in block order at the end: the same numbers on any number of
- * threads.  The variance is a second pass over the centred values (no
- * cancellation from E[x^2]-E[x]^2).
+ * threads.  Every pass has a generic, an AVX2 and an AVX-512 variant.
+ *
+ * Memory traffic, the bound of every pass (n floats per array): the
+ * statistics read x once (mean and variance from the same pass of sums
+ * shifted by the first row, see fastnn_batch_norm_stats), the apply reads x
+ * and writes y; the backward's sums read x, dy (and the ReLU's output), its
+ * dx pass reads them again and writes dx.
  */
 #include <stdlib.h>
 
@@ -143,52 +149,6 @@ static int threads_for_rows(int64_t rows, int64_t channels)
 static int parts_for_rows(int64_t rows, int64_t channels)
 {
     return fastnn_parts_for(rows, 2.0 * (double)(rows * channels));
-}
-
-int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
-                            double *mean, double *var)
-{
-    int parts = parts_for_rows(rows, channels);
-    int threads = (int)fastnn_min(threads_for_rows(rows, channels), parts);
-    double *part = partials(parts, 1, channels);
-    double *total = malloc((size_t)channels * sizeof(double));
-    if (part == NULL || total == NULL) {
-        free(part);
-        free(total);
-        return FASTNN_ENOMEM;
-    }
-    /* pass 1: column sums -> mean; pass 2: centred squares -> variance */
-    for (int pass = 0; pass < 2; pass++) {
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (int p = 0; p < parts; p++) {
-            double *acc = part + p * channels;
-            for (int64_t c = 0; c < channels; c++)
-                acc[c] = 0.0;
-            for (int64_t r = rows * p / parts; r < rows * (p + 1) / parts; r++) {
-                const float *row = x + r * channels;
-                if (pass == 0) {
-                    for (int64_t c = 0; c < channels; c++)
-                        acc[c] += row[c];
-                } else {
-                    for (int64_t c = 0; c < channels; c++) {
-                        double d = row[c] - total[c];
-                        acc[c] += d * d;
-                    }
-                }
-            }
-        }
-        reduce_partials(part, parts, channels, channels, total);
-        for (int64_t c = 0; c < channels; c++) {
-            total[c] /= (double)rows;
-            if (pass == 0)
-                mean[c] = total[c];
-            else
-                var[c] = total[c];
-        }
-    }
-    free(part);
-    free(total);
-    return FASTNN_OK;
 }
 
 /* v as hi + lo, two floats: hi = (float)v, lo the rest rounded to float. */
@@ -293,6 +253,13 @@ static void rows_avx2(const float *x, const float *dy, float *out,
 {
     rows_pass(x, dy, out, k, r0, r1);
 }
+
+FASTNN_TARGET_AVX512
+static void rows_avx512(const float *x, const float *dy, float *out,
+                        const row_constants *k, int64_t r0, int64_t r1)
+{
+    rows_pass(x, dy, out, k, r0, r1);
+}
 #endif
 
 /* One elementwise pass, rows split by the team that started. */
@@ -301,7 +268,9 @@ static void run_rows(const float *x, const float *dy, float *out,
 {
     rows_fn body = rows_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        body = rows_avx512;
+    else if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
         body = rows_avx2;
 #endif
     int threads = threads_for_rows(rows, k->channels);
@@ -333,13 +302,30 @@ int fastnn_batch_norm_apply(const float *x, int64_t rows, int64_t channels,
     return FASTNN_OK;
 }
 
+/* One pass of the statistics over rows [r0, r1): per channel, the sum of
+ * d = x - shift and of d * d, in double (shift = the first row, exact in
+ * double, so d is too). */
+FASTNN_INLINE void shifted_sums(const float *restrict x, const double *restrict shift,
+                                int64_t channels, int64_t r0, int64_t r1,
+                                double *restrict acc, double *restrict acc_sq)
+{
+    for (int64_t r = r0; r < r1; r++) {
+        const float *row = x + r * channels;
+        for (int64_t c = 0; c < channels; c++) {
+            double d = (double)row[c] - shift[c];
+            acc[c] += d;
+            acc_sq[c] += d * d;
+        }
+    }
+}
+
 /* The backward pass's sums over rows [r0, r1): acc_dy += g, acc_dyx += g *
  * (x - mean), g = dy masked by relu_y > 0 when relu_y is given (callers pass
  * NULL as a constant, so the unmasked loop has no test in it). */
-FASTNN_INLINE void sum_rows(const float *restrict x, const float *restrict dy,
-                            const float *restrict relu_y, const double *restrict mean,
-                            int64_t channels, int64_t r0, int64_t r1,
-                            double *restrict acc_dy, double *restrict acc_dyx)
+FASTNN_INLINE void gradient_sums(const float *restrict x, const float *restrict dy,
+                                 const float *restrict relu_y, const double *restrict mean,
+                                 int64_t channels, int64_t r0, int64_t r1,
+                                 double *restrict acc_dy, double *restrict acc_dyx)
 {
     for (int64_t r = r0; r < r1; r++) {
         const float *g = dy + r * channels, *in = x + r * channels;
@@ -359,37 +345,124 @@ FASTNN_INLINE void sum_rows(const float *restrict x, const float *restrict dy,
     }
 }
 
+/* Which sums a pass of sum_rows takes: the statistics, or the backward's. */
+typedef struct {
+    const float *x, *dy, *relu_y;  /* dy == NULL: the statistics */
+    const double *centre;          /* shift (statistics) or mean (backward) */
+    int64_t channels;
+} sum_inputs;
+
+FASTNN_INLINE void sum_rows(const sum_inputs *in, int64_t r0, int64_t r1,
+                            double *first, double *second)
+{
+    if (in->dy == NULL)
+        shifted_sums(in->x, in->centre, in->channels, r0, r1, first, second);
+    else if (in->relu_y)
+        gradient_sums(in->x, in->dy, in->relu_y, in->centre, in->channels, r0, r1,
+                      first, second);
+    else
+        gradient_sums(in->x, in->dy, NULL, in->centre, in->channels, r0, r1,
+                      first, second);
+}
+
+typedef void (*sums_fn)(const sum_inputs *, int64_t, int64_t, double *, double *);
+
+static void sums_generic(const sum_inputs *in, int64_t r0, int64_t r1, double *first,
+                         double *second)
+{
+    sum_rows(in, r0, r1, first, second);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void sums_avx2(const sum_inputs *in, int64_t r0, int64_t r1, double *first,
+                      double *second)
+{
+    sum_rows(in, r0, r1, first, second);
+}
+
+FASTNN_TARGET_AVX512
+static void sums_avx512(const sum_inputs *in, int64_t r0, int64_t r1, double *first,
+                        double *second)
+{
+    sum_rows(in, r0, r1, first, second);
+}
+#endif
+
+/* Both per-channel sums of a pass over all rows: each block of rows (fixed
+ * by the problem) into its own zeroed partials, then added in block order
+ * into first[c] and second[c].  Returns FASTNN_ENOMEM or FASTNN_OK. */
+static int sum_blocks(const sum_inputs *in, int64_t rows, double *first, double *second)
+{
+    const int64_t channels = in->channels;
+    int parts = parts_for_rows(rows, channels);
+    int threads = (int)fastnn_min(threads_for_rows(rows, channels), parts);
+    double *part = partials(parts, 2, channels);
+    if (part == NULL)
+        return FASTNN_ENOMEM;
+    sums_fn body = sums_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        body = sums_avx512;
+    else if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+        body = sums_avx2;
+#endif
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int p = 0; p < parts; p++) {
+        double *acc = part + 2 * p * channels;
+        body(in, rows * p / parts, rows * (p + 1) / parts, acc, acc + channels);
+    }
+    reduce_partials(part, parts, 2 * channels, channels, first);
+    reduce_partials(part + channels, parts, 2 * channels, channels, second);
+    free(part);
+    return FASTNN_OK;
+}
+
+/* One pass: with s = sum (x - shift), q = sum (x - shift)^2 over the n rows,
+ * mean = shift + s / n and var = q / n - (s / n)^2.  The shift is a value of
+ * the column, so s / n is of the order of the spread, not of the mean: no
+ * cancellation worth the name (the float64 error of var is ~1e-16 times
+ * (1 + ((mean - shift) / std)^2) relative). */
+int fastnn_batch_norm_stats(const float *x, int64_t rows, int64_t channels,
+                            double *mean, double *var)
+{
+    double *shift = malloc(3 * (size_t)channels * sizeof(double));
+    if (shift == NULL)
+        return FASTNN_ENOMEM;
+    double *sum = shift + channels, *squares = sum + channels;
+    for (int64_t c = 0; c < channels; c++)
+        shift[c] = x[c];
+    sum_inputs in = {x, NULL, NULL, shift, channels};
+    int status = sum_blocks(&in, rows, sum, squares);
+    if (status == FASTNN_OK) {
+        for (int64_t c = 0; c < channels; c++) {
+            double m = sum[c] / (double)rows, v = squares[c] / (double)rows - m * m;
+            mean[c] = shift[c] + m;
+            var[c] = v > 0.0 ? v : 0.0;
+        }
+    }
+    free(shift);
+    return status;
+}
+
 int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                int64_t channels, const double *mean,
                                const float *inv_std, const float *gamma,
                                int batch_stats, const float *relu_y, float *dx,
                                float *dgamma, float *dbeta)
 {
-    int parts = parts_for_rows(rows, channels);
-    int threads = threads_for_rows(rows, channels);
-    double *part = partials(parts, 2, channels);
     double *sums = malloc(2 * (size_t)channels * sizeof(double));
     float *k = malloc(5 * (size_t)channels * sizeof(float));
-    if (part == NULL || sums == NULL || k == NULL) {
-        free(part);
+    /* pass 1: sum dy and sum dy*(x - mean), per block of rows (dy masked
+     * by the ReLU's output when relu_y is given) */
+    sum_inputs in = {x, dy, relu_y, mean, channels};
+    if (sums == NULL || k == NULL
+            || sum_blocks(&in, rows, sums, sums + channels) != FASTNN_OK) {
         free(sums);
         free(k);
         return FASTNN_ENOMEM;
     }
-    /* pass 1: sum dy and sum dy*(x - mean), per block of rows (dy masked
-     * by the ReLU's output when relu_y is given) */
-#pragma omp parallel for num_threads((int)fastnn_min(threads, parts)) schedule(static)
-    for (int p = 0; p < parts; p++) {
-        double *acc_dy = part + 2 * p * channels, *acc_dyx = acc_dy + channels;
-        int64_t r0 = rows * p / parts, r1 = rows * (p + 1) / parts;
-        if (relu_y)
-            sum_rows(x, dy, relu_y, mean, channels, r0, r1, acc_dy, acc_dyx);
-        else
-            sum_rows(x, dy, NULL, mean, channels, r0, r1, acc_dy, acc_dyx);
-    }
     double *sum_dy = sums, *sum_dy_xhat = sums + channels;
-    reduce_partials(part, parts, 2 * channels, channels, sum_dy);
-    reduce_partials(part + channels, parts, 2 * channels, channels, sum_dy_xhat);
     for (int64_t c = 0; c < channels; c++) {
         sum_dy_xhat[c] *= inv_std[c];
         dbeta[c] = (float)sum_dy[c];
@@ -417,7 +490,6 @@ int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
         row_constants rk = {channels, a, x_hi, ab, g_hi, d, 0, relu_y};
         run_rows(x, dy, dx, &rk, rows);
     }
-    free(part);
     free(sums);
     free(k);
     return FASTNN_OK;

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import fastnn
 from fastnn.kernels import batch_norm, batch_norm_backward, batch_norm_stats, reference
 
-from conftest import NATIVE_IMPLS, each_impl, f64, numerical_gradient, seeds
+from conftest import NATIVE_IMPLS, each_impl, f64, numerical_gradient, seeds, simd_path
 
 EPS = 1e-3
 
@@ -149,6 +149,27 @@ def test_large_mean_against_small_spread_keeps_float32_precision(impl, offset, r
         assert relative_error(dx, edx) <= 1e-5
     else:  # one row, its own statistics: x_hat and dx are exactly 0
         assert np.all(dx == 0) and np.all(dgamma == 0)
+
+
+@pytest.mark.parametrize("impl", NATIVE_IMPLS)
+@pytest.mark.parametrize("simd", ["avx512", "avx2", "generic"])
+@pytest.mark.parametrize("outlier", [0.0, 1e2, 1e4])
+def test_statistics_survive_an_outlier_in_the_first_row(impl, simd, outlier):
+    """The fast statistics take one pass of sums shifted by the first row
+    (csrc/batchnorm.c): var = E[(x - x0)^2] - E[x - x0]^2, in float64.  The
+    shift must come out exactly and cancel only (x0 - mean)^2 / var times
+    float64 rounding: a first row 10,000 standard deviations from a mean of
+    10,000 still leaves the variance within 1e-6 (relative) of float64
+    NumPy's two-pass one.  Shifting by 0 instead (E[x^2] - E[x]^2) misses
+    it by 3e-3."""
+    rng = np.random.default_rng(5)
+    x = (1e4 + 0.01 * rng.standard_normal((3000, 6))).astype(np.float32)
+    x[0] = 1e4 + 0.01 * outlier
+    with simd_path(simd):
+        mean, var = batch_norm_stats(x, impl=impl)
+    ref = f64(x)
+    assert np.abs(mean - ref.mean(axis=0)).max() <= 1e-12 * 1e4
+    assert relative_error(var, ref.var(axis=0)) <= 1e-6
 
 
 def test_two_threads_match_one(restore_threads):
