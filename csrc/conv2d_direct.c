@@ -370,11 +370,12 @@ FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_c
     }
 }
 
-FASTNN_INLINE void add_v8(float *out, fastnn_v8 v)
+/* out[0..8) += *v (by pointer: a vector argument changes the ABI) */
+FASTNN_INLINE void add_v8(float *out, const fastnn_v8 *v)
 {
     fastnn_v8 old;
     memcpy(&old, out, sizeof old);
-    old += v;
+    old += *v;
     memcpy(out, &old, sizeof old);
 }
 
@@ -407,7 +408,7 @@ FASTNN_INLINE void block_sums(const patch_row *patch, const float *d, int64_t co
     for (int q = 0; q < KB; q++) /* (q < KB, not kb: s stays in registers) */
         if (q < kb)
             for (int v = 0; v < NV; v++)
-                add_v8(acc + (k0 + q) * cp + c + 8 * v, s[q][v]);
+                add_v8(acc + (k0 + q) * cp + c + 8 * v, &s[q][v]);
 }
 
 /* acc[k][c] += sum over the block's `count` pixels p of patch[p][k] d[p][c],
