@@ -27,20 +27,7 @@ import numpy as np
 
 import fastnn
 from fastnn.kernels import conv2d, conv2d_backward, matmul
-from fastnn.runtime import SIMD_PATHS, get_simd_path, set_simd_path
-
-
-def runnable_paths():
-    """The vector paths (not "generic") this CPU runs, best first."""
-    before, paths = get_simd_path(), []
-    for path in SIMD_PATHS[:-1]:
-        try:
-            set_simd_path(path)
-            paths.append(path)
-        except ValueError:
-            pass
-    set_simd_path(before)
-    return paths
+from fastnn.runtime import runnable_simd_paths, set_simd_path
 
 
 def openblas_kernel():
@@ -137,7 +124,7 @@ def main():
         threadpool_limits(args.threads)
     except ImportError:
         pass
-    paths = runnable_paths()
+    paths = [path for path in runnable_simd_paths() if path != "generic"]
     print(f"threads {args.threads}, {args.rounds} rounds, "
           f"{'thread CPU time' if args.cpu_time else 'wall time'}; "
           f"NumPy's BLAS: {openblas_kernel()}")

@@ -67,6 +67,19 @@ def set_simd_path(name):
         raise ValueError(f"set_simd_path: this CPU cannot run the {name!r} path")
 
 
+def runnable_simd_paths():
+    """The paths of SIMD_PATHS this CPU can run, best first ("generic" always)."""
+    before, paths = get_simd_path(), []
+    for path in SIMD_PATHS:
+        try:
+            set_simd_path(path)
+            paths.append(path)
+        except ValueError:
+            pass
+    set_simd_path(before)
+    return paths
+
+
 def get_simd_path():
     """The instruction-set path the fast kernels dispatch to: one of SIMD_PATHS.
 

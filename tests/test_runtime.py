@@ -205,3 +205,17 @@ def test_omp_wait_policy_defaults_to_passive_but_a_user_setting_wins(given, expe
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, check=True)
     assert result.stdout.strip() == expected
+
+
+def test_runnable_simd_paths_lists_what_set_simd_path_accepts():
+    """Best first, "generic" always, each one settable, and the path in use is kept."""
+    before = get_simd_path()
+    paths = fastnn.runtime.runnable_simd_paths()
+    assert get_simd_path() == before
+    assert paths[-1] == "generic" and paths == [p for p in SIMD_PATHS if p in paths]
+    assert before in paths
+    for path in SIMD_PATHS:
+        if path not in paths:
+            with pytest.raises(ValueError, match="cannot run"):
+                set_simd_path(path)
+    set_simd_path(before)

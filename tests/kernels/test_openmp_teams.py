@@ -23,9 +23,10 @@ import numpy as np
 import pytest
 
 import fastnn
+from fastnn.runtime import runnable_simd_paths
 
 import threaded_cases
-from threaded_cases import CALLS, CASES, available_simd_paths, outputs_of, run_all, same_bits
+from threaded_cases import CALLS, CASES, outputs_of, run_all, same_bits
 
 ENVIRONMENTS = {
     "OMP_DYNAMIC=true": {"OMP_DYNAMIC": "true"},
@@ -66,7 +67,7 @@ def run_in_fresh_process(settings, out):
 
 def runs():
     """(SIMD path, call, case) of every run."""
-    return [(simd, call, case) for simd in available_simd_paths() for call in CALLS
+    return [(simd, call, case) for simd in runnable_simd_paths() for call in CALLS
             for case in CASES]
 
 

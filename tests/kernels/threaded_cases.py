@@ -35,7 +35,7 @@ import fastnn
 from fastnn import kernels
 from fastnn.kernels import reference
 from fastnn.kernels.geometry import Window2D
-from fastnn.runtime import SIMD_PATHS, get_simd_path, set_simd_path
+from fastnn.runtime import get_simd_path, runnable_simd_paths, set_simd_path
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -691,19 +691,6 @@ assert len({case.name for case in CASES}) == len(CASES), "case names must be uni
 
 # ---- running every case (the subprocess of tests/kernels/test_openmp_teams.py) ----------------
 
-def available_simd_paths():
-    """The SIMD paths this CPU can run."""
-    before, paths = get_simd_path(), []
-    for path in SIMD_PATHS:
-        try:
-            set_simd_path(path)
-            paths.append(path)
-        except ValueError:
-            pass
-    set_simd_path(before)
-    return paths
-
-
 CALLS = (1, 2)
 
 
@@ -717,7 +704,7 @@ def run_all(threads=2):
     fastnn.set_num_threads(threads)
     before, results = get_simd_path(), {}
     try:
-        for simd in available_simd_paths():
+        for simd in runnable_simd_paths():
             set_simd_path(simd)
             for call in CALLS:
                 for case in CASES:
