@@ -28,7 +28,7 @@ ONNX's layouts::
                         pads and output_padding giving Keras's output size
     MaxPooling1D/2D/3D  MaxPool (padded cells never win)
     AveragePooling1D/2D/3D  AveragePool, count_include_pad=0 (padded cells never count)
-    GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D
+    GlobalAveragePooling1D/2D/3D, GlobalMaxPooling1D/2D/3D
                         GlobalAveragePool, GlobalMaxPool (+ Flatten without keepdims)
     BatchNormalization  BatchNormalization with the moving mean and variance
     UpSampling2D        Resize: nearest (asymmetric, floor) or linear (half_pixel,
@@ -444,8 +444,10 @@ CONVERTERS = {
     layers.AveragePooling3D: _pooling("AveragePool", count_include_pad=0),
     layers.GlobalAveragePooling1D: _global_pooling("GlobalAveragePool"),
     layers.GlobalAveragePooling2D: _global_pooling("GlobalAveragePool"),
+    layers.GlobalAveragePooling3D: _global_pooling("GlobalAveragePool"),
     layers.GlobalMaxPooling1D: _global_pooling("GlobalMaxPool"),
     layers.GlobalMaxPooling2D: _global_pooling("GlobalMaxPool"),
+    layers.GlobalMaxPooling3D: _global_pooling("GlobalMaxPool"),
     layers.BatchNormalization: _batch_normalization, layers.UpSampling2D: _upsampling2d,
     layers.Flatten: _flatten, layers.Reshape: _reshape, layers.Activation: _activation_layer,
     layers.Dropout: _identity_at_inference, layers.RandomFlip: _identity_at_inference,

@@ -8,8 +8,9 @@ from .conv2d_transpose import Conv2DTranspose
 from .conv3d import Conv3D
 from .dense import Dense
 from .dropout import Dropout
-from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                             GlobalMaxPooling2D)
+from .global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                             GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                             GlobalMaxPooling3D)
 from .gru import GRU
 from .input_layer import Input, InputLayer
 from .lstm import LSTM
@@ -33,6 +34,7 @@ MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool3D, GlobalMaxPool3D = GlobalAveragePooling3D, GlobalMaxPooling3D
 
 __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
            "Conv2DTranspose", "Convolution2D", "Convolution2DTranspose", "Dense", "Dropout",
@@ -41,8 +43,10 @@ __all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", 
            "RandomTranslation", "RandomZoom", "Reshape", "SimpleRNN", "UpSampling2D"]
 __all__ += ["AveragePooling1D", "AveragePooling3D", "AvgPool1D", "AvgPool3D", "Conv1D",
             "Conv3D", "Convolution1D", "Convolution3D", "GlobalAveragePooling1D",
-            "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
-            "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "MaxPool1D",
+            "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool1D",
+            "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+            "GlobalMaxPool3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+            "MaxPool1D",
             "MaxPool3D", "MaxPooling1D", "MaxPooling3D"]
 
 

@@ -1,7 +1,8 @@
 """Global max and average pooling: one number per channel (course, chapter 27).
 
 A global pool is a pool whose window is the whole input: (batch, steps,
-channels) or (batch, height, width, channels) becomes (batch, channels).
+channels), (batch, height, width, channels) or (batch, depth, height,
+width, channels) becomes (batch, channels).
 In front of the classifier it replaces Flatten: a Dense layer after it has
 channels x units weights whatever the image size, instead of
 height x width x channels x units.
@@ -24,12 +25,12 @@ class GlobalPooling(Layer):
     Args:
         data_format: "channels_last" (or None) only: fastnn's layout.
         keepdims: False gives (batch, channels); True keeps the pooled axes
-            with length 1, (batch, 1, channels) or (batch, 1, 1, channels).
+            with length 1, e.g. (batch, 1, channels) or (batch, 1, 1, channels).
 
     Input shape: (batch, *pooled axes, channels).
     """
 
-    rank = None  # how many axes are pooled away: 1 or 2
+    rank = None  # how many axes are pooled away: 1, 2 or 3
     _x = BackwardCache("the input: its shape, and for max where the maxima are")
     _pooled = BackwardCache("the output with the pooled axes kept: the maxima to find again")
 
@@ -43,7 +44,7 @@ class GlobalPooling(Layer):
 
     @property
     def axes(self):
-        """The pooled axes of the input: (1,) or (1, 2)."""
+        """The pooled axes of the input: (1,), (1, 2) or (1, 2, 3)."""
         return tuple(range(1, self.rank + 1))
 
     def compute_output_shape(self, input_shape):
@@ -102,6 +103,13 @@ class GlobalAveragePooling2D(GlobalAveragePooling):
     rank = 2
 
 
+class GlobalAveragePooling3D(GlobalAveragePooling):
+    """(batch, depth, height, width, channels) -> (batch, channels): the mean
+    of each channel over a volume (a video clip, a CT scan)."""
+
+    rank = 3
+
+
 class GlobalMaxPooling1D(GlobalMaxPooling):
     """(batch, steps, channels) -> (batch, channels): the maximum over the steps."""
 
@@ -113,3 +121,10 @@ class GlobalMaxPooling2D(GlobalMaxPooling):
     each feature map, e.g. [[1, 2], [3, 6]] -> 6."""
 
     rank = 2
+
+
+class GlobalMaxPooling3D(GlobalMaxPooling):
+    """(batch, depth, height, width, channels) -> (batch, channels): the
+    maximum of each channel over a volume."""
+
+    rank = 3

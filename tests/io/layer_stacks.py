@@ -86,6 +86,11 @@ STACKS = {
         ("MaxPooling3D", dict(pool_size=(3, 1, 1), strides=(1, 1, 1))),
         ("AveragePooling3D", dict(pool_size=(2, 3, 2), strides=(2, 2, 1), padding="same")),
         ("Flatten", {}), ("Dense", dict(units=3, activation="sigmoid"))]),
+    "global_pooling_3d": ((3, 4, 5, 2), [
+        ("Conv3D", dict(filters=3, kernel_size=2, padding="same", activation="relu")),
+        ("GlobalAveragePooling3D", dict(keepdims=True)),
+        ("Conv3D", dict(filters=4, kernel_size=1)), ("GlobalMaxPooling3D", {}),
+        ("Dense", dict(units=3))]),
     "recurrent": ((6, 3), [
         ("SimpleRNN", dict(units=4, activation="relu", return_sequences=True)),
         ("GRU", dict(units=5, return_sequences=True, go_backwards=True)),

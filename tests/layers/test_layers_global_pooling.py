@@ -1,7 +1,7 @@
-"""GlobalAveragePooling1D/2D and GlobalMaxPooling1D/2D against float64 NumPy.
+"""GlobalAveragePooling1D/2D/3D and GlobalMaxPooling1D/2D/3D against float64 NumPy.
 
 Keras's formulas: the mean or the maximum of each channel over all steps
-(1-D) or all pixels (2-D); ``keepdims=True`` keeps the pooled axes with
+(1-D), all pixels (2-D) or all voxels (3-D); ``keepdims=True`` keeps the pooled axes with
 length 1.  Gradients are those of Keras's ``ops.mean`` and ``ops.max``
 (JAX's and TensorFlow's): the mean's dy is shared by all positions, the
 max's goes to the maximum and is split equally among tied maxima.
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from fastnn import layers
-from fastnn.layers import (Conv1D, Conv2D, Dense, GlobalAveragePooling1D,
-                           GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
+from fastnn.layers import (Conv1D, Conv2D, Conv3D, Dense, GlobalAveragePooling1D,
+                           GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D,
+                           GlobalMaxPooling2D, GlobalMaxPooling3D)
 from fastnn.models import Sequential, load_model
 from fastnn.utils import set_random_seed
 from fastnn.optimizers import Adam
@@ -19,7 +20,9 @@ from fastnn.optimizers import Adam
 from test_layers_gradcheck import check_layer_gradients
 
 CASES = [(GlobalAveragePooling1D, (3, 7, 4)), (GlobalAveragePooling2D, (3, 5, 6, 4)),
-         (GlobalMaxPooling1D, (3, 7, 4)), (GlobalMaxPooling2D, (3, 5, 6, 4))]
+         (GlobalAveragePooling3D, (2, 3, 4, 5, 3)),
+         (GlobalMaxPooling1D, (3, 7, 4)), (GlobalMaxPooling2D, (3, 5, 6, 4)),
+         (GlobalMaxPooling3D, (2, 3, 4, 5, 3))]
 
 
 def rand(seed, shape):
@@ -55,9 +58,10 @@ def test_global_pooling_matches_keras_formula(cls, shape, keepdims):
     np.testing.assert_allclose(layer.backward(dy), expected_dx, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("cls", [GlobalMaxPooling1D, GlobalMaxPooling2D])
-def test_tied_maxima_share_the_gradient_as_in_keras(cls):
-    shape = (1, 2, 3, 1) if cls is GlobalMaxPooling2D else (1, 6, 1)
+@pytest.mark.parametrize("cls, shape", [(GlobalMaxPooling1D, (1, 6, 1)),
+                                        (GlobalMaxPooling2D, (1, 2, 3, 1)),
+                                        (GlobalMaxPooling3D, (1, 3, 1, 2, 1))])
+def test_tied_maxima_share_the_gradient_as_in_keras(cls, shape):
     x = np.float32([1, 4, 2, 4, 0, 4]).reshape(shape)
     layer = cls()
     assert layer(x).item() == 4.0
@@ -87,6 +91,9 @@ def test_errors_name_what_was_wrong():
     with pytest.raises(ValueError, match=r"\(GlobalMaxPooling2D\) needs inputs of shape "
                                          r"\(batch, height, width, channels\), got \(None, 5, 3\)"):
         GlobalMaxPooling2D()(np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\(GlobalAveragePooling3D\) needs inputs of shape "
+                                         r"\(batch, depth, height, width, channels\)"):
+        GlobalAveragePooling3D()(np.zeros((2, 5, 3, 4), np.float32))
 
 
 def test_a_cnn_with_global_pooling_trains_saves_and_loads(tmp_path):
@@ -117,8 +124,28 @@ def test_a_sequence_model_with_every_global_pool_comes_back_from_its_config():
     assert clone.output_shape == (None, 3)
 
 
+def test_a_volume_model_with_3d_global_pooling_trains_with_keras_counts():
+    """Conv3D -> GlobalMaxPooling3D -> Dense learns which of two volumes holds a bright cube."""
+    set_random_seed(0)
+    model = Sequential([Conv3D(4, 2, activation="relu", input_shape=(4, 5, 5, 1)),
+                        GlobalMaxPooling3D(), Dense(2, activation="softmax")])
+    assert [l.count_params() for l in model.layers] == [2 * 2 * 2 * 1 * 4 + 4, 0, 4 * 2 + 2]
+    assert model.layers[1].output_shape == (None, 4)
+    x = np.random.default_rng(1).uniform(0, 0.5, (32, 4, 5, 5, 1)).astype(np.float32)
+    labels = np.arange(32) % 2
+    x[labels == 1, 1:3, 1:3, 1:3] += 1.0
+    model.compile(Adam(0.02), "sparse_categorical_crossentropy")
+    before = model.evaluate(x, labels, verbose=0)
+    model.fit(x, labels, epochs=30, batch_size=8, verbose=0)
+    assert model.evaluate(x, labels, verbose=0) < 0.5 * before
+    clone = Sequential.from_config(model.get_config())
+    assert isinstance(clone.layers[1], GlobalMaxPooling3D)
+
+
 def test_keras_aliases():
     assert (layers.GlobalAvgPool1D, layers.GlobalAvgPool2D) == (GlobalAveragePooling1D,
                                                                  GlobalAveragePooling2D)
     assert (layers.GlobalMaxPool1D, layers.GlobalMaxPool2D) == (GlobalMaxPooling1D,
                                                                  GlobalMaxPooling2D)
+    assert (layers.GlobalAvgPool3D, layers.GlobalMaxPool3D) == (GlobalAveragePooling3D,
+                                                                 GlobalMaxPooling3D)
