@@ -367,6 +367,9 @@ LAYER_CASES += [
     ("global_avg_pool2d", layers.GlobalAveragePooling2D, {"keepdims": True}, IMAGES,
      OTHER_IMAGES),
     ("global_max_pool2d", layers.GlobalMaxPooling2D, {}, IMAGES, OTHER_IMAGES),
+    ("global_avg_pool3d", layers.GlobalAveragePooling3D, {}, VOLUMES, OTHER_VOLUMES),
+    ("global_max_pool3d", layers.GlobalMaxPooling3D, {"keepdims": True}, VOLUMES,
+     OTHER_VOLUMES),
 ]
 
 
