@@ -58,6 +58,7 @@ from .._version import __version__
 from ..activations import SELU_ALPHA, SELU_SCALE
 from ..atomic_write import atomic_write
 from ..kernels.geometry import same_padding
+from ..layers.conv2d import window_extent
 
 #: The operator-set versions the export writes (and the tests run).
 OPSETS = range(13, 18)
@@ -194,8 +195,9 @@ class Graph:
 # ---- layers ----------------------------------------------------------------------------------
 
 def _window(layer, kernel):
-    """Keras's padding for ``layer``'s window on its input, as ONNX's pads: the
-    zeros before each axis, then those after ([top, left, bottom, right] in 2-D)."""
+    """Keras's padding for ``layer``'s window (``kernel``: its span on each
+    axis) on its input, as ONNX's pads: the zeros before each axis, then those
+    after ([top, left, bottom, right] in 2-D)."""
     pads = [same_padding(size, k, s) if layer.padding == "same" else
             (k - 1, 0) if layer.padding == "causal" else (0, 0)
             for size, k, s in zip(layer.input_shape[1:-1], kernel, layer.strides)]
@@ -225,7 +227,7 @@ def _conv(graph, layer):
     kernel = np.transpose(layer.kernel.value, (rank - 1, rank - 2, *range(rank - 2)))
     graph.apply("Conv", *_kernel_and_bias(graph, layer, kernel),
                 kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
-                pads=_window(layer, layer.kernel_size))
+                dilations=list(layer.dilation_rate), pads=_window(layer, window_extent(layer)))
     _activation(graph, layer, layer.activation)
 
 

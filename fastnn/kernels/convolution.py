@@ -8,6 +8,7 @@ import numpy as np
 
 from . import reference
 from ._native import native
+from .dilation import dilated_extent, dilated_padding, merge_phases, split_phases
 from .geometry import Window2D
 from .validation import (as_float32, check_activation, check_impl, check_nonempty,
                          check_output_size, check_shape, padding_mode, positive_pair)
@@ -33,7 +34,28 @@ def _conv_args(op, x, w, strides, padding):
     return x, w, strides, padding, win
 
 
-def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None):
+def _dilation(op, x, w, strides, padding, dilation_rate):
+    """The checked dilation rates and, for a dilated kernel, its padding
+    ((top, bottom), (left, right)) and output size (out_h, out_w)."""
+    rates = positive_pair(op, "dilation_rate", dilation_rate)
+    if rates == (1, 1):
+        return rates, None, None
+    if strides != (1, 1):
+        raise ValueError(f"{op}: strides {strides} with dilation_rate {rates}: a dilated "
+                         f"kernel moves by 1 (strides 1), as in Keras")
+    pads = tuple(dilated_padding(size, k, d, padding)
+                 for size, k, d in zip(x.shape[1:3], w.shape[:2], rates))
+    out = tuple(size + before + after - dilated_extent(k, d) + 1
+                for size, (before, after), k, d in zip(x.shape[1:3], pads, w.shape[:2], rates))
+    if min(out) < 1:
+        spans = tuple(dilated_extent(k, d) for k, d in zip(w.shape[:2], rates))
+        raise ValueError(f"{op}: the kernel {w.shape[:2]} dilated by {rates} spans {spans} "
+                         f"and does not fit x of shape {x.shape} with padding='{padding}'")
+    return rates, pads, out
+
+
+def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None,
+           dilation_rate=(1, 1)):
     """Slide the filters w over x: the dot product of each filter with every window.
 
     y[n, oh, ow, co] = b[co] + Σ_{kh, kw, ci} x[n, oh·sh + kh, ow·sw + kw, ci] · w[kh, kw, ci, co]
@@ -50,6 +72,9 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
         impl: "fast", "naive" or "numpy".
         activation: None, or "relu" for max(y, 0) applied as each output is
             written (fused: no second pass over y).
+        dilation_rate: int or (dh, dw): tap (kh, kw) reads x[n, oh + kh·dh,
+            ow + kw·dw] (strides must then be 1); run as an ordinary
+            convolution of the input's phases (``kernels.dilation``).
 
     Returns:
         float32 array (batch, out_height, out_width, out_channels).
@@ -60,6 +85,10 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
     if b is not None:
         b = as_float32("conv2d", "b", b, ("out_channels",))
         check_shape("conv2d", "b", b, (w.shape[3],))
+    rates, pads, out = _dilation("conv2d", x, w, strides, padding, dilation_rate)
+    if rates != (1, 1):
+        y = conv2d(split_phases(x, rates, pads), w, b, impl=impl, activation=activation)
+        return merge_phases(y, rates, (0, 0), out)
     if impl == "numpy":
         y = reference.conv2d(x, w, b, strides, padding)
         return y if activation is None else reference.relu(y)
@@ -71,11 +100,11 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
 
 
 def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", compute_dx=True,
-                    compute_dw=True):
+                    compute_dw=True, dilation_rate=(1, 1)):
     """Gradients of a loss L through ``conv2d``, given dy = dL/dy.
 
     Args:
-        x, w, strides, padding: as given to the forward pass.
+        x, w, strides, padding, dilation_rate: as given to the forward pass.
         dy: (batch, out_height, out_width, out_channels), the forward output's shape.
         impl: "fast", "naive" or "numpy".
         compute_dx: False skips dL/dx (returned as None): a network's first
@@ -89,6 +118,18 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
     check_impl("conv2d_backward", impl)
     x, w, strides, padding, win = _conv_args("conv2d_backward", x, w, strides, padding)
     dy = as_float32("conv2d_backward", "dy", dy, X_AXES)
+    rates, pads, out = _dilation("conv2d_backward", x, w, strides, padding, dilation_rate)
+    if rates != (1, 1):
+        check_shape("conv2d_backward", "dy", dy, (x.shape[0], *out, w.shape[3]))
+        phases = split_phases(x, rates, pads)
+        q_h, q_w = phases.shape[1] - w.shape[0] + 1, phases.shape[2] - w.shape[1] + 1
+        dy_phases = split_phases(dy, rates, ((0, q_h * rates[0] - out[0]),
+                                             (0, q_w * rates[1] - out[1])))
+        dx, dw, db = conv2d_backward(phases, w, dy_phases, impl=impl, compute_dx=compute_dx,
+                                     compute_dw=compute_dw)
+        if dx is not None:
+            dx = merge_phases(dx, rates, (pads[0][0], pads[1][0]), x.shape[1:3])
+        return dx, dw, db
     check_shape("conv2d_backward", "dy", dy, (x.shape[0], win.out_h, win.out_w, w.shape[3]))
     if impl == "numpy":
         dx, dw, db = reference.conv2d_backward(x, w, dy, strides, padding)

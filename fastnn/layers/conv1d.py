@@ -11,7 +11,7 @@ from ..kernels import conv2d, conv2d_backward
 from ..kernels.geometry import check_input_axes, conv_output_length
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
-from .conv2d import set_window_options
+from .conv2d import set_window_options, window_extent
 
 PADDINGS = ("valid", "same", "causal")
 
@@ -30,9 +30,12 @@ class Conv1D(KernelBiasLayer):
         strides: int or (s,).
         padding: "valid" (no padding: steps - k + 1 outputs), "same" (zeros
             on both sides, Keras's split: the odd one at the end) or "causal"
-            (k - 1 zeros before the first step: output t sees inputs up to t
-            only, never the future -- for sequences predicted step by step).
-        dilation_rate: 1 only (a dilated kernel is not supported).
+            (k - 1 zeros before the first step, (k - 1)·d when dilated: output
+            t sees inputs up to t only, never the future -- for sequences
+            predicted step by step).
+        dilation_rate: int d: the taps d steps apart, so a kernel of k taps
+            spans (k - 1)·d + 1 steps (WaveNet stacks causal convs with d =
+            1, 2, 4, 8...); strides must then be 1.
         activation, use_bias, kernel_initializer, bias_initializer,
         kernel_regularizer, bias_regularizer: as in Dense.
 
@@ -54,11 +57,16 @@ class Conv1D(KernelBiasLayer):
         if mode not in PADDINGS:
             raise ValueError(f"Conv1D: padding must be one of "
                              f"{', '.join(map(repr, PADDINGS))}, got {padding!r}")
-        # causal is "valid" on the input with k - 1 zeros put in front
+        # causal is "valid" on the input with (k - 1)·d zeros put in front
         set_window_options(self, filters, kernel_size, strides,
                            "valid" if mode == "causal" else mode, data_format,
                            dilation_rate, rank=1)
         self.padding = mode
+
+    @property
+    def _causal_zeros(self):
+        """The zeros "causal" puts before the first step: the kernel's span minus one."""
+        return window_extent(self)[0] - 1
 
     @property
     def _image_padding(self):
@@ -73,7 +81,7 @@ class Conv1D(KernelBiasLayer):
 
     def compute_output_shape(self, input_shape):
         batch, steps, _ = input_shape
-        (k,), (s,) = self.kernel_size, self.strides
+        (k,), (s,) = window_extent(self), self.strides
         out = None
         if steps is not None:
             padded = steps + k - 1 if self.padding == "causal" else steps
@@ -88,12 +96,13 @@ class Conv1D(KernelBiasLayer):
         """conv1d(x, kernel) + bias; ``epilogue="relu"`` has the kernel apply the ReLU too."""
         self.check_input_size(x)
         if self.padding == "causal":
-            x = np.pad(x, ((0, 0), (self.kernel_size[0] - 1, 0), (0, 0)))
+            x = np.pad(x, ((0, 0), (self._causal_zeros, 0), (0, 0)))
         n, steps, channels = x.shape
         self._x = x.reshape(n, 1, steps, channels)
         y = conv2d(self._x, self.kernel.value[np.newaxis],
                    None if self.bias is None else self.bias.value, (1,) + self.strides,
-                   self._image_padding, activation=epilogue)
+                   self._image_padding, activation=epilogue,
+                   dilation_rate=(1,) + self.dilation_rate)
         return y.reshape(n, y.shape[2], self.filters)
 
     def call_backward(self, dz):
@@ -101,7 +110,8 @@ class Conv1D(KernelBiasLayer):
         dx, dw, db = conv2d_backward(self._x, self.kernel.value[np.newaxis],
                                      dz.reshape(n, 1, out, filters), (1,) + self.strides,
                                      self._image_padding,
-                                     compute_dx=self.input_gradient_needed)
+                                     compute_dx=self.input_gradient_needed,
+                                     dilation_rate=(1,) + self.dilation_rate)
         self.kernel.grad = dw.reshape(self.kernel.shape)
         if self.bias is not None:
             self.bias.grad = db
@@ -109,9 +119,9 @@ class Conv1D(KernelBiasLayer):
             return None
         dx = dx.reshape(n, -1, dx.shape[-1])
         # the causal zeros are not inputs: their gradient is dropped
-        return dx[:, self.kernel_size[0] - 1:] if self.padding == "causal" else dx
+        return dx[:, self._causal_zeros:] if self.padding == "causal" else dx
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding}
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate)}

@@ -4,6 +4,7 @@ import numbers
 from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
 from ..kernels.convolution import (DIRECT_MAX_K, POOLED_MAX_TAPS, direct_conv_takes,
                                    pooled_weight_gradient_takes)
+from ..kernels.dilation import dilated_extent
 from ..kernels.geometry import check_channels_last, check_input_axes, conv_output_length
 from ..kernels.validation import padding_mode, positive_ints
 from .backward_cache import BackwardCache
@@ -13,19 +14,28 @@ from .base import KernelBiasLayer
 def set_window_options(layer, filters, kernel_size, strides, padding, data_format,
                        dilation_rate, rank=2):
     """Check the options Conv1D, Conv2D, Conv3D and Conv2DTranspose share and set
-    ``filters``, ``kernel_size``, ``strides`` and ``padding`` on ``layer``
-    (``rank`` ints each for the window's size and strides)."""
+    ``filters``, ``kernel_size``, ``strides``, ``padding`` and ``dilation_rate``
+    on ``layer`` (``rank`` ints each for the window's size, strides and
+    dilation).  As in Keras, a dilated kernel takes strides 1 only."""
     kind = type(layer).__name__
     if (isinstance(filters, bool) or not isinstance(filters, numbers.Integral)
             or filters < 1):
         raise ValueError(f"{kind}: filters must be a positive int, got {filters!r}")
     check_channels_last(kind, data_format)
-    if positive_ints(kind, "dilation_rate", dilation_rate, rank) != (1,) * rank:
-        raise NotImplementedError(f"{kind}: dilation_rate other than 1 is not supported")
     layer.filters = int(filters)
     layer.kernel_size = positive_ints(kind, "kernel_size", kernel_size, rank)
     layer.strides = positive_ints(kind, "strides", strides, rank)
     layer.padding = padding_mode(kind, padding)
+    layer.dilation_rate = positive_ints(kind, "dilation_rate", dilation_rate, rank)
+    if max(layer.dilation_rate) > 1 and max(layer.strides) > 1:
+        raise ValueError(f"{kind}: strides {layer.strides} with dilation_rate "
+                         f"{layer.dilation_rate}: a dilated kernel moves by 1 (strides 1), "
+                         f"as in Keras")
+
+
+def window_extent(layer):
+    """The span of ``layer``'s kernel on each axis, its dilation included."""
+    return tuple(dilated_extent(k, d) for k, d in zip(layer.kernel_size, layer.dilation_rate))
 
 
 class Conv2D(KernelBiasLayer):
@@ -44,6 +54,8 @@ class Conv2D(KernelBiasLayer):
         strides: int or (sh, sw).
         padding: "valid" (no padding, the image shrinks by k - 1) or "same"
             (zero padding that keeps the size; chapter 20).
+        dilation_rate: int or (dh, dw): gaps between the taps; a 3x3 kernel
+            with rate 2 spans 5x5 inputs with 9 weights (strides must be 1).
         activation, use_bias, kernel_initializer, bias_initializer,
         kernel_regularizer, bias_regularizer: as in Dense.
 
@@ -72,10 +84,11 @@ class Conv2D(KernelBiasLayer):
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
         out = [None if size is None else conv_output_length(size, k, s, self.padding)
-               for size, k, s in zip((height, width), self.kernel_size, self.strides)]
+               for size, k, s in zip((height, width), window_extent(self), self.strides)]
         if any(o is not None and o < 1 for o in out):
-            raise ValueError(f"layer {self.name!r} (Conv2D): kernel {self.kernel_size} does "
-                             f"not fit inputs of shape {tuple(input_shape)} with "
+            span = f" (spanning {window_extent(self)})" if max(self.dilation_rate) > 1 else ""
+            raise ValueError(f"layer {self.name!r} (Conv2D): kernel {self.kernel_size}{span} "
+                             f"does not fit inputs of shape {tuple(input_shape)} with "
                              f"padding='valid'")
         return (batch, out[0], out[1], self.filters)
 
@@ -84,11 +97,13 @@ class Conv2D(KernelBiasLayer):
         self.check_input_size(x)
         self._x = x
         return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
-                      self.strides, self.padding, activation=epilogue)
+                      self.strides, self.padding, activation=epilogue,
+                      dilation_rate=self.dilation_rate)
 
     def call_backward(self, dz):
         dx, dw, db = conv2d_backward(self._x, self.kernel.value, dz, self.strides, self.padding,
-                                     compute_dx=self.input_gradient_needed)
+                                     compute_dx=self.input_gradient_needed,
+                                     dilation_rate=self.dilation_rate)
         self.kernel.grad = dw
         if self.bias is not None:
             self.bias.grad = db
@@ -99,6 +114,8 @@ class Conv2D(KernelBiasLayer):
         ``pool`` (the limits of ``kernels.conv2d_pooled_weight_gradient``),
         or None when it can."""
         kh, kw, in_c, _ = self.kernel.shape
+        if max(self.dilation_rate) > 1:
+            return f"{self.name} is dilated (dilation_rate {self.dilation_rate})"
         if not direct_conv_takes(self.kernel.shape):
             return (f"{self.name} has {kh}x{kw}x{in_c} = {kh * kw * in_c} values per patch, "
                     f"the kernel takes at most {DIRECT_MAX_K}")
@@ -129,4 +146,4 @@ class Conv2D(KernelBiasLayer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding}
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate)}

@@ -110,6 +110,9 @@ class Conv2DTranspose(KernelBiasLayer):
                          kernel_regularizer, bias_regularizer, **kwargs)
         set_window_options(self, filters, kernel_size, strides, padding, data_format,
                            dilation_rate)
+        if self.dilation_rate != (1, 1):
+            raise NotImplementedError(f"Conv2DTranspose: dilation_rate {self.dilation_rate} is "
+                                      f"not supported, only (1, 1)")
         self.output_padding = _output_padding_pair(output_padding, self.strides)
 
     def build(self, input_shape):

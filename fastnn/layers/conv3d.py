@@ -25,7 +25,7 @@ from ..kernels import conv2d, conv2d_backward
 from ..kernels.geometry import check_input_axes, conv_output_length, same_padding
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
-from .conv2d import set_window_options
+from .conv2d import set_window_options, window_extent
 
 
 class Conv3D(KernelBiasLayer):
@@ -41,7 +41,9 @@ class Conv3D(KernelBiasLayer):
         strides: int or (sd, sh, sw).
         padding: "valid" or "same" (Keras's split on every axis: the odd
             zero goes after).
-        dilation_rate: 1 only.
+        dilation_rate: int or (dd, dh, dw): gaps between the taps (strides
+            must then be 1); depth tap t reads slice od + t·dd, and conv2d
+            takes the (dh, dw) dilation of each slice.
         activation, use_bias, kernel_initializer, bias_initializer,
         kernel_regularizer, bias_regularizer: as in Dense.
 
@@ -69,7 +71,7 @@ class Conv3D(KernelBiasLayer):
 
     def compute_output_shape(self, input_shape):
         out = [None if size is None else conv_output_length(size, k, s, self.padding)
-               for size, k, s in zip(input_shape[1:4], self.kernel_size, self.strides)]
+               for size, k, s in zip(input_shape[1:4], window_extent(self), self.strides)]
         if any(o is not None and o < 1 for o in out):
             raise ValueError(f"layer {self.name!r} (Conv3D): kernel {self.kernel_size} does "
                              f"not fit inputs of shape {tuple(input_shape)} with "
@@ -78,13 +80,14 @@ class Conv3D(KernelBiasLayer):
 
     def _depth_geometry(self, depth):
         """(zeros before the depth axis, zeros after it, output depth)."""
-        k, s = self.kernel_size[0], self.strides[0]
+        k, s = window_extent(self)[0], self.strides[0]
         before, after = same_padding(depth, k, s) if self.padding == "same" else (0, 0)
         return before, after, conv_output_length(depth, k, s, self.padding)
 
     def _met_by(self, tap, out_depth):
         """The depth slices (of the padded input) that depth tap ``tap`` meets."""
-        return slice(tap, tap + self.strides[0] * (out_depth - 1) + 1, self.strides[0])
+        first = tap * self.dilation_rate[0]
+        return slice(first, first + self.strides[0] * (out_depth - 1) + 1, self.strides[0])
 
     def _slab(self, padded, tap, out_depth):
         """Those slices as one batch of images, (batch · out_depth, h, w, c) (copied)."""
@@ -102,7 +105,7 @@ class Conv3D(KernelBiasLayer):
         for tap in range(self.kernel_size[0]):
             bias = self.bias.value if self.bias is not None and tap == 0 else None
             part = conv2d(self._slab(padded, tap, out_depth), self.kernel.value[tap], bias,
-                          self.strides[1:], self.padding)
+                          self.strides[1:], self.padding, dilation_rate=self.dilation_rate[1:])
             y = part if y is None else np.add(y, part, out=y)
         return y.reshape(x.shape[0], out_depth, *y.shape[1:])
 
@@ -116,7 +119,8 @@ class Conv3D(KernelBiasLayer):
             dx, dw[tap], db = conv2d_backward(self._slab(padded, tap, out_depth),
                                               self.kernel.value[tap], dz4, self.strides[1:],
                                               self.padding,
-                                              compute_dx=self.input_gradient_needed)
+                                              compute_dx=self.input_gradient_needed,
+                                              dilation_rate=self.dilation_rate[1:])
             if d_padded is not None:
                 d_padded[:, self._met_by(tap, out_depth)] += dx.reshape(
                     n, out_depth, *dx.shape[1:])
@@ -130,4 +134,4 @@ class Conv3D(KernelBiasLayer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding}
+                "padding": self.padding, "dilation_rate": list(self.dilation_rate)}

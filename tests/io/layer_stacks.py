@@ -70,10 +70,11 @@ STACKS = {
         ("MaxPooling1D", dict(pool_size=3, strides=2, padding="same")),
         ("Conv1D", dict(filters=3, kernel_size=2, strides=2, padding="same", activation="tanh")),
         ("AveragePooling1D", dict(pool_size=2, padding="same")),
-        ("Conv1D", dict(filters=3, kernel_size=2)),
+        ("Conv1D", dict(filters=3, kernel_size=2, dilation_rate=2, padding="causal")),
         ("GlobalMaxPooling1D", {}), ("Dense", dict(units=2, activation="softmax"))]),
     "global_pooling": ((5, 6, 2), [
-        ("Conv2D", dict(filters=3, kernel_size=3, padding="same", activation="relu")),
+        ("Conv2D", dict(filters=3, kernel_size=3, padding="same", dilation_rate=(1, 2),
+                        activation="relu")),
         ("GlobalAveragePooling2D", dict(keepdims=True)),
         ("Conv2D", dict(filters=4, kernel_size=1)), ("GlobalMaxPooling2D", {}),
         ("Reshape", dict(target_shape=(2, 2))), ("GlobalAveragePooling1D", dict(keepdims=True)),
@@ -87,7 +88,8 @@ STACKS = {
         ("AveragePooling3D", dict(pool_size=(2, 3, 2), strides=(2, 2, 1), padding="same")),
         ("Flatten", {}), ("Dense", dict(units=3, activation="sigmoid"))]),
     "global_pooling_3d": ((3, 4, 5, 2), [
-        ("Conv3D", dict(filters=3, kernel_size=2, padding="same", activation="relu")),
+        ("Conv3D", dict(filters=3, kernel_size=2, padding="same", dilation_rate=(2, 1, 2),
+                        activation="relu")),
         ("GlobalAveragePooling3D", dict(keepdims=True)),
         ("Conv3D", dict(filters=4, kernel_size=1)), ("GlobalMaxPooling3D", {}),
         ("Dense", dict(units=3))]),

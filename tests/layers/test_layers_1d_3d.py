@@ -174,8 +174,8 @@ def test_conv1d_arguments_and_errors():
     with pytest.raises(ValueError, match=r"Conv1D: kernel_size must be a positive int or a "
                                          r"tuple of one positive int, got \(3, 3\)"):
         Conv1D(2, (3, 3))
-    with pytest.raises(NotImplementedError, match="dilation_rate"):
-        Conv1D(2, 3, dilation_rate=2)
+    with pytest.raises(ValueError, match=r"Conv1D: strides \(2,\) with dilation_rate \(2,\)"):
+        Conv1D(2, 3, strides=2, dilation_rate=2)
     with pytest.raises(ValueError, match=r"needs inputs of shape \(batch, steps, channels\)"):
         Conv1D(2, 3)(np.zeros((1, 4, 4, 1), np.float32))
     with pytest.raises(ValueError, match="kernel_size 5 does not fit"):
@@ -237,8 +237,9 @@ def test_conv3d_arguments_and_errors():
     with pytest.raises(ValueError, match=r"Conv3D: kernel_size must be a positive int or a "
                                          r"triple of positive ints, got \(3, 3\)"):
         Conv3D(2, (3, 3))
-    with pytest.raises(NotImplementedError, match="dilation_rate"):
-        Conv3D(2, 3, dilation_rate=(1, 2, 1))
+    with pytest.raises(ValueError, match=r"Conv3D: strides \(1, 1, 2\) with dilation_rate "
+                                         r"\(1, 2, 1\)"):
+        Conv3D(2, 3, strides=(1, 1, 2), dilation_rate=(1, 2, 1))
     with pytest.raises(ValueError, match=r"needs inputs of shape \(batch, depth, height, "
                                          r"width, channels\)"):
         Conv3D(2, 3).build((None, 4, 4, 1))

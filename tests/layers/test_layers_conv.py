@@ -272,10 +272,12 @@ def test_conv2d_argument_errors():
     with pytest.raises(ValueError, match="channels"):
         Conv2D(2, 3, data_format="channels_first")
     assert Conv2D(2, 3, data_format="channels_last").filters == 2
-    with pytest.raises(NotImplementedError, match="dilation"):
-        Conv2D(2, 3, dilation_rate=2)
-    with pytest.raises(NotImplementedError, match="dilation"):
-        Conv2D(2, 3, dilation_rate=(1, 2))
+    with pytest.raises(ValueError, match=r"Conv2D: strides \(2, 1\) with dilation_rate "
+                                         r"\(1, 2\): a dilated kernel moves by 1"):
+        Conv2D(2, 3, strides=(2, 1), dilation_rate=(1, 2))
+    with pytest.raises(ValueError, match=r"Conv2D: dilation_rate must be a positive int or a "
+                                         r"pair of positive ints, got 0"):
+        Conv2D(2, 3, dilation_rate=0)
     with pytest.raises(ValueError) as info:
         Conv2D(2, 3, padding="full")
     assert "valid" in str(info.value) and "same" in str(info.value) and "full" in str(info.value)
