@@ -238,15 +238,46 @@ RECURRENT = (
         SEQUENCES, (Recurrent("GRU", 128), Dense(10, "softmax")), adam(), 64),
 )
 
-BY_NAME = {net.name: net for net in ZOO + RECURRENT}
+# Nets beyond the zoo (``python benchmarks/zoo.py --nets probes``): shapes the
+# zoo's nine do not have -- BatchNorm before tanh and after a Dense layer, a
+# 7x7 first layer on three channels, 5x5 stride-2 convolutions without
+# pooling, sigmoid convolutions at batch 100 -- measured to check that the
+# speed is general.  Not part of the zoo's geometric mean.
+PROBES = (
+    Net("cnn_bn_tanh", "3x3 convs 24-48, BatchNorm before tanh, max pools, Dense 64",
+        FASHION_MNIST,
+        (Conv(24, 3, padding="same"), BatchNorm(), Activation("tanh"), MaxPool(2),
+         Conv(48, 3), BatchNorm(), Activation("tanh"), MaxPool(2), Flatten(), Dropout(0.3),
+         Dense(64, "relu"), Dense(10, "softmax")), adam(), 128),
+    Net("cifar_stem7", "a 7x7 same first conv on 3 channels, then 3x3 convs 64-128, elu",
+        CIFAR_SHAPED,
+        (Conv(32, 7, "relu", padding="same"), MaxPool(2), Conv(64, 3, "elu"), MaxPool(2),
+         Conv(128, 3, "relu"), Flatten(), Dense(10, "softmax")), adam(), 32),
+    Net("conv5_stride2", "5x5 stride-2 valid convs 16-32, no pooling, SGD momentum",
+        FASHION_MNIST,
+        (Conv(16, 5, "relu", strides=2), Conv(32, 5, "relu", strides=2), Flatten(),
+         Dense(10, "softmax")), sgd(0.01, momentum=0.9), 64),
+    Net("mlp_bn", "Dense 256 + BatchNorm + relu, Dense 128 tanh", FASHION_MNIST,
+        (Flatten(), Dense(256), BatchNorm(), Activation("relu"), Dense(128, "tanh"),
+         Dense(10, "softmax")), adam(), 128),
+    Net("sigmoid_cnn", "Nielsen's book net: 5x5 sigmoid convs 20-40, max pools, Dense 100",
+        FASHION_MNIST,
+        (Conv(20, 5, "sigmoid"), MaxPool(2), Conv(40, 5, "sigmoid"), MaxPool(2), Flatten(),
+         Dense(100, "sigmoid"), Dense(10, "softmax")), sgd(0.1), 100),
+)
+
+BY_NAME = {net.name: net for net in ZOO + RECURRENT + PROBES}
+GROUPS = {"probes": PROBES, "recurrent": RECURRENT}
 
 
 def nets_named(names):
-    """The nets called ``names`` (all of the zoo for None), in the zoo's order."""
+    """The nets called ``names`` (all of the zoo for None; a group's name,
+    "probes" or "recurrent", stands for its nets), in the order of BY_NAME."""
     if names is None:
         return list(ZOO)
-    unknown = sorted(set(names) - set(BY_NAME))
+    names = {net.name for name in names for net in GROUPS.get(name, ())} | set(names)
+    unknown = sorted(names - set(BY_NAME) - set(GROUPS))
     if unknown:
         raise ValueError(f"no net called {', '.join(unknown)} in the zoo; "
-                         f"it has: {', '.join(BY_NAME)}")
-    return [net for net in ZOO + RECURRENT if net.name in names]
+                         f"it has: {', '.join(BY_NAME)} (groups: {', '.join(GROUPS)})")
+    return [net for net in BY_NAME.values() if net.name in names]

@@ -79,10 +79,11 @@ def modules(net, weights):
         elif isinstance(spec, zoo_nets.AvgPool):
             out.append(nn.AvgPool2d(spec.pool_size))
         elif isinstance(spec, zoo_nets.BatchNorm):
-            if len(shape) != 3:
-                raise ValueError(f"zoo_torch: {net.name}: BatchNorm after Flatten is not "
+            if flattened_from is not None:
+                raise ValueError(f"zoo_torch: {net.name}: BatchNorm right after Flatten is not "
                                  f"supported (its parameters would need the Dense permutation)")
-            bn = nn.BatchNorm2d(shape[-1], eps=spec.epsilon, momentum=1 - spec.momentum)
+            norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d  # after a conv, a Dense
+            bn = norm(shape[-1], eps=spec.epsilon, momentum=1 - spec.momentum)
             bn.weight.data, bn.bias.data = tensor(next(weights)), tensor(next(weights))
             bn.running_mean.data, bn.running_var.data = tensor(next(weights)), tensor(next(weights))
             out.append(bn)
