@@ -104,8 +104,9 @@ FIXED = {
     "stride-2-by-1": case(2, (9, 10), 16, (5, 3), 16, (2, 1), "same"),
     "stride-3-by-1-over-2x3": case(2, (11, 9), 16, (2, 3), 8, (3, 1), "same"),
     # the indirect GEMM leaves out the taps that read only padding for a whole
-    # tile of 6 pixels: dx of "valid" convolutions (13 x 13 from 11 x 11, the
-    # tiles straddling grid rows), a forward with wide padding
+    # tile: dx of "valid" convolutions (13 x 13 from 11 x 11) and a forward with
+    # wide padding; with fewer than 6 images every tile mixes pixels, which may
+    # straddle grid rows and the border
     "valid-dx-border-taps": case(3, (13, 13), 32, (3, 3), 33, (1, 1), "valid"),
     "valid-dx-5x5-on-7x8": case(2, (7, 8), 9, (5, 5), 20, (1, 1), "valid"),
     # its tiles are one pixel of 6 images: 13 images are two blocks of 6 and a
