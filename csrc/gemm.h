@@ -90,7 +90,8 @@ typedef struct {
 /* out (rows x n) = bias + sum over taps and channels of the image runs the
  * rows read times B (conv2d_indirect.c): the forward pass (transposed = 0,
  * src = x, B = W, n = out_c) or the input gradient (transposed = 1, src = dy,
- * B = W', n = in_c) of a convolution; relu applies max(., 0) at the end.
+ * B = W', n = in_c) of a stride-1 convolution (or of one phase of a strided
+ * one, given as stride 1: conv2d.c); relu applies max(., 0) at the end.
  * The rows are written consecutively, or where `scatter` says (not NULL). */
 int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *src, fastnn_gemm_operand b, int64_t n,

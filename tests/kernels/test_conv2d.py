@@ -104,10 +104,16 @@ FIXED = {
     "stride-2-by-1": case(2, (9, 10), 16, (5, 3), 16, (2, 1), "same"),
     "stride-3-by-1-over-2x3": case(2, (11, 9), 16, (2, 3), 8, (3, 1), "same"),
     # the indirect GEMM leaves out the taps that read only padding for a whole
-    # tile of 6 pixels: dx of "valid" convolutions (13 x 13 from 11 x 11, the
-    # tiles straddling grid rows), a forward with wide padding
+    # tile: dx of "valid" convolutions (13 x 13 from 11 x 11) and a forward with
+    # wide padding; with fewer than 6 images every tile mixes pixels, which may
+    # straddle grid rows and the border
     "valid-dx-border-taps": case(3, (13, 13), 32, (3, 3), 33, (1, 1), "valid"),
     "valid-dx-5x5-on-7x8": case(2, (7, 8), 9, (5, 5), 20, (1, 1), "valid"),
+    # its tiles are one pixel of 6 images: 13 images are two blocks of 6 and a
+    # remainder of 1 (whose tiles mix pixels), 12 are two blocks exactly
+    "image-blocks-13-valid": case(13, (7, 6), 20, (3, 3), 17, (1, 1), "valid"),
+    "image-blocks-12-stride-2": case(12, (9, 7), 16, (3, 3), 24, (2, 2), "same"),
+    "image-blocks-8-same": case(8, (5, 9), 17, (3, 3), 33),
 }
 
 
@@ -190,12 +196,13 @@ def test_pointwise_on_every_simd_path(simd, c):
                                case(8, (15, 13), 24, (3, 3), 20, (2, 2), "same"),
                                case(8, (16, 15), 32, (1, 1), 16, (1, 1), "valid"),
                                case(64, (16, 16), 16, (1, 1), 16, (1, 1), "valid"),
-                               case(8, (14, 14), 6, (5, 5), 16, (1, 1), "valid")],
+                               case(8, (14, 14), 6, (5, 5), 16, (1, 1), "valid"),
+                               case(13, (11, 11), 19, (3, 3), 35, padding="valid")],
                          ids=["indirect", "indirect-partial-panels", "direct-and-col2im",
                               "direct-lenet-5x5-6", "direct-7x7-17-stride-2",
                               "direct-5x5x3-3", "direct-1-channel",
                               "phases-and-in-place-dW", "pointwise", "pointwise-16-to-16",
-                              "lenet-col2im"])
+                              "lenet-col2im", "indirect-image-blocks-13"])
 def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
     """On each path, y, dx, dw and db are bit for bit the same on 1, 2 and 3 threads."""
     x, w, b, dy = c.arrays()

@@ -280,9 +280,12 @@ CONV = [
     conv_case("direct", 7, (28, 28), 1, (5, 5), 6, padding="same", activation="relu"),
     conv_case("direct", 7, (27, 27), 1, (7, 7), 9, (2, 2), "same"),
     conv_case("direct", 9, (27, 27), 3, (5, 5), 7),
-    # indirect GEMM: row tiles of 6 output pixels
+    # indirect GEMM: row tiles of one output pixel of 6 images
     conv_case("indirect", 7, (27, 27), 9, (3, 3), 33, padding="same"),
     conv_case("indirect", 7, (27, 27), 17, (3, 3), 33, (2, 2), activation="relu"),
+    # tiles of one pixel of 6 images: two blocks and a remainder of 1, whose
+    # tiles mix pixels; the threads' ranges start inside blocks
+    conv_case("indirect", 13, (15, 15), 32, (3, 3), 40, padding="same"),
 ]
 
 CONV_BACKWARD = [
