@@ -274,7 +274,7 @@ def layer_profile(batch_size=128, steps=20):
         # the model's backward pass enters a layer through one of these (the
         # first convolution takes its pool's backward pass into its own)
         for method in ("backward", "call_backward", "backward_through_relu",
-                       "gradients_through_max_pool"):
+                       "backward_through", "gradients_through_max_pool"):
             timed(layer, method, "backward")
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)

@@ -139,23 +139,35 @@ typedef struct {
 void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
 void fastnn_max_pool2d_naive(const float *x, float *y,
                              const fastnn_pool2d_geom *g);
+/* The backward passes may fold in the backward pass of the activation
+ * whose output the pool's input x is (a Conv2D's activation below the pool):
+ * dx is then the gradient at that activation's input, dz = f'(x) * dx.
+ * `through` is FASTNN_THROUGH_NONE, FASTNN_THROUGH_RELU, or a
+ * fastnn_activation (below) whose derivative reads its output (not silu,
+ * not gelu_tanh); alpha as for fastnn_activation_backward. */
+enum { FASTNN_THROUGH_NONE = -1, FASTNN_THROUGH_RELU = -2 };
+
 /* dx gets each dy at the position of its window's maximum (the first one in
- * row-major window order on ties); dx is overwritten.  With relu, x is a
- * ReLU's output and dx its input's gradient: dy passes only a maximum > 0. */
+ * row-major window order on ties); dx is overwritten. */
 void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
-                                const fastnn_pool2d_geom *g, int relu);
+                                const fastnn_pool2d_geom *g, int through,
+                                float alpha);
 void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
-                                      int relu);
+                                      int through, float alpha);
 
 void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
 void fastnn_avg_pool2d_naive(const float *x, float *y,
                              const fastnn_pool2d_geom *g);
-/* dx gets dy / count spread evenly over each window's in-bounds elements. */
-void fastnn_avg_pool2d_backward(const float *dy, float *dx,
-                                const fastnn_pool2d_geom *g);
-void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
-                                      const fastnn_pool2d_geom *g);
+/* dx gets dy / count spread evenly over each window's in-bounds elements.
+ * x (the forward input) is read only `through` an activation; else it may
+ * be NULL. */
+void fastnn_avg_pool2d_backward(const float *x, const float *dy, float *dx,
+                                const fastnn_pool2d_geom *g, int through,
+                                float alpha);
+void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy,
+                                      float *dx, const fastnn_pool2d_geom *g,
+                                      int through, float alpha);
 
 /* ---- first-layer convolution gradient through ReLU and max pooling
  * (conv2d_direct.c) ---------------------------------------------------------

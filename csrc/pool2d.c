@@ -5,18 +5,36 @@
  * Naive: for every output element (n, oh, ow, c), walk its window
  * (course, chapter 21: "the largest value in each 2x2 block").
  *
- * Fast: the same windows, but channels innermost.  In NHWC the C channels
- * of one pixel are contiguous, so an output pixel is computed as whole
- * vectors: y[0..C) = max over taps of x[tap][0..C).  That reads each input
- * pixel as one contiguous run instead of C scattered floats, and the
- * compiler turns the channel loop into AVX2 max/compare/blend instructions
- * (the loops are instantiated for AVX2 and for baseline x86-64).
+ * Fast: the same windows, but channels innermost, 8 at a time.  In NHWC
+ * the C channels of one pixel are contiguous, so an output pixel is whole
+ * 8-lane vectors: y[c0..c0+8) = max (or mean) over taps of x[tap][c0..c0+8).
+ * Any channel count stays vectorised (`chunks` below): when C is not a
+ * multiple of 8 the last vector starts at C - 8 and overlaps the one before
+ * (its shared lanes are computed twice, to the same values), and below 8
+ * channels (LeNet's 6, an RGB image's 3) one vector covers the pixel and its
+ * lanes C..7 spill into the next pixel of the row -- allowed where that
+ * pixel is written afterwards anyway (forward; backward over windows side
+ * by side) or where the spilled lanes add exact zeros (backward that adds),
+ * and only where every load and store stays inside the row; the last
+ * pixel or two of a row take a scalar loop instead.  The loops are
+ * instantiated for AVX2 and for baseline x86-64 (two SSE registers per
+ * vector).
  * Max-pool backward recomputes each window's argmax per channel (a vector
- * compare + blend of the tap number) and adds dy there.
+ * compare + blend of the tap number) and writes dy there.  Windows that
+ * tile the image (stride = pool size, no padding above or left: the usual
+ * 2x2 pooling) write every covered dx value once, zeroing only the
+ * uncovered rest, instead of memset followed by read-add-write.
  *
- * Parallelism: forward passes split output rows (n, oh) across threads.
- * Backward passes scatter into dx, and overlapping windows (stride < pool)
- * would make two rows write the same dx element, so they split whole images.
+ * Backward through an activation (`through`, fastnn.h): the activation's
+ * derivative from its output x is applied to each image's dx right after
+ * that image is scattered, while it is still in cache (ReLU under a max
+ * pool inside the scatter itself: the gradient passes only a maximum > 0).
+ *
+ * Parallelism: forward passes split output rows (n, oh) across threads,
+ * in contiguous ranges.  Backward passes scatter into dx, and overlapping
+ * windows (stride < pool) would make two rows write the same dx element,
+ * so they split whole images.  No sums cross a thread's range: results are
+ * bit-identical on any number of threads.
  */
 #include <string.h>
 
@@ -68,9 +86,20 @@ void fastnn_max_pool2d_naive(const float *x, float *y,
     }
 }
 
+/* dx = f'(x) * dx for the activation `through` names (x its output). */
+static void through_naive(const float *x, float *dx, int64_t count, int through,
+                          float alpha)
+{
+    if (through == FASTNN_THROUGH_RELU)
+        fastnn_relu_backward_naive(x, dx, dx, count);
+    else if (through != FASTNN_THROUGH_NONE)
+        fastnn_activation_backward_naive((fastnn_activation)through, alpha, x, dx, dx,
+                                         count);
+}
+
 void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
-                                      int relu)
+                                      int through, float alpha)
 {
     memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->channels) * sizeof(float));
     for (int64_t n = 0; n < g->batch; n++)
@@ -83,9 +112,9 @@ void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
             for (int64_t w = win.w0; w < win.w1; w++)
                 if (x[in_index(g, n, h, w, c)] > x[arg])
                     arg = in_index(g, n, h, w, c);
-        if (!relu || x[arg] > 0.0f) /* through a ReLU below, only a max > 0 moved */
-            dx[arg] += dy[out_index(g, n, oh, ow, c)]; /* only the max moved y */
+        dx[arg] += dy[out_index(g, n, oh, ow, c)]; /* only the max moved y */
     }
+    through_naive(x, dx, g->batch * g->in_h * g->in_w * g->channels, through, alpha);
 }
 
 void fastnn_avg_pool2d_naive(const float *x, float *y,
@@ -105,8 +134,9 @@ void fastnn_avg_pool2d_naive(const float *x, float *y,
     }
 }
 
-void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
-                                      const fastnn_pool2d_geom *g)
+void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy,
+                                      float *dx, const fastnn_pool2d_geom *g,
+                                      int through, float alpha)
 {
     memset(dx, 0, (size_t)(g->batch * g->in_h * g->in_w * g->channels) * sizeof(float));
     for (int64_t n = 0; n < g->batch; n++)
@@ -120,101 +150,200 @@ void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
             for (int64_t w = win.w0; w < win.w1; w++)
                 dx[in_index(g, n, h, w, c)] += share;
     }
+    through_naive(x, dx, g->batch * g->in_h * g->in_w * g->channels, through, alpha);
 }
 
-/* ---- fast: one output pixel at a time, channels as vectors ------------------ */
+/* ---- fast: output pixels as 8-channel vectors ------------------------------- */
 
-/* y[0..C) = max (or mean) over the window of the pixel runs x[h, w, 0..C). */
-FASTNN_INLINE void pool_pixel(const fastnn_pool2d_geom *g, const float *img,
-                              window win, float *restrict y, int is_max)
+/* How a pixel's C channels are cut into 8-lane vectors: `full` of them at
+ * 0, 8, ..., then, when C % 8 != 0, a last one at `last` = max(C - 8, 0)
+ * (overlapping the one before, or spilling past the pixel for C < 8).
+ * `fresh` marks the lanes of the last one that hold channels no vector
+ * before covered: a scatter that adds adds only those. */
+typedef struct {
+    int64_t full, last, spill; /* last = -1: none; spill = lanes past the pixel */
+    fastnn_v8u fresh;
+} chunks;
+
+static chunks channel_chunks(int64_t C)
+{
+    chunks k = {C / 8, C % 8 ? fastnn_max(C - 8, 0) : -1, C < 8 ? 8 - C : 0, {0}};
+    for (int l = 0; l < 8; l++)
+        k.fresh[l] = k.last + l >= 8 * k.full && k.last + l < C ? ~0u : 0u;
+    return k;
+}
+
+/* Vectors travel through pointers: a vector return value would change the ABI. */
+FASTNN_INLINE void load8(fastnn_v8 *v, const float *p) { memcpy(v, p, sizeof *v); }
+FASTNN_INLINE void store8(float *p, const fastnn_v8 *v) { memcpy(p, v, sizeof *v); }
+
+/* The max (first value kept on ties and NaN, as the naive `>`) or the sum
+ * in row-major tap order of a window's 8-channel runs. */
+FASTNN_INLINE void window_reduce_v8(const float *first, int64_t row_step,
+                                    int64_t col_step, int64_t rows, int64_t cols,
+                                    int is_max, fastnn_v8 *out)
+{
+    fastnn_v8 acc, v;
+    load8(&acc, first);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = r == 0; c < cols; c++) {
+            load8(&v, first + r * row_step + c * col_step);
+            if (is_max) {
+                fastnn_v8u better = (fastnn_v8u)(v > acc);
+                acc = (fastnn_v8)((better & (fastnn_v8u)v) | (~better & (fastnn_v8u)acc));
+            } else {
+                acc += v;
+            }
+        }
+    *out = acc;
+}
+
+FASTNN_INLINE float window_area_inverse(window win)
+{
+    return 1.0f / (float)((win.h1 - win.h0) * (win.w1 - win.w0));
+}
+
+/* One output pixel, channels [c0, c0 + 8), its window `rows` x `cols`. */
+FASTNN_INLINE void pool_chunk(const fastnn_pool2d_geom *g, const float *first,
+                              int64_t rows, int64_t cols, float *y, int is_max)
+{
+    fastnn_v8 v;
+    window_reduce_v8(first, g->in_w * g->channels, g->channels, rows, cols, is_max, &v);
+    if (!is_max)
+        v *= 1.0f / (float)(rows * cols);
+    store8(y, &v);
+}
+
+/* One output pixel, one channel: the tail of a row where a vector would
+ * leave it. */
+FASTNN_INLINE void pool_channel(const fastnn_pool2d_geom *g, const float *first,
+                                window win, float *y, int is_max)
 {
     const int64_t C = g->channels;
-    memcpy(y, img + (win.h0 * g->in_w + win.w0) * C, (size_t)C * sizeof(float));
-    for (int64_t h = win.h0; h < win.h1; h++)
-        for (int64_t w = win.w0; w < win.w1; w++) {
-            if (h == win.h0 && w == win.w0)
-                continue;
-            const float *restrict src = img + (h * g->in_w + w) * C;
-            if (is_max)
-                for (int64_t c = 0; c < C; c++)
-                    y[c] = src[c] > y[c] ? src[c] : y[c];
-            else
-                for (int64_t c = 0; c < C; c++)
-                    y[c] += src[c];
+    float acc = first[0];
+    for (int64_t h = 0; h < win.h1 - win.h0; h++)
+        for (int64_t w = h == 0; w < win.w1 - win.w0; w++) {
+            float v = first[(h * g->in_w + w) * C];
+            acc = is_max ? (v > acc ? v : acc) : acc + v;
         }
-    if (!is_max) {
-        float scale = 1.0f / (float)((win.h1 - win.h0) * (win.w1 - win.w0));
-        for (int64_t c = 0; c < C; c++)
-            y[c] *= scale;
+    *y = is_max ? acc : acc * window_area_inverse(win);
+}
+
+/* Whether the last, spilling vector of output pixel `ow` (window `win`)
+ * stays inside its output row (dy, y) and its input row (x, dx).  Where it
+ * stays inside the output row, spilled dx lanes of windows side by side
+ * land on columns that the windows to the right cover (and write later):
+ * (ow + 1) C + spill <= out_w C implies w1 C + spill <= out_w pool_w C. */
+FASTNN_INLINE int spill_fits(const fastnn_pool2d_geom *g, const chunks *k,
+                             int64_t ow, window win)
+{
+    const int64_t C = g->channels;
+    return (ow + 1) * C + k->spill <= g->out_w * C && win.w1 * C + k->spill <= g->in_w * C;
+}
+
+/* One output pixel, all channels; `rows` and `cols` are the window's
+ * (constants where the caller passes 2, 2: the usual pool unrolled). */
+FASTNN_INLINE void pool_pixel(const fastnn_pool2d_geom *g, const chunks *k,
+                              const float *first, window win, int64_t rows,
+                              int64_t cols, int spill_ok, float *out, int is_max)
+{
+    for (int64_t q = 0; q < k->full; q++)
+        pool_chunk(g, first + 8 * q, rows, cols, out + 8 * q, is_max);
+    if (k->last < 0)
+        return;
+    if (spill_ok)
+        pool_chunk(g, first + k->last, rows, cols, out + k->last, is_max);
+    else
+        for (int64_t c = 8 * k->full; c < g->channels; c++)
+            pool_channel(g, first + c, win, out + c, is_max);
+}
+
+/* Forward over output rows [row0, row1), a row being (n, oh). */
+FASTNN_INLINE void pool_rows_of(const float *x, float *y,
+                                const fastnn_pool2d_geom *g, int64_t row0,
+                                int64_t row1, int is_max)
+{
+    const int64_t C = g->channels;
+    const chunks k = channel_chunks(C);
+    for (int64_t row = row0; row < row1; row++) {
+        int64_t n = row / g->out_h, oh = row % g->out_h;
+        const float *img = x + in_index(g, n, 0, 0, 0);
+        for (int64_t ow = 0; ow < g->out_w; ow++) {
+            window win = pool_window(g, oh, ow);
+            const float *first = img + (win.h0 * g->in_w + win.w0) * C;
+            float *out = y + out_index(g, n, oh, ow, 0);
+            int64_t rows = win.h1 - win.h0, cols = win.w1 - win.w0;
+            int spill_ok = k.last >= 0 && spill_fits(g, &k, ow, win);
+            if (rows == 2 && cols == 2)
+                pool_pixel(g, &k, first, win, 2, 2, spill_ok, out, is_max);
+            else
+                pool_pixel(g, &k, first, win, rows, cols, spill_ok, out, is_max);
+        }
     }
 }
 
-/* Max-pool backward for channels c0..c0+7 of one output pixel, in vector
- * registers: find, per channel, the first tap holding the window's maximum
- * (compare, then blend the tap number into `arg`), then walk the taps again
- * and add dy where the tap is the winner (compare + masked add).  No
- * branches, no division.  (GCC vector extensions: `v > best` gives a lane
- * mask of all ones or zeros; masks select with & and |.) */
-FASTNN_INLINE void max_unpool_8_channels(const fastnn_pool2d_geom *g,
-                                         const float *img, window win,
-                                         const float *dy, float *dx_img,
-                                         int64_t c0, int overwrite, int relu)
+FASTNN_INLINE void pool_rows(const float *x, float *y, const fastnn_pool2d_geom *g,
+                             int64_t row0, int64_t row1, int is_max)
 {
-    const int64_t C = g->channels;
-    fastnn_v8 best, d, grad;
-    fastnn_v8u arg, tap = {0};
-    fastnn_window_max_v8(img + (win.h0 * g->in_w + win.w0) * C + c0, g->in_w * C, C,
-                         win.h1 - win.h0, win.w1 - win.w0, &best, &arg);
-    memcpy(&grad, dy + c0, sizeof grad);
-    if (relu) /* x is a ReLU's output: its gradient passes only where x > 0 */
-        grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
-    for (int64_t h = win.h0; h < win.h1; h++)
-        for (int64_t w = win.w0; w < win.w1; w++, tap += 1) {
-            float *dst = dx_img + (h * g->in_w + w) * C + c0;
-            d = (fastnn_v8)((fastnn_v8u)(arg == tap) & (fastnn_v8u)grad);
+    if (is_max)
+        pool_rows_of(x, y, g, row0, row1, 1);
+    else
+        pool_rows_of(x, y, g, row0, row1, 0);
+}
+
+/* Backward of one output pixel, channels [c0, c0 + 8): dy to the first
+ * maximum of each channel (max; `relu`: only where that maximum is > 0) or
+ * dy / area to every tap (average).  `overwrite` (windows side by side):
+ * each tap's dx is written once; else added to, in the lanes `keep` only. */
+FASTNN_INLINE void unpool_chunk(const fastnn_pool2d_geom *g, const float *x_first,
+                                int64_t rows, int64_t cols, const float *dy,
+                                float *dx_first, int is_max, int relu, int overwrite,
+                                const fastnn_v8u *keep)
+{
+    const int64_t C = g->channels, row_step = g->in_w * C;
+    fastnn_v8 grad, best, d, old;
+    fastnn_v8u arg = {0}, tap = {0};
+    load8(&grad, dy);
+    grad = (fastnn_v8)((fastnn_v8u)grad & *keep);
+    if (is_max) {
+        fastnn_window_max_v8(x_first, row_step, C, rows, cols, &best, &arg);
+        if (relu) /* x is a ReLU's output: its gradient passes only where x > 0 */
+            grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
+    } else {
+        grad *= 1.0f / (float)(rows * cols);
+    }
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++, tap += 1) {
+            float *dst = dx_first + r * row_step + c * C;
+            d = is_max ? (fastnn_v8)((fastnn_v8u)(arg == tap) & (fastnn_v8u)grad) : grad;
             if (!overwrite) {
-                fastnn_v8 old;
-                memcpy(&old, dst, sizeof old);
+                load8(&old, dst);
                 d += old;
             }
-            memcpy(dst, &d, sizeof d);
+            store8(dst, &d);
         }
 }
 
-/* The same for one channel: the last C % 8 channels take this path. */
-FASTNN_INLINE void max_unpool_channel(const fastnn_pool2d_geom *g,
-                                      const float *img, window win,
-                                      const float *dy, float *dx_img,
-                                      int64_t c, int overwrite, int relu)
+/* The same for one channel: the tail of a row where a vector would leave it. */
+FASTNN_INLINE void unpool_channel(const fastnn_pool2d_geom *g, const float *x_first,
+                                  window win, const float *dy, float *dx_first,
+                                  int is_max, int relu, int overwrite)
 {
-    const int64_t C = g->channels;
-    int64_t arg = (win.h0 * g->in_w + win.w0) * C + c;
-    for (int64_t h = win.h0; h < win.h1; h++)
-        for (int64_t w = win.w0; w < win.w1; w++) {
-            if (img[(h * g->in_w + w) * C + c] > img[arg])
-                arg = (h * g->in_w + w) * C + c;
+    const int64_t C = g->channels, row_step = g->in_w * C;
+    int64_t arg = 0;
+    float share = is_max ? *dy : *dy * window_area_inverse(win);
+    for (int64_t r = 0; r < win.h1 - win.h0; r++)
+        for (int64_t c = 0; c < win.w1 - win.w0; c++) {
+            int64_t at = r * row_step + c * C;
+            if (is_max && x_first[at] > x_first[arg])
+                arg = at;
             if (overwrite)
-                dx_img[(h * g->in_w + w) * C + c] = 0.0f;
+                dx_first[at] = is_max ? 0.0f : share;
+            else if (!is_max)
+                dx_first[at] += share;
         }
-    if (!relu || img[arg] > 0.0f)
-        dx_img[arg] += dy[c];
-}
-
-/* With `overwrite` (windows that do not overlap), each tap's dx is written
- * once, 0 or dy, instead of read, added to and written back.  With `relu`,
- * x is the output of a ReLU and dx is the gradient at that ReLU's input:
- * dy reaches the maximum only where it is > 0 (the ReLU's backward pass,
- * folded in: one pass less over the largest activations of a CNN). */
-FASTNN_INLINE void max_unpool_pixel(const fastnn_pool2d_geom *g,
-                                    const float *img, window win,
-                                    const float *dy, float *dx_img,
-                                    int overwrite, int relu)
-{
-    int64_t c = 0;
-    for (; c + 8 <= g->channels; c += 8)
-        max_unpool_8_channels(g, img, win, dy, dx_img, c, overwrite, relu);
-    for (; c < g->channels; c++)
-        max_unpool_channel(g, img, win, dy, dx_img, c, overwrite, relu);
+    if (is_max && (!relu || x_first[arg] > 0.0f))
+        dx_first[arg] += share;
 }
 
 /* Zero the pixels of one image's dx that no window covers: rows from
@@ -230,49 +359,55 @@ FASTNN_INLINE void zero_uncovered(const fastnn_pool2d_geom *g, float *dx_img,
            (size_t)((g->in_h - rows) * g->in_w * C) * sizeof(float));
 }
 
-/* Average-pool backward for one output pixel: dy / count to every tap. */
-FASTNN_INLINE void avg_unpool_pixel(const fastnn_pool2d_geom *g, window win,
-                                    const float *restrict dy,
-                                    float *restrict dx_img)
+/* dx = f'(x) * dx over one image, for the activation `through` names
+ * (ReLU under a max pool is done in the scatter).  One image is small, so
+ * the activation kernel runs it on the calling thread. */
+static void through_image(const float *x_img, float *dx_img, int64_t image,
+                          int is_max, int through, float alpha)
 {
-    const int64_t C = g->channels;
-    float scale = 1.0f / (float)((win.h1 - win.h0) * (win.w1 - win.w0));
-    for (int64_t h = win.h0; h < win.h1; h++)
-        for (int64_t w = win.w0; w < win.w1; w++) {
-            float *restrict d = dx_img + (h * g->in_w + w) * C;
-            for (int64_t c = 0; c < C; c++)
-                d[c] += dy[c] * scale;
-        }
+    if (through == FASTNN_THROUGH_RELU && !is_max)
+        fastnn_relu_backward(x_img, dx_img, dx_img, image);
+    else if (through >= 0)
+        fastnn_activation_backward((fastnn_activation)through, alpha, x_img, dx_img,
+                                   dx_img, image);
 }
 
-/* Forward over output rows [row0, row1), a row being (n, oh). */
-FASTNN_INLINE void pool_rows(const float *x, float *y,
-                             const fastnn_pool2d_geom *g, int64_t row0,
-                             int64_t row1, int is_max)
+/* Backward of one output pixel, all channels; `rows` and `cols` as for
+ * pool_pixel.  `keep_last`: the lanes the last vector may add to. */
+FASTNN_INLINE void unpool_pixel(const fastnn_pool2d_geom *g, const chunks *k,
+                                const float *xf, window win, int64_t rows,
+                                int64_t cols, int spill_ok, const float *d,
+                                float *dxf, int is_max, int relu, int overwrite)
 {
-    for (int64_t row = row0; row < row1; row++) {
-        int64_t n = row / g->out_h, oh = row % g->out_h;
-        const float *img = x + in_index(g, n, 0, 0, 0);
-        for (int64_t ow = 0; ow < g->out_w; ow++)
-            pool_pixel(g, img, pool_window(g, oh, ow),
-                       y + out_index(g, n, oh, ow, 0), is_max);
-    }
+    const fastnn_v8u all = ~(fastnn_v8u){0};
+    for (int64_t q = 0; q < k->full; q++)
+        unpool_chunk(g, xf ? xf + 8 * q : NULL, rows, cols, d + 8 * q, dxf + 8 * q,
+                     is_max, relu, overwrite, &all);
+    if (k->last < 0)
+        return;
+    if (spill_ok)
+        unpool_chunk(g, xf ? xf + k->last : NULL, rows, cols, d + k->last, dxf + k->last,
+                     is_max, relu, overwrite, overwrite ? &all : &k->fresh);
+    else
+        for (int64_t c = 8 * k->full; c < g->channels; c++)
+            unpool_channel(g, xf ? xf + c : NULL, win, d + c, dxf + c, is_max, relu,
+                           overwrite);
 }
 
-/* Backward for whole images [n0, n1): zero their dx, then scatter.  Max
- * pooling with windows that tile the image without overlap (stride = pool
- * size, no padding above or left: the usual 2x2 pooling) writes every
- * covered dx value exactly once and zeroes only the uncovered rest -- one
- * pass over dx where memset, then read-add-write, made three. */
-FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
-                                 const fastnn_pool2d_geom *g, int64_t n0,
-                                 int64_t n1, int is_max, int relu)
+/* Backward for whole images [n0, n1).  `disjoint`: windows side by side
+ * (stride = pool size, no padding above or left), each covered dx written
+ * once. */
+FASTNN_INLINE void unpool_images_of(const float *x, const float *dy, float *dx,
+                                    const fastnn_pool2d_geom *g, int64_t n0,
+                                    int64_t n1, int is_max, int disjoint, int through,
+                                    float alpha)
 {
-    int64_t image = g->in_h * g->in_w * g->channels;
-    int disjoint = is_max && g->stride_h == g->pool_h && g->stride_w == g->pool_w &&
-                   g->pad_top == 0 && g->pad_left == 0;
+    const int64_t C = g->channels, image = g->in_h * g->in_w * C;
+    const chunks k = channel_chunks(C);
+    const int relu = is_max && through == FASTNN_THROUGH_RELU;
     for (int64_t n = n0; n < n1; n++) {
         float *dx_img = dx + n * image;
+        const float *x_img = is_max || through != FASTNN_THROUGH_NONE ? x + n * image : NULL;
         if (disjoint)
             zero_uncovered(g, dx_img, fastnn_min(g->out_h * g->stride_h, g->in_h),
                            fastnn_min(g->out_w * g->stride_w, g->in_w));
@@ -281,20 +416,45 @@ FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
         for (int64_t oh = 0; oh < g->out_h; oh++)
             for (int64_t ow = 0; ow < g->out_w; ow++) {
                 window win = pool_window(g, oh, ow);
+                int64_t at = (win.h0 * g->in_w + win.w0) * C;
+                int64_t rows = win.h1 - win.h0, cols = win.w1 - win.w0;
+                const float *xf = is_max ? x_img + at : NULL;
                 const float *d = dy + out_index(g, n, oh, ow, 0);
-                if (is_max)
-                    max_unpool_pixel(g, x + n * image, win, d, dx_img, disjoint, relu);
+                int spill_ok = k.last >= 0 && spill_fits(g, &k, ow, win);
+                if (rows == 2 && cols == 2)
+                    unpool_pixel(g, &k, xf, win, 2, 2, spill_ok, d, dx_img + at, is_max,
+                                 relu, disjoint);
                 else
-                    avg_unpool_pixel(g, win, d, dx_img);
+                    unpool_pixel(g, &k, xf, win, rows, cols, spill_ok, d, dx_img + at,
+                                 is_max, relu, disjoint);
             }
+        if (x_img)
+            through_image(x_img, dx_img, image, is_max, through, alpha);
     }
+}
+
+FASTNN_INLINE void unpool_images(const float *x, const float *dy, float *dx,
+                                 const fastnn_pool2d_geom *g, int64_t n0,
+                                 int64_t n1, int is_max, int through, float alpha)
+{
+    int disjoint = g->stride_h == g->pool_h && g->stride_w == g->pool_w &&
+                   g->pad_top == 0 && g->pad_left == 0;
+    if (is_max && disjoint)
+        unpool_images_of(x, dy, dx, g, n0, n1, 1, 1, through, alpha);
+    else if (is_max)
+        unpool_images_of(x, dy, dx, g, n0, n1, 1, 0, through, alpha);
+    else if (disjoint)
+        unpool_images_of(x, dy, dx, g, n0, n1, 0, 1, through, alpha);
+    else
+        unpool_images_of(x, dy, dx, g, n0, n1, 0, 0, through, alpha);
 }
 
 /* One function per (pass, instruction set); `is_max` picks the reduction. */
 typedef void (*rows_fn)(const float *, float *, const fastnn_pool2d_geom *,
                         int64_t, int64_t, int);
 typedef void (*images_fn)(const float *, const float *, float *,
-                          const fastnn_pool2d_geom *, int64_t, int64_t, int, int);
+                          const fastnn_pool2d_geom *, int64_t, int64_t, int, int,
+                          float);
 
 static void pool_rows_generic(const float *x, float *y,
                               const fastnn_pool2d_geom *g, int64_t r0,
@@ -305,9 +465,9 @@ static void pool_rows_generic(const float *x, float *y,
 
 static void unpool_images_generic(const float *x, const float *dy, float *dx,
                                   const fastnn_pool2d_geom *g, int64_t n0,
-                                  int64_t n1, int is_max, int relu)
+                                  int64_t n1, int is_max, int through, float alpha)
 {
-    unpool_images(x, dy, dx, g, n0, n1, is_max, relu);
+    unpool_images(x, dy, dx, g, n0, n1, is_max, through, alpha);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -322,9 +482,9 @@ static void pool_rows_avx2(const float *x, float *y,
 FASTNN_TARGET_AVX2
 static void unpool_images_avx2(const float *x, const float *dy, float *dx,
                                const fastnn_pool2d_geom *g, int64_t n0,
-                               int64_t n1, int is_max, int relu)
+                               int64_t n1, int is_max, int through, float alpha)
 {
-    unpool_images(x, dy, dx, g, n0, n1, is_max, relu);
+    unpool_images(x, dy, dx, g, n0, n1, is_max, through, alpha);
 }
 #endif
 
@@ -340,6 +500,10 @@ static void pool_forward(const float *x, float *y, const fastnn_pool2d_geom *g,
     double work = (double)(g->batch * g->out_h * g->out_w * g->channels) *
                   (double)g->pool_h * (double)g->pool_w;
     int threads = fastnn_threads_for(work);
+    if (threads == 1) {
+        rows(x, y, g, 0, total, is_max);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
@@ -348,7 +512,8 @@ static void pool_forward(const float *x, float *y, const fastnn_pool2d_geom *g,
 }
 
 static void pool_backward(const float *x, const float *dy, float *dx,
-                          const fastnn_pool2d_geom *g, int is_max, int relu)
+                          const fastnn_pool2d_geom *g, int is_max, int through,
+                          float alpha)
 {
     images_fn images = unpool_images_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -361,11 +526,15 @@ static void pool_backward(const float *x, const float *dy, float *dx,
     int threads = fastnn_threads_for(work);
     if (threads > g->batch)
         threads = (int)(g->batch > 0 ? g->batch : 1);
+    if (threads == 1) {
+        images(x, dy, dx, g, 0, g->batch, is_max, through, alpha);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
         images(x, dy, dx, g, g->batch * t / team, g->batch * (t + 1) / team,
-               is_max, relu);
+               is_max, through, alpha);
     }
 }
 
@@ -380,13 +549,15 @@ void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
 }
 
 void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
-                                const fastnn_pool2d_geom *g, int relu)
+                                const fastnn_pool2d_geom *g, int through,
+                                float alpha)
 {
-    pool_backward(x, dy, dx, g, 1, relu);
+    pool_backward(x, dy, dx, g, 1, through, alpha);
 }
 
-void fastnn_avg_pool2d_backward(const float *dy, float *dx,
-                                const fastnn_pool2d_geom *g)
+void fastnn_avg_pool2d_backward(const float *x, const float *dy, float *dx,
+                                const fastnn_pool2d_geom *g, int through,
+                                float alpha)
 {
-    pool_backward(NULL, dy, dx, g, 0, 0);
+    pool_backward(x, dy, dx, g, 0, through, alpha);
 }

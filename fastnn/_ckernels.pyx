@@ -69,10 +69,11 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_max_pool2d_naive(const float *x, float *y,
                                  const fastnn_pool2d_geom *g)
     void fastnn_max_pool2d_backward(const float *x, const float *dy,
-                                    float *dx, const fastnn_pool2d_geom *g, int relu)
+                                    float *dx, const fastnn_pool2d_geom *g, int through,
+                                    float alpha)
     void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
-                                          float *dx,
-                                          const fastnn_pool2d_geom *g, int relu)
+                                          float *dx, const fastnn_pool2d_geom *g,
+                                          int through, float alpha)
     int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
                                              const float *dp, float *dw, float *db,
                                              const fastnn_conv2d_geom *g,
@@ -84,10 +85,11 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
     void fastnn_avg_pool2d_naive(const float *x, float *y,
                                  const fastnn_pool2d_geom *g)
-    void fastnn_avg_pool2d_backward(const float *dy, float *dx,
-                                    const fastnn_pool2d_geom *g)
-    void fastnn_avg_pool2d_backward_naive(const float *dy, float *dx,
-                                          const fastnn_pool2d_geom *g)
+    void fastnn_avg_pool2d_backward(const float *x, const float *dy, float *dx,
+                                    const fastnn_pool2d_geom *g, int through, float alpha)
+    void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy, float *dx,
+                                          const fastnn_pool2d_geom *g, int through,
+                                          float alpha)
 
     ctypedef enum fastnn_fill_mode:
         FASTNN_FILL_REFLECT
@@ -347,19 +349,20 @@ def pool2d(str mode, const float[::1] x, float[::1] y, int64_t batch,
 
 def pool2d_backward(str mode, const float[::1] x, const float[::1] dy,
                     float[::1] dx, int64_t batch, int64_t channels, win,
-                    bint through_relu, bint naive):
-    """through_relu applies to max pooling only."""
+                    int through, float alpha, bint naive):
+    """through: -1 none, -2 relu, else the C code of an activation whose
+    derivative reads its output (fastnn.h, FASTNN_THROUGH_*)."""
     cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
     cdef bint is_max = mode == "max"
     with nogil:
         if is_max and naive:
-            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through_relu)
+            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through, alpha)
         elif is_max:
-            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through_relu)
+            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through, alpha)
         elif naive:
-            fastnn_avg_pool2d_backward_naive(&dy[0], &dx[0], &g)
+            fastnn_avg_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through, alpha)
         else:
-            fastnn_avg_pool2d_backward(&dy[0], &dx[0], &g)
+            fastnn_avg_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through, alpha)
 
 
 # ---- affine warps -----------------------------------------------------------

@@ -77,13 +77,14 @@ def _conv(batch, size, c_in, c_out, k=3, backward=False, stride=1, padding="vali
     return Case(f"conv2d {shape}", "conv2d", (x, w), options, flops)
 
 
-def _pool(mode, batch, size, channels, backward=False, through_relu=False):
+def _pool(mode, batch, size, channels, backward=False, through=None):
+    """``through``: the backward pass takes the activation below along ("relu", "tanh")."""
     x = (batch, size, size, channels)
     if backward:
         dy = (batch, size // 2, size // 2, channels)
-        options = {"pool_size": 2, **({"through_relu": True} if through_relu else {})}
+        options = {"pool_size": 2, **({"through": through} if through else {})}
         return Case(f"{mode}_pool2d_backward {batch}x{size}x{size}x{channels} 2x2"
-                    f"{' through ReLU' if through_relu else ''}",
+                    f"{f' through {through}' if through else ''}",
                     f"{mode}_pool2d_backward", (x, dy), options)
     return Case(f"{mode}_pool2d {batch}x{size}x{size}x{channels} 2x2",
                 f"{mode}_pool2d", (x,), {"pool_size": 2})
@@ -248,8 +249,11 @@ def canonical_cases():
         _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
         _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
-        _pool("max", 64, 26, 32, backward=True, through_relu=True),
+        _pool("max", 64, 26, 32, backward=True, through="relu"),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),
+        # LeNet-5's first pool: 6 channels, under a tanh
+        _pool("avg", 64, 28, 6),
+        _pool("avg", 64, 28, 6, backward=True, through="tanh"),
         # the same feature maps as 8 volumes of depth 8 (MaxPooling3D, AveragePooling3D)
         _pool3d("max", 8, 8, 26, 32), _pool3d("max", 8, 8, 26, 32, backward=True),
         _pool3d("avg", 8, 8, 26, 32), _pool3d("avg", 8, 8, 26, 32, backward=True),

@@ -3,11 +3,18 @@
 ``strides`` defaults to ``pool_size`` (windows side by side, as in Keras).
 With ``padding="same"`` the padding never contributes: max ignores it and
 the average divides by the number of in-bounds values, as Keras does.
+
+The backward passes can fold in the backward pass of the activation below
+the pool (``through``: x is that activation's output, and the result is the
+gradient at its input, ``dz = f'(x) · dx``), for "relu" and every C
+activation whose derivative reads its output (tanh, sigmoid, elu, ...):
+each image's dx gets it while still in cache, one pass over memory less.
 """
 import numpy as np
 
 from . import reference
 from ._native import native
+from .activation import _check_activation, activation_reads_input
 from .convolution import X_AXES
 from .geometry import Window2D
 from .validation import (as_float32, check_impl, check_nonempty, check_output_size,
@@ -38,19 +45,42 @@ def _forward(mode, x, pool_size, strides, padding, impl):
     return y
 
 
-def _backward(mode, x, dy, pool_size, strides, padding, impl, through_relu=False):
+# fastnn.h's FASTNN_THROUGH_NONE and FASTNN_THROUGH_RELU; the other
+# activations pass their own C code.
+_THROUGH_NONE, _THROUGH_RELU = -1, -2
+
+
+def _through_code(kernel, through, alpha):
+    """The C code of ``through`` and alpha as a float, or a ValueError."""
+    if through is None:
+        return _THROUGH_NONE, 0.0
+    if through == "relu":
+        return _THROUGH_RELU, 0.0
+    if isinstance(through, str) and activation_reads_input(through):
+        raise ValueError(f"{kernel}: through={through!r} cannot be folded into the pool: its "
+                         f"derivative reads the activation's input, the pool has its output")
+    if not isinstance(through, str):
+        raise ValueError(f"{kernel}: through must be None, 'relu' or an activation name, "
+                         f"got {through!r}")
+    return _check_activation(kernel, through, alpha)
+
+
+def _backward(mode, x, dy, pool_size, strides, padding, impl, through=None, alpha=None):
     kernel = f"{mode}_pool2d_backward"
     check_impl(kernel, impl)
+    code, alpha = _through_code(kernel, through, alpha)
     x, pool_size, strides, padding, win = _pool_args(kernel, x, pool_size, strides, padding)
     dy = as_float32(kernel, "dy", dy, X_AXES)
     check_shape(kernel, "dy", dy, (x.shape[0], win.out_h, win.out_w, x.shape[3]))
     if impl == "numpy":
         dx = getattr(reference, kernel)(x, dy, pool_size, strides, padding)
-        return reference.relu_backward(x, dx) if through_relu else dx
+        if through == "relu":
+            return reference.relu_backward(x, dx)
+        return dx if through is None else reference.activation_backward(through, x, dx, alpha)
     dx = np.empty_like(x)
     if dx.size:
         native.pool2d_backward(mode, x.reshape(-1), dy.reshape(-1), dx.reshape(-1),
-                               x.shape[0], x.shape[3], win, through_relu, impl == "naive")
+                               x.shape[0], x.shape[3], win, code, alpha, impl == "naive")
     return dx
 
 
@@ -74,20 +104,27 @@ def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):
 
 
 def max_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid",
-                        impl="fast", through_relu=False):
+                        impl="fast", through_relu=False, through=None, alpha=None):
     """dL/dx: each dy flows to the input that was its window's maximum.
 
     On ties the first maximum in row-major window order gets it.
 
-    ``through_relu=True`` says x is the output of a ReLU (a Conv2D with
-    ``activation="relu"`` below the pool) and asks for the gradient at that
-    ReLU's input instead: ``relu_backward(x, max_pool2d_backward(x, dy))``,
-    in the same pass (dy reaches the maximum only where it is > 0).
+    ``through="tanh"`` (or "relu", "sigmoid", "elu", ...: any C activation
+    whose derivative reads its output; ``alpha`` as for ``activation``) says
+    x is the output of that activation (a Conv2D's, below the pool) and asks
+    for the gradient at its input instead: ``activation_backward(through, x,
+    max_pool2d_backward(x, dy))`` in one call.  For "relu" it is part of the
+    routing itself: dy reaches the maximum only where it is > 0.
+    ``through_relu=True`` is short for ``through="relu"``.
     """
     if not isinstance(through_relu, bool):
         raise ValueError(f"max_pool2d_backward: through_relu must be True or False, "
                          f"got {through_relu!r}")
-    return _backward("max", x, dy, pool_size, strides, padding, impl, through_relu)
+    if through_relu and through not in (None, "relu"):
+        raise ValueError(f"max_pool2d_backward: through_relu=True says through='relu', "
+                         f"got through={through!r} as well")
+    return _backward("max", x, dy, pool_size, strides, padding, impl,
+                     "relu" if through_relu else through, alpha)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):
@@ -96,6 +133,11 @@ def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", impl="fast"):
 
 
 def avg_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid",
-                        impl="fast"):
-    """dL/dx: each dy is shared equally among its window's in-bounds inputs."""
-    return _backward("avg", x, dy, pool_size, strides, padding, impl)
+                        impl="fast", through=None, alpha=None):
+    """dL/dx: each dy is shared equally among its window's in-bounds inputs.
+
+    ``through`` (and ``alpha``) as for ``max_pool2d_backward``: x is that
+    activation's output and the result ``f'(x) · dx``, the gradient at its
+    input, in one call.
+    """
+    return _backward("avg", x, dy, pool_size, strides, padding, impl, through, alpha)

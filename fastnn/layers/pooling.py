@@ -61,6 +61,21 @@ class Pooling(Layer):
                 "strides": list(self.strides), "padding": self.padding}
 
 
+class Pooling2D(Pooling):
+    """The 2-D poolings' shared backward pass through the activation below."""
+
+    rank = 2
+
+    def backward_through(self, dy, through, alpha=0.0):
+        """dLoss/dz of the layer below, whose output (this layer's input) is
+        its activation ``through`` ("relu", "tanh", ... a C kernel whose
+        derivative reads its output) of z: the pool's backward and the
+        activation's in one call (the plan's rule "pool backward through
+        the activation")."""
+        return self.pool_backward(self._x, dy, self.pool_size, self.strides, self.padding,
+                                  through=through, alpha=alpha)
+
+
 class MaxPooling1D(Pooling):
     """Keeps the largest value of each window of steps: [1, 5, 2, 4, 3] pools
     with 2 to [5, 4].  The gradient flows only to each window's maximum."""
@@ -79,7 +94,7 @@ class AveragePooling1D(Pooling):
     pool_backward = staticmethod(kernels.avg_pool1d_backward)
 
 
-class MaxPooling2D(Pooling):
+class MaxPooling2D(Pooling2D):
     """Keeps the largest value of each window: [[4,3,8,5],[9,1,3,6],[6,3,5,3],
     [2,5,2,5]] pools 2x2 to [[9,8],[6,5]].  The gradient flows only to each
     window's maximum.
@@ -90,7 +105,6 @@ class MaxPooling2D(Pooling):
     routes the gradient (``backward_through_relu``; the plan's rule "max_pool
     backward through relu")."""
 
-    rank = 2
     pool = staticmethod(kernels.max_pool2d)
     pool_backward = staticmethod(kernels.max_pool2d_backward)
 
@@ -101,11 +115,15 @@ class MaxPooling2D(Pooling):
                                   through_relu=True)
 
 
-class AveragePooling2D(Pooling):
+class AveragePooling2D(Pooling2D):
     """Keeps the mean of each window (of its in-bounds cells with "same").
-    The gradient is shared equally by the window's cells."""
+    The gradient is shared equally by the window's cells.
 
-    rank = 2
+    Below a Conv2D whose activation's derivative needs only its output
+    (relu, tanh, sigmoid, elu, ...), training skips that activation's own
+    backward pass: this layer applies f'(y) to each image's gradient as it
+    spreads it (``backward_through``; the plan's rule "pool backward through
+    the activation")."""
     pool = staticmethod(kernels.avg_pool2d)
     pool_backward = staticmethod(kernels.avg_pool2d_backward)
 

@@ -3,8 +3,9 @@ import textwrap
 
 from ..layers import Activation
 from .rules import (ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK, LOGITS_GRADIENT,
-                    MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES,
-                    SKIP_INPUT_GRADIENT, SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
+                    MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
+                    RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT, SKIP_LAYERS_BELOW,
+                    activation_name, activation_of, kind)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
 
@@ -137,6 +138,10 @@ class Plan:
                     steps += POOLED_WEIGHT_GRADIENT.steps(layers[i - 1], layer)
                     break
                 steps += MAX_POOL_THROUGH_RELU.steps(layer, layers[i - 1])
+                taken.add(i - 1)
+            elif i - 1 >= lowest and self._ask(POOL_THROUGH_ACTIVATION, layer, layers[i - 1],
+                                               note=note):
+                steps += POOL_THROUGH_ACTIVATION.steps(layer, layers[i - 1])
                 taken.add(i - 1)
             elif i in self._relu_after_norm and i not in taken:
                 # an Activation has no weights, so the norm below is >= lowest

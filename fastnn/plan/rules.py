@@ -10,10 +10,11 @@ backward pass early).  ``Plan`` asks them while it walks the layers;
 """
 from typing import NamedTuple
 
-from ..layers import Activation, BatchNormalization, Conv2D, Dense, MaxPooling2D
+from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
+                      MaxPooling2D)
 from ..layers.base import KernelBiasLayer
 from ..naming import snake_case
-from .steps import BackwardStep, ForwardStep, PooledGradientStep
+from .steps import BackwardStep, ForwardStep, PooledGradientStep, PoolThroughStep
 
 
 def kind(layer):
@@ -39,6 +40,19 @@ def has_kernel_relu(layer):
     """Whether the layer's kernel applies its activation, a plain ReLU, itself."""
     return (isinstance(layer, KernelBiasLayer) and layer.fuses_activation
             and layer.epilogue_activation == "relu")
+
+
+def pool_through(layer):
+    """What a pool's backward pass can fold in of the layer below: "relu" for
+    a plain ReLU its kernel applies, the C kernel's (name, alpha) of an
+    activation applied in place (its derivative needs only y, the pool's
+    input), else None."""
+    if has_kernel_relu(layer):
+        return "relu", 0.0
+    activation = activation_of(layer)
+    if isinstance(layer, KernelBiasLayer) and activation is not None and activation.in_place:
+        return activation.kernel
+    return None
 
 
 class Verdict(NamedTuple):
@@ -167,20 +181,46 @@ class MaxPoolThroughRelu(Rule):
            "activation of a CNN")
 
     def check(self, pool, below):
-        if not isinstance(pool, MaxPooling2D) or activation_of(below) is None:
+        """Speaks for a ReLU in the kernel below only: "pool backward through
+        the activation" answers for every other activation."""
+        if not isinstance(pool, MaxPooling2D) or not has_kernel_relu(below):
             return None
-        where = f"{pool.name} over {below.name}"
-        if has_kernel_relu(below):
-            return self.yes(where)
-        if isinstance(below, Activation):
-            return self.no(where, f"{below.name} is an Activation layer: its backward is a "
-                                  f"step of its own, or part of batch norm + relu's")
-        return self.no(where, f"{below.name}'s activation is "
-                              f"{activation_name(below.activation)}, not a ReLU in its kernel")
+        return self.yes(f"{pool.name} over {below.name}")
 
     def steps(self, pool, below):
         # the layer below then starts its backward pass at its kernel (call_backward)
         return [BackwardStep(self.name, (pool, below), "backward_through_relu", self)]
+
+
+class PoolThroughActivation(Rule):
+    name = "pool backward through the activation"
+    why = ("an average pool spreads dy/area over each window, a max pool routes dy to each "
+           "maximum; an activation below whose derivative needs only its output -- the "
+           "pool's input -- (tanh, sigmoid, elu, leaky relu, ...; relu under an average "
+           "pool) multiplies each image's gradient by f'(y) while it is still in cache: no "
+           "activation backward pass of its own")
+
+    def check(self, pool, below):
+        """Asked where "max_pool backward through relu" has nothing to say."""
+        if (not isinstance(pool, (MaxPooling2D, AveragePooling2D))
+                or activation_of(below) is None or MAX_POOL_THROUGH_RELU.check(pool, below)):
+            return None
+        where = f"{pool.name} over {below.name}"
+        if isinstance(below, Activation):
+            return self.no(where, f"{below.name} is an Activation layer: its backward is a "
+                                  f"step of its own, or part of batch norm + relu's")
+        if pool_through(below) is None:
+            return self.no(where, f"{below.name}'s activation {activation_name(below.activation)}"
+                                  f" is not applied in place on its kernel's output: its "
+                                  f"backward pass is a step of its own")
+        return self.yes(where)
+
+    def steps(self, pool, below):
+        # the layer below then starts its backward pass at its kernel (call_backward)
+        through = pool_through(below)
+        pooling = "max_pool" if isinstance(pool, MaxPooling2D) else "avg_pool"
+        return [PoolThroughStep(f"{pooling} backward through {through[0]}", pool, below,
+                                self, through)]
 
 
 class PooledWeightGradient(Rule):
@@ -251,11 +291,13 @@ ACTIVATION_IN_PLACE = ActivationInPlace()
 BATCH_NORM_RELU = BatchNormRelu()
 DENSE_RELU_MASK = DenseReluMask()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
+POOL_THROUGH_ACTIVATION = PoolThroughActivation()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
 LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
 RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK,
-         MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT, LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
+         MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
+         LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)

@@ -78,3 +78,19 @@ class PooledGradientStep(Step):
     def __call__(self, dp):
         pool, conv = self.layers
         getattr(conv, self.method)(pool, dp)
+
+
+class PoolThroughStep(Step):
+    """``pool.backward_through(dy, through)`` for layers (pool, below), with
+    ``through`` what the pool folds in of below's activation
+    (``rules.pool_through``): dLoss/dz of the layer below, which then starts
+    its backward pass at its kernel."""
+
+    __slots__ = ("through",)
+
+    def __init__(self, name, pool, below, rule, through):
+        super().__init__(name, (pool, below), "backward_through", rule)
+        self.through = through
+
+    def __call__(self, dy):
+        return getattr(self.layers[0], self.method)(dy, *self.through)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 
 import fastnn
-from fastnn.kernels import (avg_pool2d, avg_pool2d_backward, max_pool2d,
-                            max_pool2d_backward, reference)
+from fastnn.kernels import (activation, activation_backward, avg_pool2d,
+                            avg_pool2d_backward, max_pool2d, max_pool2d_backward, reference)
 
 from conftest import (IMPLS, NATIVE_IMPLS, PoolCase, assert_matches, each_impl,
                       each_simd_path, f64, numerical_gradient, output_length, pad_before,
@@ -65,6 +65,14 @@ FIXED = {
     "threads-overlapping": PoolCase(8, 32, 32, 33, (3, 3), (1, 1), "same", 4),
     "threads-gaps": PoolCase(9, 33, 31, 24, (2, 2), (3, 3), "valid", 5),
     "pool-larger-than-input": PoolCase(2, 2, 3, 5, (4, 4), (1, 2), "same", 6),
+    # fewer than 8 channels: one vector per pixel whose lanes spill into the
+    # next pixel, a scalar tail at each row's end (odd widths leave an
+    # uncovered column that a spill must not reach)
+    "lenet-6-channels": PoolCase(4, 28, 28, 6, (2, 2), None, "valid", 7),
+    "channels-3-odd-width": PoolCase(3, 9, 11, 3, (2, 2), None, "valid", 8),
+    "channels-1-same": PoolCase(2, 7, 13, 1, (2, 3), None, "same", 9),
+    "channels-5-overlapping": PoolCase(2, 8, 9, 5, (3, 3), (1, 2), "valid", 10),
+    "channels-7-gaps": PoolCase(2, 9, 14, 7, (2, 2), (3, 3), "same", 11),
 }
 
 
@@ -253,6 +261,88 @@ def test_through_relu_fixed_cases_on_both_simd_paths(simd, name):
     with simd_path(simd):
         np.testing.assert_array_equal(
             max_pool2d_backward(x, dy, **case.kwargs, through_relu=True), expected)
+
+
+# ---- backward through any activation below the pool ------------------------------------------
+
+THROUGH = {"tanh": None, "sigmoid": None, "elu": 0.7, "leaky_relu": 0.1, "softsign": None,
+           "hard_sigmoid": None, "relu": None}
+
+
+def activation_output(name, x, alpha):
+    """x put through the activation (relu included): what a Conv2D below the pool outputs."""
+    return np.maximum(x, 0) if name == "relu" else activation(name, x, alpha)
+
+
+def expected_through(mode, name, x, dy, alpha, kwargs):
+    """f'(x) * pool_backward(x, dy) in float64, f' from the activation's output x."""
+    dx = getattr(reference, f"{mode}_pool2d_backward")(f64(x), f64(dy), **kwargs)
+    if name == "relu":
+        return reference.relu_backward(f64(x), dx)
+    return reference.activation_backward(name, f64(x), dx, alpha)
+
+
+@each_impl
+@modes
+@pytest.mark.parametrize("name", sorted(THROUGH))
+@settings(max_examples=15)
+@given(case=pool_cases())
+def test_through_activation_is_its_backward_of_the_pool_gradient(impl, mode, name, case):
+    x, dy = case.arrays()
+    x = activation_output(name, x, THROUGH[name])
+    dx = BACKWARD[mode](x, dy, **case.kwargs, impl=impl, through=name, alpha=THROUGH[name])
+    assert_matches(dx, expected_through(mode, name, x, dy, THROUGH[name], case.kwargs),
+                   window_terms(case))
+
+
+@each_impl
+@modes
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_through_tanh_fixed_cases(impl, mode, name):
+    case = FIXED[name]
+    x, dy = case.arrays()
+    x = np.tanh(x)
+    dx = BACKWARD[mode](x, dy, **case.kwargs, impl=impl, through="tanh")
+    assert_matches(dx, expected_through(mode, "tanh", x, dy, None, case.kwargs),
+                   window_terms(case))
+
+
+@each_simd_path
+@modes
+@pytest.mark.parametrize("name", ["tanh", "elu", "relu"])
+def test_through_activation_equals_the_two_passes_on_each_simd_path(simd, mode, name):
+    """Fused, on one SIMD path, is bit for bit the pool's backward followed by
+    the activation's (the same C arithmetic, image by image)."""
+    with simd_path(simd):
+        for case in FIXED.values():
+            x, dy = case.arrays()
+            x = activation_output(name, x, THROUGH[name])
+            dx = BACKWARD[mode](x, dy, **case.kwargs)
+            two_passes = (reference.relu_backward(x, dx) if name == "relu" else
+                          activation_backward(name, x, dx, THROUGH[name]))
+            np.testing.assert_array_equal(
+                BACKWARD[mode](x, dy, **case.kwargs, through=name, alpha=THROUGH[name]),
+                two_passes)
+
+
+@pytest.mark.parametrize("through, message", [
+    ("silu", "through='silu' cannot be folded into the pool: its derivative reads the "
+             "activation's input"),
+    ("swish", "name must be one of 'tanh', "),
+    (3, "through must be None, 'relu' or an activation name, got 3"),
+])
+def test_through_must_name_an_activation_that_reads_its_output(through, message):
+    x, dy = np.ones((1, 2, 2, 1), np.float32), np.ones((1, 1, 1, 1), np.float32)
+    for backward in BACKWARD.values():
+        with pytest.raises(ValueError, match=message):
+            backward(x, dy, through=through)
+
+
+def test_through_relu_and_another_through_contradict():
+    x, dy = np.ones((1, 2, 2, 1), np.float32), np.ones((1, 1, 1, 1), np.float32)
+    with pytest.raises(ValueError, match="through_relu=True says through='relu', got "
+                                         "through='tanh' as well"):
+        max_pool2d_backward(x, dy, through_relu=True, through="tanh")
 
 
 def test_through_relu_must_be_a_bool():

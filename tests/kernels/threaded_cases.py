@@ -351,17 +351,20 @@ POOLED = [
 # ---- pooling ----------------------------------------------------------------------
 
 POOL_X = (7, 55, 55, 33)   # 2x2 windows: 7·27·27·33·4 = 673k operations, 3 threads
+POOL_X_FEW = (9, 115, 113, 6)   # 6 channels (LeNet's): 9·57·56·6·4 = 689k operations
 
 
-def pool_case(kernel_name, pool_size, strides, padding, through_relu=None):
+def pool_case(kernel_name, pool_size, strides, padding, through_relu=None, through=None,
+              shape=POOL_X):
     backward = kernel_name.endswith("backward")
     mode = kernel_name.split("_")[0]
     options = dict(pool_size=pool_size, strides=strides, padding=padding)
-    win = Window2D.over(POOL_X[1], POOL_X[2], pool_size, strides or pool_size, padding)
+    win = Window2D.over(shape[1], shape[2], pool_size, strides or pool_size, padding)
 
     def make(rng):
-        x = relu_output(rng, *POOL_X) if through_relu else uniform(rng, *POOL_X)
-        dy = uniform(rng, POOL_X[0], win.out_h, win.out_w, POOL_X[3])
+        x = relu_output(rng, *shape) if through_relu else uniform(rng, *shape)
+        x = np.tanh(x) if through == "tanh" else x
+        dy = uniform(rng, shape[0], win.out_h, win.out_w, shape[3])
         return dict(x=x, dy=dy) if backward else dict(x=x)
 
     def fast(x, dy=None):
@@ -369,6 +372,7 @@ def pool_case(kernel_name, pool_size, strides, padding, through_relu=None):
         if not backward:
             return (function(x, **options),)
         extra = {} if through_relu is None else dict(through_relu=through_relu)
+        extra.update({} if through is None else dict(through=through))
         return (function(x, dy, **options, **extra),)
 
     def expected(x, dy=None):
@@ -376,12 +380,15 @@ def pool_case(kernel_name, pool_size, strides, padding, through_relu=None):
         if not backward:
             return (function(x, **options),)
         dx = function(x, dy, **options)
+        if through == "tanh":
+            return (reference.activation_backward("tanh", x, dx, 0.0),)
         return (reference.relu_backward(x, dx) if through_relu else dx,)
 
     taps = pool_size[0] * pool_size[1]
-    name = (f"{kernel_name} {'x'.join(map(str, POOL_X))} pool {pool_size[0]}x{pool_size[1]}"
+    name = (f"{kernel_name} {'x'.join(map(str, shape))} pool {pool_size[0]}x{pool_size[1]}"
             f" s{(strides or pool_size)[0]} {padding}"
-            + {None: "", True: " through_relu", False: " plain"}[through_relu])
+            + {None: "", True: " through_relu", False: " plain"}[through_relu]
+            + ("" if through is None else f" through {through}"))
     return Case(name, make, fast, expected,
                 (EXACTISH if mode == "max" else summing(taps),))
 
@@ -391,11 +398,17 @@ POOLING = [
     pool_case("max_pool2d", (3, 3), (2, 2), "same"),
     pool_case("avg_pool2d", (2, 2), None, "valid"),
     pool_case("avg_pool2d", (3, 3), (2, 2), "same"),
+    pool_case("avg_pool2d", (2, 2), None, "valid", shape=POOL_X_FEW),
+    pool_case("max_pool2d", (3, 3), (2, 2), "same", shape=POOL_X_FEW),
     # threads take whole images (7 of them)
     pool_case("max_pool2d_backward", (2, 2), None, "valid", through_relu=True),
     pool_case("max_pool2d_backward", (3, 3), (2, 2), "same", through_relu=False),
     pool_case("avg_pool2d_backward", (2, 2), None, "valid"),
     pool_case("avg_pool2d_backward", (3, 3), (2, 2), "same"),
+    pool_case("avg_pool2d_backward", (2, 2), None, "valid", through="tanh", shape=POOL_X_FEW),
+    pool_case("max_pool2d_backward", (3, 3), (2, 2), "same", through="tanh", shape=POOL_X_FEW),
+    pool_case("max_pool2d_backward", (2, 2), None, "valid", through_relu=True,
+              shape=POOL_X_FEW),
 ]
 
 

@@ -18,13 +18,13 @@ says that the rule applied in the fused model and that the other asked none.
 """
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fastnn import activations, losses
 from fastnn.kernels.convolution import DIRECT_MAX_K
-from fastnn.layers import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
-                           Dropout, Flatten, Input, MaxPooling2D)
+from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D,
+                           Conv2DTranspose, Dense, Dropout, Flatten, Input, MaxPooling2D)
 from fastnn.models import Sequential
 from fastnn.models.training import compute_gradients, train_step
 from fastnn.optimizers import SGD
@@ -272,6 +272,64 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
     assert_same_step(results, exact=not pooled)
 
 
+@given(activation=st.sampled_from(["tanh", "sigmoid", "elu", "softsign", "leaky_relu",
+                                    "hard_sigmoid", "relu"]),
+       pooling=st.sampled_from([AveragePooling2D, MaxPooling2D]), pool=st.integers(1, 3),
+       pool_strides=st.sampled_from([None, 1, 2]),
+       pool_padding=st.sampled_from(["valid", "same"]), channels=st.integers(1, 9),
+       trainable_below=st.booleans(), seed=seeds)
+def test_pool_backward_through_the_activation(activation, pooling, pool, pool_strides,
+                                              pool_padding, channels, trainable_below, seed):
+    """An average pool over a Conv2D with any activation whose C kernel's derivative
+    reads its output (relu too), or a max pool over any such but relu (its own
+    rule's), takes the activation's backward pass into its own: bit for bit the
+    plain step (the same C arithmetic, image by image)."""
+    assume(not (pooling is MaxPooling2D and activation == "relu"))
+
+    def layers():
+        below = [Conv2D(2, 1)] if trainable_below else []
+        return ([Input(shape=(8, 9, 2))] + below
+                + [Conv2D(channels, 3, padding="same", activation=activation),
+                   pooling(pool, pool_strides, pool_padding), Flatten(), Dense(2)])
+    x, y = images(seed, (3, 8, 9, 2)), images(seed + 1, (3, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    conv, pool_layer = fused.layers[-4:-2]
+    assert applied(fused, rules.POOL_THROUGH_ACTIVATION) == [f"{pool_layer.name} over {conv.name}"]
+    assert applied(fused, rules.MAX_POOL_THROUGH_RELU) == []
+    assert_same_step(results, exact=True)
+
+
+def test_the_plan_of_lenet(fresh_session):
+    model = Sequential([Conv2D(6, 5, padding="same", activation="tanh", input_shape=(28, 28, 1)),
+                        AveragePooling2D(), Conv2D(16, 5, activation="tanh"),
+                        MaxPooling2D(), Flatten(), Dense(10, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    assert steps(model.plan, "backward") == [
+        ("dense backward", "dense"), ("flatten backward", "flatten"),
+        ("max_pool backward through tanh", "max_pooling2d + conv2d_1"),
+        ("conv2d backward", "conv2d_1"),
+        ("avg_pool backward through tanh", "average_pooling2d + conv2d"),
+        ("conv2d backward", "conv2d  (no input gradient)")]
+    assert ("yes: max_pooling2d over conv2d_1; average_pooling2d over conv2d"
+            in verdicts(model.plan))
+
+
+@pytest.mark.parametrize("activation, reason", [
+    ("silu", "conv2d's activation silu is not applied in place on its kernel's output: its "
+             "backward pass is a step of its own"),
+    ("gelu", "conv2d's activation gelu is not applied in place"),
+])
+def test_the_plan_says_why_a_pool_does_not_take_the_activation(activation, reason,
+                                                               fresh_session):
+    model = Sequential([Conv2D(4, 3, activation=activation, input_shape=(8, 8, 1)),
+                        AveragePooling2D(), Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    assert f"no: average_pooling2d over conv2d: {reason}" in verdicts(model.plan)
+    assert steps(model.plan, "backward")[-2:] == [
+        ("average_pooling2d backward", "average_pooling2d"),
+        (f"{activation} backward, conv2d backward", "conv2d  (no input gradient)")]
+
+
 @st.composite
 def first_convolutions(draw):
     """A first Conv2D(relu) with at most 75 values per patch, under a max pool
@@ -433,8 +491,8 @@ def test_the_demo_cnn_plan(fresh_session):
             "skip input gradient of the first trainable layer why: nothing below it learns, so "
             "dLoss/dx of its input would be thrown away yes: conv2d"]:
         assert expected in text
-    # batch norm + relu, relu mask, skip below
-    assert text.count("no place for it in this model") == 3
+    # batch norm + relu, relu mask, pool through the activation, skip below
+    assert text.count("no place for it in this model") == 4
 
 
 def test_the_course_mlp_plan(fresh_session):
@@ -459,8 +517,8 @@ def test_the_course_mlp_plan(fresh_session):
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
-    # batch norm + relu, max pool, pooled, skip below
-    assert text.count("no place for it in this model") == 4
+    # batch norm + relu, max pool, pool through the activation, pooled, skip below
+    assert text.count("no place for it in this model") == 5
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
@@ -481,7 +539,8 @@ def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
             "away yes: conv2d, max_pooling2d, conv2d_1, max_pooling2d_1, flatten") in text
     assert "yes: dense" in text.split("skip input gradient of the first trainable layer")[1]
     # the pools take no part in the backward pass: their rules are not asked
-    for rule in (rules.MAX_POOL_THROUGH_RELU, rules.POOLED_WEIGHT_GRADIENT):
+    for rule in (rules.MAX_POOL_THROUGH_RELU, rules.POOL_THROUGH_ACTIVATION,
+                 rules.POOLED_WEIGHT_GRADIENT):
         assert f"{rule.name} why: " in text
         assert not [v for v in plan.verdicts if v.rule is rule]
 
