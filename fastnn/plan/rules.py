@@ -146,18 +146,26 @@ class BatchNormRelu(Rule):
                              self, input_gradient)]
 
 
-class DenseReluMask(Rule):
-    name = "dense backward with relu mask"
-    why = ("dense_backward multiplies dy by the ReLU's mask (y > 0) as it reads it: "
-           "no relu_backward pass, no dz array")
+class DenseActivationDerivative(Rule):
+    name = "dense backward with the activation's derivative"
+    why = ("dense_backward multiplies dy by the activation's derivative, computed from y "
+           "(relu's mask y > 0, sigmoid's y(1-y), tanh's 1-y^2, ...), as it starts: one "
+           "kernel call for the layer's whole backward pass instead of two")
 
     def check(self, layer):
-        if isinstance(layer, Dense) and layer.fuses_activation:
+        """Asked for a Dense layer whose activation no other step takes."""
+        if not isinstance(layer, Dense):
+            return None
+        if layer.fuses_activation or layer.activation.in_place:
             return self.yes(layer.name)
-        return None
+        return self.no(layer.name, f"no C kernel computes the derivative of "
+                                   f"{activation_name(layer.activation)} from y: its backward "
+                                   f"pass is a step of its own")
 
     def steps(self, layer, input_gradient):
-        return [BackwardStep(self.name, (layer,), "backward", self, input_gradient)]
+        activation = "relu mask" if layer.fuses_activation else layer.activation.name
+        return [BackwardStep(f"dense backward with {activation}", (layer,), "backward", self,
+                             input_gradient)]
 
 
 class MaxPoolThroughRelu(Rule):
@@ -249,13 +257,13 @@ class SkipInputGradient(Rule):
 RELU_IN_KERNEL = ReluInKernel()
 ACTIVATION_IN_PLACE = ActivationInPlace()
 BATCH_NORM_RELU = BatchNormRelu()
-DENSE_RELU_MASK = DenseReluMask()
+DENSE_ACTIVATION_DERIVATIVE = DenseActivationDerivative()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
 LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
-RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK,
+RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
          MAX_POOL_THROUGH_RELU, POOLED_WEIGHT_GRADIENT, LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)
