@@ -637,12 +637,17 @@ def update_case(rule, settings, shapes, numbers=(1e-3,)):
 
 
 OPTIMIZER_CASES = [
-    # about 10 operations per weight: threads from 40,000 weights
-    update_case("adam", {}, [(100_001,)]),
+    # a thread per 4 MiB of memory moved (csrc/runtime.c: fastnn_threads_for_stream):
+    # 4 bytes per weight read and written for w and each slot, read for g.
+    # Adam, 28 bytes a weight: 2 threads from 299,594 weights, 3 from 449,390
+    update_case("adam", {}, [(449_401,)]),
+    # 36 bytes a weight: an array below the threshold, one above, small ones
     update_case("rmsprop", {"centered": True, "momentum": 0.5},
-                [(784, 128), (128,), (60_001,), (3, 3, 1, 32)]),
-    update_case("sgd", {"momentum": 0.9, "nesterov": True}, [(100_001,)]),
-    update_case("nadam", {}, [(70_001,), (9,)], numbers=(1e-3, 2e-4, 3.0)),
+                [(784, 128), (128,), (233_021,), (3, 3, 1, 32)]),
+    # plain SGD, 12 bytes a weight: 2 threads from 699,051 weights, odd sizes either side
+    update_case("sgd", {}, [(699_049,), (699_053,)]),
+    update_case("sgd", {"momentum": 0.9, "nesterov": True}, [(419_431,)]),
+    update_case("nadam", {}, [(300_001,), (9,)], numbers=(1e-3, 2e-4, 3.0)),
 ]
 
 
