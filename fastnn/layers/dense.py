@@ -68,15 +68,19 @@ class Dense(KernelBiasLayer):
         return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):
-        """With a plain ReLU its mask (y > 0), with an activation applied in
-        place (sigmoid, tanh, ...) its derivative from y, is applied inside
-        dense_backward as dy is read: one kernel call for the whole layer."""
+        """With a plain ReLU, its mask (y > 0) is applied inside dense_backward
+        as dy is read: no relu_backward pass, no dz array."""
         if self.fuses_activation:
-            return self._gradients(dy, self._y, "relu")
-        if self.activation is not None and self.activation.in_place:
-            name, alpha = self.activation.kernel
-            return self._gradients(dy, self._y, name, alpha)
+            return self.backward_through_activation(dy)
         return super().backward(dy)
+
+    def backward_through_activation(self, dy):
+        """``backward`` in one dense_backward call: the activation's derivative
+        from y (ReLU's mask y > 0, or that of an activation applied in place:
+        sigmoid's y(1 - y), tanh's 1 - y², ...), then dW, db and dx.  A model's
+        plan calls it (rule "dense backward with the activation's derivative")."""
+        name, alpha = ("relu", None) if self.fuses_activation else self.activation.kernel
+        return self._gradients(dy, self._y, name, alpha)
 
     def call_backward(self, dz):
         return self._gradients(dz)

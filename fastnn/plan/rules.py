@@ -156,16 +156,21 @@ class DenseActivationDerivative(Rule):
         """Asked for a Dense layer whose activation no other step takes."""
         if not isinstance(layer, Dense):
             return None
-        if layer.fuses_activation or layer.activation.in_place:
+        if layer.fuses_activation:   # Dense.backward itself applies the ReLU's mask
             return self.yes(layer.name)
-        return self.no(layer.name, f"no C kernel computes the derivative of "
-                                   f"{activation_name(layer.activation)} from y: its backward "
-                                   f"pass is a step of its own")
+        if not layer.activation.in_place:
+            return self.no(layer.name, f"no C kernel computes the derivative of "
+                                       f"{activation_name(layer.activation)} from y: its "
+                                       f"backward pass is a step of its own")
+        if type(layer).call_backward is not Dense.call_backward:
+            return self.no(layer.name, f"{type(layer).__name__} overrides call_backward: the "
+                                       f"plain backward pass runs, so the override does")
+        return self.yes(layer.name)
 
     def steps(self, layer, input_gradient):
         activation = "relu mask" if layer.fuses_activation else layer.activation.name
-        return [BackwardStep(f"dense backward with {activation}", (layer,), "backward", self,
-                             input_gradient)]
+        return [BackwardStep(f"dense backward with {activation}", (layer,),
+                             "backward_through_activation", self, input_gradient)]
 
 
 class MaxPoolThroughRelu(Rule):

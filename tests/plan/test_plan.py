@@ -168,6 +168,27 @@ def test_dense_backward_with_the_activation_derivative(activation, spec):
     assert_same_step(results, exact=True)
 
 
+class HalvedInputGradient(Dense):
+    """A Dense layer with a backward pass of its own: call_backward halves dLoss/dx."""
+
+    def call_backward(self, dz):
+        return super().call_backward(dz) / 2
+
+
+def test_an_overridden_call_backward_keeps_the_plain_route(fresh_session):
+    """The fused step would skip call_backward: a subclass that overrides it keeps the
+    activation's backward step and its own call_backward (as fuse=False runs them)."""
+    def layers():
+        return [Input(shape=(4,)), Dense(5, activation="tanh"),
+                HalvedInputGradient(3, activation="sigmoid", name="halved"), Dense(2)]
+    x, y = images(0, (6, 4)), images(1, (6, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.DENSE_ACTIVATION_DERIVATIVE) == [fused.layers[0].name]
+    assert ("halved: HalvedInputGradient overrides call_backward: the plain backward pass "
+            "runs, so the override does") in verdicts(fused.plan)
+    assert_same_step(results, exact=True)
+
+
 norm_nets = st.fixed_dictionaries({
     "below": st.sampled_from(["conv2d", "dense", "nothing"]),  # nothing: skips its dLoss/dx
     "axis": st.sampled_from([-1, 1]), "seed": seeds})
