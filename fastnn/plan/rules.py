@@ -168,8 +168,10 @@ class DenseActivationDerivative(Rule):
         return self.yes(layer.name)
 
     def steps(self, layer, input_gradient):
-        activation = "relu mask" if layer.fuses_activation else layer.activation.name
-        return [BackwardStep(f"dense backward with {activation}", (layer,),
+        if layer.fuses_activation:   # Dense.backward: the mask inside dense_backward
+            return [BackwardStep("dense backward with relu mask", (layer,), "backward", self,
+                                 input_gradient)]
+        return [BackwardStep(f"dense backward with {layer.activation.name}", (layer,),
                              "backward_through_activation", self, input_gradient)]
 
 
