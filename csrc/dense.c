@@ -2,18 +2,22 @@
  * dense.c -- the backward pass of a Dense layer, y = act(x . W + b), in one
  * call: the three gradients a training step needs from it.
  *
- *   dz = dy, or dy where y > 0 else 0 when act is ReLU (y is relu's output)
+ *   dz = dy * act'(.)      from the layer's output y: ReLU's mask y > 0,
+ *                          sigmoid's y (1 - y), tanh's 1 - y^2, ... (any
+ *                          activation whose derivative y determines); dz = dy
+ *                          when there is no activation to apply (y NULL)
  *   dW = x^T . dz          (k x n: one row per input feature)
  *   db = sum over rows of dz
  *   dx = dz . W^T          (m x k; skipped when dx is NULL: the first layer)
  *
- * with x (m x k), W (k x n), dy and y (m x n).  The two products run through
- * the blocked GEMM (gemm.c), parallel over tiles of the result; the mask and
- * the column sums are one pass each over dz.  Nothing here is faster than
- * the kernels it calls: the point is one trip from Python instead of four,
- * which is most of a step of a small model (the course's MLP spends more
- * time calling kernels than running them).  The naive version composes the
- * naive pieces in the same order.
+ * with x (m x k), W (k x n), dy and y (m x n).  The derivative is one pass
+ * of the activation kernels (activation.c), the two products run through
+ * the blocked GEMM (gemm.c), parallel over tiles of the result, and the
+ * column sums are one pass over dz.  Nothing here is faster than the
+ * kernels it calls: the point is one trip from Python instead of five,
+ * which is most of a step of a small model (the course's sigmoid MLP spends
+ * more time calling kernels than running them).  The naive version composes
+ * the naive pieces in the same order.
  */
 #include "internal.h"
 
@@ -28,11 +32,16 @@ static void column_sums(const float *dz, int64_t m, int64_t n, float *db)
 }
 
 int fastnn_dense_backward(const float *x, const float *w, const float *dy,
-                          const float *relu_y, int64_t m, int64_t k, int64_t n,
-                          float *dz, float *dx, float *dw, float *db)
+                          const float *y, int act, float alpha, int64_t m,
+                          int64_t k, int64_t n, float *dz, float *dx,
+                          float *dw, float *db)
 {
-    if (relu_y) {
-        fastnn_relu_backward(relu_y, dy, dz, m * n);
+    if (y) {
+        if (act == FASTNN_DENSE_RELU)
+            fastnn_relu_backward(y, dy, dz, m * n);
+        else
+            fastnn_activation_backward((fastnn_activation)act, alpha, y, dy, dz,
+                                       m * n);
         dy = dz;
     }
     int status = fastnn_matmul(x, dy, NULL, dw, k, n, m, 1, 0);
@@ -43,12 +52,16 @@ int fastnn_dense_backward(const float *x, const float *w, const float *dy,
 }
 
 void fastnn_dense_backward_naive(const float *x, const float *w,
-                                 const float *dy, const float *relu_y,
-                                 int64_t m, int64_t k, int64_t n, float *dz,
-                                 float *dx, float *dw, float *db)
+                                 const float *dy, const float *y, int act,
+                                 float alpha, int64_t m, int64_t k, int64_t n,
+                                 float *dz, float *dx, float *dw, float *db)
 {
-    if (relu_y) {
-        fastnn_relu_backward_naive(relu_y, dy, dz, m * n);
+    if (y) {
+        if (act == FASTNN_DENSE_RELU)
+            fastnn_relu_backward_naive(y, dy, dz, m * n);
+        else
+            fastnn_activation_backward_naive((fastnn_activation)act, alpha, y,
+                                             dy, dz, m * n);
         dy = dz;
     }
     fastnn_matmul_naive(x, dy, NULL, dw, k, n, m, 1, 0);

@@ -73,16 +73,21 @@ void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
 
 /* ---- Dense backward (dense.c) --------------------------------------------
  * For y = act(x . W + b), x (m x k), W (k x n): dW = x^T . dz, db = column
- * sums of dz, dx = dz . W^T (skipped when dx is NULL), where dz = dy, or,
- * when relu_y (ReLU's output y) is not NULL, dy masked to y > 0 and written
- * to dz (m x n scratch; unused otherwise). */
+ * sums of dz, dx = dz . W^T (skipped when dx is NULL), where dz = dy when y
+ * is NULL (no activation, or one taken elsewhere), else dz = dy * act'(.)
+ * computed from the layer's output y and written to dz (m x n scratch;
+ * unused when y is NULL).  act is FASTNN_DENSE_RELU (the mask y > 0) or a
+ * fastnn_activation whose backward pass reads y (not silu, gelu_tanh);
+ * alpha as in fastnn_activation_backward. */
+enum { FASTNN_DENSE_RELU = -1 };
 int fastnn_dense_backward(const float *x, const float *w, const float *dy,
-                          const float *relu_y, int64_t m, int64_t k, int64_t n,
-                          float *dz, float *dx, float *dw, float *db);
+                          const float *y, int act, float alpha, int64_t m,
+                          int64_t k, int64_t n, float *dz, float *dx,
+                          float *dw, float *db);
 void fastnn_dense_backward_naive(const float *x, const float *w,
-                                 const float *dy, const float *relu_y,
-                                 int64_t m, int64_t k, int64_t n, float *dz,
-                                 float *dx, float *dw, float *db);
+                                 const float *dy, const float *y, int act,
+                                 float alpha, int64_t m, int64_t k, int64_t n,
+                                 float *dz, float *dx, float *dw, float *db);
 
 /* ---- 2-D convolution (conv2d.c) ------------------------------------------
  * y[n, oh, ow, co] = b[co] + sum_{kh, kw, ci}

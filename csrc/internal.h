@@ -29,6 +29,11 @@ static inline int fastnn_team_size(void) { return 1; }
  * thread, because waking a team costs a few microseconds. */
 int fastnn_threads_for(double work);
 
+/* Threads worth using for a pass that moves `bytes` of memory with a few
+ * operations per byte (an optimizer's update): the arrays are hot in the
+ * caller's cache, so a second thread pays only on megabytes. */
+int fastnn_threads_for_stream(double bytes);
+
 /* Instantiating one loop body per instruction set.  The body is a static
  * inline function marked FASTNN_INLINE; each variant is a thin function with
  * a target attribute that calls it, so the compiler generates AVX-512 code

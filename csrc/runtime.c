@@ -85,6 +85,20 @@ int fastnn_threads_for(double work)
     return threads;
 }
 
+/* A pass over memory (read w, g and the slots, write them back) does too
+ * little per byte for min_work_per_share: an optimizer's update of 100k
+ * weights takes about 11 us on one core (SGD), while a second thread first
+ * has to wake (OMP_WAIT_POLICY=PASSIVE: 10 us and more, measured on the
+ * 2-core machine) and then fetch its half of arrays the backward pass just
+ * left in the first core's cache.  Measured there, two threads were slower
+ * at every size up to 4M weights; so each thread gets at least 4 MiB. */
+static const double min_bytes_per_share = 4.0 * 1024 * 1024;
+
+int fastnn_threads_for_stream(double bytes)
+{
+    return fastnn_threads_for(bytes / min_bytes_per_share * min_work_per_share);
+}
+
 /* Parts of at least min_work_per_share operations each, at most
  * FASTNN_MAX_PARTS and at most one per item: the count depends on the
  * problem alone, so the order of every sum is fixed before any thread runs. */

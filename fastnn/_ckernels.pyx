@@ -40,11 +40,12 @@ cdef extern from "fastnn.h" nogil:
                              int64_t m, int64_t n, int64_t k, int transpose_a,
                              int transpose_b)
     int fastnn_dense_backward(const float *x, const float *w, const float *dy,
-                              const float *relu_y, int64_t m, int64_t k, int64_t n,
-                              float *dz, float *dx, float *dw, float *db)
+                              const float *y, int act, float alpha, int64_t m, int64_t k,
+                              int64_t n, float *dz, float *dx, float *dw, float *db)
     void fastnn_dense_backward_naive(const float *x, const float *w, const float *dy,
-                                     const float *relu_y, int64_t m, int64_t k, int64_t n,
-                                     float *dz, float *dx, float *dw, float *db)
+                                     const float *y, int act, float alpha, int64_t m,
+                                     int64_t k, int64_t n, float *dz, float *dx, float *dw,
+                                     float *db)
 
     ctypedef struct fastnn_conv2d_geom:
         int64_t batch, in_h, in_w, in_c, k_h, k_w, out_c
@@ -240,22 +241,23 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, const float[::1] bias,
 
 
 def dense_backward(const float[:, ::1] x, const float[:, ::1] w, const float[:, ::1] dy,
-                   const float[:, ::1] relu_y, float[:, ::1] dz, float[:, ::1] dx,
-                   float[:, ::1] dw, float[::1] db, bint naive):
-    """relu_y, dz and dx may be None; every size is at least 1."""
-    cdef const float *y_ptr = NULL if relu_y is None else &relu_y[0, 0]
+                   const float[:, ::1] y, int act, float alpha, float[:, ::1] dz,
+                   float[:, ::1] dx, float[:, ::1] dw, float[::1] db, bint naive):
+    """y (the layer's output, for act's derivative: act is -1 for ReLU, else an
+    activation code), dz and dx may be None; every size is at least 1."""
+    cdef const float *y_ptr = NULL if y is None else &y[0, 0]
     cdef float *dz_ptr = NULL if dz is None else &dz[0, 0]
     cdef float *dx_ptr = NULL if dx is None else &dx[0, 0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_dense_backward_naive(&x[0, 0], &w[0, 0], &dy[0, 0], y_ptr, x.shape[0],
-                                        x.shape[1], dy.shape[1], dz_ptr, dx_ptr, &dw[0, 0],
-                                        &db[0])
+            fastnn_dense_backward_naive(&x[0, 0], &w[0, 0], &dy[0, 0], y_ptr, act, alpha,
+                                        x.shape[0], x.shape[1], dy.shape[1], dz_ptr, dx_ptr,
+                                        &dw[0, 0], &db[0])
         else:
-            status = fastnn_dense_backward(&x[0, 0], &w[0, 0], &dy[0, 0], y_ptr, x.shape[0],
-                                           x.shape[1], dy.shape[1], dz_ptr, dx_ptr, &dw[0, 0],
-                                           &db[0])
+            status = fastnn_dense_backward(&x[0, 0], &w[0, 0], &dy[0, 0], y_ptr, act, alpha,
+                                           x.shape[0], x.shape[1], dy.shape[1], dz_ptr, dx_ptr,
+                                           &dw[0, 0], &db[0])
     _check(status)
 
 

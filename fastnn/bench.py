@@ -200,10 +200,15 @@ def _optimizer(rule, shape, **settings):
                       (shape, shape), settings)
 
 
-def _dense_backward(rows=128, features=1600, units=10):
-    """The demo CNN's Dense layer: dW, db and dx in one call."""
-    return Case(f"dense_backward {rows}x{features}->{units}", "dense_backward",
-                ((rows, features), (features, units), (rows, units)), {},
+def _dense_backward(rows=128, features=1600, units=10, activation=None):
+    """The demo CNN's Dense layer: dW, db and dx in one call; with ``activation``
+    (the sigmoid MLP's first hidden layer) its derivative from y first."""
+    options, label = {}, ""
+    if activation:
+        y = np.random.default_rng(1).uniform(0.01, 0.99, (rows, units)).astype(np.float32)
+        options, label = {"y": y, "activation": activation}, f" + {activation}"
+    return Case(f"dense_backward{label} {rows}x{features}->{units}", "dense_backward",
+                ((rows, features), (features, units), (rows, units)), options,
                 4.0 * rows * features * units)
 
 
@@ -269,6 +274,7 @@ def canonical_cases():
           for backward in (False, True)],
         _dropout(),
         *_classifier_output(), _dense_backward(),
+        _dense_backward(32, 784, 128, activation="sigmoid"),
         # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)
         _optimizer("sgd", (784, 512), momentum=0.9, nesterov=True), _optimizer("adam", (784, 512)),
         _optimizer("rmsprop", (784, 512)), _optimizer("adadelta", (9216, 128)),

@@ -2,39 +2,54 @@
 
 For y = act(x · W + b) with x (m, k) and W (k, n), backpropagation needs
 
-    dz = dLoss/dy · act'(z)      (for ReLU: dy where y > 0, else 0)
+    dz = dLoss/dy · act'(z)      (for ReLU: dy where y > 0, else 0;
+                                  for sigmoid: dy · y(1 − y), from y alone)
     dW = xᵀ · dz                 the weight gradient, (k, n)
     db = Σ over rows of dz       the bias gradient, (n,)
     dx = dz · Wᵀ                 the gradient passed down, (m, k)
 
-Each is a kernel of its own (``relu_backward``, ``matmul``); this one runs
-all of them in a single call (csrc/dense.c), the GIL released once.  On a
-small model that is the difference that counts: the course's MLP takes
-longer to call four kernels per layer than to run them.
+Each is a kernel of its own (``relu_backward``, ``activation_backward``,
+``matmul``); this one runs all of them in a single call (csrc/dense.c), the
+GIL released once.  On a small model that is the difference that counts:
+the course's MLP takes longer to call five kernels per layer than to run them.
 """
 import numpy as np
 
 from . import reference
 from ._native import native
+from .activation import ACTIVATION_NAMES, _check_activation, activation_reads_input
 from .validation import as_float32, check_impl, check_shape
 
+RELU = -1   # csrc/fastnn.h's FASTNN_DENSE_RELU; the other activations pass their own code
+# the activations whose derivative dense_backward computes from the layer's output y
+FROM_OUTPUT = tuple(name for name in ACTIVATION_NAMES if not activation_reads_input(name))
 
-def dense_backward(x, w, dy, relu_output=None, compute_dx=True, impl="fast"):
+
+def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="relu",
+                   alpha=None):
     """(dx, dW, db) of y = act(x · w + b) from dy = dLoss/dy.
 
     Args:
         x: the layer's input, (m, k).
         w: its kernel, (k, n).
         dy: dLoss/dy, (m, n).
-        relu_output: None when act is linear (dy is dLoss/dz already); the
-            layer's output y when act is ReLU, whose derivative is y > 0.
+        y: None when dy is dLoss/dz already (no activation, or one whose
+            backward pass ran elsewhere); else the layer's output, (m, n),
+            from which ``activation``'s derivative is computed.
         compute_dx: False skips dx (the first layer of a model) and returns None for it.
         impl: "fast" (blocked GEMM, OpenMP), "naive" (textbook loops) or "numpy".
+        activation: with y, "relu" (its derivative is y > 0) or an elementwise
+            activation of ``kernels.activation`` whose derivative y determines
+            (tanh, sigmoid, elu, selu, softplus, softsign, hard_sigmoid,
+            leaky_relu, exponential; not silu or gelu_tanh, which read z).
+        alpha: elu's alpha or leaky_relu's slope (default: Keras's), as in
+            ``kernels.activation_backward``.
 
     Returns:
         (dx or None, dW, db): float32 arrays of shapes (m, k), (k, n), (n,).
     """
     check_impl("dense_backward", impl)
+    code, alpha = _activation_code(activation, alpha)
     x = as_float32("dense_backward", "x", x, ("rows", "features"))
     w = as_float32("dense_backward", "w", w, ("features", "units"))
     dy = as_float32("dense_backward", "dy", dy, ("rows", "units"))
@@ -43,15 +58,25 @@ def dense_backward(x, w, dy, relu_output=None, compute_dx=True, impl="fast"):
         raise ValueError(f"dense_backward: w has {w.shape[0]} rows but x has {k} features "
                          f"(x {x.shape}, w {w.shape})")
     check_shape("dense_backward", "dy", dy, (m, n))
-    if relu_output is not None:
-        relu_output = as_float32("dense_backward", "relu_output", relu_output,
-                                 ("rows", "units"))
-        check_shape("dense_backward", "relu_output", relu_output, (m, n))
+    if y is not None:
+        y = as_float32("dense_backward", "y", y, ("rows", "units"))
+        check_shape("dense_backward", "y", y, (m, n))
     if impl == "numpy" or 0 in (m, k, n):
-        dx, dw, db = reference.dense_backward(x, w, dy, relu_output)
+        dx, dw, db = reference.dense_backward(x, w, dy, y, activation, alpha)
         return (dx if compute_dx else None), dw, db
     dx = np.empty((m, k), np.float32) if compute_dx else None
     dw, db = np.empty((k, n), np.float32), np.empty(n, np.float32)
-    dz = None if relu_output is None else np.empty_like(dy)
-    native.dense_backward(x, w, dy, relu_output, dz, dx, dw, db, impl == "naive")
+    dz = None if y is None else np.empty_like(dy)
+    native.dense_backward(x, w, dy, y, code, alpha, dz, dx, dw, db, impl == "naive")
     return dx, dw, db
+
+
+def _activation_code(activation, alpha):
+    """(the kernel's code of ``activation``, alpha as a float), or a ValueError."""
+    if activation == "relu":
+        return RELU, 0.0
+    if activation not in FROM_OUTPUT:
+        raise ValueError(f"dense_backward: activation must be 'relu' or one of "
+                         f"{', '.join(map(repr, FROM_OUTPUT))} (a derivative y determines), "
+                         f"got {activation!r}")
+    return _check_activation("dense_backward", activation, alpha)

@@ -324,9 +324,15 @@ def sparse_crossentropy(p, labels, epsilon, gradient_scale=None):
     return losses, (gradient_scale * dz).astype(p.dtype)
 
 
-def dense_backward(x, w, dy, relu_output=None):
-    """(dx, dW, db) of y = act(x·w + b); act is ReLU when its output is given."""
-    dz = dy if relu_output is None else relu_backward(relu_output, dy)
+def dense_backward(x, w, dy, y=None, activation="relu", alpha=0.0):
+    """(dx, dW, db) of y = act(x·w + b); dz = dy·act'(.) from the output y when
+    it is given (ReLU, or an activation of ``activation_backward`` that reads y)."""
+    if y is None:
+        dz = dy
+    elif activation == "relu":
+        dz = relu_backward(y, dy)
+    else:
+        dz = activation_backward(activation, y, dy, alpha)
     return dz @ w.T, x.T @ dz, dz.sum(axis=0)
 
 

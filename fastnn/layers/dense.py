@@ -25,9 +25,11 @@ class Dense(KernelBiasLayer):
     Input shape: (batch, ..., input features).  Output shape: (batch, ..., units).
 
     A training step makes one kernel call per pass: ``matmul`` with the bias
-    and a ReLU applied inside it, then ``dense_backward`` for the mask, dW,
-    db and dx together (the plan's rules "relu in the kernel's epilogue" and
-    "dense backward with relu mask"; see ``fastnn.plan``).
+    and a ReLU applied inside it (or sigmoid, tanh, ... applied in place on
+    its output), then ``dense_backward`` for the activation's derivative, dW,
+    db and dx together (the plan's rules "relu in the kernel's epilogue",
+    "activation in place on the kernel's output" and "dense backward with
+    the activation's derivative"; see ``fastnn.plan``).
     """
 
     epilogue_activation = "relu"
@@ -69,21 +71,30 @@ class Dense(KernelBiasLayer):
         """With a plain ReLU, its mask (y > 0) is applied inside dense_backward
         as dy is read: no relu_backward pass, no dz array."""
         if self.fuses_activation:
-            return self._gradients(dy, relu_output=self._y)
+            return self.backward_through_activation(dy)
         return super().backward(dy)
+
+    def backward_through_activation(self, dy):
+        """``backward`` in one dense_backward call: the activation's derivative
+        from y (ReLU's mask y > 0, or that of an activation applied in place:
+        sigmoid's y(1 - y), tanh's 1 - y², ...), then dW, db and dx.  A model's
+        plan calls it (rule "dense backward with the activation's derivative")."""
+        name, alpha = ("relu", None) if self.fuses_activation else self.activation.kernel
+        return self._gradients(dy, self._y, name, alpha)
 
     def call_backward(self, dz):
         return self._gradients(dz)
 
-    def _gradients(self, dy, relu_output=None):
-        """Fill the kernel's and bias's grad; return dLoss/dx (None if not needed)."""
+    def _gradients(self, dy, y=None, activation="relu", alpha=None):
+        """Fill the kernel's and bias's grad; return dLoss/dx (None if not needed).
+        y: the layer's output when dy is dLoss/dy of ``activation``, else None."""
         x = self._x
         if x.ndim != 2:  # the product runs along the last axis: rows of features
             dy = dy.reshape(-1, self.units)
-            relu_output = None if relu_output is None else relu_output.reshape(dy.shape)
+            y = None if y is None else y.reshape(dy.shape)
         dx, self.kernel.grad, db = dense_backward(
-            x.reshape(-1, x.shape[-1]), self.kernel.value, dy, relu_output,
-            compute_dx=self.input_gradient_needed)
+            x.reshape(-1, x.shape[-1]), self.kernel.value, dy, y,
+            compute_dx=self.input_gradient_needed, activation=activation, alpha=alpha)
         if self.bias is not None:
             self.bias.grad = db
         return None if dx is None else dx.reshape(x.shape)

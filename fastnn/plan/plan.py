@@ -2,10 +2,10 @@
 import textwrap
 
 from ..layers import Activation
-from .rules import (ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK, LOGITS_GRADIENT,
-                    MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
-                    RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT, SKIP_LAYERS_BELOW,
-                    activation_name, activation_of, kind)
+from .rules import (ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
+                    LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION,
+                    POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT,
+                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
 
@@ -163,8 +163,8 @@ class Plan:
             return [BackwardStep(f"{own} backward", (layer,),
                                  "call_backward" if activation_taken else "backward",
                                  input_gradient=input_gradient)]
-        if self._ask(DENSE_RELU_MASK, layer, note=note):
-            return DENSE_RELU_MASK.steps(layer, input_gradient)
+        if self._ask(DENSE_ACTIVATION_DERIVATIVE, layer, note=note):
+            return DENSE_ACTIVATION_DERIVATIVE.steps(layer, input_gradient)
         name = f"{activation_name(activation)} backward"
         if isinstance(layer, Activation):
             return [BackwardStep(name, (layer,), "backward", input_gradient=input_gradient)]

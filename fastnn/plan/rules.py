@@ -160,18 +160,33 @@ class BatchNormRelu(Rule):
                              self, input_gradient)]
 
 
-class DenseReluMask(Rule):
-    name = "dense backward with relu mask"
-    why = ("dense_backward multiplies dy by the ReLU's mask (y > 0) as it reads it: "
-           "no relu_backward pass, no dz array")
+class DenseActivationDerivative(Rule):
+    name = "dense backward with the activation's derivative"
+    why = ("dense_backward multiplies dy by the activation's derivative, computed from y "
+           "(relu's mask y > 0, sigmoid's y(1-y), tanh's 1-y^2, ...), as it starts: one "
+           "kernel call for the layer's whole backward pass instead of two")
 
     def check(self, layer):
-        if isinstance(layer, Dense) and layer.fuses_activation:
+        """Asked for a Dense layer whose activation no other step takes."""
+        if not isinstance(layer, Dense):
+            return None
+        if layer.fuses_activation:   # Dense.backward itself applies the ReLU's mask
             return self.yes(layer.name)
-        return None
+        if not layer.activation.in_place:
+            return self.no(layer.name, f"no C kernel computes the derivative of "
+                                       f"{activation_name(layer.activation)} from y: its "
+                                       f"backward pass is a step of its own")
+        if type(layer).call_backward is not Dense.call_backward:
+            return self.no(layer.name, f"{type(layer).__name__} overrides call_backward: the "
+                                       f"plain backward pass runs, so the override does")
+        return self.yes(layer.name)
 
     def steps(self, layer, input_gradient):
-        return [BackwardStep(self.name, (layer,), "backward", self, input_gradient)]
+        if layer.fuses_activation:   # Dense.backward: the mask inside dense_backward
+            return [BackwardStep("dense backward with relu mask", (layer,), "backward", self,
+                                 input_gradient)]
+        return [BackwardStep(f"dense backward with {layer.activation.name}", (layer,),
+                             "backward_through_activation", self, input_gradient)]
 
 
 class MaxPoolThroughRelu(Rule):
@@ -289,7 +304,7 @@ class SkipInputGradient(Rule):
 RELU_IN_KERNEL = ReluInKernel()
 ACTIVATION_IN_PLACE = ActivationInPlace()
 BATCH_NORM_RELU = BatchNormRelu()
-DENSE_RELU_MASK = DenseReluMask()
+DENSE_ACTIVATION_DERIVATIVE = DenseActivationDerivative()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
 POOL_THROUGH_ACTIVATION = PoolThroughActivation()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
@@ -297,7 +312,7 @@ LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
-RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_RELU_MASK,
+RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
          MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
          LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)

@@ -48,6 +48,43 @@ def test_large_layers_with_one_and_two_threads(shape, restore_threads):
             assert_matches(array, exact, terms)
 
 
+# each activation's derivative from its output y, in float64 (the course's formulas)
+DERIVATIVES = {
+    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda y: y * (1 - y)),
+    "tanh": (np.tanh, lambda y: 1 - y * y),
+    "elu": (lambda z: np.where(z > 0, z, np.expm1(z)), lambda y: np.where(y > 0, 1, y + 1)),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.2 * z), lambda y: np.where(y > 0, 1, 0.2)),
+    "softplus": (lambda z: np.log1p(np.exp(z)), lambda y: 1 - np.exp(-y)),
+}
+
+
+@each_impl
+@pytest.mark.parametrize("activation", list(DERIVATIVES))
+@given(m=st.integers(1, 30), k=st.integers(1, 30), n=st.integers(1, 30), seed=seeds)
+def test_activation_derivative_from_y(impl, activation, m, k, n, seed):
+    """dz = dy * act'(.) from the layer's output y, then dW, db and dx from dz."""
+    rng = np.random.default_rng(seed)
+    x, w, dy = uniform(rng, (m, k)), uniform(rng, (k, n)), uniform(rng, (m, n))
+    forward, derivative = DERIVATIVES[activation]
+    y = forward(2.0 * x.astype(np.float64) @ w).astype(np.float32)
+    dz = dy * derivative(y.astype(np.float64))
+    dx, dw, db = dense_backward(x, w, dy, y, impl=impl, activation=activation)
+    assert_matches(dx, dz @ w.T.astype(np.float64), n)
+    assert_matches(dw, x.T.astype(np.float64) @ dz, m)
+    assert_matches(db, dz.sum(axis=0), m)
+
+
+@pytest.mark.parametrize("activation, message", [
+    ("silu", "activation must be 'relu' or one of 'tanh', 'sigmoid', .* got 'silu'"),
+    ("softmax", "activation must be .* got 'softmax'"),
+    (None, "activation must be .* got None"),
+])
+def test_activations_not_determined_by_y_are_refused(activation, message):
+    ones = np.ones((2, 2), np.float32)
+    with pytest.raises(ValueError, match="dense_backward: " + message):
+        dense_backward(ones, ones, ones, ones, activation=activation)
+
+
 @each_impl
 def test_first_layer_skips_dx(impl):
     x, w, dy, _, (_, dw_64, db_64) = layer_case(9, 4, 6, 2, False)
@@ -78,7 +115,7 @@ def test_strided_and_float64_inputs_equal_contiguous_float32():
 @pytest.mark.parametrize("args, message", [
     (((4, 3), (2, 5), (4, 5)), r"w has 2 rows but x has 3 features"),
     (((4, 3), (3, 5), (4, 6)), r"dy must have shape \(4, 5\), got \(4, 6\)"),
-    (((4, 3), (3, 5), (4, 5), (4, 4)), r"relu_output must have shape \(4, 5\)"),
+    (((4, 3), (3, 5), (4, 5), (4, 4)), r"y must have shape \(4, 5\)"),
     (((4, 3, 1), (3, 5), (4, 5)), r"x must be 2-D"),
 ])
 def test_mismatched_shapes_are_named(args, message):

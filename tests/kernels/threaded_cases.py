@@ -160,26 +160,31 @@ MATMUL = [
 
 # ---- dense_backward -------------------------------------------------------------
 
-def dense_case(name, m, k, n, relu=False, compute_dx=True):
+def dense_case(name, m, k, n, activation=None, compute_dx=True):
+    """activation: None, "relu" (y a ReLU's output) or "sigmoid" (y in (0, 1))."""
     def make(rng):
-        return dict(x=uniform(rng, m, k), w=uniform(rng, k, n), dy=uniform(rng, m, n),
-                    y=relu_output(rng, m, n) if relu else None)
+        y = {None: lambda: None, "relu": lambda: relu_output(rng, m, n),
+             "sigmoid": lambda: (uniform(rng, m, n) + 1) / 2}[activation]()
+        return dict(x=uniform(rng, m, k), w=uniform(rng, k, n), dy=uniform(rng, m, n), y=y)
 
     def fast(x, w, dy, y):
-        return kernels.dense_backward(x, w, dy, y, compute_dx=compute_dx)
+        return kernels.dense_backward(x, w, dy, y, compute_dx=compute_dx,
+                                      activation=activation or "relu")
 
     def expected(x, w, dy, y):
-        dx, dw, db = reference.dense_backward(x, w, dy, y)
+        dx, dw, db = reference.dense_backward(x, w, dy, y, activation or "relu")
         return (dx if compute_dx else None), dw, db
 
-    return Case(f"dense_backward {name} x {m}x{k} w {k}x{n}" + " relu" * relu
+    return Case(f"dense_backward {name} x {m}x{k} w {k}x{n}" + f" {activation}" * bool(activation)
                 + " no-dx" * (not compute_dx), make, fast, expected,
                 (summing(n), summing(m), summing(m)))
 
 
 DENSE = [
     # the course MLP's first layer: dW (784 x 128) split by rows, dx by columns
-    dense_case("course", 32, 784, 128, relu=True),
+    dense_case("course", 32, 784, 128, activation="relu"),
+    # the sigmoid MLP's second layer: sigmoid's derivative y(1 - y) from y
+    dense_case("sigmoid", 32, 128, 64, activation="sigmoid"),
     # dW = x^T.dy is 37 x 10 over 3001 rows: split-K
     dense_case("split-K", 3001, 37, 10),
     dense_case("output layer", 33, 784, 10, compute_dx=False),
@@ -648,12 +653,17 @@ def update_case(rule, settings, shapes, numbers=(1e-3,)):
 
 
 OPTIMIZER_CASES = [
-    # about 10 operations per weight: threads from 40,000 weights
-    update_case("adam", {}, [(100_001,)]),
+    # a thread per 4 MiB of memory moved (csrc/runtime.c: fastnn_threads_for_stream):
+    # 4 bytes per weight read and written for w and each slot, read for g.
+    # Adam, 28 bytes a weight: 2 threads from 299,594 weights, 3 from 449,390
+    update_case("adam", {}, [(449_401,)]),
+    # 36 bytes a weight: an array below the threshold, one above, small ones
     update_case("rmsprop", {"centered": True, "momentum": 0.5},
-                [(784, 128), (128,), (60_001,), (3, 3, 1, 32)]),
-    update_case("sgd", {"momentum": 0.9, "nesterov": True}, [(100_001,)]),
-    update_case("nadam", {}, [(70_001,), (9,)], numbers=(1e-3, 2e-4, 3.0)),
+                [(784, 128), (128,), (233_021,), (3, 3, 1, 32)]),
+    # plain SGD, 12 bytes a weight: 2 threads from 699,051 weights, odd sizes either side
+    update_case("sgd", {}, [(699_049,), (699_053,)]),
+    update_case("sgd", {"momentum": 0.9, "nesterov": True}, [(419_431,)]),
+    update_case("nadam", {}, [(300_001,), (9,)], numbers=(1e-3, 2e-4, 3.0)),
 ]
 
 

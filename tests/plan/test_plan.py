@@ -126,6 +126,8 @@ def test_every_activation_fused_and_plain(activation, layer, seed):
     name = activations.get(activation)
     if layer in ("dense", "conv2d", "conv2d_transpose") and name.in_place:
         assert applied(fused, rules.ACTIVATION_IN_PLACE) == [l.name for l in fused.layers[:2]]
+    if layer == "dense" and name.in_place:
+        assert applied(fused, rules.DENSE_ACTIVATION_DERIVATIVE) == [fused.layers[1].name]
     for loss, y_pred, *_ in results:
         assert np.isfinite(loss) and np.all(np.isfinite(y_pred))
     assert_same_step(results, exact=True)
@@ -137,9 +139,9 @@ mlps = st.fixed_dictionaries({
     "use_bias": st.booleans(), "seed": seeds})
 
 
-def relu_mlp(spec):
+def relu_mlp(spec, activation="relu"):
     def layers():
-        hidden = [Dense(units, activation="relu", use_bias=spec["use_bias"],
+        hidden = [Dense(units, activation=activation, use_bias=spec["use_bias"],
                         bias_initializer="random_uniform") for units in spec["units"]]
         return [Input(shape=spec["inputs"])] + hidden + [Dense(2)]
     x = images(spec["seed"], (6,) + spec["inputs"])
@@ -155,11 +157,35 @@ def test_relu_in_the_matmul_kernel(spec):
     assert_same_step(results, exact=True)
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "elu"])
 @given(spec=mlps)
-def test_dense_backward_with_the_relu_mask(spec):
-    layers, x, y = relu_mlp(spec)
+def test_dense_backward_with_the_activation_derivative(activation, spec):
+    """The relu mask, sigmoid's y(1-y), ... inside dense_backward: one call per layer."""
+    layers, x, y = relu_mlp(spec, activation)
     fused, _, results = train_twins(layers, x, y, "mse")
-    assert applied(fused, rules.DENSE_RELU_MASK) == [l.name for l in fused.layers[-2::-1]]
+    assert (applied(fused, rules.DENSE_ACTIVATION_DERIVATIVE)
+            == [l.name for l in fused.layers[-2::-1]])
+    assert_same_step(results, exact=True)
+
+
+class HalvedInputGradient(Dense):
+    """A Dense layer with a backward pass of its own: call_backward halves dLoss/dx."""
+
+    def call_backward(self, dz):
+        return super().call_backward(dz) / 2
+
+
+def test_an_overridden_call_backward_keeps_the_plain_route(fresh_session):
+    """The fused step would skip call_backward: a subclass that overrides it keeps the
+    activation's backward step and its own call_backward (as fuse=False runs them)."""
+    def layers():
+        return [Input(shape=(4,)), Dense(5, activation="tanh"),
+                HalvedInputGradient(3, activation="sigmoid", name="halved"), Dense(2)]
+    x, y = images(0, (6, 4)), images(1, (6, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.DENSE_ACTIVATION_DERIVATIVE) == [fused.layers[0].name]
+    assert ("halved: HalvedInputGradient overrides call_backward: the plain backward pass "
+            "runs, so the override does") in verdicts(fused.plan)
     assert_same_step(results, exact=True)
 
 
@@ -480,7 +506,7 @@ def test_the_demo_cnn_plan(fresh_session):
             "relu in the kernel's epilogue why: the convolution or matmul kernel applies",
             "yes: conv2d; conv2d_1 no: dense: its activation is softmax, the kernel applies "
             "a plain relu only",
-            "dense backward with relu mask why:",
+            "dense backward with the activation's derivative why:",
             "yes: max_pooling2d_1 over conv2d_1; max_pooling2d over conv2d",
             "yes: conv2d under max_pooling2d no: conv2d_1 under max_pooling2d_1: conv2d_1 is "
             "not the first trainable layer: the layers below need its input gradient",
@@ -506,14 +532,13 @@ def test_the_course_mlp_plan(fresh_session):
     assert steps(plan, "loss") == [("sparse_categorical_crossentropy",
                                     "the loss, and dLoss/dy_pred")]
     assert steps(plan, "backward") == [
-        ("sigmoid backward, dense backward", "dense_2"),
+        ("dense backward with sigmoid", "dense_2"),
         ("dense backward with relu mask", "dense_1"),
         ("dense backward with relu mask", "dense  (no input gradient)")]
     text = verdicts(plan)
     assert "yes: dense; dense_1 no: dense_2: its activation is sigmoid" in text
     assert "activation in place on the kernel's output why:" in text
-    assert "no dz array yes: dense_1; dense" in text
-    assert "yes: dense_1; dense" in text
+    assert "instead of two yes: dense_2; dense_1; dense" in text
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text

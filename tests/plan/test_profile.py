@@ -94,9 +94,10 @@ def test_the_time_goes_to_the_step_that_takes_it(fresh_session):
 
 def test_flops_are_counted_from_the_shapes(fresh_session):
     """conv: 2·N·out_h·out_w·kh·kw·in_c·out_c forward, once more for dW,
-    again for dx; dense: 2·N·in·out likewise; nothing for the rest."""
+    again for dx; dense: 2·N·in·out likewise (its backward step with the sigmoid's
+    derivative inside); nothing for the rest."""
     model = Sequential([Conv2D(4, 3, input_shape=(8, 7, 2)), Conv2D(5, (2, 3), strides=2),
-                        Flatten(), Dense(6)])
+                        Flatten(), Dense(6, activation="sigmoid")])
     model.compile("sgd", "mse")
     x = uniform(np.random.default_rng(2), (3, 8, 7, 2))
     profile = model.profile(x, np.zeros((3, 6), np.float32), batch_size=3, steps=1, warmup=0)
