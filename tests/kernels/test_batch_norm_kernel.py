@@ -69,7 +69,7 @@ def test_forward_and_backward_match_reference(impl, batch_stats, case):
 @given(case=matrices())
 def test_fused_relu_matches_batch_norm_then_relu(impl, batch_stats, case):
     """relu=True writes max(y, 0) (beta in [-2, 2] puts many outputs below 0);
-    relu_output makes the backward pass count dy only where that output is > 0,
+    relu=True makes the backward pass count dy only where that output is > 0,
     as relu_backward followed by the plain backward pass would."""
     x, dy, gamma, beta = case
     mean, var = reference.batch_norm_stats(f64(x))
@@ -79,7 +79,7 @@ def test_fused_relu_matches_batch_norm_then_relu(impl, batch_stats, case):
     close(r, expected, rtol=1e-5, atol=1e-5)
     assert np.all(r >= 0)
     dx, dgamma, dbeta = batch_norm_backward(x, dy, mean, var, gamma, EPS, batch_stats,
-                                            impl=impl, relu_output=r)
+                                            impl=impl, relu=True, beta=beta)
     masked = np.where(r > 0, f64(dy), 0.0)
     edx, edgamma, edbeta = reference.batch_norm_backward(f64(x), masked, mean, inv_std,
                                                          gamma, batch_stats)
@@ -100,7 +100,7 @@ def test_fused_relu_keeps_nan_and_masks_it_out_backward(impl):
     assert np.isnan(r[0, 0]) and r[1, 1] == 0 and r[2, 1] == 0 and r[2, 0] > 0
     dy = np.array([[1.0, 1.0], [1.0, np.nan], [1.0, np.nan]], np.float32)
     _, dgamma, dbeta = batch_norm_backward(x[1:], dy[1:], mean, var, batch_stats=False,
-                                           impl=impl, relu_output=r[1:])
+                                           impl=impl, relu=True)
     assert np.isfinite(dgamma).all() and np.isfinite(dbeta).all()
     assert dbeta[1] == 0
 
@@ -244,7 +244,9 @@ def test_compute_dx_false_skips_dx(impl):
      "dy must have shape"),
     (lambda: batch_norm_stats(np.zeros((3, 2)), impl="cuda"), "impl must be one of"),
     (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((3, 2)), [0, 0], [1, 1],
-                                 relu_output=np.zeros((3, 3))), "relu_output must have shape"),
+                                 relu=True, beta=[0, 0, 0]), "beta must have shape"),
+    (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((3, 2)), [0, 0], [1, 1],
+                                 beta=[0, 0]), "beta is used only with relu=True"),
 ])
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
