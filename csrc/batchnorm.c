@@ -41,8 +41,8 @@
  *
  * Naive: column by column, one pass per sum, everything in double.
  * Fast: every pass streams the matrix once in memory order, in blocks of
- * rows (<= 8 KiB of each array, which stays in L1 while the block is
- * worked on), each block tile by tile: a tile is up to 32 channels (two
+ * rows (<= 16 KiB of each array, which stays in L1 or L2 while the block
+ * is worked on), each block tile by tile: a tile is up to 32 channels (two
  * AVX-512 vectors of floats) over all the block's rows, with its
  * per-channel constants and sums in registers (a loop over all channels
  * per row reads and writes the sums from memory at every row: 1.3-3x
@@ -144,8 +144,8 @@ void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t r
 /* ---- fast ------------------------------------------------------------------ */
 
 /* The widest tile (channels) of a variant; a block holds BLOCK_ELEMENTS
- * values of each array (8 KiB), at least one row. */
-enum { MAX_TILE = 32, BLOCK_ELEMENTS = 2048 };
+ * values of each array (16 KiB), at least one row. */
+enum { MAX_TILE = 32, BLOCK_ELEMENTS = 4096 };
 
 static int64_t block_rows(int64_t channels)
 {
@@ -230,7 +230,7 @@ FASTNN_INLINE float relu_masked(float g, float y)
  * > 0 when relu is set (ra, rd: the apply's scale and shift). */
 typedef struct {
     int64_t channels;
-    const float *a, *x_hi, *ab, *g_hi, *d;  /* NULL ab, g_hi: 0 (apply) */
+    const float *a, *x_hi, *ab, *g_hi, *d;
     const float *ra, *rd;                   /* the ReLU's constants */
     int relu;                               /* apply: write relu(y); backward: mask dy */
     const float *dy;                        /* backward: dL/dy; NULL: the apply */
@@ -243,17 +243,32 @@ typedef struct {
     float ra[MAX_TILE], rd[MAX_TILE];
 } tile_constants;
 
-FASTNN_INLINE void load_tile(const bn_constants *k, int64_t c0, int64_t width,
-                             tile_constants *t)
+/* Copies the constants a pass reads (kind: APPLY, DX or SUMS; relu: the
+ * mask's too), each a contiguous copy: both are constants at every call. */
+enum { APPLY, DX, SUMS };
+
+FASTNN_INLINE void load_tile(const bn_constants *k, int kind, int relu, int64_t c0,
+                             int64_t width, tile_constants *t)
 {
-    for (int64_t j = 0; j < width; j++) {
-        t->a[j] = k->a ? k->a[c0 + j] : 0.0f;
+    for (int64_t j = 0; j < width; j++)
         t->x_hi[j] = k->x_hi[c0 + j];
-        t->ab[j] = k->ab ? k->ab[c0 + j] : 0.0f;
-        t->g_hi[j] = k->g_hi ? k->g_hi[c0 + j] : 0.0f;
-        t->d[j] = k->d ? k->d[c0 + j] : 0.0f;
-        t->ra[j] = k->ra ? k->ra[c0 + j] : 0.0f;
-        t->rd[j] = k->rd ? k->rd[c0 + j] : 0.0f;
+    if (kind != SUMS) {
+        for (int64_t j = 0; j < width; j++) {
+            t->a[j] = k->a[c0 + j];
+            t->d[j] = k->d[c0 + j];
+        }
+    }
+    if (kind == DX) {
+        for (int64_t j = 0; j < width; j++) {
+            t->ab[j] = k->ab[c0 + j];
+            t->g_hi[j] = k->g_hi[c0 + j];
+        }
+    }
+    if (kind != APPLY && relu) {
+        for (int64_t j = 0; j < width; j++) {
+            t->ra[j] = k->ra[c0 + j];
+            t->rd[j] = k->rd[c0 + j];
+        }
     }
 }
 
@@ -301,16 +316,20 @@ FASTNN_INLINE void tile_pass(const float *x, float *out, const bn_constants *k, 
                              int64_t width, int64_t r0, int64_t r1)
 {
     tile_constants t;
-    load_tile(k, c0, width, &t);
     const int64_t channels = k->channels;
-    if (k->dy && k->relu)
+    if (k->dy && k->relu) {
+        load_tile(k, DX, 1, c0, width, &t);
         dx_tile(x + c0, k->dy + c0, out + c0, &t, channels, width, 1, r0, r1);
-    else if (k->dy)
+    } else if (k->dy) {
+        load_tile(k, DX, 0, c0, width, &t);
         dx_tile(x + c0, k->dy + c0, out + c0, &t, channels, width, 0, r0, r1);
-    else if (k->relu)
+    } else if (k->relu) {
+        load_tile(k, APPLY, 1, c0, width, &t);
         apply_tile(x + c0, out + c0, &t, channels, width, 1, r0, r1);
-    else
+    } else {
+        load_tile(k, APPLY, 0, c0, width, &t);
         apply_tile(x + c0, out + c0, &t, channels, width, 0, r0, r1);
+    }
 }
 
 /* The statistics' sums over rows [r0, r1) of a tile: per channel, the sum
@@ -382,7 +401,7 @@ FASTNN_INLINE void sum_tile(const float *x, const bn_constants *k, int64_t c0,
         return;
     }
     tile_constants t;
-    load_tile(k, c0, width, &t);
+    load_tile(k, SUMS, k->relu, c0, width, &t);
     if (k->relu)
         gradient_sums(x + c0, k->dy + c0, k->mean + c0, &t, 1, channels, width, r0, r1,
                       first + c0, second + c0);

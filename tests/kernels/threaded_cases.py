@@ -400,6 +400,9 @@ POOLING = [
 
 # rows x channels: a Dense output of 10,001 rows, and 33 images of 27x27 as rows
 BN_SHAPES = [(10_001, 33), (33 * 27 * 27, 17)]
+# one channel, three, and 70 (two AVX-512 tiles of 32 and 6 left over, see
+# csrc/batchnorm.c): the rest of each tiling, split between threads
+BN_TILE_SHAPES = [(300_007, 1), (100_003, 3), (9_001, 70)]
 
 
 def bn_inputs(rng, rows, channels):
@@ -476,6 +479,9 @@ BATCH_NORM = [
     bn_backward_case(*BN_SHAPES[0], batch_stats=True, relu=True),
     bn_backward_case(*BN_SHAPES[1], batch_stats=False, relu=True),
     bn_backward_case(*BN_SHAPES[1], batch_stats=True, compute_dx=False, relu=True),
+    *(bn_stats_case(*shape) for shape in BN_TILE_SHAPES),
+    *(bn_apply_case(*shape, relu=True) for shape in BN_TILE_SHAPES),
+    *(bn_backward_case(*shape, batch_stats=True, relu=True) for shape in BN_TILE_SHAPES),
 ]
 
 
