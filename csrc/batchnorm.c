@@ -40,19 +40,19 @@
  * centres dy around its mean the same way.
  *
  * Naive: column by column, one pass per sum, everything in double.
- * Fast: every pass streams the matrix once in memory order, in blocks of
- * rows (<= 16 KiB of each array, which stays in L1 or L2 while the block
- * is worked on), each block tile by tile: a tile is up to 32 channels (two
- * AVX-512 vectors of floats) over all the block's rows, with its
- * per-channel constants and sums in registers (a loop over all channels
- * per row reads and writes the sums from memory at every row: 1.3-3x
- * slower).  The rows are cut into parts fixed by the problem
- * (fastnn_parts_for), each with its own per-channel partial sums (double,
- * so 100,000 rows lose no precision), added up in part order at the end:
- * the same numbers on any number of threads.  Within a part each channel is
- * summed row after row whatever the tile width, so the SIMD paths differ
- * only by FMA rounding.  Every pass has a generic, an AVX2 and an AVX-512
- * variant.
+ * Fast: every pass streams the matrix once in memory order.  The
+ * elementwise passes (apply, dx) go row by row, each row in tiles of up to
+ * 32 channels (two AVX-512 vectors of floats).  The sums (statistics, and
+ * the backward's) go in blocks of rows (64 KiB of each array, which stays
+ * in L2), each block tile by tile: a tile over all the block's rows with
+ * its double sums in registers (a loop over all channels per row reads and
+ * writes the sums from memory at every row: 1.3-1.8x slower).  The rows are
+ * cut into parts fixed by the problem (fastnn_parts_for), each with its own
+ * per-channel partial sums (double, so 100,000 rows lose no precision),
+ * added up in part order at the end: the same numbers on any number of
+ * threads.  Within a part each channel is summed row after row whatever
+ * the tile width, so the SIMD paths differ only by FMA rounding.  Every
+ * pass has a generic, an AVX2 and an AVX-512 variant.
  *
  * Memory traffic, the bound of every pass on large data (n floats per
  * array): the statistics read x once (mean and variance from the same pass
@@ -143,9 +143,9 @@ void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t r
 
 /* ---- fast ------------------------------------------------------------------ */
 
-/* The widest tile (channels) of a variant; a block holds BLOCK_ELEMENTS
- * values of each array (16 KiB), at least one row. */
-enum { MAX_TILE = 32, BLOCK_ELEMENTS = 4096 };
+/* The widest tile (channels) of a variant; a block of the sums holds
+ * BLOCK_ELEMENTS values of each array (64 KiB), at least one row. */
+enum { MAX_TILE = 32, BLOCK_ELEMENTS = 16384 };
 
 static int64_t block_rows(int64_t channels)
 {
@@ -237,98 +237,97 @@ typedef struct {
     const double *mean;                     /* backward sums: the centre */
 } bn_constants;
 
-/* The constants of channels [c0, c0 + width), width <= MAX_TILE. */
+/* dy of one value, masked by the recomputed ReLU output when relu is set
+ * (hi, ra, rd: the channel's x_hi and the apply's scale and shift). */
+FASTNN_INLINE float gradient_in(int relu, float g, float x, float hi, float ra, float rd)
+{
+    return relu ? relu_masked(g, normalised(x, hi, ra, rd)) : g;
+}
+
+/* The elementwise passes go row by row in memory order, each row tile by
+ * tile (a full tile is a constant number of vectors, no loop test per
+ * value), the constants read from their arrays: nothing to accumulate, so
+ * nothing to keep in registers, and a stream the prefetchers follow (going
+ * tile by tile down a block of rows was 20-40 % slower at 64 channels). */
+#define EACH_TILE_OF_ROW(tile, channels, j, body)                       \
+    do {                                                                \
+        const int64_t full_ = (channels) - (channels) % (tile);         \
+        for (int64_t c0_ = 0; c0_ < full_; c0_ += (tile))               \
+            for (int64_t j = c0_; j < c0_ + (tile); j++)                \
+                body;                                                   \
+        for (int64_t j = full_; j < (channels); j++)                    \
+            body;                                                       \
+    } while (0)
+
+/* apply over rows [r0, r1): y = normalised(x), then the ReLU */
+FASTNN_INLINE void apply_rows(const float *restrict x, float *restrict y,
+                              const bn_constants *k, int64_t tile, int relu, int64_t r0,
+                              int64_t r1)
+{
+    const int64_t channels = k->channels;
+    const float *restrict a = k->a, *restrict hi = k->x_hi, *restrict d = k->d;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *in = x + r * channels;
+        float *out = y + r * channels;
+        EACH_TILE_OF_ROW(tile, channels, j, {
+            float v = normalised(in[j], hi[j], a[j], d[j]);
+            out[j] = relu && v < 0.0f ? 0.0f : v;
+        });
+    }
+}
+
+/* backward dx over rows [r0, r1) */
+FASTNN_INLINE void dx_rows(const float *restrict x, const float *restrict dy,
+                           float *restrict dx, const bn_constants *k, int64_t tile,
+                           int relu, int64_t r0, int64_t r1)
+{
+    const int64_t channels = k->channels;
+    const float *restrict a = k->a, *restrict hi = k->x_hi, *restrict ab = k->ab,
+                *restrict g_hi = k->g_hi, *restrict d = k->d, *restrict ra = k->ra,
+                *restrict rd = k->rd;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *g = dy + r * channels, *in = x + r * channels;
+        float *out = dx + r * channels;
+        EACH_TILE_OF_ROW(tile, channels, j, {
+            float gj = gradient_in(relu, g[j], in[j], hi[j], relu ? ra[j] : 0.0f,
+                                   relu ? rd[j] : 0.0f);
+            out[j] = a[j] * (gj - g_hi[j]) + ab[j] * (in[j] - hi[j]) + d[j];
+        });
+    }
+}
+
+/* An elementwise pass over rows [r0, r1): k->dy == NULL the apply, else
+ * dx.  Each loop is called with relu constant, so every variant gets its
+ * own branch-free loop. */
+FASTNN_INLINE void rows_pass(const float *x, float *out, const bn_constants *k,
+                             int64_t tile, int64_t r0, int64_t r1)
+{
+    if (k->dy && k->relu)
+        dx_rows(x, k->dy, out, k, tile, 1, r0, r1);
+    else if (k->dy)
+        dx_rows(x, k->dy, out, k, tile, 0, r0, r1);
+    else if (k->relu)
+        apply_rows(x, out, k, tile, 1, r0, r1);
+    else
+        apply_rows(x, out, k, tile, 0, r0, r1);
+}
+
+/* The backward sums' constants of channels [c0, c0 + width), width <=
+ * MAX_TILE, copied into registers for a block of rows. */
 typedef struct {
-    float a[MAX_TILE], x_hi[MAX_TILE], ab[MAX_TILE], g_hi[MAX_TILE], d[MAX_TILE];
-    float ra[MAX_TILE], rd[MAX_TILE];
+    float x_hi[MAX_TILE], ra[MAX_TILE], rd[MAX_TILE];
 } tile_constants;
 
-/* Copies the constants a pass reads (kind: APPLY, DX or SUMS; relu: the
- * mask's too), each a contiguous copy: both are constants at every call. */
-enum { APPLY, DX, SUMS };
-
-FASTNN_INLINE void load_tile(const bn_constants *k, int kind, int relu, int64_t c0,
-                             int64_t width, tile_constants *t)
+FASTNN_INLINE void load_tile(const bn_constants *k, int relu, int64_t c0, int64_t width,
+                             tile_constants *t)
 {
     for (int64_t j = 0; j < width; j++)
         t->x_hi[j] = k->x_hi[c0 + j];
-    if (kind != SUMS) {
-        for (int64_t j = 0; j < width; j++) {
-            t->a[j] = k->a[c0 + j];
-            t->d[j] = k->d[c0 + j];
-        }
-    }
-    if (kind == DX) {
-        for (int64_t j = 0; j < width; j++) {
-            t->ab[j] = k->ab[c0 + j];
-            t->g_hi[j] = k->g_hi[c0 + j];
-        }
-    }
-    if (kind != APPLY && relu) {
+    if (relu) {
         for (int64_t j = 0; j < width; j++) {
             t->ra[j] = k->ra[c0 + j];
             t->rd[j] = k->rd[c0 + j];
         }
-    }
-}
-
-/* dy of one value, masked by the recomputed ReLU output when relu is set. */
-FASTNN_INLINE float gradient_in(const tile_constants *t, int relu, int64_t j, float g,
-                                float x)
-{
-    return relu ? relu_masked(g, normalised(x, t->x_hi[j], t->ra[j], t->rd[j])) : g;
-}
-
-/* apply over rows [r0, r1) of a tile (x, y point at its first channel) */
-FASTNN_INLINE void apply_tile(const float *restrict x, float *restrict y,
-                              const tile_constants *t, int64_t channels, int64_t width,
-                              int relu, int64_t r0, int64_t r1)
-{
-    for (int64_t r = r0; r < r1; r++) {
-        const float *in = x + r * channels;
-        float *out = y + r * channels;
-        for (int64_t j = 0; j < width; j++) {
-            float v = normalised(in[j], t->x_hi[j], t->a[j], t->d[j]);
-            out[j] = relu && v < 0.0f ? 0.0f : v;
-        }
-    }
-}
-
-/* backward dx over rows [r0, r1) of a tile */
-FASTNN_INLINE void dx_tile(const float *restrict x, const float *restrict dy,
-                           float *restrict dx, const tile_constants *t, int64_t channels,
-                           int64_t width, int relu, int64_t r0, int64_t r1)
-{
-    for (int64_t r = r0; r < r1; r++) {
-        const float *g = dy + r * channels, *in = x + r * channels;
-        float *out = dx + r * channels;
-        for (int64_t j = 0; j < width; j++) {
-            float gj = gradient_in(t, relu, j, g[j], in[j]);
-            out[j] = t->a[j] * (gj - t->g_hi[j]) + t->ab[j] * (in[j] - t->x_hi[j]) + t->d[j];
-        }
-    }
-}
-
-/* One tile of an elementwise pass: k->dy == NULL the apply, else dx.  Each
- * loop is called with relu constant, so every variant gets its own
- * branch-free loop. */
-FASTNN_INLINE void tile_pass(const float *x, float *out, const bn_constants *k, int64_t c0,
-                             int64_t width, int64_t r0, int64_t r1)
-{
-    tile_constants t;
-    const int64_t channels = k->channels;
-    if (k->dy && k->relu) {
-        load_tile(k, DX, 1, c0, width, &t);
-        dx_tile(x + c0, k->dy + c0, out + c0, &t, channels, width, 1, r0, r1);
-    } else if (k->dy) {
-        load_tile(k, DX, 0, c0, width, &t);
-        dx_tile(x + c0, k->dy + c0, out + c0, &t, channels, width, 0, r0, r1);
-    } else if (k->relu) {
-        load_tile(k, APPLY, 1, c0, width, &t);
-        apply_tile(x + c0, out + c0, &t, channels, width, 1, r0, r1);
-    } else {
-        load_tile(k, APPLY, 0, c0, width, &t);
-        apply_tile(x + c0, out + c0, &t, channels, width, 0, r0, r1);
     }
 }
 
@@ -377,7 +376,7 @@ FASTNN_INLINE void gradient_sums(const float *restrict x, const float *restrict 
     for (int64_t r = r0; r < r1; r++) {
         const float *g = dy + r * channels, *in = x + r * channels;
         for (int64_t j = 0; j < width; j++) {
-            float gj = gradient_in(t, relu, j, g[j], in[j]);
+            float gj = gradient_in(relu, g[j], in[j], t->x_hi[j], t->ra[j], t->rd[j]);
             s[j] += gj;
             sx[j] += (double)gj * (in[j] - centre[j]);
         }
@@ -401,7 +400,7 @@ FASTNN_INLINE void sum_tile(const float *x, const bn_constants *k, int64_t c0,
         return;
     }
     tile_constants t;
-    load_tile(k, SUMS, k->relu, c0, width, &t);
+    load_tile(k, k->relu, c0, width, &t);
     if (k->relu)
         gradient_sums(x + c0, k->dy + c0, k->mean + c0, &t, 1, channels, width, r0, r1,
                       first + c0, second + c0);
@@ -410,31 +409,21 @@ FASTNN_INLINE void sum_tile(const float *x, const bn_constants *k, int64_t c0,
                       first + c0, second + c0);
 }
 
-/* Rows [r0, r1) block by block, each block tile by tile, tile channels
- * wide (a constant: every full tile is a fixed number of vectors, no loop
- * over j); the channels left after the full tiles form one narrower tile.
- * sums: the sum pass into first and second, else the elementwise pass
- * into out. */
-FASTNN_INLINE void blocks_pass(const float *x, float *out, const bn_constants *k,
-                               int64_t tile, int sums, int64_t r0, int64_t r1,
-                               double *first, double *second)
+/* The sums over rows [r0, r1), block by block, each block tile by tile,
+ * tile channels wide (a constant: every full tile is a fixed number of
+ * vectors, no loop over j); the channels left after the full tiles form
+ * one narrower tile. */
+FASTNN_INLINE void sums_pass(const float *x, const bn_constants *k, int64_t tile,
+                             int64_t r0, int64_t r1, double *first, double *second)
 {
     const int64_t channels = k->channels, full = channels - channels % tile;
     const int64_t step = block_rows(channels);
     for (int64_t b = r0; b < r1; b += step) {
         int64_t e = b + step < r1 ? b + step : r1;
-        for (int64_t c0 = 0; c0 < full; c0 += tile) {
-            if (sums)
-                sum_tile(x, k, c0, tile, b, e, first, second);
-            else
-                tile_pass(x, out, k, c0, tile, b, e);
-        }
-        if (full < channels) {
-            if (sums)
-                sum_tile(x, k, full, channels - full, b, e, first, second);
-            else
-                tile_pass(x, out, k, full, channels - full, b, e);
-        }
+        for (int64_t c0 = 0; c0 < full; c0 += tile)
+            sum_tile(x, k, c0, tile, b, e, first, second);
+        if (full < channels)
+            sum_tile(x, k, full, channels - full, b, e, first, second);
     }
 }
 
@@ -449,9 +438,9 @@ FASTNN_INLINE void pass_rows(const float *x, float *out, const bn_constants *k,
                              double *second)
 {
     if (first)
-        blocks_pass(x, out, k, tile, 1, r0, r1, first, second);
+        sums_pass(x, k, tile, r0, r1, first, second);
     else
-        blocks_pass(x, out, k, tile, 0, r0, r1, NULL, NULL);
+        rows_pass(x, out, k, tile, r0, r1);
 }
 
 static void pass_generic(const float *x, float *out, const bn_constants *k, int64_t r0,
