@@ -355,18 +355,22 @@ void fastnn_batch_norm_apply_naive(const float *x, int64_t rows, int64_t channel
                                    const float *beta, int relu, float *y);
 /* dgamma = sum dy * x_hat, dbeta = sum dy; dx (may be NULL: not computed)
  * treats mean and inv_std as this batch's statistics when batch_stats is 1
- * (training) and as constants when it is 0.  relu_y (may be NULL) is the
- * output of an apply pass with relu = 1: dy then counts only where
- * relu_y > 0 (the ReLU's backward, fused).  Outputs are overwritten. */
+ * (training) and as constants when it is 0.  relu_scale and relu_beta (both
+ * NULL, or both given) are the scale and beta of an apply pass with relu =
+ * 1 over the same x and mean: dy then counts only where that pass's output
+ * is > 0 (the ReLU's backward, fused; the output is recomputed from x, bit
+ * for bit, not read).  Outputs are overwritten. */
 int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                int64_t channels, const double *mean,
                                const float *inv_std, const float *gamma,
-                               int batch_stats, const float *relu_y, float *dx,
+                               int batch_stats, const float *relu_scale,
+                               const float *relu_beta, float *dx,
                                float *dgamma, float *dbeta);
 void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
                                       int64_t channels, const double *mean,
                                       const float *inv_std, const float *gamma,
-                                      int batch_stats, const float *relu_y, float *dx,
+                                      int batch_stats, const float *relu_scale,
+                                      const float *relu_beta, float *dx,
                                       float *dgamma, float *dbeta);
 
 /* ---- recurrent layers: the time loop (recurrent.c) ------------------------

@@ -157,12 +157,14 @@ cdef extern from "fastnn.h" nogil:
     int fastnn_batch_norm_backward(const float *x, const float *dy, int64_t rows,
                                    int64_t channels, const double *mean,
                                    const float *inv_std, const float *gamma,
-                                   int batch_stats, const float *relu_y, float *dx,
+                                   int batch_stats, const float *relu_scale,
+                                   const float *relu_beta, float *dx,
                                    float *dgamma, float *dbeta)
     void fastnn_batch_norm_backward_naive(const float *x, const float *dy, int64_t rows,
                                           int64_t channels, const double *mean,
                                           const float *inv_std, const float *gamma,
-                                          int batch_stats, const float *relu_y, float *dx,
+                                          int batch_stats, const float *relu_scale,
+                                          const float *relu_beta, float *dx,
                                           float *dgamma, float *dbeta)
 
 
@@ -602,22 +604,27 @@ def batch_norm_apply(const float[::1] x, const double[::1] mean, const float[::1
 
 def batch_norm_backward(const float[::1] x, const float[::1] dy, const double[::1] mean,
                         const float[::1] inv_std, const float[::1] gamma, bint batch_stats,
-                        const float[::1] relu_y, float[::1] dx, float[::1] dgamma,
-                        float[::1] dbeta, int64_t rows, int64_t channels, bint naive):
-    """relu_y (the fused ReLU's output, masking dy) and dx may be None: no
-    mask, and dx not computed."""
-    cdef const float *relu_ptr = NULL if relu_y is None else &relu_y[0]
+                        const float[::1] relu_scale, const float[::1] relu_beta,
+                        float[::1] dx, float[::1] dgamma, float[::1] dbeta, int64_t rows,
+                        int64_t channels, bint naive):
+    """relu_scale and relu_beta (the fused ReLU's forward constants, both or
+    neither) and dx may be None: no mask, and dx not computed."""
+    cdef const float *scale_ptr = NULL if relu_scale is None else &relu_scale[0]
+    cdef const float *beta_ptr = NULL if relu_beta is None else &relu_beta[0]
     cdef float *dx_ptr = NULL if dx is None else &dx[0]
     cdef int status = FASTNN_OK
+    if (scale_ptr == NULL) != (beta_ptr == NULL):
+        raise ValueError("batch_norm_backward: relu_scale and relu_beta go together")
     with nogil:
         if naive:
             fastnn_batch_norm_backward_naive(&x[0], &dy[0], rows, channels, &mean[0],
-                                             &inv_std[0], &gamma[0], batch_stats, relu_ptr,
-                                             dx_ptr, &dgamma[0], &dbeta[0])
+                                             &inv_std[0], &gamma[0], batch_stats, scale_ptr,
+                                             beta_ptr, dx_ptr, &dgamma[0], &dbeta[0])
         else:
             status = fastnn_batch_norm_backward(&x[0], &dy[0], rows, channels, &mean[0],
                                                 &inv_std[0], &gamma[0], batch_stats,
-                                                relu_ptr, dx_ptr, &dgamma[0], &dbeta[0])
+                                                scale_ptr, beta_ptr, dx_ptr, &dgamma[0],
+                                                &dbeta[0])
     _check(status)
 
 

@@ -120,16 +120,12 @@ def _warp(batch, size, channels, backward=False):
 
 def _batch_norm(rows, channels, kernel, relu=False):
     """Batch norm on a (rows, channels) matrix with unit statistics; ``relu``:
-    fused with the ReLU after it (the backward pass gets a ReLU output, half zeros)."""
+    fused with the ReLU after it (the backward pass recomputes its mask)."""
     shapes = {"batch_norm_stats": 1, "batch_norm": 1, "batch_norm_backward": 2}[kernel]
     options = {} if kernel == "batch_norm_stats" else {
         "mean": np.zeros(channels, np.float32), "var": np.ones(channels, np.float32)}
-    if relu and kernel == "batch_norm":
+    if relu:
         options["relu"] = True
-    elif relu:
-        rng = np.random.default_rng(1)
-        options["relu_output"] = np.maximum(rng.uniform(-1, 1, (rows, channels)), 0).astype(
-            np.float32)
     return Case(f"{kernel}{' + relu' if relu else ''} {rows}x{channels}", kernel,
                 ((rows, channels),) * shapes, options)
 

@@ -57,6 +57,12 @@ def _inv_std(kernel, var, epsilon):
     return 1.0 / np.sqrt(var + float(epsilon))
 
 
+def _scale(gamma, inv_std):
+    """gamma · inv_std as the C apply pass takes it (float32): the backward
+    pass of batch norm + relu recomputes the forward's output with it."""
+    return (gamma * inv_std).astype(np.float32)
+
+
 def batch_norm_stats(x, impl="fast"):
     """Per-channel mean and biased variance (divided by the number of rows).
 
@@ -105,7 +111,7 @@ def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast", r
     inv_std = _inv_std(kernel, var, epsilon)
     if impl == "numpy":
         return reference.batch_norm(x, mean, inv_std, gamma, beta, relu).astype(np.float32)
-    scale = (gamma * inv_std).astype(np.float32)
+    scale = _scale(gamma, inv_std)
     y = np.empty_like(x)
     native.batch_norm_apply(x.reshape(-1), mean, scale, beta, bool(relu), y.reshape(-1),
                             x.shape[0], channels, impl == "naive")
@@ -113,7 +119,7 @@ def batch_norm(x, mean, var, gamma=None, beta=None, epsilon=1e-3, impl="fast", r
 
 
 def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=True,
-                        impl="fast", compute_dx=True, relu_output=None):
+                        impl="fast", compute_dx=True, relu=False, beta=None):
     """Gradients through ``batch_norm`` given dy = dL/dy.
 
     Args:
@@ -124,9 +130,14 @@ def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=
             constants (the moving averages at inference).
         impl: "fast", "naive" or "numpy".
         compute_dx: False skips dL/dx (returned as None).
-        relu_output: None, or the output of ``batch_norm(..., relu=True)``:
-            dy is then dL/d(relu output) and counts only where that output
-            is > 0 (the ReLU's backward pass, done as dy is read).
+        relu: True when the forward pass was ``batch_norm(x, mean, var,
+            gamma, beta, epsilon, impl=impl, relu=True)``: dy is then dL/d(its
+            output) and counts only where that output is > 0 (the ReLU's
+            backward pass, done as dy is read).  The output is not needed:
+            the kernel recomputes it from x with the forward's arithmetic, so
+            the mask is the forward's exactly, and the pass reads one array
+            less.
+        beta: with ``relu``, the forward's beta ((channels,) or None: 0).
 
     Returns:
         (dx, dgamma, dbeta): dL/dx (rows, channels), dL/dgamma and dL/dbeta (channels,).
@@ -140,20 +151,23 @@ def batch_norm_backward(x, dy, mean, var, gamma=None, epsilon=1e-3, batch_stats=
     mean, var = _statistics(kernel, mean, var, channels)
     gamma = _per_channel(kernel, "gamma", gamma, channels, 1.0)
     inv_std = _inv_std(kernel, var, epsilon)
-    if relu_output is not None:
-        relu_output = as_float32(kernel, "relu_output", relu_output, AXES)
-        check_shape(kernel, "relu_output", relu_output, x.shape)
+    if beta is not None and not relu:
+        raise ValueError(f"{kernel}: beta is used only with relu=True (the forward's "
+                         f"output, recomputed for the ReLU's mask), got beta without relu")
+    beta = _per_channel(kernel, "beta", beta, channels, 0.0) if relu else None
     if impl == "numpy":
+        relu_output = None if not relu else reference.batch_norm(
+            x, mean, inv_std, gamma, beta, relu=True).astype(np.float32)
         dx, dgamma, dbeta = (a.astype(np.float32) for a in reference.batch_norm_backward(
             x.astype(np.float64), dy.astype(np.float64), mean, inv_std, gamma, batch_stats,
             relu_output))
         return (dx if compute_dx else None), dgamma, dbeta
+    relu_scale = _scale(gamma, inv_std) if relu else None
     inv_std = inv_std.astype(np.float32)
     dx = np.empty_like(x) if compute_dx else None
     dgamma, dbeta = np.empty(channels, np.float32), np.empty(channels, np.float32)
     native.batch_norm_backward(x.reshape(-1), dy.reshape(-1), mean, inv_std, gamma,
-                               bool(batch_stats),
-                               None if relu_output is None else relu_output.reshape(-1),
+                               bool(batch_stats), relu_scale, beta,
                                None if dx is None else dx.reshape(-1),
                                dgamma, dbeta, x.shape[0], channels, impl == "naive")
     return dx, dgamma, dbeta

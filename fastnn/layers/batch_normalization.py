@@ -36,8 +36,6 @@ class BatchNormalization(Layer):
                               "so that they depend on x too")
     _x = BackwardCache("the input as (rows, features)")
     _stats = BackwardCache("the (mean, variance) forward normalised with")
-    _relu_rows = BackwardCache("forward_relu's output as (rows, features): backward_relu "
-                               "counts dy only where it is > 0")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -111,23 +109,24 @@ class BatchNormalization(Layer):
         self._stats = (mean, var)
         y = batch_norm(rows, mean, var, self._value(self.gamma), self._value(self.beta),
                        self.epsilon, relu=relu)
-        if relu:
-            self._relu_rows = y
         return self._unrows(y, x.shape)
 
     def call_backward(self, dz):
-        return self._gradients(dz, None)
+        return self._gradients(dz, relu=False)
 
     def backward_relu(self, dy):
         """dLoss/dx from dLoss/dy of ``forward_relu``'s output: the ReLU's
-        backward (dy where that output is > 0) done as the kernel reads dy."""
-        return self._gradients(dy, self._relu_rows)
+        backward (dy where that output is > 0) done as the kernel reads dy.
+        The kernel recomputes that output from x, the statistics, gamma and
+        beta (unchanged since forward: the optimizer runs after the backward
+        pass), so the layer keeps no copy of it."""
+        return self._gradients(dy, relu=True)
 
-    def _gradients(self, dz, relu_rows):
+    def _gradients(self, dz, relu):
         dx, dgamma, dbeta = batch_norm_backward(
             self._x, self._rows(dz), *self._stats, self._value(self.gamma), self.epsilon,
             batch_stats=self._training, compute_dx=self.input_gradient_needed,
-            relu_output=relu_rows)
+            relu=relu, beta=self._value(self.beta) if relu else None)
         if self.gamma is not None:
             self.gamma.grad = dgamma
         if self.beta is not None:

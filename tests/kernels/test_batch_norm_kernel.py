@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 import fastnn
 from fastnn.kernels import batch_norm, batch_norm_backward, batch_norm_stats, reference
 
-from conftest import NATIVE_IMPLS, each_impl, f64, numerical_gradient, seeds, simd_path
+from conftest import (NATIVE_IMPLS, each_impl, each_simd_path, f64, numerical_gradient,
+                      seeds, simd_path)
 
 EPS = 1e-3
 
@@ -69,7 +70,7 @@ def test_forward_and_backward_match_reference(impl, batch_stats, case):
 @given(case=matrices())
 def test_fused_relu_matches_batch_norm_then_relu(impl, batch_stats, case):
     """relu=True writes max(y, 0) (beta in [-2, 2] puts many outputs below 0);
-    relu_output makes the backward pass count dy only where that output is > 0,
+    relu=True makes the backward pass count dy only where that output is > 0,
     as relu_backward followed by the plain backward pass would."""
     x, dy, gamma, beta = case
     mean, var = reference.batch_norm_stats(f64(x))
@@ -79,7 +80,7 @@ def test_fused_relu_matches_batch_norm_then_relu(impl, batch_stats, case):
     close(r, expected, rtol=1e-5, atol=1e-5)
     assert np.all(r >= 0)
     dx, dgamma, dbeta = batch_norm_backward(x, dy, mean, var, gamma, EPS, batch_stats,
-                                            impl=impl, relu_output=r)
+                                            impl=impl, relu=True, beta=beta)
     masked = np.where(r > 0, f64(dy), 0.0)
     edx, edgamma, edbeta = reference.batch_norm_backward(f64(x), masked, mean, inv_std,
                                                          gamma, batch_stats)
@@ -87,6 +88,37 @@ def test_fused_relu_matches_batch_norm_then_relu(impl, batch_stats, case):
     close(dbeta, edbeta, rtol=1e-6, atol=1e-6 * scale)
     close(dgamma, edgamma, rtol=1e-5, atol=1e-5 * scale)
     close(dx, edx, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("impl", [*NATIVE_IMPLS, "numpy"])
+@each_simd_path
+@pytest.mark.parametrize("channels", [1, 3, 17, 33, 64])
+def test_fused_relu_backward_masks_exactly_where_the_forward_output_is_positive(
+        impl, simd, channels):
+    """The backward pass keeps no copy of the forward's output: it recomputes
+    it from x to know where the ReLU let dy through, and that mask must be
+    the forward's bit for bit, also where y rounds to either side of 0.  x is
+    drawn within about 16 float32 steps of the point where y crosses 0, so
+    much of y is a rounding error away from 0 (and many values are exactly
+    0).  With dy = 1 and constant statistics, dx = gamma * inv_std * mask:
+    nonzero exactly where the backward counted dy, and dbeta counts them.
+    A backward that evaluated y in another order or precision (double, no
+    FMA) misses dozens of these."""
+    rng = np.random.default_rng(channels)
+    rows = 20_011
+    mean, var = rng.uniform(-5, 5, channels), rng.uniform(0.5, 2, channels)
+    gamma = (rng.uniform(0.5, 2, channels) * rng.choice([-1, 1], channels)).astype(np.float32)
+    beta = rng.uniform(-1, 1, channels).astype(np.float32)
+    crossing = mean - beta * np.sqrt(var + EPS) / gamma   # y = 0 there
+    noise = rng.standard_normal((rows, channels)) * 1e-6 * (np.abs(crossing) + 1)
+    x = (crossing + noise).astype(np.float32)
+    with simd_path(simd):
+        r = batch_norm(x, mean, var, gamma, beta, EPS, impl=impl, relu=True)
+        dx, _, dbeta = batch_norm_backward(x, np.ones_like(x), mean, var, gamma, EPS,
+                                           batch_stats=False, impl=impl, relu=True, beta=beta)
+    assert 0.2 < (r > 0).mean() < 0.8 and (r == 0).any()
+    np.testing.assert_array_equal(dx != 0, r > 0)
+    np.testing.assert_array_equal(dbeta, (r > 0).sum(axis=0))
 
 
 @pytest.mark.parametrize("impl", NATIVE_IMPLS)
@@ -100,7 +132,7 @@ def test_fused_relu_keeps_nan_and_masks_it_out_backward(impl):
     assert np.isnan(r[0, 0]) and r[1, 1] == 0 and r[2, 1] == 0 and r[2, 0] > 0
     dy = np.array([[1.0, 1.0], [1.0, np.nan], [1.0, np.nan]], np.float32)
     _, dgamma, dbeta = batch_norm_backward(x[1:], dy[1:], mean, var, batch_stats=False,
-                                           impl=impl, relu_output=r[1:])
+                                           impl=impl, relu=True)
     assert np.isfinite(dgamma).all() and np.isfinite(dbeta).all()
     assert dbeta[1] == 0
 
@@ -244,7 +276,9 @@ def test_compute_dx_false_skips_dx(impl):
      "dy must have shape"),
     (lambda: batch_norm_stats(np.zeros((3, 2)), impl="cuda"), "impl must be one of"),
     (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((3, 2)), [0, 0], [1, 1],
-                                 relu_output=np.zeros((3, 3))), "relu_output must have shape"),
+                                 relu=True, beta=[0, 0, 0]), "beta must have shape"),
+    (lambda: batch_norm_backward(np.zeros((3, 2)), np.zeros((3, 2)), [0, 0], [1, 1],
+                                 beta=[0, 0]), "beta is used only with relu=True"),
 ])
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
