@@ -398,6 +398,17 @@ static void product(const a_layout *la, int64_t batch, const float *a, int64_t k
     }
 }
 
+/* Asks for rows [0, rows) (row_stride apart) of n columns from base: what
+ * the next step reads of rows written long ago (z by the input projection,
+ * h, c, dy), which are no longer in cache -- while this step finishes. */
+FASTNN_INLINE void prefetch_rows(const float *base, int64_t rows, int64_t row_stride,
+                                 int64_t n)
+{
+    for (int64_t b = 0; b < rows; b++)
+        for (int64_t j = 0; j < n; j += 16)
+            __builtin_prefetch(base + b * row_stride + j);
+}
+
 /* What the threads of a forward time loop share.  hp: h_t (times the mask)
  * as the next step's A operand, two buffers used in turn; rhp: the
  * reset-before GRU's rh as the A of its candidate product; r: the
@@ -461,6 +472,8 @@ FASTNN_INLINE void forward_steps_body(const forward_loop *L, int64_t j0, int64_t
                 put_rows(&L->la, next, u, b0, rows, j0, L->h + first * u + j0, T * u,
                          L->mask ? L->mask + b0 * u + j0 : NULL, u, n);
         }
+        for (int64_t k = 0; n > 0 && next && k < gates_of(g->cell); k++)
+            prefetch_rows(L->z + (t + 1) * gu + k * u + j0, B, T * gu, n);
         if (before) {
 #pragma omp barrier
             if (t > 0 && n > 0) /* z_h += rh.U_h (rh = 0 at the first step) */
@@ -495,24 +508,17 @@ typedef struct {
     a_layout la;
 } backward_loop;
 
-/* Asks for what the first half of step t reads of units [j0, j0 + n) --
- * rows of z, h, c and dy that were written long ago and are no longer in
- * cache -- while the current step's product runs. */
+/* What the first half of step t reads of units [j0, j0 + n), backward. */
 FASTNN_INLINE void prefetch_step(const backward_loop *L, int64_t t, int64_t j0, int64_t n)
 {
     const fastnn_rnn_geom *g = L->g;
-    int64_t T = g->steps, u = g->units, G = gates_of(g->cell);
-    for (int64_t b = 0; b < g->batch; b++) {
-        int64_t row = b * T + t;
-        for (int64_t j = 0; j < n; j += 16) {
-            for (int64_t k = 0; k < G; k++)
-                __builtin_prefetch(L->z + (row * G + k) * u + j0 + j);
-            __builtin_prefetch(L->h + row * u + j0 + j);
-            __builtin_prefetch(L->dy + row * u + j0 + j);
-            if (L->c)
-                __builtin_prefetch(L->c + row * u + j0 + j);
-        }
-    }
+    int64_t B = g->batch, T = g->steps, u = g->units, G = gates_of(g->cell);
+    for (int64_t k = 0; k < G; k++)
+        prefetch_rows(L->z + t * G * u + k * u + j0, B, T * G * u, n);
+    prefetch_rows(L->h + t * u + j0, B, T * u, n);
+    prefetch_rows(L->dy + t * u + j0, B, T * u, n);
+    if (L->c)
+        prefetch_rows(L->c + t * u + j0, B, T * u, n);
 }
 
 /* One thread's part of all the steps back: units [j0, j0 + n), with bu
@@ -626,11 +632,13 @@ static float *zeroed(int64_t count)
     return p;
 }
 
-/* Threads for a time loop of `work` operations on u units: at most one per
- * NR units, so every thread's slice of U is whole panels. */
-static int loop_threads(int64_t u, double work)
+/* Threads for a time loop on u units whose steps are `step_work`
+ * operations each: the threads meet once or twice a step, so a step (not
+ * the whole loop) must be worth sharing; at most one thread per NR units, so
+ * every thread's slice of U is whole panels. */
+static int loop_threads(int64_t u, double step_work)
 {
-    int threads = fastnn_threads_for(work);
+    int threads = fastnn_threads_for(step_work);
     int64_t slices = fastnn_ceil_div(u, FASTNN_NR);
     return slices < threads ? (int)slices : threads;
 }
@@ -671,7 +679,7 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
         steps = forward_steps_avx512;
 #endif
-    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) * (double)g->steps);
+    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) + 30.0 * (double)(B * gu));
 #pragma omp parallel num_threads(threads) if (threads > 1 && status == FASTNN_OK)
     {
         int64_t j0, n;
@@ -734,7 +742,7 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
         steps = backward_steps_avx512;
 #endif
-    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) * (double)g->steps);
+    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) + 30.0 * (double)(B * gu));
 #pragma omp parallel num_threads(threads) if (threads > 1 && status == FASTNN_OK)
     {
         int64_t j0, n;
