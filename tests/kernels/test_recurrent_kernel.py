@@ -138,6 +138,17 @@ def test_the_forward_pass_leaves_its_input_unchanged():
     np.testing.assert_array_equal(z, before)
 
 
+def test_overwrite_z_puts_the_same_gates_into_z_itself():
+    p = problem("gru", batch=5, steps=4, units=21, seed=2)
+    z = p["z"].astype(np.float32)
+    u_kernel, rbias = p["u_kernel"].astype(np.float32), p["rbias"].astype(np.float32)
+    copied = kernels.rnn_forward(z, u_kernel, "gru", rbias=rbias)
+    in_place = kernels.rnn_forward(z, u_kernel, "gru", rbias=rbias, overwrite_z=True)
+    assert in_place.gates is z
+    for a, b in zip(copied, in_place):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_fast_gates_stay_finite_and_saturate_for_huge_inputs():
     """exp is clamped: sigmoid(±1000) is 0 and 1, tanh ±1, never NaN."""
     z = np.array([[[1000.0, -1000.0, 1000.0, -1000.0]], [[-1000.0, 1000.0, -1000.0, 1000.0]]],
