@@ -41,14 +41,35 @@
  * and dc_prev = dc*f back one step.  The caller forms dU = h_prev^T . dr,
  * again one GEMM over all steps.
  *
- * Fast version: the per-step product is the blocked GEMM (gemm.c),
- * parallel over tiles of its output and writing straight into the step's
- * slice of z (ldc = steps*G*units); the gates are one pass per batch row,
- * rows shared between threads, with exp/tanh computed by branch-free
- * polynomials the compiler vectorises (one variant per SIMD path).  Every
- * output element is computed by one thread in a fixed order, so results
- * are bit-identical on any number of threads.  Naive version: the same
- * steps as textbook loops with libm's expf and tanhf.
+ * Fast version: one team of threads for the whole time loop (one parallel
+ * region forward, one backward), the units split between them: thread k
+ * owns units [j0, j1) -- whole slices of NR = 16 units -- and so the gate
+ * columns g*u + j of all G gates for those units.  Before the first step
+ * each thread packs its slice of U once, in the micro-kernel's B-panel
+ * layout (forward: U's own gate columns; backward: U's own rows, the B of
+ * dh_prev[:, own] = dr . U^T[:, own]); 128 KiB per thread for LSTM(128) on
+ * two threads, which stays in that core's L2 for all the steps.  A step
+ * forward: the thread's columns of h_prev.U with gemm.c's micro-kernels
+ * (fastnn_gemm_packed: loops 2 and 1 of the engine on panels packed here),
+ * added into its columns of z; its units' gates right away (the LSTM's i,
+ * f, c, o of a unit are all its own columns, c never leaves the thread);
+ * h_t[:, own] written, and also straight into the packed A panels of the
+ * next step's product (times the dropout mask), which every thread reads:
+ * one barrier per step, and two A buffers used in turn so that a thread
+ * already writing step t+1's never overwrites what a slower one still
+ * reads.  Backward likewise: the thread's units' gradients (dz, dr into the
+ * packed A of dr . U^T), a barrier (dr complete), its units' columns of
+ * dr . U^T into the carry -- which the next step reads for its own units
+ * only, so again one barrier per step.  The reset-before GRU needs two
+ * (rh complete before rh.U_h; forward and backward).  Rows of z, h, c, dy
+ * that the next step reads are prefetched while this one finishes.
+ *
+ * Every output element is computed by one thread in a fixed order (the
+ * reduction in KC blocks of 256 in order, each summed over p in order), so
+ * results are bit-identical on any number of threads.  Gate math: exp/tanh
+ * by branch-free polynomials the compiler vectorises (one variant per SIMD
+ * path).  Naive version: the same steps as textbook loops with libm's expf
+ * and tanhf.
  */
 #include <math.h>
 
