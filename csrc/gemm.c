@@ -325,6 +325,23 @@ static macro_kernel pick_macro_kernel(void)
     return (macro_kernel){macro_kernel_generic, MR_SMALL};
 }
 
+/* Loops 2 and 1 alone, for a caller that packs its operands itself and
+ * keeps them packed across many products (the recurrent time loop,
+ * recurrent.c): C (m x n) = bias + or += A (m x kc) . B (kc x n) from
+ * packed panels, with this CPU's micro-kernel.  kc <= FASTNN_KC keeps a
+ * sliver of B in L1; every element of C is summed over p in order. */
+void fastnn_gemm_packed(int64_t m, int64_t n, int64_t kc, const float *ap,
+                        const float *bp, float *c, int64_t ldc, int overwrite,
+                        const float *bias)
+{
+    pick_macro_kernel().run(m, n, kc, ap, bp, c, ldc, overwrite, bias);
+}
+
+int64_t fastnn_gemm_mr(void)
+{
+    return pick_macro_kernel().mr;
+}
+
 /* ---- the five loops --------------------------------------------------------- */
 
 /* One thread's packing buffers: an MC x KC block of A and a KC x NC block

@@ -81,6 +81,15 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
                 const float *bias, int accumulate);
 
+/* For callers that keep operands packed across many products: the panel
+ * width of A on this CPU's SIMD path (B's is FASTNN_NR), and loops 2 and 1
+ * of the engine on packed panels of depth kc <= FASTNN_KC: C (m x n) =
+ * bias + A.B (overwrite; bias may be NULL) or C += A.B. */
+int64_t fastnn_gemm_mr(void);
+void fastnn_gemm_packed(int64_t m, int64_t n, int64_t kc, const float *ap,
+                        const float *bp, float *c, int64_t ldc, int overwrite,
+                        const float *bias);
+
 /* Where the rows of an indirect product go: row (n, h, w) of its pixel grid
  * to row (n, h*step_h + h0, w*step_w + w0) of an out_h x out_w image. */
 typedef struct {

@@ -41,14 +41,35 @@
  * and dc_prev = dc*f back one step.  The caller forms dU = h_prev^T . dr,
  * again one GEMM over all steps.
  *
- * Fast version: the per-step product is the blocked GEMM (gemm.c),
- * parallel over tiles of its output and writing straight into the step's
- * slice of z (ldc = steps*G*units); the gates are one pass per batch row,
- * rows shared between threads, with exp/tanh computed by branch-free
- * polynomials the compiler vectorises (one variant per SIMD path).  Every
- * output element is computed by one thread in a fixed order, so results
- * are bit-identical on any number of threads.  Naive version: the same
- * steps as textbook loops with libm's expf and tanhf.
+ * Fast version: one team of threads for the whole time loop (one parallel
+ * region forward, one backward), the units split between them: thread k
+ * owns units [j0, j1) -- whole slices of NR = 16 units -- and so the gate
+ * columns g*u + j of all G gates for those units.  Before the first step
+ * each thread packs its slice of U once, in the micro-kernel's B-panel
+ * layout (forward: U's own gate columns; backward: U's own rows, the B of
+ * dh_prev[:, own] = dr . U^T[:, own]); 128 KiB per thread for LSTM(128) on
+ * two threads, which stays in that core's L2 for all the steps.  A step
+ * forward: the thread's columns of h_prev.U with gemm.c's micro-kernels
+ * (fastnn_gemm_packed: loops 2 and 1 of the engine on panels packed here),
+ * added into its columns of z; its units' gates right away (the LSTM's i,
+ * f, c, o of a unit are all its own columns, c never leaves the thread);
+ * h_t[:, own] written, and also straight into the packed A panels of the
+ * next step's product (times the dropout mask), which every thread reads:
+ * one barrier per step, and two A buffers used in turn so that a thread
+ * already writing step t+1's never overwrites what a slower one still
+ * reads.  Backward likewise: the thread's units' gradients (dz, dr into the
+ * packed A of dr . U^T), a barrier (dr complete), its units' columns of
+ * dr . U^T into the carry -- which the next step reads for its own units
+ * only, so again one barrier per step.  The reset-before GRU needs two
+ * (rh complete before rh.U_h; forward and backward).  Rows of z, h, c, dy
+ * that the next step reads are prefetched while this one finishes.
+ *
+ * Every output element is computed by one thread in a fixed order (the
+ * reduction in KC blocks of 256 in order, each summed over p in order), so
+ * results are bit-identical on any number of threads.  Gate math: exp/tanh
+ * by branch-free polynomials the compiler vectorises (one variant per SIMD
+ * path).  Naive version: the same steps as textbook loops with libm's expf
+ * and tanhf.
  */
 #include <math.h>
 
@@ -143,367 +164,568 @@ FASTNN_INLINE void activate_all(int kind, float *v, int64_t n, int fast)
         v[j] = activate(kind, v[j], fast);
 }
 
-/* ---- one step of one batch row --------------------------------------------
- * z: the row's G*units pre-activations (z + h_prev.U already summed, except
- * for the GRU, whose recurrent part R arrives separately); h, c, rh: the
+/* The row loops below test per element whether an optional row (h_prev,
+ * c_prev at the first step, the dropout mask) is there: a test that keeps a
+ * loop from vectorising (the load it guards might fault).  WITH_OPTIONAL(p,
+ * code) compiles the code twice, under if (p) and for p == NULL, where the
+ * compiler folds every such test. */
+#define WITH_OPTIONAL(p, ...) \
+    do {                      \
+        if (p) {              \
+            __VA_ARGS__       \
+        } else {              \
+            __VA_ARGS__       \
+        }                     \
+    } while (0)
+
+/* ---- one step of one batch row, for a range of units ----------------------
+ * Every pointer is at the first unit j0 of the range: n units are computed,
+ * and gate k of unit j0 + j sits at [k*u + j] (u: the layer's units).  z:
+ * the row's pre-activations (z + h_prev.U already summed, except for the
+ * GRU, whose recurrent part R arrives separately in r_row); h, c, rh: the
  * row's outputs at this step; h_prev, c_prev: at the step before (NULL at
- * the first step). */
-FASTNN_INLINE void forward_row(int cell, int act, int ract, int64_t u,
-                               float *z, const float *r_row, const float *h_prev,
-                               const float *c_prev, float *h, float *c,
-                               float *rh, int fast)
+ * the first step).  Each unit reads and writes its own values only, so any
+ * split into ranges computes the same numbers. */
+FASTNN_INLINE void forward_row(int cell, int act, int ract, int64_t u, int64_t n,
+                               float *restrict z, const float *restrict r_row,
+                               const float *restrict h_prev, const float *restrict c_prev,
+                               float *restrict h, float *restrict c, float *restrict rh,
+                               int fast)
 {
     if (cell == FASTNN_RNN_SIMPLE) {
-        activate_all(act, z, u, fast);
-        memcpy(h, z, (size_t)u * sizeof *h);
+        activate_all(act, z, n, fast);
+        memcpy(h, z, (size_t)n * sizeof *h);
     } else if (cell == FASTNN_RNN_LSTM) {
-        activate_all(ract, z, 2 * u, fast);
-        activate_all(act, z + 2 * u, u, fast);
-        activate_all(ract, z + 3 * u, u, fast);
-        for (int64_t j = 0; j < u; j++) {
-            float keep = c_prev ? z[u + j] * c_prev[j] : 0.0f;
-            c[j] = keep + z[j] * z[2 * u + j];
-            h[j] = c[j];
-        }
-        activate_all(act, h, u, fast);
-        for (int64_t j = 0; j < u; j++)
+        activate_all(ract, z, n, fast);
+        activate_all(ract, z + u, n, fast);
+        activate_all(act, z + 2 * u, n, fast);
+        activate_all(ract, z + 3 * u, n, fast);
+        WITH_OPTIONAL(c_prev,
+            for (int64_t j = 0; j < n; j++) {
+                float keep = c_prev ? z[u + j] * c_prev[j] : 0.0f;
+                c[j] = keep + z[j] * z[2 * u + j];
+                h[j] = c[j];
+            }
+        );
+        activate_all(act, h, n, fast);
+        for (int64_t j = 0; j < n; j++)
             h[j] *= z[3 * u + j];
     } else { /* GRU, reset_after */
-        for (int64_t j = 0; j < 2 * u; j++)
+        for (int64_t j = 0; j < n; j++) {
             z[j] += r_row[j];
-        activate_all(ract, z, 2 * u, fast);
-        for (int64_t j = 0; j < u; j++) {
+            z[u + j] += r_row[u + j];
+        }
+        activate_all(ract, z, n, fast);
+        activate_all(ract, z + u, n, fast);
+        for (int64_t j = 0; j < n; j++) {
             rh[j] = r_row[2 * u + j];
             z[2 * u + j] += z[u + j] * rh[j];
         }
-        activate_all(act, z + 2 * u, u, fast);
-        for (int64_t j = 0; j < u; j++) {
-            float old = h_prev ? h_prev[j] : 0.0f;
-            h[j] = z[j] * old + (1.0f - z[j]) * z[2 * u + j];
-        }
+        activate_all(act, z + 2 * u, n, fast);
+        WITH_OPTIONAL(h_prev,
+            for (int64_t j = 0; j < n; j++) {
+                float old = h_prev ? h_prev[j] : 0.0f;
+                h[j] = z[j] * old + (1.0f - z[j]) * z[2 * u + j];
+            }
+        );
     }
 }
 
-/* Backward through one step of one row.  dy: dLoss/dh from outside (this
- * step's output); carry: in, dLoss/dh from the step after; out, the GRU's
- * direct part dh*zg (else untouched); dc: in/out, the LSTM's cell gradient
- * (in: from the step after; out: for the step before).  dz, dr: out, the
- * pre-activation gradients (dr only for the GRU). */
-FASTNN_INLINE void backward_row(int cell, int act, int ract, int64_t u,
-                                const float *z, const float *h,
-                                const float *h_prev, const float *c,
-                                const float *c_prev, const float *rh,
-                                const float *dy, float *carry, float *dc,
-                                float *dz, float *dr, int fast)
+/* Backward through one step of one row's n units.  dy: dLoss/dh from
+ * outside (this step's output); carry: in, dLoss/dh from the step after;
+ * out, the GRU's direct part dh*zg (else untouched); dc: in/out, the LSTM's
+ * cell gradient (in: from the step after; out: for the step before).  dz,
+ * dr: out, the pre-activation gradients (dr only for the GRU). */
+FASTNN_INLINE void backward_row(int cell, int act, int ract, int64_t u, int64_t n,
+                                const float *restrict z, const float *restrict h,
+                                const float *restrict h_prev, const float *restrict c,
+                                const float *restrict c_prev, const float *restrict rh,
+                                const float *restrict dy, float *restrict carry,
+                                float *restrict dc, float *restrict dz, float *restrict dr,
+                                int fast)
 {
     if (cell == FASTNN_RNN_SIMPLE) {
-        for (int64_t j = 0; j < u; j++)
+        for (int64_t j = 0; j < n; j++)
             dz[j] = (dy[j] + carry[j]) * derivative(act, h[j]);
     } else if (cell == FASTNN_RNN_LSTM) {
         float *tc = dz + 3 * u; /* act(c), kept in dz_o's place until used */
-        memcpy(tc, c, (size_t)u * sizeof *tc);
-        activate_all(act, tc, u, fast);
-        for (int64_t j = 0; j < u; j++) {
-            float i = z[j], f = z[u + j], g = z[2 * u + j], o = z[3 * u + j];
-            float dh = dy[j] + carry[j], t = tc[j];
-            float dcj = dc[j] + dh * o * derivative(act, t);
-            dz[j] = dcj * g * derivative(ract, i);
-            dz[u + j] = c_prev ? dcj * c_prev[j] * derivative(ract, f) : 0.0f;
-            dz[2 * u + j] = dcj * i * derivative(act, g);
-            dz[3 * u + j] = dh * t * derivative(ract, o);
-            dc[j] = dcj * f;
-        }
+        memcpy(tc, c, (size_t)n * sizeof *tc);
+        activate_all(act, tc, n, fast);
+        WITH_OPTIONAL(c_prev,
+            for (int64_t j = 0; j < n; j++) {
+                float i = z[j], f = z[u + j], g = z[2 * u + j], o = z[3 * u + j];
+                float dh = dy[j] + carry[j], t = tc[j];
+                float dcj = dc[j] + dh * o * derivative(act, t);
+                dz[j] = dcj * g * derivative(ract, i);
+                dz[u + j] = c_prev ? dcj * c_prev[j] * derivative(ract, f) : 0.0f;
+                dz[2 * u + j] = dcj * i * derivative(act, g);
+                dz[3 * u + j] = dh * t * derivative(ract, o);
+                dc[j] = dcj * f;
+            }
+        );
     } else { /* GRU, reset_after */
-        for (int64_t j = 0; j < u; j++) {
-            float zg = z[j], r = z[u + j], hh = z[2 * u + j];
-            float dh = dy[j] + carry[j], old = h_prev ? h_prev[j] : 0.0f;
-            float dah = dh * (1.0f - zg) * derivative(act, hh);
-            dz[j] = dh * (old - hh) * derivative(ract, zg);
-            dz[u + j] = dah * rh[j] * derivative(ract, r);
-            dz[2 * u + j] = dah;
-            dr[j] = dz[j];
-            dr[u + j] = dz[u + j];
-            dr[2 * u + j] = dah * r;
-            carry[j] = dh * zg;
-        }
+        WITH_OPTIONAL(h_prev,
+            for (int64_t j = 0; j < n; j++) {
+                float zg = z[j], r = z[u + j], hh = z[2 * u + j];
+                float dh = dy[j] + carry[j], old = h_prev ? h_prev[j] : 0.0f;
+                float dah = dh * (1.0f - zg) * derivative(act, hh);
+                dz[j] = dh * (old - hh) * derivative(ract, zg);
+                dz[u + j] = dah * rh[j] * derivative(ract, r);
+                dz[2 * u + j] = dah;
+                dr[j] = dz[j];
+                dr[u + j] = dz[u + j];
+                dr[2 * u + j] = dah * r;
+                carry[j] = dh * zg;
+            }
+        );
     }
 }
 
 /* The reset-before GRU's step of one row in its two halves (see the top).
  * Gates: z holds z_z,r + h_prev.U_z,r; h_prev is NULL at the first step,
  * mask the row's recurrent dropout mask or NULL. */
-FASTNN_INLINE void gru_before_gates_row(int ract, int64_t u, float *z,
-                                        const float *h_prev, const float *mask,
-                                        float *rh, int fast)
+FASTNN_INLINE void gru_before_gates_row(int ract, int64_t u, int64_t n, float *restrict z,
+                                        const float *restrict h_prev,
+                                        const float *restrict mask, float *restrict rh,
+                                        int fast)
 {
-    activate_all(ract, z, 2 * u, fast);
-    for (int64_t j = 0; j < u; j++)
-        rh[j] = h_prev ? z[u + j] * h_prev[j] * (mask ? mask[j] : 1.0f) : 0.0f;
+    activate_all(ract, z, n, fast);
+    activate_all(ract, z + u, n, fast);
+    WITH_OPTIONAL(h_prev, WITH_OPTIONAL(mask,
+        for (int64_t j = 0; j < n; j++)
+            rh[j] = h_prev ? z[u + j] * h_prev[j] * (mask ? mask[j] : 1.0f) : 0.0f;
+    ););
 }
 
 /* Candidate: z_h holds z_h + rh.U_h. */
-FASTNN_INLINE void gru_before_candidate_row(int act, int64_t u, float *z,
-                                            const float *h_prev, float *h, int fast)
+FASTNN_INLINE void gru_before_candidate_row(int act, int64_t u, int64_t n,
+                                            float *restrict z,
+                                            const float *restrict h_prev,
+                                            float *restrict h, int fast)
 {
-    activate_all(act, z + 2 * u, u, fast);
-    for (int64_t j = 0; j < u; j++) {
-        float old = h_prev ? h_prev[j] : 0.0f;
-        h[j] = z[j] * old + (1.0f - z[j]) * z[2 * u + j];
-    }
+    activate_all(act, z + 2 * u, n, fast);
+    WITH_OPTIONAL(h_prev,
+        for (int64_t j = 0; j < n; j++) {
+            float old = h_prev ? h_prev[j] : 0.0f;
+            h[j] = z[j] * old + (1.0f - z[j]) * z[2 * u + j];
+        }
+    );
 }
 
 /* Backward, first half: dz_z, dz_h (dz_r is zeroed) and carry = dh*zg. */
-FASTNN_INLINE void gru_before_backward_row(int act, int ract, int64_t u,
-                                           const float *z, const float *h_prev,
-                                           const float *dy, float *carry, float *dz)
+FASTNN_INLINE void gru_before_backward_row(int act, int ract, int64_t u, int64_t n,
+                                           const float *restrict z,
+                                           const float *restrict h_prev,
+                                           const float *restrict dy,
+                                           float *restrict carry, float *restrict dz)
 {
-    for (int64_t j = 0; j < u; j++) {
-        float zg = z[j], hh = z[2 * u + j];
-        float dh = dy[j] + carry[j], old = h_prev ? h_prev[j] : 0.0f;
-        dz[j] = dh * (old - hh) * derivative(ract, zg);
-        dz[u + j] = 0.0f;
-        dz[2 * u + j] = dh * (1.0f - zg) * derivative(act, hh);
-        carry[j] = dh * zg;
-    }
+    WITH_OPTIONAL(h_prev,
+        for (int64_t j = 0; j < n; j++) {
+            float zg = z[j], hh = z[2 * u + j];
+            float dh = dy[j] + carry[j], old = h_prev ? h_prev[j] : 0.0f;
+            dz[j] = dh * (old - hh) * derivative(ract, zg);
+            dz[u + j] = 0.0f;
+            dz[2 * u + j] = dh * (1.0f - zg) * derivative(act, hh);
+            carry[j] = dh * zg;
+        }
+    );
 }
 
 /* Second half (not at the first step), from drh = dz_h.U_h^T: dz_r and the
  * part of dh_prev through rh = r*h_prev*mask. */
-FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, const float *z,
-                                        const float *h_prev, const float *mask,
-                                        const float *drh, float *carry, float *dz)
+FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, int64_t n,
+                                        const float *restrict z,
+                                        const float *restrict h_prev,
+                                        const float *restrict mask,
+                                        const float *restrict drh, float *restrict carry,
+                                        float *restrict dz)
 {
-    for (int64_t j = 0; j < u; j++) {
-        float m = mask ? mask[j] : 1.0f, r = z[u + j];
-        dz[u + j] = drh[j] * h_prev[j] * m * derivative(ract, r);
-        carry[j] += drh[j] * r * m;
+    WITH_OPTIONAL(mask,
+        for (int64_t j = 0; j < n; j++) {
+            float m = mask ? mask[j] : 1.0f, r = z[u + j];
+            dz[u + j] = drh[j] * h_prev[j] * m * derivative(ract, r);
+            carry[j] += drh[j] * r * m;
+        }
+    );
+}
+
+/* ---- the fast loops ---------------------------------------------------------
+ *
+ * Operands kept packed (gemm.h's panel layout) for the whole loop.  A
+ * product's B operand (a thread's slice of U or U^T) is packed once, KC
+ * block after KC block: block pc holds npad x kc values at pc * npad (npad:
+ * the slice's columns rounded up to NR).  Its A operand (h_prev, rh or the
+ * step's dr: batch rows, k reduction indices) is written value by value by
+ * the threads that compute it, straight into the same blocked layout (block
+ * pc at pc * mpad, mpad: the batch rounded up to the micro-kernel's MR;
+ * the padding rows stay 0). */
+typedef struct {
+    int64_t mr, mpad;
+} a_layout;
+
+/* Rows [b0, b0 + rows) of an A operand of k reduction indices (b0 a
+ * multiple of MR, rows <= MR: one panel) get the values src[i*ld + j], times
+ * mask[i*mask_ld + j] unless mask is NULL, as indices p0 + j for j < n.  In
+ * the layout those are runs of n*MR consecutive floats (one per KC block
+ * the indices touch), which fastnn_pack_strided fills by 4 x 4 transposes
+ * from rows just computed (still in L1). */
+FASTNN_INLINE void put_rows(const a_layout *la, float *a, int64_t k, int64_t b0,
+                            int64_t rows, int64_t p0, const float *src, int64_t ld,
+                            const float *mask, int64_t mask_ld, int64_t n)
+{
+    int64_t mr = la->mr;
+    for (int64_t j = 0; j < n;) { /* the run of indices in one KC block */
+        int64_t p = p0 + j, pc = p - p % FASTNN_KC, kc = fastnn_min(FASTNN_KC, k - pc);
+        int64_t run = fastnn_min(n - j, pc + kc - p);
+        float *dst = a + pc * la->mpad + b0 * kc + (p - pc) * mr;
+        if (!mask) {
+            fastnn_strided s = {src + j, ld, 1};
+            fastnn_pack_strided(&s, 0, rows, 0, run, mr, dst);
+        } else {
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t q = 0; q < run; q++)
+                    dst[q * mr + i] = src[i * ld + j + q] * mask[i * mask_ld + j + q];
+        }
+        j += run;
     }
 }
 
-/* ---- the fast loops, one variant per SIMD path ---------------------------- */
+static int64_t padded_columns(int64_t n)
+{
+    return fastnn_ceil_div(n, FASTNN_NR) * FASTNN_NR;
+}
 
-/* phase: which half of a reset-before GRU step the rows run (0: gates,
- * 1: candidate); the other cells have one pass per step (phase 0). */
+/* Rows [row0, row0 + n) of the operand s, all k reduction indices, as a
+ * product's packed B (the layout above). */
+static void pack_b(fastnn_strided s, int64_t row0, int64_t n, int64_t k, float *dst)
+{
+    for (int64_t pc = 0; pc < k; pc += FASTNN_KC)
+        fastnn_pack_strided(&s, row0, n, pc, fastnn_min(FASTNN_KC, k - pc), FASTNN_NR,
+                            dst + pc * padded_columns(n));
+}
+
+/* c (batch x n, ldc) = bias + A.B (bias may be NULL) or, with accumulate,
+ * c += A.B, over k reduction indices of packed operands: KC blocks in
+ * order, each summed over p in order, whatever thread runs it. */
+static void product(const a_layout *la, int64_t batch, const float *a, int64_t k,
+                    const float *b, int64_t n, float *c, int64_t ldc, int accumulate,
+                    const float *bias)
+{
+    for (int64_t pc = 0; pc < k; pc += FASTNN_KC) {
+        int overwrite = pc == 0 && !accumulate;
+        fastnn_gemm_packed(batch, n, fastnn_min(FASTNN_KC, k - pc), a + pc * la->mpad,
+                           b + pc * padded_columns(n), c, ldc, overwrite,
+                           overwrite ? bias : NULL);
+    }
+}
+
+/* Asks for rows [0, rows) (row_stride apart) of n columns from base: what
+ * the next step reads of rows written long ago (z by the input projection,
+ * h, c, dy), which are no longer in cache -- while this step finishes. */
+FASTNN_INLINE void prefetch_rows(const float *base, int64_t rows, int64_t row_stride,
+                                 int64_t n)
+{
+    for (int64_t b = 0; b < rows; b++)
+        for (int64_t j = 0; j < n; j += 16)
+            __builtin_prefetch(base + b * row_stride + j);
+}
+
+/* What the threads of a forward time loop share.  hp: h_t (times the mask)
+ * as the next step's A operand, two buffers used in turn; rhp: the
+ * reset-before GRU's rh as the A of its candidate product; r: the
+ * reset_after GRU's R = h_prev.U + rbias of the current step (batch x G*u). */
 typedef struct {
     const fastnn_rnn_geom *g;
-    const float *mask;
-    float *z, *h, *c, *rh, *r; /* r: the GRU's recurrent products (batch x 3u) */
-    int phase;
-} forward_args;
+    const float *rbias, *mask;
+    float *z, *h, *c, *rh, *r, *hp[2], *rhp;
+    a_layout la;
+} forward_loop;
 
-/* One row of step t with the activations act and ract (constants where the
- * caller specialises Keras's default pair). */
-FASTNN_INLINE void forward_step_row(const forward_args *a, int64_t t, int64_t b,
-                                    int act, int ract)
+/* One thread's part of all the steps: units [j0, j0 + n), whose gate
+ * columns k*u + j0 + j of U it packed into bu (gate after gate, each u
+ * deep).  Per step: its columns of the recurrent product, its units' gates
+ * and outputs (also into the next step's packed A), one barrier (two for
+ * the reset-before GRU, whose rh must be complete before rh.U_h).  Threads
+ * without units (n = 0) still meet every barrier. */
+FASTNN_INLINE void forward_steps_body(const forward_loop *L, int64_t j0, int64_t n,
+                                      const float *bu, int act, int ract)
 {
-    const fastnn_rnn_geom *g = a->g;
-    int64_t u = g->units, gu = gates_of(g->cell) * u, row = b * g->steps + t;
-    const float *h_prev = t ? a->h + (row - 1) * u : NULL;
-    float *z = a->z + row * gu, *h = a->h + row * u, *rh = a->rh ? a->rh + row * u : NULL;
-    if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) {
-        if (a->phase == 0)
-            gru_before_gates_row(ract, u, z, h_prev, a->mask ? a->mask + b * u : NULL, rh, 1);
-        else
-            gru_before_candidate_row(act, u, z, h_prev, h, 1);
-        return;
+    const fastnn_rnn_geom *g = L->g;
+    int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
+    int64_t gate_panels = padded_columns(n) * u, mr = L->la.mr;
+    int gru = g->cell == FASTNN_RNN_GRU, before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
+    for (int64_t t = 0; t < T; t++) {
+        const float *ap = L->hp[t % 2];
+        float *next = t + 1 < T ? L->hp[(t + 1) % 2] : NULL;
+        for (int64_t k = 0; n > 0 && k < (before ? 2 : gates_of(g->cell)); k++) {
+            if (gru && t == 0) /* h_prev = 0: R is the recurrent bias alone */
+                for (int64_t b = 0; b < B; b++)
+                    for (int64_t j = 0; j < n; j++)
+                        L->r[b * gu + k * u + j0 + j] = L->rbias ? L->rbias[k * u + j0 + j] : 0.0f;
+            else if (gru)
+                product(&L->la, B, ap, u, bu + k * gate_panels, n, L->r + k * u + j0, gu, 0,
+                        L->rbias ? L->rbias + k * u + j0 : NULL);
+            else if (t > 0)
+                product(&L->la, B, ap, u, bu + k * gate_panels, n, L->z + t * gu + k * u + j0,
+                        T * gu, 1, NULL);
+        }
+        for (int64_t b0 = 0; n > 0 && b0 < B; b0 += mr) { /* a panel of rows at a time */
+            int64_t rows = fastnn_min(mr, B - b0), first = b0 * T + t;
+            for (int64_t b = b0; b < b0 + rows; b++) {
+                int64_t row = b * T + t;
+                float *z = L->z + row * gu + j0, *h = L->h + row * u + j0;
+                const float *h_prev = t ? h - u : NULL;
+                if (before)
+                    gru_before_gates_row(ract, u, n, z, h_prev,
+                                         L->mask ? L->mask + b * u + j0 : NULL,
+                                         L->rh + row * u + j0, 1);
+                else
+                    forward_row(g->cell, act, ract, u, n, z,
+                                L->r ? L->r + b * gu + j0 : NULL, h_prev,
+                                t && L->c ? L->c + (row - 1) * u + j0 : NULL, h,
+                                L->c ? L->c + row * u + j0 : NULL,
+                                L->rh ? L->rh + row * u + j0 : NULL, 1);
+            }
+            if (before)
+                put_rows(&L->la, L->rhp, u, b0, rows, j0, L->rh + first * u + j0, T * u,
+                         NULL, 0, n);
+            else if (next)
+                put_rows(&L->la, next, u, b0, rows, j0, L->h + first * u + j0, T * u,
+                         L->mask ? L->mask + b0 * u + j0 : NULL, u, n);
+        }
+        for (int64_t k = 0; n > 0 && next && k < gates_of(g->cell); k++)
+            prefetch_rows(L->z + (t + 1) * gu + k * u + j0, B, T * gu, n);
+        if (before) {
+#pragma omp barrier
+            if (t > 0 && n > 0) /* z_h += rh.U_h (rh = 0 at the first step) */
+                product(&L->la, B, L->rhp, u, bu + 2 * gate_panels, n,
+                        L->z + t * gu + 2 * u + j0, T * gu, 1, NULL);
+            for (int64_t b0 = 0; n > 0 && b0 < B; b0 += mr) {
+                int64_t rows = fastnn_min(mr, B - b0), first = b0 * T + t;
+                for (int64_t b = b0; b < b0 + rows; b++) {
+                    int64_t row = b * T + t;
+                    float *h = L->h + row * u + j0;
+                    gru_before_candidate_row(act, u, n, L->z + row * gu + j0,
+                                             t ? h - u : NULL, h, 1);
+                }
+                if (next)
+                    put_rows(&L->la, next, u, b0, rows, j0, L->h + first * u + j0, T * u,
+                             L->mask ? L->mask + b0 * u + j0 : NULL, u, n);
+            }
+        }
+#pragma omp barrier
     }
-    const float *c_prev = t && a->c ? a->c + (row - 1) * u : NULL;
-    const float *r_row = a->r ? a->r + b * gu : NULL;
-    forward_row(g->cell, act, ract, u, z, r_row, h_prev, c_prev, h,
-                a->c ? a->c + row * u : NULL, rh, 1);
 }
 
-FASTNN_INLINE void forward_rows_body(const forward_args *a, int64_t t,
-                                     int64_t b0, int64_t b1)
-{
-    const fastnn_rnn_geom *g = a->g;
-    for (int64_t b = b0; b < b1; b++) {
-        if (g->activation == FASTNN_RNN_TANH && g->recurrent_activation == FASTNN_RNN_SIGMOID)
-            forward_step_row(a, t, b, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);
-        else
-            forward_step_row(a, t, b, g->activation, g->recurrent_activation);
-    }
-}
-
-/* phase as for forward_args (0: first half, 1: second, reading product). */
+/* What the threads of a backward time loop share.  dp: the step's dr (what
+ * multiplies U^T: dz, or the reset_after GRU's dr) as A, two buffers used
+ * in turn; for the reset-before GRU instead dhp (dz_h, for drh = dz_h.U_h^T)
+ * and dzrp (dz_z,r, for their part of dh_prev); product: the batch x u
+ * result of those products. */
 typedef struct {
     const fastnn_rnn_geom *g;
-    const float *mask, *z, *h, *c, *rh, *dy, *product;
-    float *carry, *dc, *dz, *dr;
-    int phase;
-} backward_args;
+    const float *mask, *z, *h, *c, *rh, *dy;
+    float *dz, *dr, *carry, *dc, *product, *dp[2], *dhp, *dzrp;
+    a_layout la;
+} backward_loop;
 
-FASTNN_INLINE void backward_step_row(const backward_args *a, int64_t t, int64_t b,
-                                     int act, int ract)
+/* What the first half of step t reads of units [j0, j0 + n), backward. */
+FASTNN_INLINE void prefetch_step(const backward_loop *L, int64_t t, int64_t j0, int64_t n)
 {
-    const fastnn_rnn_geom *g = a->g;
-    int64_t u = g->units, gu = gates_of(g->cell) * u, row = b * g->steps + t;
-    const float *h_prev = t ? a->h + (row - 1) * u : NULL, *z = a->z + row * gu;
-    float *carry = a->carry + b * u, *dz = a->dz + row * gu;
-    if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) {
-        if (a->phase == 0)
-            gru_before_backward_row(act, ract, u, z, h_prev, a->dy + row * u, carry, dz);
-        else
-            gru_before_reset_row(ract, u, z, h_prev, a->mask ? a->mask + b * u : NULL,
-                                 a->product + b * u, carry, dz);
-        return;
+    const fastnn_rnn_geom *g = L->g;
+    int64_t B = g->batch, T = g->steps, u = g->units, G = gates_of(g->cell);
+    for (int64_t k = 0; k < G; k++)
+        prefetch_rows(L->z + t * G * u + k * u + j0, B, T * G * u, n);
+    prefetch_rows(L->h + t * u + j0, B, T * u, n);
+    prefetch_rows(L->dy + t * u + j0, B, T * u, n);
+    if (L->c)
+        prefetch_rows(L->c + t * u + j0, B, T * u, n);
+}
+
+/* One thread's part of all the steps back: units [j0, j0 + n), with bu
+ * holding rows j0 + j of U as the packed B of dr.U^T (k = G*u columns; for
+ * the reset-before GRU the first 2u, then U_h's u).  Per step: its units'
+ * gradients (also into the packed A), a barrier (dr complete), its units'
+ * columns of dr.U^T into the carry -- which the next step's first half
+ * reads for its own units only, so no second barrier.  The reset-before
+ * GRU: dz_z, dz_h; barrier; drh = dz_h.U_h^T and dz_r; barrier; carry. */
+FASTNN_INLINE void backward_steps_body(const backward_loop *L, int64_t j0, int64_t n,
+                                       const float *bu, int act, int ract)
+{
+    const fastnn_rnn_geom *g = L->g;
+    int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
+    int64_t mr = L->la.mr;
+    int gru = g->cell == FASTNN_RNN_GRU, before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
+    int64_t k = before ? 2 * u : gu;
+    const float *drec = gru ? L->dr : L->dz;
+    for (int64_t t = T - 1; t >= 0; t--) {
+        float *dp = L->dp[t % 2];
+        for (int64_t b0 = 0; n > 0 && b0 < B; b0 += mr) { /* a panel of rows at a time */
+            int64_t rows = fastnn_min(mr, B - b0), first = b0 * T + t;
+            for (int64_t b = b0; b < b0 + rows; b++) {
+                int64_t row = b * T + t;
+                const float *z = L->z + row * gu + j0, *h = L->h + row * u + j0;
+                float *carry = L->carry + b * u + j0, *dz = L->dz + row * gu + j0;
+                const float *c = L->c ? L->c + row * u + j0 : NULL;
+                if (before)
+                    gru_before_backward_row(act, ract, u, n, z, t ? h - u : NULL,
+                                            L->dy + row * u + j0, carry, dz);
+                else
+                    backward_row(g->cell, act, ract, u, n, z, h, t ? h - u : NULL, c,
+                                 t && c ? c - u : NULL, L->rh ? L->rh + row * u + j0 : NULL,
+                                 L->dy + row * u + j0, carry,
+                                 L->dc ? L->dc + b * u + j0 : NULL, dz,
+                                 L->dr ? L->dr + row * gu + j0 : NULL, 1);
+            }
+            if (t && before)
+                put_rows(&L->la, L->dhp, u, b0, rows, j0, L->dz + first * gu + 2 * u + j0,
+                         T * gu, NULL, 0, n);
+            for (int64_t q = 0; t && !before && q < gu / u; q++)
+                put_rows(&L->la, dp, gu, b0, rows, q * u + j0, drec + first * gu + q * u + j0,
+                         T * gu, NULL, 0, n);
+        }
+        if (t == 0)
+            break;
+        if (n > 0)
+            prefetch_step(L, t - 1, j0, n);
+#pragma omp barrier
+        if (before) {
+            if (n > 0)
+                product(&L->la, B, L->dhp, u, bu + padded_columns(n) * k, n, L->product + j0,
+                        u, 0, NULL);
+            for (int64_t b0 = 0; n > 0 && b0 < B; b0 += mr) {
+                int64_t rows = fastnn_min(mr, B - b0), first = b0 * T + t;
+                for (int64_t b = b0; b < b0 + rows; b++) {
+                    int64_t row = b * T + t;
+                    gru_before_reset_row(ract, u, n, L->z + row * gu + j0,
+                                         L->h + (row - 1) * u + j0,
+                                         L->mask ? L->mask + b * u + j0 : NULL,
+                                         L->product + b * u + j0, L->carry + b * u + j0,
+                                         L->dz + row * gu + j0);
+                }
+                for (int64_t q = 0; q < 2; q++)
+                    put_rows(&L->la, L->dzrp, k, b0, rows, q * u + j0,
+                             L->dz + first * gu + q * u + j0, T * gu, NULL, 0, n);
+            }
+#pragma omp barrier
+        }
+        if (n == 0)
+            continue;
+        product(&L->la, B, before ? L->dzrp : dp, k, bu, n, L->product + j0, u, 0, NULL);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t j = j0; j < j0 + n; j++) {
+                float back = L->product[b * u + j] * (L->mask ? L->mask[b * u + j] : 1.0f);
+                L->carry[b * u + j] = gru || before ? L->carry[b * u + j] + back : back;
+            }
     }
-    const float *c = a->c ? a->c + row * u : NULL;
-    const float *c_prev = t && a->c ? a->c + (row - 1) * u : NULL;
-    const float *rh = a->rh ? a->rh + row * u : NULL;
-    float *dc = a->dc ? a->dc + b * u : NULL, *dr = a->dr ? a->dr + row * gu : NULL;
-    backward_row(g->cell, act, ract, u, z, a->h + row * u, h_prev, c, c_prev, rh,
-                 a->dy + row * u, carry, dc, dz, dr, 1);
 }
 
-FASTNN_INLINE void backward_rows_body(const backward_args *a, int64_t t,
-                                      int64_t b0, int64_t b1)
-{
-    const fastnn_rnn_geom *g = a->g;
-    for (int64_t b = b0; b < b1; b++) {
-        if (g->activation == FASTNN_RNN_TANH && g->recurrent_activation == FASTNN_RNN_SIGMOID)
-            backward_step_row(a, t, b, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);
-        else
-            backward_step_row(a, t, b, g->activation, g->recurrent_activation);
+/* One variant per SIMD path, each with Keras's default activations (tanh,
+ * sigmoid) as constants and the general case. */
+#define STEPS_VARIANT(name, body, loop_type)                                     \
+    static void name(const loop_type *L, int64_t j0, int64_t n, const float *bu) \
+    {                                                                           \
+        const fastnn_rnn_geom *g = L->g;                                        \
+        if (g->activation == FASTNN_RNN_TANH &&                                 \
+            g->recurrent_activation == FASTNN_RNN_SIGMOID)                      \
+            body(L, j0, n, bu, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);            \
+        else                                                                    \
+            body(L, j0, n, bu, g->activation, g->recurrent_activation);         \
     }
-}
 
-typedef void (*forward_rows_fn)(const forward_args *, int64_t, int64_t, int64_t);
-typedef void (*backward_rows_fn)(const backward_args *, int64_t, int64_t, int64_t);
-
-static void forward_rows_generic(const forward_args *a, int64_t t, int64_t b0, int64_t b1)
-{
-    forward_rows_body(a, t, b0, b1);
-}
-
-static void backward_rows_generic(const backward_args *a, int64_t t, int64_t b0,
-                                  int64_t b1)
-{
-    backward_rows_body(a, t, b0, b1);
-}
-
+STEPS_VARIANT(forward_steps_generic, forward_steps_body, forward_loop)
+STEPS_VARIANT(backward_steps_generic, backward_steps_body, backward_loop)
 #if FASTNN_HAVE_AVX2_VARIANT
-FASTNN_TARGET_AVX2
-static void forward_rows_avx2(const forward_args *a, int64_t t, int64_t b0, int64_t b1)
-{
-    forward_rows_body(a, t, b0, b1);
-}
-
-FASTNN_TARGET_AVX2
-static void backward_rows_avx2(const backward_args *a, int64_t t, int64_t b0, int64_t b1)
-{
-    backward_rows_body(a, t, b0, b1);
-}
+FASTNN_TARGET_AVX2 STEPS_VARIANT(forward_steps_avx2, forward_steps_body, forward_loop)
+FASTNN_TARGET_AVX2 STEPS_VARIANT(backward_steps_avx2, backward_steps_body, backward_loop)
 #endif
-
 #if FASTNN_HAVE_AVX512_VARIANT
-FASTNN_TARGET_AVX512
-static void forward_rows_avx512(const forward_args *a, int64_t t, int64_t b0, int64_t b1)
-{
-    forward_rows_body(a, t, b0, b1);
-}
-
-FASTNN_TARGET_AVX512
-static void backward_rows_avx512(const backward_args *a, int64_t t, int64_t b0,
-                                 int64_t b1)
-{
-    backward_rows_body(a, t, b0, b1);
-}
+FASTNN_TARGET_AVX512 STEPS_VARIANT(forward_steps_avx512, forward_steps_body, forward_loop)
+FASTNN_TARGET_AVX512 STEPS_VARIANT(backward_steps_avx512, backward_steps_body, backward_loop)
 #endif
 
-/* Rows [0, batch) shared between the threads the gate work is worth; each
- * row is one thread's, so the split changes no result. */
-#define FOR_ROW_RANGES(batch, work, call)                                   \
-    do {                                                                    \
-        int threads_ = fastnn_threads_for(work);                            \
-        if (threads_ == 1) {                                                \
-            int64_t b0 = 0, b1 = (batch);                                   \
-            call;                                                           \
-        } else {                                                            \
-            _Pragma("omp parallel num_threads(threads_)")                   \
-            {                                                               \
-                int64_t team_ = fastnn_team_size(), id_ = fastnn_thread_id(); \
-                int64_t b0 = (batch) * id_ / team_;                         \
-                int64_t b1 = (batch) * (id_ + 1) / team_;                   \
-                call;                                                       \
-            }                                                               \
-        }                                                                   \
-    } while (0)
-
-/* h_prev (rows of h at step t-1, or of `masked` when there is a mask). */
-static fastnn_strided previous_outputs(const fastnn_rnn_geom *g, const float *h,
-                                       const float *mask, float *masked, int64_t t)
+/* The A-operand buffers of a time loop, zeroed (the padding rows must be). */
+static float *zeroed(int64_t count)
 {
-    int64_t u = g->units, T = g->steps;
-    if (!mask)
-        return (fastnn_strided){h + (t - 1) * u, T * u, 1};
-    for (int64_t b = 0; b < g->batch; b++)
-        for (int64_t j = 0; j < u; j++)
-            masked[b * u + j] = h[(b * T + t - 1) * u + j] * mask[b * u + j];
-    return (fastnn_strided){masked, u, 1};
+    float *p = fastnn_alloc_floats(count);
+    if (p)
+        memset(p, 0, (size_t)count * sizeof *p);
+    return p;
+}
+
+/* Threads for a time loop on u units whose steps are `step_work`
+ * operations each: the threads meet once or twice a step, so a step (not
+ * the whole loop) must be worth sharing; at most one thread per NR units, so
+ * every thread's slice of U is whole panels. */
+static int loop_threads(int64_t u, double step_work)
+{
+    int threads = fastnn_threads_for(step_work);
+    int64_t slices = fastnn_ceil_div(u, FASTNN_NR);
+    return slices < threads ? (int)slices : threads;
+}
+
+/* The calling thread's units [*j0, *j0 + *n) of u: whole NR-unit slices,
+ * shared as evenly as the team's size allows. */
+static void own_units(int64_t u, int64_t *j0, int64_t *n)
+{
+    int64_t slices = fastnn_ceil_div(u, FASTNN_NR);
+    int64_t id = fastnn_thread_id(), team = fastnn_team_size();
+    int64_t first = slices * id / team, last = slices * (id + 1) / team;
+    *j0 = first * FASTNN_NR;
+    *n = fastnn_min(last * FASTNN_NR, u) - *j0;
 }
 
 int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
                        const float *rbias, const float *mask, float *z,
                        float *h, float *c, float *rh)
 {
-    int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
-    int gru = g->cell == FASTNN_RNN_GRU;
-    float *masked = mask ? fastnn_alloc_floats(B * u) : NULL;
-    float *r = gru ? fastnn_alloc_floats(B * gu) : NULL;
+    int64_t B = g->batch, u = g->units, G = gates_of(g->cell), gu = G * u;
+    int gru = g->cell == FASTNN_RNN_GRU, before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
+    a_layout la = {fastnn_gemm_mr(), 0};
+    la.mpad = fastnn_ceil_div(B, la.mr) * la.mr;
+    forward_loop L = {g, rbias, mask, z, h, g->cell == FASTNN_RNN_LSTM ? c : NULL,
+                      gru || before ? rh : NULL, gru ? fastnn_alloc_floats(B * gu) : NULL,
+                      {zeroed(la.mpad * u), zeroed(la.mpad * u)},
+                      before ? zeroed(la.mpad * u) : NULL, la};
     int status = FASTNN_OK;
-    if ((mask && !masked) || (gru && !r)) {
+    if ((gru && !L.r) || !L.hp[0] || !L.hp[1] || (before && !L.rhp))
         status = FASTNN_ENOMEM;
-        goto done;
-    }
-    forward_rows_fn rows = forward_rows_generic;
+    void (*steps)(const forward_loop *, int64_t, int64_t, const float *) =
+        forward_steps_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
-        rows = forward_rows_avx2;
+        steps = forward_steps_avx2;
 #endif
 #if FASTNN_HAVE_AVX512_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
-        rows = forward_rows_avx512;
+        steps = forward_steps_avx512;
 #endif
-    int before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
-    forward_args args = {g, mask, z, h, g->cell == FASTNN_RNN_LSTM ? c : NULL,
-                         gru || before ? rh : NULL, r, 0};
-    /* U as the GEMM's B operand: column j of h_prev.U is row j, U[p, j]; the
-     * reset-before GRU multiplies h_prev by its first 2u columns only and
-     * rh by the last u (u_h). */
-    fastnn_strided su = {u_kernel, 1, gu}, su_h = {u_kernel + 2 * u, 1, gu};
-    fastnn_gemm_operand ob = {fastnn_pack_strided, &su}, ob_h = {fastnn_pack_strided, &su_h};
-    for (int64_t t = 0; t < T; t++) {
-        if (t > 0) {
-            fastnn_strided sa = previous_outputs(g, h, mask, masked, t);
-            fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
-            status = gru ? fastnn_gemm(B, gu, u, oa, ob, r, gu, rbias, 0)
-                         : fastnn_gemm(B, before ? 2 * u : gu, u, oa, ob, z + t * gu,
-                                       T * gu, NULL, 1);
-            if (status != FASTNN_OK)
-                goto done;
-        } else if (gru) { /* h_prev = 0: R is the recurrent bias alone */
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t j = 0; j < gu; j++)
-                    r[b * gu + j] = rbias ? rbias[j] : 0.0f;
+    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) + 30.0 * (double)(B * gu));
+#pragma omp parallel num_threads(threads) if (threads > 1 && status == FASTNN_OK)
+    {
+        int64_t j0, n;
+        own_units(u, &j0, &n);
+        /* this thread's gate columns of U, gate after gate */
+        float *bu = fastnn_alloc_floats(G * padded_columns(n) * u);
+        if (!bu) {
+#pragma omp atomic write
+            status = FASTNN_ENOMEM;
         }
-        args.phase = 0;
-        FOR_ROW_RANGES(B, 30.0 * (double)(B * gu), rows(&args, t, b0, b1));
-        if (!before)
-            continue;
-        if (t > 0) { /* z_h += rh.U_h (rh = 0 at the first step) */
-            fastnn_strided sa = {rh + t * u, T * u, 1};
-            fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
-            status = fastnn_gemm(B, u, u, oa, ob_h, z + t * gu + 2 * u, T * gu, NULL, 1);
-            if (status != FASTNN_OK)
-                goto done;
-        }
-        args.phase = 1;
-        FOR_ROW_RANGES(B, 30.0 * (double)(B * u), rows(&args, t, b0, b1));
+        for (int64_t k = 0; bu && k < G; k++)
+            pack_b((fastnn_strided){u_kernel + k * u, 1, gu}, j0, n, u,
+                   bu + k * padded_columns(n) * u);
+#pragma omp barrier
+        int ok;
+#pragma omp atomic read
+        ok = status;
+        if (ok == FASTNN_OK)
+            steps(&L, j0, n, bu);
+        fastnn_free_floats(bu);
     }
-done:
-    fastnn_free_floats(masked);
-    fastnn_free_floats(r);
+    fastnn_free_floats(L.r);
+    fastnn_free_floats(L.hp[0]);
+    fastnn_free_floats(L.hp[1]);
+    fastnn_free_floats(L.rhp);
     return status;
 }
 
@@ -512,67 +734,68 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
                         const float *c, const float *rh, const float *dy,
                         const float *dc_last, float *dz, float *dr)
 {
-    int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
+    int64_t B = g->batch, u = g->units, gu = gates_of(g->cell) * u;
     int gru = g->cell == FASTNN_RNN_GRU, lstm = g->cell == FASTNN_RNN_LSTM;
-    float *carry = fastnn_alloc_floats(B * u), *product = fastnn_alloc_floats(B * u);
-    float *dc = lstm ? fastnn_alloc_floats(B * u) : NULL;
+    int before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
+    a_layout la = {fastnn_gemm_mr(), 0};
+    la.mpad = fastnn_ceil_div(B, la.mr) * la.mr;
+    backward_loop L = {g, mask, z, h, lstm ? c : NULL, gru ? rh : NULL, dy, dz,
+                       gru ? dr : NULL, zeroed(B * u), lstm ? fastnn_alloc_floats(B * u) : NULL,
+                       fastnn_alloc_floats(B * u),
+                       {before ? NULL : zeroed(la.mpad * gu), before ? NULL : zeroed(la.mpad * gu)},
+                       before ? zeroed(la.mpad * u) : NULL,
+                       before ? zeroed(la.mpad * 2 * u) : NULL, la};
     int status = FASTNN_OK;
-    if (!carry || !product || (lstm && !dc)) {
+    if (!L.carry || (lstm && !L.dc) || !L.product || (!before && (!L.dp[0] || !L.dp[1])) ||
+        (before && (!L.dhp || !L.dzrp)))
         status = FASTNN_ENOMEM;
-        goto done;
-    }
-    memset(carry, 0, (size_t)(B * u) * sizeof *carry);
-    if (lstm) {
-        if (dc_last)
-            memcpy(dc, dc_last, (size_t)(B * u) * sizeof *dc);
-        else
-            memset(dc, 0, (size_t)(B * u) * sizeof *dc);
-    }
-    backward_rows_fn rows = backward_rows_generic;
+    else if (lstm && dc_last)
+        memcpy(L.dc, dc_last, (size_t)(B * u) * sizeof *L.dc);
+    else if (lstm)
+        memset(L.dc, 0, (size_t)(B * u) * sizeof *L.dc);
+    void (*steps)(const backward_loop *, int64_t, int64_t, const float *) =
+        backward_steps_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
-        rows = backward_rows_avx2;
+        steps = backward_steps_avx2;
 #endif
 #if FASTNN_HAVE_AVX512_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
-        rows = backward_rows_avx512;
+        steps = backward_steps_avx512;
 #endif
-    int before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
-    const float *drec = gru ? dr : dz; /* what multiplies U^T */
-    backward_args args = {g, mask, z, h, lstm ? c : NULL, gru ? rh : NULL, dy, product,
-                          carry, dc, dz, gru ? dr : NULL, 0};
-    /* U^T as the GEMM's B operand: column j of dr.U^T is row j of U (the
-     * reset-before GRU: k = 2u for its gates z, r; U_h^T alone for drh). */
-    fastnn_strided su = {u_kernel, gu, 1}, su_h = {u_kernel + 2 * u, gu, 1};
-    fastnn_gemm_operand ob = {fastnn_pack_strided, &su}, ob_h = {fastnn_pack_strided, &su_h};
-    for (int64_t t = T - 1; t >= 0; t--) {
-        args.phase = 0;
-        FOR_ROW_RANGES(B, 30.0 * (double)(B * gu), rows(&args, t, b0, b1));
-        if (t == 0)
-            break;
-        if (before) { /* drh = dz_h.U_h^T, then dz_r and drh*r*mask into carry */
-            fastnn_strided sh = {dz + t * gu + 2 * u, T * gu, 1};
-            fastnn_gemm_operand oh = {fastnn_pack_strided, &sh};
-            status = fastnn_gemm(B, u, u, oh, ob_h, product, u, NULL, 0);
-            if (status != FASTNN_OK)
-                goto done;
-            args.phase = 1;
-            FOR_ROW_RANGES(B, 30.0 * (double)(B * u), rows(&args, t, b0, b1));
+    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) + 30.0 * (double)(B * gu));
+#pragma omp parallel num_threads(threads) if (threads > 1 && status == FASTNN_OK)
+    {
+        int64_t j0, n;
+        own_units(u, &j0, &n);
+        /* this thread's rows of U as the B of dr.U^T: the reset-before GRU
+         * has its first 2u columns, then U_h's u */
+        int64_t k = before ? 2 * u : gu;
+        float *bu = fastnn_alloc_floats(padded_columns(n) * gu);
+        if (!bu) {
+#pragma omp atomic write
+            status = FASTNN_ENOMEM;
+        } else {
+            pack_b((fastnn_strided){u_kernel, gu, 1}, j0, n, k, bu);
+            if (before)
+                pack_b((fastnn_strided){u_kernel + 2 * u, gu, 1}, j0, n, u,
+                       bu + padded_columns(n) * k);
         }
-        fastnn_strided sa = {drec + t * gu, T * gu, 1};
-        fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
-        status = fastnn_gemm(B, u, before ? 2 * u : gu, oa, ob, product, u, NULL, 0);
-        if (status != FASTNN_OK)
-            goto done;
-        for (int64_t i = 0; i < B * u; i++) {
-            float back = mask ? product[i] * mask[i] : product[i];
-            carry[i] = gru || before ? carry[i] + back : back;
-        }
+#pragma omp barrier
+        int ok;
+#pragma omp atomic read
+        ok = status;
+        if (ok == FASTNN_OK)
+            steps(&L, j0, n, bu);
+        fastnn_free_floats(bu);
     }
-done:
-    fastnn_free_floats(carry);
-    fastnn_free_floats(product);
-    fastnn_free_floats(dc);
+    fastnn_free_floats(L.carry);
+    fastnn_free_floats(L.dc);
+    fastnn_free_floats(L.product);
+    fastnn_free_floats(L.dp[0]);
+    fastnn_free_floats(L.dp[1]);
+    fastnn_free_floats(L.dhp);
+    fastnn_free_floats(L.dzrp);
     return status;
 }
 
@@ -605,9 +828,9 @@ static void gru_reset_before_forward_naive(const fastnn_rnn_geom *g, const float
             for (int64_t j = 0; j < 2 * u; j++) /* z_z,r += (h_prev*mask).U_z,r */
                 for (int64_t p = 0; h_prev && p < u; p++)
                     zr[j] += h_prev[p] * (m ? m[p] : 1.0f) * u_kernel[p * gu + j];
-            gru_before_gates_row(g->recurrent_activation, u, zr, h_prev, m, rh_row, 0);
+            gru_before_gates_row(g->recurrent_activation, u, u, zr, h_prev, m, rh_row, 0);
             row_times(rh_row, u_kernel, gu, 2 * u, u, u, 0, zr + 2 * u);
-            gru_before_candidate_row(g->activation, u, zr, h_prev, h + row * u, 0);
+            gru_before_candidate_row(g->activation, u, u, zr, h_prev, h + row * u, 0);
         }
 }
 
@@ -625,14 +848,14 @@ static void gru_reset_before_backward_naive(const fastnn_rnn_geom *g, const floa
             const float *h_prev = t ? h + (row - 1) * u : NULL;
             const float *m = mask ? mask + b * u : NULL;
             float *c = carry + b * u, *d = dz + row * gu;
-            gru_before_backward_row(g->activation, g->recurrent_activation, u, z + row * gu,
+            gru_before_backward_row(g->activation, g->recurrent_activation, u, u, z + row * gu,
                                     h_prev, dy + row * u, c, d);
             if (!h_prev)
                 continue;
             for (int64_t p = 0; p < u; p++)
                 drh[p] = 0.0f;
             row_times(d + 2 * u, u_kernel, gu, 2 * u, u, u, 1, drh);
-            gru_before_reset_row(g->recurrent_activation, u, z + row * gu, h_prev, m, drh, c, d);
+            gru_before_reset_row(g->recurrent_activation, u, u, z + row * gu, h_prev, m, drh, c, d);
             for (int64_t p = 0; p < u; p++) { /* + (dz_z,r.U_z,r^T)*mask */
                 float sum = 0.0f;
                 for (int64_t j = 0; j < 2 * u; j++)
@@ -664,7 +887,7 @@ void fastnn_rnn_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
                 }
                 target[j] = gru ? sum : target[j] + sum;
             }
-            forward_row(g->cell, g->activation, g->recurrent_activation, u, zr,
+            forward_row(g->cell, g->activation, g->recurrent_activation, u, u, zr,
                         gru ? scratch : NULL, t ? h + (row - 1) * u : NULL,
                         t && c ? c + (row - 1) * u : NULL, h + row * u,
                         c ? c + row * u : NULL, rh ? rh + row * u : NULL, 0);
@@ -692,7 +915,7 @@ void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
     for (int64_t t = T - 1; t >= 0; t--)
         for (int64_t b = 0; b < B; b++) {
             int64_t row = b * T + t;
-            backward_row(g->cell, g->activation, g->recurrent_activation, u,
+            backward_row(g->cell, g->activation, g->recurrent_activation, u, u,
                          z + row * gu, h + row * u, t ? h + (row - 1) * u : NULL,
                          lstm ? c + row * u : NULL, lstm && t ? c + (row - 1) * u : NULL,
                          gru ? rh + row * u : NULL, dy + row * u, carry + b * u,

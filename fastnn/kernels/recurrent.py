@@ -67,7 +67,7 @@ def _flat(array):
 
 
 def rnn_forward(z, u_kernel, cell, activation="tanh", recurrent_activation="sigmoid",
-                rbias=None, mask=None, impl="fast"):
+                rbias=None, mask=None, impl="fast", overwrite_z=False):
     """Run the time loop over the input projections.
 
     Args:
@@ -81,10 +81,14 @@ def rnn_forward(z, u_kernel, cell, activation="tanh", recurrent_activation="sigm
         rbias: the GRU's recurrent bias, (G·units,), or None.
         mask: recurrent dropout mask (batch, units) multiplying h_{t-1}
             before the product with U, or None.
-        impl: "fast" (GEMM per step, fused gates, OpenMP), "naive" or "numpy".
+        impl: "fast" (one team of threads for the whole loop, each with its
+            slice of U; see csrc/recurrent.c), "naive" or "numpy".
+        overwrite_z: the gate activations may go into z itself (a C-contiguous
+            float32 array the caller needs no more, such as the layer's fresh
+            input projections): saves a copy of the largest array of the loop.
 
     Returns:
-        ``RnnSteps`` (float32 arrays; z is left unchanged).
+        ``RnnSteps`` (float32 arrays; z is left unchanged unless overwrite_z).
     """
     check_impl("rnn_forward", impl)
     _check_cell("rnn_forward", cell, activation, recurrent_activation)
@@ -107,7 +111,8 @@ def rnn_forward(z, u_kernel, cell, activation="tanh", recurrent_activation="sigm
     if impl == "numpy" or 0 in (batch, steps, units):
         return RnnSteps(*reference.rnn_forward(z, u_kernel, cell, activation,
                                                recurrent_activation, rbias, mask))
-    result = RnnSteps(z.copy(), np.empty((batch, steps, units), np.float32),
+    gates = z if overwrite_z and z.flags.c_contiguous and z.flags.writeable else z.copy()
+    result = RnnSteps(gates, np.empty((batch, steps, units), np.float32),
                       np.empty((batch, steps, units), np.float32) if cell == "lstm" else None,
                       np.empty((batch, steps, units), np.float32) if cell.startswith("gru")
                       else None)

@@ -183,7 +183,8 @@ class Recurrent(Layer):
         z = matmul(x.reshape(-1, features), self.kernel.value, bias=self.input_bias())
         result = rnn_forward(z.reshape(batch, steps, -1), self.recurrent_kernel.value,
                              self.cell, self.cell_activation.name,
-                             self.recurrent_activation.name, self.recurrent_bias(), state_mask)
+                             self.recurrent_activation.name, self.recurrent_bias(), state_mask,
+                             overwrite_z=True)
         self._x, self._steps = x, result
         self._input_mask, self._state_mask = input_mask, state_mask
         output = result.h if self.return_sequences else result.h[:, -1]

@@ -17,7 +17,11 @@ product: 2 · (output positions) · (kernel weights) forward -- a Conv2D's
 Bias additions and activations are not counted; elementwise steps (pooling,
 batch norm, dropout, the loss) have no FLOP column, their cost is memory
 traffic.  A Conv2DTranspose's positions are its input pixels (it scatters
-each input pixel through the kernel).
+each input pixel through the kernel).  A recurrent layer (SimpleRNN, LSTM,
+GRU) counts its two kernels at every step: 2 · batch · steps · (features +
+units) · G·units forward (the input projections and the recurrent
+products), and backward dW and dU, the recurrent product through Uᵀ that
+carries the gradient back a step, and dx with the input gradient.
 
 The times are medians over the timed steps (after a few warm-up steps that
 page in the buffers and wake the threads): a slow step, when another
@@ -35,6 +39,7 @@ import numpy as np
 
 from .. import random
 from ..layers import Conv2D, Conv2DTranspose, Dense
+from ..layers.recurrent import Recurrent
 from ..runtime import get_num_threads, get_simd_path
 from .steps import BackwardStep, ForwardStep, PooledGradientStep
 
@@ -131,6 +136,8 @@ def step_flops(step, batch_size):
         layer, products = step.layers[0], 2 if step.input_gradient else 1
     else:
         return None
+    if isinstance(layer, Recurrent):
+        return _recurrent_flops(layer, batch_size, isinstance(step, BackwardStep), products == 2)
     if isinstance(layer, Conv2DTranspose):
         positions = layer.input_shape[1:-1]
     elif isinstance(layer, (Conv2D, Dense)):
@@ -139,6 +146,18 @@ def step_flops(step, batch_size):
         return None
     return float(products * 2 * batch_size * np.prod(positions, dtype=np.int64)
                  * layer.kernel.value.size)
+
+
+def _recurrent_flops(layer, batch_size, backward, input_gradient):
+    """A recurrent layer's FLOPs (see the module doc); None when the layer
+    was built for sequences of any length."""
+    steps = layer.input_shape[1]
+    if steps is None:
+        return None
+    kernel, recurrent = layer.kernel.value.size, layer.recurrent_kernel.value.size
+    if backward:  # dW (and dx), dU and the gradient through Uᵀ
+        kernel, recurrent = kernel * (2 if input_gradient else 1), 2 * recurrent
+    return float(2 * batch_size * steps * (kernel + recurrent))
 
 
 class _Stopwatch:

@@ -138,6 +138,17 @@ def test_the_forward_pass_leaves_its_input_unchanged():
     np.testing.assert_array_equal(z, before)
 
 
+def test_overwrite_z_puts_the_same_gates_into_z_itself():
+    p = problem("gru", batch=5, steps=4, units=21, seed=2)
+    z = p["z"].astype(np.float32)
+    u_kernel, rbias = p["u_kernel"].astype(np.float32), p["rbias"].astype(np.float32)
+    copied = kernels.rnn_forward(z, u_kernel, "gru", rbias=rbias)
+    in_place = kernels.rnn_forward(z, u_kernel, "gru", rbias=rbias, overwrite_z=True)
+    assert in_place.gates is z
+    for a, b in zip(copied, in_place):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_fast_gates_stay_finite_and_saturate_for_huge_inputs():
     """exp is clamped: sigmoid(±1000) is 0 and 1, tanh ±1, never NaN."""
     z = np.array([[[1000.0, -1000.0, 1000.0, -1000.0]], [[-1000.0, 1000.0, -1000.0, 1000.0]]],
@@ -187,3 +198,55 @@ def test_rnn_backward_names_what_is_wrong():
 
 def test_every_activation_the_kernels_name_is_tested():
     assert {a for _, pair in CASES for a in pair} == set(ACTIVATIONS)
+
+
+# ---- the fast loop's split between threads ---------------------------------------------
+
+# (batch, units): units no multiple of the 16-unit slices the threads own, one
+# batch row (a panel of the packed h_prev that is mostly padding), 65 rows (a
+# partial last panel), and 300 units (past the 256 reduction indices of one
+# packed block: two blocks forward, five backward for the LSTM)
+ODD_SIZES = [(1, 37), (65, 37), (65, 130), (17, 300)]
+
+
+@each_simd_path
+@pytest.mark.parametrize("cell", CELLS)
+def test_teams_of_one_to_four_threads_give_the_same_bits_on_odd_sizes(cell, simd,
+                                                                       restore_threads):
+    """csrc/recurrent.c splits the units between the threads of one team for
+    the whole loop; each output must be summed in the same order whatever
+    thread owns it, so 1, 2, 3 and 4 threads agree bit for bit -- and with
+    the float64 spec."""
+    import fastnn
+    for batch, units in ODD_SIZES:
+        p = problem(cell, batch=batch, steps=3, units=units, masked=True, dc_last=True,
+                    seed=units)
+        want = reference.rnn_forward(p["z"], p["u_kernel"], cell, "tanh", "sigmoid",
+                                     p["rbias"], p["mask"])
+        want_dz, want_dr = reference.rnn_backward(*want, p["u_kernel"], p["dy"], cell, "tanh",
+                                                  "sigmoid", p["mask"], p["dc_last"])
+        f32 = {k: None if v is None else v.astype(np.float32) for k, v in p.items()}
+        runs = {}
+        with simd_path(simd):
+            for threads in (1, 2, 3, 4):
+                fastnn.set_num_threads(threads)
+                if fastnn.get_num_threads() != threads:
+                    pytest.skip("built without OpenMP: the kernels run on one thread")
+                got = kernels.rnn_forward(f32["z"], f32["u_kernel"], cell, rbias=f32["rbias"],
+                                          mask=f32["mask"])
+                dz, dr = kernels.rnn_backward(got, f32["u_kernel"], f32["dy"], cell,
+                                              mask=f32["mask"], dc_last=f32["dc_last"])
+                runs[threads] = [got.h, got.gates, got.c, got.rh, dz, dr]
+        names = ["h", "gates", "c", "rh", "dz", "dr"]
+        expected = [want[1], want[0], want[2], want[3], want_dz,
+                    want_dr if cell == "gru" else want_dz]
+        for name, g, w in zip(names, runs[1], expected):
+            if w is None:
+                continue
+            scale = max(1.0, float(np.abs(w).max()))
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=2e-5 * scale,
+                                       err_msg=f"{name}, batch {batch}, units {units}")
+        for threads in (2, 3, 4):
+            for name, a, b in zip(names, runs[1], runs[threads]):
+                assert (a is None and b is None) or a.tobytes() == b.tobytes(), \
+                    f"{name}, batch {batch}, units {units}: {threads} threads differ from 1"

@@ -706,13 +706,13 @@ def rnn_case(cell, batch, steps, units, masked=False):
 
 
 RECURRENT = [
-    # the gates count as 30·batch·G·units operations a step (csrc/recurrent.c):
-    # above 6·10⁵, so 3 threads share the rows; the per-step products
-    # (2·batch·G·units²) are larger still
+    # a step counts 2·batch·G·units² + 30·batch·G·units operations
+    # (csrc/recurrent.c): above 6·10⁵ here, so 3 threads share the units in
+    # 16-unit slices (at least 3 of them), the last one partial
     rnn_case("simple_rnn", 131, 3, 157),
     rnn_case("lstm", 97, 4, 53, masked=True),
     rnn_case("gru", 101, 3, 67),
-    # the reset-before GRU's candidate half counts 30·batch·units: 6.3·10⁵ here
+    # and 278 reduction indices backward: two packed blocks of U^T
     rnn_case("gru_reset_before", 151, 3, 139, masked=True),
 ]
 

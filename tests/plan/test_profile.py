@@ -12,8 +12,8 @@ import pytest
 import fastnn
 from fastnn import random
 from fastnn.__main__ import main
-from fastnn.layers import (BatchNormalization, Conv2D, Dense, Dropout, Flatten, Layer,
-                           MaxPooling2D)
+from fastnn.layers import (GRU, LSTM, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
+                           Layer, MaxPooling2D)
 from fastnn.models import Sequential
 from fastnn.plan.profile import Profile
 
@@ -115,6 +115,23 @@ def test_flops_are_counted_from_the_shapes(fresh_session):
         ("optimizer", "6 weight arrays"): None, ("rest", ""): None}
     row = next(r for r in profile.rows if r.layers == "dense" and r.section == "forward")
     assert row.gflops() == pytest.approx(dense / (row.ms * 1e6))
+
+
+def test_recurrent_layers_count_both_kernels_at_every_step(fresh_session):
+    """2·N·steps·(features + units)·G·units forward (x·W and h·U); backward
+    dW and dU, the product through Uᵀ, and dx unless the layer is first."""
+    model = Sequential([GRU(5, return_sequences=True, input_shape=(7, 3)), LSTM(4),
+                        Dense(2)])
+    model.compile("sgd", "mse")
+    x = uniform(np.random.default_rng(3), (6, 7, 3))
+    profile = model.profile(x, np.zeros((6, 2), np.float32), batch_size=6, steps=1, warmup=0)
+    flops = {(row.section, row.layers): row.flops for row in profile.rows}
+    gru_w, gru_u = 3 * 15, 5 * 15                     # kernel 3 x 3·5, recurrent 5 x 3·5
+    lstm_w, lstm_u = 5 * 16, 4 * 16                   # kernel 5 x 4·4, recurrent 4 x 4·4
+    assert flops[("forward", "gru")] == 2 * 6 * 7 * (gru_w + gru_u)
+    assert flops[("forward", "lstm")] == 2 * 6 * 7 * (lstm_w + lstm_u)
+    assert flops[("backward", "lstm")] == 2 * 6 * 7 * (2 * lstm_w + 2 * lstm_u)
+    assert flops[("backward", "gru")] == 2 * 6 * 7 * (gru_w + 2 * gru_u)   # first: no dx
 
 
 def test_the_model_is_left_as_it_was(fresh_session):
