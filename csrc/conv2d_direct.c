@@ -11,9 +11,13 @@
  *   weights   dW[k][co] = sum_i P[i][k] dy[i][co],   db[co] = sum_i dy[i][co]
  *
  * where i runs over output pixels (n, oh, ow) and P[i] is the K-value patch
- * under pixel i (zeros in the padding).  K is at most FASTNN_DIRECT_MAX_K
- * (fastnn.h; internal.h says why: where the GEMM engine starts to win,
- * measured).
+ * under pixel i (zeros in the padding).  K is at most
+ * FASTNN_DIRECT_ANY_C_MAX_K on any number of channels, or at most
+ * FASTNN_DIRECT_MAX_K (11x11x4) on at most FASTNN_DIRECT_FEW_C
+ * (fastnn_direct_conv_takes in fastnn.h; internal.h says why: where the
+ * GEMM engine starts to win, measured).  Long patches need no blocking of
+ * their own: the forward tile's registers run over all K values, and the
+ * weight gradient takes K + 1 in groups of KB.
  *
  * Forward: a tile of PX neighbouring output pixels of one row times NV
  * vectors of 8 output channels is accumulated in PX * NV registers over the
@@ -69,6 +73,11 @@
  * A block of the pooled gradient holds whole pooling windows, hence the
  * public limit FASTNN_POOLED_MAX_TAPS = PB. */
 enum { PX_MAX = 16, PB = FASTNN_POOLED_MAX_TAPS, KB_MAX = 13 };
+
+/* The buffers below hold patches of FASTNN_DIRECT_MAX_K values: every patch
+ * fastnn_direct_conv_takes admits. */
+_Static_assert(FASTNN_DIRECT_ANY_C_MAX_K <= FASTNN_DIRECT_MAX_K,
+               "a patch the direct kernels take must fit their buffers");
 
 /* Where each of the K patch values sits relative to the window's top-left
  * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
@@ -209,6 +218,7 @@ FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t cols = (PX - 1) * tile_span(g) + g->k_w;
     const int narrow = co < 8;
+    /* ~54 KB of stack at FASTNN_DIRECT_MAX_K = 484 */
     float tb[PX_MAX * FASTNN_DIRECT_MAX_K], w8[FASTNN_DIRECT_MAX_K * 8], b8[8] = {0};
     int64_t x_at[FASTNN_DIRECT_MAX_K], tb_at[FASTNN_DIRECT_MAX_K];
     patch_offsets(g, g->in_w, x_at);
@@ -666,8 +676,8 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
                                          float *dw, float *db,
                                          const fastnn_conv2d_geom *g)
 {
-    if (g->k_h * g->k_w * g->in_c > FASTNN_DIRECT_MAX_K)
-        return FASTNN_ELIMIT; /* patch rows and bands are sized for at most that */
+    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
+        return FASTNN_ELIMIT; /* patch rows and bands hold FASTNN_DIRECT_MAX_K values */
     return weight_gradient_sums(x, dy, NULL, dw, db, g, NULL,
                                 g->batch * g->out_h * g->out_w, 1);
 }
@@ -678,7 +688,7 @@ int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
                                          const fastnn_pool2d_geom *pg)
 {
     /* a block holds whole windows: per_block = PB / taps must be >= 1 */
-    if (g->k_h * g->k_w * g->in_c > FASTNN_DIRECT_MAX_K ||
+    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) ||
         pg->pool_h * pg->pool_w > FASTNN_POOLED_MAX_TAPS)
         return FASTNN_ELIMIT;
     return weight_gradient_sums(x, y, dp, dw, db, g, pg, pg->batch * pg->out_h * pg->out_w,
