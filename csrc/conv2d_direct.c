@@ -380,6 +380,18 @@ FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_c
     }
 }
 
+/* Zeros in the part of each of the PB patch rows that block_sums reads (the
+ * K + 1 values and a last group's KB_MAX - 1 past them): gather_run writes
+ * the patch values and the 1, the rest stays as set here.  Not the whole
+ * rows: they are sized for the longest patch, which would make this the
+ * dearest step of a short one. */
+FASTNN_INLINE void clear_patch_rows(patch_row *patch, const fastnn_conv2d_geom *g)
+{
+    const int64_t used = g->k_h * g->k_w * g->in_c + KB_MAX;
+    for (int64_t p = 0; p < PB; p++)
+        memset(patch[p], 0, (size_t)used * sizeof(float));
+}
+
 /* out[0..8) += *v (by pointer: a vector argument changes the ABI) */
 FASTNN_INLINE void add_v8(float *out, const fastnn_v8 *v)
 {
@@ -465,7 +477,7 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_con
     patch_row *patch = (patch_row *)scratch;
     float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
     float *d_block = band + BAND_LEN;
-    memset(patch, 0, PB * sizeof(patch_row));
+    clear_patch_rows(patch, g);
     for (int64_t b0 = i0; b0 < i1; b0 += PB) {
         int64_t count = fastnn_min(PB, i1 - b0);
         int64_t n = b0 / (g->out_h * g->out_w), oh = b0 / g->out_w % g->out_h;
@@ -547,7 +559,7 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
     patch_row *patch = (patch_row *)scratch;
     float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
     float *dz = band + BAND_LEN;
-    memset(patch, 0, PB * sizeof(patch_row));
+    clear_patch_rows(patch, g);
     for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
         int64_t count = 0;
         for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
