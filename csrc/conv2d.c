@@ -33,7 +33,7 @@
  *   floats of x, so tiles of dW^T = dy^T . P are summed over the pixels
  *   with vector loads of those runs, and nothing the size of P is packed;
  *   pointwise (1x1) convolutions included, where P is x itself;
- * - few input channels (the first layer: kh*kw*ci <= FASTNN_DIRECT_MAX_K):
+ * - few input channels (the first layer: fastnn_direct_conv_takes, fastnn.h):
  *   forward by the direct kernel of conv2d_direct.c, because a 9-deep
  *   reduction is too short for any packing to pay off, and dW too when a
  *   kernel row's run is shorter than 16 values (a tile's width); dx by
@@ -167,7 +167,7 @@ static void pack_kernel_for_dx(const void *operand, int64_t row0,
 int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
                   const fastnn_conv2d_geom *g, int relu)
 {
-    if (g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K) {
+    if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c)) {
         fastnn_conv2d_direct(x, w, b, y, g, relu);
         return FASTNN_OK;
     }
@@ -449,7 +449,7 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
     /* dW by the direct kernel (which computes db with it) when patches are
      * short and so are a kernel row's runs of k_w * in_c values: in a tile
      * 16 values wide (conv2d_weight_gradient.c) most lanes would idle */
-    int direct = dw && g->k_h * g->k_w * g->in_c <= FASTNN_DIRECT_MAX_K &&
+    int direct = dw && fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) &&
                  g->k_w * g->in_c < FASTNN_NR;
     int status = FASTNN_OK;
     if (dw)

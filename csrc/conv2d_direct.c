@@ -11,9 +11,13 @@
  *   weights   dW[k][co] = sum_i P[i][k] dy[i][co],   db[co] = sum_i dy[i][co]
  *
  * where i runs over output pixels (n, oh, ow) and P[i] is the K-value patch
- * under pixel i (zeros in the padding).  K is at most FASTNN_DIRECT_MAX_K
- * (fastnn.h; internal.h says why: where the GEMM engine starts to win,
- * measured).
+ * under pixel i (zeros in the padding).  K is at most
+ * FASTNN_DIRECT_ANY_C_MAX_K on any number of channels, or at most
+ * FASTNN_DIRECT_MAX_K (11x11x4) on at most FASTNN_DIRECT_FEW_C
+ * (fastnn_direct_conv_takes in fastnn.h; internal.h says why: where the
+ * GEMM engine starts to win, measured).  Long patches need no blocking of
+ * their own: the forward tile's registers run over all K values, and the
+ * weight gradient takes K + 1 in groups of KB.
  *
  * Forward: a tile of PX neighbouring output pixels of one row times NV
  * vectors of 8 output channels is accumulated in PX * NV registers over the
@@ -69,6 +73,11 @@
  * A block of the pooled gradient holds whole pooling windows, hence the
  * public limit FASTNN_POOLED_MAX_TAPS = PB. */
 enum { PX_MAX = 16, PB = FASTNN_POOLED_MAX_TAPS, KB_MAX = 13 };
+
+/* The buffers below hold patches of FASTNN_DIRECT_MAX_K values: every patch
+ * fastnn_direct_conv_takes admits. */
+_Static_assert(FASTNN_DIRECT_ANY_C_MAX_K <= FASTNN_DIRECT_MAX_K,
+               "a patch the direct kernels take must fit their buffers");
 
 /* Where each of the K patch values sits relative to the window's top-left
  * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
@@ -209,6 +218,7 @@ FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t cols = (PX - 1) * tile_span(g) + g->k_w;
     const int narrow = co < 8;
+    /* ~54 KB of stack at FASTNN_DIRECT_MAX_K = 484 */
     float tb[PX_MAX * FASTNN_DIRECT_MAX_K], w8[FASTNN_DIRECT_MAX_K * 8], b8[8] = {0};
     int64_t x_at[FASTNN_DIRECT_MAX_K], tb_at[FASTNN_DIRECT_MAX_K];
     patch_offsets(g, g->in_w, x_at);
@@ -316,10 +326,17 @@ void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
 
 /* ---- weight and bias gradients ------------------------------------------------ */
 
-/* Room in a patch row for the K values, the 1 of the bias row and the values
- * a last group of up to KB_MAX reads past them (set once, then only read
- * into sums that are dropped). */
-typedef float patch_row[FASTNN_DIRECT_MAX_K + KB_MAX];
+/* The floats from one patch row to the next: room for the K values, the 1
+ * of the bias row and the values a last group of up to KB_MAX reads past
+ * them (zeros, set once, then only read into sums that are dropped); the
+ * vector copies of gather_run end inside it too; a multiple of 8, so every
+ * row starts on a vector boundary.  Sized by the problem, not by
+ * FASTNN_DIRECT_MAX_K: rows 497 floats apart made a 3x3 kernel's sums ~8%
+ * slower. */
+FASTNN_INLINE int64_t patch_stride(const fastnn_conv2d_geom *g)
+{
+    return 8 * fastnn_ceil_div(g->k_h * g->k_w * g->in_c + KB_MAX, 8);
+}
 
 /* Columns of slack after a run's band: a patch row copied in whole vectors
  * reads up to 7 floats past its window.  A band holds at most PB windows. */
@@ -327,13 +344,14 @@ enum { BAND_SLACK = 8, BAND_LEN = (PB + BAND_SLACK) * FASTNN_DIRECT_MAX_K };
 
 /* A thread's scratch for the weight gradient: PB patch rows, a band, then
  * a block of d (PB x out_c: dz, or dy's last block) and its slack. */
-FASTNN_INLINE int64_t scratch_floats(int64_t co)
+FASTNN_INLINE int64_t scratch_floats(const fastnn_conv2d_geom *g)
 {
-    return PB * (int64_t)(sizeof(patch_row) / sizeof(float)) + BAND_LEN + PB * co + 8;
+    return PB * patch_stride(g) + BAND_LEN + PB * g->out_c + 8;
 }
 
-/* patch[p] = the K values under output pixel (n, oh, ow + p), then a 1 (the
- * bias row's), for the `count` pixels of a run along one output row.  Each
+/* Patch row p (patch_stride floats apart) = the K values under output pixel
+ * (n, oh, ow + p), then a 1 (the bias row's), for the `count` pixels of a
+ * run along one output row.  Each
  * patch is k_h runs of k_w * in_c neighbouring floats, copied 8 at a time
  * (the excess lands on the next run, or past the K values).  They are read
  * straight from x when every window of the run lies inside the image (and
@@ -341,9 +359,10 @@ FASTNN_INLINE int64_t scratch_floats(int64_t co)
  * the input under the run with zeros in the padding (fill_tile). */
 FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_conv2d_geom *g,
                               int64_t n, int64_t oh, int64_t ow, int64_t count,
-                              patch_row *patch, float *band)
+                              float *patch, float *band)
 {
     const int64_t ci = g->in_c, k_len = g->k_h * g->k_w * ci, run = g->k_w * ci;
+    const int64_t stride = patch_stride(g);
     int64_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
     const float *src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * ci;
     int64_t row = g->in_w * ci, step = g->stride_w * ci;
@@ -361,12 +380,12 @@ FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_c
             /* the first vector apart: a loop of vector copies alone would
              * become a call to memcpy, far slower for 1-4 vectors */
             const float *from = src + r * row;
-            float *to = patch[p] + r * run;
+            float *to = patch + p * stride + r * run;
             *(fastnn_v8 *)to = *(const fastnn_v8 *)from;
             for (int64_t j = 8; j < run; j += 8)
                 *(fastnn_v8 *)(to + j) = *(const fastnn_v8 *)(from + j);
         }
-        patch[p][k_len] = 1.0f;
+        patch[p * stride + k_len] = 1.0f;
     }
 }
 
@@ -386,7 +405,7 @@ FASTNN_INLINE void add_v8(float *out, const fastnn_v8 *v)
  * (Sums for q >= kb run on the patch rows' zero padding and are dropped.)
  * Lanes past out_c read the next pixel's d (or the slack after the last);
  * they land in acc's padding columns, which nobody reads. */
-FASTNN_INLINE void block_sums(const patch_row *patch, const float *d, int64_t count,
+FASTNN_INLINE void block_sums(const float *patch, int64_t stride, const float *d, int64_t count,
                               int64_t co, int64_t c, int64_t k0, int64_t kb, float *acc,
                               int64_t cp, const int KB, const int NV)
 {
@@ -394,8 +413,8 @@ FASTNN_INLINE void block_sums(const patch_row *patch, const float *d, int64_t co
     for (int q = 0; q < KB; q++)
         for (int v = 0; v < NV; v++)
             s[q][v] = (fastnn_v8){0};
-    const float *values = patch[0] + k0, *dp = d + c;
-    for (int64_t p = 0; p < count; p++, values += sizeof(patch_row) / sizeof(float), dp += co) {
+    const float *values = patch + k0, *dp = d + c;
+    for (int64_t p = 0; p < count; p++, values += stride, dp += co) {
         fastnn_v8 dv[2];
         for (int v = 0; v < NV; v++) /* loads through the vector type, as the */
             dv[v] = *(const fastnn_v8 *)(dp + 8 * v); /* stores (memcpy: a stack copy) */
@@ -415,19 +434,20 @@ FASTNN_INLINE void block_sums(const patch_row *patch, const float *d, int64_t co
  * for k < K + 1 and the cp = 8 * ceil(out_c / 8) columns of acc: pairs of
  * channel vectors in groups of KB2 patch values, then a last single vector
  * in groups of KB1. */
-FASTNN_INLINE void accumulate_block(const patch_row *patch, const float *d, int64_t count,
+FASTNN_INLINE void accumulate_block(const float *patch, const float *d, int64_t count,
                                     const fastnn_conv2d_geom *g, float *acc, int64_t cp,
                                     const int KB2, const int KB1)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c + 1, co = g->out_c;
+    const int64_t stride = patch_stride(g);
     int64_t c = 0;
     for (; c + 16 <= cp; c += 16)
         for (int64_t k0 = 0; k0 < k_len; k0 += KB2)
-            block_sums(patch, d, count, co, c, k0, fastnn_min(KB2, k_len - k0), acc, cp,
+            block_sums(patch, stride, d, count, co, c, k0, fastnn_min(KB2, k_len - k0), acc, cp,
                        KB2, 2);
     for (; c < cp; c += 8)
         for (int64_t k0 = 0; k0 < k_len; k0 += KB1)
-            block_sums(patch, d, count, co, c, k0, fastnn_min(KB1, k_len - k0), acc, cp,
+            block_sums(patch, stride, d, count, co, c, k0, fastnn_min(KB1, k_len - k0), acc, cp,
                        KB1, 1);
 }
 
@@ -452,17 +472,17 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_con
 {
     const int64_t co = g->out_c, total = g->batch * g->out_h * g->out_w;
     const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
-    patch_row *patch = (patch_row *)scratch;
-    float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
+    float *patch = scratch;
+    float *band = scratch + PB * patch_stride(g);
     float *d_block = band + BAND_LEN;
-    memset(patch, 0, PB * sizeof(patch_row));
+    memset(patch, 0, (size_t)(PB * patch_stride(g)) * sizeof(float));
     for (int64_t b0 = i0; b0 < i1; b0 += PB) {
         int64_t count = fastnn_min(PB, i1 - b0);
         int64_t n = b0 / (g->out_h * g->out_w), oh = b0 / g->out_w % g->out_h;
         int64_t ow = b0 % g->out_w;
         for (int64_t p = 0; p < count;) {
             int64_t run = fastnn_min(count - p, g->out_w - ow);
-            gather_run(x, x_end, g, n, oh, ow, run, patch + p, band);
+            gather_run(x, x_end, g, n, oh, ow, run, patch + p * patch_stride(g), band);
             p += run;
             ow += run;
             if (ow == g->out_w) {
@@ -534,10 +554,10 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
     const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
     const int64_t per_block = PB / taps, windows_per_image = pg->out_h * pg->out_w;
     const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
-    patch_row *patch = (patch_row *)scratch;
-    float *band = scratch + PB * (int64_t)(sizeof(patch_row) / sizeof(float));
+    float *patch = scratch;
+    float *band = scratch + PB * patch_stride(g);
     float *dz = band + BAND_LEN;
-    memset(patch, 0, PB * sizeof(patch_row));
+    memset(patch, 0, (size_t)(PB * patch_stride(g)) * sizeof(float));
     for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
         int64_t count = 0;
         for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
@@ -547,7 +567,7 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
                             pg, dz + count * co);
             for (int64_t dh = 0; dh < pg->pool_h; dh++)
                 gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w,
-                           patch + count + dh * pg->pool_w, band);
+                           patch + (count + dh * pg->pool_w) * patch_stride(g), band);
         }
         /* the slack after the last pixel's dz: zeros past the block */
         memset(dz + count * co, 0, (size_t)(cp - co) * sizeof(float));
@@ -632,7 +652,7 @@ static int weight_gradient_sums(const float *x, const float *dy_or_y, const floa
 #endif
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t cp = 8 * fastnn_ceil_div(co, 8), size = (k_len + 1) * cp;
-    const int64_t scratch_len = scratch_floats(co);
+    const int64_t scratch_len = scratch_floats(g);
     const double work = 2.0 * (double)(items * taps) * (double)((k_len + 1) * co);
     int parts = fastnn_parts_for(items, work);
     int threads = fastnn_threads_for(work);
@@ -666,8 +686,8 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
                                          float *dw, float *db,
                                          const fastnn_conv2d_geom *g)
 {
-    if (g->k_h * g->k_w * g->in_c > FASTNN_DIRECT_MAX_K)
-        return FASTNN_ELIMIT; /* patch rows and bands are sized for at most that */
+    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
+        return FASTNN_ELIMIT; /* patch rows and bands hold FASTNN_DIRECT_MAX_K values */
     return weight_gradient_sums(x, dy, NULL, dw, db, g, NULL,
                                 g->batch * g->out_h * g->out_w, 1);
 }
@@ -678,7 +698,7 @@ int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
                                          const fastnn_pool2d_geom *pg)
 {
     /* a block holds whole windows: per_block = PB / taps must be >= 1 */
-    if (g->k_h * g->k_w * g->in_c > FASTNN_DIRECT_MAX_K ||
+    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) ||
         pg->pool_h * pg->pool_w > FASTNN_POOLED_MAX_TAPS)
         return FASTNN_ELIMIT;
     return weight_gradient_sums(x, y, dp, dw, db, g, pg, pg->batch * pg->out_h * pg->out_w,

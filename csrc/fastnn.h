@@ -102,13 +102,26 @@ typedef struct {
     int64_t out_h, out_w;              /* y: batch x out_h x out_w x out_c  */
 } fastnn_conv2d_geom;
 
-/* Convolutions whose patches hold at most FASTNN_DIRECT_MAX_K values
- * (kh*kw*in_c: few input channels, a CNN's first layer) run on the direct
- * kernels of conv2d_direct.c, the others on the GEMM engine (internal.h
- * says why the line is drawn here).  The pooled weight gradient below
- * takes pool windows of at most FASTNN_POOLED_MAX_TAPS taps. */
-#define FASTNN_DIRECT_MAX_K 75
+/* Which convolutions run on the direct kernels of conv2d_direct.c (the
+ * others on the GEMM engine), by their patch length K = kh*kw*in_c: short
+ * patches, K <= FASTNN_DIRECT_ANY_C_MAX_K, whatever the channels; and
+ * longer ones up to K <= FASTNN_DIRECT_MAX_K (11x11x4) when the input has
+ * at most FASTNN_DIRECT_FEW_C channels -- a CNN's first layer with a wide
+ * kernel (7x7x3, 11x11x3), where the GEMM's per-tap reduction would be only
+ * in_c deep.  fastnn_direct_conv_takes states the rule (internal.h says why
+ * the lines are drawn here).  The pooled weight gradient below takes pool
+ * windows of at most FASTNN_POOLED_MAX_TAPS taps. */
+#define FASTNN_DIRECT_ANY_C_MAX_K 75
+#define FASTNN_DIRECT_FEW_C 4
+#define FASTNN_DIRECT_MAX_K 484
 #define FASTNN_POOLED_MAX_TAPS 64
+
+static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_c)
+{
+    int64_t k = k_h * k_w * in_c;
+    return k <= FASTNN_DIRECT_ANY_C_MAX_K ||
+           (in_c <= FASTNN_DIRECT_FEW_C && k <= FASTNN_DIRECT_MAX_K);
+}
 
 /* b may be NULL (no bias).  y is overwritten; with relu, y = max(y, 0)
  * (the activation fused into the kernel: one pass over y instead of two). */

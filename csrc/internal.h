@@ -65,15 +65,25 @@ typedef int32_t fastnn_v8i __attribute__((vector_size(32), aligned(4)));
  * SSE2 path under -fsanitize=signed-integer-overflow (make sanitize). */
 typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
 
-/* Why FASTNN_DIRECT_MAX_K (fastnn.h), the patch length (kh*kw*in_c) up to
- * which convolutions run without the GEMM engine (conv2d_direct.c), is 75.
- * Measured on a 2-core Zen 4
- * (batch 64, one thread, direct over GEMM time ratio as speed-up): the
- * direct kernels win forward and dW for every out_c of 6..64 up to K = 75
- * (5x5x3: 1.25-15x forward, 2.7-16x dW; 7x7x1 = 49: 3-14x; 3x3x8 = 72 with
- * 32 filters: 1.2x forward, the closest); from K = 108 the GEMM starts to
- * win middle layers (3x3x12 -> 64: 0.83x forward; 3x3x16 -> 64: 0.85x),
- * although first layers with few filters still gain (7x7x3 -> 16: 8x). */
+/* Why fastnn_direct_conv_takes (fastnn.h) draws its lines where it does.
+ * Measured on a 2-core Zen 4 (32x32 images, batch 32, one thread, CPU time,
+ * min of 4; GEMM over direct time as the direct kernels' speed-up; out_c
+ * 8..64, stride 1 and 2):
+ * - forward: the direct kernel holds ~100 GFLOP/s at any K, while the
+ *   indirect GEMM's per-tap reduction is only in_c deep: up to 4 input
+ *   channels it wins every shape on avx512 (7x7x3: 6x at 8 filters, 2.3x
+ *   at 32, 1.5x at 64; 11x11x3: 6x .. 1.5x; 11x11x4 -> 64: 1.1-1.4x), and on
+ *   avx2 all but 64 filters with 4 channels (0.75-1.2x there); from 6
+ *   channels 64 filters run as fast on the GEMM (0.9-1.2x; on avx2 from
+ *   8 channels 0.6-0.9x), and an earlier measurement had the GEMM win
+ *   middle layers from K = 108 (3x3x12 -> 64: 0.83x, batch 64); hence
+ *   long patches, up to 11x11x4 = 484 (FASTNN_DIRECT_MAX_K), only on at
+ *   most FASTNN_DIRECT_FEW_C = 4 channels, and short ones on any, up to
+ *   K = 75 (FASTNN_DIRECT_ANY_C_MAX_K: 5x5x3, 3x3x8);
+ * - weights: the direct kernel wins with 8 filters or one channel (1.1-2.8x)
+ *   and is even to 0.6x for more filters on more channels (5x5x3 -> 32:
+ *   0.64x on avx512, 1.2x on avx2), so conv2d.c takes it only when a kernel
+ *   row's run (k_w * in_c) is shorter than a GEMM tile's 16 lanes. */
 
 /* A 1x1 convolution of stride 1 with at most FASTNN_POINTWISE_MAX_C input
  * and output channels: its input gradient dy . W^T runs on the direct kernel
@@ -85,7 +95,7 @@ typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
 
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g, int relu);
-/* FASTNN_ELIMIT for patches longer than FASTNN_DIRECT_MAX_K. */
+/* FASTNN_ELIMIT for patches fastnn_direct_conv_takes refuses. */
 int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
                                          float *dw, float *db,
                                          const fastnn_conv2d_geom *g);

@@ -19,6 +19,8 @@ cdef extern from "fastnn.h" nogil:
     enum: FASTNN_ENOMEM
     enum: FASTNN_ELIMIT
     enum: FASTNN_DIRECT_MAX_K
+    enum: FASTNN_DIRECT_ANY_C_MAX_K
+    enum: FASTNN_DIRECT_FEW_C
     enum: FASTNN_POOLED_MAX_TAPS
     enum: FASTNN_MAX_THREADS
     ctypedef enum fastnn_simd:
@@ -26,6 +28,7 @@ cdef extern from "fastnn.h" nogil:
         FASTNN_SIMD_AVX2
         FASTNN_SIMD_AVX512
 
+    int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_c)
     void fastnn_set_num_threads(int n)
     int fastnn_get_num_threads()
     int fastnn_forked_after_parallel()
@@ -205,7 +208,14 @@ def set_simd_path(str name):
 # The limits of the fast kernels, as csrc/fastnn.h states them (fastnn.kernels
 # asks its predicates; nothing else copies the numbers).
 DIRECT_MAX_K = FASTNN_DIRECT_MAX_K
+DIRECT_ANY_C_MAX_K = FASTNN_DIRECT_ANY_C_MAX_K
+DIRECT_FEW_C = FASTNN_DIRECT_FEW_C
 POOLED_MAX_TAPS = FASTNN_POOLED_MAX_TAPS
+
+
+def direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_c):
+    """fastnn.h's rule: does a k_h x k_w kernel on in_c channels run on the direct kernels?"""
+    return bool(fastnn_direct_conv_takes(k_h, k_w, in_c))
 
 
 cdef inline void _check(int status, str op="kernel"):
@@ -213,7 +223,9 @@ cdef inline void _check(int status, str op="kernel"):
         raise MemoryError("fastnn: out of memory for kernel scratch buffers")
     if status == FASTNN_ELIMIT:
         raise ValueError(f"{op}: arguments past the C kernel's limits (csrc/fastnn.h: patches "
-                         f"of at most FASTNN_DIRECT_MAX_K = {FASTNN_DIRECT_MAX_K} values, pool "
+                         f"of at most FASTNN_DIRECT_ANY_C_MAX_K = {FASTNN_DIRECT_ANY_C_MAX_K} "
+                         f"values, or FASTNN_DIRECT_MAX_K = {FASTNN_DIRECT_MAX_K} with at most "
+                         f"FASTNN_DIRECT_FEW_C = {FASTNN_DIRECT_FEW_C} input channels, pool "
                          f"windows of at most FASTNN_POOLED_MAX_TAPS = {FASTNN_POOLED_MAX_TAPS} "
                          f"taps); fastnn.kernels checks them first")
     if status != FASTNN_OK:

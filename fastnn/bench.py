@@ -242,6 +242,10 @@ def canonical_cases():
         # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail
         _conv(64, 28, 1, 6, k=5, padding="same"),
         _conv(64, 28, 1, 6, k=5, padding="same", backward=True, first=True),
+        # a ResNet-style stem on colour images (7x7x3 -> 32): a long patch on few channels,
+        # still the direct kernels' (forward; dW in place)
+        _conv(32, 32, 3, 32, k=7, padding="same"),
+        _conv(32, 32, 3, 32, k=7, padding="same", backward=True, first=True),
         # its second layer's backward (6 -> 16, 5x5): dx for few input channels (col2im)
         _conv(64, 14, 6, 16, k=5, backward=True),
         # pointwise (1x1) convolutions' backward (dx on the direct kernel, W^T) and a

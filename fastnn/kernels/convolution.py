@@ -146,19 +146,25 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
     return (dx if compute_dx else None), (dw if compute_dw else None), db
 
 
-# The limits csrc/fastnn.h states, read from the bridge.  Convolutions whose
-# patches hold at most DIRECT_MAX_K values (kh·kw·in_channels) run on the direct
-# kernels of csrc/conv2d_direct.c (FASTNN_DIRECT_MAX_K); a pooling window may
-# have at most POOLED_MAX_TAPS taps in conv2d_pooled_weight_gradient
-# (FASTNN_POOLED_MAX_TAPS).  Callers ask the predicates below.
+# The limits csrc/fastnn.h states, read from the bridge.  Convolutions run on the
+# direct kernels of csrc/conv2d_direct.c when their patches are short -- at most
+# DIRECT_ANY_C_MAX_K values (kh·kw·in_channels) -- or, up to DIRECT_MAX_K values,
+# when the input has at most DIRECT_FEW_C channels (a first layer with a wide
+# kernel: 7x7x3, 11x11x3); a pooling window may have at most POOLED_MAX_TAPS taps in
+# conv2d_pooled_weight_gradient (FASTNN_POOLED_MAX_TAPS).  Callers ask the
+# predicates below, which ask the C rule (fastnn_direct_conv_takes) itself.
 DIRECT_MAX_K = native.DIRECT_MAX_K
+DIRECT_ANY_C_MAX_K = native.DIRECT_ANY_C_MAX_K
+DIRECT_FEW_C = native.DIRECT_FEW_C
 POOLED_MAX_TAPS = native.POOLED_MAX_TAPS
+DIRECT_LIMITS = (f"at most {DIRECT_ANY_C_MAX_K} values per patch (kh*kw*in_channels), or "
+                 f"{DIRECT_MAX_K} with at most {DIRECT_FEW_C} input channels")
 
 
 def direct_conv_takes(kernel_shape):
     """True when a kernel of ``kernel_shape`` (kh, kw, in_channels, ...) runs on the
-    direct kernels: at most ``DIRECT_MAX_K`` values per patch (kh·kw·in_channels)."""
-    return kernel_shape[0] * kernel_shape[1] * kernel_shape[2] <= DIRECT_MAX_K
+    direct kernels: ``DIRECT_LIMITS`` (short patches, or few input channels)."""
+    return native.direct_conv_takes(*kernel_shape[:3])
 
 
 def pooled_weight_gradient_takes(kernel_shape, pool_size):
@@ -180,8 +186,9 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
     y-sized arrays of max_pool2d_backward and relu_backward are not written.
 
     Args:
-        x, w, strides, padding: as given to ``conv2d``; kh·kw·in_channels
-            must be at most ``DIRECT_MAX_K`` (75: few input channels).
+        x, w, strides, padding: as given to ``conv2d``; the kernel must run on
+            the direct kernels (``direct_conv_takes``: ``DIRECT_LIMITS``, few
+            input channels).
         y: the forward output, relu(conv2d(x, w) + b).
         dp: the pool's output gradient, (batch, pooled height, pooled width, out_channels).
         pool_size: int or (ph, pw), at most ``POOLED_MAX_TAPS`` (64) taps.
@@ -194,8 +201,7 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
     check_impl(op, impl)
     x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
     if not direct_conv_takes(w.shape):
-        raise ValueError(f"{op}: kernels of at most {DIRECT_MAX_K} values per output "
-                         f"(kh*kw*in_channels) only, got {w.shape[:3]}")
+        raise ValueError(f"{op}: kernels of {DIRECT_LIMITS} only, got {w.shape[:3]}")
     y_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
     y = as_float32(op, "y", y, X_AXES)
     check_shape(op, "y", y, y_shape)

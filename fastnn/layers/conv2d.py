@@ -2,7 +2,7 @@
 import numbers
 
 from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
-from ..kernels.convolution import (DIRECT_MAX_K, POOLED_MAX_TAPS, direct_conv_takes,
+from ..kernels.convolution import (DIRECT_LIMITS, POOLED_MAX_TAPS, direct_conv_takes,
                                    pooled_weight_gradient_takes)
 from ..kernels.dilation import dilated_extent
 from ..kernels.geometry import check_channels_last, check_input_axes, conv_output_length
@@ -118,7 +118,7 @@ class Conv2D(KernelBiasLayer):
             return f"{self.name} is dilated (dilation_rate {self.dilation_rate})"
         if not direct_conv_takes(self.kernel.shape):
             return (f"{self.name} has {kh}x{kw}x{in_c} = {kh * kw * in_c} values per patch, "
-                    f"the kernel takes at most {DIRECT_MAX_K}")
+                    f"the kernel takes {DIRECT_LIMITS}")
         if pool.strides != pool.pool_size:
             return (f"{pool.name} has strides {pool.strides} and pool_size {pool.pool_size}: "
                     f"the kernel takes windows side by side only")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fastnn
 from fastnn.kernels import conv2d, conv2d_backward, reference
-from fastnn.kernels.convolution import DIRECT_MAX_K
+from fastnn.kernels.convolution import DIRECT_FEW_C
 from fastnn.kernels.geometry import Window2D, conv_output_length, same_padding
 
 from conftest import (ConvCase, assert_matches, conv_cases, each_impl,
@@ -142,12 +142,12 @@ def test_fast_simd_paths_fixed_cases(simd):
 
 @st.composite
 def first_layers(draw):
-    """Convolutions on the direct kernels (kh·kw·ci <= DIRECT_MAX_K): 1-3 input
-    channels, windows up to 7x7, out_c around the vector width (1-7: W padded
+    """Convolutions on the direct kernels (direct_conv_takes): 1-4 input
+    channels, windows up to 7x7 (K up to 196), out_c around the vector width (1-7: W padded
     to 8 lanes; 9, 17: a last vector overlapping the one before) or any up to 40."""
-    in_c = draw(st.integers(1, 3))
+    in_c = draw(st.integers(1, DIRECT_FEW_C))
     k_h = draw(st.integers(1, 7))
-    k_w = draw(st.integers(1, min(7, DIRECT_MAX_K // (k_h * in_c))))
+    k_w = draw(st.integers(1, 7))
     padding = draw(paddings)
     extra = 0 if padding == "same" else 1
     size = (draw(st.integers(k_h * extra or 1, 20)), draw(st.integers(k_w * extra or 1, 20)))

@@ -2,10 +2,11 @@
 
 Which C code runs depends on the patch length K = kh * kw * in_c:
 
-- K <= 75 (FASTNN_DIRECT_MAX_K): the direct kernels of csrc/conv2d_direct.c
-  (forward in tiles of 8 pixels x 8 channels, then a scalar loop over the
-  channels past the last multiple of 8; weight and bias gradient);
-- K > 32: the GEMM-based kernels (K > 256 = FASTNN_KC: several reduction
+- K <= 75 on any channels, or K <= 484 (11x11x4) on at most 4 input channels
+  (``direct_conv_takes``, fastnn_direct_conv_takes in csrc/fastnn.h): the direct
+  kernels of csrc/conv2d_direct.c (forward in tiles of 8 or 16 pixels x 8 or 16
+  channels over all K values; weight and bias gradient);
+- the others: the GEMM-based kernels (K > 256 = FASTNN_KC: several reduction
   slices in the blocked GEMM).
 
 Every result is compared with the float64 NumPy reference,
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from fastnn import activations
 from fastnn.kernels import conv2d, conv2d_backward, reference
-from fastnn.kernels.convolution import DIRECT_MAX_K
+from fastnn.kernels.convolution import DIRECT_ANY_C_MAX_K, DIRECT_FEW_C, direct_conv_takes
 from fastnn.layers import Activation, Conv2D, Dense, Flatten, MaxPooling2D
 from fastnn.layers import conv2d as conv_layer_module
 from fastnn.models import Sequential
@@ -87,26 +88,35 @@ DIRECT_CASES = [
     case(1, (13, 13), 1, 5, 5, padding="same"),                    # K = 25
     case(3, (11, 10), 1, 5, 32, strides=(2, 2)),
     case(2, (9, 9), 2, 4, 13, padding="same"),                     # K = 32
-    case(2, (9, 9), 3, 5, 6, padding="same"),                      # K = 75: the largest direct
+    case(2, (9, 9), 3, 5, 6, padding="same"),                      # K = 75: any channels
+    # long patches on few channels
+    case(2, (16, 15), 3, 7, 32, padding="same"),                   # K = 147: a 7x7x3 stem
+    case(3, (17, 16), 1, 9, 5, strides=(2, 2), padding="same"),    # K = 81, out_c < 8
+    case(2, (15, 14), 3, 11, 17),                                  # K = 363
+    case(2, (13, 12), 4, 9, 33, strides=(2, 2), padding="same"),   # K = 324
+    case(2, (12, 13), 4, 11, 1, padding="same", bias=False),       # K = 484: the largest
     case(2, (10, 11), 1, 7, 17, strides=(2, 2), padding="same"),   # K = 49
     case(4, (6, 17), 3, 3, 1, strides=(1, 2), padding="same", bias=False),
     case(1, (3, 3), 1, 3, 21, padding="valid"),                    # a single output pixel
     case(2, (8, 9), 1, (1, 1), 7),                                 # K = 1
 ]
 GEMM_CASES = [
-    case(2, (9, 21), 1, (4, 19), 5),                               # K = 76: the smallest GEMM
+    case(2, (9, 10), 5, (4, 4), 5),                                # K = 80 on 5 channels
     case(2, (10, 9), 9, 3, 13, padding="same"),                    # K = 81
     case(3, (8, 10), 16, 3, 24, strides=(2, 2), padding="same"),   # K = 144
     case(2, (9, 8), 32, 3, 13, padding="same"),                    # K = 288 > 256: two slices
     case(2, (7, 9), 32, 3, 40, strides=(2, 1)),                    # K = 288, out_c > 32
     case(1, (8, 8), 64, 3, 17, padding="same", bias=False),        # K = 576: three slices
     case(2, (7, 7), 60, 3, 9, strides=(2, 2), padding="same"),     # K = 540, odd channels
+    case(2, (15, 15), 4, (11, 12), 7),                             # K = 528 on 4 channels
 ]
 
 
 def test_cases_hit_the_intended_paths():
-    assert all(patch_length(c) <= DIRECT_MAX_K for c in DIRECT_CASES)
-    assert all(patch_length(c) > DIRECT_MAX_K for c in GEMM_CASES)
+    assert all(direct_conv_takes((c.k_h, c.k_w, c.in_c)) for c in DIRECT_CASES)
+    assert not any(direct_conv_takes((c.k_h, c.k_w, c.in_c)) for c in GEMM_CASES)
+    assert any(patch_length(c) > DIRECT_ANY_C_MAX_K and c.in_c == DIRECT_FEW_C
+               for c in DIRECT_CASES)
     assert any(patch_length(c) > 2 * GEMM_SLICE_K for c in GEMM_CASES)
     assert {c.out_c % 8 for c in DIRECT_CASES} >= {0, 1, 5, 7}
 
@@ -131,8 +141,10 @@ def test_fused_relu_gemm_path(c, impl):
 
 
 @each_simd_path
-@pytest.mark.parametrize("c", [DIRECT_CASES[2], DIRECT_CASES[7], GEMM_CASES[3]],
-                         ids=ids([DIRECT_CASES[2], DIRECT_CASES[7], GEMM_CASES[3]]))
+@pytest.mark.parametrize("c", [DIRECT_CASES[2], DIRECT_CASES[7], *DIRECT_CASES[10:15],
+                               GEMM_CASES[3]],
+                         ids=ids([DIRECT_CASES[2], DIRECT_CASES[7], *DIRECT_CASES[10:15],
+                                  GEMM_CASES[3]]))
 def test_fused_relu_on_each_simd_path(c, simd):
     with simd_path(simd):
         check_fused_forward(c, "fast")
@@ -174,10 +186,11 @@ def test_fused_relu_applies_to_the_full_sum_not_to_a_partial_one(impl, bias):
 
 @st.composite
 def direct_cases(draw):
-    """Convolutions that take the direct path: K = kh * kw * in_c <= 75."""
-    in_c = draw(st.integers(1, 3))
-    k_h = draw(st.integers(1, 5))
-    k_w = draw(st.integers(1, min(5, DIRECT_MAX_K // (k_h * in_c))))
+    """Convolutions that take the direct path: up to 7x7 on at most 4 channels
+    (K <= 196)."""
+    in_c = draw(st.integers(1, DIRECT_FEW_C))
+    k_h = draw(st.integers(1, 7))
+    k_w = draw(st.integers(1, 7))
     padding = draw(st.sampled_from(["valid", "same"]))
     low_h, low_w = (k_h, k_w) if padding == "valid" else (1, 1)
     return case(batch=draw(st.integers(1, 4)),
@@ -189,7 +202,7 @@ def direct_cases(draw):
 
 @given(c=direct_cases())
 def test_direct_path_forward_and_backward_any_shape(c):
-    assert patch_length(c) <= DIRECT_MAX_K
+    assert direct_conv_takes((c.k_h, c.k_w, c.in_c))
     x, w, b, _ = c.arrays()
     expected_plain = reference.conv2d(f64(x), f64(w), f64(b), c.strides, c.padding)
     for impl in NATIVE_IMPLS:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import fastnn
 from fastnn.kernels import conv2d, conv2d_pooled_weight_gradient, max_pool2d, reference
 from fastnn.kernels._native import native
-from fastnn.kernels.convolution import DIRECT_MAX_K, pooled_weight_gradient_takes
+from fastnn.kernels.convolution import (DIRECT_ANY_C_MAX_K, DIRECT_FEW_C, DIRECT_MAX_K,
+                                        pooled_weight_gradient_takes)
 from fastnn.kernels.geometry import Window2D
 
 from conftest import NATIVE_IMPLS, each_simd_path, seeds, simd_path, uniform
@@ -35,9 +36,9 @@ def pooled_case(rng, batch, size, in_c, kernel, out_c, strides, padding, pool):
 
 @st.composite
 def cases(draw):
-    in_c = draw(st.integers(1, 3))
-    k_h = draw(st.integers(1, 4))
-    k_w = draw(st.integers(1, min(4, DIRECT_MAX_K // (k_h * in_c))))
+    in_c = draw(st.integers(1, DIRECT_FEW_C))
+    k_h = draw(st.integers(1, 7))
+    k_w = draw(st.integers(1, 7))
     pool = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = draw(st.sampled_from(["valid", "same"]))
     strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
@@ -74,6 +75,23 @@ def test_demo_layer_on_both_simd_paths_and_thread_counts(simd, restore_threads):
             check(case, 7, "fast")
 
 
+@each_simd_path
+@pytest.mark.parametrize("in_c, kernel, out_c, padding, pool", [
+    (3, (7, 7), 32, "same", (2, 2)),     # a ResNet-style stem, K = 147
+    (1, (9, 9), 5, "same", (3, 3)),      # K = 81, out_c < 8
+    (3, (11, 11), 17, "valid", (2, 2)),  # K = 363
+    (4, (9, 9), 33, "same", (2, 3)),     # K = 324
+    (4, (11, 11), 1, "same", (2, 2)),    # K = 484: the longest patch
+])
+def test_long_patches_on_few_channels(simd, in_c, kernel, out_c, padding, pool):
+    """First layers with wide kernels: patch rows up to FASTNN_DIRECT_MAX_K values,
+    summed in register groups of KB, on each SIMD path."""
+    case = dict(batch=3, size=(20, 21), in_c=in_c, kernel=kernel, out_c=out_c,
+                strides=(1, 1), padding=padding, pool=pool)
+    with simd_path(simd):
+        check(case, 11, "fast")
+
+
 def test_windows_that_peak_at_zero_pass_no_gradient():
     # all outputs negative before the ReLU: y = 0 everywhere, every window's
     # maximum is 0, so nothing reaches the weights
@@ -88,7 +106,8 @@ def test_windows_that_peak_at_zero_pass_no_gradient():
 
 @pytest.mark.parametrize("change, message", [
     (dict(w=np.ones((3, 3, 9, 2), np.float32), x=np.ones((1, 6, 6, 9), np.float32)),
-     r"kernels of at most 75 values per output \(kh\*kw\*in_channels\) only"),
+     r"kernels of at most 75 values per patch \(kh\*kw\*in_channels\), or 484 with at most 4 "
+     r"input channels only, got \(3, 3, 9\)"),
     (dict(y=np.ones((1, 4, 4, 3), np.float32)), r"y must have shape \(1, 4, 4, 2\)"),
     (dict(dp=np.ones((1, 3, 3, 2), np.float32)), r"dp must have shape \(1, 2, 2, 2\)"),
     (dict(pool_size=9), r"pool windows of at most 64 values only"),
@@ -107,9 +126,15 @@ def test_bad_arguments_are_named(change, message):
 
 @pytest.mark.parametrize("kernel, in_c, pool", [
     ((5, 5), 3, (8, 8)),    # K = 75, 64 taps: both limits exactly
-    ((4, 19), 1, (2, 2)),   # K = 76
+    ((5, 3), 5, (2, 2)),    # K = 75 on 5 channels
+    ((11, 11), 4, (2, 2)),  # K = 484 on 4 channels: the longest patch
+    ((4, 19), 5, (2, 2)),   # K = 380 on 5 channels: too many for a long patch
+    ((4, 19), 1, (2, 2)),   # K = 76 on 1 channel: a long patch on few
+    ((11, 11), 5, (2, 2)),  # K = 605 on 5 channels
+    ((11, 12), 4, (2, 2)),  # K = 528 on 4 channels
     ((3, 3), 1, (5, 13)),   # 65 taps
-], ids=["at-limits", "K-past", "taps-past"])
+], ids=["at-limits", "K75-5-channels", "K484-4-channels", "K380-5-channels-past",
+        "K76-1-channel", "K605-past", "K528-past", "taps-past"])
 def test_the_c_kernel_refuses_what_it_cannot_do(kernel, in_c, pool):
     """Straight into the bridge, past the Python checks: at the limits fastnn.h
     states the fast C kernel agrees with the naive one; one past either it
@@ -124,7 +149,8 @@ def test_the_c_kernel_refuses_what_it_cannot_do(kernel, in_c, pool):
     win = Window2D.over(x.shape[1], x.shape[2], kernel, (1, 1), "valid")
     pool_win = Window2D.over(out_h, out_w, pool, pool, "valid")
     takes = pooled_weight_gradient_takes(w.shape, pool)
-    assert takes == (kernel[0] * kernel[1] * in_c <= native.DIRECT_MAX_K
+    k = kernel[0] * kernel[1] * in_c
+    assert takes == ((k <= DIRECT_ANY_C_MAX_K or (in_c <= DIRECT_FEW_C and k <= DIRECT_MAX_K))
                      and pool[0] * pool[1] <= native.POOLED_MAX_TAPS)
 
     def run(naive):

@@ -9,8 +9,8 @@ really are 3, with odd sizes (batch 7, 27x27 images, 17 or 33 channels,
 way of cutting the work: the matrix product cuts rows (split-m), columns
 (split-n) or, for a short wide product over a long sum, the sum itself
 (split-K, ``k > 2 · threads · max(m, n)`` in csrc/gemm.c); a convolution
-runs on the direct kernels (kh·kw·in_channels <= 75), the indirect GEMM or
-col2im; and so on, as each case's comment says.
+runs on the direct kernels (short patches, or long ones on few channels:
+``direct_conv_takes``), the indirect GEMM or col2im; and so on, as each case's comment says.
 
 A case is its float32 inputs (from a fixed seed), the fast kernel on them
 and the same computation in float64 NumPy with a tolerance per output.  Two
@@ -277,7 +277,7 @@ def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid
 
 
 CONV = [
-    # direct (kh·kw·ci <= 75), threads take rows of output pixels
+    # direct (kernels.convolution.direct_conv_takes), threads take rows of output pixels
     conv_case("direct", 7, (28, 28), 1, (3, 3), 32, activation="relu"),
     conv_case("direct", 7, (27, 27), 3, (3, 3), 17, (2, 2), "same", bias=False),
     # out_c < 8 (W padded to 8 lanes, 16-pixel tiles on avx512), out_c = 9 (two
@@ -285,6 +285,14 @@ CONV = [
     conv_case("direct", 7, (28, 28), 1, (5, 5), 6, padding="same", activation="relu"),
     conv_case("direct", 7, (27, 27), 1, (7, 7), 9, (2, 2), "same"),
     conv_case("direct", 9, (27, 27), 3, (5, 5), 7),
+    # long patches on few channels (up to 11x11x4 = 484 values): a ResNet-style 7x7x3
+    # stem, 9x9x1 to 5 channels (16-pixel tiles on avx512) at stride 2, 11x11x3
+    # "valid" to 17, 9x9x4 to 33, 11x11x2 to a single channel
+    conv_case("direct", 5, (32, 32), 3, (7, 7), 32, padding="same", activation="relu"),
+    conv_case("direct", 5, (27, 27), 1, (9, 9), 5, (2, 2), "same"),
+    conv_case("direct", 3, (29, 29), 3, (11, 11), 17, (2, 2)),
+    conv_case("direct", 3, (23, 23), 4, (9, 9), 33, padding="same", bias=False),
+    conv_case("direct", 5, (25, 25), 2, (11, 11), 1, padding="same"),
     # indirect GEMM: row tiles of one output pixel of 6 images
     conv_case("indirect", 7, (27, 27), 9, (3, 3), 33, padding="same"),
     conv_case("indirect", 7, (27, 27), 17, (3, 3), 33, (2, 2), activation="relu"),
@@ -305,6 +313,15 @@ CONV_BACKWARD = [
     conv_backward_case("direct+col2im", 7, (28, 28), 1, (5, 5), 6, padding="same"),
     conv_backward_case("direct+col2im", 9, (27, 27), 1, (7, 7), 3, (2, 2), "same"),
     conv_backward_case("direct+col2im", 7, (27, 27), 2, (5, 5), 9),
+    # long patches on few channels: dW by the direct kernel while a kernel row's run
+    # k_w·in_c is under 16 (9x9x1: K + 1 = 82 patch values in register groups, 11x11x1,
+    # 7x7x2 to 33 channels), read in place from 16 (the 7x7x3 stem)
+    conv_backward_case("direct+col2im", 5, (27, 27), 1, (9, 9), 5, (2, 2), "same"),
+    conv_backward_case("direct+col2im", 5, (28, 28), 1, (11, 11), 17),
+    conv_backward_case("direct", 5, (25, 25), 2, (7, 7), 33, padding="same",
+                       compute_dx=False),
+    conv_backward_case("in-place-dW", 5, (32, 32), 3, (7, 7), 32, padding="same",
+                       compute_dx=False),
     # dW read in place (conv2d_weight_gradient.c): output rows cut into parts fixed by
     # the size, each part's dW^T summed alone; runs of 3·17 = 51 values (ragged: row
     # copies), 33 channels (dy packed into panels); dx by the indirect GEMM on dy
@@ -350,6 +367,10 @@ POOLED = [
     pooled_case(7, (27, 27), 3, (3, 3), 17, padding="same", pool=(3, 3)),
     pooled_case(7, (28, 28), 1, (5, 5), 6, padding="same"),
     pooled_case(9, (27, 27), 3, (5, 5), 1),
+    # long patches on few channels: a 7x7x3 stem, 11x11x3 under 3x3 windows, 9x9x4
+    pooled_case(5, (32, 32), 3, (7, 7), 32, padding="same"),
+    pooled_case(3, (29, 29), 3, (11, 11), 17, pool=(3, 3)),
+    pooled_case(3, (24, 24), 4, (9, 9), 5, padding="same"),
 ]
 
 

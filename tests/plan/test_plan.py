@@ -22,7 +22,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fastnn import activations, losses
-from fastnn.kernels.convolution import DIRECT_MAX_K
+from fastnn.kernels.convolution import direct_conv_takes
 from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D,
                            Conv2DTranspose, Dense, Dropout, Flatten, Input, MaxPooling2D)
 from fastnn.models import Sequential
@@ -277,7 +277,7 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
                                         dense_below, trainable_below, seed):
     """A max pool over a Conv2D(relu) (or a Dense(relu) on images) takes the ReLU's
     backward pass into its own -- any pool: overlapping, padded.  Where the layer
-    below is the first trainable Conv2D with at most 75 values per patch and the
+    below is the first trainable Conv2D on the direct kernels (direct_conv_takes) and the
     pool's windows sit side by side (at most 64 taps), the pooled weight gradient
     takes over; elsewhere the fused step is the same arithmetic as the plain one."""
     def layers():
@@ -291,7 +291,7 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
     fused, _, results = train_twins(layers, x, y, "mse")
     relu, pool_layer = fused.layers[-4:-2]
     assert applied(fused, rules.MAX_POOL_THROUGH_RELU) == [f"{pool_layer.name} over {relu.name}"]
-    pooled = (not trainable_below and not dense_below and window["k"] ** 2 * in_c <= DIRECT_MAX_K
+    pooled = (not trainable_below and not dense_below and direct_conv_takes((window["k"], window["k"], in_c))
               and pool_strides in (None, pool) and pool_padding == "valid")
     assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == (
         [f"{relu.name} under {pool_layer.name}"] if pooled else [])
@@ -378,6 +378,23 @@ def test_pooled_first_layer_weight_gradient(c):
                        activation="relu", use_bias=c["use_bias"]),
                 MaxPooling2D(c["pool"]), Flatten(), Dense(3)]
     x, y = images(c["seed"], (5, 9, 10, c["in_c"])), images(c["seed"] + 1, (5, 3))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    conv, pool = fused.layers[:2]
+    assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == [f"{conv.name} under {pool.name}"]
+    assert_same_step(results, exact=False)
+
+
+@pytest.mark.parametrize("in_c, kernel", [(3, 7), (1, 9), (4, 9)],
+                         ids=["7x7x3", "9x9x1", "9x9x4"])
+def test_pooled_weight_gradient_for_wide_first_layers(in_c, kernel):
+    """A first layer with a wide kernel on few channels (a ResNet-style 7x7x3 stem:
+    147 values per patch) runs on the direct kernels, so the pooled weight gradient
+    serves it too."""
+    def layers():
+        return [Input(shape=(12, 13, in_c)),
+                Conv2D(5, kernel, padding="same", activation="relu"),
+                MaxPooling2D(2), Flatten(), Dense(3)]
+    x, y = images(3, (4, 12, 13, in_c)), images(4, (4, 3))
     fused, _, results = train_twins(layers, x, y, "mse")
     conv, pool = fused.layers[:2]
     assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == [f"{conv.name} under {pool.name}"]
@@ -591,7 +608,8 @@ def test_the_plan_with_fuse_false(fresh_session):
 
 @pytest.mark.parametrize("in_c, size, pool, reason", [
     (9, 10, dict(pool_size=2),
-     "conv2d has 3x3x9 = 81 values per patch, the kernel takes at most 75"),
+     "conv2d has 3x3x9 = 81 values per patch, the kernel takes at most 75 values per patch "
+     "(kh*kw*in_channels), or 484 with at most 4 input channels"),
     (1, 10, dict(pool_size=2, strides=1),
      "max_pooling2d has strides (1, 1) and pool_size (2, 2): the kernel takes windows side "
      "by side only"),
