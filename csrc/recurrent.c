@@ -675,6 +675,18 @@ static void own_units(int64_t u, int64_t *j0, int64_t *n)
     *n = fastnn_min(last * FASTNN_NR, u) - *j0;
 }
 
+/* Called by every thread of the loop's team once it has packed its slice of
+ * U (or failed to, setting *status): waits for the whole team, then tells
+ * each thread whether all of them can run the steps. */
+static int team_packed(int *status)
+{
+#pragma omp barrier
+    int ok;
+#pragma omp atomic read
+    ok = *status;
+    return ok == FASTNN_OK;
+}
+
 int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
                        const float *rbias, const float *mask, float *z,
                        float *h, float *c, float *rh)
@@ -714,11 +726,7 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
         for (int64_t k = 0; bu && k < G; k++)
             pack_b((fastnn_strided){u_kernel + k * u, 1, gu}, j0, n, u,
                    bu + k * padded_columns(n) * u);
-#pragma omp barrier
-        int ok;
-#pragma omp atomic read
-        ok = status;
-        if (ok == FASTNN_OK)
+        if (team_packed(&status))
             steps(&L, j0, n, bu);
         fastnn_free_floats(bu);
     }
@@ -781,11 +789,7 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
                 pack_b((fastnn_strided){u_kernel + 2 * u, gu, 1}, j0, n, u,
                        bu + padded_columns(n) * k);
         }
-#pragma omp barrier
-        int ok;
-#pragma omp atomic read
-        ok = status;
-        if (ok == FASTNN_OK)
+        if (team_packed(&status))
             steps(&L, j0, n, bu);
         fastnn_free_floats(bu);
     }
