@@ -23,6 +23,9 @@ cdef extern from "fastnn.h" nogil:
     enum: FASTNN_DIRECT_FEW_C
     enum: FASTNN_POOLED_MAX_TAPS
     enum: FASTNN_MAX_THREADS
+    enum: FASTNN_DENSE_RELU
+    enum: FASTNN_THROUGH_NONE
+    enum: FASTNN_THROUGH_RELU
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
         FASTNN_SIMD_AVX2
@@ -211,6 +214,12 @@ DIRECT_MAX_K = FASTNN_DIRECT_MAX_K
 DIRECT_ANY_C_MAX_K = FASTNN_DIRECT_ANY_C_MAX_K
 DIRECT_FEW_C = FASTNN_DIRECT_FEW_C
 POOLED_MAX_TAPS = FASTNN_POOLED_MAX_TAPS
+
+# The codes beside the activations' own (fastnn_activation) that dense_backward
+# and the pools' backward passes take: ReLU's mask, and no activation.
+DENSE_RELU = FASTNN_DENSE_RELU
+THROUGH_NONE = FASTNN_THROUGH_NONE
+THROUGH_RELU = FASTNN_THROUGH_RELU
 
 
 def direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_c):

@@ -20,7 +20,6 @@ from ._native import native
 from .activation import ACTIVATION_NAMES, _check_activation, activation_reads_input
 from .validation import as_float32, check_impl, check_shape
 
-RELU = -1   # csrc/fastnn.h's FASTNN_DENSE_RELU; the other activations pass their own code
 # the activations whose derivative dense_backward computes from the layer's output y
 FROM_OUTPUT = tuple(name for name in ACTIVATION_NAMES if not activation_reads_input(name))
 
@@ -74,7 +73,7 @@ def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="r
 def _activation_code(activation, alpha):
     """(the kernel's code of ``activation``, alpha as a float), or a ValueError."""
     if activation == "relu":
-        return RELU, 0.0
+        return native.DENSE_RELU, 0.0   # the mask y > 0; the others pass their own code
     if activation not in FROM_OUTPUT:
         raise ValueError(f"dense_backward: activation must be 'relu' or one of "
                          f"{', '.join(map(repr, FROM_OUTPUT))} (a derivative y determines), "

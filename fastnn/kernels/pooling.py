@@ -45,17 +45,13 @@ def _forward(mode, x, pool_size, strides, padding, impl):
     return y
 
 
-# fastnn.h's FASTNN_THROUGH_NONE and FASTNN_THROUGH_RELU; the other
-# activations pass their own C code.
-_THROUGH_NONE, _THROUGH_RELU = -1, -2
-
-
 def _through_code(kernel, through, alpha):
-    """The C code of ``through`` and alpha as a float, or a ValueError."""
+    """The C code of ``through`` and alpha as a float, or a ValueError (None
+    and "relu" have codes of their own, the other activations their kernel's)."""
     if through is None:
-        return _THROUGH_NONE, 0.0
+        return native.THROUGH_NONE, 0.0
     if through == "relu":
-        return _THROUGH_RELU, 0.0
+        return native.THROUGH_RELU, 0.0
     if isinstance(through, str) and activation_reads_input(through):
         raise ValueError(f"{kernel}: through={through!r} cannot be folded into the pool: its "
                          f"derivative reads the activation's input, the pool has its output")
