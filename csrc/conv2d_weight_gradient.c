@@ -31,8 +31,15 @@
  *   every tile passes over them.
  * - Parallelism and determinism: the lines are cut into parts fixed by the
  *   problem size (fastnn_parts_for); each part sums into its own copy of
- *   dW^T, and the copies are added in part order.  So dW is bit-identical
- *   on any number of threads.
+ *   dW^T, and the copies are added in part order.  A part spans at least
+ *   2 max(M, N) pixels (M x N: dW^T's rows and columns), the rule of
+ *   gemm.c's split-K: a shorter sum would cost less than zeroing and adding
+ *   its copy (dW^T of 3x3x64 -> 128 over 512 pixels of 4 x 4 is 73k floats:
+ *   16 parts of 32 pixels spent more time on their copies than on the
+ *   products).  When there are fewer parts than threads, each part's
+ *   columns -- the (kh, slice) pairs -- are cut into groups as well, one
+ *   work item per (part, group); columns are independent sums, so the cut
+ *   changes no number.  So dW is bit-identical on any number of threads.
  *
  * Tiles: 16 channels x 16 values in 16 AVX-512 registers; 6 x 16 in 12 AVX
  * registers (two 8-wide vectors per row); 6 x 16 in two passes of 6 x 8
@@ -142,53 +149,54 @@ typedef struct {
     int64_t ld;           /* columns: k_h * slices * 16 */
 } tiling;
 
-/* Every tile of dW^T over the chunk, on `width`-float vectors.  Panel p's
+/* The tiles of dW^T in columns [col0, col1) of (kh, slice) pairs (column
+ * kh * slices + v) over the chunk, on `width`-float vectors.  Panel p's
  * dy starts panel_step floats after panel p - 1's: mr * pixels when
  * packed, mr when read in place. */
 FASTNN_INLINE void chunk_tiles(const chunk_view *s, const tiling *t,
-                               int64_t k_h, int64_t panel_step, float *dwt,
-                               int width)
+                               int64_t col0, int64_t col1, int64_t panel_step,
+                               float *dwt, int width)
 {
-    for (int64_t kh = 0; kh < k_h; kh++)
-        for (int64_t v = 0; v < t->slices; v++) {
-            int64_t col = (kh * t->slices + v) * NR, offset = kh * s->row_step + v * NR;
-            for (int64_t panel = 0; panel < t->panels; panel++) {
-                const float *a = s->a + panel * panel_step;
-                float *c = dwt + panel * t->mr * t->ld + col;
-                if (width == 16)
-                    micro_kernel_v16(s, a, offset, c, t->ld);
-                else if (width == 8)
-                    micro_kernel_v8(s, a, offset, c, t->ld);
-                else
-                    micro_kernel_v4(s, a, offset, c, t->ld);
-            }
+    for (int64_t j = col0; j < col1; j++) {
+        int64_t kh = j / t->slices, v = j % t->slices;
+        int64_t col = j * NR, offset = kh * s->row_step + v * NR;
+        for (int64_t panel = 0; panel < t->panels; panel++) {
+            const float *a = s->a + panel * panel_step;
+            float *c = dwt + panel * t->mr * t->ld + col;
+            if (width == 16)
+                micro_kernel_v16(s, a, offset, c, t->ld);
+            else if (width == 8)
+                micro_kernel_v8(s, a, offset, c, t->ld);
+            else
+                micro_kernel_v4(s, a, offset, c, t->ld);
         }
+    }
 }
 
 typedef void (*chunk_fn)(const chunk_view *, const tiling *, int64_t, int64_t,
-                         float *);
+                         int64_t, float *);
 
-static void chunk_generic(const chunk_view *s, const tiling *t, int64_t k_h,
-                          int64_t panel_step, float *dwt)
+static void chunk_generic(const chunk_view *s, const tiling *t, int64_t col0,
+                          int64_t col1, int64_t panel_step, float *dwt)
 {
-    chunk_tiles(s, t, k_h, panel_step, dwt, 4);
+    chunk_tiles(s, t, col0, col1, panel_step, dwt, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
-static void chunk_avx2(const chunk_view *s, const tiling *t, int64_t k_h,
-                       int64_t panel_step, float *dwt)
+static void chunk_avx2(const chunk_view *s, const tiling *t, int64_t col0,
+                       int64_t col1, int64_t panel_step, float *dwt)
 {
-    chunk_tiles(s, t, k_h, panel_step, dwt, 8);
+    chunk_tiles(s, t, col0, col1, panel_step, dwt, 8);
 }
 #endif
 
 #if FASTNN_HAVE_AVX512_VARIANT
 FASTNN_TARGET_AVX512
-static void chunk_avx512(const chunk_view *s, const tiling *t, int64_t k_h,
-                         int64_t panel_step, float *dwt)
+static void chunk_avx512(const chunk_view *s, const tiling *t, int64_t col0,
+                         int64_t col1, int64_t panel_step, float *dwt)
 {
-    chunk_tiles(s, t, k_h, panel_step, dwt, 16);
+    chunk_tiles(s, t, col0, col1, panel_step, dwt, 16);
 }
 #endif
 
@@ -291,13 +299,19 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
     const int64_t size = t.panels * mr * t.ld;
     const double work = 2.0 * (double)(lines * g->out_w) * (double)(t.panels * mr) *
                         (double)t.ld;
-    const int parts = fastnn_parts_for(lines, work);
+    /* parts of at least 2 max(M, N) pixels, then column groups for the
+     * threads the parts leave idle (top of file) */
+    const int64_t min_lines = fastnn_ceil_div(2 * fastnn_max(size / t.ld, t.ld), g->out_w);
+    const int parts = fastnn_parts_for(fastnn_min(lines, lines / min_lines), work);
+    const int64_t columns = g->k_h * t.slices;
     int threads = fastnn_threads_for(work);
+    const int64_t groups = fastnn_min(columns, fastnn_ceil_div(threads, parts));
+    const int64_t items = parts * groups;
     float *partial = fastnn_alloc_partials(parts, size);
     float *dwt = fastnn_alloc_floats(size);
     int status = partial && dwt ? FASTNN_OK : FASTNN_ENOMEM;
     if (status == FASTNN_OK) {
-#pragma omp parallel num_threads(threads < parts ? threads : parts)
+#pragma omp parallel num_threads(threads < items ? threads : (int)items)
         {
             /* this thread's line pointers, row copies and packed dy */
             const float **line = malloc((size_t)chunk_lines * sizeof *line);
@@ -311,8 +325,11 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                 status = FASTNN_ENOMEM;
             }
 #pragma omp for schedule(static)
-            for (int p = 0; p < parts; p++) {
+            for (int64_t item = 0; item < items; item++) {
+                int64_t p = item / groups, group = item % groups;
                 int64_t first = lines * p / parts, last = lines * (p + 1) / parts;
+                int64_t col0 = columns * group / groups;
+                int64_t col1 = columns * (group + 1) / groups;
                 for (int64_t l = first; ok && l < last; l += chunk_lines) {
                     int64_t n = fastnn_min(chunk_lines, last - l);
                     chunk_view view = {line, n, g->out_w, row_step,
@@ -324,7 +341,7 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                         view.a = a;
                         view.a_step = mr;
                     }
-                    chunk(&view, &t, g->k_h, packs ? mr * n * g->out_w : mr,
+                    chunk(&view, &t, col0, col1, packs ? mr * n * g->out_w : mr,
                           partial + p * size);
                 }
             }

@@ -333,6 +333,11 @@ CONV_BACKWARD = [
     # zero-padded row copies, 5 output channels (dy packed, one partial panel)
     conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 5, padding="same",
                        compute_dx=False),
+    # a short sum over a wide dW^T (4x4 outputs: 528 and 1456 pixels against 2·336
+    # columns) cuts into 1 or 2 parts only; the threads the parts leave idle take
+    # groups of the 3·7 (kh, slice) columns (ragged runs of 99, dy packed to 48 rows)
+    conv_backward_case("in-place-dW", 33, (6, 6), 33, (3, 3), 47, compute_dx=False),
+    conv_backward_case("in-place-dW", 91, (6, 6), 33, (3, 3), 47, compute_dx=False),
     # few input channels: runs of 5·6 = 30 values; dx by col2im, LeNet's second
     # layer: 150 patch values = 4 + 4 + 2 vectors (the last one padded), 100 patches
     # per image = 6 blocks of 16 and one of 4
