@@ -41,7 +41,8 @@
  *   work item per (part, group); columns are independent sums, so the cut
  *   changes no number.  So dW is bit-identical on any number of threads.
  *
- * Tiles: 16 channels x 16 values in 16 AVX-512 registers; 6 x 16 in 12 AVX
+ * Tiles: 16 channels x 16 values in 16 AVX-512 registers (8 x 16 for a
+ * last panel of at most 8 channels); 6 x 16 in 12 AVX
  * registers (two 8-wide vectors per row); 6 x 16 in two passes of 6 x 8
  * with 4-wide vectors (SSE2).
  */
@@ -65,28 +66,31 @@ typedef struct {
     int64_t a_step;
 } chunk_view;
 
-/* tile (16 x 16, rows ldc apart) += sum over the chunk's pixels of
+/* tile (rows x 16, rows ldc apart) += sum over the chunk's pixels of
  * a[pixel * a_step + r] * run(pixel)[offset .. offset + 16), with 16-wide
- * vectors (AVX-512).  The micro-kernels of gemm.h's shape, with one
- * difference: the accumulators start from C and end in C (a tile of dW^T
- * is summed chunk after chunk, in place), instead of a zeroed register
- * tile written to a buffer. */
+ * vectors (AVX-512); rows is MR_AVX512, or half of it for a last panel
+ * with at most 8 channels (out_c = 24, 40, 5: its other rows would sum
+ * zeros).  The micro-kernels of gemm.h's shape, with one difference: the
+ * accumulators start from C and end in C (a tile of dW^T is summed chunk
+ * after chunk, in place), instead of a zeroed register tile written to a
+ * buffer. */
 FASTNN_INLINE void micro_kernel_v16(const chunk_view *s, const float *restrict a,
-                            int64_t offset, float *restrict c, int64_t ldc)
+                                    int64_t offset, float *restrict c, int64_t ldc,
+                                    int rows)
 {
     fastnn_v16 acc[MR_AVX512];
-    for (int r = 0; r < MR_AVX512; r++)
+    for (int r = 0; r < rows; r++)
         memcpy(&acc[r], c + r * ldc, sizeof acc[r]);
     for (int64_t l = 0; l < s->lines; l++) {
         const float *b = s->line[l] + offset;
         for (int64_t ow = 0; ow < s->out_w; ow++, b += s->pixel_step, a += s->a_step) {
             fastnn_v16 b0;
             memcpy(&b0, b, sizeof b0);
-            for (int r = 0; r < MR_AVX512; r++)
+            for (int r = 0; r < rows; r++)
                 acc[r] += a[r] * b0;
         }
     }
-    for (int r = 0; r < MR_AVX512; r++)
+    for (int r = 0; r < rows; r++)
         memcpy(c + r * ldc, &acc[r], sizeof acc[r]);
 }
 
@@ -145,6 +149,7 @@ FASTNN_INLINE void micro_kernel_v4(const chunk_view *s, const float *restrict a,
  * whole panels of mr), columns are (kh, slice of 16 run values). */
 typedef struct {
     int64_t mr, panels;   /* channels per panel, panels */
+    int64_t last;         /* channels in the last panel (1 .. mr) */
     int64_t slices;       /* 16-wide slices per run of k_w * in_c values */
     int64_t ld;           /* columns: k_h * slices * 16 */
 } tiling;
@@ -163,8 +168,10 @@ FASTNN_INLINE void chunk_tiles(const chunk_view *s, const tiling *t,
         for (int64_t panel = 0; panel < t->panels; panel++) {
             const float *a = s->a + panel * panel_step;
             float *c = dwt + panel * t->mr * t->ld + col;
-            if (width == 16)
-                micro_kernel_v16(s, a, offset, c, t->ld);
+            if (width == 16 && panel == t->panels - 1 && t->last <= MR_AVX512 / 2)
+                micro_kernel_v16(s, a, offset, c, t->ld, MR_AVX512 / 2);
+            else if (width == 16)
+                micro_kernel_v16(s, a, offset, c, t->ld, MR_AVX512);
             else if (width == 8)
                 micro_kernel_v8(s, a, offset, c, t->ld);
             else
@@ -282,7 +289,8 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
     }
 #endif
     const int64_t run = g->k_w * g->in_c;
-    tiling t = {mr, fastnn_ceil_div(g->out_c, mr), fastnn_ceil_div(run, NR), 0};
+    tiling t = {mr, fastnn_ceil_div(g->out_c, mr), 0, fastnn_ceil_div(run, NR), 0};
+    t.last = g->out_c - (t.panels - 1) * mr;
     t.ld = g->k_h * t.slices * NR;
 
     /* the columns the windows span; x is read in place if they and the

@@ -333,6 +333,12 @@ CONV_BACKWARD = [
     # zero-padded row copies, 5 output channels (dy packed, one partial panel)
     conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 5, padding="same",
                        compute_dx=False),
+    # avx512: a last panel of 8 channels (40 = 16 + 16 + 8) on the 8-row tile, of 9
+    # (25 = 16 + 9) on the 16-row one
+    conv_backward_case("in-place-dW", 7, (15, 15), 33, (3, 3), 40, padding="same",
+                       compute_dx=False),
+    conv_backward_case("in-place-dW", 7, (15, 15), 33, (3, 3), 25, padding="same",
+                       compute_dx=False),
     # a short sum over a wide dW^T (4x4 outputs: 528 and 1456 pixels against 2·336
     # columns) cuts into 1 or 2 parts only; the threads the parts leave idle take
     # groups of the 3·7 (kh, slice) columns (ragged runs of 99, dy packed to 48 rows)
