@@ -176,10 +176,12 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
     return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y, NULL);
 }
 
-/* db[co] = sum over all output pixels of dy[., co].  The pixels are cut into
- * parts fixed by the problem (fastnn_parts_for); each part is summed into its
- * own row of partial sums (the inner loop over channels vectorises) and the
- * rows are added in part order: the same numbers on any number of threads. */
+/* db[co] = sum over all output pixels of dy[., co], when dW is not asked
+ * for (both weight-gradient kernels sum db as they pass over dy).  The
+ * pixels are cut into parts fixed by the problem (fastnn_parts_for); each
+ * part is summed into its own row of partial sums (the inner loop over
+ * channels vectorises) and the rows are added in part order: the same
+ * numbers on any number of threads. */
 static int bias_gradient(const float *dy, float *db, int64_t pixels,
                          int64_t channels)
 {
@@ -452,9 +454,9 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
     int direct = dw && fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) &&
                  g->k_w * g->in_c < FASTNN_NR;
     int status = FASTNN_OK;
-    if (dw)
+    if (dw) /* with db, summed as each chunk of dy passes */
         status = direct ? fastnn_conv2d_direct_weight_gradient(x, dy, dw, db, g)
-                        : fastnn_conv2d_weight_gradient(x, dy, dw, g);
+                        : fastnn_conv2d_weight_gradient(x, dy, dw, db, g);
     if (status != FASTNN_OK)
         return status;
     if (dx && pointwise_applies(g)) {
@@ -469,7 +471,7 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
     } else if (dx) {
         status = input_gradient_phases(w, dy, dx, g);
     }
-    if (status == FASTNN_OK && db && !direct)
+    if (status == FASTNN_OK && db && !dw)
         status = bias_gradient(dy, db, out_pixels, g->out_c);
     return status;
 }

@@ -29,6 +29,9 @@
  *   panel of MR channels, the tile is loaded, summed over the chunk's
  *   pixels and stored; the chunk's input rows and dy stay in L1/L2 while
  *   every tile passes over them.
+ * - db (when asked for): each chunk's dy is added into its part's row of
+ *   bias sums right after the tiles read it, so dy is not read a second
+ *   time from memory by a separate pass.
  * - Parallelism and determinism: the lines are cut into parts fixed by the
  *   problem size (fastnn_parts_for); each part sums into its own copy of
  *   dW^T, and the copies are added in part order.  A part spans at least
@@ -273,8 +276,17 @@ static void chunk_rows(const float *x, const fastnn_conv2d_geom *g,
         memset(end, 0, NR * sizeof(float)); /* read by the last ragged run */
 }
 
+/* db's share of a chunk: sum[co] += dy[pixel][co] over its pixels, while
+ * they are still in cache from the tiles */
+static void chunk_bias(const float *dy, int64_t pixels, int64_t channels, float *sum)
+{
+    for (int64_t i = 0; i < pixels; i++)
+        for (int64_t c = 0; c < channels; c++)
+            sum[c] += dy[i * channels + c];
+}
+
 int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
-                                  const fastnn_conv2d_geom *g)
+                                  float *db, const fastnn_conv2d_geom *g)
 {
     chunk_fn chunk = chunk_generic;
     int64_t mr = MR_SMALL;
@@ -316,8 +328,9 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
     const int64_t groups = fastnn_min(columns, fastnn_ceil_div(threads, parts));
     const int64_t items = parts * groups;
     float *partial = fastnn_alloc_partials(parts, size);
+    float *db_partial = db ? fastnn_alloc_partials(parts, g->out_c) : NULL;
     float *dwt = fastnn_alloc_floats(size);
-    int status = partial && dwt ? FASTNN_OK : FASTNN_ENOMEM;
+    int status = partial && dwt && (db_partial || !db) ? FASTNN_OK : FASTNN_ENOMEM;
     if (status == FASTNN_OK) {
 #pragma omp parallel num_threads(threads < items ? threads : (int)items)
         {
@@ -351,6 +364,9 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                     }
                     chunk(&view, &t, col0, col1, packs ? mr * n * g->out_w : mr,
                           partial + p * size);
+                    if (db && group == 0)
+                        chunk_bias(dy + l * g->out_w * g->out_c, n * g->out_w, g->out_c,
+                                   db_partial + p * g->out_c);
                 }
             }
             free(line);
@@ -367,8 +383,11 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                 for (int64_t co = 0; co < g->out_c; co++)
                     dw[(kh * run + j) * g->out_c + co] =
                         dwt[co * t.ld + kh * t.slices * NR + j];
+        if (db)
+            fastnn_sum_partials(db_partial, parts, g->out_c, db);
     }
     fastnn_free_floats(partial);
+    fastnn_free_floats(db_partial);
     fastnn_free_floats(dwt);
     return status;
 }

@@ -108,8 +108,9 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const fastnn_row_scatter *scatter);
 
 /* dw = the weight gradient P^T . dy of a convolution, reading x and dy in
- * place (conv2d_weight_gradient.c); dw is overwritten. */
+ * place (conv2d_weight_gradient.c), and db = dy summed over its pixels
+ * (db may be NULL); both are overwritten. */
 int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
-                                  const fastnn_conv2d_geom *g);
+                                  float *db, const fastnn_conv2d_geom *g);
 
 #endif /* FASTNN_GEMM_H */
