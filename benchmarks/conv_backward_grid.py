@@ -28,7 +28,7 @@ import numpy as np
 
 # (name, (batch, h, w, in_c), (kh, kw, out_c), stride, padding)
 SHAPES = [
-    ("stem7 conv2d_2", (32, 6, 6, 64), (3, 3, 128), 1, "valid"),
+    ("stem7 conv2d_2", (32, 7, 7, 64), (3, 3, 128), 1, "valid"),
     ("stem7 conv2d_1", (32, 16, 16, 32), (3, 3, 64), 1, "valid"),
     ("bottleneck conv2d_5", (64, 32, 32, 32), (1, 1, 16), 1, "valid"),
     ("bottleneck conv2d_4", (64, 32, 32, 3), (3, 3, 32), 1, "same"),
