@@ -24,7 +24,7 @@
  * h_prev.U_z,r, then zg, r and rh = r*h_prev), candidate (z_h += rh.U_h,
  * then hh and h).  Backward likewise: dz_z, dz_h first, then drh =
  * dz_h.U_h^T gives dz_r = drh*h_prev*ract'(r) and the part drh*r of
- * dh_prev; the caller forms dU_h = rh^T.dz_h.
+ * dh_prev; dU_h sums rh^T.dz_h.
  *
  * with h_prev = 0 (and c_prev = 0) at the first step.  With recurrent
  * dropout, h_prev is multiplied by a mask fixed for the whole sequence
@@ -38,8 +38,10 @@
  * db and dx with one GEMM each, over all steps at once) and dr (for the
  * recurrent product; the same as dz except for the GRU's h gate, which is
  * dz_h * r), and passes dh_prev = (dr . U^T) * mask (+ dh*zg for the GRU)
- * and dc_prev = dc*f back one step.  The caller forms dU = h_prev^T . dr,
- * again one GEMM over all steps.
+ * and dc_prev = dc*f back one step.  It also sums the recurrent kernel's
+ * gradient dU = sum_t (h_prev*mask)^T . dr_t (and the GRU's recurrent
+ * bias gradient, the column sums of dr) while each step's h_prev and dr
+ * are in cache: the GRU's dr never leaves its step's buffer.
  *
  * Fast version: one team of threads for the whole time loop (one parallel
  * region forward, one backward), the units split between them: thread k
@@ -60,12 +62,20 @@
  * reads.  Backward likewise: the thread's units' gradients (dz, dr into the
  * packed A of dr . U^T), a barrier (dr complete), its units' columns of
  * dr . U^T into the carry -- which the next step reads for its own units
- * only, so again one barrier per step.  The reset-before GRU needs two
- * (rh complete before rh.U_h; forward and backward).  Rows of z, h, c, dy
- * that the next step reads are prefetched while this one finishes.
+ * only, so again one barrier per step.  Then its own gate columns of dU +=
+ * h_prev^T . dr_t (u x n over the batch, K = batch): h_prev^T packed by
+ * every thread for itself (all u rows; times the mask packed once), dr_t's
+ * own columns -- just computed by this thread -- as the B panels, dU's
+ * columns staying in the thread's L2 for the whole loop.  The reset-before
+ * GRU needs two barriers per step (rh complete before rh.U_h; forward and
+ * backward).  Rows of z, h, c, dy that the next step reads are prefetched
+ * while this one finishes.  The threads meet at a step barrier of their
+ * own (below): a spin of ~20 us, then a futex, instead of OpenMP's barrier,
+ * which under fastnn's OMP_WAIT_POLICY=PASSIVE always sleeps.
  *
  * Every output element is computed by one thread in a fixed order (the
- * reduction in KC blocks of 256 in order, each summed over p in order), so
+ * reduction in KC blocks of 256 in order, each summed over p in order; dU
+ * step after step from the last, each step's product added to it), so
  * results are bit-identical on any number of threads.  Gate math: exp/tanh
  * by branch-free polynomials the compiler vectorises (one variant per SIMD
  * path).  Naive version: the same steps as textbook loops with libm's expf
