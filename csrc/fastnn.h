@@ -417,11 +417,11 @@ void fastnn_rnn_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
 int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
                         const float *mask, const float *z, const float *h,
                         const float *c, const float *rh, const float *dy,
-                        const float *dc_last, float *dz, float *dr);
+                        const float *dc_last, float *dz, float *du, float *drbias);
 void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
                                const float *mask, const float *z, const float *h,
                                const float *c, const float *rh, const float *dy,
-                               const float *dc_last, float *dz, float *dr,
-                               float *carry, float *dc);
+                               const float *dc_last, float *dz, float *du, float *drbias,
+                               float *dr, float *carry, float *dc);
 
 #endif /* FASTNN_H */

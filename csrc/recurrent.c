@@ -24,7 +24,7 @@
  * h_prev.U_z,r, then zg, r and rh = r*h_prev), candidate (z_h += rh.U_h,
  * then hh and h).  Backward likewise: dz_z, dz_h first, then drh =
  * dz_h.U_h^T gives dz_r = drh*h_prev*ract'(r) and the part drh*r of
- * dh_prev; the caller forms dU_h = rh^T.dz_h.
+ * dh_prev; dU_h sums rh^T.dz_h.
  *
  * with h_prev = 0 (and c_prev = 0) at the first step.  With recurrent
  * dropout, h_prev is multiplied by a mask fixed for the whole sequence
@@ -38,8 +38,10 @@
  * db and dx with one GEMM each, over all steps at once) and dr (for the
  * recurrent product; the same as dz except for the GRU's h gate, which is
  * dz_h * r), and passes dh_prev = (dr . U^T) * mask (+ dh*zg for the GRU)
- * and dc_prev = dc*f back one step.  The caller forms dU = h_prev^T . dr,
- * again one GEMM over all steps.
+ * and dc_prev = dc*f back one step.  It also sums the recurrent kernel's
+ * gradient dU = sum_t (h_prev*mask)^T . dr_t (and the GRU's recurrent
+ * bias gradient, the column sums of dr) while each step's h_prev and dr
+ * are in cache: the GRU's dr never leaves its step's buffer.
  *
  * Fast version: one team of threads for the whole time loop (one parallel
  * region forward, one backward), the units split between them: thread k
@@ -60,18 +62,36 @@
  * reads.  Backward likewise: the thread's units' gradients (dz, dr into the
  * packed A of dr . U^T), a barrier (dr complete), its units' columns of
  * dr . U^T into the carry -- which the next step reads for its own units
- * only, so again one barrier per step.  The reset-before GRU needs two
- * (rh complete before rh.U_h; forward and backward).  Rows of z, h, c, dy
- * that the next step reads are prefetched while this one finishes.
+ * only, so again one barrier per step.  Then its own gate columns of dU +=
+ * h_prev^T . dr_t (u x n over the batch, K = batch): h_prev^T packed by
+ * every thread for itself (all u rows; times the mask packed once), dr_t's
+ * own columns -- just computed by this thread -- as the B panels, dU's
+ * columns staying in the thread's L2 for the whole loop.  The reset-before
+ * GRU needs two barriers per step (rh complete before rh.U_h; forward and
+ * backward).  Rows of z, h, c, dy that the next step reads are prefetched
+ * while this one finishes.  The threads meet at a step barrier of their
+ * own (below): a spin of ~20 us, then a futex, instead of OpenMP's barrier,
+ * which under fastnn's OMP_WAIT_POLICY=PASSIVE always sleeps.
  *
  * Every output element is computed by one thread in a fixed order (the
- * reduction in KC blocks of 256 in order, each summed over p in order), so
+ * reduction in KC blocks of 256 in order, each summed over p in order; dU
+ * step after step from the last, each step's product added to it), so
  * results are bit-identical on any number of threads.  Gate math: exp/tanh
  * by branch-free polynomials the compiler vectorises (one variant per SIMD
  * path).  Naive version: the same steps as textbook loops with libm's expf
  * and tanhf.
  */
+#define _DEFAULT_SOURCE /* syscall() under -std=c11 */
+#include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#elif defined(__unix__) || defined(__APPLE__)
+#include <sched.h>
+#endif
 
 #include "gemm.h"
 
@@ -349,6 +369,101 @@ FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, int64_t n,
     );
 }
 
+/* ---- the threads' meeting point between two steps ---------------------------
+ *
+ * A step of LSTM(128) at batch 64 is some 50-100 us of work per thread, and
+ * the threads meet once or twice per step.  OpenMP's barrier, under the
+ * OMP_WAIT_POLICY=PASSIVE fastnn sets (fastnn/kernels/_native.py), puts a
+ * waiting thread to sleep at once, and waking it again costs some 30-40 us
+ * on this VM -- at each of the 100 barriers of a training step, 40% of the
+ * GRU's forward pass.  A step barrier counts arrivals on one atomic counter
+ * that only grows: barrier number k (from 1) is passed once it reaches k *
+ * team.  A waiting thread first spins on it (with the CPU's pause hint) for
+ * about 20 us, long enough for a partner that is merely a little behind,
+ * then sleeps (Linux: a futex on a wake-up count that the last thread to
+ * arrive bumps, and wakes, only if someone sleeps; elsewhere: yields its
+ * core between looks), so that a team sharing its cores with other work (or
+ * larger than the machine) does not burn the time its partners need.  The
+ * counter's read-modify-writes release, and the waiting loads acquire,
+ * everything the team wrote before the barrier. */
+typedef struct {
+    atomic_llong arrived;
+    atomic_int sleepers, wakeups;
+    int64_t team;
+} step_barrier;
+
+enum { STEP_BARRIER_SPINS = 160 }; /* pause instructions: ~20 us (130 ns each here) */
+
+FASTNN_INLINE void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Sleeps while *word == expected (or returns at once if it is not). */
+static void sleep_on(atomic_int *word, int expected)
+{
+#ifdef __linux__
+    syscall(SYS_futex, (int *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+#elif defined(__unix__) || defined(__APPLE__)
+    (void)word, (void)expected;
+    sched_yield();
+#else
+    (void)word, (void)expected;
+#endif
+}
+
+static void wake_all(atomic_int *word)
+{
+#ifdef __linux__
+    syscall(SYS_futex, (int *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
+
+static void step_barrier_init(step_barrier *b, int64_t team)
+{
+    atomic_init(&b->arrived, 0);
+    atomic_init(&b->sleepers, 0);
+    atomic_init(&b->wakeups, 0);
+    b->team = team;
+}
+
+/* Waits for the whole team at the thread's next barrier; *passed counts the
+ * barriers this thread has passed.  All accesses are sequentially
+ * consistent: a sleeper counts itself, then looks at the counter once more,
+ * and the last arrival bumps the counter, then looks at the sleepers, so
+ * one of the two always sees the other. */
+static void step_barrier_wait(step_barrier *b, int64_t *passed)
+{
+    long long target = (long long)(++*passed * b->team);
+    if (b->team == 1)
+        return;
+    if (atomic_fetch_add(&b->arrived, 1) + 1 == target) {
+        if (atomic_load(&b->sleepers) > 0) {
+            atomic_fetch_add(&b->wakeups, 1);
+            wake_all(&b->wakeups);
+        }
+        return;
+    }
+    for (int spins = 0; spins < STEP_BARRIER_SPINS; spins++) {
+        if (atomic_load_explicit(&b->arrived, memory_order_acquire) >= target)
+            return;
+        cpu_relax();
+    }
+    while (atomic_load(&b->arrived) < target) {
+        int seen = atomic_load(&b->wakeups);
+        atomic_fetch_add(&b->sleepers, 1);
+        if (atomic_load(&b->arrived) < target)
+            sleep_on(&b->wakeups, seen);
+        atomic_fetch_sub(&b->sleepers, 1);
+    }
+}
+
 /* ---- the fast loops ---------------------------------------------------------
  *
  * Operands kept packed (gemm.h's panel layout) for the whole loop.  A
@@ -430,6 +545,15 @@ FASTNN_INLINE void prefetch_rows(const float *base, int64_t rows, int64_t row_st
             __builtin_prefetch(base + b * row_stride + j);
 }
 
+/* One thread's part of a time loop: units [j0, j0 + n), its slice of U
+ * packed (bu) and, backward, its operands for dU. */
+typedef struct du_operands du_operands;
+typedef struct {
+    int64_t j0, n;
+    const float *bu;
+    du_operands *du;
+} own_part;
+
 /* What the threads of a forward time loop share.  hp: h_t (times the mask)
  * as the next step's A operand, two buffers used in turn; rhp: the
  * reset-before GRU's rh as the A of its candidate product; r: the
@@ -439,6 +563,7 @@ typedef struct {
     const float *rbias, *mask;
     float *z, *h, *c, *rh, *r, *hp[2], *rhp;
     a_layout la;
+    step_barrier *barrier;
 } forward_loop;
 
 /* One thread's part of all the steps: units [j0, j0 + n), whose gate
@@ -447,12 +572,14 @@ typedef struct {
  * and outputs (also into the next step's packed A), one barrier (two for
  * the reset-before GRU, whose rh must be complete before rh.U_h).  Threads
  * without units (n = 0) still meet every barrier. */
-FASTNN_INLINE void forward_steps_body(const forward_loop *L, int64_t j0, int64_t n,
-                                      const float *bu, int act, int ract)
+FASTNN_INLINE void forward_steps_body(const forward_loop *L, const own_part *own,
+                                      int act, int ract)
 {
+    int64_t j0 = own->j0, n = own->n;
+    const float *bu = own->bu;
     const fastnn_rnn_geom *g = L->g;
     int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
-    int64_t gate_panels = padded_columns(n) * u, mr = L->la.mr;
+    int64_t gate_panels = padded_columns(n) * u, mr = L->la.mr, passed = 0;
     int gru = g->cell == FASTNN_RNN_GRU, before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
     for (int64_t t = 0; t < T; t++) {
         const float *ap = L->hp[t % 2];
@@ -496,7 +623,7 @@ FASTNN_INLINE void forward_steps_body(const forward_loop *L, int64_t j0, int64_t
         for (int64_t k = 0; n > 0 && next && k < gates_of(g->cell); k++)
             prefetch_rows(L->z + (t + 1) * gu + k * u + j0, B, T * gu, n);
         if (before) {
-#pragma omp barrier
+            step_barrier_wait(L->barrier, &passed);
             if (t > 0 && n > 0) /* z_h += rh.U_h (rh = 0 at the first step) */
                 product(&L->la, B, L->rhp, u, bu + 2 * gate_panels, n,
                         L->z + t * gu + 2 * u + j0, T * gu, 1, NULL);
@@ -513,7 +640,7 @@ FASTNN_INLINE void forward_steps_body(const forward_loop *L, int64_t j0, int64_t
                              L->mask ? L->mask + b0 * u + j0 : NULL, u, n);
             }
         }
-#pragma omp barrier
+        step_barrier_wait(L->barrier, &passed);
     }
 }
 
@@ -525,9 +652,56 @@ FASTNN_INLINE void forward_steps_body(const forward_loop *L, int64_t j0, int64_t
 typedef struct {
     const fastnn_rnn_geom *g;
     const float *mask, *z, *h, *c, *rh, *dy;
-    float *dz, *dr, *carry, *dc, *product, *dp[2], *dhp, *dzrp;
+    float *dz, *dr, *carry, *dc, *product, *dp[2], *dhp, *dzrp, *du, *drbias;
     a_layout la;
+    step_barrier *barrier;
 } backward_loop;
+
+/* What one thread of a backward loop packs for its share of dU (the
+ * recurrent kernel's gradient): its own gate columns of dU += h_prev^T .
+ * dr_t at every step, a product of u x n over the batch.  a: h_prev^T (or
+ * rh^T), u rows of B reduction indices in the A layout (la: u rounded up to
+ * MR); mask: the recurrent dropout mask in the same layout (NULL without);
+ * b: one gate's n columns of dr_t as B. */
+struct du_operands {
+    float *a, *mask, *b;
+    a_layout la;
+};
+
+/* x^T (x: B rows of u values, ld apart) as an A operand of u rows and B
+ * reduction indices in the layout la, into dst. */
+static void pack_transposed(const a_layout *la, int64_t B, int64_t u, const float *x,
+                            int64_t ld, float *dst)
+{
+    fastnn_strided s = {x, 1, ld};
+    for (int64_t pc = 0; pc < B; pc += FASTNN_KC)
+        fastnn_pack_strided(&s, 0, u, pc, fastnn_min(FASTNN_KC, B - pc), la->mr,
+                            dst + pc * la->mpad);
+}
+
+/* d->a = x^T (x: one step's rows of h or rh), times the mask if masked. */
+FASTNN_INLINE void pack_step_transposed(du_operands *d, int64_t B, int64_t u, const float *x,
+                                        int64_t ld, int masked)
+{
+    pack_transposed(&d->la, B, u, x, ld, d->a);
+    for (int64_t i = 0; masked && d->mask && i < d->la.mpad * B; i++)
+        d->a[i] *= d->mask[i];
+}
+
+/* dU[:, q*u + j0 + j] += d->a . dr_t[:, q*u + j0 + j] for j < n and the
+ * gates q in [q0, q1) (dr_t row b at dr + b*ld): a product over the batch
+ * in KC blocks in order, each summed over b in order, added to dU step
+ * after step from the last -- the same order whatever thread owns the
+ * columns. */
+static void add_du(const backward_loop *L, du_operands *d, const float *dr, int64_t ld,
+                   int64_t q0, int64_t q1, int64_t j0, int64_t n)
+{
+    int64_t B = L->g->batch, u = L->g->units, gu = gates_of(L->g->cell) * u;
+    for (int64_t q = q0; q < q1; q++) {
+        pack_b((fastnn_strided){dr + q * u, 1, ld}, j0, n, B, d->b);
+        product(&d->la, u, d->a, B, d->b, n, L->du + q * u + j0, gu, 1, NULL);
+    }
+}
 
 /* What the first half of step t reads of units [j0, j0 + n), backward. */
 FASTNN_INLINE void prefetch_step(const backward_loop *L, int64_t t, int64_t j0, int64_t n)
@@ -549,17 +723,22 @@ FASTNN_INLINE void prefetch_step(const backward_loop *L, int64_t t, int64_t j0, 
  * columns of dr.U^T into the carry -- which the next step's first half
  * reads for its own units only, so no second barrier.  The reset-before
  * GRU: dz_z, dz_h; barrier; drh = dz_h.U_h^T and dz_r; barrier; carry. */
-FASTNN_INLINE void backward_steps_body(const backward_loop *L, int64_t j0, int64_t n,
-                                       const float *bu, int act, int ract)
+FASTNN_INLINE void backward_steps_body(const backward_loop *L, const own_part *own,
+                                       int act, int ract)
 {
+    int64_t j0 = own->j0, n = own->n;
+    const float *bu = own->bu;
+    du_operands *d = own->du;
     const fastnn_rnn_geom *g = L->g;
     int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
-    int64_t mr = L->la.mr;
+    int64_t mr = L->la.mr, passed = 0;
     int gru = g->cell == FASTNN_RNN_GRU, before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
     int64_t k = before ? 2 * u : gu;
-    const float *drec = gru ? L->dr : L->dz;
     for (int64_t t = T - 1; t >= 0; t--) {
         float *dp = L->dp[t % 2];
+        /* dr_t, row b at drec + b*ld: dz's rows, or the GRU's one-step dr */
+        const float *drec = gru ? L->dr : L->dz + t * gu;
+        int64_t ld = gru ? gu : T * gu;
         for (int64_t b0 = 0; n > 0 && b0 < B; b0 += mr) { /* a panel of rows at a time */
             int64_t rows = fastnn_min(mr, B - b0), first = b0 * T + t;
             for (int64_t b = b0; b < b0 + rows; b++) {
@@ -575,20 +754,24 @@ FASTNN_INLINE void backward_steps_body(const backward_loop *L, int64_t j0, int64
                                  t && c ? c - u : NULL, L->rh ? L->rh + row * u + j0 : NULL,
                                  L->dy + row * u + j0, carry,
                                  L->dc ? L->dc + b * u + j0 : NULL, dz,
-                                 L->dr ? L->dr + row * gu + j0 : NULL, 1);
+                                 L->dr ? L->dr + b * gu + j0 : NULL, 1);
             }
             if (t && before)
                 put_rows(&L->la, L->dhp, u, b0, rows, j0, L->dz + first * gu + 2 * u + j0,
                          T * gu, NULL, 0, n);
             for (int64_t q = 0; t && !before && q < gu / u; q++)
-                put_rows(&L->la, dp, gu, b0, rows, q * u + j0, drec + first * gu + q * u + j0,
-                         T * gu, NULL, 0, n);
+                put_rows(&L->la, dp, gu, b0, rows, q * u + j0, drec + b0 * ld + q * u + j0,
+                         ld, NULL, 0, n);
         }
+        for (int64_t b = 0; L->drbias && b < B; b++) /* the GRU's recurrent bias */
+            for (int64_t q = 0; q < 3; q++)
+                for (int64_t j = j0; j < j0 + n; j++)
+                    L->drbias[q * u + j] += drec[b * ld + q * u + j];
         if (t == 0)
             break;
         if (n > 0)
             prefetch_step(L, t - 1, j0, n);
-#pragma omp barrier
+        step_barrier_wait(L->barrier, &passed);
         if (before) {
             if (n > 0)
                 product(&L->la, B, L->dhp, u, bu + padded_columns(n) * k, n, L->product + j0,
@@ -607,7 +790,7 @@ FASTNN_INLINE void backward_steps_body(const backward_loop *L, int64_t j0, int64
                     put_rows(&L->la, L->dzrp, k, b0, rows, q * u + j0,
                              L->dz + first * gu + q * u + j0, T * gu, NULL, 0, n);
             }
-#pragma omp barrier
+            step_barrier_wait(L->barrier, &passed);
         }
         if (n == 0)
             continue;
@@ -617,20 +800,28 @@ FASTNN_INLINE void backward_steps_body(const backward_loop *L, int64_t j0, int64
                 float back = L->product[b * u + j] * (L->mask ? L->mask[b * u + j] : 1.0f);
                 L->carry[b * u + j] = gru || before ? L->carry[b * u + j] + back : back;
             }
+        /* dU's own columns: (h_prev*mask)^T . dr_t; the reset-before GRU's
+         * candidate columns multiply rh instead */
+        pack_step_transposed(d, B, u, L->h + (t - 1) * u, T * u, 1);
+        add_du(L, d, drec, ld, 0, before ? 2 : gu / u, j0, n);
+        if (before) {
+            pack_step_transposed(d, B, u, L->rh + t * u, T * u, 0);
+            add_du(L, d, drec, ld, 2, 3, j0, n);
+        }
     }
 }
 
 /* One variant per SIMD path, each with Keras's default activations (tanh,
  * sigmoid) as constants and the general case. */
 #define STEPS_VARIANT(name, body, loop_type)                                     \
-    static void name(const loop_type *L, int64_t j0, int64_t n, const float *bu) \
+    static void name(const loop_type *L, const own_part *own)                   \
     {                                                                           \
         const fastnn_rnn_geom *g = L->g;                                        \
         if (g->activation == FASTNN_RNN_TANH &&                                 \
             g->recurrent_activation == FASTNN_RNN_SIGMOID)                      \
-            body(L, j0, n, bu, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);            \
+            body(L, own, FASTNN_RNN_TANH, FASTNN_RNN_SIGMOID);                  \
         else                                                                    \
-            body(L, j0, n, bu, g->activation, g->recurrent_activation);         \
+            body(L, own, g->activation, g->recurrent_activation);               \
     }
 
 STEPS_VARIANT(forward_steps_generic, forward_steps_body, forward_loop)
@@ -676,10 +867,13 @@ static void own_units(int64_t u, int64_t *j0, int64_t *n)
 }
 
 /* Called by every thread of the loop's team once it has packed its slice of
- * U (or failed to, setting *status): waits for the whole team, then tells
- * each thread whether all of them can run the steps. */
-static int team_packed(int *status)
+ * U (or failed to, setting *status): sets the team's step barrier to its
+ * size, waits for the whole team, then tells each thread whether all of
+ * them can run the steps. */
+static int team_packed(int *status, step_barrier *barrier)
 {
+    if (fastnn_thread_id() == 0)
+        step_barrier_init(barrier, fastnn_team_size());
 #pragma omp barrier
     int ok;
 #pragma omp atomic read
@@ -695,14 +889,15 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
     int gru = g->cell == FASTNN_RNN_GRU, before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
     a_layout la = {fastnn_gemm_mr(), 0};
     la.mpad = fastnn_ceil_div(B, la.mr) * la.mr;
+    step_barrier barrier;
     forward_loop L = {g, rbias, mask, z, h, g->cell == FASTNN_RNN_LSTM ? c : NULL,
                       gru || before ? rh : NULL, gru ? fastnn_alloc_floats(B * gu) : NULL,
                       {zeroed(la.mpad * u), zeroed(la.mpad * u)},
-                      before ? zeroed(la.mpad * u) : NULL, la};
+                      before ? zeroed(la.mpad * u) : NULL, la, &barrier};
     int status = FASTNN_OK;
     if ((gru && !L.r) || !L.hp[0] || !L.hp[1] || (before && !L.rhp))
         status = FASTNN_ENOMEM;
-    void (*steps)(const forward_loop *, int64_t, int64_t, const float *) =
+    void (*steps)(const forward_loop *, const own_part *) =
         forward_steps_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
@@ -726,8 +921,9 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
         for (int64_t k = 0; bu && k < G; k++)
             pack_b((fastnn_strided){u_kernel + k * u, 1, gu}, j0, n, u,
                    bu + k * padded_columns(n) * u);
-        if (team_packed(&status))
-            steps(&L, j0, n, bu);
+        own_part own = {j0, n, bu, NULL};
+        if (team_packed(&status, &barrier))
+            steps(&L, &own);
         fastnn_free_floats(bu);
     }
     fastnn_free_floats(L.r);
@@ -740,28 +936,33 @@ int fastnn_rnn_forward(const fastnn_rnn_geom *g, const float *u_kernel,
 int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
                         const float *mask, const float *z, const float *h,
                         const float *c, const float *rh, const float *dy,
-                        const float *dc_last, float *dz, float *dr)
+                        const float *dc_last, float *dz, float *du, float *drbias)
 {
     int64_t B = g->batch, u = g->units, gu = gates_of(g->cell) * u;
     int gru = g->cell == FASTNN_RNN_GRU, lstm = g->cell == FASTNN_RNN_LSTM;
     int before = g->cell == FASTNN_RNN_GRU_RESET_BEFORE;
     a_layout la = {fastnn_gemm_mr(), 0};
     la.mpad = fastnn_ceil_div(B, la.mr) * la.mr;
-    backward_loop L = {g, mask, z, h, lstm ? c : NULL, gru ? rh : NULL, dy, dz,
-                       gru ? dr : NULL, zeroed(B * u), lstm ? fastnn_alloc_floats(B * u) : NULL,
-                       fastnn_alloc_floats(B * u),
+    step_barrier barrier;
+    backward_loop L = {g, mask, z, h, lstm ? c : NULL, gru || before ? rh : NULL, dy, dz,
+                       gru ? fastnn_alloc_floats(B * gu) : NULL, zeroed(B * u),
+                       lstm ? fastnn_alloc_floats(B * u) : NULL, fastnn_alloc_floats(B * u),
                        {before ? NULL : zeroed(la.mpad * gu), before ? NULL : zeroed(la.mpad * gu)},
                        before ? zeroed(la.mpad * u) : NULL,
-                       before ? zeroed(la.mpad * 2 * u) : NULL, la};
+                       before ? zeroed(la.mpad * 2 * u) : NULL, du, gru ? drbias : NULL, la,
+                       &barrier};
+    memset(du, 0, (size_t)(u * gu) * sizeof *du);
+    if (L.drbias)
+        memset(L.drbias, 0, (size_t)gu * sizeof *L.drbias);
     int status = FASTNN_OK;
     if (!L.carry || (lstm && !L.dc) || !L.product || (!before && (!L.dp[0] || !L.dp[1])) ||
-        (before && (!L.dhp || !L.dzrp)))
+        (before && (!L.dhp || !L.dzrp)) || (gru && !L.dr))
         status = FASTNN_ENOMEM;
     else if (lstm && dc_last)
         memcpy(L.dc, dc_last, (size_t)(B * u) * sizeof *L.dc);
     else if (lstm)
         memset(L.dc, 0, (size_t)(B * u) * sizeof *L.dc);
-    void (*steps)(const backward_loop *, int64_t, int64_t, const float *) =
+    void (*steps)(const backward_loop *, const own_part *) =
         backward_steps_generic;
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
@@ -771,7 +972,7 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
         steps = backward_steps_avx512;
 #endif
-    int threads = loop_threads(u, 2.0 * (double)(B * gu * u) + 30.0 * (double)(B * gu));
+    int threads = loop_threads(u, 4.0 * (double)(B * gu * u) + 30.0 * (double)(B * gu));
 #pragma omp parallel num_threads(threads) if (threads > 1 && status == FASTNN_OK)
     {
         int64_t j0, n;
@@ -779,8 +980,12 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
         /* this thread's rows of U as the B of dr.U^T: the reset-before GRU
          * has its first 2u columns, then U_h's u */
         int64_t k = before ? 2 * u : gu;
+        du_operands d = {NULL, NULL, NULL, {la.mr, fastnn_ceil_div(u, la.mr) * la.mr}};
         float *bu = fastnn_alloc_floats(padded_columns(n) * gu);
-        if (!bu) {
+        d.a = fastnn_alloc_floats(d.la.mpad * B);
+        d.b = fastnn_alloc_floats(padded_columns(n) * B);
+        d.mask = mask ? fastnn_alloc_floats(d.la.mpad * B) : NULL;
+        if (!bu || !d.a || !d.b || (mask && !d.mask)) {
 #pragma omp atomic write
             status = FASTNN_ENOMEM;
         } else {
@@ -788,11 +993,18 @@ int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
             if (before)
                 pack_b((fastnn_strided){u_kernel + 2 * u, gu, 1}, j0, n, u,
                        bu + padded_columns(n) * k);
+            if (mask)
+                pack_transposed(&d.la, B, u, mask, u, d.mask);
         }
-        if (team_packed(&status))
-            steps(&L, j0, n, bu);
+        own_part own = {j0, n, bu, &d};
+        if (team_packed(&status, &barrier))
+            steps(&L, &own);
         fastnn_free_floats(bu);
+        fastnn_free_floats(d.a);
+        fastnn_free_floats(d.b);
+        fastnn_free_floats(d.mask);
     }
+    fastnn_free_floats(L.dr);
     fastnn_free_floats(L.carry);
     fastnn_free_floats(L.dc);
     fastnn_free_floats(L.product);
@@ -838,10 +1050,19 @@ static void gru_reset_before_forward_naive(const fastnn_rnn_geom *g, const float
         }
 }
 
+/* du[p, j0 + j] += x[p] * (mask[p]) * d[j] for p < u, j < n (du: ld columns). */
+static void add_outer(const float *x, const float *mask, const float *d, int64_t u,
+                      int64_t n, int64_t j0, int64_t ld, float *du)
+{
+    for (int64_t p = 0; p < u; p++)
+        for (int64_t j = 0; j < n; j++)
+            du[p * ld + j0 + j] += x[p] * (mask ? mask[p] : 1.0f) * d[j];
+}
+
 static void gru_reset_before_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
                                             const float *mask, const float *z,
-                                            const float *h, const float *dy, float *dz,
-                                            float *carry, float *drh)
+                                            const float *h, const float *rh, const float *dy,
+                                            float *dz, float *du, float *carry, float *drh)
 {
     int64_t B = g->batch, T = g->steps, u = g->units, gu = 3 * u;
     for (int64_t i = 0; i < B * u; i++)
@@ -866,6 +1087,8 @@ static void gru_reset_before_backward_naive(const fastnn_rnn_geom *g, const floa
                     sum += d[j] * u_kernel[p * gu + j];
                 c[p] += sum * (m ? m[p] : 1.0f);
             }
+            add_outer(h_prev, m, d, u, 2 * u, 0, gu, du);
+            add_outer(rh + row * u, NULL, d + 2 * u, u, u, 2 * u, gu, du);
         }
 }
 
@@ -901,13 +1124,17 @@ void fastnn_rnn_forward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
 void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
                                const float *mask, const float *z, const float *h,
                                const float *c, const float *rh, const float *dy,
-                               const float *dc_last, float *dz, float *dr,
-                               float *carry, float *dc)
+                               const float *dc_last, float *dz, float *du, float *drbias,
+                               float *dr, float *carry, float *dc)
 {
     int64_t B = g->batch, T = g->steps, u = g->units, gu = gates_of(g->cell) * u;
     int gru = g->cell == FASTNN_RNN_GRU, lstm = g->cell == FASTNN_RNN_LSTM;
+    for (int64_t i = 0; i < u * gu; i++)
+        du[i] = 0.0f;
+    for (int64_t j = 0; gru && j < gu; j++)
+        drbias[j] = 0.0f;
     if (g->cell == FASTNN_RNN_GRU_RESET_BEFORE) { /* dc: u floats of scratch for drh */
-        gru_reset_before_backward_naive(g, u_kernel, mask, z, h, dy, dz, carry, dc);
+        gru_reset_before_backward_naive(g, u_kernel, mask, z, h, rh, dy, dz, du, carry, dc);
         return;
     }
     for (int64_t i = 0; i < B * u; i++) {
@@ -915,22 +1142,26 @@ void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
         if (lstm)
             dc[i] = dc_last ? dc_last[i] : 0.0f;
     }
-    const float *drec = gru ? dr : dz;
     for (int64_t t = T - 1; t >= 0; t--)
         for (int64_t b = 0; b < B; b++) {
             int64_t row = b * T + t;
+            const float *drec = gru ? dr : dz + row * gu; /* dr: the GRU's, one row */
             backward_row(g->cell, g->activation, g->recurrent_activation, u, u,
                          z + row * gu, h + row * u, t ? h + (row - 1) * u : NULL,
                          lstm ? c + row * u : NULL, lstm && t ? c + (row - 1) * u : NULL,
                          gru ? rh + row * u : NULL, dy + row * u, carry + b * u,
-                         lstm ? dc + b * u : NULL, dz + row * gu,
-                         gru ? dr + row * gu : NULL, 0);
-            for (int64_t p = 0; t > 0 && p < u; p++) {
+                         lstm ? dc + b * u : NULL, dz + row * gu, gru ? dr : NULL, 0);
+            for (int64_t j = 0; gru && j < gu; j++)
+                drbias[j] += dr[j];
+            if (t == 0)
+                continue;
+            for (int64_t p = 0; p < u; p++) {
                 float sum = 0.0f;
                 for (int64_t j = 0; j < gu; j++)
-                    sum += drec[row * gu + j] * u_kernel[p * gu + j];
+                    sum += drec[j] * u_kernel[p * gu + j];
                 sum *= mask ? mask[b * u + p] : 1.0f;
                 carry[b * u + p] = gru ? carry[b * u + p] + sum : sum;
             }
+            add_outer(h + (row - 1) * u, mask ? mask + b * u : NULL, drec, u, gu, 0, gu, du);
         }
 }

@@ -665,12 +665,12 @@ cdef extern from "fastnn.h" nogil:
     int fastnn_rnn_backward(const fastnn_rnn_geom *g, const float *u_kernel,
                             const float *mask, const float *z, const float *h,
                             const float *c, const float *rh, const float *dy,
-                            const float *dc_last, float *dz, float *dr)
+                            const float *dc_last, float *dz, float *du, float *drbias)
     void fastnn_rnn_backward_naive(const fastnn_rnn_geom *g, const float *u_kernel,
                                    const float *mask, const float *z, const float *h,
                                    const float *c, const float *rh, const float *dy,
-                                   const float *dc_last, float *dz, float *dr,
-                                   float *carry, float *dc)
+                                   const float *dc_last, float *dz, float *du,
+                                   float *drbias, float *dr, float *carry, float *dc)
 
 
 cdef inline const float *_cptr(const float[::1] a):
@@ -715,13 +715,16 @@ def rnn_backward(tuple shape, int cell, int activation, int recurrent_activation
                  const float[::1] u_kernel, const float[::1] mask, const float[::1] z,
                  const float[::1] h, const float[::1] c, const float[::1] rh,
                  const float[::1] dy, const float[::1] dc_last, float[::1] dz,
-                 float[::1] dr, float[::1] carry, float[::1] dc, bint naive):
-    """mask, c, rh, dc_last, dr may be None; carry and dc (scratch) only for naive."""
+                 float[::1] du, float[::1] drbias, float[::1] dr, float[::1] carry,
+                 float[::1] dc, bint naive):
+    """mask, c, rh, dc_last, drbias (all but the GRU's) may be None; dr (the GRU's
+    one row), carry and dc are scratch only for naive."""
     cdef fastnn_rnn_geom g = _rnn_geom(shape, cell, activation, recurrent_activation)
     cdef const float *m = _cptr(mask)
     cdef const float *c_ptr = _cptr(c)
     cdef const float *rh_ptr = _cptr(rh)
     cdef const float *dcl = _cptr(dc_last)
+    cdef float *drb_ptr = _ptr(drbias)
     cdef float *dr_ptr = _ptr(dr)
     cdef float *carry_ptr = _ptr(carry)
     cdef float *dc_ptr = _ptr(dc)
@@ -729,8 +732,9 @@ def rnn_backward(tuple shape, int cell, int activation, int recurrent_activation
     with nogil:
         if naive:
             fastnn_rnn_backward_naive(&g, &u_kernel[0], m, &z[0], &h[0], c_ptr, rh_ptr,
-                                      &dy[0], dcl, &dz[0], dr_ptr, carry_ptr, dc_ptr)
+                                      &dy[0], dcl, &dz[0], &du[0], drb_ptr, dr_ptr,
+                                      carry_ptr, dc_ptr)
         else:
             status = fastnn_rnn_backward(&g, &u_kernel[0], m, &z[0], &h[0], c_ptr, rh_ptr,
-                                         &dy[0], dcl, &dz[0], dr_ptr)
+                                         &dy[0], dcl, &dz[0], &du[0], drb_ptr)
     _check(status)

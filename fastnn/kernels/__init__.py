@@ -17,8 +17,7 @@ from .optimizer import UpdateRule
 from .pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from .pooling_nd import (avg_pool1d, avg_pool1d_backward, avg_pool3d, avg_pool3d_backward,
                          max_pool1d, max_pool1d_backward, max_pool3d, max_pool3d_backward)
-from .recurrent import (RnnSteps, rnn_backward, rnn_forward,
-                        rnn_recurrent_kernel_gradient)
+from .recurrent import RnnGradients, RnnSteps, rnn_backward, rnn_forward
 from .validation import IMPLS
 from .warp import affine_warp, affine_warp_backward
 
@@ -26,7 +25,7 @@ __all__ = ["ACTIVATION_NAMES", "IMPLS", "UpdateRule", "activation", "activation_
            "activation_reads_input", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "conv2d_pooled_weight_gradient", "dense_backward", "dropout",
            "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
-           "RnnSteps", "rnn_backward", "rnn_forward", "rnn_recurrent_kernel_gradient",
+           "RnnGradients", "RnnSteps", "rnn_backward", "rnn_forward",
            "softmax", "sparse_crossentropy"]
 __all__ += ["avg_pool1d", "avg_pool1d_backward", "avg_pool3d", "avg_pool3d_backward",
             "max_pool1d", "max_pool1d_backward", "max_pool3d", "max_pool3d_backward"]

@@ -17,9 +17,10 @@ it depends on the state) and U the recurrent kernel:
 ``rnn_forward`` runs the steps; ``rnn_backward`` goes back through them
 (backpropagation through time) and returns the gradients of the
 pre-activations, from which the layer gets dW, db and dx with one GEMM
-each over all steps, and dU with ``rnn_recurrent_kernel_gradient``
-(csrc/recurrent.c has the details).  The C kernels know
-the activations linear, tanh, sigmoid, relu and hard_sigmoid.
+each over all steps, and the recurrent kernel's gradient dU = Σ_t
+h_{t-1}ᵀ·dr_t, summed inside the loop while each step's values are in
+cache (csrc/recurrent.c has the details).  The C kernels know the
+activations linear, tanh, sigmoid, relu and hard_sigmoid.
 """
 from typing import NamedTuple, Optional
 
@@ -27,11 +28,17 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .dense import dense_backward
 from .validation import as_float32, check_impl, check_shape
 
 CELLS = {"simple_rnn": 0, "lstm": 1, "gru": 2, "gru_reset_before": 3}
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
+
+
+class RnnGradients(NamedTuple):
+    """What ``rnn_backward`` returns."""
+    dz: np.ndarray                # dLoss/d(x·W + b), (batch, steps, G·units)
+    du: np.ndarray                # dLoss/dU, (units, G·units)
+    drbias: Optional[np.ndarray]  # the reset_after GRU's dLoss/drbias (G·units,), else None
 
 
 class RnnSteps(NamedTuple):
@@ -137,10 +144,12 @@ def rnn_backward(steps, u_kernel, dy, cell, activation="tanh",
         impl: "fast", "naive" or "numpy".
 
     Returns:
-        (dz, dr): dLoss/d(x·W + b) and dLoss/d(h_{t-1}·U + rbias), both
-        (batch, steps, G·units).  dr is dz itself except for the GRU with
-        reset_after; for "gru_reset_before" dr_h (= dz_h) is the gradient of
-        rh·U_h, so dU_h = rhᵀ·dr_h (see ``rnn_recurrent_kernel_gradient``).
+        ``RnnGradients``: dz = dLoss/d(x·W + b) (batch, steps, G·units); du =
+        dLoss/dU = Σ_t h_{t-1}ᵀ·dr_t with dr = dLoss/d(h_{t-1}·U + rbias)
+        (dz itself except for the reset_after GRU's h gate; h_{t-1} times
+        the mask; "gru_reset_before"'s U_h multiplies rh: Σ_t rh_tᵀ·dz_h,t);
+        drbias = Σ dr over batch and steps for the reset_after GRU, else None.
+        float32 (see ``reference.rnn_recurrent_kernel_gradient``).
     """
     check_impl("rnn_backward", impl)
     _check_cell("rnn_backward", cell, activation, recurrent_activation)
@@ -162,59 +171,18 @@ def rnn_backward(steps, u_kernel, dy, cell, activation="tanh",
     if impl == "numpy" or 0 in (batch, n_steps, units):
         dz, dr = reference.rnn_backward(*steps, u_kernel, dy, cell, activation,
                                         recurrent_activation, mask, dc_last)
-        return dz, (dr if cell == "gru" else dz)
-    dz = np.empty_like(steps.gates)
-    dr = np.empty_like(steps.gates) if cell == "gru" else None
+        return RnnGradients(dz, *reference.rnn_recurrent_kernel_gradient(
+            steps.h, steps.rh, dr, cell, mask))
+    width = steps.gates.shape[2]
+    gradients = RnnGradients(np.empty_like(steps.gates), np.empty((units, width), np.float32),
+                             np.empty(width, np.float32) if cell == "gru" else None)
     naive = impl == "naive"
+    dr = np.empty(width, np.float32) if naive and cell == "gru" else None
     carry = np.empty(batch * units, np.float32) if naive else None
     dc = np.empty(batch * units, np.float32) if naive else None
     native.rnn_backward((batch, n_steps, units), CELLS[cell], ACTIVATIONS[activation],
                         ACTIVATIONS[recurrent_activation], _flat(u_kernel), _flat(mask),
                         _flat(steps.gates), _flat(steps.h), _flat(steps.c), _flat(steps.rh),
-                        _flat(dy), _flat(dc_last), _flat(dz), _flat(dr), carry, dc, naive)
-    return dz, (dr if cell == "gru" else dz)
-
-
-def rnn_recurrent_kernel_gradient(steps, u_kernel, dr, cell, mask=None):
-    """dLoss/dU and dLoss/drbias from ``rnn_backward``'s dr, one GEMM over all
-    steps: dU = h_prevᵀ·dr with h_prev the previous steps' outputs (zero
-    before the first, times the recurrent dropout mask); for
-    "gru_reset_before" the candidate's columns multiply rh = r·h_prev
-    instead: dU_h = rhᵀ·dr_h.
-
-    Args:
-        steps, u_kernel, cell, mask: as given to ``rnn_backward``; dr: what it returned.
-
-    Returns:
-        (du, drbias): (units, G·units) and (G·units,) float32 (drbias is the
-        reset_after GRU's recurrent bias gradient; for the other cells the
-        column sums of dr, which no bias uses).
-    """
-    if not isinstance(steps, RnnSteps):
-        raise TypeError(f"rnn_recurrent_kernel_gradient: steps must be the RnnSteps "
-                        f"rnn_forward returned, got {type(steps).__name__}")
-    if cell not in CELLS:
-        raise ValueError(f"rnn_recurrent_kernel_gradient: cell must be one of "
-                         f"{', '.join(map(repr, CELLS))}, got {cell!r}")
-    batch, n_steps, units = steps.h.shape
-    dr = as_float32("rnn_recurrent_kernel_gradient", "dr", dr, ("batch", "steps", "gate units"))
-    check_shape("rnn_recurrent_kernel_gradient", "dr", dr, steps.gates.shape)
-    u_kernel = as_float32("rnn_recurrent_kernel_gradient", "u_kernel", u_kernel,
-                          ("units", "gate units"))
-    check_shape("rnn_recurrent_kernel_gradient", "u_kernel", u_kernel, (units, dr.shape[-1]))
-    mask = _check_mask("rnn_recurrent_kernel_gradient", mask, batch, units)
-    previous = np.zeros_like(steps.h)
-    previous[:, 1:] = steps.h[:, :-1]
-    if mask is not None:
-        previous *= mask[:, None, :]
-    width = dr.shape[-1]
-    rows = previous.reshape(-1, units)
-    dr = dr.reshape(-1, width)
-    if cell != "gru_reset_before":
-        _, du, drbias = dense_backward(rows, u_kernel, dr, compute_dx=False)
-        return du, drbias
-    gates, candidate = np.split(u_kernel, [2 * units], axis=1)
-    _, du_zr, db_zr = dense_backward(rows, gates, dr[:, :2 * units], compute_dx=False)
-    _, du_h, db_h = dense_backward(steps.rh.reshape(-1, units), candidate, dr[:, 2 * units:],
-                                   compute_dx=False)
-    return np.concatenate([du_zr, du_h], axis=1), np.concatenate([db_zr, db_h])
+                        _flat(dy), _flat(dc_last), _flat(gradients.dz), _flat(gradients.du),
+                        _flat(gradients.drbias), dr, carry, dc, naive)
+    return gradients

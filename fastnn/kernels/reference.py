@@ -512,3 +512,21 @@ def rnn_backward(gates, h, c, rh, u_kernel, dy, cell, activation, recurrent_acti
             back = dr[:, t] @ u_kernel.T
         carry = (back if mask is None else back * mask) + direct
     return dz, dr
+
+
+def rnn_recurrent_kernel_gradient(h, rh, dr, cell, mask=None):
+    """dLoss/dU and dLoss/drbias from ``rnn_backward``'s dr: dU = Σ_t
+    h_{t-1}ᵀ·dr_t with h_{t-1} the previous step's output (0 before the
+    first, times the recurrent dropout mask); for "gru_reset_before" the
+    candidate's columns multiply rh = r·h_{t-1}·mask instead: dU_h = Σ_t
+    rh_tᵀ·dr_h,t.  drbias = Σ dr over batch and steps for the reset_after
+    GRU (the gradient of its recurrent bias), else None."""
+    units = h.shape[2]
+    previous = np.zeros_like(h)
+    previous[:, 1:] = h[:, :-1]
+    if mask is not None:
+        previous *= mask[:, None, :]
+    du = np.tensordot(previous, dr, axes=([0, 1], [0, 1]))
+    if cell == "gru_reset_before":
+        du[:, 2 * units:] = np.tensordot(rh, dr[..., 2 * units:], axes=([0, 1], [0, 1]))
+    return du, (dr.sum(axis=(0, 1)) if cell == "gru" else None)

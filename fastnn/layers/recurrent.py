@@ -15,9 +15,8 @@ z, r, h), each gate's units side by side.
 A forward pass is one GEMM for the input projections x_t·kernel + bias of
 all steps, then the time loop in C (``fastnn.kernels.rnn_forward``).
 Backward (through time, ``rnn_backward``) yields the pre-activation
-gradients of all steps; dkernel, dbias and dx are then one
-``dense_backward`` over all steps, drecurrent_kernel another with the
-previous outputs (``rnn_recurrent_kernel_gradient``).
+gradients of all steps and drecurrent_kernel (summed inside the loop);
+dkernel, dbias and dx are then one ``dense_backward`` over all steps.
 
 Dropout as in Keras: ``dropout`` drops input features, ``recurrent_dropout``
 state values before the product with the recurrent kernel, each with one
@@ -28,8 +27,7 @@ import numbers
 import numpy as np
 
 from .. import activations, initializers, random, regularizers
-from ..kernels import (dense_backward, matmul, rnn_backward, rnn_forward,
-                       rnn_recurrent_kernel_gradient)
+from ..kernels import dense_backward, matmul, rnn_backward, rnn_forward
 from ..kernels.recurrent import ACTIVATIONS
 from .backward_cache import BackwardCache
 from .base import Layer
@@ -206,15 +204,13 @@ class Recurrent(Layer):
             dh[:, -1] = d_output
         if d_h is not None:
             dh[:, -1] += d_h
-        dz, dr = rnn_backward(result, self.recurrent_kernel.value, dh, self.cell,
-                              self.cell_activation.name, self.recurrent_activation.name,
-                              state_mask, d_c)
+        dz, self.recurrent_kernel.grad, db_recurrent = rnn_backward(
+            result, self.recurrent_kernel.value, dh, self.cell, self.cell_activation.name,
+            self.recurrent_activation.name, state_mask, d_c)
         width = dz.shape[-1]
         dx, self.kernel.grad, db = dense_backward(
             self._x.reshape(-1, self._x.shape[-1]), self.kernel.value, dz.reshape(-1, width),
             compute_dx=self.input_gradient_needed)
-        self.recurrent_kernel.grad, db_recurrent = rnn_recurrent_kernel_gradient(
-            result, self.recurrent_kernel.value, dr, self.cell, state_mask)
         if self.bias is not None:
             self.bias.grad = self.bias_gradient(db, db_recurrent)
         if dx is None:

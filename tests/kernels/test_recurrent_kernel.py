@@ -73,15 +73,25 @@ def test_the_numpy_spec_has_the_gradient_of_its_forward_pass(cell, pair):
                                     p["mask"], p["dc_last"])
     f = lambda: loss(p, cell, act, ract)  # noqa: E731
     np.testing.assert_allclose(dz, central_difference(f, p["z"]), rtol=1e-5, atol=1e-7)
-    previous = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1) * p["mask"][:, None]
-    du = np.einsum("btu,btg->ug", previous, dr)
-    if cell == "gru_reset_before":  # U_h multiplies r·h_prev
-        candidate = slice(2 * h.shape[2], None)
-        du[:, candidate] = np.einsum("btu,btg->ug", rh, dr[..., candidate])
+    du, drbias = reference.rnn_recurrent_kernel_gradient(h, rh, dr, cell, p["mask"])
     np.testing.assert_allclose(du, central_difference(f, p["u_kernel"]), rtol=1e-5, atol=1e-7)
     if cell == "gru":
-        np.testing.assert_allclose(dr.sum(axis=(0, 1)), central_difference(f, p["rbias"]),
+        np.testing.assert_allclose(drbias, central_difference(f, p["rbias"]),
                                    rtol=1e-5, atol=1e-7)
+    else:
+        assert drbias is None
+
+
+OUTPUTS = ("gates", "h", "c", "rh", "dz", "du", "drbias")
+
+
+def spec(p, cell, act="tanh", ract="sigmoid"):
+    """The float64 spec's RnnSteps and (dz, du, drbias) for a problem."""
+    want = reference.rnn_forward(p["z"], p["u_kernel"], cell, act, ract, p["rbias"], p["mask"])
+    dz, dr = reference.rnn_backward(*want, p["u_kernel"], p["dy"], cell, act, ract,
+                                    p["mask"], p["dc_last"])
+    return want, (dz, *reference.rnn_recurrent_kernel_gradient(want[1], want[3], dr, cell,
+                                                                p["mask"]))
 
 
 @pytest.mark.parametrize("impl", ["fast", "naive"])
@@ -91,17 +101,13 @@ def test_the_c_kernels_agree_with_the_spec_in_float64(cell, pair, masked, impl):
     act, ract = pair
     p = problem(cell, batch=6, steps=7, units=19, masked=masked, dc_last=True, seed=3,
                 scale=1.0 if pair == PAIRS[0] else 0.4)
-    want = reference.rnn_forward(p["z"], p["u_kernel"], cell, act, ract, p["rbias"], p["mask"])
-    want_dz, want_dr = reference.rnn_backward(*want, p["u_kernel"], p["dy"], cell, act, ract,
-                                              p["mask"], p["dc_last"])
+    want, want_grads = spec(p, cell, act, ract)
     f32 = {k: None if v is None else v.astype(np.float32) for k, v in p.items()}
     got = kernels.rnn_forward(f32["z"], f32["u_kernel"], cell, act, ract, f32["rbias"],
                               f32["mask"], impl=impl)
-    dz, dr = kernels.rnn_backward(got, f32["u_kernel"], f32["dy"], cell, act, ract,
-                                  f32["mask"], f32["dc_last"], impl=impl)
-    for name, g, w in [("h", got.h, want[1]), ("gates", got.gates, want[0]), ("c", got.c, want[2]),
-                       ("rh", got.rh, want[3]), ("dz", dz, want_dz),
-                       ("dr", dr, want_dr if cell == "gru" else want_dz)]:
+    grads = kernels.rnn_backward(got, f32["u_kernel"], f32["dy"], cell, act, ract,
+                                 f32["mask"], f32["dc_last"], impl=impl)
+    for name, g, w in zip(OUTPUTS, [*got, *grads], [*want, *want_grads]):
         if w is None:
             assert g is None, name
             continue
@@ -191,9 +197,6 @@ def test_rnn_backward_names_what_is_wrong():
         kernels.rnn_backward(steps, p["u_kernel"], p["dy"], "gru", dc_last=p["dy"][:, 0])
     with pytest.raises(TypeError, match="steps must be the RnnSteps rnn_forward returned"):
         kernels.rnn_backward(tuple(steps), p["u_kernel"], p["dy"], "lstm")
-    _, dr = kernels.rnn_backward(steps, p["u_kernel"], p["dy"], "lstm")
-    with pytest.raises(ValueError, match="rnn_recurrent_kernel_gradient: cell must be one of"):
-        kernels.rnn_recurrent_kernel_gradient(steps, p["u_kernel"], dr, "gru_reset_after")
 
 
 def test_every_activation_the_kernels_name_is_tested():
@@ -204,9 +207,10 @@ def test_every_activation_the_kernels_name_is_tested():
 
 # (batch, units): units no multiple of the 16-unit slices the threads own, one
 # batch row (a panel of the packed h_prev that is mostly padding), 65 rows (a
-# partial last panel), and 300 units (past the 256 reduction indices of one
-# packed block: two blocks forward, five backward for the LSTM)
-ODD_SIZES = [(1, 37), (65, 37), (65, 130), (17, 300)]
+# partial last panel), 300 units (past the 256 reduction indices of one
+# packed block: two blocks forward, five backward for the LSTM) and 300 rows
+# (two blocks of the batch, which dU's per-step products sum over)
+ODD_SIZES = [(1, 37), (65, 37), (65, 130), (17, 300), (300, 37)]
 
 
 @each_simd_path
@@ -221,10 +225,7 @@ def test_teams_of_one_to_four_threads_give_the_same_bits_on_odd_sizes(cell, simd
     for batch, units in ODD_SIZES:
         p = problem(cell, batch=batch, steps=3, units=units, masked=True, dc_last=True,
                     seed=units)
-        want = reference.rnn_forward(p["z"], p["u_kernel"], cell, "tanh", "sigmoid",
-                                     p["rbias"], p["mask"])
-        want_dz, want_dr = reference.rnn_backward(*want, p["u_kernel"], p["dy"], cell, "tanh",
-                                                  "sigmoid", p["mask"], p["dc_last"])
+        want, want_grads = spec(p, cell)
         f32 = {k: None if v is None else v.astype(np.float32) for k, v in p.items()}
         runs = {}
         with simd_path(simd):
@@ -234,19 +235,16 @@ def test_teams_of_one_to_four_threads_give_the_same_bits_on_odd_sizes(cell, simd
                     pytest.skip("built without OpenMP: the kernels run on one thread")
                 got = kernels.rnn_forward(f32["z"], f32["u_kernel"], cell, rbias=f32["rbias"],
                                           mask=f32["mask"])
-                dz, dr = kernels.rnn_backward(got, f32["u_kernel"], f32["dy"], cell,
-                                              mask=f32["mask"], dc_last=f32["dc_last"])
-                runs[threads] = [got.h, got.gates, got.c, got.rh, dz, dr]
-        names = ["h", "gates", "c", "rh", "dz", "dr"]
-        expected = [want[1], want[0], want[2], want[3], want_dz,
-                    want_dr if cell == "gru" else want_dz]
-        for name, g, w in zip(names, runs[1], expected):
+                grads = kernels.rnn_backward(got, f32["u_kernel"], f32["dy"], cell,
+                                             mask=f32["mask"], dc_last=f32["dc_last"])
+                runs[threads] = [*got, *grads]
+        for name, g, w in zip(OUTPUTS, runs[1], [*want, *want_grads]):
             if w is None:
                 continue
             scale = max(1.0, float(np.abs(w).max()))
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=2e-5 * scale,
                                        err_msg=f"{name}, batch {batch}, units {units}")
         for threads in (2, 3, 4):
-            for name, a, b in zip(names, runs[1], runs[threads]):
+            for name, a, b in zip(OUTPUTS, runs[1], runs[threads]):
                 assert (a is None and b is None) or a.tobytes() == b.tobytes(), \
                     f"{name}, batch {batch}, units {units}: {threads} threads differ from 1"

@@ -709,7 +709,7 @@ OPTIMIZER_CASES = [
 # ---- recurrent time loop --------------------------------------------------------------
 
 def rnn_case(cell, batch, steps, units, masked=False):
-    """rnn_forward then rnn_backward; the outputs are h, the gates, dz and dr."""
+    """rnn_forward then rnn_backward; the outputs are h, the gates, dz and dU."""
     gates = reference.RNN_GATES[cell]
 
     def make(rng):
@@ -722,19 +722,22 @@ def rnn_case(cell, batch, steps, units, masked=False):
 
     def fast(z, u_kernel, rbias, mask, dy):
         result = kernels.rnn_forward(z, u_kernel, cell, rbias=rbias, mask=mask)
-        dz, dr = kernels.rnn_backward(result, u_kernel, dy, cell, mask=mask)
-        return result.h, result.gates, dz, dr
+        dz, du, _ = kernels.rnn_backward(result, u_kernel, dy, cell, mask=mask)
+        return result.h, result.gates, dz, du
 
     def expected(z, u_kernel, rbias, mask, dy):
         gates_, h, c, rh = reference.rnn_forward(z, u_kernel, cell, "tanh", "sigmoid", rbias,
                                                  mask)
         dz, dr = reference.rnn_backward(gates_, h, c, rh, u_kernel, dy, cell, "tanh",
                                         "sigmoid", mask)
-        return h, gates_, dz, (dr if cell == "gru" else dz)
+        du, _ = reference.rnn_recurrent_kernel_gradient(h, rh, dr, cell, mask)
+        return h, gates_, dz, du
 
-    # each step sums `units` products, and the gradients run back over all steps
+    # each step sums `units` products, and the gradients run back over all
+    # steps; dU sums them over the batch as well
     return Case(f"rnn {cell} batch {batch} steps {steps} units {units}" + " masked" * masked,
-                make, fast, expected, (summing(units * steps),) * 4)
+                make, fast, expected,
+                (summing(units * steps),) * 3 + (summing(units * steps * batch),))
 
 
 RECURRENT = [
