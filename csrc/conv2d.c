@@ -437,8 +437,8 @@ static int input_gradient_phases(const float *w, const float *dy, float *dx,
             fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
             fastnn_row_scatter scatter = {g->stride_h, g->stride_w, h0, w0,
                                           g->in_h, g->in_w};
-            status = fastnn_conv2d_indirect(&phase, 1, dy, wt, g->in_c, NULL, FASTNN_NO_EPILOGUE,
-                                            dx, &scatter);
+            status = fastnn_conv2d_indirect(&phase, 1, dy, wt, g->in_c, NULL,
+                                            FASTNN_NO_EPILOGUE, dx, &scatter);
             if (status != FASTNN_OK)
                 return status;
         }

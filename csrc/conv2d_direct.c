@@ -35,8 +35,8 @@
  * past the row's end) first copies the input under it, zeros included, into
  * a small buffer -- k_h short rows -- and then runs the same arithmetic.
  * Epilogue (fastnn_epilogue, internal.h): a ReLU is a max on the
- * accumulators before the store; any other activation runs over each block
- * of PX pixels x out_c channels once its tiles are stored, still in L1.
+ * accumulators before the store; any other activation runs over each output
+ * row once its tiles are stored, still in cache.
  * Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
@@ -265,11 +265,11 @@ FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
             for (; v < vectors; v++)
                 forward_tile(src, step, at, k_len, wu, ws, bu, 8 * v, c_last, relu, px,
                              out, co, narrow, row_end - out, PX, 1);
-            /* any other activation over the block's px * out_c outputs,
-             * final now (a narrow store's spill past them lands on the next
-             * block, which overwrites it), still in L1 */
-            fastnn_epilogue_apply(epi, out, px * co);
         }
+        /* any other activation over the row's out_w * out_c outputs, final
+         * now, still in L1 or L2: one call per row, and its loads come long
+         * after the tiles' (overlapping) stores have retired */
+        fastnn_epilogue_apply(epi, y + row * g->out_w * co, g->out_w * co);
     }
 }
 

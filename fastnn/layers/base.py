@@ -15,7 +15,7 @@ A layer's life:
    ``activation_backward``, then ``call_backward``.
 
 In a model, the halves are the steps of its plan (``fastnn.plan``), which
-may also use a layer's fused computations (a ReLU inside its kernel, a max
+may also use a layer's fused computations (its activation inside its kernel, a max
 pool's backward pass through the ReLU below it).
 
 Everything a layer owns is a ``Variable``; an optimizer updates the

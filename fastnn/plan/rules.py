@@ -119,9 +119,10 @@ class ActivationInPlace(Rule):
            "with y in one pass: no second array, z is never kept")
 
     def check(self, layer):
-        """Asked where "activation in the kernel's epilogue" does not apply."""
+        """Asked where "activation in the kernel's epilogue" does not apply; it
+        speaks for kernels without an epilogue only (that rule said why not)."""
         activation = activation_of(layer)
-        if not isinstance(layer, KernelBiasLayer) or activation is None:
+        if not isinstance(layer, KernelBiasLayer) or layer.has_epilogue or activation is None:
             return None
         if activation.in_place:
             return self.yes(layer.name)

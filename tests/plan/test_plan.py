@@ -561,8 +561,9 @@ def test_the_demo_cnn_plan(fresh_session):
             "skip input gradient of the first trainable layer why: nothing below it learns, so "
             "dLoss/dx of its input would be thrown away yes: conv2d"]:
         assert expected in text
-    # batch norm + relu, relu mask, pool through the activation, skip below
-    assert text.count("no place for it in this model") == 4
+    # activation in place, batch norm + relu, relu mask, pool through the activation,
+    # skip below
+    assert text.count("no place for it in this model") == 5
 
 
 def test_the_course_mlp_plan(fresh_session):
