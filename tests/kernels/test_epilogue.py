@@ -63,7 +63,7 @@ MATMUL_CASES = {
     "split m": (301, 90, 37),
     "split n": (12, 150, 301),
     "split K": (5, 6000, 7),
-    "two reduction slices": (70, 600, 21),
+    "three reduction slices": (300, 600, 40),   # k not > 2 max(m, n): one part, 3 slices
 }
 
 
