@@ -13,10 +13,12 @@
  * branch the CPU mispredicts half the time on real data; the fast one
  * reads every dy and selects, which compiles to vector blends (about 10x
  * faster on one core).  A
- * convolution followed by ReLU does not need `relu` at all: the activation
- * is fused into the convolution's epilogue (conv2d.c, conv2d_direct.c).
+ * convolution or Dense layer followed by an activation does not need this
+ * file's passes at all: the activation is fused into the kernel's epilogue
+ * (conv2d_direct.c, conv2d_indirect.c, gemm.c; fastnn_epilogue_of below).
  */
 #include <math.h>
+#include <string.h>
 
 #include "activation_math.h"
 #include "internal.h"
@@ -144,6 +146,8 @@ static float forward_naive(fastnn_activation f, float a, float x)
     case FASTNN_ACT_SILU: return x * sigmoid_naive(x);
     case FASTNN_ACT_GELU_TANH:
         return x * sigmoid_naive(2.0f * GELU_C * (x + GELU_K * x * x * x));
+    case FASTNN_ACT_RELU: return x < 0.0f ? 0.0f : x;
+    case FASTNN_ACT_NONE: return x;
     }
     return x;
 }
@@ -170,6 +174,9 @@ static float derivative_naive(fastnn_activation f, float a, float v)
         float c = v > 11.0f ? 11.0f : v < -11.0f ? -11.0f : v;
         return s + 2.0f * c * s * (1.0f - s) * GELU_C * (1.0f + 3.0f * GELU_K * c * c);
     }
+    case FASTNN_ACT_RELU: /* fastnn_activation_backward_naive takes these two */
+    case FASTNN_ACT_NONE:
+        break;
     }
     return 1.0f;
 }
@@ -185,6 +192,14 @@ void fastnn_activation_backward_naive(fastnn_activation f, float alpha,
                                       const float *from, const float *dy,
                                       float *dx, int64_t n)
 {
+    if (f == FASTNN_ACT_RELU) { /* a select, not dy * 0: inf and NaN in dy stay out */
+        fastnn_relu_backward_naive(from, dy, dx, n);
+        return;
+    }
+    if (f == FASTNN_ACT_NONE) {
+        memmove(dx, dy, (size_t)n * sizeof(float));
+        return;
+    }
     for (int64_t i = 0; i < n; i++)
         dx[i] = dy[i] * derivative_naive(f, alpha, from[i]);
 }
@@ -263,6 +278,9 @@ FASTNN_INLINE void forward_range(fastnn_activation f, float a, const float *x,
     case FASTNN_ACT_GELU_TANH:
         EACH(i, i0, i1) y[i] = x[i] * fastnn_sigmoid(gelu_tanh_argument(x[i]));
         break;
+    case FASTNN_ACT_RELU: /* fastnn_activation_forward takes these two first */
+    case FASTNN_ACT_NONE:
+        break;
     }
 }
 
@@ -317,11 +335,13 @@ FASTNN_INLINE void backward_range(fastnn_activation f, float a, const float *v,
             dx[i] = dy[i] * (s + c * s * (1.0f - s) * du);
         }
         break;
+    case FASTNN_ACT_RELU: /* fastnn_activation_backward takes these two first */
+    case FASTNN_ACT_NONE:
+        break;
     }
 }
 
-typedef void (*forward_fn)(fastnn_activation, float, const float *, float *,
-                           int64_t, int64_t);
+typedef fastnn_activation_range_fn forward_fn;
 typedef void (*backward_fn)(fastnn_activation, float, const float *,
                             const float *, float *, int64_t, int64_t);
 
@@ -369,6 +389,46 @@ static void backward_avx512(fastnn_activation f, float a, const float *v,
 }
 #endif
 
+/* The range loops of this CPU's SIMD path. */
+static forward_fn forward_for_simd(void)
+{
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        return forward_avx512;
+#endif
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+        return forward_avx2;
+#endif
+    return forward_generic;
+}
+
+static backward_fn backward_for_simd(void)
+{
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
+        return backward_avx512;
+#endif
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
+        return backward_avx2;
+#endif
+    return backward_generic;
+}
+
+/* The epilogue (internal.h): the very loop fastnn_activation_forward runs
+ * on this SIMD path, so a kernel that applies it to each block it writes
+ * gets the bits of the separate pass (every element's result depends on its
+ * value alone, not on where a range starts: the passes are cut into one
+ * range per thread and give the same bits on any number of threads). */
+fastnn_epilogue fastnn_epilogue_of(int act, float alpha)
+{
+    fastnn_epilogue e = {act, alpha, NULL};
+    if (act != FASTNN_ACT_NONE && act != FASTNN_ACT_RELU)
+        e.apply = forward_for_simd();
+    return e;
+}
+
 /* Scalar operations per element, for fastnn_threads_for: the ones with an
  * exp or a division cost about 20, the piecewise-linear ones 2. */
 static double cost_per_element(fastnn_activation f, int backward)
@@ -392,15 +452,15 @@ static double cost_per_element(fastnn_activation f, int backward)
 void fastnn_activation_forward(fastnn_activation f, float alpha,
                                const float *x, float *y, int64_t n)
 {
-    forward_fn range = forward_generic;
-#if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
-        range = forward_avx2;
-#endif
-#if FASTNN_HAVE_AVX512_VARIANT
-    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
-        range = forward_avx512;
-#endif
+    if (f == FASTNN_ACT_RELU) {
+        fastnn_relu(x, y, n);
+        return;
+    }
+    if (f == FASTNN_ACT_NONE) {
+        memmove(y, x, (size_t)n * sizeof(float));
+        return;
+    }
+    forward_fn range = forward_for_simd();
     int threads = fastnn_threads_for(cost_per_element(f, 0) * (double)n);
     if (threads == 1) {
         range(f, alpha, x, y, 0, n);
@@ -417,15 +477,15 @@ void fastnn_activation_backward(fastnn_activation f, float alpha,
                                 const float *from, const float *dy, float *dx,
                                 int64_t n)
 {
-    backward_fn range = backward_generic;
-#if FASTNN_HAVE_AVX2_VARIANT
-    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
-        range = backward_avx2;
-#endif
-#if FASTNN_HAVE_AVX512_VARIANT
-    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
-        range = backward_avx512;
-#endif
+    if (f == FASTNN_ACT_RELU) {
+        fastnn_relu_backward(from, dy, dx, n);
+        return;
+    }
+    if (f == FASTNN_ACT_NONE) {
+        memmove(dx, dy, (size_t)n * sizeof(float));
+        return;
+    }
+    backward_fn range = backward_for_simd();
     int threads = fastnn_threads_for(cost_per_element(f, 1) * (double)n);
     if (threads == 1) {
         range(f, alpha, from, dy, dx, 0, n);

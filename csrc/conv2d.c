@@ -70,7 +70,8 @@ static inline int64_t hwio_index(const fastnn_conv2d_geom *g, int64_t kh,
 /* ---- naive ---------------------------------------------------------------- */
 
 void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
-                         float *y, const fastnn_conv2d_geom *g, int relu)
+                         float *y, const fastnn_conv2d_geom *g, int act,
+                         float alpha)
 {
     for (int64_t n = 0; n < g->batch; n++)
     for (int64_t oh = 0; oh < g->out_h; oh++)
@@ -87,8 +88,10 @@ void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
                 sum += x[nhwc_index(g, n, ih, iw, ci)] *
                        w[hwio_index(g, kh, kw, ci, co)];
         }
-        y[out_index(g, n, oh, ow, co)] = relu && sum < 0.0f ? 0.0f : sum;
+        y[out_index(g, n, oh, ow, co)] = sum;
     }
+    fastnn_activation_forward_naive((fastnn_activation)act, alpha, y, y,
+                                    g->batch * g->out_h * g->out_w * g->out_c);
 }
 
 void fastnn_conv2d_backward_naive(const float *x, const float *w,
@@ -165,15 +168,16 @@ static void pack_kernel_for_dx(const void *operand, int64_t row0,
 /* ---- fast ----------------------------------------------------------------- */
 
 int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
-                  const fastnn_conv2d_geom *g, int relu)
+                  const fastnn_conv2d_geom *g, int act, float alpha)
 {
+    fastnn_epilogue epi = fastnn_epilogue_of(act, alpha);
     if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c)) {
-        fastnn_conv2d_direct(x, w, b, y, g, relu);
+        fastnn_conv2d_direct(x, w, b, y, g, epi);
         return FASTNN_OK;
     }
     fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
     fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
-    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, relu, y, NULL);
+    return fastnn_conv2d_indirect(g, 0, x, bk, g->out_c, b, epi, y, NULL);
 }
 
 /* db[co] = sum over all output pixels of dy[., co], when dW is not asked
@@ -389,7 +393,7 @@ static int input_gradient_pointwise(const float *w, const float *dy, float *dx,
     fastnn_conv2d_geom t = *g; /* dy in, in_c filters out, same pixel grid */
     t.in_c = g->out_c;
     t.out_c = g->in_c;
-    fastnn_conv2d_direct(dy, w_t, NULL, dx, &t, 0);
+    fastnn_conv2d_direct(dy, w_t, NULL, dx, &t, FASTNN_NO_EPILOGUE);
     fastnn_free_floats(w_t);
     return FASTNN_OK;
 }
@@ -435,8 +439,8 @@ static int input_gradient_phases(const float *w, const float *dy, float *dx,
             fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
             fastnn_row_scatter scatter = {g->stride_h, g->stride_w, h0, w0,
                                           g->in_h, g->in_w};
-            status = fastnn_conv2d_indirect(&phase, 1, dy, wt, g->in_c, NULL, 0,
-                                            dx, &scatter);
+            status = fastnn_conv2d_indirect(&phase, 1, dy, wt, g->in_c, NULL,
+                                            FASTNN_NO_EPILOGUE, dx, &scatter);
             if (status != FASTNN_OK)
                 return status;
         }
@@ -467,7 +471,8 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
         /* dx = Q . W' read in place (conv2d_indirect.c) */
         kernel_taps taps = {w, g, 0, 0, 1, 1, g->k_w};
         fastnn_gemm_operand wt = {pack_kernel_for_dx, &taps};
-        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, 0, dx, NULL);
+        status = fastnn_conv2d_indirect(g, 1, dy, wt, g->in_c, NULL, FASTNN_NO_EPILOGUE,
+                                        dx, NULL);
     } else if (dx) {
         status = input_gradient_phases(w, dy, dx, g);
     }

@@ -34,6 +34,9 @@
  * lie inside the image reads x in place; a tile touching the padding (or
  * past the row's end) first copies the input under it, zeros included, into
  * a small buffer -- k_h short rows -- and then runs the same arithmetic.
+ * Epilogue (fastnn_epilogue, internal.h): a ReLU is a max on the
+ * accumulators before the store; any other activation runs over each output
+ * row once its tiles are stored, still in cache.
  * Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
@@ -212,9 +215,11 @@ FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_
  * small buffer (fill_tile) and reads that: the same arithmetic as an inner
  * tile plus a copy of k_h short rows. */
 FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
-                                float *y, const fastnn_conv2d_geom *g, int relu,
-                                int64_t row0, int64_t row1, const int PX, const int NV)
+                                float *y, const fastnn_conv2d_geom *g,
+                                const fastnn_epilogue *epi, int64_t row0, int64_t row1,
+                                const int PX, const int NV)
 {
+    const int relu = epi->act == FASTNN_ACT_RELU;
     const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
     const int64_t cols = (PX - 1) * tile_span(g) + g->k_w;
     const int narrow = co < 8;
@@ -261,26 +266,31 @@ FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
                 forward_tile(src, step, at, k_len, wu, ws, bu, 8 * v, c_last, relu, px,
                              out, co, narrow, row_end - out, PX, 1);
         }
+        /* any other activation over the row's out_w * out_c outputs, final
+         * now, still in L1 or L2: one call per row, and its loads come long
+         * after the tiles' (overlapping) stores have retired */
+        fastnn_epilogue_apply(epi, y + row * g->out_w * co, g->out_w * co);
     }
 }
 
 typedef void (*rows_fn)(const float *, const float *, const float *, float *,
-                        const fastnn_conv2d_geom *, int, int64_t, int64_t);
+                        const fastnn_conv2d_geom *, const fastnn_epilogue *, int64_t,
+                        int64_t);
 
 static void forward_rows_generic(const float *x, const float *w, const float *b,
                                  float *y, const fastnn_conv2d_geom *g,
-                                 int relu, int64_t row0, int64_t row1)
+                                 const fastnn_epilogue *epi, int64_t row0, int64_t row1)
 {
-    forward_rows(x, w, b, y, g, relu, row0, row1, 8, 1);
+    forward_rows(x, w, b, y, g, epi, row0, row1, 8, 1);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void forward_rows_avx2(const float *x, const float *w, const float *b,
                               float *y, const fastnn_conv2d_geom *g,
-                              int relu, int64_t row0, int64_t row1)
+                              const fastnn_epilogue *epi, int64_t row0, int64_t row1)
 {
-    forward_rows(x, w, b, y, g, relu, row0, row1, 8, 1);
+    forward_rows(x, w, b, y, g, epi, row0, row1, 8, 1);
 }
 #endif
 
@@ -291,17 +301,17 @@ static void forward_rows_avx2(const float *x, const float *w, const float *b,
 FASTNN_TARGET_AVX512
 static void forward_rows_avx512(const float *x, const float *w, const float *b,
                                 float *y, const fastnn_conv2d_geom *g,
-                                int relu, int64_t row0, int64_t row1)
+                                const fastnn_epilogue *epi, int64_t row0, int64_t row1)
 {
     if (g->out_c <= 8)
-        forward_rows(x, w, b, y, g, relu, row0, row1, 16, 1);
+        forward_rows(x, w, b, y, g, epi, row0, row1, 16, 1);
     else
-        forward_rows(x, w, b, y, g, relu, row0, row1, 8, 2);
+        forward_rows(x, w, b, y, g, epi, row0, row1, 8, 2);
 }
 #endif
 
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
-                          float *y, const fastnn_conv2d_geom *g, int relu)
+                          float *y, const fastnn_conv2d_geom *g, fastnn_epilogue epi)
 {
     rows_fn rows = forward_rows_generic;
 #if FASTNN_HAVE_AVX512_VARIANT
@@ -320,7 +330,7 @@ void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        rows(x, w, b, y, g, relu, total * t / team, total * (t + 1) / team);
+        rows(x, w, b, y, g, &epi, total * t / team, total * (t + 1) / team);
     }
 }
 

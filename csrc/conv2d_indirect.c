@@ -43,7 +43,10 @@
  * per row (6 accumulators, still more than the FMA latency needs).  Six
  * rows keep the six run pointers in registers: a tile of 12 or 16 rows
  * (one 16-wide vector per row) ran 5-15 % slower here for want of them.
- * The epilogue adds the bias and, for a fused activation, applies ReLU.
+ * The epilogue adds the bias and applies a fused activation: a ReLU as a
+ * max in the store; any other (fastnn_epilogue, internal.h) on the tile
+ * buffer, bias added, before its rows are copied out -- one call per tile
+ * of MR x 32 (avx512) or MR x 16 values, in L1.
  *
  * Rows are written to consecutive rows of the result, or scattered onto a
  * grid (fastnn_row_scatter): the input gradient of a strided convolution
@@ -271,12 +274,13 @@ FASTNN_INLINE void micro_kernel_v4(const float *const *run, const int64_t *tap,
 
 /* Rows [i0, i1) of the result, every panel of B (`width` columns wide:
  * 16-wide vectors and NR_AVX512, or 8- or 4-wide ones and NR); then bias
- * and ReLU. */
+ * and the activation. */
 FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
                              int64_t rows, const float *packed, int64_t n,
-                             const float *bias, int relu, float *out,
-                             const float **run, int64_t *tap, int width)
+                             const float *bias, const fastnn_epilogue *epi,
+                             float *out, const float **run, int64_t *tap, int width)
 {
+    const int relu = epi->act == FASTNN_ACT_RELU;
     const int64_t k = o->g->k_h * o->g->k_w * o->channels;
     const int64_t nr_max = width == 16 ? NR_AVX512 : NR;
     float tile[MR * NR_AVX512] __attribute__((aligned(64)));
@@ -295,6 +299,21 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
                 micro_kernel_v8(run, tap, taps, o->channels, packed + j * k, tile);
             else
                 micro_kernel_v4(run, tap, taps, o->channels, packed + j * k, tile);
+            if (epi->apply) { /* bias, then the activation, on the tile */
+                for (int64_t r = 0; r < mr; r++)
+                    for (int64_t c = 0; c < nr; c++)
+                        tile[r * nr_max + c] += bias ? bias[j + c] : 0.0f;
+                if (nr == nr_max)
+                    fastnn_epilogue_apply(epi, tile, mr * nr_max);
+                else
+                    for (int64_t r = 0; r < mr; r++)
+                        fastnn_epilogue_apply(epi, tile + r * nr_max, nr);
+                grid_pixel pixel = first;
+                for (int64_t r = 0; r < mr; r++, next_pixel(o, &pixel))
+                    memcpy(out + out_row(o, pixel) * n + j, tile + r * nr_max,
+                           (size_t)nr * sizeof(float));
+                continue;
+            }
             grid_pixel pixel = first;
             for (int64_t r = 0; r < mr; r++, next_pixel(o, &pixel)) {
                 float *dst = out + out_row(o, pixel) * n + j;
@@ -308,25 +327,25 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
 }
 
 typedef void (*rows_fn)(const indirect_rows *, int64_t, int64_t, int64_t,
-                        const float *, int64_t, const float *, int, float *,
-                        const float **, int64_t *);
+                        const float *, int64_t, const float *, const fastnn_epilogue *,
+                        float *, const float **, int64_t *);
 
 static void tile_rows_generic(const indirect_rows *o, int64_t i0, int64_t i1,
                               int64_t rows, const float *packed, int64_t n,
-                              const float *bias, int relu, float *out,
-                              const float **run, int64_t *tap)
+                              const float *bias, const fastnn_epilogue *epi,
+                              float *out, const float **run, int64_t *tap)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, tap, 4);
+    tile_rows(o, i0, i1, rows, packed, n, bias, epi, out, run, tap, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void tile_rows_avx2(const indirect_rows *o, int64_t i0, int64_t i1,
                            int64_t rows, const float *packed, int64_t n,
-                           const float *bias, int relu, float *out,
-                           const float **run, int64_t *tap)
+                           const float *bias, const fastnn_epilogue *epi,
+                           float *out, const float **run, int64_t *tap)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, tap, 8);
+    tile_rows(o, i0, i1, rows, packed, n, bias, epi, out, run, tap, 8);
 }
 #endif
 
@@ -334,16 +353,16 @@ static void tile_rows_avx2(const indirect_rows *o, int64_t i0, int64_t i1,
 FASTNN_TARGET_AVX512
 static void tile_rows_avx512(const indirect_rows *o, int64_t i0, int64_t i1,
                              int64_t rows, const float *packed, int64_t n,
-                             const float *bias, int relu, float *out,
-                             const float **run, int64_t *tap)
+                             const float *bias, const fastnn_epilogue *epi,
+                             float *out, const float **run, int64_t *tap)
 {
-    tile_rows(o, i0, i1, rows, packed, n, bias, relu, out, run, tap, 16);
+    tile_rows(o, i0, i1, rows, packed, n, bias, epi, out, run, tap, 16);
 }
 #endif
 
 int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *src, fastnn_gemm_operand b, int64_t n,
-                           const float *bias, int relu, float *out,
+                           const float *bias, fastnn_epilogue epi, float *out,
                            const fastnn_row_scatter *scatter)
 {
     rows_fn body = tile_rows_generic;
@@ -396,7 +415,7 @@ int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
             status = FASTNN_ENOMEM;
         } else {
             body(&o, tiles * t / team * MR, fastnn_min(tiles * (t + 1) / team * MR, rows),
-                 rows, packed, n, bias, relu, out, run, tap);
+                 rows, packed, n, bias, &epi, out, run, tap);
         }
         free(run);
         free(tap);

@@ -37,17 +37,14 @@ int fastnn_dense_backward(const float *x, const float *w, const float *dy,
                           float *dw, float *db)
 {
     if (y) {
-        if (act == FASTNN_DENSE_RELU)
-            fastnn_relu_backward(y, dy, dz, m * n);
-        else
-            fastnn_activation_backward((fastnn_activation)act, alpha, y, dy, dz,
-                                       m * n);
+        fastnn_activation_backward((fastnn_activation)act, alpha, y, dy, dz,
+                                   m * n);
         dy = dz;
     }
-    int status = fastnn_matmul(x, dy, NULL, dw, k, n, m, 1, 0);
+    int status = fastnn_matmul(x, dy, NULL, dw, k, n, m, 1, 0, FASTNN_ACT_NONE, 0.0f);
     column_sums(dy, m, n, db);
     if (status == FASTNN_OK && dx)
-        status = fastnn_matmul(dy, w, NULL, dx, m, k, n, 0, 1);
+        status = fastnn_matmul(dy, w, NULL, dx, m, k, n, 0, 1, FASTNN_ACT_NONE, 0.0f);
     return status;
 }
 
@@ -57,15 +54,13 @@ void fastnn_dense_backward_naive(const float *x, const float *w,
                                  float *dz, float *dx, float *dw, float *db)
 {
     if (y) {
-        if (act == FASTNN_DENSE_RELU)
-            fastnn_relu_backward_naive(y, dy, dz, m * n);
-        else
-            fastnn_activation_backward_naive((fastnn_activation)act, alpha, y,
-                                             dy, dz, m * n);
+        fastnn_activation_backward_naive((fastnn_activation)act, alpha, y, dy, dz,
+                                         m * n);
         dy = dz;
     }
-    fastnn_matmul_naive(x, dy, NULL, dw, k, n, m, 1, 0);
+    fastnn_matmul_naive(x, dy, NULL, dw, k, n, m, 1, 0, FASTNN_ACT_NONE, 0.0f);
     column_sums(dy, m, n, db);
     if (dx)
-        fastnn_matmul_naive(dy, w, NULL, dx, m, k, n, 0, 1);
+        fastnn_matmul_naive(dy, w, NULL, dx, m, k, n, 0, 1, FASTNN_ACT_NONE,
+                            0.0f);
 }

@@ -59,27 +59,28 @@ int fastnn_set_simd(fastnn_simd path);
 const char *fastnn_simd_name(fastnn_simd path);
 
 /* ---- matrix multiplication (gemm.c) --------------------------------------
- * C (m x n) = op(A) . op(B) + bias, where op(A) is m x k and op(B) is k x n.
- * A is stored row-major as m x k, or as k x m when transpose_a is set;
- * B likewise as k x n, or n x k when transpose_b is set.  bias (n values,
- * added to every row: a Dense layer's forward pass in one call) may be NULL.
- * C is overwritten. */
+ * C (m x n) = act(op(A) . op(B) + bias), where op(A) is m x k and op(B) is
+ * k x n.  A is stored row-major as m x k, or as k x m when transpose_a is
+ * set; B likewise as k x n, or n x k when transpose_b is set.  bias (n
+ * values, added to every row) may be NULL.  act and alpha as for
+ * fastnn_conv2d (FASTNN_ACT_NONE for a plain product): a Dense layer's
+ * forward pass in one call.  C is overwritten. */
 int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
                   int64_t m, int64_t n, int64_t k, int transpose_a,
-                  int transpose_b);
+                  int transpose_b, int act, float alpha);
 void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
                          float *c, int64_t m, int64_t n, int64_t k,
-                         int transpose_a, int transpose_b);
+                         int transpose_a, int transpose_b, int act,
+                         float alpha);
 
 /* ---- Dense backward (dense.c) --------------------------------------------
  * For y = act(x . W + b), x (m x k), W (k x n): dW = x^T . dz, db = column
  * sums of dz, dx = dz . W^T (skipped when dx is NULL), where dz = dy when y
  * is NULL (no activation, or one taken elsewhere), else dz = dy * act'(.)
  * computed from the layer's output y and written to dz (m x n scratch;
- * unused when y is NULL).  act is FASTNN_DENSE_RELU (the mask y > 0) or a
- * fastnn_activation whose backward pass reads y (not silu, gelu_tanh);
- * alpha as in fastnn_activation_backward. */
-enum { FASTNN_DENSE_RELU = -1 };
+ * unused when y is NULL).  act is a fastnn_activation (below) whose backward
+ * pass reads y: FASTNN_ACT_RELU (the mask y > 0) or any but silu and
+ * gelu_tanh; alpha as in fastnn_activation_backward. */
 int fastnn_dense_backward(const float *x, const float *w, const float *dy,
                           const float *y, int act, float alpha, int64_t m,
                           int64_t k, int64_t n, float *dz, float *dx,
@@ -123,12 +124,17 @@ static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_
            (in_c <= FASTNN_DIRECT_FEW_C && k <= FASTNN_DIRECT_MAX_K);
 }
 
-/* b may be NULL (no bias).  y is overwritten; with relu, y = max(y, 0)
- * (the activation fused into the kernel: one pass over y instead of two). */
+/* b may be NULL (no bias).  y is overwritten with act(conv + b), act a
+ * fastnn_activation (below) whose backward pass reads its output -- none,
+ * relu, or any but silu and gelu_tanh; alpha as in
+ * fastnn_activation_forward -- applied in the kernel's epilogue to each
+ * block of outputs as it is written (one pass over y instead of two), with
+ * the same bits as fastnn_activation_forward over the whole of y. */
 int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
-                  const fastnn_conv2d_geom *g, int relu);
+                  const fastnn_conv2d_geom *g, int act, float alpha);
 void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
-                         float *y, const fastnn_conv2d_geom *g, int relu);
+                         float *y, const fastnn_conv2d_geom *g, int act,
+                         float alpha);
 
 /* Gradients of a loss L given dy = dL/dy: dx = dL/dx, dw = dL/dw,
  * db = dL/db.  dx, dw or db may be NULL: not computed (the first layer of a
@@ -160,10 +166,9 @@ void fastnn_max_pool2d_naive(const float *x, float *y,
 /* The backward passes may fold in the backward pass of the activation
  * whose output the pool's input x is (a Conv2D's activation below the pool):
  * dx is then the gradient at that activation's input, dz = f'(x) * dx.
- * `through` is FASTNN_THROUGH_NONE, FASTNN_THROUGH_RELU, or a
- * fastnn_activation (below) whose derivative reads its output (not silu,
- * not gelu_tanh); alpha as for fastnn_activation_backward. */
-enum { FASTNN_THROUGH_NONE = -1, FASTNN_THROUGH_RELU = -2 };
+ * `through` is a fastnn_activation (below) whose derivative reads its
+ * output: FASTNN_ACT_NONE, FASTNN_ACT_RELU, or any but silu and gelu_tanh;
+ * alpha as for fastnn_activation_backward. */
 
 /* dx gets each dy at the position of its window's maximum (the first one in
  * row-major window order on ties); dx is overwritten. */
@@ -253,7 +258,11 @@ void fastnn_relu_backward_naive(const float *y, const float *dy, float *dx, int6
  * leaky_relu's slope (>= 0), ignored by the others.  The backward pass reads
  * the forward output y (`from`), or the input x where
  * fastnn_activation_reads_input(f) is 1 (silu, gelu_tanh).  Outputs are
- * overwritten; y may be x, dx may be dy. */
+ * overwritten; y may be x, dx may be dy.  The codes are the one activation
+ * code of every kernel that takes one: FASTNN_ACT_RELU (as fastnn_relu and
+ * fastnn_relu_backward) and FASTNN_ACT_NONE (the identity: y = x, dx = dy)
+ * complete the list for the kernels' epilogues (fastnn_conv2d,
+ * fastnn_matmul), dense_backward and the pools' backward passes. */
 typedef enum {
     FASTNN_ACT_TANH = 0,
     FASTNN_ACT_SIGMOID = 1,
@@ -265,7 +274,9 @@ typedef enum {
     FASTNN_ACT_LEAKY_RELU = 7,
     FASTNN_ACT_EXPONENTIAL = 8,
     FASTNN_ACT_SILU = 9,
-    FASTNN_ACT_GELU_TANH = 10   /* gelu(approximate=True) */
+    FASTNN_ACT_GELU_TANH = 10,  /* gelu(approximate=True) */
+    FASTNN_ACT_RELU = 11,
+    FASTNN_ACT_NONE = 12
 } fastnn_activation;
 int fastnn_activation_reads_input(fastnn_activation f);
 void fastnn_activation_forward(fastnn_activation f, float alpha,

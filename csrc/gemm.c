@@ -24,6 +24,13 @@
  * loaded (192 per 22, 512 per 32), which is what lets it run near the
  * core's FMA peak.  Packing costs O(mk + kn) against O(mnk) arithmetic.
  *
+ * Epilogue: the activation of fastnn_matmul (a Dense layer's) is applied
+ * to each tile of C as it is stored after the last slice of the reduction
+ * (fastnn_epilogue, internal.h): a ReLU as a max on the stored rows, any
+ * other activation on the tile buffer -- the values the store writes --
+ * before it is copied out; on a split reduction, to each row of C once the
+ * copies are added.
+ *
  * Parallelism: the m (or n) dimension is cut into one contiguous range of
  * panels per thread; each thread packs its own blocks and writes a disjoint
  * part of C, so no locks, no barriers, and a result that does not depend on
@@ -39,7 +46,7 @@
 
 void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
                          float *c, int64_t m, int64_t n, int64_t k,
-                         int transpose_a, int transpose_b)
+                         int transpose_a, int transpose_b, int act, float alpha)
 {
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < n; j++) {
@@ -52,6 +59,7 @@ void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
             c[i * n + j] = sum;
         }
     }
+    fastnn_activation_forward_naive((fastnn_activation)act, alpha, c, c, m * n);
 }
 
 /* ---- packing -------------------------------------------------------------- */
@@ -217,12 +225,44 @@ FASTNN_INLINE void micro_kernel_v4(int64_t kc, const float *restrict a,
     }
 }
 
-/* Writes the valid mr x nr corner of a tile into C: C = bias + tile on the
- * first slice of the reduction (overwrite), C += tile on later ones. */
-FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
-                              int64_t ldc, int64_t mr, int64_t nr,
-                              int overwrite, const float *restrict bias)
+/* One row of C, final: act(row), a ReLU included. */
+static void epilogue_row(const fastnn_epilogue *epi, float *row, int64_t n)
 {
+    if (epi->act == FASTNN_ACT_RELU)
+        for (int64_t j = 0; j < n; j++)
+            row[j] = row[j] < 0.0f ? 0.0f : row[j];
+    else
+        fastnn_epilogue_apply(epi, row, n);
+}
+
+/* Writes the valid mr x nr corner of a tile into C: C = bias + tile on the
+ * first slice of the reduction (overwrite), C += tile on later ones; on the
+ * last slice epi (else NULL) applies the activation.  Other than a ReLU, it
+ * runs on the tile itself, once it holds the values the store writes (all
+ * mr rows of NR in one call: the columns past nr are finite sums of zero
+ * padding, computed and dropped). */
+FASTNN_INLINE void store_tile(float *restrict tile, float *restrict c,
+                              int64_t ldc, int64_t mr, int64_t nr,
+                              int overwrite, const float *restrict bias,
+                              const fastnn_epilogue *epi)
+{
+    if (epi && epi->apply) {
+        for (int64_t r = 0; r < mr; r++) {
+            const float *crow = c + r * ldc;
+            float *t = tile + r * FASTNN_NR;
+            if (!overwrite)
+                for (int64_t j = 0; j < nr; j++)
+                    t[j] = crow[j] + t[j];
+            else if (bias)
+                for (int64_t j = 0; j < nr; j++)
+                    t[j] = bias[j] + t[j];
+        }
+        fastnn_epilogue_apply(epi, tile, mr * FASTNN_NR);
+        for (int64_t r = 0; r < mr; r++)
+            memcpy(c + r * ldc, tile + r * FASTNN_NR, (size_t)nr * sizeof(float));
+        return;
+    }
+    const int relu = epi && epi->act == FASTNN_ACT_RELU;
     for (int64_t r = 0; r < mr; r++) {
         float *crow = c + r * ldc;
         const float *t = tile + r * FASTNN_NR;
@@ -235,6 +275,9 @@ FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
         else
             for (int64_t j = 0; j < nr; j++)
                 crow[j] = t[j];
+        if (relu)
+            for (int64_t j = 0; j < nr; j++)
+                crow[j] = crow[j] < 0.0f ? 0.0f : crow[j];
     }
 }
 
@@ -244,7 +287,8 @@ FASTNN_INLINE void store_tile(const float *restrict tile, float *restrict c,
 FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
                                      const float *ap, const float *bp,
                                      float *c, int64_t ldc, int overwrite,
-                                     const float *bias, int width)
+                                     const float *bias, const fastnn_epilogue *epi,
+                                     int width)
 {
     const int64_t mr = width == 16 ? MR_AVX512 : MR_SMALL;
     float tile[FASTNN_MR_MAX * FASTNN_NR] __attribute__((aligned(64)));
@@ -266,33 +310,35 @@ FASTNN_INLINE void macro_kernel_body(int64_t mc, int64_t nc, int64_t kc,
                 micro_kernel_v4(kc, ap + ir * kc, bp + jr * kc, tile);
             if (ir + mr <= mc && jr + FASTNN_NR <= nc) /* a full tile: fixed loops */
                 store_tile(tile, c + ir * ldc + jr, ldc, mr, FASTNN_NR, overwrite,
-                           bias ? bias + jr : NULL);
+                           bias ? bias + jr : NULL, epi);
             else
                 store_tile(tile, c + ir * ldc + jr, ldc, fastnn_min(mr, mc - ir),
                            fastnn_min(FASTNN_NR, nc - jr), overwrite,
-                           bias ? bias + jr : NULL);
+                           bias ? bias + jr : NULL, epi);
         }
     }
 }
 
 typedef void (*macro_kernel_fn)(int64_t, int64_t, int64_t, const float *,
                                 const float *, float *, int64_t, int,
-                                const float *);
+                                const float *, const fastnn_epilogue *);
 
 static void macro_kernel_generic(int64_t mc, int64_t nc, int64_t kc,
                                  const float *ap, const float *bp, float *c,
-                                 int64_t ldc, int overwrite, const float *bias)
+                                 int64_t ldc, int overwrite, const float *bias,
+                                 const fastnn_epilogue *epi)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 4);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, epi, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void macro_kernel_avx2(int64_t mc, int64_t nc, int64_t kc,
                               const float *ap, const float *bp, float *c,
-                              int64_t ldc, int overwrite, const float *bias)
+                              int64_t ldc, int overwrite, const float *bias,
+                              const fastnn_epilogue *epi)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 8);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, epi, 8);
 }
 #endif
 
@@ -300,9 +346,10 @@ static void macro_kernel_avx2(int64_t mc, int64_t nc, int64_t kc,
 FASTNN_TARGET_AVX512
 static void macro_kernel_avx512(int64_t mc, int64_t nc, int64_t kc,
                                 const float *ap, const float *bp, float *c,
-                                int64_t ldc, int overwrite, const float *bias)
+                                int64_t ldc, int overwrite, const float *bias,
+                                const fastnn_epilogue *epi)
 {
-    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, 16);
+    macro_kernel_body(mc, nc, kc, ap, bp, c, ldc, overwrite, bias, epi, 16);
 }
 #endif
 
@@ -334,7 +381,7 @@ void fastnn_gemm_packed(int64_t m, int64_t n, int64_t kc, const float *ap,
                         const float *bp, float *c, int64_t ldc, int overwrite,
                         const float *bias)
 {
-    pick_macro_kernel().run(m, n, kc, ap, bp, c, ldc, overwrite, bias);
+    pick_macro_kernel().run(m, n, kc, ap, bp, c, ldc, overwrite, bias, NULL);
 }
 
 int64_t fastnn_gemm_mr(void)
@@ -366,12 +413,14 @@ static void pack_buffers_free(pack_buffers *buf)
 }
 
 /* One thread's share of the product: rows [m0, m1) x columns [n0, n1),
- * summed over the reduction indices [k0, k1), packed into `buf`. */
+ * summed over the reduction indices [k0, k1), packed into `buf`; epi (may
+ * be NULL) applied as the last slice is stored. */
 static void gemm_range_packed(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                               int64_t k0, int64_t k1, fastnn_gemm_operand a,
                               fastnn_gemm_operand b, float *c, int64_t ldc,
                               const float *bias, int accumulate,
-                              macro_kernel kernel, const pack_buffers *buf)
+                              const fastnn_epilogue *epi, macro_kernel kernel,
+                              const pack_buffers *buf)
 {
     float *ap = buf->a, *bp = buf->b;
     for (int64_t jc = n0; jc < n1; jc += FASTNN_NC) {             /* loop 5 */
@@ -384,7 +433,8 @@ static void gemm_range_packed(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                 int64_t mc = fastnn_min(FASTNN_MC, m1 - ic);
                 a.pack(a.operand, ic, mc, pc, kc, kernel.mr, ap);
                 kernel.run(mc, nc, kc, ap, bp, c + ic * ldc + jc, ldc,
-                             overwrite, overwrite && bias ? bias + jc : NULL);
+                           overwrite, overwrite && bias ? bias + jc : NULL,
+                           pc + kc == k1 ? epi : NULL);
             }
         }
     }
@@ -395,13 +445,13 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                       int64_t k0, int64_t k1, fastnn_gemm_operand a,
                       fastnn_gemm_operand b, float *c, int64_t ldc,
                       const float *bias, int accumulate,
-                      macro_kernel kernel)
+                      const fastnn_epilogue *epi, macro_kernel kernel)
 {
     pack_buffers buf;
     int status = pack_buffers_alloc(&buf, m1 - m0, n1 - n0, k1 - k0, kernel.mr);
     if (status == FASTNN_OK)
         gemm_range_packed(m0, m1, n0, n1, k0, k1, a, b, c, ldc, bias, accumulate,
-                          kernel, &buf);
+                          epi, kernel, &buf);
     pack_buffers_free(&buf);
     return status;
 }
@@ -410,12 +460,13 @@ static int gemm_range(int64_t m0, int64_t m1, int64_t n0, int64_t n1,
  * count fixed by the shape, never by the threads); each range is summed into
  * its own m x n copy of C by whichever thread takes it, and the copies are
  * then added in range order -- so C is bit-identical for any number of
- * threads, and for a team smaller than asked for. */
+ * threads, and for a team smaller than asked for.  The activation goes on
+ * each row of C once its copies are added. */
 static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
                         int threads, fastnn_gemm_operand a,
                         fastnn_gemm_operand b, float *c, int64_t ldc,
                         const float *bias, int accumulate,
-                        macro_kernel kernel)
+                        const fastnn_epilogue *epi, macro_kernel kernel)
 {
     float *partial = fastnn_alloc_floats((int64_t)parts * m * n);
     if (!partial)
@@ -434,7 +485,7 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
             if (buf.a && buf.b)
                 gemm_range_packed(0, m, 0, n, k * p / parts, k * (p + 1) / parts,
                                   a, b, partial + p * m * n, n, NULL, 0,
-                                  kernel, &buf);
+                                  NULL, kernel, &buf);
         pack_buffers_free(&buf);
         /* C = start + copy 0 + copy 1 + ..., row by row (the inner loop
          * streams and vectorises), the rows shared by the team */
@@ -451,6 +502,7 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
                 for (int64_t j = 0; j < n; j++)
                     row[j] += copy[j];
             }
+            epilogue_row(epi, row, n);
         }
     }
     fastnn_free_floats(partial);
@@ -459,15 +511,17 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
 
 int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
-                const float *bias, int accumulate)
+                const float *bias, int accumulate, fastnn_epilogue epi)
 {
     if (m <= 0 || n <= 0)
         return FASTNN_OK;
     if (k <= 0) { /* an empty sum: C keeps its value, or becomes the bias */
-        if (!accumulate)
-            for (int64_t i = 0; i < m; i++)
+        for (int64_t i = 0; i < m; i++) {
+            if (!accumulate)
                 for (int64_t j = 0; j < n; j++)
                     c[i * ldc + j] = bias ? bias[j] : 0.0f;
+            epilogue_row(&epi, c + i * ldc, n);
+        }
         return FASTNN_OK;
     }
     macro_kernel kernel = pick_macro_kernel();
@@ -485,7 +539,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     int threads = fastnn_threads_for(work);
     if (parts > 1)
         return gemm_split_k(m, n, k, parts, threads < parts ? threads : parts,
-                            a, b, c, ldc, bias, accumulate, kernel);
+                            a, b, c, ldc, bias, accumulate, &epi, kernel);
     /* Splitting m makes every thread pack all of B (n x k), splitting n all
      * of A (m x k): split the longer side, so the operand each thread
      * repacks is the smaller one, unless it has too few panels to share.
@@ -496,7 +550,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
         threads = (int)panels;
     if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
         return gemm_range(0, m, 0, n, 0, k, a, b, c, ldc, bias, accumulate,
-                          kernel);
+                          &epi, kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)
@@ -513,7 +567,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
         }
         if (m0 < m1 && n0 < n1) {
             int s = gemm_range(m0, m1, n0, n1, 0, k, a, b, c, ldc, bias,
-                               accumulate, kernel);
+                               accumulate, &epi, kernel);
             if (s != FASTNN_OK) {
 #pragma omp atomic write
                 status = s;
@@ -525,12 +579,13 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
 
 int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
                   int64_t m, int64_t n, int64_t k, int transpose_a,
-                  int transpose_b)
+                  int transpose_b, int act, float alpha)
 {
     /* op(A)(i, p) and op(B)(p, j), seen as operands whose rows are i and j */
     fastnn_strided sa = {a, transpose_a ? 1 : k, transpose_a ? m : 1};
     fastnn_strided sb = {b, transpose_b ? k : 1, transpose_b ? 1 : n};
     fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
     fastnn_gemm_operand ob = {fastnn_pack_strided, &sb};
-    return fastnn_gemm(m, n, k, oa, ob, c, n, bias, 0);
+    return fastnn_gemm(m, n, k, oa, ob, c, n, bias, 0,
+                       fastnn_epilogue_of(act, alpha));
 }

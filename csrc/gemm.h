@@ -74,12 +74,13 @@ typedef struct {
 void fastnn_pack_strided(const void *operand, int64_t row0, int64_t rows,
                          int64_t p0, int64_t kc, int64_t width, float *dst);
 
-/* C = bias + A.B (bias may be NULL) or, with accumulate, C += A.B.
+/* C = bias + A.B (bias may be NULL) or, with accumulate, C += A.B; then
+ * C = act(C) for the activation of epi (FASTNN_NO_EPILOGUE: none).
  * `a` has m rows, `b` has n rows (the columns of C); both have k reduction
  * indices.  Returns FASTNN_OK or FASTNN_ENOMEM. */
 int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
-                const float *bias, int accumulate);
+                const float *bias, int accumulate, fastnn_epilogue epi);
 
 /* For callers that keep operands packed across many products: the panel
  * width of A on this CPU's SIMD path (B's is FASTNN_NR), and loops 2 and 1
@@ -100,11 +101,12 @@ typedef struct {
  * rows read times B (conv2d_indirect.c): the forward pass (transposed = 0,
  * src = x, B = W, n = out_c) or the input gradient (transposed = 1, src = dy,
  * B = W', n = in_c) of a stride-1 convolution (or of one phase of a strided
- * one, given as stride 1: conv2d.c); relu applies max(., 0) at the end.
- * The rows are written consecutively, or where `scatter` says (not NULL). */
+ * one, given as stride 1: conv2d.c); epi applies an activation at the end
+ * (FASTNN_NO_EPILOGUE: none).  The rows are written consecutively, or where
+ * `scatter` says (not NULL). */
 int fastnn_conv2d_indirect(const fastnn_conv2d_geom *g, int transposed,
                            const float *src, fastnn_gemm_operand b, int64_t n,
-                           const float *bias, int relu, float *out,
+                           const float *bias, fastnn_epilogue epi, float *out,
                            const fastnn_row_scatter *scatter);
 
 /* dw = the weight gradient P^T . dy of a convolution, reading x and dy in

@@ -93,8 +93,36 @@ typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
  * 16->64 at 16x16) the indirect GEMM is as fast or faster. */
 #define FASTNN_POINTWISE_MAX_C 32
 
+/* The epilogue of the kernels that apply an activation as they write their
+ * output (fastnn_conv2d, fastnn_matmul): y = act(y), act a fastnn_activation
+ * whose backward pass reads y.  A ReLU is a max inside the kernel's store
+ * (the vectors are still in registers); any other activation runs `apply`,
+ * the very loop fastnn_activation_forward runs on this CPU's SIMD path
+ * (activation.c), over each block of output the thread has just written,
+ * while it is in L1 -- so the bits are those of the separate pass.  apply
+ * is NULL for FASTNN_ACT_NONE and FASTNN_ACT_RELU. */
+typedef void (*fastnn_activation_range_fn)(fastnn_activation f, float alpha,
+                                           const float *x, float *y,
+                                           int64_t i0, int64_t i1);
+typedef struct {
+    int act;
+    float alpha;
+    fastnn_activation_range_fn apply;
+} fastnn_epilogue;
+#define FASTNN_NO_EPILOGUE ((fastnn_epilogue){FASTNN_ACT_NONE, 0.0f, NULL})
+fastnn_epilogue fastnn_epilogue_of(int act, float alpha);
+
+/* y[0 .. n) = act(y), for the activations `apply` runs (not ReLU). */
+static inline void fastnn_epilogue_apply(const fastnn_epilogue *e, float *y,
+                                         int64_t n)
+{
+    if (e->apply)
+        e->apply((fastnn_activation)e->act, e->alpha, y, y, 0, n);
+}
+
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
-                          float *y, const fastnn_conv2d_geom *g, int relu);
+                          float *y, const fastnn_conv2d_geom *g,
+                          fastnn_epilogue epi);
 /* FASTNN_ELIMIT for patches fastnn_direct_conv_takes refuses. */
 int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
                                          float *dw, float *db,

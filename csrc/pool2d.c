@@ -90,9 +90,7 @@ void fastnn_max_pool2d_naive(const float *x, float *y,
 static void through_naive(const float *x, float *dx, int64_t count, int through,
                           float alpha)
 {
-    if (through == FASTNN_THROUGH_RELU)
-        fastnn_relu_backward_naive(x, dx, dx, count);
-    else if (through != FASTNN_THROUGH_NONE)
+    if (through != FASTNN_ACT_NONE)
         fastnn_activation_backward_naive((fastnn_activation)through, alpha, x, dx, dx,
                                          count);
 }
@@ -365,9 +363,7 @@ FASTNN_INLINE void zero_uncovered(const fastnn_pool2d_geom *g, float *dx_img,
 static void through_image(const float *x_img, float *dx_img, int64_t image,
                           int is_max, int through, float alpha)
 {
-    if (through == FASTNN_THROUGH_RELU && !is_max)
-        fastnn_relu_backward(x_img, dx_img, dx_img, image);
-    else if (through >= 0)
+    if (through != FASTNN_ACT_NONE && !(is_max && through == FASTNN_ACT_RELU))
         fastnn_activation_backward((fastnn_activation)through, alpha, x_img, dx_img,
                                    dx_img, image);
 }
@@ -404,10 +400,10 @@ FASTNN_INLINE void unpool_images_of(const float *x, const float *dy, float *dx,
 {
     const int64_t C = g->channels, image = g->in_h * g->in_w * C;
     const chunks k = channel_chunks(C);
-    const int relu = is_max && through == FASTNN_THROUGH_RELU;
+    const int relu = is_max && through == FASTNN_ACT_RELU;
     for (int64_t n = n0; n < n1; n++) {
         float *dx_img = dx + n * image;
-        const float *x_img = is_max || through != FASTNN_THROUGH_NONE ? x + n * image : NULL;
+        const float *x_img = is_max || through != FASTNN_ACT_NONE ? x + n * image : NULL;
         if (disjoint)
             zero_uncovered(g, dx_img, fastnn_min(g->out_h * g->stride_h, g->in_h),
                            fastnn_min(g->out_w * g->stride_w, g->in_w));

@@ -23,9 +23,8 @@ cdef extern from "fastnn.h" nogil:
     enum: FASTNN_DIRECT_FEW_C
     enum: FASTNN_POOLED_MAX_TAPS
     enum: FASTNN_MAX_THREADS
-    enum: FASTNN_DENSE_RELU
-    enum: FASTNN_THROUGH_NONE
-    enum: FASTNN_THROUGH_RELU
+    enum: FASTNN_ACT_RELU
+    enum: FASTNN_ACT_NONE
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
         FASTNN_SIMD_AVX2
@@ -41,10 +40,11 @@ cdef extern from "fastnn.h" nogil:
     const char *fastnn_simd_name(fastnn_simd path)
 
     int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
-                      int64_t m, int64_t n, int64_t k, int transpose_a, int transpose_b)
+                      int64_t m, int64_t n, int64_t k, int transpose_a, int transpose_b,
+                      int act, float alpha)
     void fastnn_matmul_naive(const float *a, const float *b, const float *bias, float *c,
                              int64_t m, int64_t n, int64_t k, int transpose_a,
-                             int transpose_b)
+                             int transpose_b, int act, float alpha)
     int fastnn_dense_backward(const float *x, const float *w, const float *dy,
                               const float *y, int act, float alpha, int64_t m, int64_t k,
                               int64_t n, float *dz, float *dx, float *dw, float *db)
@@ -58,9 +58,9 @@ cdef extern from "fastnn.h" nogil:
         int64_t stride_h, stride_w, pad_top, pad_left, out_h, out_w
 
     int fastnn_conv2d(const float *x, const float *w, const float *b,
-                      float *y, const fastnn_conv2d_geom *g, int relu)
+                      float *y, const fastnn_conv2d_geom *g, int act, float alpha)
     void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
-                             float *y, const fastnn_conv2d_geom *g, int relu)
+                             float *y, const fastnn_conv2d_geom *g, int act, float alpha)
     int fastnn_conv2d_backward(const float *x, const float *w,
                                const float *dy, float *dx, float *dw,
                                float *db, const fastnn_conv2d_geom *g)
@@ -215,11 +215,12 @@ DIRECT_ANY_C_MAX_K = FASTNN_DIRECT_ANY_C_MAX_K
 DIRECT_FEW_C = FASTNN_DIRECT_FEW_C
 POOLED_MAX_TAPS = FASTNN_POOLED_MAX_TAPS
 
-# The codes beside the activations' own (fastnn_activation) that dense_backward
-# and the pools' backward passes take: ReLU's mask, and no activation.
-DENSE_RELU = FASTNN_DENSE_RELU
-THROUGH_NONE = FASTNN_THROUGH_NONE
-THROUGH_RELU = FASTNN_THROUGH_RELU
+# The two codes of fastnn_activation beside the elementwise kernels' own (0 ..
+# 10, in the order of kernels.activation.ACTIVATION_NAMES), for the kernels
+# that take an activation code (the epilogues of conv2d and matmul,
+# dense_backward, the pools' backward passes): ReLU, and no activation.
+ACT_RELU = FASTNN_ACT_RELU
+ACT_NONE = FASTNN_ACT_NONE
 
 
 def direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_c):
@@ -245,29 +246,26 @@ cdef inline void _check(int status, str op="kernel"):
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, const float[::1] bias,
            float[:, ::1] c, int64_t m, int64_t n, int64_t k, bint transpose_a,
-           bint transpose_b, bint relu, bint naive):
-    """bias may be None; relu applies max(., 0) to C before returning."""
+           bint transpose_b, int act, float alpha, bint naive):
+    """bias may be None; act (an activation code, alpha its argument) is
+    applied to C in the kernel's epilogue."""
     cdef const float *bias_ptr = NULL if bias is None else &bias[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
             fastnn_matmul_naive(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k, transpose_a,
-                                transpose_b)
-            if relu:
-                fastnn_relu_naive(&c[0, 0], &c[0, 0], m * n)
+                                transpose_b, act, alpha)
         else:
             status = fastnn_matmul(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k,
-                                   transpose_a, transpose_b)
-            if relu:
-                fastnn_relu(&c[0, 0], &c[0, 0], m * n)
+                                   transpose_a, transpose_b, act, alpha)
     _check(status)
 
 
 def dense_backward(const float[:, ::1] x, const float[:, ::1] w, const float[:, ::1] dy,
                    const float[:, ::1] y, int act, float alpha, float[:, ::1] dz,
                    float[:, ::1] dx, float[:, ::1] dw, float[::1] db, bint naive):
-    """y (the layer's output, for act's derivative: act is -1 for ReLU, else an
-    activation code), dz and dx may be None; every size is at least 1."""
+    """y (the layer's output, for the derivative of the activation whose code
+    is act), dz and dx may be None; every size is at least 1."""
     cdef const float *y_ptr = NULL if y is None else &y[0, 0]
     cdef float *dz_ptr = NULL if dz is None else &dz[0, 0]
     cdef float *dx_ptr = NULL if dx is None else &dx[0, 0]
@@ -298,15 +296,16 @@ cdef fastnn_conv2d_geom _conv_geom(int64_t batch, int64_t in_c, int64_t out_c, w
 
 def conv2d(const float[::1] x, const float[::1] w, const float[::1] b,
            float[::1] y, int64_t batch, int64_t in_c, int64_t out_c, win,
-           bint relu, bint naive):
+           int act, float alpha, bint naive):
+    """act: the activation code the epilogue applies, alpha its argument."""
     cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
     cdef const float *bias = NULL if b is None else &b[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_conv2d_naive(&x[0], &w[0], bias, &y[0], &g, relu)
+            fastnn_conv2d_naive(&x[0], &w[0], bias, &y[0], &g, act, alpha)
         else:
-            status = fastnn_conv2d(&x[0], &w[0], bias, &y[0], &g, relu)
+            status = fastnn_conv2d(&x[0], &w[0], bias, &y[0], &g, act, alpha)
     _check(status)
 
 
@@ -375,8 +374,8 @@ def pool2d(str mode, const float[::1] x, float[::1] y, int64_t batch,
 def pool2d_backward(str mode, const float[::1] x, const float[::1] dy,
                     float[::1] dx, int64_t batch, int64_t channels, win,
                     int through, float alpha, bint naive):
-    """through: -1 none, -2 relu, else the C code of an activation whose
-    derivative reads its output (fastnn.h, FASTNN_THROUGH_*)."""
+    """through: the activation code (ACT_NONE, ACT_RELU, or an activation
+    whose derivative reads its output) of the activation below the pool."""
     cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
     cdef bint is_max = mode == "max"
     with nogil:

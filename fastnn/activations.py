@@ -147,23 +147,16 @@ def _kernel_of(name, config):
     return None
 
 
-# tanh and e^x are single NumPy ufuncs with SIMD loops of NumPy's own, as fast per
-# element as the C kernel on one thread; below the size where the C kernel takes a
-# second thread (20 operations per element, 2e5 per thread: csrc/runtime.c) they
-# cost less per call (no argument checks, no buffer acquisitions: ~1 µs less).
-_UFUNCS = {"tanh": np.tanh, "exponential": np.exp}
-_UFUNC_BELOW = 10_000
-
-
 def _elementwise(name, x, alpha=0.0, out=None):
     """f(x) for the kernel ``name``: the C kernel on float32 (into ``out`` if
     given, x itself works), the NumPy formula (``kernels.reference``) in x's
-    dtype otherwise."""
+    dtype otherwise.  Always the C kernel on float32, even where a NumPy ufunc
+    would cost a microsecond less (tanh, e^x on small arrays): a convolution
+    or Dense layer applies the activation in its kernel's epilogue with the C
+    kernel's arithmetic, and ``compile(fuse=False)`` must give the same bits."""
     x = _as_float(x)
     if x.dtype != np.float32:
         return reference.activation(name, x, alpha)
-    if name in _UFUNCS and x.size < _UFUNC_BELOW:
-        return _UFUNCS[name](x, out=out)
     return kernels.activation(name, x, alpha, out=out)
 
 

@@ -59,8 +59,9 @@ def _matmul(m, n, k, transpose_a=False, naive=True):
 
 
 def _conv(batch, size, c_in, c_out, k=3, backward=False, stride=1, padding="valid",
-          first=False):
-    """A convolution, or its backward pass (dW only for a network's ``first`` layer)."""
+          first=False, activation=None):
+    """A convolution, or its backward pass (dW only for a network's ``first`` layer);
+    ``activation``: the forward pass applies it in its epilogue."""
     out = conv_output_length(size, k, stride, padding)
     flops = 2.0 * batch * out * out * c_out * k * k * c_in
     x, w, dy = (batch, size, size, c_in), (k, k, c_in, c_out), (batch, out, out, c_out)
@@ -68,6 +69,9 @@ def _conv(batch, size, c_in, c_out, k=3, backward=False, stride=1, padding="vali
     if (stride, padding) != (1, "valid"):
         shape += f" s{stride} {padding}"
     options = {"strides": stride, "padding": padding}
+    if activation is not None:
+        options["activation"] = activation
+        shape += f" + {activation}"
     if backward and first:
         return Case(f"conv2d_backward {shape} no dx", "conv2d_backward", (x, w, dy),
                     {**options, "compute_dx": False}, flops)
@@ -251,6 +255,10 @@ def canonical_cases():
         # pointwise (1x1) convolutions' backward (dx on the direct kernel, W^T) and a
         # stride-2 convolution's
         _conv(64, 32, 32, 16, k=1, backward=True), _conv(64, 32, 16, 16, k=1, backward=True),
+        # an activation whose backward reads y in the epilogue (the bottleneck net's 1x1
+        # conv + elu and its first layer), against NumPy's convolution and then elu
+        _conv(64, 32, 32, 16, k=1, activation="elu"),
+        _conv(64, 32, 3, 32, padding="same", activation="elu"),
         _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
         _first_layer_pooled(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),

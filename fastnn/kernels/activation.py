@@ -11,9 +11,16 @@
                            ``activation_reads_input``)
 
 ``relu_backward`` takes relu's *output* y: y > 0 exactly where x > 0, so the
-layer need not keep x, and relu'(0) = 0 as in Keras.  A Conv2D with
-``activation="relu"`` does not call ``relu`` at all: ``conv2d(...,
-activation="relu")`` applies it inside the convolution's last pass.
+layer need not keep x, and relu'(0) = 0 as in Keras.
+
+One activation code for every C kernel that takes one (``activation_code``):
+the kernels' epilogues (``conv2d(..., activation=)``, ``matmul(...,
+activation=)`` apply it as they write each output: no second pass over y),
+``dense_backward`` and the pools' backward passes (``through=``, which fold
+in its derivative).  All of them keep only the output y, so they take the
+activations whose derivative y determines: none, relu and ``FROM_OUTPUT``
+-- not silu and gelu_tanh, whose backward passes read the input z, nor
+softmax, which mixes a row.
 """
 import numpy as np
 
@@ -27,6 +34,9 @@ ACTIVATION_NAMES = ("tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "h
                     "leaky_relu", "exponential", "silu", "gelu_tanh")
 _CODES = {name: code for code, name in enumerate(ACTIVATION_NAMES)}
 DEFAULT_ALPHA = {"elu": 1.0, "leaky_relu": 0.2}   # Keras's defaults for the names
+# the ones whose derivative the output y determines
+FROM_OUTPUT = tuple(name for name in ACTIVATION_NAMES
+                    if name not in reference.ACTIVATION_READS_INPUT)
 
 
 def relu(x, impl="fast"):
@@ -95,6 +105,34 @@ def _check_activation(kernel, name, alpha):
         raise ValueError(f"{kernel}: leaky_relu's slope alpha must be >= 0 (its backward "
                          f"pass reads the sign of the output), got {alpha!r}")
     return _CODES[name], float(alpha)
+
+
+def activation_code(kernel, name, alpha=None, argument="activation", none=True):
+    """(the C kernels' code of activation ``name``, alpha as a float) for
+    ``kernel``, which keeps only the activation's output y: it applies the
+    activation as it writes y (an epilogue) or takes its derivative from y.
+
+    ``name`` is "relu", one of ``FROM_OUTPUT`` (alpha as in ``activation``),
+    or None (no activation) where ``none``; ``argument`` names the
+    argument in the error message.  Anything else is a ValueError naming
+    what the kernel takes, and why silu, gelu_tanh and softmax are not
+    among them.
+    """
+    if name is None and none:
+        return native.ACT_NONE, 0.0
+    if isinstance(name, str) and name == "relu":
+        return native.ACT_RELU, 0.0
+    if isinstance(name, str) and name in FROM_OUTPUT:
+        return _check_activation(kernel, name, alpha)
+    takes = f"{'None, ' if none else ''}'relu' or one of {', '.join(map(repr, FROM_OUTPUT))}"
+    why = ""
+    if isinstance(name, str) and name in reference.ACTIVATION_READS_INPUT:
+        why = (f": {name}'s backward pass reads the activation's input z, and {kernel} keeps "
+               f"only its output")
+    elif isinstance(name, str) and name == "softmax":
+        why = ": softmax mixes a row (it has a kernel of its own)"
+    raise ValueError(f"{kernel}: {argument} must be {takes} (an activation whose derivative "
+                     f"its output determines), got {name!r}{why}")
 
 
 def _output(kernel, out, like):

@@ -10,7 +10,8 @@ from . import reference
 from ._native import native
 from .dilation import dilated_extent, dilated_padding, merge_phases, split_phases
 from .geometry import Window2D
-from .validation import (as_float32, check_activation, check_impl, check_nonempty,
+from .activation import activation_code
+from .validation import (as_float32, check_impl, check_nonempty,
                          check_output_size, check_shape, padding_mode, positive_pair)
 
 X_AXES = ("batch", "height", "width", "channels")
@@ -55,7 +56,7 @@ def _dilation(op, x, w, strides, padding, dilation_rate):
 
 
 def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None,
-           dilation_rate=(1, 1)):
+           dilation_rate=(1, 1), alpha=None):
     """Slide the filters w over x: the dot product of each filter with every window.
 
     y[n, oh, ow, co] = b[co] + Σ_{kh, kw, ci} x[n, oh·sh + kh, ow·sw + kw, ci] · w[kh, kw, ci, co]
@@ -70,32 +71,37 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
         padding: "valid" (no padding: 28x28 with 3x3 gives 26x26) or "same"
             (zero padding so the output is ceil(size / stride)).
         impl: "fast", "naive" or "numpy".
-        activation: None, or "relu" for max(y, 0) applied as each output is
-            written (fused: no second pass over y).
+        activation: None, "relu", or an activation whose derivative its
+            output determines (tanh, sigmoid, elu, ...: ``activation_code``),
+            applied by the kernel's epilogue to each block of y as it is
+            written (fused: no second pass over y), with the bits of a
+            separate ``activation`` pass.
         dilation_rate: int or (dh, dw): tap (kh, kw) reads x[n, oh + kh·dh,
             ow + kw·dw] (strides must then be 1); run as an ordinary
             convolution of the input's phases (``kernels.dilation``).
+        alpha: elu's alpha or leaky_relu's slope (default: Keras's).
 
     Returns:
         float32 array (batch, out_height, out_width, out_channels).
     """
     check_impl("conv2d", impl)
-    check_activation("conv2d", activation)
+    code, alpha = activation_code("conv2d", activation, alpha)
     x, w, strides, padding, win = _conv_args("conv2d", x, w, strides, padding)
     if b is not None:
         b = as_float32("conv2d", "b", b, ("out_channels",))
         check_shape("conv2d", "b", b, (w.shape[3],))
     rates, pads, out = _dilation("conv2d", x, w, strides, padding, dilation_rate)
     if rates != (1, 1):
-        y = conv2d(split_phases(x, rates, pads), w, b, impl=impl, activation=activation)
+        y = conv2d(split_phases(x, rates, pads), w, b, impl=impl, activation=activation,
+                   alpha=alpha)
         return merge_phases(y, rates, (0, 0), out)
     if impl == "numpy":
         y = reference.conv2d(x, w, b, strides, padding)
-        return y if activation is None else reference.relu(y)
+        return reference.epilogue(activation, y, alpha)
     y = np.empty((x.shape[0], win.out_h, win.out_w, w.shape[3]), np.float32)
     if y.size:
         native.conv2d(x.reshape(-1), w.reshape(-1), b, y.reshape(-1), x.shape[0],
-                      x.shape[3], w.shape[3], win, activation == "relu", impl == "naive")
+                      x.shape[3], w.shape[3], win, code, alpha, impl == "naive")
     return y
 
 

@@ -17,11 +17,8 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .activation import ACTIVATION_NAMES, _check_activation, activation_reads_input
+from .activation import activation_code
 from .validation import as_float32, check_impl, check_shape
-
-# the activations whose derivative dense_backward computes from the layer's output y
-FROM_OUTPUT = tuple(name for name in ACTIVATION_NAMES if not activation_reads_input(name))
 
 
 def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="relu",
@@ -48,7 +45,7 @@ def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="r
         (dx or None, dW, db): float32 arrays of shapes (m, k), (k, n), (n,).
     """
     check_impl("dense_backward", impl)
-    code, alpha = _activation_code(activation, alpha)
+    code, alpha = activation_code("dense_backward", activation, alpha, none=False)
     x = as_float32("dense_backward", "x", x, ("rows", "features"))
     w = as_float32("dense_backward", "w", w, ("features", "units"))
     dy = as_float32("dense_backward", "dy", dy, ("rows", "units"))
@@ -69,13 +66,3 @@ def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="r
     native.dense_backward(x, w, dy, y, code, alpha, dz, dx, dw, db, impl == "naive")
     return dx, dw, db
 
-
-def _activation_code(activation, alpha):
-    """(the kernel's code of ``activation``, alpha as a float), or a ValueError."""
-    if activation == "relu":
-        return native.DENSE_RELU, 0.0   # the mask y > 0; the others pass their own code
-    if activation not in FROM_OUTPUT:
-        raise ValueError(f"dense_backward: activation must be 'relu' or one of "
-                         f"{', '.join(map(repr, FROM_OUTPUT))} (a derivative y determines), "
-                         f"got {activation!r}")
-    return _check_activation("dense_backward", activation, alpha)

@@ -3,10 +3,12 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .validation import as_float32, check_activation, check_impl
+from .activation import activation_code
+from .validation import as_float32, check_impl
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast", activation=None):
+def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast", activation=None,
+           alpha=None):
     """C = op(a) · op(b) (+ bias), where op transposes its matrix when asked.
 
     Backward passes need the transposed products: for y = x·W,
@@ -19,14 +21,18 @@ def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast", a
             kernel (a Dense layer's x·W + b in one call).
         impl: "fast" (blocked C + OpenMP), "naive" (three C loops) or
             "numpy" (``a @ b``).
-        activation: None, or "relu" for max(C, 0) in the same call (a
-            Dense layer with ReLU: its whole forward pass).
+        activation: None, "relu", or an activation whose derivative its
+            output determines (tanh, sigmoid, elu, ...: ``activation_code``),
+            applied to each tile of C as the kernel stores it -- a Dense
+            layer's whole forward pass in one call, with the bits of a
+            separate ``activation`` pass over C.
+        alpha: elu's alpha or leaky_relu's slope (default: Keras's).
 
     Returns:
         float32 array of shape (m, n).
     """
     check_impl("matmul", impl)
-    check_activation("matmul", activation)
+    code, alpha = activation_code("matmul", activation, alpha)
     a = as_float32("matmul", "a", a, ("rows", "columns"))
     b = as_float32("matmul", "b", b, ("rows", "columns"))
     m, k = a.shape[::-1] if transpose_a else a.shape
@@ -44,9 +50,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False, bias=None, impl="fast", a
     if impl == "numpy" or k == 0:  # (k == 0: an empty sum)
         c = reference.matmul(a, b, transpose_a, transpose_b)
         c = c if bias is None else c + bias
-        return c if activation is None else reference.relu(c)
+        return reference.epilogue(activation, c, alpha)
     c = np.empty((m, n), np.float32)
     if c.size:
         native.matmul(a, b, bias, c, m, n, k, bool(transpose_a), bool(transpose_b),
-                      activation == "relu", impl == "naive")
+                      code, alpha, impl == "naive")
     return c

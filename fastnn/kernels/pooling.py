@@ -14,7 +14,7 @@ import numpy as np
 
 from . import reference
 from ._native import native
-from .activation import _check_activation, activation_reads_input
+from .activation import activation_code
 from .convolution import X_AXES
 from .geometry import Window2D
 from .validation import (as_float32, check_impl, check_nonempty, check_output_size,
@@ -45,26 +45,10 @@ def _forward(mode, x, pool_size, strides, padding, impl):
     return y
 
 
-def _through_code(kernel, through, alpha):
-    """The C code of ``through`` and alpha as a float, or a ValueError (None
-    and "relu" have codes of their own, the other activations their kernel's)."""
-    if through is None:
-        return native.THROUGH_NONE, 0.0
-    if through == "relu":
-        return native.THROUGH_RELU, 0.0
-    if isinstance(through, str) and activation_reads_input(through):
-        raise ValueError(f"{kernel}: through={through!r} cannot be folded into the pool: its "
-                         f"derivative reads the activation's input, the pool has its output")
-    if not isinstance(through, str):
-        raise ValueError(f"{kernel}: through must be None, 'relu' or an activation name, "
-                         f"got {through!r}")
-    return _check_activation(kernel, through, alpha)
-
-
 def _backward(mode, x, dy, pool_size, strides, padding, impl, through=None, alpha=None):
     kernel = f"{mode}_pool2d_backward"
     check_impl(kernel, impl)
-    code, alpha = _through_code(kernel, through, alpha)
+    code, alpha = activation_code(kernel, through, alpha, argument="through")
     x, pool_size, strides, padding, win = _pool_args(kernel, x, pool_size, strides, padding)
     dy = as_float32(kernel, "dy", dy, X_AXES)
     check_shape(kernel, "dy", dy, (x.shape[0], win.out_h, win.out_w, x.shape[3]))

@@ -395,6 +395,14 @@ def activation(name, x, alpha):
     return ACTIVATIONS[name][0](x, alpha).astype(x.dtype, copy=False)
 
 
+def epilogue(name, y, alpha):
+    """y after the activation a kernel's epilogue applies (``kernels.conv2d``,
+    ``kernels.matmul``): None leaves it, "relu", or an elementwise one."""
+    if name is None:
+        return y
+    return relu(y) if name == "relu" else activation(name, y, alpha)
+
+
 def activation_backward(name, source, dy, alpha):
     return (dy * ACTIVATIONS[name][1](source, alpha)).astype(dy.dtype, copy=False)
 

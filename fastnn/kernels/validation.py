@@ -24,16 +24,6 @@ IMPLS = ("fast", "naive", "numpy")
 MAX_WINDOW = 2**61
 
 
-ACTIVATIONS = (None, "relu")  # what a kernel can apply to its output as it writes it
-
-
-def check_activation(op, activation):
-    """``activation`` must be None or "relu"."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"{op}: activation must be None or 'relu', got {activation!r}")
-    return activation
-
-
 def check_impl(op, impl):
     """``impl`` must be one of "fast", "naive", "numpy"."""
     if impl not in IMPLS:

@@ -15,7 +15,7 @@ A layer's life:
    ``activation_backward``, then ``call_backward``.
 
 In a model, the halves are the steps of its plan (``fastnn.plan``), which
-may also use a layer's fused computations (a ReLU inside its kernel, a max
+may also use a layer's fused computations (its activation inside its kernel, a max
 pool's backward pass through the ReLU below it).
 
 Everything a layer owns is a ``Variable``; an optimizer updates the
@@ -265,30 +265,47 @@ class KernelBiasLayer(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
-    # The activation this layer's kernel can apply as it writes each output
-    # (its epilogue): "relu" in Dense and Conv2D, None for kernels without one.
-    epilogue_activation = None
+    # Whether this layer's kernel can apply an activation as it writes each
+    # output (its epilogue): True in Dense, Conv2D and Conv1D (matmul, conv2d).
+    has_epilogue = False
+
+    @property
+    def epilogue(self):
+        """(name, alpha) of the activation this layer's kernel applies itself
+        (``activation=`` and ``alpha=`` of ``matmul`` and ``conv2d``), or None:
+        a plain ReLU, or any activation whose C kernel's backward pass needs
+        only y (tanh, sigmoid, elu, selu, softplus, softsign, hard_sigmoid,
+        leaky relu, exponential).  A model's plan asks this (rule "activation
+        in the kernel's epilogue"); ``compile(fuse=False)`` runs the
+        activation separately."""
+        if not self.has_epilogue or self.activation is None:
+            return None
+        if self.activation.name == "relu" and not self.activation.config:
+            return "relu", None
+        return self.activation.kernel if self.activation.in_place else None
 
     @property
     def fuses_activation(self):
-        """Whether the kernel can apply this layer's activation itself: a plain
-        ReLU (``activation="relu"`` of ``matmul`` and ``conv2d``), not a leaky
-        or capped one.  A model's plan asks this (rule "relu in the kernel's
-        epilogue"); ``compile(fuse=False)`` runs the activation separately."""
-        return (self.epilogue_activation is not None and self.activation is not None
-                and self.activation.name == self.epilogue_activation
-                and not self.activation.config)
+        """Whether the kernel applies this layer's activation (``epilogue``)."""
+        return self.epilogue is not None
+
+    @property
+    def epilogue_is_relu(self):
+        """Whether the kernel applies a plain ReLU: then the backward pass is
+        the mask y > 0, which a max pool above or dense_backward applies."""
+        return self.fuses_activation and self.epilogue[0] == "relu"
 
     def forward(self, x, training=False):
         """y = activation(call(x)), with the activation inside the kernel when
-        the kernel can apply it: one pass over the output instead of two.
-        Any other activation whose C kernel's backward pass needs only y
-        (tanh, sigmoid, elu, ...) is applied in place on the kernel's output
-        (a new array ``call`` made): no second array, z is never kept (the
-        plan's rule "activation in place on the kernel's output")."""
+        the kernel can apply it (``epilogue``): one pass over the output
+        instead of two, and z is never kept (the backward pass needs only y).
+        A layer without an epilogue applies any activation whose C kernel's
+        backward pass needs only y in place on the kernel's output (a new
+        array ``call`` made): no second array either (the plan's rule
+        "activation in place on the kernel's output")."""
         if self.fuses_activation:
-            y = self.call(x, training, epilogue=self.epilogue_activation)
-            self._z, self._y = None, y   # a plain ReLU's backward needs only y
+            y = self.call(x, training, epilogue=self.epilogue)
+            self._z, self._y = None, y
             return y
         if self.activation is not None and self.activation.in_place:
             y = self.activation.forward_in_place(self.call(x, training))

@@ -43,7 +43,7 @@ class Conv1D(KernelBiasLayer):
     Output shape: (batch, new_steps, filters).
     """
 
-    epilogue_activation = "relu"
+    has_epilogue = True
     _x = BackwardCache("the input as an image of height 1, causal zeros included: dW "
                        "correlates it with dy")
 
@@ -93,7 +93,9 @@ class Conv1D(KernelBiasLayer):
         return (batch, out, self.filters)
 
     def call(self, x, training=False, epilogue=None):
-        """conv1d(x, kernel) + bias; ``epilogue="relu"`` has the kernel apply the ReLU too."""
+        """conv1d(x, kernel) + bias; ``epilogue`` (name, alpha) has the kernel apply that
+        activation too, as it writes each output."""
+        activation, alpha = epilogue or (None, None)
         self.check_input_size(x)
         if self.padding == "causal":
             x = np.pad(x, ((0, 0), (self._causal_zeros, 0), (0, 0)))
@@ -101,7 +103,7 @@ class Conv1D(KernelBiasLayer):
         self._x = x.reshape(n, 1, steps, channels)
         y = conv2d(self._x, self.kernel.value[np.newaxis],
                    None if self.bias is None else self.bias.value, (1,) + self.strides,
-                   self._image_padding, activation=epilogue,
+                   self._image_padding, activation=activation, alpha=alpha,
                    dilation_rate=(1,) + self.dilation_rate)
         return y.reshape(n, y.shape[2], self.filters)
 

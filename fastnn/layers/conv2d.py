@@ -63,7 +63,7 @@ class Conv2D(KernelBiasLayer):
     Output shape: (batch, new_height, new_width, filters).
     """
 
-    epilogue_activation = "relu"
+    has_epilogue = True
     _x = BackwardCache("the input: dW correlates it with dy")
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
@@ -93,11 +93,13 @@ class Conv2D(KernelBiasLayer):
         return (batch, out[0], out[1], self.filters)
 
     def call(self, x, training=False, epilogue=None):
-        """conv2d(x, kernel) + bias; ``epilogue="relu"`` has the kernel apply the ReLU too."""
+        """conv2d(x, kernel) + bias; ``epilogue`` (name, alpha) has the kernel apply that
+        activation too, as it writes each output."""
+        activation, alpha = epilogue or (None, None)
         self.check_input_size(x)
         self._x = x
         return conv2d(x, self.kernel.value, None if self.bias is None else self.bias.value,
-                      self.strides, self.padding, activation=epilogue,
+                      self.strides, self.padding, activation=activation, alpha=alpha,
                       dilation_rate=self.dilation_rate)
 
     def call_backward(self, dz):

@@ -25,14 +25,14 @@ class Dense(KernelBiasLayer):
     Input shape: (batch, ..., input features).  Output shape: (batch, ..., units).
 
     A training step makes one kernel call per pass: ``matmul`` with the bias
-    and a ReLU applied inside it (or sigmoid, tanh, ... applied in place on
-    its output), then ``dense_backward`` for the activation's derivative, dW,
-    db and dx together (the plan's rules "relu in the kernel's epilogue",
-    "activation in place on the kernel's output" and "dense backward with
-    the activation's derivative"; see ``fastnn.plan``).
+    and the activation (relu, sigmoid, tanh, elu, ...: any whose derivative
+    y determines) applied inside it, then ``dense_backward`` for the
+    activation's derivative, dW, db and dx together (the plan's rules
+    "activation in the kernel's epilogue" and "dense backward with the
+    activation's derivative"; see ``fastnn.plan``).
     """
 
-    epilogue_activation = "relu"
+    has_epilogue = True
     _x = BackwardCache("the input: dW = xᵀ·dy, and dx takes its shape")
 
     def __init__(self, units, activation=None, use_bias=True,
@@ -59,18 +59,20 @@ class Dense(KernelBiasLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def call(self, x, training=False, epilogue=None):
-        """x · kernel + bias; ``epilogue="relu"`` has matmul apply the ReLU too."""
+        """x · kernel + bias; ``epilogue`` (name, alpha) has matmul apply that
+        activation too, as it stores each tile of the product."""
+        activation, alpha = epilogue or (None, None)
         self.check_input_size(x)
         self._x = x
         rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value,
-                   activation=epilogue)
+                   activation=activation, alpha=alpha)
         return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):
         """With a plain ReLU, its mask (y > 0) is applied inside dense_backward
         as dy is read: no relu_backward pass, no dz array."""
-        if self.fuses_activation:
+        if self.epilogue_is_relu:
             return self.backward_through_activation(dy)
         return super().backward(dy)
 
@@ -79,7 +81,7 @@ class Dense(KernelBiasLayer):
         from y (ReLU's mask y > 0, or that of an activation applied in place:
         sigmoid's y(1 - y), tanh's 1 - y², ...), then dW, db and dx.  A model's
         plan calls it (rule "dense backward with the activation's derivative")."""
-        name, alpha = ("relu", None) if self.fuses_activation else self.activation.kernel
+        name, alpha = self.epilogue or self.activation.kernel
         return self._gradients(dy, self._y, name, alpha)
 
     def call_backward(self, dz):

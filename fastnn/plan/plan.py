@@ -2,9 +2,9 @@
 import textwrap
 
 from ..layers import Activation
-from .rules import (ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
-                    LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION,
-                    POOLED_WEIGHT_GRADIENT, RELU_IN_KERNEL, RULES, SKIP_INPUT_GRADIENT,
+from .rules import (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU,
+                    DENSE_ACTIVATION_DERIVATIVE, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
+                    POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT, RULES, SKIP_INPUT_GRADIENT,
                     SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
@@ -109,8 +109,8 @@ class Plan:
         return steps
 
     def _forward(self, layer):
-        if self._ask(RELU_IN_KERNEL, layer):
-            return RELU_IN_KERNEL.steps(layer)
+        if self._ask(ACTIVATION_IN_KERNEL, layer):
+            return ACTIVATION_IN_KERNEL.steps(layer)
         if self._ask(ACTIVATION_IN_PLACE, layer):
             return ACTIVATION_IN_PLACE.steps(layer)
         activation = activation_of(layer)

@@ -37,16 +37,16 @@ def activation_name(activation):
 
 
 def has_kernel_relu(layer):
-    """Whether the layer's kernel applies its activation, a plain ReLU, itself."""
-    return (isinstance(layer, KernelBiasLayer) and layer.fuses_activation
-            and layer.epilogue_activation == "relu")
+    """Whether the layer's kernel applies its activation, a plain ReLU, itself
+    (not another activation in the kernel's epilogue)."""
+    return isinstance(layer, KernelBiasLayer) and layer.epilogue_is_relu
 
 
 def pool_through(layer):
     """What a pool's backward pass can fold in of the layer below: "relu" for
-    a plain ReLU its kernel applies, the C kernel's (name, alpha) of an
-    activation applied in place (its derivative needs only y, the pool's
-    input), else None."""
+    a plain ReLU its kernel applies, the C kernel's (name, alpha) of another
+    activation whose derivative needs only y, the pool's input (applied in
+    the kernel's epilogue or in place on its output), else None."""
     if has_kernel_relu(layer):
         return "relu", 0.0
     activation = activation_of(layer)
@@ -82,11 +82,13 @@ class Rule:
         return f"<Rule {self.name}>"
 
 
-class ReluInKernel(Rule):
-    name = "relu in the kernel's epilogue"
-    why = ("the convolution or matmul kernel applies the ReLU as it writes each output: "
-           "one pass over the output instead of two, and z is never stored (the ReLU's "
-           "backward needs only y)")
+class ActivationInKernel(Rule):
+    name = "activation in the kernel's epilogue"
+    why = ("the convolution or matmul kernel applies the activation -- relu, or any whose "
+           "backward pass needs only its output (tanh, sigmoid, elu, selu, softplus, "
+           "softsign, hard_sigmoid, leaky relu, exponential) -- to each block of output "
+           "as it writes it, while the block is in L1: one pass over the output instead "
+           "of two, and z is never stored")
 
     def check(self, layer):
         activation = activation_of(layer)
@@ -94,28 +96,33 @@ class ReluInKernel(Rule):
             return None
         if layer.fuses_activation:
             return self.yes(layer.name)
-        if layer.epilogue_activation is None:
+        if not layer.has_epilogue:
             return self.no(layer.name, f"{type(layer).__name__}'s kernel applies no activation")
-        return self.no(layer.name, f"its activation is {activation_name(activation)}, the "
-                                   f"kernel applies a plain {layer.epilogue_activation} only")
+        if activation.kernel is not None:
+            return self.no(layer.name, f"the backward pass of {activation_name(activation)} "
+                                       f"reads its input z, which the kernel does not keep")
+        if activation.name == "softmax":
+            return self.no(layer.name, "softmax mixes each row: it has a kernel of its own")
+        return self.no(layer.name, f"{activation_name(activation)} has no elementwise C "
+                                   f"kernel: NumPy computes it into a new array")
 
     def steps(self, layer):
         bias = "+bias" if layer.bias is not None else ""
-        return [ForwardStep(f"{kind(layer)}{bias}+{layer.epilogue_activation}", (layer,),
-                            "forward", self)]
+        return [ForwardStep(f"{kind(layer)}{bias}+{activation_name(layer.activation)}",
+                            (layer,), "forward", self)]
 
 
 class ActivationInPlace(Rule):
     name = "activation in place on the kernel's output"
-    why = ("any other activation with a C kernel whose backward pass needs only its output "
-           "(tanh, sigmoid, elu, selu, softplus, softsign, hard_sigmoid, leaky relu, "
-           "exponential) overwrites the convolution's or matmul's output with y in one pass: "
-           "no second array, z is never kept")
+    why = ("on a kernel without an epilogue (Conv3D, Conv2DTranspose), an activation with a "
+           "C kernel whose backward pass needs only its output overwrites the kernel's output "
+           "with y in one pass: no second array, z is never kept")
 
     def check(self, layer):
-        """Asked where "relu in the kernel's epilogue" does not apply."""
+        """Asked where "activation in the kernel's epilogue" does not apply; it
+        speaks for kernels without an epilogue only (that rule said why not)."""
         activation = activation_of(layer)
-        if not isinstance(layer, KernelBiasLayer) or activation is None:
+        if not isinstance(layer, KernelBiasLayer) or layer.has_epilogue or activation is None:
             return None
         if activation.in_place:
             return self.yes(layer.name)
@@ -170,7 +177,7 @@ class DenseActivationDerivative(Rule):
         """Asked for a Dense layer whose activation no other step takes."""
         if not isinstance(layer, Dense):
             return None
-        if layer.fuses_activation:   # Dense.backward itself applies the ReLU's mask
+        if has_kernel_relu(layer):   # Dense.backward itself applies the ReLU's mask
             return self.yes(layer.name)
         if not layer.activation.in_place:
             return self.no(layer.name, f"no C kernel computes the derivative of "
@@ -182,7 +189,7 @@ class DenseActivationDerivative(Rule):
         return self.yes(layer.name)
 
     def steps(self, layer, input_gradient):
-        if layer.fuses_activation:   # Dense.backward: the mask inside dense_backward
+        if has_kernel_relu(layer):   # Dense.backward: the mask inside dense_backward
             return [BackwardStep("dense backward with relu mask", (layer,), "backward", self,
                                  input_gradient)]
         return [BackwardStep(f"dense backward with {layer.activation.name}", (layer,),
@@ -301,7 +308,7 @@ class SkipInputGradient(Rule):
         return self.yes(layers[first].name) if first < len(layers) else None
 
 
-RELU_IN_KERNEL = ReluInKernel()
+ACTIVATION_IN_KERNEL = ActivationInKernel()
 ACTIVATION_IN_PLACE = ActivationInPlace()
 BATCH_NORM_RELU = BatchNormRelu()
 DENSE_ACTIVATION_DERIVATIVE = DenseActivationDerivative()
@@ -312,7 +319,7 @@ LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
-RULES = (RELU_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
+RULES = (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
          MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
          LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)

@@ -213,7 +213,7 @@ def test_direct_path_forward_and_backward_any_shape(c):
         check_backward(c, impl)
 
 
-@pytest.mark.parametrize("activation", ["tanh", "ReLU", "", 1, "leaky_relu"])
+@pytest.mark.parametrize("activation", ["silu", "ReLU", "", 1, "softmax"])
 def test_unknown_activation_is_refused(activation):
     x, w = np.ones((1, 4, 4, 1), np.float32), np.ones((3, 3, 1, 2), np.float32)
     for impl in ("fast", "naive", "numpy"):
@@ -274,19 +274,24 @@ def test_nan_in_x_stays_nan_with_fused_relu(c, impl):
 
 # ---- (d) the Conv2D layer ------------------------------------------------------------------
 
-def test_fuses_activation_only_for_plain_relu():
-    assert Conv2D(4, 3, activation="relu").fuses_activation
-    assert Conv2D(4, 3, activation=activations.relu).fuses_activation
-    assert not Conv2D(4, 3, activation="tanh").fuses_activation
-    assert not Conv2D(4, 3).fuses_activation
-    assert not Conv2D(4, 3, activation="leaky_relu").fuses_activation
+def test_the_epilogue_takes_relu_and_the_activations_whose_backward_reads_y():
+    assert Conv2D(4, 3, activation="relu").epilogue == ("relu", None)
+    assert Conv2D(4, 3, activation=activations.relu).epilogue == ("relu", None)
+    assert Conv2D(4, 3, activation="tanh").epilogue == ("tanh", 0.0)
+    assert Conv2D(4, 3, activation="leaky_relu").epilogue == ("leaky_relu", 0.2)
     leaky = activations.get("relu").configure(negative_slope=0.1)
-    assert not Conv2D(4, 3, activation=leaky).fuses_activation
+    assert Conv2D(4, 3, activation=leaky).epilogue == ("leaky_relu", 0.1)
+    assert Conv2D(4, 3, activation=activations.get("elu").configure(alpha=0.5)).epilogue == (
+        "elu", 0.5)
+    assert not Conv2D(4, 3).fuses_activation
     capped = activations.get("relu").configure(max_value=6.0)
-    assert not Conv2D(4, 3, activation=capped).fuses_activation
+    for other in ("silu", "softmax", "gelu", "linear", capped):   # backward reads z, or no kernel
+        assert not Conv2D(4, 3, activation=other).fuses_activation, other
+    assert Conv2D(4, 3, activation="relu").epilogue_is_relu
+    assert not Conv2D(4, 3, activation=leaky).epilogue_is_relu
 
 
-def test_configured_relu_is_not_fused_and_still_correct():
+def test_configured_relu_runs_as_leaky_relu_in_the_kernel():
     """A leaky ReLU must not run through the kernel's plain max(., 0)."""
     rng = np.random.default_rng(5)
     x = rng.uniform(-1, 1, (2, 6, 6, 1)).astype(np.float32)
@@ -311,8 +316,9 @@ def test_fused_layer_calls_the_fused_kernel(monkeypatch):
     x = np.ones((1, 5, 5, 1), np.float32)
     Conv2D(3, 3, activation="relu")(x)
     Conv2D(3, 3, activation="tanh")(x)
+    Conv2D(3, 3, activation="silu")(x)
     Conv2D(3, 3)(x)
-    assert seen == ["relu", None, None]
+    assert seen == ["relu", "tanh", None, None]
 
 
 def twin_models(in_c, filters, strides, padding, hw=(9, 10)):

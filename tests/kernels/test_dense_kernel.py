@@ -75,8 +75,10 @@ def test_activation_derivative_from_y(impl, activation, m, k, n, seed):
 
 
 @pytest.mark.parametrize("activation, message", [
-    ("silu", "activation must be 'relu' or one of 'tanh', 'sigmoid', .* got 'silu'"),
-    ("softmax", "activation must be .* got 'softmax'"),
+    ("silu", "activation must be 'relu' or one of 'tanh', 'sigmoid', .* got 'silu': silu's "
+             "backward pass reads the activation's input z, and dense_backward keeps only "
+             "its output"),
+    ("softmax", "activation must be .* got 'softmax': softmax mixes a row"),
     (None, "activation must be .* got None"),
 ])
 def test_activations_not_determined_by_y_are_refused(activation, message):
@@ -134,9 +136,16 @@ def test_matmul_relu_is_relu_of_the_product(impl, m, k, n, seed):
                                   np.maximum(plain, 0))
 
 
-def test_matmul_refuses_other_activations():
-    with pytest.raises(ValueError, match="matmul: activation must be None or 'relu', got 'tanh'"):
-        matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), activation="tanh")
+@pytest.mark.parametrize("activation, why", [
+    ("silu", ": silu's backward pass reads the activation's input z"),
+    ("gelu_tanh", ": gelu_tanh's backward pass reads the activation's input z"),
+    ("softmax", ": softmax mixes a row"),
+    ("gelu", "$"),
+])
+def test_matmul_refuses_activations_its_output_does_not_determine(activation, why):
+    with pytest.raises(ValueError, match=f"matmul: activation must be None, 'relu' or one of "
+                                         f"'tanh', .*, got '{activation}'{why}"):
+        matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), activation=activation)
 
 
 def test_dense_relu_layer_equals_dense_then_activation(fresh_session):

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from fastnn import activations, losses
 from fastnn.kernels.convolution import direct_conv_takes
-from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D,
+from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv1D, Conv2D,
                            Conv2DTranspose, Dense, Dropout, Flatten, Input, MaxPooling2D)
 from fastnn.models import Sequential
 from fastnn.models.training import compute_gradients, train_step
@@ -80,18 +80,40 @@ windows = st.fixed_dictionaries({"k": st.integers(1, 3), "strides": st.integers(
                                  "padding": st.sampled_from(["valid", "same"])})
 
 
-@given(window=windows, in_c=st.integers(1, 4), filters=st.integers(1, 9),
-       below=st.booleans(), seed=seeds)
-def test_relu_in_the_convolution_kernel(window, in_c, filters, below, seed):
-    """Conv2D(relu): the kernel applies the ReLU (fused) or a relu step follows."""
+# relu and every activation whose C kernel's backward pass reads y, as names or configured
+EPILOGUE_ACTIVATIONS = (
+    ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "softsign", "hard_sigmoid",
+     "leaky_relu", "exponential"]
+    + [activations.get(name).configure(**config) for name, config in [
+        ("elu", {"alpha": 0.5}), ("relu", {"negative_slope": 0.1})]])
+
+
+@given(window=windows, in_c=st.sampled_from([1, 2, 4, 12, 20]), filters=st.integers(1, 40),
+       activation=st.sampled_from(EPILOGUE_ACTIVATIONS), below=st.booleans(), seed=seeds)
+def test_activation_in_the_convolution_kernel(window, in_c, filters, activation, below, seed):
+    """Conv2D with relu or any activation whose backward pass reads y: the kernel
+    applies it (fused; on the direct kernels for few channels, the indirect GEMM for
+    12 or 20) or an activation step follows (fuse=False): the same step, bit for bit."""
     def layers():
         conv = [Conv2D(filters, window["k"], strides=window["strides"],
-                       padding=window["padding"], activation="relu")]
+                       padding=window["padding"], activation=activation)]
         return ([Input(shape=(7, 6, in_c))] + [Conv2D(in_c, 1)] * below + conv
                 + [Flatten(), Dense(3)])
     x, y = images(seed, (4, 7, 6, in_c)), images(seed + 1, (4, 3))
     fused, plain, results = train_twins(layers, x, y, "mse")
-    assert applied(fused, rules.RELU_IN_KERNEL) == [fused.layers[below].name]
+    assert applied(fused, rules.ACTIVATION_IN_KERNEL) == [fused.layers[below].name]
+    assert_same_step(results, exact=True)
+
+
+@given(activation=st.sampled_from(EPILOGUE_ACTIVATIONS), padding=st.sampled_from(
+    ["valid", "same", "causal"]), seed=seeds)
+def test_activation_in_the_conv1d_kernel(activation, padding, seed):
+    def layers():
+        return [Input(shape=(9, 3)), Conv1D(5, 3, padding=padding, activation=activation),
+                Flatten(), Dense(2)]
+    x, y = images(seed, (4, 9, 3)), images(seed + 1, (4, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    assert applied(fused, rules.ACTIVATION_IN_KERNEL) == [fused.layers[0].name]
     assert_same_step(results, exact=True)
 
 
@@ -109,9 +131,10 @@ OTHER_ACTIVATIONS = (
                               "batch_norm_activation"]),
        seed=seeds)
 def test_every_activation_fused_and_plain(activation, layer, seed):
-    """Dense, Conv2D, Conv2DTranspose with any activation (in place on the kernel's
-    output where its C kernel's backward pass needs only y), an Activation layer,
-    BatchNormalization -> Activation: the same step as with fuse=False, bit for bit."""
+    """Dense, Conv2D, Conv2DTranspose with any activation (in the kernel's epilogue
+    (Dense, Conv2D) or in place on the kernel's output (Conv2DTranspose) where its C
+    kernel's backward pass needs only y), an Activation layer, BatchNormalization ->
+    Activation: the same step as with fuse=False, bit for bit."""
     def layers():
         kind = {"dense": lambda: [Dense(5, activation=activation)],
                 "conv2d": lambda: [Conv2D(3, 2, activation=activation)],
@@ -124,8 +147,12 @@ def test_every_activation_fused_and_plain(activation, layer, seed):
     x, y = images(seed, (4, 5, 4, 2)), images(seed + 1, (4, 3))
     fused, _, results = train_twins(layers, x, y, "mse")
     name = activations.get(activation)
-    if layer in ("dense", "conv2d", "conv2d_transpose") and name.in_place:
-        assert applied(fused, rules.ACTIVATION_IN_PLACE) == [l.name for l in fused.layers[:2]]
+    if layer in ("dense", "conv2d") and name.in_place:
+        assert applied(fused, rules.ACTIVATION_IN_KERNEL) == [l.name for l in fused.layers[:2]]
+        assert applied(fused, rules.ACTIVATION_IN_PLACE) == []
+    if layer == "conv2d_transpose" and name.in_place:
+        assert applied(fused, rules.ACTIVATION_IN_KERNEL) == [fused.layers[0].name]
+        assert applied(fused, rules.ACTIVATION_IN_PLACE) == [fused.layers[1].name]
     if layer == "dense" and name.in_place:
         assert applied(fused, rules.DENSE_ACTIVATION_DERIVATIVE) == [fused.layers[1].name]
     for loss, y_pred, *_ in results:
@@ -153,7 +180,7 @@ def relu_mlp(spec, activation="relu"):
 def test_relu_in_the_matmul_kernel(spec):
     layers, x, y = relu_mlp(spec)
     fused, _, results = train_twins(layers, x, y, "mse")
-    assert applied(fused, rules.RELU_IN_KERNEL) == [l.name for l in fused.layers[:-1]]
+    assert applied(fused, rules.ACTIVATION_IN_KERNEL) == [l.name for l in fused.layers[:-1]]
     assert_same_step(results, exact=True)
 
 
@@ -520,9 +547,9 @@ def test_the_demo_cnn_plan(fresh_session):
         ("pooled first-layer weight gradient", "max_pooling2d + conv2d  (no input gradient)")]
     text = verdicts(plan)
     for expected in [
-            "relu in the kernel's epilogue why: the convolution or matmul kernel applies",
-            "yes: conv2d; conv2d_1 no: dense: its activation is softmax, the kernel applies "
-            "a plain relu only",
+            "activation in the kernel's epilogue why: the convolution or matmul kernel applies",
+            "yes: conv2d; conv2d_1 no: dense: softmax mixes each row: it has a kernel of its "
+            "own",
             "dense backward with the activation's derivative why:",
             "yes: max_pooling2d_1 over conv2d_1; max_pooling2d over conv2d",
             "yes: conv2d under max_pooling2d no: conv2d_1 under max_pooling2d_1: conv2d_1 is "
@@ -534,8 +561,9 @@ def test_the_demo_cnn_plan(fresh_session):
             "skip input gradient of the first trainable layer why: nothing below it learns, so "
             "dLoss/dx of its input would be thrown away yes: conv2d"]:
         assert expected in text
-    # batch norm + relu, relu mask, pool through the activation, skip below
-    assert text.count("no place for it in this model") == 4
+    # activation in place, batch norm + relu, relu mask, pool through the activation,
+    # skip below
+    assert text.count("no place for it in this model") == 5
 
 
 def test_the_course_mlp_plan(fresh_session):
@@ -545,7 +573,7 @@ def test_the_course_mlp_plan(fresh_session):
     plan = model.plan
     assert steps(plan, "forward") == [("dense+bias+relu", "dense"),
                                       ("dense+bias+relu", "dense_1"),
-                                      ("dense+bias, sigmoid in place", "dense_2")]
+                                      ("dense+bias+sigmoid", "dense_2")]
     assert steps(plan, "loss") == [("sparse_categorical_crossentropy",
                                     "the loss, and dLoss/dy_pred")]
     assert steps(plan, "backward") == [
@@ -553,14 +581,14 @@ def test_the_course_mlp_plan(fresh_session):
         ("dense backward with relu mask", "dense_1"),
         ("dense backward with relu mask", "dense  (no input gradient)")]
     text = verdicts(plan)
-    assert "yes: dense; dense_1 no: dense_2: its activation is sigmoid" in text
-    assert "activation in place on the kernel's output why:" in text
+    assert "instead of two, and z is never stored yes: dense; dense_1; dense_2" in text
     assert "instead of two yes: dense_2; dense_1; dense" in text
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
-    # batch norm + relu, max pool, pool through the activation, pooled, skip below
-    assert text.count("no place for it in this model") == 5
+    # activation in place, batch norm + relu, max pool, pool through the activation,
+    # pooled, skip below
+    assert text.count("no place for it in this model") == 6
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
@@ -722,14 +750,15 @@ def test_compiling_again_rebuilds_the_plan(fresh_session):
     model.compile("sgd", loss, fuse=False)
     assert not model.plan.fuse and model.plan.verdicts == []
     model.compile("sgd", loss)
-    assert model.plan.fuse and applied(model, rules.RELU_IN_KERNEL) == ["dense"]
-    model.layers[0].activation = activations.get("tanh")
+    assert model.plan.fuse and applied(model, rules.ACTIVATION_IN_KERNEL) == ["dense"]
+    model.layers[0].activation = activations.get("silu")
     model.compile("sgd", loss)
-    assert applied(model, rules.RELU_IN_KERNEL) == []
-    assert steps(model.plan, "forward")[0] == ("dense+bias, tanh in place", "dense")
+    assert applied(model, rules.ACTIVATION_IN_KERNEL) == []
+    assert steps(model.plan, "forward")[0] == ("dense, silu", "dense")
     x = np.float32([[1, -2, 3]])
     w, b = model.layers[0].get_weights()
-    np.testing.assert_allclose(model.layers[0](x), np.tanh(x @ w + b), rtol=1e-6)
+    z = x @ w + b
+    np.testing.assert_allclose(model.layers[0](x), z / (1 + np.exp(-z)), rtol=1e-6)
 
 
 def test_a_loss_assigned_to_the_model_is_the_one_trained_with(fresh_session):
