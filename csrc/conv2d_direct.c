@@ -309,11 +309,11 @@ FASTNN_INLINE void forward_row(forward_state *s, const float *x, const fastnn_co
  * (rows row_step floats apart, taps co apart), and each channel's maximum
  * in *best. */
 FASTNN_INLINE void winning_taps_v8(const float *first, int64_t row_step, int64_t co,
-                                   const fastnn_pool2d_geom *pg, fastnn_v8 *best,
+                                   int64_t pool_h, int64_t pool_w, fastnn_v8 *best,
                                    fastnn_v8u *won)
 {
     fastnn_v8u arg, through;
-    fastnn_window_max_v8(first, row_step, co, pg->pool_h, pg->pool_w, best, &arg);
+    fastnn_window_max_v8(first, row_step, co, pool_h, pool_w, best, &arg);
     through = (fastnn_v8u)(*best > 0.0f);
     const fastnn_v8u none = (fastnn_v8u){0} + FASTNN_POOL_NO_WINNER;
     *won = (through & arg) | (~through & none);
@@ -354,9 +354,11 @@ FASTNN_INLINE void store_winners(uint8_t *to, const fastnn_v8u *won)
 /* One row of pooled outputs from `band`, the pool_h rows of y under it
  * (out_w * out_c floats each): p's row and, unless winners is NULL, the
  * winners' row.  Output columns past the last whole window are dropped, as
- * 'valid' pooling drops them. */
+ * 'valid' pooling drops them.  pool_h and pool_w are pg's (constants where
+ * the caller passes 2, 2: the usual pool unrolled). */
 FASTNN_INLINE void pool_band(const float *band, const fastnn_conv2d_geom *g,
-                             const fastnn_pool2d_geom *pg, float *p, uint8_t *winners)
+                             const fastnn_pool2d_geom *pg, int64_t pool_h, int64_t pool_w,
+                             float *p, uint8_t *winners)
 {
     const int64_t co = g->out_c, row_step = g->out_w * co;
     for (int64_t pw = 0; pw < pg->out_w; pw++) {
@@ -367,7 +369,7 @@ FASTNN_INLINE void pool_band(const float *band, const fastnn_conv2d_geom *g,
         for (; c + 8 <= co; c += 8) {
             fastnn_v8 best;
             fastnn_v8u taps;
-            winning_taps_v8(first + c, row_step, co, pg, &best, &taps);
+            winning_taps_v8(first + c, row_step, co, pool_h, pool_w, &best, &taps);
             memcpy(out + c, &best, sizeof best);
             if (won)
                 store_winners(won + c, &taps);
@@ -414,7 +416,12 @@ FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
         int64_t n = row / pg->out_h, oh0 = row % pg->out_h * pg->stride_h;
         for (int64_t dh = 0; dh < pg->pool_h; dh++)
             forward_row(&s, x, g, relu, n * g->out_h + oh0 + dh, band + dh * y_row, PX, NV);
-        pool_band(band, g, pg, o->p + row * p_row, o->winners ? o->winners + row * p_row : NULL);
+        float *p = o->p + row * p_row;
+        uint8_t *winners = o->winners ? o->winners + row * p_row : NULL;
+        if (pg->pool_h == 2 && pg->pool_w == 2)
+            pool_band(band, g, pg, 2, 2, p, winners);
+        else
+            pool_band(band, g, pg, pg->pool_h, pg->pool_w, p, winners);
     }
 }
 
@@ -751,7 +758,8 @@ FASTNN_INLINE void window_gradient(const float *y_first, const uint8_t *won,
         if (won)
             load_winners(won + c, &winner);
         else
-            winning_taps_v8(y_first + c, row_step, co, pg, &best, &winner);
+            winning_taps_v8(y_first + c, row_step, co, pg->pool_h, pg->pool_w, &best,
+                            &winner);
         memcpy(&grad, dp + c, sizeof grad);
         for (int64_t t = 0; t < taps; t++, tap += 1) {
             d = (fastnn_v8)((fastnn_v8u)(winner == tap) & (fastnn_v8u)grad);

@@ -507,7 +507,7 @@ def verdicts(plan):
 def test_the_demo_cnn_plan(fresh_session):
     plan = demo_cnn().plan
     assert steps(plan, "forward") == [
-        ("conv2d+bias+relu", "conv2d"), ("max_pooling2d", "max_pooling2d"),
+        ("conv2d+bias+relu+max_pool", "conv2d + max_pooling2d"),
         ("conv2d+bias+relu", "conv2d_1"), ("max_pooling2d", "max_pooling2d_1"),
         ("flatten", "flatten"), ("dropout", "dropout"), ("dense, softmax", "dense")]
     assert steps(plan, "loss") == [
@@ -521,12 +521,17 @@ def test_the_demo_cnn_plan(fresh_session):
     text = verdicts(plan)
     for expected in [
             "relu in the kernel's epilogue why: the convolution or matmul kernel applies",
-            "yes: conv2d; conv2d_1 no: dense: its activation is softmax, the kernel applies "
+            "yes: conv2d_1 no: dense: its activation is softmax, the kernel applies "
             "a plain relu only",
             "dense backward with the activation's derivative why:",
             "yes: max_pooling2d_1 over conv2d_1; max_pooling2d over conv2d",
             "yes: conv2d under max_pooling2d no: conv2d_1 under max_pooling2d_1: conv2d_1 is "
             "not the first trainable layer: the layers below need its input gradient",
+            "first layer's conv + relu + max pool in one pass why: where the pooled "
+            "first-layer weight gradient takes the backward pass",
+            "yes: conv2d + max_pooling2d no: conv2d_1 + max_pooling2d_1: the pooled "
+            "first-layer weight gradient does not apply: conv2d_1 is not the first trainable "
+            "layer",
             "yes: sparse_categorical_crossentropy after dense (softmax)",
             "skip layers below the first trainable one why: nothing below it has a weight to "
             "learn (input augmentation, a frozen base): their backward passes would be thrown "
@@ -559,8 +564,9 @@ def test_the_course_mlp_plan(fresh_session):
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
-    # batch norm + relu, max pool, pool through the activation, pooled, skip below
-    assert text.count("no place for it in this model") == 5
+    # batch norm + relu, max pool, pool through the activation, pooled backward and
+    # forward, skip below
+    assert text.count("no place for it in this model") == 6
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
@@ -582,7 +588,7 @@ def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
     assert "yes: dense" in text.split("skip input gradient of the first trainable layer")[1]
     # the pools take no part in the backward pass: their rules are not asked
     for rule in (rules.MAX_POOL_THROUGH_RELU, rules.POOL_THROUGH_ACTIVATION,
-                 rules.POOLED_WEIGHT_GRADIENT):
+                 rules.POOLED_WEIGHT_GRADIENT, rules.POOLED_FORWARD):
         assert f"{rule.name} why: " in text
         assert not [v for v in plan.verdicts if v.rule is rule]
 
