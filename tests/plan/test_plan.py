@@ -295,7 +295,42 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
               and pool_strides in (None, pool) and pool_padding == "valid")
     assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == (
         [f"{relu.name} under {pool_layer.name}"] if pooled else [])
+    # its forward pass comes with it: the pair in one step
+    assert applied(fused, rules.POOLED_FORWARD) == (
+        [f"{relu.name} + {pool_layer.name}"] if pooled else [])
     assert_same_step(results, exact=not pooled)
+
+
+@given(window=windows, filters=st.integers(1, 17), in_c=st.integers(1, 4),
+       pool=st.tuples(st.integers(1, 3), st.integers(1, 3)), bias=st.booleans(), seed=seeds)
+def test_first_layer_conv_relu_max_pool_in_one_pass(window, filters, in_c, pool, bias, seed):
+    """The first Conv2D(relu) and the max pool above it run as one forward step that
+    keeps each window's winner instead of y: the same outputs, loss and predictions
+    bit for bit (conv2d_relu_max_pool2d runs the same tiles), the same weights after
+    the step to rounding (the pooled weight gradient sums in its own order), the same
+    gradients from an inference-mode forward pass (the gradient check's: no winners
+    kept, found again from x), and neither the conv's y nor the pool's input kept."""
+    def layers():
+        return [Input(shape=(9, 8, in_c)),
+                Conv2D(filters, window["k"], strides=window["strides"],
+                       padding=window["padding"], activation="relu", use_bias=bias),
+                MaxPooling2D(pool), Flatten(), Dense(3)]
+    x, y = images(seed, (3, 9, 8, in_c)), images(seed + 1, (3, 3))
+    fused, plain, results = train_twins(layers, x, y, "mse")
+    conv, pool_layer = fused.layers[:2]
+    assert applied(fused, rules.POOLED_FORWARD) == [f"{conv.name} + {pool_layer.name}"]
+    assert fused.plan.forward_steps[0].layers == (conv, pool_layer)
+    assert_same_step(results, exact=False)
+    for name, layer in (("_y", conv), ("_x", pool_layer)):
+        with pytest.raises(AttributeError, match=f"has no {name}"):
+            getattr(layer, name)
+    for training in (True, False):
+        gradients = []
+        for model in (fused, plain):
+            compute_gradients(model, x, y, training=training)
+            gradients.append([v.grad.copy() for v in model.trainable_variables])
+        for g_fused, g_plain in zip(*gradients):
+            np.testing.assert_allclose(g_fused, g_plain, rtol=1e-5, atol=1e-6)
 
 
 @given(activation=st.sampled_from(["tanh", "sigmoid", "elu", "softsign", "leaky_relu",
