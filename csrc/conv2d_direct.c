@@ -525,40 +525,45 @@ int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, 
     return FASTNN_OK;
 }
 
-/* Textbook: y = relu(conv2d(x, w) + b) by the naive convolution, then for
- * every window and channel the first maximum in row-major window order:
- * p is that maximum, the winner its tap, or FASTNN_POOL_NO_WINNER where it
- * is <= 0. */
-int fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
-                                      float *p, uint8_t *winners,
-                                      const fastnn_conv2d_geom *g,
-                                      const fastnn_pool2d_geom *pg)
+/* Textbook: for every window and channel, each tap's convolution output
+ * relu(b + sum of x times w over the patch, zeros in the padding) and the
+ * first maximum in row-major window order: p is that maximum, the winner
+ * its tap, or FASTNN_POOL_NO_WINNER where it is <= 0. */
+void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
+                                       float *p, uint8_t *winners,
+                                       const fastnn_conv2d_geom *g,
+                                       const fastnn_pool2d_geom *pg)
 {
-    float *y = fastnn_alloc_floats(g->batch * g->out_h * g->out_w * g->out_c);
-    if (!y)
-        return FASTNN_ENOMEM;
-    fastnn_conv2d_naive(x, w, b, y, g, 1);
     for (int64_t n = 0; n < pg->batch; n++)
     for (int64_t ph = 0; ph < pg->out_h; ph++)
     for (int64_t pw = 0; pw < pg->out_w; pw++)
     for (int64_t co = 0; co < g->out_c; co++) {
         int64_t at = ((n * pg->out_h + ph) * pg->out_w + pw) * g->out_c + co, best_tap = 0;
         float best = 0.0f;
-        for (int64_t dh = 0; dh < pg->pool_h; dh++)
-            for (int64_t dw = 0; dw < pg->pool_w; dw++) {
-                int64_t oh = ph * pg->stride_h + dh, ow = pw * pg->stride_w + dw;
-                float v = y[((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co];
-                if ((dh == 0 && dw == 0) || v > best) {
-                    best = v;
-                    best_tap = dh * pg->pool_w + dw;
-                }
+        for (int64_t t = 0; t < pg->pool_h * pg->pool_w; t++) {
+            int64_t oh = ph * pg->stride_h + t / pg->pool_w;
+            int64_t ow = pw * pg->stride_w + t % pg->pool_w;
+            float sum = b ? b[co] : 0.0f;
+            for (int64_t kh = 0; kh < g->k_h; kh++)
+            for (int64_t kw = 0; kw < g->k_w; kw++) {
+                int64_t ih = oh * g->stride_h - g->pad_top + kh;
+                int64_t iw = ow * g->stride_w - g->pad_left + kw;
+                if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                    continue; /* zero padding contributes nothing */
+                for (int64_t ci = 0; ci < g->in_c; ci++)
+                    sum += x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] *
+                           w[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co];
             }
+            float y = sum < 0.0f ? 0.0f : sum; /* the ReLU */
+            if (t == 0 || y > best) {
+                best = y;
+                best_tap = t;
+            }
+        }
         p[at] = best;
         if (winners)
             winners[at] = best > 0.0f ? (uint8_t)best_tap : FASTNN_POOL_NO_WINNER;
     }
-    fastnn_free_floats(y);
-    return FASTNN_OK;
 }
 
 /* ---- weight and bias gradients ------------------------------------------------ */

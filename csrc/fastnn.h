@@ -209,16 +209,15 @@ void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy,
  * most FASTNN_DIRECT_MAX_K values (kh*kw*in_c: fastnn_direct_conv_takes)
  * and windows of at most FASTNN_POOLED_MAX_TAPS taps (the gradient's
  * blocks hold whole windows), and return FASTNN_ELIMIT past either.  The
- * naive versions are the textbook loops over windows, with no limit (the
- * forward one allocates y: FASTNN_ENOMEM). */
+ * naive versions are the textbook loops over windows, with no limit. */
 enum { FASTNN_POOL_NO_WINNER = 255 };
 int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, float *p,
                                 uint8_t *winners, const fastnn_conv2d_geom *g,
                                 const fastnn_pool2d_geom *pg);
-int fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
-                                      float *p, uint8_t *winners,
-                                      const fastnn_conv2d_geom *g,
-                                      const fastnn_pool2d_geom *pg);
+void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
+                                       float *p, uint8_t *winners,
+                                       const fastnn_conv2d_geom *g,
+                                       const fastnn_pool2d_geom *pg);
 int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
                                          const uint8_t *winners, const float *dp,
                                          float *dw, float *db,

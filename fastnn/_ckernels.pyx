@@ -85,10 +85,10 @@ cdef extern from "fastnn.h" nogil:
     int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, float *p,
                                     uint8_t *winners, const fastnn_conv2d_geom *g,
                                     const fastnn_pool2d_geom *pg)
-    int fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
-                                          float *p, uint8_t *winners,
-                                          const fastnn_conv2d_geom *g,
-                                          const fastnn_pool2d_geom *pg)
+    void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
+                                           float *p, uint8_t *winners,
+                                           const fastnn_conv2d_geom *g,
+                                           const fastnn_pool2d_geom *pg)
     int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
                                              const uint8_t *winners, const float *dp,
                                              float *dw, float *db,
@@ -350,7 +350,7 @@ def conv2d_relu_max_pool(const float[::1] x, const float[::1] w, const float[::1
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            status = fastnn_conv2d_relu_max_pool_naive(&x[0], &w[0], bias, &p[0], won, &g, &pg)
+            fastnn_conv2d_relu_max_pool_naive(&x[0], &w[0], bias, &p[0], won, &g, &pg)
         else:
             status = fastnn_conv2d_relu_max_pool(&x[0], &w[0], bias, &p[0], won, &g, &pg)
     _check(status, "conv2d_relu_max_pool2d")

@@ -214,8 +214,8 @@ def conv2d_relu_max_pool2d(x, w, b=None, strides=(1, 1), padding="valid", pool_s
         x, w, b, strides, padding: as given to ``conv2d``; the kernel must run
             on the direct kernels (``direct_conv_takes``: ``DIRECT_LIMITS``).
         pool_size: int or (ph, pw), at most ``POOLED_MAX_TAPS`` (64) taps.
-        impl: "fast", "naive" (the naive convolution, ReLU, then the textbook
-            loop over windows) or "numpy".
+        impl: "fast", "naive" (the textbook loop over windows, each tap's
+            convolution summed as the naive conv2d sums it) or "numpy".
         winners: False skips them (inference: nothing will backpropagate).
 
     Returns:
