@@ -25,8 +25,8 @@ from .warp import affine_warp, affine_warp_backward
 
 __all__ = ["ACTIVATION_NAMES", "IMPLS", "UpdateRule", "activation", "activation_backward",
            "activation_reads_input", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
-           "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward", "conv2d_pooled_weight_gradient",
-           "conv2d_relu_max_pool2d", "dense_backward", "dropout",
+           "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward",
+           "conv2d_pooled_weight_gradient", "conv2d_relu_max_pool2d", "dense_backward", "dropout",
            "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
            "RnnSteps", "rnn_backward", "rnn_forward", "rnn_recurrent_kernel_gradient",
            "softmax", "sparse_crossentropy"]
