@@ -65,6 +65,15 @@
  * windows: the window's argmax and its taps' gradients are computed into a
  * small per-thread buffer, and the same register-blocked sums run on it.
  * Pixels outside every window have no gradient and are skipped.
+ *
+ * Forward through ReLU and max pooling (the same first layer): the
+ * convolution's output y is computed pool_h rows at a time, by the same
+ * tiles as the plain forward (so the same sums, bit for bit), into a
+ * per-thread band of pool_h * out_w * out_c floats that stays in cache, and
+ * pooled from there: only p = max_pool(y) and, per pooled value, a byte
+ * naming the window's winning tap (or none, where the ReLU cut the maximum)
+ * reach memory.  Threads take whole pooled rows.  The weight gradient then
+ * reads the winners instead of finding them in y again.
  */
 #include <string.h>
 
@@ -81,6 +90,9 @@ enum { PX_MAX = 16, PB = FASTNN_POOLED_MAX_TAPS, KB_MAX = 13 };
  * fastnn_direct_conv_takes admits. */
 _Static_assert(FASTNN_DIRECT_ANY_C_MAX_K <= FASTNN_DIRECT_MAX_K,
                "a patch the direct kernels take must fit their buffers");
+/* A winner is a tap of a window, one byte, below the no-winner mark. */
+_Static_assert(FASTNN_POOLED_MAX_TAPS < FASTNN_POOL_NO_WINNER,
+               "every tap of a pooling window must fit a winner's byte");
 
 /* Where each of the K patch values sits relative to the window's top-left
  * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
@@ -208,89 +220,240 @@ FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_
     }
 }
 
-/* Rows [row0, row1) of output pixels, PX at a time.  A tile whose windows
- * all lie inside the image reads its patch values straight from x (pixel p
- * is p * stride_w * in_c floats after pixel 0); a tile touching the padding
- * or the row's end first copies the input under it, zeros included, into a
- * small buffer (fill_tile) and reads that: the same arithmetic as an inner
- * tile plus a copy of k_h short rows. */
-FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
-                                float *y, const fastnn_conv2d_geom *g,
-                                const fastnn_epilogue *epi, int64_t row0, int64_t row1,
-                                const int PX, const int NV)
-{
-    const int relu = epi->act == FASTNN_ACT_RELU;
-    const int64_t k_len = g->k_h * g->k_w * g->in_c, co = g->out_c;
-    const int64_t cols = (PX - 1) * tile_span(g) + g->k_w;
-    const int narrow = co < 8;
-    /* ~54 KB of stack at FASTNN_DIRECT_MAX_K = 484 */
-    float tb[PX_MAX * FASTNN_DIRECT_MAX_K], w8[FASTNN_DIRECT_MAX_K * 8], b8[8] = {0};
+/* What a thread's forward tiles share, set up once per thread
+ * (forward_setup): the patch offsets into x and into the tile buffer, the
+ * buffer itself, and W and b as the tiles read them -- copies padded with
+ * zeros to 8 columns when out_c < 8 (narrow).  ~54 KB at
+ * FASTNN_DIRECT_MAX_K = 484: it lives on the thread's stack. */
+typedef struct {
     int64_t x_at[FASTNN_DIRECT_MAX_K], tb_at[FASTNN_DIRECT_MAX_K];
-    patch_offsets(g, g->in_w, x_at);
-    patch_offsets(g, cols, tb_at);
-    if (narrow) { /* W and b padded with zeros to 8 columns */
-        memset(w8, 0, sizeof w8);
-        for (int64_t k = 0; k < k_len; k++)
-            memcpy(w8 + 8 * k, w + k * co, (size_t)co * sizeof(float));
+    float tb[PX_MAX * FASTNN_DIRECT_MAX_K], w8[FASTNN_DIRECT_MAX_K * 8], b8[8];
+    const float *w, *b;        /* w and b, or w8 and b8 */
+    int64_t k_len, ws, c_last, vectors, cols;
+    int narrow;
+} forward_state;
+
+FASTNN_INLINE void forward_setup(forward_state *s, const float *w, const float *b,
+                                 const fastnn_conv2d_geom *g, const int PX)
+{
+    const int64_t co = g->out_c;
+    s->k_len = g->k_h * g->k_w * g->in_c;
+    s->cols = (PX - 1) * tile_span(g) + g->k_w;
+    s->narrow = co < 8;
+    patch_offsets(g, g->in_w, s->x_at);
+    patch_offsets(g, s->cols, s->tb_at);
+    s->w = w;
+    s->b = b;
+    if (s->narrow) { /* W and b padded with zeros to 8 columns */
+        memset(s->w8, 0, sizeof s->w8);
+        memset(s->b8, 0, sizeof s->b8);
+        for (int64_t k = 0; k < s->k_len; k++)
+            memcpy(s->w8 + 8 * k, w + k * co, (size_t)co * sizeof(float));
         if (b)
-            memcpy(b8, b, (size_t)co * sizeof(float));
+            memcpy(s->b8, b, (size_t)co * sizeof(float));
+        s->w = s->w8;
+        s->b = b ? s->b8 : NULL;
     }
-    const float *wu = narrow ? w8 : w, *bu = narrow && b ? b8 : b;
-    const int64_t ws = narrow ? 8 : co, c_last = narrow ? 0 : co - 8;
-    const int64_t vectors = narrow ? 1 : fastnn_ceil_div(co, 8);
-    for (int64_t row = row0; row < row1; row++) {
-        int64_t n = row / g->out_h, oh = row % g->out_h;
-        int64_t ih0 = oh * g->stride_h - g->pad_top;
-        int rows_inside = ih0 >= 0 && ih0 + g->k_h <= g->in_h;
-        float *row_end = y + (row + 1) * g->out_w * co;
-        for (int64_t ow0 = 0; ow0 < g->out_w; ow0 += PX) {
-            int64_t px = fastnn_min(PX, g->out_w - ow0);
-            float *out = y + (row * g->out_w + ow0) * co;
-            int64_t iw0 = ow0 * g->stride_w - g->pad_left;
-            const float *src = tb;
-            const int64_t *at = tb_at;
-            int64_t step = tile_span(g) * g->in_c;
-            if (rows_inside && px == PX && iw0 >= 0 &&
-                iw0 + (PX - 1) * g->stride_w + g->k_w <= g->in_w) {
-                src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
-                at = x_at;
-                step = g->stride_w * g->in_c;
-            } else {
-                fill_tile(x, g, n, ih0, iw0, cols, tb);
-            }
-            int64_t v = 0;
-            for (; v + NV <= vectors; v += NV)
-                forward_tile(src, step, at, k_len, wu, ws, bu, 8 * v, c_last, relu, px,
-                             out, co, narrow, row_end - out, PX, NV);
-            for (; v < vectors; v++)
-                forward_tile(src, step, at, k_len, wu, ws, bu, 8 * v, c_last, relu, px,
-                             out, co, narrow, row_end - out, PX, 1);
+    s->ws = s->narrow ? 8 : co;
+    s->c_last = s->narrow ? 0 : co - 8;
+    s->vectors = s->narrow ? 1 : fastnn_ceil_div(co, 8);
+}
+
+/* Output row `row` (a row being (n, oh)) into out, its out_w * out_c
+ * floats, PX pixels at a time.  A tile whose windows all lie inside the
+ * image reads its patch values straight from x (pixel p is p * stride_w *
+ * in_c floats after pixel 0); a tile touching the padding or the row's end
+ * first copies the input under it, zeros included, into a small buffer
+ * (fill_tile) and reads that: the same arithmetic as an inner tile plus a
+ * copy of k_h short rows. */
+FASTNN_INLINE void forward_row(forward_state *s, const float *x, const fastnn_conv2d_geom *g,
+                               int relu, int64_t row, float *out_row, const int PX,
+                               const int NV)
+{
+    const int64_t co = g->out_c;
+    int64_t n = row / g->out_h, oh = row % g->out_h;
+    int64_t ih0 = oh * g->stride_h - g->pad_top;
+    int rows_inside = ih0 >= 0 && ih0 + g->k_h <= g->in_h;
+    float *row_end = out_row + g->out_w * co;
+    for (int64_t ow0 = 0; ow0 < g->out_w; ow0 += PX) {
+        int64_t px = fastnn_min(PX, g->out_w - ow0);
+        float *out = out_row + ow0 * co;
+        int64_t iw0 = ow0 * g->stride_w - g->pad_left;
+        const float *src = s->tb;
+        const int64_t *at = s->tb_at;
+        int64_t step = tile_span(g) * g->in_c;
+        if (rows_inside && px == PX && iw0 >= 0 &&
+            iw0 + (PX - 1) * g->stride_w + g->k_w <= g->in_w) {
+            src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
+            at = s->x_at;
+            step = g->stride_w * g->in_c;
+        } else {
+            fill_tile(x, g, n, ih0, iw0, s->cols, s->tb);
         }
-        /* any other activation over the row's out_w * out_c outputs, final
-         * now, still in L1 or L2: one call per row, and its loads come long
-         * after the tiles' (overlapping) stores have retired */
-        fastnn_epilogue_apply(epi, y + row * g->out_w * co, g->out_w * co);
+        int64_t v = 0;
+        for (; v + NV <= s->vectors; v += NV)
+            forward_tile(src, step, at, s->k_len, s->w, s->ws, s->b, 8 * v, s->c_last, relu,
+                         px, out, co, s->narrow, row_end - out, PX, NV);
+        for (; v < s->vectors; v++)
+            forward_tile(src, step, at, s->k_len, s->w, s->ws, s->b, 8 * v, s->c_last, relu,
+                         px, out, co, s->narrow, row_end - out, PX, 1);
     }
 }
 
-typedef void (*rows_fn)(const float *, const float *, const float *, float *,
-                        const fastnn_conv2d_geom *, const fastnn_epilogue *, int64_t,
-                        int64_t);
+/* ---- forward through ReLU and max pooling ------------------------------------- */
+
+/* Max pooling's winners.  For pooling windows that tile y = relu(conv(x))
+ * (stride = pool size, no padding), the winner of a window in a channel is
+ * the tap t = dh * pool_w + dw of its first maximum in row-major window
+ * order (the rule of max_pool2d and its backward pass: a later tap wins
+ * only if it is strictly greater), or FASTNN_POOL_NO_WINNER when that
+ * maximum is <= 0: the ReLU cut it, so no gradient passes.  These give the
+ * winners of 8 channels, whose window's top-left values start at `first`
+ * (rows row_step floats apart, taps co apart), and each channel's maximum
+ * in *best. */
+FASTNN_INLINE void winning_taps_v8(const float *first, int64_t row_step, int64_t co,
+                                   int64_t pool_h, int64_t pool_w, fastnn_v8 *best,
+                                   fastnn_v8u *won)
+{
+    fastnn_v8u arg, through;
+    fastnn_window_max_v8(first, row_step, co, pool_h, pool_w, best, &arg);
+    through = (fastnn_v8u)(*best > 0.0f);
+    const fastnn_v8u none = (fastnn_v8u){0} + FASTNN_POOL_NO_WINNER;
+    *won = (through & arg) | (~through & none);
+}
+
+/* The same for one channel. */
+FASTNN_INLINE uint8_t winning_tap(const float *first, int64_t row_step, int64_t co,
+                                  const fastnn_pool2d_geom *pg, float *best)
+{
+    int64_t arg = 0, taps = pg->pool_h * pg->pool_w;
+    *best = first[0];
+    for (int64_t t = 1; t < taps; t++) {
+        float v = first[(t / pg->pool_w) * row_step + (t % pg->pool_w) * co];
+        if (v > *best) {
+            *best = v;
+            arg = t;
+        }
+    }
+    return *best > 0.0f ? (uint8_t)arg : FASTNN_POOL_NO_WINNER;
+}
+
+/* Winner bytes in and out of the 32-bit lanes the comparisons work on. */
+typedef uint8_t winners_v8 __attribute__((vector_size(8), aligned(1)));
+
+FASTNN_INLINE void load_winners(const uint8_t *from, fastnn_v8u *won)
+{
+    winners_v8 bytes;
+    memcpy(&bytes, from, sizeof bytes);
+    *won = __builtin_convertvector(bytes, fastnn_v8u);
+}
+
+FASTNN_INLINE void store_winners(uint8_t *to, const fastnn_v8u *won)
+{
+    winners_v8 bytes = __builtin_convertvector(*won, winners_v8);
+    memcpy(to, &bytes, sizeof bytes);
+}
+
+/* One row of pooled outputs from `band`, the pool_h rows of y under it
+ * (out_w * out_c floats each): p's row and, unless winners is NULL, the
+ * winners' row.  Output columns past the last whole window are dropped, as
+ * 'valid' pooling drops them.  pool_h and pool_w are pg's (constants where
+ * the caller passes 2, 2: the usual pool unrolled). */
+FASTNN_INLINE void pool_band(const float *band, const fastnn_conv2d_geom *g,
+                             const fastnn_pool2d_geom *pg, int64_t pool_h, int64_t pool_w,
+                             float *p, uint8_t *winners)
+{
+    const int64_t co = g->out_c, row_step = g->out_w * co;
+    for (int64_t pw = 0; pw < pg->out_w; pw++) {
+        const float *first = band + pw * pg->stride_w * co;
+        float *out = p + pw * co;
+        uint8_t *won = winners ? winners + pw * co : NULL;
+        int64_t c = 0;
+        for (; c + 8 <= co; c += 8) {
+            fastnn_v8 best;
+            fastnn_v8u taps;
+            winning_taps_v8(first + c, row_step, co, pool_h, pool_w, &best, &taps);
+            memcpy(out + c, &best, sizeof best);
+            if (won)
+                store_winners(won + c, &taps);
+        }
+        for (; c < co; c++) {
+            uint8_t tap = winning_tap(first + c, row_step, co, pg, out + c);
+            if (won)
+                won[c] = tap;
+        }
+    }
+}
+
+/* Where the forward kernels write: y, the convolution's output; or, when
+ * pg is not NULL, p = max_pool(y) (windows tiling y) and the winners
+ * (NULL: not asked for), with y computed pool_h rows at a time into `band`,
+ * a thread's pool_h * out_w * out_c floats, and never written whole. */
+typedef struct {
+    float *y;
+    const fastnn_pool2d_geom *pg;
+    float *p;
+    uint8_t *winners;
+} forward_out;
+
+/* Rows [row0, row1): output rows (n, oh) of y, or pooled rows (n, ph) of p
+ * and the winners, each from the pool_h output rows under it (conv rows
+ * below the last whole window are not computed).  The rows of y are the
+ * same tiles with the same sums either way. */
+FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
+                                const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
+                                const forward_out *o, float *band, int64_t row0,
+                                int64_t row1, const int PX, const int NV)
+{
+    const int relu = epi->act == FASTNN_ACT_RELU;
+    forward_state s;
+    forward_setup(&s, w, b, g, PX);
+    const int64_t y_row = g->out_w * g->out_c;
+    const fastnn_pool2d_geom *pg = o->pg;
+    if (!pg) {
+        for (int64_t row = row0; row < row1; row++) {
+            forward_row(&s, x, g, relu, row, o->y + row * y_row, PX, NV);
+            /* any other activation over the row's out_w * out_c outputs, final
+             * now, still in L1 or L2: one call per row, and its loads come long
+             * after the tiles' (overlapping) stores have retired */
+            fastnn_epilogue_apply(epi, o->y + row * y_row, y_row);
+        }
+        return;
+    }
+    const int64_t p_row = pg->out_w * g->out_c;
+    for (int64_t row = row0; row < row1; row++) {
+        int64_t n = row / pg->out_h, oh0 = row % pg->out_h * pg->stride_h;
+        for (int64_t dh = 0; dh < pg->pool_h; dh++)
+            forward_row(&s, x, g, relu, n * g->out_h + oh0 + dh, band + dh * y_row, PX, NV);
+        float *p = o->p + row * p_row;
+        uint8_t *winners = o->winners ? o->winners + row * p_row : NULL;
+        if (pg->pool_h == 2 && pg->pool_w == 2)
+            pool_band(band, g, pg, 2, 2, p, winners);
+        else
+            pool_band(band, g, pg, pg->pool_h, pg->pool_w, p, winners);
+    }
+}
+
+typedef void (*rows_fn)(const float *, const float *, const float *,
+                        const fastnn_conv2d_geom *, const fastnn_epilogue *,
+                        const forward_out *, float *, int64_t, int64_t);
 
 static void forward_rows_generic(const float *x, const float *w, const float *b,
-                                 float *y, const fastnn_conv2d_geom *g,
-                                 const fastnn_epilogue *epi, int64_t row0, int64_t row1)
+                                 const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
+                                 const forward_out *o,
+                                 float *band, int64_t row0, int64_t row1)
 {
-    forward_rows(x, w, b, y, g, epi, row0, row1, 8, 1);
+    forward_rows(x, w, b, g, epi, o, band, row0, row1, 8, 1);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void forward_rows_avx2(const float *x, const float *w, const float *b,
-                              float *y, const fastnn_conv2d_geom *g,
-                              const fastnn_epilogue *epi, int64_t row0, int64_t row1)
+                              const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
+                                 const forward_out *o,
+                              float *band, int64_t row0, int64_t row1)
 {
-    forward_rows(x, w, b, y, g, epi, row0, row1, 8, 1);
+    forward_rows(x, w, b, g, epi, o, band, row0, row1, 8, 1);
 }
 #endif
 
@@ -300,37 +463,119 @@ static void forward_rows_avx2(const float *x, const float *w, const float *b,
  * x 16 channels. */
 FASTNN_TARGET_AVX512
 static void forward_rows_avx512(const float *x, const float *w, const float *b,
-                                float *y, const fastnn_conv2d_geom *g,
-                                const fastnn_epilogue *epi, int64_t row0, int64_t row1)
+                                const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
+                                 const forward_out *o,
+                                float *band, int64_t row0, int64_t row1)
 {
     if (g->out_c <= 8)
-        forward_rows(x, w, b, y, g, epi, row0, row1, 16, 1);
+        forward_rows(x, w, b, g, epi, o, band, row0, row1, 16, 1);
     else
-        forward_rows(x, w, b, y, g, epi, row0, row1, 8, 2);
+        forward_rows(x, w, b, g, epi, o, band, row0, row1, 8, 2);
 }
 #endif
 
-void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
-                          float *y, const fastnn_conv2d_geom *g, fastnn_epilogue epi)
+/* The forward variant for the SIMD path in use. */
+static rows_fn forward_rows_variant(void)
 {
-    rows_fn rows = forward_rows_generic;
 #if FASTNN_HAVE_AVX512_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512)
-        rows = forward_rows_avx512;
-    else
+        return forward_rows_avx512;
 #endif
 #if FASTNN_HAVE_AVX2_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX2)
-        rows = forward_rows_avx2;
+        return forward_rows_avx2;
 #endif
+    return forward_rows_generic;
+}
+
+/* The forward work: 2 flops per patch value and output. */
+FASTNN_INLINE double forward_work(const fastnn_conv2d_geom *g)
+{
+    return 2.0 * (double)(g->batch * g->out_h * g->out_w * g->out_c) *
+           (double)(g->k_h * g->k_w * g->in_c);
+}
+
+/* Threads take whole output rows. */
+void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
+                          float *y, const fastnn_conv2d_geom *g, fastnn_epilogue epi)
+{
+    rows_fn rows = forward_rows_variant();
+    const forward_out o = {y, NULL, NULL, NULL};
     int64_t total = g->batch * g->out_h;
-    double work = 2.0 * (double)(total * g->out_w * g->out_c) *
-                  (double)(g->k_h * g->k_w * g->in_c);
-    int threads = fastnn_threads_for(work);
+    int threads = fastnn_threads_for(forward_work(g));
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        rows(x, w, b, y, g, &epi, total * t / team, total * (t + 1) / team);
+        rows(x, w, b, g, &epi, &o, NULL, total * t / team, total * (t + 1) / team);
+    }
+}
+
+/* Threads take whole rows of pooled outputs, each with a band of its own
+ * for the pool_h rows of y under one. */
+int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, float *p,
+                                uint8_t *winners, const fastnn_conv2d_geom *g,
+                                const fastnn_pool2d_geom *pg)
+{
+    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) ||
+        pg->pool_h * pg->pool_w > FASTNN_POOLED_MAX_TAPS)
+        return FASTNN_ELIMIT;
+    rows_fn rows = forward_rows_variant();
+    const fastnn_epilogue relu = fastnn_epilogue_of(FASTNN_ACT_RELU, 0.0f);
+    const forward_out o = {NULL, pg, p, winners};
+    const int64_t band_len = pg->pool_h * g->out_w * g->out_c;
+    int64_t total = pg->batch * pg->out_h;
+    int threads = fastnn_threads_for(forward_work(g));
+    float *bands = fastnn_alloc_floats(threads * band_len);
+    if (!bands)
+        return FASTNN_ENOMEM;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
+        rows(x, w, b, g, &relu, &o, bands + t * band_len, total * t / team,
+             total * (t + 1) / team);
+    }
+    fastnn_free_floats(bands);
+    return FASTNN_OK;
+}
+
+/* Textbook: for every window and channel, each tap's convolution output
+ * relu(b + sum of x times w over the patch, zeros in the padding) and the
+ * first maximum in row-major window order: p is that maximum, the winner
+ * its tap, or FASTNN_POOL_NO_WINNER where it is <= 0. */
+void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
+                                       float *p, uint8_t *winners,
+                                       const fastnn_conv2d_geom *g,
+                                       const fastnn_pool2d_geom *pg)
+{
+    for (int64_t n = 0; n < pg->batch; n++)
+    for (int64_t ph = 0; ph < pg->out_h; ph++)
+    for (int64_t pw = 0; pw < pg->out_w; pw++)
+    for (int64_t co = 0; co < g->out_c; co++) {
+        int64_t at = ((n * pg->out_h + ph) * pg->out_w + pw) * g->out_c + co, best_tap = 0;
+        float best = 0.0f;
+        for (int64_t t = 0; t < pg->pool_h * pg->pool_w; t++) {
+            int64_t oh = ph * pg->stride_h + t / pg->pool_w;
+            int64_t ow = pw * pg->stride_w + t % pg->pool_w;
+            float sum = b ? b[co] : 0.0f;
+            for (int64_t kh = 0; kh < g->k_h; kh++)
+            for (int64_t kw = 0; kw < g->k_w; kw++) {
+                int64_t ih = oh * g->stride_h - g->pad_top + kh;
+                int64_t iw = ow * g->stride_w - g->pad_left + kw;
+                if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                    continue; /* zero padding contributes nothing */
+                for (int64_t ci = 0; ci < g->in_c; ci++)
+                    sum += x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] *
+                           w[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co];
+            }
+            float y = sum < 0.0f ? 0.0f : sum; /* the ReLU */
+            if (t == 0 || y > best) {
+                best = y;
+                best_tap = t;
+            }
+        }
+        p[at] = best;
+        if (winners)
+            winners[at] = best > 0.0f ? (uint8_t)best_tap : FASTNN_POOL_NO_WINNER;
     }
 }
 
@@ -512,12 +757,14 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_con
 
 /* For y = relu(conv(x)) followed by a max pool whose windows tile y without
  * overlap, the gradient at the convolution's output is dp (the pool's output
- * gradient) at each window's maximum where that maximum is > 0 (the ReLU's
- * derivative), and 0 everywhere else.  This fills it for the taps of one
- * window, dz[t][c] for tap t = dh * pool_w + dw, from the window's
- * top-left pixel y_first. */
-FASTNN_INLINE void window_gradient(const float *y_first, const float *dp,
-                                   const fastnn_conv2d_geom *g,
+ * gradient) at each window's winner (winning_taps_v8: its first maximum,
+ * where that maximum is > 0 -- the ReLU's derivative), and 0 everywhere
+ * else.  This fills it for the taps of one window, dz[t][c] for tap t =
+ * dh * pool_w + dw, from the window's winners: read from `won` (the fused
+ * forward's), or else found in y from the window's top-left pixel
+ * y_first. */
+FASTNN_INLINE void window_gradient(const float *y_first, const uint8_t *won,
+                                   const float *dp, const fastnn_conv2d_geom *g,
                                    const fastnn_pool2d_geom *pg, float *dz)
 {
     const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
@@ -525,42 +772,48 @@ FASTNN_INLINE void window_gradient(const float *y_first, const float *dp,
     int64_t c = 0;
     for (; c + 8 <= co; c += 8) {
         fastnn_v8 best, grad, d;
-        fastnn_v8u arg, tap = {0};
-        fastnn_window_max_v8(y_first + c, row_step, co, pg->pool_h, pg->pool_w, &best, &arg);
+        fastnn_v8u winner, tap = {0};
+        if (won)
+            load_winners(won + c, &winner);
+        else
+            winning_taps_v8(y_first + c, row_step, co, pg->pool_h, pg->pool_w, &best,
+                            &winner);
         memcpy(&grad, dp + c, sizeof grad);
-        grad = (fastnn_v8)((best > 0.0f) & (fastnn_v8i)grad);
         for (int64_t t = 0; t < taps; t++, tap += 1) {
-            d = (fastnn_v8)((fastnn_v8u)(arg == tap) & (fastnn_v8u)grad);
+            d = (fastnn_v8)((fastnn_v8u)(winner == tap) & (fastnn_v8u)grad);
             memcpy(dz + t * co + c, &d, sizeof d);
         }
     }
     for (; c < co; c++) {
-        int64_t arg = 0;
-        float best = y_first[c];
-        for (int64_t t = 0; t < taps; t++) {
-            float v = y_first[(t / pg->pool_w) * row_step + (t % pg->pool_w) * co + c];
-            if (v > best) {
-                best = v;
-                arg = t;
-            }
-            dz[t * co + c] = 0.0f;
-        }
-        if (best > 0.0f)
-            dz[arg * co + c] = dp[c];
+        float best;
+        int64_t winner = won ? won[c] : winning_tap(y_first + c, row_step, co, pg, &best);
+        for (int64_t t = 0; t < taps; t++)
+            dz[t * co + c] = t == winner ? dp[c] : 0.0f;
     }
 }
+
+/* Where the gradient at the convolution's output comes from, for the weight
+ * gradient through ReLU and max pooling: the pool's output gradient dp, the
+ * pool's geometry, and each window's winners -- read from `winners` (the
+ * fused forward's), or when that is NULL found in y, the forward output. */
+typedef struct {
+    const fastnn_pool2d_geom *pg;
+    const float *y;
+    const uint8_t *winners;
+    const float *dp;
+} pooled_source;
 
 /* acc as in weight_sums, over the pooling windows [j0, j1) (j = (n, ph, pw))
  * instead of over pixels: a block holds whole windows, their taps' patches
  * (a run of pool_w pixels per window row) and window_gradient's dz.  Pixels
  * outside every window have no gradient and are skipped.  scratch is this
  * thread's (scratch_floats: patch rows, band, then dz with its slack). */
-FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const float *dp,
-                                      const fastnn_conv2d_geom *g,
-                                      const fastnn_pool2d_geom *pg, int64_t j0,
+FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
+                                      const fastnn_conv2d_geom *g, int64_t j0,
                                       int64_t j1, float *scratch, float *acc, int64_t cp,
                                       const int KB2, const int KB1)
 {
+    const fastnn_pool2d_geom *pg = src->pg;
     const int64_t co = g->out_c, taps = pg->pool_h * pg->pool_w;
     const int64_t per_block = PB / taps, windows_per_image = pg->out_h * pg->out_w;
     const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
@@ -573,8 +826,10 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
         for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
             int64_t n = j / windows_per_image, ph = j / pg->out_w % pg->out_h;
             int64_t oh = ph * pg->stride_h, ow = j % pg->out_w * pg->stride_w;
-            window_gradient(y + ((n * g->out_h + oh) * g->out_w + ow) * co, dp + j * co, g,
-                            pg, dz + count * co);
+            const float *y_first =
+                src->winners ? NULL : src->y + ((n * g->out_h + oh) * g->out_w + ow) * co;
+            window_gradient(y_first, src->winners ? src->winners + j * co : NULL,
+                            src->dp + j * co, g, pg, dz + count * co);
             for (int64_t dh = 0; dh < pg->pool_h; dh++)
                 gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w,
                            patch + (count + dh * pg->pool_w) * patch_stride(g), band);
@@ -585,42 +840,40 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const float *y, const floa
     }
 }
 
-/* One range of work for one thread: pixels [i0, i1) when pg is NULL, with
- * dy_or_y the output gradient dy; else pooling windows [i0, i1), with
- * dy_or_y the forward output y (the gradient comes from dp at each window's
- * maximum).  scratch is this thread's (scratch_floats). */
-FASTNN_INLINE void range_sums(const float *x, const float *dy_or_y, const float *dp,
-                              const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                              int64_t i0, int64_t i1, float *scratch, float *acc,
-                              int64_t cp, const int KB2, const int KB1)
+/* One range of work for one thread: pixels [i0, i1) of the output gradient
+ * dy when pooled is NULL; else pooling windows [i0, i1), the gradient
+ * coming from pooled's dp at each window's winner.  scratch is this
+ * thread's (scratch_floats). */
+FASTNN_INLINE void range_sums(const float *x, const float *dy, const pooled_source *pooled,
+                              const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
+                              float *scratch, float *acc, int64_t cp, const int KB2,
+                              const int KB1)
 {
-    if (pg)
-        pooled_weight_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, KB2, KB1);
+    if (pooled)
+        pooled_weight_sums(x, pooled, g, i0, i1, scratch, acc, cp, KB2, KB1);
     else
-        weight_sums(x, dy_or_y, g, i0, i1, scratch, acc, cp, KB2, KB1);
+        weight_sums(x, dy, g, i0, i1, scratch, acc, cp, KB2, KB1);
 }
 
-typedef void (*sums_fn)(const float *, const float *, const float *,
-                        const fastnn_conv2d_geom *, const fastnn_pool2d_geom *,
-                        int64_t, int64_t, float *, float *, int64_t);
+typedef void (*sums_fn)(const float *, const float *, const pooled_source *,
+                        const fastnn_conv2d_geom *, int64_t, int64_t, float *, float *,
+                        int64_t);
 
 /* 16 vector registers: 10 sums (2 x 5 or 1 x 10). */
-static void range_sums_generic(const float *x, const float *dy_or_y, const float *dp,
-                               const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                               int64_t i0, int64_t i1, float *scratch, float *acc,
-                               int64_t cp)
+static void range_sums_generic(const float *x, const float *dy, const pooled_source *pooled,
+                               const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
+                               float *scratch, float *acc, int64_t cp)
 {
-    range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
+    range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 5, 10);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
-static void range_sums_avx2(const float *x, const float *dy_or_y, const float *dp,
-                            const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                            int64_t i0, int64_t i1, float *scratch, float *acc,
-                            int64_t cp)
+static void range_sums_avx2(const float *x, const float *dy, const pooled_source *pooled,
+                            const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
+                            float *scratch, float *acc, int64_t cp)
 {
-    range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 5, 10);
+    range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 5, 10);
 }
 #endif
 
@@ -628,16 +881,15 @@ static void range_sums_avx2(const float *x, const float *dy_or_y, const float *d
 /* 32 vector registers: up to 26 sums (2 x 13, 2 x 10 or 1 x 13); KB = 13
  * where it pads the K + 1 patch values less than 10 does. */
 FASTNN_TARGET_AVX512
-static void range_sums_avx512(const float *x, const float *dy_or_y, const float *dp,
-                              const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg,
-                              int64_t i0, int64_t i1, float *scratch, float *acc,
-                              int64_t cp)
+static void range_sums_avx512(const float *x, const float *dy, const pooled_source *pooled,
+                              const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
+                              float *scratch, float *acc, int64_t cp)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
     if (fastnn_ceil_div(k_len, 13) * 13 < fastnn_ceil_div(k_len, 10) * 10)
-        range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 13, 13);
+        range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 13, 13);
     else
-        range_sums(x, dy_or_y, dp, g, pg, i0, i1, scratch, acc, cp, 10, 13);
+        range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 10, 13);
 }
 #endif
 
@@ -646,9 +898,9 @@ static void range_sums_avx512(const float *x, const float *dy_or_y, const float 
  * (fastnn_parts_for), each part is summed into its own partial (K + 1) x cp
  * block by whichever thread takes it, and the blocks are added in part
  * order -- the same numbers on any number of threads. */
-static int weight_gradient_sums(const float *x, const float *dy_or_y, const float *dp,
+static int weight_gradient_sums(const float *x, const float *dy, const pooled_source *pooled,
                                 float *dw, float *db, const fastnn_conv2d_geom *g,
-                                const fastnn_pool2d_geom *pg, int64_t items, int64_t taps)
+                                int64_t items, int64_t taps)
 {
     sums_fn sums = range_sums_generic;
 #if FASTNN_HAVE_AVX512_VARIANT
@@ -679,7 +931,7 @@ static int weight_gradient_sums(const float *x, const float *dy_or_y, const floa
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int p = 0; p < parts; p++)
-        sums(x, dy_or_y, dp, g, pg, items * p / parts, items * (p + 1) / parts,
+        sums(x, dy, pooled, g, items * p / parts, items * (p + 1) / parts,
              scratch + fastnn_thread_id() * scratch_len, partial + p * size, cp);
     fastnn_sum_partials(partial, parts, size, sums_out);
     for (int64_t k = 0; k < k_len; k++)  /* rows < K, the first out_c columns */
@@ -698,12 +950,12 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
 {
     if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
         return FASTNN_ELIMIT; /* patch rows and bands hold FASTNN_DIRECT_MAX_K values */
-    return weight_gradient_sums(x, dy, NULL, dw, db, g, NULL,
-                                g->batch * g->out_h * g->out_w, 1);
+    return weight_gradient_sums(x, dy, NULL, dw, db, g, g->batch * g->out_h * g->out_w, 1);
 }
 
 int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
-                                         const float *dp, float *dw, float *db,
+                                         const uint8_t *winners, const float *dp,
+                                         float *dw, float *db,
                                          const fastnn_conv2d_geom *g,
                                          const fastnn_pool2d_geom *pg)
 {
@@ -711,17 +963,20 @@ int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
     if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) ||
         pg->pool_h * pg->pool_w > FASTNN_POOLED_MAX_TAPS)
         return FASTNN_ELIMIT;
-    return weight_gradient_sums(x, y, dp, dw, db, g, pg, pg->batch * pg->out_h * pg->out_w,
+    const pooled_source pooled = {pg, y, winners, dp};
+    return weight_gradient_sums(x, NULL, &pooled, dw, db, g, pg->batch * pg->out_h * pg->out_w,
                                 pg->pool_h * pg->pool_w);
 }
 
-/* Textbook: for every pool window and channel, the first maximum of y in
- * row-major window order; where it is > 0 (the ReLU let it through), dp
- * flows to that one convolution output (n, oh, ow, co), which adds dp to
- * db[co] and x's patch under (oh, ow) times dp to dw[., ., ., co].  Every
- * other output of the convolution has gradient 0 and adds nothing. */
+/* Textbook: for every pool window and channel, its winner -- given, or the
+ * first maximum of y in row-major window order where that maximum is > 0
+ * (the ReLU let it through); dp flows to that one convolution output (n,
+ * oh, ow, co), which adds dp to db[co] and x's patch under (oh, ow) times
+ * dp to dw[., ., ., co].  Every other output of the convolution has
+ * gradient 0 and adds nothing. */
 void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
-                                                const float *dp, float *dw, float *db,
+                                                const uint8_t *winners, const float *dp,
+                                                float *dw, float *db,
                                                 const fastnn_conv2d_geom *g,
                                                 const fastnn_pool2d_geom *pg)
 {
@@ -731,18 +986,26 @@ void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
     for (int64_t ph = 0; ph < pg->out_h; ph++)
     for (int64_t pw = 0; pw < pg->out_w; pw++)
     for (int64_t co = 0; co < g->out_c; co++) {
+        int64_t at = ((n * pg->out_h + ph) * pg->out_w + pw) * g->out_c + co;
         int64_t oh = ph * pg->stride_h, ow = pw * pg->stride_w; /* the argmax */
-        float best = y[((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co];
-        for (int64_t h = ph * pg->stride_h; h < ph * pg->stride_h + pg->pool_h; h++)
-            for (int64_t w = pw * pg->stride_w; w < pw * pg->stride_w + pg->pool_w; w++)
-                if (y[((n * g->out_h + h) * g->out_w + w) * g->out_c + co] > best) {
-                    best = y[((n * g->out_h + h) * g->out_w + w) * g->out_c + co];
-                    oh = h;
-                    ow = w;
-                }
-        if (!(best > 0.0f))
-            continue; /* the ReLU stopped it */
-        float grad = dp[((n * pg->out_h + ph) * pg->out_w + pw) * g->out_c + co];
+        if (winners) {
+            if (winners[at] == FASTNN_POOL_NO_WINNER)
+                continue; /* the ReLU stopped it */
+            oh += winners[at] / pg->pool_w;
+            ow += winners[at] % pg->pool_w;
+        } else {
+            float best = y[((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co];
+            for (int64_t h = ph * pg->stride_h; h < ph * pg->stride_h + pg->pool_h; h++)
+                for (int64_t w = pw * pg->stride_w; w < pw * pg->stride_w + pg->pool_w; w++)
+                    if (y[((n * g->out_h + h) * g->out_w + w) * g->out_c + co] > best) {
+                        best = y[((n * g->out_h + h) * g->out_w + w) * g->out_c + co];
+                        oh = h;
+                        ow = w;
+                    }
+            if (!(best > 0.0f))
+                continue; /* the ReLU stopped it */
+        }
+        float grad = dp[at];
         db[co] += grad; /* y = relu(... + b[co]) */
         for (int64_t kh = 0; kh < g->k_h; kh++)
         for (int64_t kw = 0; kw < g->k_w; kw++) {

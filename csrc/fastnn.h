@@ -192,24 +192,45 @@ void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
                                       int through, float alpha);
 
-/* ---- first-layer convolution gradient through ReLU and max pooling
- * (conv2d_direct.c) ---------------------------------------------------------
- * The weight and bias gradients of max_pool(relu(conv2d(x, w) + b)) from
- * the pool's output gradient dp, given y = relu(conv2d(x, w) + b): the
- * gradient at y is dp at each pool window's maximum (the first one on ties)
- * where that maximum is > 0, else 0.  For a first layer (no dx) and pools
- * whose windows tile y (stride = pool size, no padding).  The fast version
- * never writes a y-sized gradient; it runs on the direct kernels, so it
- * takes patches of at most FASTNN_DIRECT_MAX_K values (kh*kw*in_c) and
- * windows of at most FASTNN_POOLED_MAX_TAPS taps (its blocks hold whole
- * windows), and returns FASTNN_ELIMIT past either.  The naive version is
- * the textbook loop over windows, with no limit. */
+/* ---- a first layer's convolution, ReLU and max pooling (conv2d_direct.c) -----
+ * For p = max_pool(relu(conv2d(x, w) + b)) with pool windows that tile the
+ * convolution's output y (stride = pool size, no padding; output columns
+ * and rows past the last whole window belong to no window):
+ *
+ * The forward pass writes p and, unless winners is NULL, each pooled
+ * value's winner: the tap t = dh * pool_w + dw of the window's first
+ * maximum in row-major order (max pooling's tie rule), or
+ * FASTNN_POOL_NO_WINNER where that maximum is <= 0 (the ReLU cut it: no
+ * gradient passes).  y is computed a band of pool_h rows at a time and
+ * never written whole; p is bit-identical to fastnn_conv2d(relu) then
+ * fastnn_max_pool2d.
+ *
+ * The weight gradient takes the pool's output gradient dp and each window's
+ * winners, given (winners, y NULL) or found in y = relu(conv2d(x, w) + b)
+ * (winners NULL): the gradient at y is dp at each winner, 0 elsewhere.
+ * For a first layer: no dx.  It never writes a y-sized gradient.
+ *
+ * The fast versions run on the direct kernels, so they take patches of at
+ * most FASTNN_DIRECT_MAX_K values (kh*kw*in_c: fastnn_direct_conv_takes)
+ * and windows of at most FASTNN_POOLED_MAX_TAPS taps (the gradient's
+ * blocks hold whole windows), and return FASTNN_ELIMIT past either.  The
+ * naive versions are the textbook loops over windows, with no limit. */
+enum { FASTNN_POOL_NO_WINNER = 255 };
+int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, float *p,
+                                uint8_t *winners, const fastnn_conv2d_geom *g,
+                                const fastnn_pool2d_geom *pg);
+void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
+                                       float *p, uint8_t *winners,
+                                       const fastnn_conv2d_geom *g,
+                                       const fastnn_pool2d_geom *pg);
 int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
-                                         const float *dp, float *dw, float *db,
+                                         const uint8_t *winners, const float *dp,
+                                         float *dw, float *db,
                                          const fastnn_conv2d_geom *g,
                                          const fastnn_pool2d_geom *pg);
 void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
-                                                const float *dp, float *dw, float *db,
+                                                const uint8_t *winners, const float *dp,
+                                                float *dw, float *db,
                                                 const fastnn_conv2d_geom *g,
                                                 const fastnn_pool2d_geom *pg);
 

@@ -9,7 +9,7 @@ exception is ``optimizer_update``, which takes a whole model's arrays in their o
 shapes through the buffer protocol (flattening two dozen arrays in Python
 would cost more than the update) and checks them all before the first write.
 """
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint64_t
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_SIMPLE,
                             PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from libc.stdlib cimport free, malloc
@@ -22,6 +22,7 @@ cdef extern from "fastnn.h" nogil:
     enum: FASTNN_DIRECT_ANY_C_MAX_K
     enum: FASTNN_DIRECT_FEW_C
     enum: FASTNN_POOLED_MAX_TAPS
+    enum: FASTNN_POOL_NO_WINNER
     enum: FASTNN_MAX_THREADS
     enum: FASTNN_ACT_RELU
     enum: FASTNN_ACT_NONE
@@ -81,12 +82,21 @@ cdef extern from "fastnn.h" nogil:
     void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                           float *dx, const fastnn_pool2d_geom *g,
                                           int through, float alpha)
+    int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, float *p,
+                                    uint8_t *winners, const fastnn_conv2d_geom *g,
+                                    const fastnn_pool2d_geom *pg)
+    void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const float *b,
+                                           float *p, uint8_t *winners,
+                                           const fastnn_conv2d_geom *g,
+                                           const fastnn_pool2d_geom *pg)
     int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,
-                                             const float *dp, float *dw, float *db,
+                                             const uint8_t *winners, const float *dp,
+                                             float *dw, float *db,
                                              const fastnn_conv2d_geom *g,
                                              const fastnn_pool2d_geom *pg)
     void fastnn_conv2d_pooled_weight_gradient_naive(const float *x, const float *y,
-                                                    const float *dp, float *dw, float *db,
+                                                    const uint8_t *winners, const float *dp,
+                                                    float *dw, float *db,
                                                     const fastnn_conv2d_geom *g,
                                                     const fastnn_pool2d_geom *pg)
     void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
@@ -214,6 +224,8 @@ DIRECT_MAX_K = FASTNN_DIRECT_MAX_K
 DIRECT_ANY_C_MAX_K = FASTNN_DIRECT_ANY_C_MAX_K
 DIRECT_FEW_C = FASTNN_DIRECT_FEW_C
 POOLED_MAX_TAPS = FASTNN_POOLED_MAX_TAPS
+# A pooled value's winner when the ReLU cut its window's maximum (no gradient).
+POOL_NO_WINNER = FASTNN_POOL_NO_WINNER
 
 # The two codes of fastnn_activation beside the elementwise kernels' own (0 ..
 # 10, in the order of kernels.activation.ACTIVATION_NAMES), for the kernels
@@ -326,19 +338,39 @@ def conv2d_backward(const float[::1] x, const float[::1] w,
     _check(status)
 
 
-def conv2d_pooled_weight_gradient(const float[::1] x, const float[::1] y,
-                                  const float[::1] dp, float[::1] dw, float[::1] db,
-                                  int64_t batch, int64_t in_c, int64_t out_c, win, pool_win,
-                                  bint naive):
+def conv2d_relu_max_pool(const float[::1] x, const float[::1] w, const float[::1] b,
+                         float[::1] p, uint8_t[::1] winners, int64_t batch, int64_t in_c,
+                         int64_t out_c, win, pool_win, bint naive):
+    """b and winners may be None: no bias; the winners not written."""
     cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
     cdef fastnn_pool2d_geom pg = _pool_geom(batch, out_c, pool_win)
+    cdef const float *bias = NULL if b is None else &b[0]
+    cdef uint8_t *won = NULL if winners is None else &winners[0]
     cdef int status = FASTNN_OK
     with nogil:
         if naive:
-            fastnn_conv2d_pooled_weight_gradient_naive(&x[0], &y[0], &dp[0], &dw[0], &db[0],
-                                                       &g, &pg)
+            fastnn_conv2d_relu_max_pool_naive(&x[0], &w[0], bias, &p[0], won, &g, &pg)
         else:
-            status = fastnn_conv2d_pooled_weight_gradient(&x[0], &y[0], &dp[0], &dw[0],
+            status = fastnn_conv2d_relu_max_pool(&x[0], &w[0], bias, &p[0], won, &g, &pg)
+    _check(status, "conv2d_relu_max_pool2d")
+
+
+def conv2d_pooled_weight_gradient(const float[::1] x, const float[::1] y,
+                                  const uint8_t[::1] winners, const float[::1] dp,
+                                  float[::1] dw, float[::1] db, int64_t batch, int64_t in_c,
+                                  int64_t out_c, win, pool_win, bint naive):
+    """One of y and winners is None: the winners are then found in y."""
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+    cdef fastnn_pool2d_geom pg = _pool_geom(batch, out_c, pool_win)
+    cdef const float *y_ptr = NULL if y is None else &y[0]
+    cdef const uint8_t *won = NULL if winners is None else &winners[0]
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_conv2d_pooled_weight_gradient_naive(&x[0], y_ptr, won, &dp[0], &dw[0],
+                                                       &db[0], &g, &pg)
+        else:
+            status = fastnn_conv2d_pooled_weight_gradient(&x[0], y_ptr, won, &dp[0], &dw[0],
                                                           &db[0], &g, &pg)
     _check(status, "conv2d_pooled_weight_gradient")
 

@@ -167,6 +167,13 @@ def _first_layer_pooled(batch=64):
                 2.0 * batch * 26 * 26 * 32 * 9)
 
 
+def _first_layer_relu_max_pool(batch=64):
+    """The first convolution, its ReLU and the first pool in one pass (p and the winners)."""
+    return Case(f"conv2d_relu_max_pool2d {batch}x28x28x1->32 3x3, pool 2x2",
+                "conv2d_relu_max_pool2d", ((batch, 28, 28, 1), (3, 3, 1, 32), (32,)), {},
+                2.0 * batch * 26 * 26 * 32 * 9)
+
+
 def _classifier_output(rows=10000, classes=10):
     """Softmax and the sparse crossentropy over a test set's worth of outputs."""
     labels = np.arange(rows) % classes
@@ -260,7 +267,7 @@ def canonical_cases():
         _conv(64, 32, 32, 16, k=1, activation="elu"),
         _conv(64, 32, 3, 32, padding="same", activation="elu"),
         _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
-        _first_layer_pooled(),
+        _first_layer_pooled(), _first_layer_relu_max_pool(),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through="relu"),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),

@@ -180,8 +180,78 @@ def pooled_weight_gradient_takes(kernel_shape, pool_size):
     return direct_conv_takes(kernel_shape) and pool_size[0] * pool_size[1] <= POOLED_MAX_TAPS
 
 
+# A pooled value's winner where its window's maximum is <= 0: the ReLU cut it,
+# no gradient passes (FASTNN_POOL_NO_WINNER).
+POOL_NO_WINNER = native.POOL_NO_WINNER
+
+
+def _pool_args(op, x, w, strides, padding, pool_size):
+    """The checked convolution and its pool: windows of ``pool_size`` side by
+    side on its output, within the direct kernels' limits."""
+    x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
+    if not direct_conv_takes(w.shape):
+        raise ValueError(f"{op}: kernels of {DIRECT_LIMITS} only, got {w.shape[:3]}")
+    pool_size = positive_pair(op, "pool_size", pool_size)
+    if not pooled_weight_gradient_takes(w.shape, pool_size):
+        raise ValueError(f"{op}: pool windows of at most {POOLED_MAX_TAPS} values only, "
+                         f"got {pool_size}")
+    pool = Window2D.over(win.out_h, win.out_w, pool_size, pool_size, "valid")
+    check_output_size(op, pool, "pool_size")
+    return x, w, strides, padding, win, pool_size, pool
+
+
+def conv2d_relu_max_pool2d(x, w, b=None, strides=(1, 1), padding="valid", pool_size=(2, 2),
+                           impl="fast", winners=True):
+    """p = max_pool2d(relu(conv2d(x, w) + b), pool_size) in one pass, and the winners.
+
+    The first layer of a CNN, Conv2D(relu) -> MaxPooling2D with windows side
+    by side (strides = pool_size, padding "valid"): the convolution's output
+    y is computed a few rows at a time into a buffer that stays in cache and
+    pooled from there, so only p (a quarter of y under 2x2 windows) reaches
+    memory.  p is bit-identical to ``max_pool2d(conv2d(..., activation="relu"),
+    pool_size)``.
+
+    The winners are what ``conv2d_pooled_weight_gradient`` needs of y: for
+    each pooled value, the tap dh·pool_w + dw of its window's first maximum
+    in row-major order (max pooling's tie rule), or ``POOL_NO_WINNER`` (255)
+    where that maximum is <= 0 -- the ReLU cut it, no gradient passes.
+
+    Args:
+        x, w, b, strides, padding: as given to ``conv2d``; the kernel must run
+            on the direct kernels (``direct_conv_takes``: ``DIRECT_LIMITS``).
+        pool_size: int or (ph, pw), at most ``POOLED_MAX_TAPS`` (64) taps.
+        impl: "fast", "naive" (the textbook loop over windows, each tap's
+            convolution summed as the naive conv2d sums it) or "numpy".
+        winners: False skips them (inference: nothing will backpropagate).
+
+    Returns:
+        (p, winners): float32 (batch, pooled height, pooled width, out_channels)
+        and uint8 of the same shape, or None when not asked for.
+    """
+    op = "conv2d_relu_max_pool2d"
+    check_impl(op, impl)
+    x, w, strides, padding, win, pool_size, pool = _pool_args(op, x, w, strides, padding,
+                                                             pool_size)
+    if b is not None:
+        b = as_float32(op, "b", b, ("out_channels",))
+        check_shape(op, "b", b, (w.shape[3],))
+    shape = (x.shape[0], pool.out_h, pool.out_w, w.shape[3])
+    if impl == "numpy":
+        y = reference.relu(reference.conv2d(x, w, b, strides, padding))
+        won = reference.max_pool2d_winners(y, pool_size, POOL_NO_WINNER)
+        return (reference.max_pool2d(y, pool_size).astype(np.float32),
+                won if winners else None)
+    p = np.empty(shape, np.float32)
+    won = np.empty(shape, np.uint8) if winners else None
+    if p.size:
+        native.conv2d_relu_max_pool(x.reshape(-1), w.reshape(-1), b, p.reshape(-1),
+                                    None if won is None else won.reshape(-1), x.shape[0],
+                                    x.shape[3], w.shape[3], win, pool, impl == "naive")
+    return p, won
+
+
 def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
-                                  pool_size=(2, 2), impl="fast"):
+                                  pool_size=(2, 2), impl="fast", winners=None):
     """(dw, db) of p = max_pool2d(relu(conv2d(x, w) + b), pool_size) from dp = dL/dp.
 
     The first layer of a CNN: a convolution with ReLU, then max pooling with
@@ -195,36 +265,47 @@ def conv2d_pooled_weight_gradient(x, w, y, dp, strides=(1, 1), padding="valid",
         x, w, strides, padding: as given to ``conv2d``; the kernel must run on
             the direct kernels (``direct_conv_takes``: ``DIRECT_LIMITS``, few
             input channels).
-        y: the forward output, relu(conv2d(x, w) + b).
+        y: the forward output, relu(conv2d(x, w) + b); None when ``winners``
+            are given.
         dp: the pool's output gradient, (batch, pooled height, pooled width, out_channels).
         pool_size: int or (ph, pw), at most ``POOLED_MAX_TAPS`` (64) taps.
         impl: "fast", "naive" (the textbook loop over pool windows) or "numpy".
+        winners: instead of y, the windows' winners ``conv2d_relu_max_pool2d``
+            gave (uint8, dp's shape): y is then not needed at all.
 
     Returns:
         (dw, db): shaped like w, and (out_channels,).
     """
     op = "conv2d_pooled_weight_gradient"
     check_impl(op, impl)
-    x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
-    if not direct_conv_takes(w.shape):
-        raise ValueError(f"{op}: kernels of {DIRECT_LIMITS} only, got {w.shape[:3]}")
-    y_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
-    y = as_float32(op, "y", y, X_AXES)
-    check_shape(op, "y", y, y_shape)
-    pool_size = positive_pair(op, "pool_size", pool_size)
-    if not pooled_weight_gradient_takes(w.shape, pool_size):
-        raise ValueError(f"{op}: pool windows of at most {POOLED_MAX_TAPS} values only, "
-                         f"got {pool_size}")
-    pool = Window2D.over(win.out_h, win.out_w, pool_size, pool_size, "valid")
-    check_output_size(op, pool, "pool_size")
+    x, w, strides, padding, win, pool_size, pool = _pool_args(op, x, w, strides, padding,
+                                                             pool_size)
+    p_shape = (x.shape[0], pool.out_h, pool.out_w, w.shape[3])
+    if (y is None) == (winners is None):
+        raise ValueError(f"{op}: give y (the forward output) or winners (from "
+                         f"conv2d_relu_max_pool2d), one of them, got "
+                         f"{'neither' if y is None else 'both'}")
+    if y is not None:
+        y = as_float32(op, "y", y, X_AXES)
+        check_shape(op, "y", y, (x.shape[0], win.out_h, win.out_w, w.shape[3]))
+    else:
+        winners = np.ascontiguousarray(winners)
+        if winners.dtype != np.uint8:
+            raise ValueError(f"{op}: winners must be uint8 (conv2d_relu_max_pool2d's), got "
+                             f"{winners.dtype}")
+        check_shape(op, "winners", winners, p_shape)
     dp = as_float32(op, "dp", dp, X_AXES)
-    check_shape(op, "dp", dp, (x.shape[0], pool.out_h, pool.out_w, w.shape[3]))
+    check_shape(op, "dp", dp, p_shape)
     if impl == "numpy" or x.shape[0] == 0:
-        dz = reference.relu_backward(y, reference.max_pool2d_backward(y, dp, pool_size))
+        if y is not None:
+            dz = reference.relu_backward(y, reference.max_pool2d_backward(y, dp, pool_size))
+        else:
+            dz = reference.unpool_winners(dp, winners, pool_size, (win.out_h, win.out_w))
         _, dw, db = reference.conv2d_backward(x, w, dz, strides, padding)
         return dw.astype(np.float32), db.astype(np.float32)
     dw, db = np.empty_like(w), np.empty(w.shape[3], np.float32)
-    native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), dp.reshape(-1),
-                                         dw.reshape(-1), db, x.shape[0], x.shape[3],
-                                         w.shape[3], win, pool, impl == "naive")
+    native.conv2d_pooled_weight_gradient(x.reshape(-1), None if y is None else y.reshape(-1),
+                                         None if winners is None else winners.reshape(-1),
+                                         dp.reshape(-1), dw.reshape(-1), db, x.shape[0],
+                                         x.shape[3], w.shape[3], win, pool, impl == "naive")
     return dw, db

@@ -98,6 +98,27 @@ def max_pool2d_backward(x, dy, pool_size=(2, 2), strides=None, padding="valid"):
     return _unpad(win, d_padded)
 
 
+def max_pool2d_winners(y, pool_size, no_winner):
+    """Each window's winner for windows side by side ('valid'): the tap
+    dh·pool_w + dw of its first maximum, or ``no_winner`` where that maximum
+    is <= 0 (y a ReLU's output: no gradient passes there)."""
+    win = _pool_window(y, pool_size, None, "valid")
+    values = np.array([y[:, rows, cols, :] for rows, cols in _taps(win)])
+    return np.where(values.max(axis=0) > 0, np.argmax(values, axis=0), no_winner).astype(
+        np.uint8)
+
+
+def unpool_winners(dp, winners, pool_size, y_size):
+    """The gradient at y (y_size rows and columns) from the pool's output
+    gradient dp and ``max_pool2d_winners``: dp at each winner, 0 elsewhere
+    (and where the window has none)."""
+    (ph, pw), (rows, cols) = pool_size, dp.shape[1:3]
+    dy = np.zeros((dp.shape[0], *y_size, dp.shape[3]), dp.dtype)
+    for t in range(ph * pw):
+        dy[:, t // pw:rows * ph:ph, t % pw:cols * pw:pw, :] = np.where(winners == t, dp, 0)
+    return dy
+
+
 def _in_bounds_counts(win, dtype):
     """How many real (non-padding) inputs each window covers: (1, oh, ow, 1)."""
     inside = np.pad(np.ones((1, win.in_h, win.in_w, 1), dtype), win.pad_widths())

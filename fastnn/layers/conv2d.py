@@ -1,7 +1,8 @@
 """Conv2D: filters slid over an image (course, chapters 19-20, 27)."""
 import numbers
 
-from ..kernels import conv2d, conv2d_backward, conv2d_pooled_weight_gradient
+from ..kernels import (conv2d, conv2d_backward, conv2d_pooled_weight_gradient,
+                       conv2d_relu_max_pool2d)
 from ..kernels.convolution import (DIRECT_LIMITS, POOLED_MAX_TAPS, direct_conv_takes,
                                    pooled_weight_gradient_takes)
 from ..kernels.dilation import dilated_extent
@@ -65,6 +66,9 @@ class Conv2D(KernelBiasLayer):
 
     has_epilogue = True
     _x = BackwardCache("the input: dW correlates it with dy")
+    _winners = BackwardCache("each max pool window's winner, when this layer and the pool "
+                             "above ran in one pass (forward_through_max_pool); None after "
+                             "an inference-mode pass")
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -132,16 +136,42 @@ class Conv2D(KernelBiasLayer):
                     f"{POOLED_MAX_TAPS}")
         return None
 
+    def forward_through_max_pool(self, pool, x, training=False):
+        """max_pool(relu(conv2d(x, kernel) + bias)) by ``pool`` in one pass
+        (``kernels.conv2d_relu_max_pool2d``): the convolution's output y is
+        pooled while still in cache and never written whole.  What the
+        backward pass needs of y -- which tap of each window won, if any --
+        is kept instead (a byte per pooled value), when ``training``.  The
+        plan's rule "first layer's conv + relu + max pool in one pass" runs
+        this where ``gradients_through_max_pool`` then takes the backward
+        pass, so where ``pooled_weight_gradient_refusal`` has no objection."""
+        self.check_input_size(x)
+        self._x = x
+        p, self._winners = self._relu_max_pool(x, pool, training)
+        return p
+
+    def _relu_max_pool(self, x, pool, winners):
+        return conv2d_relu_max_pool2d(x, self.kernel.value,
+                                      None if self.bias is None else self.bias.value,
+                                      self.strides, self.padding, pool.pool_size,
+                                      winners=winners)
+
     def gradients_through_max_pool(self, pool, dp):
         """The first layer of a CNN, Conv2D(relu) -> MaxPooling2D with windows
         side by side: dW and db straight from dp, the pool's output gradient
-        (``kernels.conv2d_pooled_weight_gradient``), without the y-sized
-        gradient arrays of the pool's and the ReLU's backward passes.  No
-        input gradient: the plan uses this only where nothing needs it, and
-        only where ``pooled_weight_gradient_refusal`` has no objection."""
+        (``kernels.conv2d_pooled_weight_gradient``), and the winners
+        ``forward_through_max_pool`` kept, without the y-sized gradient
+        arrays of the pool's and the ReLU's backward passes.  After an
+        inference-mode forward pass (the gradient check backpropagates one)
+        the winners are found again from the cached input.  No input
+        gradient: the plan uses this only where nothing needs it, and only
+        where ``pooled_weight_gradient_refusal`` has no objection."""
+        winners = self._winners
+        if winners is None:
+            _, winners = self._relu_max_pool(self._x, pool, True)
         self.kernel.grad, db = conv2d_pooled_weight_gradient(
-            self._x, self.kernel.value, self._y, dp, self.strides, self.padding,
-            pool.pool_size)
+            self._x, self.kernel.value, None, dp, self.strides, self.padding,
+            pool.pool_size, winners=winners)
         if self.bias is not None:
             self.bias.grad = db
 

@@ -4,7 +4,8 @@ import textwrap
 from ..layers import Activation
 from .rules import (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU,
                     DENSE_ACTIVATION_DERIVATIVE, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
-                    POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT, RULES, SKIP_INPUT_GRADIENT,
+                    POOL_THROUGH_ACTIVATION, POOLED_FORWARD, POOLED_WEIGHT_GRADIENT, RULES,
+                    SKIP_INPUT_GRADIENT,
                     SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
@@ -35,14 +36,14 @@ class Plan:
         self.verdicts = []
         self._trainable = [layer.trainable for layer in self.layers]
         self._relu_after_norm = set()   # indices of Activation layers fused into the norm below
+        # the lowest layer the backward pass reaches
+        self.lowest = first_trainable(self.layers) if fuse else 0
         self.forward_steps = self._forward_steps()
         output = self.layers[-1] if self.layers else None
         self.logits_activation = None
         if loss is not None and output is not None and self._ask(LOGITS_GRADIENT, loss, output):
             self.logits_activation = output.activation.name
         self.from_logits = self.logits_activation is not None
-        # the lowest layer the backward pass reaches
-        self.lowest = first_trainable(self.layers) if fuse else 0
         if fuse:
             self._ask(SKIP_LAYERS_BELOW, self.layers, self.lowest)
             self._ask(SKIP_INPUT_GRADIENT, self.layers, self.lowest)
@@ -102,6 +103,11 @@ class Plan:
             if i + 1 < len(layers) and self._ask(BATCH_NORM_RELU, layers[i], layers[i + 1]):
                 steps += BATCH_NORM_RELU.steps(layers[i], layers[i + 1])
                 self._relu_after_norm.add(i + 1)
+                i += 2
+            elif (self.lowest <= i < len(layers) - 1
+                  and self._ask(POOLED_FORWARD, layers[i], layers[i + 1], i == self.lowest)):
+                # the backward pass ends in "pooled first-layer weight gradient" here
+                steps += POOLED_FORWARD.steps(layers[i], layers[i + 1])
                 i += 2
             else:
                 steps += self._forward(layers[i])

@@ -14,6 +14,7 @@ product: 2 · (output positions) · (kernel weights) forward -- a Conv2D's
 2 · batch · out_h · out_w · kh · kw · in_c · out_c, a Dense layer's
 2 · rows · in · out -- and backward twice that with the input gradient
 (dW and dx, each a product of the same size) or once without (dW alone).
+A convolution with its max pool in one step counts the convolution's.
 Bias additions and activations are not counted; elementwise steps (pooling,
 batch norm, dropout, the loss) have no FLOP column, their cost is memory
 traffic.  A Conv2DTranspose's positions are its input pixels (it scatters
@@ -41,7 +42,7 @@ from .. import random
 from ..layers import Conv2D, Conv2DTranspose, Dense
 from ..layers.recurrent import Recurrent
 from ..runtime import get_num_threads, get_simd_path
-from .steps import BackwardStep, ForwardStep, PooledGradientStep
+from .steps import BackwardStep, ForwardStep, PooledForwardStep, PooledGradientStep
 
 
 class Row(NamedTuple):
@@ -129,6 +130,8 @@ def step_flops(step, batch_size):
     None for a step without a convolution or matrix product."""
     if isinstance(step, PooledGradientStep):
         layer, products = step.layers[1], 1            # dW from the pool's gradient
+    elif isinstance(step, PooledForwardStep):
+        layer, products = step.layers[0], 1            # the convolution; the pool adds none
     elif isinstance(step, ForwardStep) and step.method in ("forward", "call"):
         layer, products = step.layers[0], 1
     elif isinstance(step, BackwardStep) and step.method in ("backward", "call_backward",

@@ -14,7 +14,8 @@ from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, 
                       MaxPooling2D)
 from ..layers.base import KernelBiasLayer
 from ..naming import snake_case
-from .steps import BackwardStep, ForwardStep, PooledGradientStep, PoolThroughStep
+from .steps import (BackwardStep, ForwardStep, PooledForwardStep, PooledGradientStep,
+                    PoolThroughStep)
 
 
 def kind(layer):
@@ -266,6 +267,34 @@ class PooledWeightGradient(Rule):
         return [PooledGradientStep(self.name, pool, conv, self)]
 
 
+class PooledForward(Rule):
+    name = "first layer's conv + relu + max pool in one pass"
+    why = ("where the pooled first-layer weight gradient takes the backward pass, it needs "
+           "of the convolution's output only which tap of each pool window won: the forward "
+           "pass pools that output a few rows at a time while they are in cache and writes "
+           "the pooled values and a byte per window instead -- the largest activation of a "
+           "CNN is never written whole, nor read again by the pool or the weight gradient")
+
+    def check(self, conv, pool, is_first):
+        """Asked for each layer and the one after it; speaks where "pooled
+        first-layer weight gradient" would be asked, and applies where that
+        applies (its backward pass reads what this forward pass keeps)."""
+        if not isinstance(pool, MaxPooling2D) or not MAX_POOL_THROUGH_RELU.check(pool, conv):
+            return None
+        backward = POOLED_WEIGHT_GRADIENT.check(conv, pool, is_first)
+        if backward is None:
+            return None
+        where = f"{conv.name} + {pool.name}"
+        if not backward.applies:
+            return self.no(where, f"the pooled first-layer weight gradient does not apply: "
+                                  f"{backward.reason}")
+        return self.yes(where)
+
+    def steps(self, conv, pool):
+        bias = "+bias" if conv.bias is not None else ""
+        return [PooledForwardStep(f"{kind(conv)}{bias}+relu+max_pool", conv, pool, self)]
+
+
 class LogitsGradient(Rule):
     name = "loss gradient w.r.t. the logits"
     why = ("for softmax + crossentropy (sigmoid + binary crossentropy) dLoss/dlogits is "
@@ -315,11 +344,12 @@ DENSE_ACTIVATION_DERIVATIVE = DenseActivationDerivative()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
 POOL_THROUGH_ACTIVATION = PoolThroughActivation()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
+POOLED_FORWARD = PooledForward()
 LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
 RULES = (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
          MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
-         LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
+         POOLED_FORWARD, LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)

@@ -65,6 +65,20 @@ class BackwardStep(Step):
         return getattr(layer, self.method)(dy)
 
 
+class PooledForwardStep(Step):
+    """``conv.forward_through_max_pool(pool, x, training)`` for layers (conv,
+    pool): the convolution, its ReLU and the max pool above in one pass."""
+
+    __slots__ = ()
+
+    def __init__(self, name, conv, pool, rule):
+        super().__init__(name, (conv, pool), "forward_through_max_pool", rule)
+
+    def __call__(self, x, training):
+        conv, pool = self.layers
+        return getattr(conv, self.method)(pool, x, training)
+
+
 class PooledGradientStep(Step):
     """``conv.gradients_through_max_pool(pool, dp)`` for layers (pool, conv):
     the convolution's weight gradients from the pool's output gradient.

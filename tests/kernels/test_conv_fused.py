@@ -428,7 +428,8 @@ def test_max_pool_folds_the_relu_below_it(fresh_session, monkeypatch):
                         lambda *args: calls.append("relu") or reference.relu_backward(*args))
     pooled = conv_layer_module.conv2d_pooled_weight_gradient
     monkeypatch.setattr(conv_layer_module, "conv2d_pooled_weight_gradient",
-                        lambda *args: calls.append("pooled") or pooled(*args))
+                        lambda *args, **kwargs: (calls.append("pooled")
+                                                 or pooled(*args, **kwargs)))
     compute_gradients(fused, x, y)
     assert calls == ["pooled"]
     compute_gradients(separate, x, y)

@@ -155,8 +155,9 @@ def test_the_c_kernel_refuses_what_it_cannot_do(kernel, in_c, pool):
 
     def run(naive):
         dw, db = np.full(w.size, 7, np.float32), np.full(3, 7, np.float32)
-        native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), dp.reshape(-1), dw,
-                                             db, 1, in_c, 3, win, pool_win, naive)
+        native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), None,
+                                             dp.reshape(-1), dw, db, 1, in_c, 3, win, pool_win,
+                                             naive)
         return dw, db
 
     naive_dw, naive_db = run(naive=True)
@@ -168,6 +169,7 @@ def test_the_c_kernel_refuses_what_it_cannot_do(kernel, in_c, pool):
         dw, db = np.full(w.size, 7, np.float32), np.full(3, 7, np.float32)
         with pytest.raises(ValueError, match="conv2d_pooled_weight_gradient: arguments past "
                                              "the C kernel's limits"):
-            native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), dp.reshape(-1),
-                                                 dw, db, 1, in_c, 3, win, pool_win, False)
+            native.conv2d_pooled_weight_gradient(x.reshape(-1), y.reshape(-1), None,
+                                                 dp.reshape(-1), dw, db, 1, in_c, 3, win,
+                                                 pool_win, False)
         assert (dw == 7).all() and (db == 7).all()

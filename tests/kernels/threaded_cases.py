@@ -252,7 +252,9 @@ def conv_backward_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1),
 
 
 def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid",
-                pool=(2, 2)):
+                pool=(2, 2), from_winners=False):
+    """The pooled weight gradient from y, or (``from_winners``) from the winners
+    conv2d_relu_max_pool2d would give for that y."""
     shape = (batch, size, in_c, kernel, out_c, strides, padding)
     win = Window2D.over(size[0], size[1], kernel, strides, padding)
 
@@ -264,6 +266,10 @@ def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid
         return inputs
 
     def fast(x, w, y, dp):
+        if from_winners:
+            winners = reference.max_pool2d_winners(y, pool, kernels.convolution.POOL_NO_WINNER)
+            return kernels.conv2d_pooled_weight_gradient(x, w, None, dp, strides, padding, pool,
+                                                         winners=winners)
         return kernels.conv2d_pooled_weight_gradient(x, w, y, dp, strides, padding, pool)
 
     def expected(x, w, y, dp):
@@ -272,8 +278,35 @@ def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid
 
     pixels = batch * win.out_h * win.out_w
     return Case(conv_name("conv2d_pooled_weight_gradient", "direct", *shape)
-                + f" pool {pool[0]}x{pool[1]}", make, fast, expected,
-                (summing(pixels), summing(pixels)))
+                + f" pool {pool[0]}x{pool[1]}" + " from winners" * from_winners, make, fast,
+                expected, (summing(pixels), summing(pixels)))
+
+
+def integers(rng, low, high, *shape):
+    """Small integers as float32: every sum of a convolution of them is exact, so
+    float64 gives the same numbers, the same ties and the same winners."""
+    return rng.integers(low, high + 1, shape).astype(np.float32)
+
+
+def relu_max_pool_case(batch, size, in_c, kernel, out_c, padding="valid", pool=(2, 2)):
+    """conv2d_relu_max_pool2d: p, and the winners (as float32: cases compare floats)."""
+    shape = (batch, size, in_c, kernel, out_c, (1, 1), padding)
+
+    def make(rng):
+        return dict(x=integers(rng, -2, 2, batch, *size, in_c),
+                    w=integers(rng, -1, 1, *kernel, in_c, out_c), b=integers(rng, -2, 1, out_c))
+
+    def fast(x, w, b):
+        p, winners = kernels.conv2d_relu_max_pool2d(x, w, b, (1, 1), padding, pool)
+        return p, winners.astype(np.float32)
+
+    def expected(x, w, b):
+        y = reference.relu(reference.conv2d(x, w, b, (1, 1), padding))
+        return (reference.max_pool2d(y, pool),
+                reference.max_pool2d_winners(y, pool, kernels.convolution.POOL_NO_WINNER))
+
+    return Case(conv_name("conv2d_relu_max_pool2d", "direct", *shape)
+                + f" pool {pool[0]}x{pool[1]}", make, fast, expected, (EXACTISH, EXACTISH))
 
 
 CONV = [
@@ -382,6 +415,19 @@ POOLED = [
     pooled_case(5, (32, 32), 3, (7, 7), 32, padding="same"),
     pooled_case(3, (29, 29), 3, (11, 11), 17, pool=(3, 3)),
     pooled_case(3, (24, 24), 4, (9, 9), 5, padding="same"),
+    # from the winners of the fused forward instead of y: 2x2, 3x3 windows, 17 channels
+    pooled_case(7, (27, 27), 1, (3, 3), 32, from_winners=True),
+    pooled_case(7, (27, 27), 3, (3, 3), 17, padding="same", pool=(3, 3), from_winners=True),
+]
+
+# the first layer's convolution, ReLU and max pool in one pass (threads take rows of
+# pooled outputs): odd sizes whose last row and column belong to no window, out_c
+# 32, 6 (< 8: 16-pixel tiles on avx512), 33 (a scalar tail), 3x3 windows, a 7x7 stem
+RELU_MAX_POOL = [
+    relu_max_pool_case(7, (28, 27), 1, (3, 3), 32),
+    relu_max_pool_case(7, (27, 27), 3, (5, 5), 6, padding="same"),
+    relu_max_pool_case(5, (27, 26), 3, (3, 3), 33, padding="same", pool=(3, 3)),
+    relu_max_pool_case(3, (32, 32), 3, (7, 7), 32, padding="same"),
 ]
 
 
@@ -752,7 +798,7 @@ RECURRENT = [
 ]
 
 
-CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + POOLING + BATCH_NORM + ELEMENTWISE
+CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + RELU_MAX_POOL + POOLING + BATCH_NORM + ELEMENTWISE
          + WARP + OPTIMIZER_CASES + RECURRENT)
 assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 

@@ -322,7 +322,42 @@ def test_max_pool_backward_through_relu(window, pool, pool_strides, pool_padding
               and pool_strides in (None, pool) and pool_padding == "valid")
     assert applied(fused, rules.POOLED_WEIGHT_GRADIENT) == (
         [f"{relu.name} under {pool_layer.name}"] if pooled else [])
+    # its forward pass comes with it: the pair in one step
+    assert applied(fused, rules.POOLED_FORWARD) == (
+        [f"{relu.name} + {pool_layer.name}"] if pooled else [])
     assert_same_step(results, exact=not pooled)
+
+
+@given(window=windows, filters=st.integers(1, 17), in_c=st.integers(1, 4),
+       pool=st.tuples(st.integers(1, 3), st.integers(1, 3)), bias=st.booleans(), seed=seeds)
+def test_first_layer_conv_relu_max_pool_in_one_pass(window, filters, in_c, pool, bias, seed):
+    """The first Conv2D(relu) and the max pool above it run as one forward step that
+    keeps each window's winner instead of y: the same outputs, loss and predictions
+    bit for bit (conv2d_relu_max_pool2d runs the same tiles), the same weights after
+    the step to rounding (the pooled weight gradient sums in its own order), the same
+    gradients from an inference-mode forward pass (the gradient check's: no winners
+    kept, found again from x), and neither the conv's y nor the pool's input kept."""
+    def layers():
+        return [Input(shape=(9, 8, in_c)),
+                Conv2D(filters, window["k"], strides=window["strides"],
+                       padding=window["padding"], activation="relu", use_bias=bias),
+                MaxPooling2D(pool), Flatten(), Dense(3)]
+    x, y = images(seed, (3, 9, 8, in_c)), images(seed + 1, (3, 3))
+    fused, plain, results = train_twins(layers, x, y, "mse")
+    conv, pool_layer = fused.layers[:2]
+    assert applied(fused, rules.POOLED_FORWARD) == [f"{conv.name} + {pool_layer.name}"]
+    assert fused.plan.forward_steps[0].layers == (conv, pool_layer)
+    assert_same_step(results, exact=False)
+    for name, layer in (("_y", conv), ("_x", pool_layer)):
+        with pytest.raises(AttributeError, match=f"has no {name}"):
+            getattr(layer, name)
+    for training in (True, False):
+        gradients = []
+        for model in (fused, plain):
+            compute_gradients(model, x, y, training=training)
+            gradients.append([v.grad.copy() for v in model.trainable_variables])
+        for g_fused, g_plain in zip(*gradients):
+            np.testing.assert_allclose(g_fused, g_plain, rtol=1e-5, atol=1e-6)
 
 
 @given(activation=st.sampled_from(["tanh", "sigmoid", "elu", "softsign", "leaky_relu",
@@ -534,7 +569,7 @@ def verdicts(plan):
 def test_the_demo_cnn_plan(fresh_session):
     plan = demo_cnn().plan
     assert steps(plan, "forward") == [
-        ("conv2d+bias+relu", "conv2d"), ("max_pooling2d", "max_pooling2d"),
+        ("conv2d+bias+relu+max_pool", "conv2d + max_pooling2d"),
         ("conv2d+bias+relu", "conv2d_1"), ("max_pooling2d", "max_pooling2d_1"),
         ("flatten", "flatten"), ("dropout", "dropout"), ("dense, softmax", "dense")]
     assert steps(plan, "loss") == [
@@ -548,12 +583,16 @@ def test_the_demo_cnn_plan(fresh_session):
     text = verdicts(plan)
     for expected in [
             "activation in the kernel's epilogue why: the convolution or matmul kernel applies",
-            "yes: conv2d; conv2d_1 no: dense: softmax mixes each row: it has a kernel of its "
-            "own",
+            "yes: conv2d_1 no: dense: softmax mixes each row: it has a kernel of its own",
             "dense backward with the activation's derivative why:",
             "yes: max_pooling2d_1 over conv2d_1; max_pooling2d over conv2d",
             "yes: conv2d under max_pooling2d no: conv2d_1 under max_pooling2d_1: conv2d_1 is "
             "not the first trainable layer: the layers below need its input gradient",
+            "first layer's conv + relu + max pool in one pass why: where the pooled "
+            "first-layer weight gradient takes the backward pass",
+            "yes: conv2d + max_pooling2d no: conv2d_1 + max_pooling2d_1: the pooled "
+            "first-layer weight gradient does not apply: conv2d_1 is not the first trainable "
+            "layer",
             "yes: sparse_categorical_crossentropy after dense (softmax)",
             "skip layers below the first trainable one why: nothing below it has a weight to "
             "learn (input augmentation, a frozen base): their backward passes would be thrown "
@@ -587,8 +626,8 @@ def test_the_course_mlp_plan(fresh_session):
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
     # activation in place, batch norm + relu, max pool, pool through the activation,
-    # pooled, skip below
-    assert text.count("no place for it in this model") == 6
+    # pooled backward and forward, skip below
+    assert text.count("no place for it in this model") == 7
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
@@ -610,7 +649,7 @@ def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
     assert "yes: dense" in text.split("skip input gradient of the first trainable layer")[1]
     # the pools take no part in the backward pass: their rules are not asked
     for rule in (rules.MAX_POOL_THROUGH_RELU, rules.POOL_THROUGH_ACTIVATION,
-                 rules.POOLED_WEIGHT_GRADIENT):
+                 rules.POOLED_WEIGHT_GRADIENT, rules.POOLED_FORWARD):
         assert f"{rule.name} why: " in text
         assert not [v for v in plan.verdicts if v.rule is rule]
 

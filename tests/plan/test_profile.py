@@ -117,6 +117,20 @@ def test_flops_are_counted_from_the_shapes(fresh_session):
     assert row.gflops() == pytest.approx(dense / (row.ms * 1e6))
 
 
+def test_a_first_layer_with_its_pool_counts_the_convolution(fresh_session):
+    """Conv2D(relu) + MaxPooling2D in one forward step, and the pooled weight
+    gradient: each counts the convolution's 2·N·out_h·out_w·kh·kw·in_c·out_c."""
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 7, 2)),
+                        MaxPooling2D(2), Flatten(), Dense(3)])
+    model.compile("sgd", "mse")
+    x = uniform(np.random.default_rng(2), (3, 8, 7, 2))
+    profile = model.profile(x, np.zeros((3, 3), np.float32), batch_size=3, steps=1, warmup=0)
+    conv = 2 * 3 * (6 * 5) * (3 * 3 * 2 * 4)
+    flops = {(row.section, row.name): row.flops for row in profile.rows}
+    assert flops["forward", "conv2d+bias+relu+max_pool"] == conv
+    assert flops["backward", "pooled first-layer weight gradient"] == conv
+
+
 def test_recurrent_layers_count_both_kernels_at_every_step(fresh_session):
     """2·N·steps·(features + units)·G·units forward (x·W and h·U); backward
     dW and dU, the product through Uᵀ, and dx unless the layer is first."""
