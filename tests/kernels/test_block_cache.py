@@ -212,3 +212,39 @@ def test_a_forked_child_allocates_and_frees():
     run = subprocess.run([sys.executable, "-c", textwrap.dedent(FORK)], timeout=60,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+THREADS = """
+import sys, threading
+import numpy as np
+from fastnn import kernels
+
+rng = np.random.default_rng(0)
+a = rng.random((256, 512), dtype=np.float32)
+b = rng.random((512, 256), dtype=np.float32)
+expected = a.astype(np.float64) @ b
+wrong = []
+
+
+def products():  # each packs B into a 256 KiB block: the threads share the cache
+    for _ in range(200):
+        if not np.allclose(kernels.matmul(a, b), expected, rtol=1e-5):
+            wrong.append(1)
+
+
+threads = [threading.Thread(target=products) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+sys.exit(1 if wrong else 0)
+"""
+
+
+def test_threads_share_the_cache():
+    """Four threads multiply at once (the GIL released in C, so the cache's
+    lists are taken and given back concurrently); every product is right.
+    In a fresh process under a timeout: lists torn by a race hang or crash."""
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(THREADS)], timeout=120,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
