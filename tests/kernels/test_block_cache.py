@@ -31,9 +31,11 @@ except ImportError:  # pragma: no cover - NumPy 1.x
 
 @pytest.fixture
 def empty_cache():
-    """An empty cache with the default limit, and the default limit after."""
+    """An empty cache with a limit of 64 MiB (the default is 0 in the
+    AddressSanitizer build, make sanitize), and the default limit after."""
     limit = memory.stats()["limit_bytes"]
     memory.release()
+    memory.set_cache_limit(64 << 20)
     yield
     memory.set_cache_limit(limit)
     memory.release()
@@ -189,6 +191,7 @@ import numpy as np
 from fastnn import memory
 
 block = memory.MIN_BLOCK_BYTES
+memory.set_cache_limit(64 << 20)
 with memory.cached_arrays():
     kept = [np.full(block, i, np.float32) for i in range(4)]
     del kept  # the child inherits four cached blocks
@@ -217,8 +220,9 @@ def test_a_forked_child_allocates_and_frees():
 THREADS = """
 import sys, threading
 import numpy as np
-from fastnn import kernels
+from fastnn import kernels, memory
 
+memory.set_cache_limit(64 << 20)
 rng = np.random.default_rng(0)
 a = rng.random((256, 512), dtype=np.float32)
 b = rng.random((512, 256), dtype=np.float32)
