@@ -84,7 +84,7 @@ static size_t bucket_of(size_t bytes)
 
 /* The bound on cached bytes until fastnn_block_cache_set_limit changes it:
  * an eighth of the physical memory, at most 1 GiB.  A training step reuses
- * at most its own working set (vgg_bn at batch 64: about 90 MB cached), so
+ * at most its own working set (vgg_bn at batch 64: 33 MiB cached), so
  * 1 GiB leaves room for bigger nets, and an eighth keeps a small machine's
  * memory for the program itself.  Nothing under AddressSanitizer. */
 static size_t default_limit(void)
@@ -92,14 +92,13 @@ static size_t default_limit(void)
 #ifdef __SANITIZE_ADDRESS__
     return 0;  /* AddressSanitizer must see every free: a cached block would
                 * hide a use after free (make sanitize) */
-#endif
+#else
     size_t limit = (size_t)1 << 30;
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     if (pages > 0 && page > 0 && (size_t)pages / 8 * (size_t)page < limit)
         limit = (size_t)pages / 8 * (size_t)page;
-#endif
     return limit;
+#endif
 }
 
 static void ensure_limit(void)  /* under the lock */

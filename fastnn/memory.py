@@ -24,7 +24,8 @@ The cache is kept between calls: ``fit(epochs=1)`` called again and again,
 or a loop of ``train_on_batch``, finds the blocks of the last call.  It is
 bounded: the blocks waiting in it (not the arrays in use) stay within
 ``stats()["limit_bytes"]``, by default an eighth of the physical memory and
-at most 1 GiB, and the block freed longest ago goes first.  ``release()``
+at most 1 GiB (0 in an AddressSanitizer build, which must see every free),
+and the block freed longest ago goes first.  ``release()``
 gives every cached block back (after training, before other work that
 needs the memory); ``set_cache_limit(0)`` stops caching altogether.  The
 results never depend on the cache: a reused block is handed out as NumPy or
