@@ -50,7 +50,9 @@ def compiler_has_openmp(compiler):
 
 class BuildWithOpenMP(build_ext):
     def build_extensions(self):
-        from Cython.Build import cythonize  # a build requirement (pyproject.toml)
+        from Cython.Build import cythonize  # build requirements (pyproject.toml)
+        import numpy
+
 
         for ext in self.extensions:
             ext.sources = cythonize([ext], compiler_directives={"language_level": 3})[0].sources
@@ -68,6 +70,8 @@ class BuildWithOpenMP(build_ext):
             print("*** fastnn: this compiler has no OpenMP; building the kernels "
                   "single-threaded ***", file=sys.stderr)
         for ext in self.extensions:
+            # the bridge installs fastnn's block cache as NumPy's allocator (NEP 49)
+            ext.include_dirs.append(numpy.get_include())
             ext.extra_compile_args = flags
             ext.extra_link_args = link
         super().build_extensions()
@@ -75,6 +79,9 @@ class BuildWithOpenMP(build_ext):
 
 KERNELS = Extension("fastnn._ckernels",
                     sources=["fastnn/_ckernels.pyx"] + sorted(glob.glob("csrc/*.c")),
-                    include_dirs=["csrc"], depends=sorted(glob.glob("csrc/*.h")))
+                    include_dirs=["csrc"], depends=sorted(glob.glob("csrc/*.h")),
+                    # NumPy's C API as of 1.22, the oldest NumPy fastnn runs on
+                    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_22_API_VERSION"),
+                                   ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
 
 setup(ext_modules=[KERNELS], cmdclass={"build_ext": BuildWithOpenMP})

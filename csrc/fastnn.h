@@ -21,6 +21,7 @@
 #ifndef FASTNN_H
 #define FASTNN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { FASTNN_OK = 0, FASTNN_ENOMEM = 1, FASTNN_ELIMIT = 2 };
@@ -57,6 +58,33 @@ fastnn_simd fastnn_get_simd(void);
 /* Force a path (for benchmarks); returns 0, or -1 if this CPU lacks it. */
 int fastnn_set_simd(fastnn_simd path);
 const char *fastnn_simd_name(fastnn_simd path);
+
+/* ---- the block cache: memory for big buffers (block_cache.c) -------------
+ * malloc, calloc, realloc and free for NumPy arrays (fastnn.memory installs
+ * them as NumPy's data allocator during training and inference) and for the
+ * kernels' scratch (fastnn_alloc_floats).  A freed block of at least
+ * FASTNN_BLOCK_CACHE_MIN_BYTES is kept in a free list by its exact size and
+ * handed out again to the next request of that size, so a training step,
+ * which asks for the same sizes every batch, stops faulting fresh pages in.
+ * Blocks are 64-byte aligned.  The cached bytes stay within a limit (by
+ * default an eighth of the physical memory, at most 1 GiB; the oldest block
+ * goes first); fastnn_block_cache_release gives all of them back to the
+ * operating system.  Thread-safe, and usable in a forked child.  calloc
+ * zeroes the block, realloc keeps the contents (up to the smaller size),
+ * NULL when out of memory (realloc then leaves the block as it was). */
+#define FASTNN_BLOCK_CACHE_MIN_BYTES (256 * 1024)
+void *fastnn_block_alloc(size_t bytes);
+void *fastnn_block_calloc(size_t bytes);
+void *fastnn_block_realloc(void *p, size_t bytes);
+void fastnn_block_free(void *p);
+void fastnn_block_cache_release(void);
+void fastnn_block_cache_set_limit(size_t bytes);
+typedef struct {
+    int64_t hits, misses;  /* requests of FASTNN_BLOCK_CACHE_MIN_BYTES or more:
+                              served from the cache, or by the C library */
+    int64_t cached_bytes, cached_blocks, limit_bytes;
+} fastnn_block_cache_stats;
+void fastnn_block_cache_get_stats(fastnn_block_cache_stats *out);
 
 /* ---- matrix multiplication (gemm.c) --------------------------------------
  * C (m x n) = act(op(A) . op(B) + bias), where op(A) is m x k and op(B) is

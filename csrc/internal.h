@@ -161,7 +161,9 @@ FASTNN_INLINE void fastnn_window_max_v8(const float *first, int64_t row_step,
     *arg = where;
 }
 
-/* 64-byte aligned scratch memory (a cache line); NULL when out of memory. */
+/* 64-byte aligned scratch memory (a cache line) from the block cache
+ * (block_cache.c: big blocks are reused batch after batch); NULL when out
+ * of memory. */
 float *fastnn_alloc_floats(int64_t count);
 void fastnn_free_floats(float *p);
 

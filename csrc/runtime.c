@@ -1,5 +1,5 @@
 /*
- * runtime.c -- thread count, fork safety, SIMD dispatch and scratch memory.
+ * runtime.c -- thread count, fork safety, SIMD dispatch, partial sums.
  *
  * The thread count lives in one global that every parallel region passes to
  * its num_threads() clause, so fastnn_set_num_threads() works from any
@@ -173,24 +173,7 @@ const char *fastnn_simd_name(fastnn_simd path)
     return (int)path >= 0 && (int)path < SIMD_PATHS ? simd_names[path] : "unknown";
 }
 
-/* ---- scratch memory ------------------------------------------------------ */
-
-float *fastnn_alloc_floats(int64_t count)
-{
-    size_t bytes = (size_t)(count > 0 ? count : 1) * sizeof(float);
-    bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
-    return (float *)aligned_alloc(64, bytes);
-}
-
-void fastnn_free_floats(float *p) { free(p); }
-
-float *fastnn_alloc_partials(int parts, int64_t size)
-{
-    float *partial = fastnn_alloc_floats((int64_t)parts * size);
-    if (partial)
-        memset(partial, 0, (size_t)((int64_t)parts * size) * sizeof(float));
-    return partial;
-}
+/* ---- deterministic parallel sums (internal.h) ---------------------------- */
 
 void fastnn_sum_partials(const float *partial, int parts, int64_t size,
                          float *out)

@@ -11,12 +11,13 @@ Beyond Keras's classifier API: ``fastnn.cluster.KMeans`` and autoencoders
 course's pictures (optional matplotlib).
 """
 from . import (activations, backend, callbacks, cluster, datasets, initializers, kernels, layers,
-               losses, metrics, models, optimizers, plot, regularizers, semi_supervised, utils)
+               losses, memory, metrics, models, optimizers, plot, regularizers, semi_supervised,
+               utils)
 from ._version import __version__
 from .models import Sequential, load_model
 from .runtime import build_info, get_num_threads, set_num_threads
 
 __all__ = ["Sequential", "__version__", "activations", "backend", "build_info", "callbacks",
            "cluster", "datasets", "get_num_threads", "initializers", "kernels", "layers",
-           "load_model", "losses", "metrics", "models", "optimizers", "plot", "regularizers",
+           "load_model", "losses", "memory", "metrics", "models", "optimizers", "plot", "regularizers",
            "semi_supervised", "set_num_threads", "utils"]

@@ -12,7 +12,10 @@ would cost more than the update) and checks them all before the first write.
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_SIMPLE,
                             PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
+from libc.stdint cimport SIZE_MAX
 from libc.stdlib cimport free, malloc
+from libc.string cimport strncpy
+from cpython.pycapsule cimport PyCapsule_New
 
 cdef extern from "fastnn.h" nogil:
     enum: FASTNN_OK
@@ -26,6 +29,7 @@ cdef extern from "fastnn.h" nogil:
     enum: FASTNN_MAX_THREADS
     enum: FASTNN_ACT_RELU
     enum: FASTNN_ACT_NONE
+    enum: FASTNN_BLOCK_CACHE_MIN_BYTES
     ctypedef enum fastnn_simd:
         FASTNN_SIMD_GENERIC
         FASTNN_SIMD_AVX2
@@ -39,6 +43,16 @@ cdef extern from "fastnn.h" nogil:
     fastnn_simd fastnn_get_simd()
     int fastnn_set_simd(fastnn_simd path)
     const char *fastnn_simd_name(fastnn_simd path)
+
+    void *fastnn_block_alloc(size_t bytes)
+    void *fastnn_block_calloc(size_t bytes)
+    void *fastnn_block_realloc(void *p, size_t bytes)
+    void fastnn_block_free(void *p)
+    void fastnn_block_cache_release()
+    void fastnn_block_cache_set_limit(size_t bytes)
+    ctypedef struct fastnn_block_cache_stats:
+        int64_t hits, misses, cached_bytes, cached_blocks, limit_bytes
+    void fastnn_block_cache_get_stats(fastnn_block_cache_stats *out)
 
     int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
                       int64_t m, int64_t n, int64_t k, int transpose_a, int transpose_b,
@@ -217,6 +231,79 @@ def set_simd_path(str name):
     """Force "avx512", "avx2" or "generic"; False if this CPU cannot run the path."""
     return fastnn_set_simd(_SIMD_PATHS[name]) == 0
 
+
+
+# ---- NumPy's data allocator: the block cache (fastnn.memory) ------------------
+# NEP 49 (NumPy >= 1.22): a "mem_handler" capsule holding a PyDataMem_Handler
+# becomes the allocator of the arrays created in the current context (a
+# contextvar: each thread has its own); every array keeps the handler it was
+# allocated with and is freed through it, wherever it dies.
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyDataMemAllocator:
+        void *ctx
+        void *(*malloc)(void *ctx, size_t size) noexcept nogil
+        void *(*calloc)(void *ctx, size_t nelem, size_t elsize) noexcept nogil
+        void *(*realloc)(void *ctx, void *ptr, size_t new_size) noexcept nogil
+        void (*free)(void *ctx, void *ptr, size_t size) noexcept nogil
+    ctypedef struct PyDataMem_Handler:
+        char name[127]
+        unsigned char version
+        PyDataMemAllocator allocator
+    object PyDataMem_SetHandler(object handler)
+    int _import_array() except -1
+
+
+cdef void *_array_malloc(void *ctx, size_t size) noexcept nogil:
+    return fastnn_block_alloc(size)
+
+
+cdef void *_array_calloc(void *ctx, size_t nelem, size_t elsize) noexcept nogil:
+    if elsize and nelem > SIZE_MAX / elsize:
+        return NULL
+    return fastnn_block_calloc(nelem * elsize)
+
+
+cdef void *_array_realloc(void *ctx, void *ptr, size_t new_size) noexcept nogil:
+    return fastnn_block_realloc(ptr, new_size)
+
+
+cdef void _array_free(void *ctx, void *ptr, size_t size) noexcept nogil:
+    fastnn_block_free(ptr)  # the block's header knows its size
+
+
+_import_array()
+cdef PyDataMem_Handler _block_cache_handler
+strncpy(_block_cache_handler.name, b"fastnn_block_cache", 127)
+_block_cache_handler.version = 1
+_block_cache_handler.allocator.ctx = NULL
+_block_cache_handler.allocator.malloc = _array_malloc
+_block_cache_handler.allocator.calloc = _array_calloc
+_block_cache_handler.allocator.realloc = _array_realloc
+_block_cache_handler.allocator.free = _array_free
+_BLOCK_CACHE_HANDLER = PyCapsule_New(&_block_cache_handler, "mem_handler", NULL)
+BLOCK_CACHE_MIN_BYTES = FASTNN_BLOCK_CACHE_MIN_BYTES
+
+
+def set_array_allocator(handler=None):
+    """Make ``handler`` (a "mem_handler" capsule; None: the block cache) the
+    allocator of new arrays in this context; returns the one it replaced."""
+    return PyDataMem_SetHandler(_BLOCK_CACHE_HANDLER if handler is None else handler)
+
+
+def block_cache_release():
+    fastnn_block_cache_release()
+
+
+def block_cache_set_limit(int64_t limit_bytes):
+    fastnn_block_cache_set_limit(<size_t>limit_bytes)
+
+
+def block_cache_stats():
+    cdef fastnn_block_cache_stats s
+    fastnn_block_cache_get_stats(&s)
+    return {"hits": s.hits, "misses": s.misses, "cached_bytes": s.cached_bytes,
+            "cached_blocks": s.cached_blocks, "limit_bytes": s.limit_bytes}
 
 # The limits of the fast kernels, as csrc/fastnn.h states them (fastnn.kernels
 # asks its predicates; nothing else copies the numbers).

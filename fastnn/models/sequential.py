@@ -7,6 +7,7 @@ follow the model's plan (``model.plan``, ``fastnn.plan``): the list of
 steps, fused where a rule allows, chosen once for these layers and loss.
 """
 from .. import losses, metrics as metrics_module, optimizers
+from ..memory import cached_arrays
 from ..io import onnx_export
 from ..layers import InputLayer, Layer
 from ..layers.base import standardize_shape
@@ -324,7 +325,8 @@ class Sequential:
         averages, the random generator): only the copy trains.  See
         ``fastnn.plan.profile``."""
         self._require_compiled("profile")
-        return profile(self, x, y, batch_size, steps, warmup)
+        with cached_arrays():  # the memory fit's steps get (fastnn.memory)
+            return profile(self, x, y, batch_size, steps, warmup)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        reset_metrics=True, return_dict=False):

@@ -12,6 +12,9 @@ One training step on a batch (x, y):
 
 Steps 1-3 follow the model's plan (``model.plan``): the same list of named
 steps every batch, fused where a rule allowed it when the plan was built.
+Every entry point here (fit, evaluate, predict and the *_on_batch three)
+runs inside ``fastnn.memory.cached_arrays()``: the step's big arrays come
+from a cache of freed blocks instead of fresh pages.
 
 An epoch is one pass over all training samples in batches of
 ``batch_size``; the epoch's loss and metrics are averages over its samples.
@@ -21,6 +24,7 @@ import copy
 import numpy as np
 
 from .. import random
+from ..memory import cached_arrays
 from ..callbacks import CallbackList, History
 from ..losses import SparseCategoricalCrossentropy
 from .data import (as_array, as_inputs, batches, check_batch_size, check_lengths,
@@ -167,6 +171,7 @@ class _EpochMeans:
         return logs
 
 
+@cached_arrays()
 def fit(model, *, x, y, batch_size, epochs, verbose, callbacks, validation_split,
         validation_data, shuffle, initial_epoch, sample_weight, class_weight):
     """``Sequential.fit``'s work.  The twelve settings after the model are
@@ -260,6 +265,7 @@ def _returned(logs, return_dict):
     return values[0] if len(values) == 1 else values
 
 
+@cached_arrays()
 def evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     batch_size = check_batch_size(batch_size)
     x, y = _inputs_and_labels(model, x, y)
@@ -286,6 +292,7 @@ def _predict_arrays(model, x, batch_size, verbose):
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
+@cached_arrays()
 def predict(model, x, batch_size, verbose):
     batch_size = check_batch_size(batch_size)
     return _predict_arrays(model, _inputs(model, x), batch_size, verbose)
@@ -307,6 +314,7 @@ def _batch_means(model, reset_metrics):
     return model._batch_means
 
 
+@cached_arrays()
 def train_on_batch(model, x, y, sample_weight, class_weight, reset_metrics, return_dict):
     """One gradient step on (x, y) as a single batch; the loss and metrics of
     that step (computed before the weights move, as in fit's logs)."""
@@ -318,6 +326,7 @@ def train_on_batch(model, x, y, sample_weight, class_weight, reset_metrics, retu
     return _returned(means.logs(), return_dict)
 
 
+@cached_arrays()
 def test_on_batch(model, x, y, sample_weight, reset_metrics, return_dict):
     """evaluate on (x, y) as a single batch, without progress output."""
     x, y = _inputs_and_labels(model, x, y)
@@ -328,6 +337,7 @@ def test_on_batch(model, x, y, sample_weight, reset_metrics, return_dict):
     return _returned(means.logs(), return_dict)
 
 
+@cached_arrays()
 def predict_on_batch(model, x):
     """predict on x as a single batch."""
     x = _inputs(model, x)
