@@ -76,20 +76,8 @@ void fastnn_conv2d_naive(const float *x, const float *w, const float *b,
     for (int64_t n = 0; n < g->batch; n++)
     for (int64_t oh = 0; oh < g->out_h; oh++)
     for (int64_t ow = 0; ow < g->out_w; ow++)
-    for (int64_t co = 0; co < g->out_c; co++) {
-        float sum = b ? b[co] : 0.0f;
-        for (int64_t kh = 0; kh < g->k_h; kh++)
-        for (int64_t kw = 0; kw < g->k_w; kw++) {
-            int64_t ih = oh * g->stride_h - g->pad_top + kh;
-            int64_t iw = ow * g->stride_w - g->pad_left + kw;
-            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
-                continue; /* zero padding contributes nothing */
-            for (int64_t ci = 0; ci < g->in_c; ci++)
-                sum += x[nhwc_index(g, n, ih, iw, ci)] *
-                       w[hwio_index(g, kh, kw, ci, co)];
-        }
-        y[out_index(g, n, oh, ow, co)] = sum;
-    }
+    for (int64_t co = 0; co < g->out_c; co++)
+        y[out_index(g, n, oh, ow, co)] = fastnn_conv2d_output_naive(x, w, b, g, n, oh, ow, co);
     fastnn_activation_forward_naive((fastnn_activation)act, alpha, y, y,
                                     g->batch * g->out_h * g->out_w * g->out_c);
 }

@@ -556,17 +556,7 @@ void fastnn_conv2d_relu_max_pool_naive(const float *x, const float *w, const flo
         for (int64_t t = 0; t < pg->pool_h * pg->pool_w; t++) {
             int64_t oh = ph * pg->stride_h + t / pg->pool_w;
             int64_t ow = pw * pg->stride_w + t % pg->pool_w;
-            float sum = b ? b[co] : 0.0f;
-            for (int64_t kh = 0; kh < g->k_h; kh++)
-            for (int64_t kw = 0; kw < g->k_w; kw++) {
-                int64_t ih = oh * g->stride_h - g->pad_top + kh;
-                int64_t iw = ow * g->stride_w - g->pad_left + kw;
-                if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
-                    continue; /* zero padding contributes nothing */
-                for (int64_t ci = 0; ci < g->in_c; ci++)
-                    sum += x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] *
-                           w[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co];
-            }
+            float sum = fastnn_conv2d_output_naive(x, w, b, g, n, oh, ow, co);
             float y = sum < 0.0f ? 0.0f : sum; /* the ReLU */
             if (t == 0 || y > best) {
                 best = y;

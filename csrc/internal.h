@@ -189,4 +189,28 @@ static inline int64_t fastnn_ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/* The textbook value of one convolution output: b[co] plus the sum of
+ * x times w over the patch of output pixel (n, oh, ow), zero padding
+ * contributing nothing -- the definition the naive kernels compute
+ * (conv2d.c, and the fused conv + relu + max pool of conv2d_direct.c). */
+static inline float fastnn_conv2d_output_naive(const float *x, const float *w,
+                                               const float *b,
+                                               const fastnn_conv2d_geom *g,
+                                               int64_t n, int64_t oh,
+                                               int64_t ow, int64_t co)
+{
+    float sum = b ? b[co] : 0.0f;
+    for (int64_t kh = 0; kh < g->k_h; kh++)
+    for (int64_t kw = 0; kw < g->k_w; kw++) {
+        int64_t ih = oh * g->stride_h - g->pad_top + kh;
+        int64_t iw = ow * g->stride_w - g->pad_left + kw;
+        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+            continue; /* zero padding contributes nothing */
+        for (int64_t ci = 0; ci < g->in_c; ci++)
+            sum += x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] *
+                   w[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co];
+    }
+    return sum;
+}
+
 #endif /* FASTNN_INTERNAL_H */

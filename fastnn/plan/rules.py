@@ -56,6 +56,18 @@ def pool_through(layer):
     return None
 
 
+def not_over_output(activation, where_z_goes):
+    """Why ``activation`` cannot overwrite its kernel's output with y: its
+    backward pass reads z (and where z goes), it mixes a row (softmax), or it
+    has no elementwise C kernel."""
+    if activation.kernel is not None:
+        return f"the backward pass of {activation_name(activation)} reads its input z{where_z_goes}"
+    if activation.name == "softmax":
+        return "softmax mixes each row: it has a kernel of its own"
+    return (f"{activation_name(activation)} has no elementwise C kernel: NumPy computes it "
+            f"into a new array")
+
+
 class Verdict(NamedTuple):
     """A rule's answer at one place: ``applies``, at ``where`` (layer names),
     and ``reason``, why not, when it does not."""
@@ -99,13 +111,7 @@ class ActivationInKernel(Rule):
             return self.yes(layer.name)
         if not layer.has_epilogue:
             return self.no(layer.name, f"{type(layer).__name__}'s kernel applies no activation")
-        if activation.kernel is not None:
-            return self.no(layer.name, f"the backward pass of {activation_name(activation)} "
-                                       f"reads its input z, which the kernel does not keep")
-        if activation.name == "softmax":
-            return self.no(layer.name, "softmax mixes each row: it has a kernel of its own")
-        return self.no(layer.name, f"{activation_name(activation)} has no elementwise C "
-                                   f"kernel: NumPy computes it into a new array")
+        return self.no(layer.name, not_over_output(activation, ", which the kernel does not keep"))
 
     def steps(self, layer):
         bias = "+bias" if layer.bias is not None else ""
@@ -127,13 +133,7 @@ class ActivationInPlace(Rule):
             return None
         if activation.in_place:
             return self.yes(layer.name)
-        if activation.kernel is not None:
-            return self.no(layer.name, f"the backward pass of {activation_name(activation)} "
-                                       f"reads its input z: y goes to a new array")
-        if activation.name == "softmax":
-            return self.no(layer.name, "softmax mixes each row: it has a kernel of its own")
-        return self.no(layer.name, f"{activation_name(activation)} has no elementwise C "
-                                   f"kernel: NumPy computes it into a new array")
+        return self.no(layer.name, not_over_output(activation, ": y goes to a new array"))
 
     def steps(self, layer):
         bias = "+bias" if layer.bias is not None else ""
