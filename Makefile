@@ -34,7 +34,7 @@ $(VENV)/.ready:
 # requirements go into the venv first -- with every build, so that a venv made
 # before a requirement changed gets it too.
 $(VENV)/.built: $(VENV)/.ready $(BUILD_INPUTS)
-	$(PIP) install "setuptools>=77" wheel "Cython>=3.0"
+	$(PIP) install "setuptools>=77" wheel "Cython>=3.0" "numpy>=2.0"
 	$(PIP) install --no-build-isolation -e ".[test,plot]"
 	touch $@
 
