@@ -55,6 +55,15 @@ def _dilation(op, x, w, strides, padding, dilation_rate):
     return rates, pads, out
 
 
+def _bias(op, b, w):
+    """The checked bias: None, or float32 with one value per filter of w."""
+    if b is None:
+        return None
+    b = as_float32(op, "b", b, ("out_channels",))
+    check_shape(op, "b", b, (w.shape[3],))
+    return b
+
+
 def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None,
            dilation_rate=(1, 1), alpha=None):
     """Slide the filters w over x: the dot product of each filter with every window.
@@ -87,9 +96,7 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
     check_impl("conv2d", impl)
     code, alpha = activation_code("conv2d", activation, alpha)
     x, w, strides, padding, win = _conv_args("conv2d", x, w, strides, padding)
-    if b is not None:
-        b = as_float32("conv2d", "b", b, ("out_channels",))
-        check_shape("conv2d", "b", b, (w.shape[3],))
+    b = _bias("conv2d", b, w)
     rates, pads, out = _dilation("conv2d", x, w, strides, padding, dilation_rate)
     if rates != (1, 1):
         y = conv2d(split_phases(x, rates, pads), w, b, impl=impl, activation=activation,
@@ -232,9 +239,7 @@ def conv2d_relu_max_pool2d(x, w, b=None, strides=(1, 1), padding="valid", pool_s
     check_impl(op, impl)
     x, w, strides, padding, win, pool_size, pool = _pool_args(op, x, w, strides, padding,
                                                              pool_size)
-    if b is not None:
-        b = as_float32(op, "b", b, ("out_channels",))
-        check_shape(op, "b", b, (w.shape[3],))
+    b = _bias(op, b, w)
     shape = (x.shape[0], pool.out_h, pool.out_w, w.shape[3])
     if impl == "numpy":
         y = reference.relu(reference.conv2d(x, w, b, strides, padding))
