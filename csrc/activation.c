@@ -429,6 +429,27 @@ fastnn_epilogue fastnn_epilogue_of(int act, float alpha)
     return e;
 }
 
+/* The derivative's loop (internal.h): relu's, or this SIMD path's
+ * backward_range -- the loops fastnn_relu_backward and
+ * fastnn_activation_backward run, element by element the same bits. */
+static void relu_derivative_range(fastnn_activation f, float a, const float *y,
+                                  const float *dy, float *dz, int64_t i0, int64_t i1)
+{
+    (void)f;
+    (void)a;
+    relu_backward_range(y, dy, dz, i0, i1);
+}
+
+fastnn_derivative fastnn_derivative_of(int act, float alpha)
+{
+    fastnn_derivative d = {act, alpha, NULL};
+    if (act == FASTNN_ACT_RELU)
+        d.apply = relu_derivative_range;
+    else if (act != FASTNN_ACT_NONE)
+        d.apply = backward_for_simd();
+    return d;
+}
+
 /* Scalar operations per element, for fastnn_threads_for: the ones with an
  * exp or a division cost about 20, the piecewise-linear ones 2. */
 static double cost_per_element(fastnn_activation f, int backward)

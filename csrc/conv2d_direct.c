@@ -55,6 +55,14 @@
  * pixel's dy (a zero-padded copy for the array's last block) and are
  * dropped at the end.
  *
+ * Weights through the layer's activation (a first layer, no dx): with
+ * y = f(conv(x)) and f's derivative a function of y (relu, tanh, sigmoid,
+ * elu, ...), the same blocks read dz = dy * f'(y), computed for each block
+ * of PB pixels into the thread's d block -- where dy's last block is copied
+ * anyway -- by the loop of the separate activation backward pass
+ * (fastnn_derivative_of, internal.h): the same dz bits, the same sums, and
+ * no y-sized dz written and read back.
+ *
  * Weights through ReLU and max pooling (the first layer of a CNN, which
  * needs no input gradient): with y = relu(conv(x)) pooled by windows that
  * tile y, the gradient at the convolution's output is the pool's output
@@ -708,12 +716,23 @@ FASTNN_INLINE const float *with_slack(const float *d, int64_t count, int64_t co,
     return scratch;
 }
 
-/* acc[k][c] += sum over pixels [i0, i1) of P[i][k] dy[i][c], for k < K + 1
- * (P[i][K] = 1, so acc[K] collects db).  Blocks of PB pixels are gathered
- * run by run along the output rows. */
-FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_conv2d_geom *g,
-                               int64_t i0, int64_t i1, float *scratch, float *acc,
-                               int64_t cp, const int KB2, const int KB1)
+/* Where the gradient at the convolution's output comes from, pixel by
+ * pixel: dy itself, or -- through the derivative of the activation the layer
+ * applied (`through`, not NULL) -- dz = dy * f'(y), y the layer's output,
+ * computed block by block into the scratch as the sums need it, so no
+ * y-sized dz is written. */
+typedef struct {
+    const float *dy, *y;
+    const fastnn_derivative *through;
+} plain_source;
+
+/* acc[k][c] += sum over pixels [i0, i1) of P[i][k] d[i][c], for k < K + 1
+ * (P[i][K] = 1, so acc[K] collects db), d = dy or dz (plain_source).  Blocks
+ * of PB pixels are gathered run by run along the output rows. */
+FASTNN_INLINE void weight_sums(const float *x, const plain_source *src,
+                               const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
+                               float *scratch, float *acc, int64_t cp, const int KB2,
+                               const int KB1)
 {
     const int64_t co = g->out_c, total = g->batch * g->out_h * g->out_w;
     const float *x_end = x + g->batch * g->in_h * g->in_w * g->in_c;
@@ -738,7 +757,14 @@ FASTNN_INLINE void weight_sums(const float *x, const float *dy, const fastnn_con
                 }
             }
         }
-        const float *d = with_slack(dy + b0 * co, count, co, cp, dy + total * co, d_block);
+        const float *d = d_block;
+        if (src->through) { /* dz of the block, then zeros: the slack */
+            src->through->apply((fastnn_activation)src->through->act, src->through->alpha,
+                                src->y + b0 * co, src->dy + b0 * co, d_block, 0, count * co);
+            memset(d_block + count * co, 0, (size_t)(cp - co) * sizeof(float));
+        } else {
+            d = with_slack(src->dy + b0 * co, count, co, cp, src->dy + total * co, d_block);
+        }
         accumulate_block(patch, d, count, g, acc, cp, KB2, KB1);
     }
 }
@@ -831,10 +857,11 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
 }
 
 /* One range of work for one thread: pixels [i0, i1) of the output gradient
- * dy when pooled is NULL; else pooling windows [i0, i1), the gradient
- * coming from pooled's dp at each window's winner.  scratch is this
- * thread's (scratch_floats). */
-FASTNN_INLINE void range_sums(const float *x, const float *dy, const pooled_source *pooled,
+ * (plain's) when pooled is NULL; else pooling windows [i0, i1), the
+ * gradient coming from pooled's dp at each window's winner.  scratch is
+ * this thread's (scratch_floats). */
+FASTNN_INLINE void range_sums(const float *x, const plain_source *plain,
+                              const pooled_source *pooled,
                               const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
                               float *scratch, float *acc, int64_t cp, const int KB2,
                               const int KB1)
@@ -842,28 +869,28 @@ FASTNN_INLINE void range_sums(const float *x, const float *dy, const pooled_sour
     if (pooled)
         pooled_weight_sums(x, pooled, g, i0, i1, scratch, acc, cp, KB2, KB1);
     else
-        weight_sums(x, dy, g, i0, i1, scratch, acc, cp, KB2, KB1);
+        weight_sums(x, plain, g, i0, i1, scratch, acc, cp, KB2, KB1);
 }
 
-typedef void (*sums_fn)(const float *, const float *, const pooled_source *,
+typedef void (*sums_fn)(const float *, const plain_source *, const pooled_source *,
                         const fastnn_conv2d_geom *, int64_t, int64_t, float *, float *,
                         int64_t);
 
 /* 16 vector registers: 10 sums (2 x 5 or 1 x 10). */
-static void range_sums_generic(const float *x, const float *dy, const pooled_source *pooled,
+static void range_sums_generic(const float *x, const plain_source *plain, const pooled_source *pooled,
                                const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
                                float *scratch, float *acc, int64_t cp)
 {
-    range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 5, 10);
+    range_sums(x, plain, pooled, g, i0, i1, scratch, acc, cp, 5, 10);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
-static void range_sums_avx2(const float *x, const float *dy, const pooled_source *pooled,
+static void range_sums_avx2(const float *x, const plain_source *plain, const pooled_source *pooled,
                             const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
                             float *scratch, float *acc, int64_t cp)
 {
-    range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 5, 10);
+    range_sums(x, plain, pooled, g, i0, i1, scratch, acc, cp, 5, 10);
 }
 #endif
 
@@ -871,15 +898,15 @@ static void range_sums_avx2(const float *x, const float *dy, const pooled_source
 /* 32 vector registers: up to 26 sums (2 x 13, 2 x 10 or 1 x 13); KB = 13
  * where it pads the K + 1 patch values less than 10 does. */
 FASTNN_TARGET_AVX512
-static void range_sums_avx512(const float *x, const float *dy, const pooled_source *pooled,
+static void range_sums_avx512(const float *x, const plain_source *plain, const pooled_source *pooled,
                               const fastnn_conv2d_geom *g, int64_t i0, int64_t i1,
                               float *scratch, float *acc, int64_t cp)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c + 1;
     if (fastnn_ceil_div(k_len, 13) * 13 < fastnn_ceil_div(k_len, 10) * 10)
-        range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 13, 13);
+        range_sums(x, plain, pooled, g, i0, i1, scratch, acc, cp, 13, 13);
     else
-        range_sums(x, dy, pooled, g, i0, i1, scratch, acc, cp, 10, 13);
+        range_sums(x, plain, pooled, g, i0, i1, scratch, acc, cp, 10, 13);
 }
 #endif
 
@@ -888,7 +915,8 @@ static void range_sums_avx512(const float *x, const float *dy, const pooled_sour
  * (fastnn_parts_for), each part is summed into its own partial (K + 1) x cp
  * block by whichever thread takes it, and the blocks are added in part
  * order -- the same numbers on any number of threads. */
-static int weight_gradient_sums(const float *x, const float *dy, const pooled_source *pooled,
+static int weight_gradient_sums(const float *x, const plain_source *plain,
+                                const pooled_source *pooled,
                                 float *dw, float *db, const fastnn_conv2d_geom *g,
                                 int64_t items, int64_t taps)
 {
@@ -921,7 +949,7 @@ static int weight_gradient_sums(const float *x, const float *dy, const pooled_so
     }
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int p = 0; p < parts; p++)
-        sums(x, dy, pooled, g, items * p / parts, items * (p + 1) / parts,
+        sums(x, plain, pooled, g, items * p / parts, items * (p + 1) / parts,
              scratch + fastnn_thread_id() * scratch_len, partial + p * size, cp);
     fastnn_sum_partials(partial, parts, size, sums_out);
     for (int64_t k = 0; k < k_len; k++)  /* rows < K, the first out_c columns */
@@ -940,7 +968,51 @@ int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
 {
     if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
         return FASTNN_ELIMIT; /* patch rows and bands hold FASTNN_DIRECT_MAX_K values */
-    return weight_gradient_sums(x, dy, NULL, dw, db, g, g->batch * g->out_h * g->out_w, 1);
+    const plain_source plain = {dy, NULL, NULL};
+    return weight_gradient_sums(x, &plain, NULL, dw, db, g, g->batch * g->out_h * g->out_w, 1);
+}
+
+int fastnn_conv2d_weight_gradient_through(const float *x, const float *y, const float *dy,
+                                          int through, float alpha, float *dw, float *db,
+                                          const fastnn_conv2d_geom *g)
+{
+    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
+        return FASTNN_ELIMIT;
+    const fastnn_derivative d = fastnn_derivative_of(through, alpha);
+    const plain_source plain = {dy, y, d.apply ? &d : NULL};
+    return weight_gradient_sums(x, &plain, NULL, dw, db, g, g->batch * g->out_h * g->out_w, 1);
+}
+
+/* Textbook: dz = dy * f'(y) element by element (the naive activation
+ * backward on one value), then every output pixel adds dz to db and its
+ * patch (zeros in the padding) times dz to dw. */
+void fastnn_conv2d_weight_gradient_through_naive(const float *x, const float *y,
+                                                 const float *dy, int through, float alpha,
+                                                 float *dw, float *db,
+                                                 const fastnn_conv2d_geom *g)
+{
+    memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
+    memset(db, 0, (size_t)g->out_c * sizeof(float));
+    for (int64_t n = 0; n < g->batch; n++)
+    for (int64_t oh = 0; oh < g->out_h; oh++)
+    for (int64_t ow = 0; ow < g->out_w; ow++)
+    for (int64_t co = 0; co < g->out_c; co++) {
+        int64_t at = ((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co;
+        float grad;
+        fastnn_activation_backward_naive((fastnn_activation)through, alpha,
+                                         y ? y + at : NULL, dy + at, &grad, 1);
+        db[co] += grad;
+        for (int64_t kh = 0; kh < g->k_h; kh++)
+        for (int64_t kw = 0; kw < g->k_w; kw++) {
+            int64_t ih = oh * g->stride_h - g->pad_top + kh;
+            int64_t iw = ow * g->stride_w - g->pad_left + kw;
+            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+                continue; /* zero padding */
+            for (int64_t ci = 0; ci < g->in_c; ci++)
+                dw[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co] +=
+                    x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] * grad;
+        }
+    }
 }
 
 int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,

@@ -120,6 +120,23 @@ static inline void fastnn_epilogue_apply(const fastnn_epilogue *e, float *y,
         e->apply((fastnn_activation)e->act, e->alpha, y, y, 0, n);
 }
 
+/* The mirror of the epilogue for the weight gradients that fold in the
+ * derivative of the activation their layer applied (conv2d_direct.c): dz =
+ * dy * f'(y) over each block of dy as the kernel reads it, f a
+ * fastnn_activation whose derivative y determines (relu, or any but silu and
+ * gelu_tanh).  `apply` is the very loop fastnn_activation_backward (for relu
+ * fastnn_relu_backward) runs on this CPU's SIMD path, so each dz has the
+ * bits of the separate pass; NULL for FASTNN_ACT_NONE (dz = dy). */
+typedef void (*fastnn_derivative_range_fn)(fastnn_activation f, float alpha,
+                                           const float *y, const float *dy,
+                                           float *dz, int64_t i0, int64_t i1);
+typedef struct {
+    int act;
+    float alpha;
+    fastnn_derivative_range_fn apply;
+} fastnn_derivative;
+fastnn_derivative fastnn_derivative_of(int act, float alpha);
+
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g,
                           fastnn_epilogue epi);

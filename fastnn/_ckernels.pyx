@@ -113,6 +113,14 @@ cdef extern from "fastnn.h" nogil:
                                                     float *dw, float *db,
                                                     const fastnn_conv2d_geom *g,
                                                     const fastnn_pool2d_geom *pg)
+    int fastnn_conv2d_weight_gradient_through(const float *x, const float *y,
+                                              const float *dy, int through, float alpha,
+                                              float *dw, float *db,
+                                              const fastnn_conv2d_geom *g)
+    void fastnn_conv2d_weight_gradient_through_naive(const float *x, const float *y,
+                                                     const float *dy, int through,
+                                                     float alpha, float *dw, float *db,
+                                                     const fastnn_conv2d_geom *g)
     void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
     void fastnn_avg_pool2d_naive(const float *x, float *y,
                                  const fastnn_pool2d_geom *g)
@@ -460,6 +468,22 @@ def conv2d_pooled_weight_gradient(const float[::1] x, const float[::1] y,
             status = fastnn_conv2d_pooled_weight_gradient(&x[0], y_ptr, won, &dp[0], &dw[0],
                                                           &db[0], &g, &pg)
     _check(status, "conv2d_pooled_weight_gradient")
+
+
+def conv2d_weight_gradient_through(const float[::1] x, const float[::1] y,
+                                   const float[::1] dy, int through, float alpha,
+                                   float[::1] dw, float[::1] db, int64_t batch, int64_t in_c,
+                                   int64_t out_c, win, bint naive):
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_conv2d_weight_gradient_through_naive(&x[0], &y[0], &dy[0], through, alpha,
+                                                        &dw[0], &db[0], &g)
+        else:
+            status = fastnn_conv2d_weight_gradient_through(&x[0], &y[0], &dy[0], through,
+                                                           alpha, &dw[0], &db[0], &g)
+    _check(status, "conv2d_weight_gradient_through")
 
 
 # ---- pooling ----------------------------------------------------------------

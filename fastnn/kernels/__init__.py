@@ -8,7 +8,7 @@ before any C runs; the GIL is released while C computes.
 from .activation import (ACTIVATION_NAMES, activation, activation_backward,
                          activation_reads_input, relu, relu_backward, softmax)
 from .convolution import (conv2d, conv2d_backward, conv2d_pooled_weight_gradient,
-                          conv2d_relu_max_pool2d)
+                          conv2d_relu_max_pool2d, conv2d_weight_gradient_through)
 from .crossentropy import sparse_crossentropy
 from .dense import dense_backward
 from .dropout import dropout
@@ -25,7 +25,8 @@ from .warp import affine_warp, affine_warp_backward
 __all__ = ["ACTIVATION_NAMES", "IMPLS", "UpdateRule", "activation", "activation_backward",
            "activation_reads_input", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward",
-           "conv2d_pooled_weight_gradient", "conv2d_relu_max_pool2d", "dense_backward", "dropout",
+           "conv2d_pooled_weight_gradient", "conv2d_relu_max_pool2d", "conv2d_weight_gradient_through",
+           "dense_backward", "dropout",
            "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
            "RnnGradients", "RnnSteps", "rnn_backward", "rnn_forward",
            "softmax", "sparse_crossentropy"]

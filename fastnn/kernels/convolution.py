@@ -159,6 +159,55 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
     return (dx if compute_dx else None), (dw if compute_dw else None), db
 
 
+def conv2d_weight_gradient_through(x, w, y, dy, through, strides=(1, 1), padding="valid",
+                                   alpha=None, impl="fast"):
+    """(dw, db) of y = through(conv2d(x, w) + b) from dy = dL/dy, without dL/dx.
+
+    The first layer of a network with an activation no pool takes: the
+    gradient at the convolution's output, dz = dy · f'(y), is computed a
+    block of pixels at a time as the weight sums read it, instead of by a
+    separate pass that writes a y-sized dz and reads it back.  dz has the
+    bits of ``activation_backward(through, y, dy)`` (``relu_backward`` for
+    "relu"), so dw and db are those of that pass followed by
+    ``conv2d_backward(x, w, dz, compute_dx=False)``.
+
+    Args:
+        x, w, strides, padding: as given to ``conv2d``; the kernel must run on
+            the direct kernels (``direct_conv_takes``: ``DIRECT_LIMITS``, short
+            patches or few input channels), undilated.
+        y: the layer's output through(conv2d(x, w) + b), shaped like dy.
+        dy: dL/dy, (batch, out_height, out_width, out_channels).
+        through: None, "relu", or an activation whose derivative its output
+            determines (tanh, sigmoid, elu, ...: ``activation_code``).
+        alpha: elu's alpha or leaky_relu's slope (default: Keras's).
+        impl: "fast", "naive" (dz element by element, then the textbook sums)
+            or "numpy".
+
+    Returns:
+        (dw, db): shaped like w, and (out_channels,).
+    """
+    op = "conv2d_weight_gradient_through"
+    check_impl(op, impl)
+    code, alpha = activation_code(op, through, alpha, argument="through")
+    x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
+    if not direct_conv_takes(w.shape):
+        raise ValueError(f"{op}: kernels of {DIRECT_LIMITS} only, got {w.shape[:3]}")
+    out_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
+    y = as_float32(op, "y", y, X_AXES)
+    check_shape(op, "y", y, out_shape)
+    dy = as_float32(op, "dy", dy, X_AXES)
+    check_shape(op, "dy", dy, out_shape)
+    if impl == "numpy" or x.shape[0] == 0:
+        dz = reference.epilogue_backward(through, y, dy, alpha)
+        _, dw, db = reference.conv2d_backward(x, w, dz, strides, padding)
+        return dw.astype(np.float32), db.astype(np.float32)
+    dw, db = np.empty_like(w), np.empty(w.shape[3], np.float32)
+    native.conv2d_weight_gradient_through(x.reshape(-1), y.reshape(-1), dy.reshape(-1), code,
+                                          alpha, dw.reshape(-1), db, x.shape[0], x.shape[3],
+                                          w.shape[3], win, impl == "naive")
+    return dw, db
+
+
 # The limits csrc/fastnn.h states, read from the bridge.  Convolutions run on the
 # direct kernels of csrc/conv2d_direct.c when their patches are short -- at most
 # DIRECT_ANY_C_MAX_K values (kh·kw·in_channels) -- or, up to DIRECT_MAX_K values,

@@ -348,12 +348,7 @@ def sparse_crossentropy(p, labels, epsilon, gradient_scale=None):
 def dense_backward(x, w, dy, y=None, activation="relu", alpha=0.0):
     """(dx, dW, db) of y = act(x·w + b); dz = dy·act'(.) from the output y when
     it is given (ReLU, or an activation of ``activation_backward`` that reads y)."""
-    if y is None:
-        dz = dy
-    elif activation == "relu":
-        dz = relu_backward(y, dy)
-    else:
-        dz = activation_backward(activation, y, dy, alpha)
+    dz = dy if y is None else epilogue_backward(activation, y, dy, alpha)
     return dz @ w.T, x.T @ dz, dz.sum(axis=0)
 
 
@@ -426,6 +421,14 @@ def epilogue(name, y, alpha):
 
 def activation_backward(name, source, dy, alpha):
     return (dy * ACTIVATIONS[name][1](source, alpha)).astype(dy.dtype, copy=False)
+
+
+def epilogue_backward(name, y, dy, alpha):
+    """dy · f'(.) from the output y of ``epilogue(name, ...)``: None passes dy
+    through, "relu" its mask y > 0, the others ``activation_backward``."""
+    if name is None:
+        return dy
+    return relu_backward(y, dy) if name == "relu" else activation_backward(name, y, dy, alpha)
 
 
 # ---- recurrent layers: the time loop (fastnn.kernels.recurrent) ---------------------------
