@@ -962,57 +962,14 @@ static int weight_gradient_sums(const float *x, const plain_source *plain,
     return FASTNN_OK;
 }
 
-int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
-                                         float *dw, float *db,
-                                         const fastnn_conv2d_geom *g)
+int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy, const float *y,
+                                         const fastnn_derivative *through, float *dw,
+                                         float *db, const fastnn_conv2d_geom *g)
 {
     if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
         return FASTNN_ELIMIT; /* patch rows and bands hold FASTNN_DIRECT_MAX_K values */
-    const plain_source plain = {dy, NULL, NULL};
+    const plain_source plain = {dy, y, through};
     return weight_gradient_sums(x, &plain, NULL, dw, db, g, g->batch * g->out_h * g->out_w, 1);
-}
-
-int fastnn_conv2d_weight_gradient_through(const float *x, const float *y, const float *dy,
-                                          int through, float alpha, float *dw, float *db,
-                                          const fastnn_conv2d_geom *g)
-{
-    if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c))
-        return FASTNN_ELIMIT;
-    const fastnn_derivative d = fastnn_derivative_of(through, alpha);
-    const plain_source plain = {dy, y, d.apply ? &d : NULL};
-    return weight_gradient_sums(x, &plain, NULL, dw, db, g, g->batch * g->out_h * g->out_w, 1);
-}
-
-/* Textbook: dz = dy * f'(y) element by element (the naive activation
- * backward on one value), then every output pixel adds dz to db and its
- * patch (zeros in the padding) times dz to dw. */
-void fastnn_conv2d_weight_gradient_through_naive(const float *x, const float *y,
-                                                 const float *dy, int through, float alpha,
-                                                 float *dw, float *db,
-                                                 const fastnn_conv2d_geom *g)
-{
-    memset(dw, 0, (size_t)(g->k_h * g->k_w * g->in_c * g->out_c) * sizeof(float));
-    memset(db, 0, (size_t)g->out_c * sizeof(float));
-    for (int64_t n = 0; n < g->batch; n++)
-    for (int64_t oh = 0; oh < g->out_h; oh++)
-    for (int64_t ow = 0; ow < g->out_w; ow++)
-    for (int64_t co = 0; co < g->out_c; co++) {
-        int64_t at = ((n * g->out_h + oh) * g->out_w + ow) * g->out_c + co;
-        float grad;
-        fastnn_activation_backward_naive((fastnn_activation)through, alpha,
-                                         y ? y + at : NULL, dy + at, &grad, 1);
-        db[co] += grad;
-        for (int64_t kh = 0; kh < g->k_h; kh++)
-        for (int64_t kw = 0; kw < g->k_w; kw++) {
-            int64_t ih = oh * g->stride_h - g->pad_top + kh;
-            int64_t iw = ow * g->stride_w - g->pad_left + kw;
-            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
-                continue; /* zero padding */
-            for (int64_t ci = 0; ci < g->in_c; ci++)
-                dw[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co] +=
-                    x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] * grad;
-        }
-    }
 }
 
 int fastnn_conv2d_pooled_weight_gradient(const float *x, const float *y,

@@ -210,15 +210,14 @@ static void chunk_avx512(const chunk_view *s, const tiling *t, int64_t col0,
 }
 #endif
 
-/* dy of lines [line0, line0 + lines) into panels of mr channels:
- * a[panel][pixel][r] = dy[pixel][panel * mr + r], zeros past out_c (the
+/* A chunk's dy (`src`, its `lines` lines) into panels of mr channels:
+ * a[panel][pixel][r] = src[pixel][panel * mr + r], zeros past out_c (the
  * tile rows they feed are dropped; zeros keep them off stale memory, whose
  * denormals would slow the FMAs down). */
-static void pack_dy(const float *dy, const fastnn_conv2d_geom *g,
-                    const tiling *t, int64_t line0, int64_t lines, float *a)
+static void pack_dy(const float *src, const fastnn_conv2d_geom *g,
+                    const tiling *t, int64_t lines, float *a)
 {
     int64_t pixels = lines * g->out_w;
-    const float *src = dy + line0 * g->out_w * g->out_c;
     for (int64_t panel = 0; panel < t->panels; panel++) {
         int64_t c0 = panel * t->mr, valid = fastnn_min(t->mr, g->out_c - c0);
         float *d = a + panel * t->mr * pixels;
@@ -288,6 +287,15 @@ static void chunk_bias(const float *dy, int64_t pixels, int64_t channels, float 
 int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                                   float *db, const fastnn_conv2d_geom *g)
 {
+    return fastnn_conv2d_weight_gradient_through_gemm(x, dy, NULL, NULL, dw, db, g);
+}
+
+int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
+                                               const float *y,
+                                               const fastnn_derivative *through,
+                                               float *dw, float *db,
+                                               const fastnn_conv2d_geom *g)
+{
     chunk_fn chunk = chunk_generic;
     int64_t mr = MR_SMALL;
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -340,7 +348,9 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                                  : NULL;
             float *a = packs ? fastnn_alloc_floats(t.panels * mr * chunk_lines * g->out_w)
                              : NULL;
-            int ok = line && (copy || !copies) && (a || !packs);
+            float *dz = through ? fastnn_alloc_floats(chunk_lines * g->out_w * g->out_c)
+                                : NULL;
+            int ok = line && (copy || !copies) && (a || !packs) && (dz || !through);
             if (!ok) {
 #pragma omp atomic write
                 status = FASTNN_ENOMEM;
@@ -353,25 +363,31 @@ int fastnn_conv2d_weight_gradient(const float *x, const float *dy, float *dw,
                 int64_t col1 = columns * (group + 1) / groups;
                 for (int64_t l = first; ok && l < last; l += chunk_lines) {
                     int64_t n = fastnn_min(chunk_lines, last - l);
+                    int64_t at = l * g->out_w * g->out_c, len = n * g->out_w * g->out_c;
+                    const float *d = dy + at;
+                    if (through) { /* the chunk's dz, read by all that follows */
+                        through->apply((fastnn_activation)through->act, through->alpha,
+                                       y + at, dy + at, dz, 0, len);
+                        d = dz;
+                    }
                     chunk_view view = {line, n, g->out_w, row_step,
-                                       g->stride_w * g->in_c,
-                                       dy + l * g->out_w * g->out_c, g->out_c};
+                                       g->stride_w * g->in_c, d, g->out_c};
                     chunk_rows(x, g, l, n, cols, copy, line);
                     if (packs) {
-                        pack_dy(dy, g, &t, l, n, a);
+                        pack_dy(d, g, &t, n, a);
                         view.a = a;
                         view.a_step = mr;
                     }
                     chunk(&view, &t, col0, col1, packs ? mr * n * g->out_w : mr,
                           partial + p * size);
                     if (db && group == 0)
-                        chunk_bias(dy + l * g->out_w * g->out_c, n * g->out_w, g->out_c,
-                                   db_partial + p * g->out_c);
+                        chunk_bias(d, n * g->out_w, g->out_c, db_partial + p * g->out_c);
                 }
             }
             free(line);
             fastnn_free_floats(copy);
             fastnn_free_floats(a);
+            fastnn_free_floats(dz);
         }
     }
     if (status == FASTNN_OK) {

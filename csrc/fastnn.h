@@ -220,18 +220,17 @@ void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
                                       int through, float alpha);
 
-/* ---- a first layer's weight gradient through its activation (conv2d_direct.c)
+/* ---- a first layer's weight gradient through its activation (conv2d.c) ------
  * For y = act(conv2d(x, w) + b), with dy = dL/dy: dw and db of the
  * convolution from dz = dy * act'(y), act (`through`) a fastnn_activation
  * whose derivative y determines -- FASTNN_ACT_NONE (dz = dy), FASTNN_ACT_RELU,
  * or any but silu and gelu_tanh; alpha as for fastnn_activation_backward.
  * No dx: the first layer of a network.  dz is computed a block of pixels at
- * a time as the weight sums read it, never written whole, with the bits of
- * fastnn_activation_backward (or fastnn_relu_backward), so dw and db are
- * those of that pass followed by fastnn_conv2d_backward (dx NULL).  The fast
- * version runs on the direct kernels (fastnn_direct_conv_takes) and returns
- * FASTNN_ELIMIT past them; the naive one has no limit.  y may be NULL with
- * FASTNN_ACT_NONE. */
+ * a time as the weight sums read it (the same kernel fastnn_conv2d_backward
+ * picks for dw), never written whole, with the bits of
+ * fastnn_activation_backward (or fastnn_relu_backward): dw and db are those
+ * of that pass followed by fastnn_conv2d_backward (dx NULL), bit for bit.
+ * y may be NULL with FASTNN_ACT_NONE. */
 int fastnn_conv2d_weight_gradient_through(const float *x, const float *y, const float *dy,
                                           int through, float alpha, float *dw, float *db,
                                           const fastnn_conv2d_geom *g);

@@ -140,10 +140,19 @@ fastnn_derivative fastnn_derivative_of(int act, float alpha);
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g,
                           fastnn_epilogue epi);
-/* FASTNN_ELIMIT for patches fastnn_direct_conv_takes refuses. */
-int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy,
-                                         float *dw, float *db,
-                                         const fastnn_conv2d_geom *g);
+/* dw and db from dz = dy * f'(y) (through: fastnn_derivative_of; NULL: dz =
+ * dy, y unread).  FASTNN_ELIMIT for patches fastnn_direct_conv_takes
+ * refuses. */
+int fastnn_conv2d_direct_weight_gradient(const float *x, const float *dy, const float *y,
+                                         const fastnn_derivative *through, float *dw,
+                                         float *db, const fastnn_conv2d_geom *g);
+/* fastnn_conv2d_weight_gradient (gemm.h) with dz = dy * f'(y) in place of
+ * dy, computed a chunk at a time as the tiles read it (through NULL: dy). */
+int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
+                                               const float *y,
+                                               const fastnn_derivative *through,
+                                               float *dw, float *db,
+                                               const fastnn_conv2d_geom *g);
 
 /* v = max(v, 0) lane by lane, keeping NaN (a diverged net must stay
  * visible).  In place: a vector return value would change the ABI. */

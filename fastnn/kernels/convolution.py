@@ -165,16 +165,15 @@ def conv2d_weight_gradient_through(x, w, y, dy, through, strides=(1, 1), padding
 
     The first layer of a network with an activation no pool takes: the
     gradient at the convolution's output, dz = dy · f'(y), is computed a
-    block of pixels at a time as the weight sums read it, instead of by a
-    separate pass that writes a y-sized dz and reads it back.  dz has the
-    bits of ``activation_backward(through, y, dy)`` (``relu_backward`` for
-    "relu"), so dw and db are those of that pass followed by
-    ``conv2d_backward(x, w, dz, compute_dx=False)``.
+    block of pixels at a time as the weight sums read it (the kernel
+    ``conv2d_backward`` uses for dw), instead of by a separate pass that
+    writes a y-sized dz and reads it back.  dz has the bits of
+    ``activation_backward(through, y, dy)`` (``relu_backward`` for "relu"),
+    so dw and db are those of that pass followed by ``conv2d_backward(x, w,
+    dz, compute_dx=False)``, bit for bit.
 
     Args:
-        x, w, strides, padding: as given to ``conv2d``; the kernel must run on
-            the direct kernels (``direct_conv_takes``: ``DIRECT_LIMITS``, short
-            patches or few input channels), undilated.
+        x, w, strides, padding: as given to ``conv2d`` (no dilation).
         y: the layer's output through(conv2d(x, w) + b), shaped like dy.
         dy: dL/dy, (batch, out_height, out_width, out_channels).
         through: None, "relu", or an activation whose derivative its output
@@ -190,8 +189,6 @@ def conv2d_weight_gradient_through(x, w, y, dy, through, strides=(1, 1), padding
     check_impl(op, impl)
     code, alpha = activation_code(op, through, alpha, argument="through")
     x, w, strides, padding, win = _conv_args(op, x, w, strides, padding)
-    if not direct_conv_takes(w.shape):
-        raise ValueError(f"{op}: kernels of {DIRECT_LIMITS} only, got {w.shape[:3]}")
     out_shape = (x.shape[0], win.out_h, win.out_w, w.shape[3])
     y = as_float32(op, "y", y, X_AXES)
     check_shape(op, "y", y, out_shape)

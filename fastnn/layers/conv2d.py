@@ -2,7 +2,7 @@
 import numbers
 
 from ..kernels import (conv2d, conv2d_backward, conv2d_pooled_weight_gradient,
-                       conv2d_relu_max_pool2d)
+                       conv2d_relu_max_pool2d, conv2d_weight_gradient_through)
 from ..kernels.convolution import (DIRECT_LIMITS, POOLED_MAX_TAPS, direct_conv_takes,
                                    pooled_weight_gradient_takes)
 from ..kernels.dilation import dilated_extent
@@ -114,6 +114,39 @@ class Conv2D(KernelBiasLayer):
         if self.bias is not None:
             self.bias.grad = db
         return dx
+
+    def weight_gradient_through_refusal(self):
+        """Why ``gradients_through_activation`` cannot serve this layer (the
+        limits of ``kernels.conv2d_weight_gradient_through``), or None when it
+        can: its activation's derivative must be a function of y (a plain
+        ReLU, or one the kernel's epilogue applies), on an undilated kernel."""
+        if self.epilogue is None:
+            return (f"no C kernel computes the derivative of {self.activation.name} from y: "
+                    f"its backward pass is a step of its own")
+        if max(self.dilation_rate) > 1:
+            return f"{self.name} is dilated (dilation_rate {self.dilation_rate})"
+        overridden = [name for name in ("backward", "call_backward")
+                      if getattr(type(self), name) is not getattr(Conv2D, name)]
+        if overridden:
+            return (f"{type(self).__name__} overrides {' and '.join(overridden)}: the plain "
+                    f"backward pass runs, so the override does")
+        return None
+
+    def gradients_through_activation(self, dy):
+        """The first layer of a network, Conv2D(activation) with nothing to fold
+        the activation's backward pass into above: dW and db from dy = dLoss/dy
+        with the derivative f'(y) applied a block at a time inside the weight
+        gradient (``kernels.conv2d_weight_gradient_through``), instead of a
+        pass writing a y-sized dLoss/dz first; the same numbers bit for bit.
+        No input gradient: the plan uses this only where nothing needs it
+        (rule "first-layer weight gradient through the activation"), and only
+        where ``weight_gradient_through_refusal`` has no objection."""
+        name, alpha = self.epilogue
+        self.kernel.grad, db = conv2d_weight_gradient_through(
+            self._x, self.kernel.value, self._y, dy, name, self.strides, self.padding,
+            alpha=alpha)
+        if self.bias is not None:
+            self.bias.grad = db
 
     def pooled_weight_gradient_refusal(self, pool):
         """Why ``gradients_through_max_pool`` cannot serve this layer under

@@ -3,7 +3,8 @@ import textwrap
 
 from ..layers import Activation
 from .rules import (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU,
-                    DENSE_ACTIVATION_DERIVATIVE, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
+                    DENSE_ACTIVATION_DERIVATIVE, FIRST_LAYER_WEIGHT_GRADIENT_THROUGH,
+                    LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
                     POOL_THROUGH_ACTIVATION, POOLED_FORWARD, POOLED_WEIGHT_GRADIENT, RULES,
                     SKIP_INPUT_GRADIENT,
                     SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
@@ -171,6 +172,8 @@ class Plan:
                                  input_gradient=input_gradient)]
         if self._ask(DENSE_ACTIVATION_DERIVATIVE, layer, note=note):
             return DENSE_ACTIVATION_DERIVATIVE.steps(layer, input_gradient)
+        if self._ask(FIRST_LAYER_WEIGHT_GRADIENT_THROUGH, layer, not input_gradient, note=note):
+            return FIRST_LAYER_WEIGHT_GRADIENT_THROUGH.steps(layer)
         name = f"{activation_name(activation)} backward"
         if isinstance(layer, Activation):
             return [BackwardStep(name, (layer,), "backward", input_gradient=input_gradient)]

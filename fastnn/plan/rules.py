@@ -197,6 +197,26 @@ class DenseActivationDerivative(Rule):
                              "backward_through_activation", self, input_gradient)]
 
 
+class FirstLayerWeightGradientThrough(Rule):
+    name = "first-layer weight gradient through the activation"
+    why = ("the first trainable Conv2D needs no input gradient, and its activation's "
+           "derivative is a function of y (relu's mask, tanh's 1-y^2, ...): the weight "
+           "gradient multiplies each block of dy by f'(y) as it reads it, instead of a pass "
+           "that writes a y-sized gradient and the kernel reading it back")
+
+    def check(self, layer, is_first):
+        """Asked for a layer whose activation no other step takes; speaks for
+        the first trainable Conv2D with an activation only."""
+        if not isinstance(layer, Conv2D) or not is_first or activation_of(layer) is None:
+            return None
+        refusal = layer.weight_gradient_through_refusal()
+        return self.no(layer.name, refusal) if refusal else self.yes(layer.name)
+
+    def steps(self, layer):
+        name = f"{kind(layer)} dW, db through {layer.activation.name}"
+        return [BackwardStep(name, (layer,), "gradients_through_activation", self, False)]
+
+
 class MaxPoolThroughRelu(Rule):
     name = "max_pool backward through relu"
     why = ("the gradient reaches only each window's maximum, and there the ReLU's derivative "
@@ -341,6 +361,7 @@ ACTIVATION_IN_KERNEL = ActivationInKernel()
 ACTIVATION_IN_PLACE = ActivationInPlace()
 BATCH_NORM_RELU = BatchNormRelu()
 DENSE_ACTIVATION_DERIVATIVE = DenseActivationDerivative()
+FIRST_LAYER_WEIGHT_GRADIENT_THROUGH = FirstLayerWeightGradientThrough()
 MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
 POOL_THROUGH_ACTIVATION = PoolThroughActivation()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
@@ -350,6 +371,6 @@ SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
 RULES = (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
-         MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
+         FIRST_LAYER_WEIGHT_GRADIENT_THROUGH, MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
          POOLED_FORWARD, LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)

@@ -34,6 +34,7 @@ import numpy as np
 import fastnn
 from fastnn import kernels
 from fastnn.kernels import reference
+from fastnn.kernels.activation import DEFAULT_ALPHA
 from fastnn.kernels.geometry import Window2D
 from fastnn.runtime import get_simd_path, runnable_simd_paths, set_simd_path
 
@@ -282,6 +283,32 @@ def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid
                 expected, (summing(pixels), summing(pixels)))
 
 
+def through_case(batch, size, in_c, kernel, out_c, through, strides=(1, 1), padding="valid"):
+    """A first layer's weight gradient through its activation: y = through(z)
+    of a random z, dz = dy · f'(y) folded into the weight sums (alpha: Keras's
+    default for elu and leaky_relu, as the kernel's)."""
+    shape = (batch, size, in_c, kernel, out_c, strides, padding)
+    alpha = DEFAULT_ALPHA.get(through, 0.0)
+
+    def make(rng):
+        inputs = conv_inputs(rng, *shape, bias=False)
+        del inputs["b"]
+        inputs["y"] = reference.epilogue(through, 2 * uniform(rng, *inputs["dy"].shape), alpha)
+        return inputs
+
+    def fast(x, w, y, dy):
+        return kernels.conv2d_weight_gradient_through(x, w, y, dy, through, strides, padding)
+
+    def expected(x, w, y, dy):
+        dz = reference.epilogue_backward(through, y, dy, alpha)
+        return reference.conv2d_backward(x, w, dz, strides, padding)[1:]
+
+    win = Window2D.over(size[0], size[1], kernel, strides, padding)
+    pixels = batch * win.out_h * win.out_w
+    return Case(conv_name("conv2d_weight_gradient_through", "direct", *shape) + f" {through}",
+                make, fast, expected, (summing(pixels), summing(pixels)))
+
+
 def integers(rng, low, high, *shape):
     """Small integers as float32: every sum of a convolution of them is exact, so
     float64 gives the same numbers, the same ties and the same winners."""
@@ -418,6 +445,18 @@ POOLED = [
     # from the winners of the fused forward instead of y: 2x2, 3x3 windows, 17 channels
     pooled_case(7, (27, 27), 1, (3, 3), 32, from_winners=True),
     pooled_case(7, (27, 27), 3, (3, 3), 17, padding="same", pool=(3, 3), from_winners=True),
+]
+
+# a first layer's weight gradient through its activation: mnist_cnn's relu, LeNet's
+# 5x5 tanh to 6 channels (< 8), a 3x3x3 elu to 33 (a last single vector), stride 2,
+# a 7x7x3 stem and a 9x9x4 sigmoid (long patches)
+THROUGH = [
+    through_case(7, (28, 28), 1, (3, 3), 32, "relu"),
+    through_case(9, (32, 32), 1, (5, 5), 6, "tanh"),
+    through_case(5, (31, 29), 3, (3, 3), 33, "elu", padding="same"),
+    through_case(7, (27, 27), 2, (3, 3), 16, "leaky_relu", strides=(2, 2), padding="same"),
+    through_case(3, (32, 32), 3, (7, 7), 32, "relu", strides=(2, 2), padding="same"),
+    through_case(3, (24, 23), 4, (9, 9), 5, "sigmoid", padding="same"),
 ]
 
 # the first layer's convolution, ReLU and max pool in one pass (threads take rows of
@@ -798,7 +837,7 @@ RECURRENT = [
 ]
 
 
-CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + RELU_MAX_POOL + POOLING + BATCH_NORM + ELEMENTWISE
+CASES = (MATMUL + DENSE + CONV + CONV_BACKWARD + POOLED + THROUGH + RELU_MAX_POOL + POOLING + BATCH_NORM + ELEMENTWISE
          + WARP + OPTIMIZER_CASES + RECURRENT)
 assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 

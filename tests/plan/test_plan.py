@@ -463,6 +463,61 @@ def test_pooled_weight_gradient_for_wide_first_layers(in_c, kernel):
     assert_same_step(results, exact=False)
 
 
+@given(window=windows, in_c=st.sampled_from([1, 2, 3, 4, 8]), filters=st.integers(1, 40),
+       activation=st.sampled_from(EPILOGUE_ACTIVATIONS), use_bias=st.booleans(), seed=seeds)
+def test_first_layer_weight_gradient_through_the_activation(window, in_c, filters, activation,
+                                                            use_bias, seed):
+    """The first Conv2D's dW with f'(y) folded in: the same step, bit for bit, as
+    the activation's backward pass followed by the convolution's."""
+    def layers():
+        return [Input(shape=(9, 10, in_c)),
+                Conv2D(filters, window["k"], strides=window["strides"],
+                       padding=window["padding"], activation=activation, use_bias=use_bias),
+                Flatten(), Dense(3)]
+    x, y = images(seed, (5, 9, 10, in_c)), images(seed + 1, (5, 3))
+    fused, plain, results = train_twins(layers, x, y, "mse")
+    conv = fused.layers[0]
+    assert applied(fused, rules.FIRST_LAYER_WEIGHT_GRADIENT_THROUGH) == [conv.name]
+    last = fused.plan.backward_steps[-1]
+    assert (last.name, last.layers, last.input_gradient) == (
+        f"conv2d dW, db through {conv.activation.name}", (conv,), False)
+    name = rules.activation_name(conv.activation)
+    assert [step.name for step in plain.plan.backward_steps[-2:]] == [f"{name} backward",
+                                                                      "conv2d backward"]
+    assert_same_step(results, exact=True)
+
+
+class SkippedDerivative(Conv2D):
+    """A Conv2D with a backward pass of its own: it forgets the activation's derivative."""
+
+    def backward(self, dy):
+        return self.call_backward(dy)
+
+
+@pytest.mark.parametrize("layer, options, reason", [
+    (Conv2D, dict(activation="silu"),
+     "no C kernel computes the derivative of silu from y: its backward pass is a step of "
+     "its own"),
+    (Conv2D, dict(activation="tanh", dilation_rate=2),
+     "conv2d is dilated (dilation_rate (2, 2))"),
+    (SkippedDerivative, dict(activation="tanh"),
+     "SkippedDerivative overrides backward: the plain backward pass runs, so the override "
+     "does"),
+], ids=["silu", "dilated", "overridden"])
+def test_the_plan_says_why_the_first_layer_keeps_the_separate_derivative(layer, options, reason,
+                                                                         fresh_session):
+    first = layer(4, 3, **options)
+    model = Sequential([Input(shape=(9, 9, 1)), first, Conv2D(2, 3, activation="tanh"),
+                        Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    assert f"no: {first.name}: {reason}" in verdicts(model.plan)
+    # asked for the first trainable layer only: the second needs its own input gradient
+    assert [v.where for v in model.plan.verdicts
+            if v.rule is rules.FIRST_LAYER_WEIGHT_GRADIENT_THROUGH] == [first.name]
+    last = model.plan.backward_steps[-1]
+    assert last.layers == (first,) and last.method == "backward" and not last.input_gradient
+
+
 @given(case=st.sampled_from([("softmax", "categorical_crossentropy"),
                              ("softmax", "sparse_categorical_crossentropy"),
                              ("sigmoid", "binary_crossentropy")]),
@@ -600,9 +655,9 @@ def test_the_demo_cnn_plan(fresh_session):
             "skip input gradient of the first trainable layer why: nothing below it learns, so "
             "dLoss/dx of its input would be thrown away yes: conv2d"]:
         assert expected in text
-    # activation in place, batch norm + relu, relu mask, pool through the activation,
-    # skip below
-    assert text.count("no place for it in this model") == 5
+    # activation in place, batch norm + relu, relu mask, first-layer weight gradient
+    # through the activation, pool through the activation, skip below
+    assert text.count("no place for it in this model") == 6
 
 
 def test_the_course_mlp_plan(fresh_session):
@@ -625,9 +680,10 @@ def test_the_course_mlp_plan(fresh_session):
     assert ("no: sparse_categorical_crossentropy after dense_2 (sigmoid): "
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
-    # activation in place, batch norm + relu, max pool, pool through the activation,
-    # pooled backward and forward, skip below
-    assert text.count("no place for it in this model") == 7
+    # activation in place, batch norm + relu, first-layer weight gradient through the
+    # activation, max pool, pool through the activation, pooled backward and forward,
+    # skip below
+    assert text.count("no place for it in this model") == 8
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
