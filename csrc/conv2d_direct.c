@@ -61,7 +61,10 @@
  * of PB pixels into the thread's d block -- where dy's last block is copied
  * anyway -- by the loop of the separate activation backward pass
  * (fastnn_derivative_of, internal.h): the same dz bits, the same sums, and
- * no y-sized dz written and read back.
+ * no y-sized dz written and read back.  That loop streams y and dy from
+ * memory with no arithmetic to hide it behind, so while a block's sums run
+ * the next block's y and dy are prefetched, a cache line per pixel (mnist's
+ * 128x26x26x32 relu layer on one thread: 1.7 ms against 2.1 without).
  *
  * Weights through ReLU and max pooling (the first layer of a CNN, which
  * needs no input gradient): with y = relu(conv(x)) pooled by windows that
@@ -653,14 +656,16 @@ FASTNN_INLINE void add_v8(float *out, const fastnn_v8 *v)
 
 /* acc[k0 + q][c ...] += sum over the block's pixels p of patch[p][k0 + q] *
  * d[p][c ...] for q < kb, over NV vectors of 8 channels; acc's rows are cp
- * floats long.  The KB * NV sums stay in registers while the pixels stream
+ * floats long.  ahead (NULL: none) names two arrays laid out as d whose
+ * pixel p is prefetched with pixel p's sums: the next block's y and dy.  The KB * NV sums stay in registers while the pixels stream
  * past: each pixel costs NV loads of d and KB broadcasts for KB * NV FMAs.
  * (Sums for q >= kb run on the patch rows' zero padding and are dropped.)
  * Lanes past out_c read the next pixel's d (or the slack after the last);
  * they land in acc's padding columns, which nobody reads. */
 FASTNN_INLINE void block_sums(const float *patch, int64_t stride, const float *d, int64_t count,
                               int64_t co, int64_t c, int64_t k0, int64_t kb, float *acc,
-                              int64_t cp, const int KB, const int NV)
+                              int64_t cp, const float *const *ahead, const int KB,
+                              const int NV)
 {
     fastnn_v8 s[KB_MAX][2];
     for (int q = 0; q < KB; q++)
@@ -669,6 +674,11 @@ FASTNN_INLINE void block_sums(const float *patch, int64_t stride, const float *d
     const float *values = patch + k0, *dp = d + c;
     for (int64_t p = 0; p < count; p++, values += stride, dp += co) {
         fastnn_v8 dv[2];
+        if (ahead) /* pixel p of the next block's sources, one cache line at a time */
+            for (int64_t j = 0; j < co; j += 16) {
+                __builtin_prefetch(ahead[0] + p * co + j);
+                __builtin_prefetch(ahead[1] + p * co + j);
+            }
         for (int v = 0; v < NV; v++) /* loads through the vector type, as the */
             dv[v] = *(const fastnn_v8 *)(dp + 8 * v); /* stores (memcpy: a stack copy) */
         for (int q = 0; q < KB; q++) {
@@ -689,7 +699,7 @@ FASTNN_INLINE void block_sums(const float *patch, int64_t stride, const float *d
  * in groups of KB1. */
 FASTNN_INLINE void accumulate_block(const float *patch, const float *d, int64_t count,
                                     const fastnn_conv2d_geom *g, float *acc, int64_t cp,
-                                    const int KB2, const int KB1)
+                                    const float *const *ahead, const int KB2, const int KB1)
 {
     const int64_t k_len = g->k_h * g->k_w * g->in_c + 1, co = g->out_c;
     const int64_t stride = patch_stride(g);
@@ -697,11 +707,11 @@ FASTNN_INLINE void accumulate_block(const float *patch, const float *d, int64_t 
     for (; c + 16 <= cp; c += 16)
         for (int64_t k0 = 0; k0 < k_len; k0 += KB2)
             block_sums(patch, stride, d, count, co, c, k0, fastnn_min(KB2, k_len - k0), acc, cp,
-                       KB2, 2);
+                       c == 0 && k0 == 0 ? ahead : NULL, KB2, 2);
     for (; c < cp; c += 8)
         for (int64_t k0 = 0; k0 < k_len; k0 += KB1)
             block_sums(patch, stride, d, count, co, c, k0, fastnn_min(KB1, k_len - k0), acc, cp,
-                       KB1, 1);
+                       c == 0 && k0 == 0 ? ahead : NULL, KB1, 1);
 }
 
 /* d for a block of `count` pixels whose loads would read past the end of
@@ -758,6 +768,7 @@ FASTNN_INLINE void weight_sums(const float *x, const plain_source *src,
             }
         }
         const float *d = d_block;
+        const float *next[2] = {src->y + (b0 + count) * co, src->dy + (b0 + count) * co};
         if (src->through) { /* dz of the block, then zeros: the slack */
             src->through->apply((fastnn_activation)src->through->act, src->through->alpha,
                                 src->y + b0 * co, src->dy + b0 * co, d_block, 0, count * co);
@@ -765,7 +776,8 @@ FASTNN_INLINE void weight_sums(const float *x, const plain_source *src,
         } else {
             d = with_slack(src->dy + b0 * co, count, co, cp, src->dy + total * co, d_block);
         }
-        accumulate_block(patch, d, count, g, acc, cp, KB2, KB1);
+        accumulate_block(patch, d, count, g, acc, cp,
+                         src->through && b0 + count < i1 ? next : NULL, KB2, KB1);
     }
 }
 
@@ -852,7 +864,7 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
         }
         /* the slack after the last pixel's dz: zeros past the block */
         memset(dz + count * co, 0, (size_t)(cp - co) * sizeof(float));
-        accumulate_block(patch, dz, count, g, acc, cp, KB2, KB1);
+        accumulate_block(patch, dz, count, g, acc, cp, NULL, KB2, KB1);
     }
 }
 

@@ -167,6 +167,15 @@ def _first_layer_pooled(batch=64):
                 2.0 * batch * 26 * 26 * 32 * 9)
 
 
+def _first_layer_through(batch=64, through="relu"):
+    """The first convolution's weight gradient with its activation's derivative
+    folded in (no pool above it: mnist_cnn's first layer)."""
+    x, w, y = (batch, 28, 28, 1), (3, 3, 1, 32), (batch, 26, 26, 32)
+    return Case(f"conv2d_weight_gradient_through {batch}x28x28x1->32 3x3, {through}",
+                "conv2d_weight_gradient_through", (x, w, y, y), {"through": through},
+                2.0 * batch * 26 * 26 * 32 * 9)
+
+
 def _first_layer_relu_max_pool(batch=64):
     """The first convolution, its ReLU and the first pool in one pass (p and the winners)."""
     return Case(f"conv2d_relu_max_pool2d {batch}x28x28x1->32 3x3, pool 2x2",
@@ -267,7 +276,8 @@ def canonical_cases():
         _conv(64, 32, 32, 16, k=1, activation="elu"),
         _conv(64, 32, 3, 32, padding="same", activation="elu"),
         _conv(256, 14, 16, 32, backward=True, stride=2, padding="same"),
-        _first_layer_pooled(), _first_layer_relu_max_pool(),
+        _first_layer_pooled(), _first_layer_relu_max_pool(), _first_layer_through(),
+        _first_layer_through(through="tanh"),
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through="relu"),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),

@@ -135,7 +135,8 @@ def step_flops(step, batch_size):
     elif isinstance(step, ForwardStep) and step.method in ("forward", "call"):
         layer, products = step.layers[0], 1
     elif isinstance(step, BackwardStep) and step.method in ("backward", "call_backward",
-                                                            "backward_through_activation"):
+                                                            "backward_through_activation",
+                                                            "gradients_through_activation"):
         layer, products = step.layers[0], 2 if step.input_gradient else 1
     else:
         return None

@@ -131,6 +131,18 @@ def test_a_first_layer_with_its_pool_counts_the_convolution(fresh_session):
     assert flops["backward", "pooled first-layer weight gradient"] == conv
 
 
+def test_a_first_layer_with_its_activation_folded_in_counts_dw(fresh_session):
+    """The first Conv2D's weight gradient through its activation: dW alone,
+    2·N·out_h·out_w·kh·kw·in_c·out_c."""
+    model = Sequential([Conv2D(4, 3, activation="tanh", input_shape=(8, 7, 2)), Flatten(),
+                        Dense(3)])
+    model.compile("sgd", "mse")
+    x = uniform(np.random.default_rng(2), (3, 8, 7, 2))
+    profile = model.profile(x, np.zeros((3, 3), np.float32), batch_size=3, steps=1, warmup=0)
+    flops = {(row.section, row.name): row.flops for row in profile.rows}
+    assert flops["backward", "conv2d dW, db through tanh"] == 2 * 3 * (6 * 5) * (3 * 3 * 2 * 4)
+
+
 def test_recurrent_layers_count_both_kernels_at_every_step(fresh_session):
     """2·N·steps·(features + units)·G·units forward (x·W and h·U); backward
     dW and dU, the product through Uᵀ, and dx unless the layer is first."""
