@@ -3,10 +3,10 @@ import textwrap
 
 from ..layers import Activation
 from .rules import (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU,
-                    DENSE_ACTIVATION_DERIVATIVE, LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
-                    POOL_THROUGH_ACTIVATION, POOLED_FORWARD, POOLED_WEIGHT_GRADIENT, RULES,
-                    SKIP_INPUT_GRADIENT,
-                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
+                    DENSE_ACTIVATION_DERIVATIVE, DROPOUT_IN_POOL_BACKWARD, LOGITS_GRADIENT,
+                    MAX_POOL_THROUGH_RELU, POOL_DROPOUT, POOL_THROUGH_ACTIVATION,
+                    POOLED_FORWARD, POOLED_WEIGHT_GRADIENT, RULES, SKIP_INPUT_GRADIENT,
+                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind, pool_through)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
 
@@ -109,6 +109,9 @@ class Plan:
                 # the backward pass ends in "pooled first-layer weight gradient" here
                 steps += POOLED_FORWARD.steps(layers[i], layers[i + 1])
                 i += 2
+            elif i + 1 < len(layers) and self._ask(POOL_DROPOUT, layers[i], layers[i + 1]):
+                steps += POOL_DROPOUT.steps(layers[i], layers[i + 1])
+                i += 2
             else:
                 steps += self._forward(layers[i])
                 i += 1
@@ -137,7 +140,16 @@ class Plan:
         steps, i = [], len(layers) - 1
         while i >= lowest:
             layer = layers[i]
-            if i - 1 >= lowest and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
+            if i - 2 >= lowest and self._ask(DROPOUT_IN_POOL_BACKWARD, layer, layers[i - 1],
+                                             layers[i - 2], i - 2 == lowest, note=note):
+                pool, below, through = layers[i - 1], layers[i - 2], None
+                if (self._ask(MAX_POOL_THROUGH_RELU, pool, below, note=note)
+                        or self._ask(POOL_THROUGH_ACTIVATION, pool, below, note=note)):
+                    through = pool_through(below)
+                    taken.add(i - 2)
+                steps += DROPOUT_IN_POOL_BACKWARD.steps(layer, pool, below, through)
+                i -= 1
+            elif i - 1 >= lowest and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
                                              note=note):
                 if self._ask(POOLED_WEIGHT_GRADIENT, layers[i - 1], layer, i - 1 == lowest,
                              note=note):
