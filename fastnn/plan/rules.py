@@ -356,7 +356,7 @@ class DropoutInPoolBackward(Rule):
         if through is None:
             return [DropoutPoolStep(f"dropout+{pool_kind(pool)} backward", (dropout, pool),
                                     self, (None,))]
-        return [DropoutPoolStep(f"dropout+{pool_kind(pool)} backward through {through[0]}",
+        return [DropoutPoolStep(f"dropout+{pool_kind(pool)}+{through[0]} backward",
                                 (dropout, pool, below), self, through)]
 
 

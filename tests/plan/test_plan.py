@@ -387,6 +387,59 @@ def test_pool_backward_through_the_activation(activation, pooling, pool, pool_st
     assert_same_step(results, exact=True)
 
 
+@given(activation=st.sampled_from(["relu", "tanh", None]),
+       pooling=st.sampled_from([AveragePooling2D, MaxPooling2D]), pool=st.integers(1, 3),
+       pool_strides=st.sampled_from([None, 1, 2]),
+       pool_padding=st.sampled_from(["valid", "same"]), channels=st.integers(1, 9),
+       rate=st.sampled_from([0.25, 0.5]), first=st.booleans(), seed=seeds)
+def test_pool_and_dropout_in_one_pass(activation, pooling, pool, pool_strides, pool_padding,
+                                      channels, rate, first, seed):
+    """A Dropout right above a 2-D pool: the pool writes the dropped-out values,
+    and its backward pass applies the dropout's mask to dy as it reads it
+    (through the activation below where a rule gives it that too) -- bit for
+    bit the plain step, the mask drawn from the layer's seed in both models.
+    Where the pooled first-layer weight gradient takes the pool's output
+    gradient, the dropout keeps its backward step (and its forward: the
+    conv + relu + max pool pass takes the pool's)."""
+    def layers():
+        below = [] if first else [Conv2D(2, 1)]
+        return ([Input(shape=(8, 9, 2))] + below
+                + [Conv2D(channels, 3, padding="same", activation=activation),
+                   pooling(pool, pool_strides, pool_padding), Dropout(rate, seed=seed),
+                   Flatten(), Dense(2)])
+    x, y = images(seed, (3, 8, 9, 2)), images(seed + 1, (3, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    pool_layer, dropout = fused.layers[-4:-2]
+    pooled = applied(fused, rules.POOLED_WEIGHT_GRADIENT) != []
+    assert applied(fused, rules.POOL_DROPOUT) == (
+        [] if pooled else [f"{pool_layer.name} + {dropout.name}"])
+    assert applied(fused, rules.DROPOUT_IN_POOL_BACKWARD) == (
+        [] if pooled else [f"{dropout.name} over {pool_layer.name}"])
+    assert_same_step(results, exact=not pooled)
+
+
+def test_the_plan_of_pool_and_dropout(fresh_session):
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(10, 10, 1)),
+                        Conv2D(8, 3, activation="relu"), MaxPooling2D(), Dropout(0.25),
+                        AveragePooling2D(), Dropout(0.5, noise_shape=(None, 1, 1, 8)),
+                        Flatten(), Dense(2)])
+    model.compile("sgd", "mse")
+    assert steps(model.plan, "forward")[2:4] == [
+        ("max_pool+dropout", "max_pooling2d + dropout"),
+        ("average_pooling2d", "average_pooling2d")]
+    assert steps(model.plan, "backward")[2:6] == [
+        ("dropout backward", "dropout_1"),
+        ("average_pooling2d backward", "average_pooling2d"),
+        ("dropout+max_pool+relu backward", "dropout + max_pooling2d + conv2d_1"),
+        ("conv2d backward", "conv2d_1")]
+    text = verdicts(model.plan)
+    assert "yes: max_pooling2d + dropout" in text
+    assert "yes: dropout over max_pooling2d" in text
+    assert ("no: average_pooling2d + dropout_1: dropout_1 has noise_shape (None, 1, 1, 8): its "
+            "mask is drawn per noise_shape, not per element as the kernels' mask") in text
+    assert "no: dropout_1 over average_pooling2d: dropout_1 has noise_shape" in text
+
+
 def test_the_plan_of_lenet(fresh_session):
     model = Sequential([Conv2D(6, 5, padding="same", activation="tanh", input_shape=(28, 28, 1)),
                         AveragePooling2D(), Conv2D(16, 5, activation="tanh"),
@@ -601,8 +654,8 @@ def test_the_demo_cnn_plan(fresh_session):
             "dLoss/dx of its input would be thrown away yes: conv2d"]:
         assert expected in text
     # activation in place, batch norm + relu, relu mask, pool through the activation,
-    # skip below
-    assert text.count("no place for it in this model") == 5
+    # pool + dropout, dropout backward inside the pool backward, skip below
+    assert text.count("no place for it in this model") == 7
 
 
 def test_the_course_mlp_plan(fresh_session):
@@ -626,8 +679,9 @@ def test_the_course_mlp_plan(fresh_session):
             "sparse_categorical_crossentropy has one through softmax only, the output layer "
             "has sigmoid") in text
     # activation in place, batch norm + relu, max pool, pool through the activation,
-    # pooled backward and forward, skip below
-    assert text.count("no place for it in this model") == 7
+    # pooled backward and forward, pool + dropout, dropout backward inside the pool
+    # backward, skip below
+    assert text.count("no place for it in this model") == 9
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
