@@ -22,21 +22,6 @@
 
 #include "internal.h"
 
-/* What the loops need of a fastnn_dropout_mask (fastnn.h), computed once. */
-typedef struct {
-    uint32_t threshold;
-    float scale;
-    uint64_t seed;
-} fastnn_dropout_coin;
-
-static inline fastnn_dropout_coin fastnn_dropout_coin_of(float keep_prob, uint64_t seed)
-{
-    double t = (double)keep_prob * 4294967296.0;
-    fastnn_dropout_coin coin = {t >= 4294967295.0 ? 0xffffffffu : (uint32_t)t,
-                                1.0f / keep_prob, seed};
-    return coin;
-}
-
 FASTNN_INLINE uint32_t fastnn_fmix32(uint32_t h)
 {
     h ^= h >> 16;
@@ -54,6 +39,24 @@ FASTNN_INLINE uint32_t fastnn_dropout_key(uint64_t seed, uint64_t hi)
     return (uint32_t)seed ^ fastnn_fmix32((uint32_t)(seed >> 32) + (uint32_t)hi);
 }
 
+/* What the loops need of a fastnn_dropout_mask (fastnn.h), computed once:
+ * `key0` is the key of the first 2^32 elements (every array but huge ones),
+ * so a vector of them needs no scalar hash for its key. */
+typedef struct {
+    uint32_t threshold;
+    float scale;
+    uint64_t seed;
+    uint32_t key0;
+} fastnn_dropout_coin;
+
+static inline fastnn_dropout_coin fastnn_dropout_coin_of(float keep_prob, uint64_t seed)
+{
+    double t = (double)keep_prob * 4294967296.0;
+    fastnn_dropout_coin coin = {t >= 4294967295.0 ? 0xffffffffu : (uint32_t)t,
+                                1.0f / keep_prob, seed, fastnn_dropout_key(seed, 0)};
+    return coin;
+}
+
 /* The 32 random bits of the element with low index half `lo` under `key`. */
 FASTNN_INLINE uint32_t fastnn_dropout_bits(uint32_t key, uint32_t lo)
 {
@@ -63,7 +66,8 @@ FASTNN_INLINE uint32_t fastnn_dropout_bits(uint32_t key, uint32_t lo)
 /* dropout(v, i) for one element. */
 FASTNN_INLINE float fastnn_dropout_one(const fastnn_dropout_coin *coin, float v, int64_t i)
 {
-    uint32_t key = fastnn_dropout_key(coin->seed, (uint64_t)i >> 32);
+    uint64_t hi = (uint64_t)i >> 32;
+    uint32_t key = hi ? fastnn_dropout_key(coin->seed, hi) : coin->key0;
     uint32_t keep = 0u - (uint32_t)(fastnn_dropout_bits(key, (uint32_t)i) < coin->threshold);
     float kept = v * coin->scale;
     uint32_t bits;
@@ -82,7 +86,8 @@ FASTNN_INLINE void fastnn_dropout_v8(const fastnn_dropout_coin *coin, fastnn_v8 
         return;
     }
     const fastnn_v8u lane = {0, 1, 2, 3, 4, 5, 6, 7};
-    uint32_t key = fastnn_dropout_key(coin->seed, (uint64_t)i >> 32);
+    uint64_t hi = (uint64_t)i >> 32;
+    uint32_t key = hi ? fastnn_dropout_key(coin->seed, hi) : coin->key0;
     fastnn_v8u h = ((uint32_t)i + lane) * 0x9e3779b9u ^ key;
     for (int round = 0; round < 2; round++) {
         h = round ? h + key : h;
