@@ -188,9 +188,20 @@ typedef struct {
     int64_t out_h, out_w;
 } fastnn_pool2d_geom;
 
-void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
+/* A dropout folded into a pool (fastnn_dropout's mask, dropout.c): the
+ * forward pass writes dropout(y) instead of the pooled y, and the backward
+ * pass takes dy at the dropout's output and routes dropout(dy) -- the same
+ * bits as fastnn_dropout run on its own before or after.  NULL: no dropout. */
+typedef struct {
+    float keep_prob; /* in (0, 1] */
+    uint64_t seed;
+} fastnn_dropout_mask;
+
+void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g,
+                       const fastnn_dropout_mask *drop);
 void fastnn_max_pool2d_naive(const float *x, float *y,
-                             const fastnn_pool2d_geom *g);
+                             const fastnn_pool2d_geom *g,
+                             const fastnn_dropout_mask *drop);
 /* The backward passes may fold in the backward pass of the activation
  * whose output the pool's input x is (a Conv2D's activation below the pool):
  * dx is then the gradient at that activation's input, dz = f'(x) * dx.
@@ -202,23 +213,27 @@ void fastnn_max_pool2d_naive(const float *x, float *y,
  * row-major window order on ties); dx is overwritten. */
 void fastnn_max_pool2d_backward(const float *x, const float *dy, float *dx,
                                 const fastnn_pool2d_geom *g, int through,
-                                float alpha);
+                                float alpha, const fastnn_dropout_mask *drop);
 void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
-                                      int through, float alpha);
+                                      int through, float alpha,
+                                      const fastnn_dropout_mask *drop);
 
-void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g);
+void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g,
+                       const fastnn_dropout_mask *drop);
 void fastnn_avg_pool2d_naive(const float *x, float *y,
-                             const fastnn_pool2d_geom *g);
+                             const fastnn_pool2d_geom *g,
+                             const fastnn_dropout_mask *drop);
 /* dx gets dy / count spread evenly over each window's in-bounds elements.
  * x (the forward input) is read only `through` an activation; else it may
  * be NULL. */
 void fastnn_avg_pool2d_backward(const float *x, const float *dy, float *dx,
                                 const fastnn_pool2d_geom *g, int through,
-                                float alpha);
+                                float alpha, const fastnn_dropout_mask *drop);
 void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy,
                                       float *dx, const fastnn_pool2d_geom *g,
-                                      int through, float alpha);
+                                      int through, float alpha,
+                                      const fastnn_dropout_mask *drop);
 
 /* ---- a first layer's weight gradient through its activation (conv2d.c) ------
  * For y = act(conv2d(x, w) + b), with dy = dL/dy: dw and db of the

@@ -87,15 +87,21 @@ cdef extern from "fastnn.h" nogil:
         int64_t batch, in_h, in_w, channels, pool_h, pool_w
         int64_t stride_h, stride_w, pad_top, pad_left, out_h, out_w
 
-    void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
+    ctypedef struct fastnn_dropout_mask:
+        float keep_prob
+        uint64_t seed
+
+    void fastnn_max_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g,
+                           const fastnn_dropout_mask *drop)
     void fastnn_max_pool2d_naive(const float *x, float *y,
-                                 const fastnn_pool2d_geom *g)
+                                 const fastnn_pool2d_geom *g, const fastnn_dropout_mask *drop)
     void fastnn_max_pool2d_backward(const float *x, const float *dy,
                                     float *dx, const fastnn_pool2d_geom *g, int through,
-                                    float alpha)
+                                    float alpha, const fastnn_dropout_mask *drop)
     void fastnn_max_pool2d_backward_naive(const float *x, const float *dy,
                                           float *dx, const fastnn_pool2d_geom *g,
-                                          int through, float alpha)
+                                          int through, float alpha,
+                                          const fastnn_dropout_mask *drop)
     int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, float *p,
                                     uint8_t *winners, const fastnn_conv2d_geom *g,
                                     const fastnn_pool2d_geom *pg)
@@ -121,14 +127,16 @@ cdef extern from "fastnn.h" nogil:
                                                      const float *dy, int through,
                                                      float alpha, float *dw, float *db,
                                                      const fastnn_conv2d_geom *g)
-    void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g)
+    void fastnn_avg_pool2d(const float *x, float *y, const fastnn_pool2d_geom *g,
+                           const fastnn_dropout_mask *drop)
     void fastnn_avg_pool2d_naive(const float *x, float *y,
-                                 const fastnn_pool2d_geom *g)
+                                 const fastnn_pool2d_geom *g, const fastnn_dropout_mask *drop)
     void fastnn_avg_pool2d_backward(const float *x, const float *dy, float *dx,
-                                    const fastnn_pool2d_geom *g, int through, float alpha)
+                                    const fastnn_pool2d_geom *g, int through, float alpha,
+                                    const fastnn_dropout_mask *drop)
     void fastnn_avg_pool2d_backward_naive(const float *x, const float *dy, float *dx,
                                           const fastnn_pool2d_geom *g, int through,
-                                          float alpha)
+                                          float alpha, const fastnn_dropout_mask *drop)
 
     ctypedef enum fastnn_fill_mode:
         FASTNN_FILL_REFLECT
@@ -498,38 +506,57 @@ cdef fastnn_pool2d_geom _pool_geom(int64_t batch, int64_t channels, win):
     return g
 
 
+cdef fastnn_dropout_mask _dropout_mask(dropout):
+    cdef fastnn_dropout_mask m
+    m.keep_prob, m.seed = dropout
+    return m
+
+
 def pool2d(str mode, const float[::1] x, float[::1] y, int64_t batch,
-           int64_t channels, win, bint naive):
-    """mode is "max" or "avg"."""
+           int64_t channels, win, bint naive, dropout=None):
+    """mode is "max" or "avg"; dropout: None or (keep_prob, seed) of a
+    dropout applied to the pooled output."""
     cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
     cdef bint is_max = mode == "max"
+    cdef fastnn_dropout_mask m
+    cdef const fastnn_dropout_mask *drop = NULL
+    if dropout is not None:
+        m = _dropout_mask(dropout)
+        drop = &m
     with nogil:
         if is_max and naive:
-            fastnn_max_pool2d_naive(&x[0], &y[0], &g)
+            fastnn_max_pool2d_naive(&x[0], &y[0], &g, drop)
         elif is_max:
-            fastnn_max_pool2d(&x[0], &y[0], &g)
+            fastnn_max_pool2d(&x[0], &y[0], &g, drop)
         elif naive:
-            fastnn_avg_pool2d_naive(&x[0], &y[0], &g)
+            fastnn_avg_pool2d_naive(&x[0], &y[0], &g, drop)
         else:
-            fastnn_avg_pool2d(&x[0], &y[0], &g)
+            fastnn_avg_pool2d(&x[0], &y[0], &g, drop)
 
 
 def pool2d_backward(str mode, const float[::1] x, const float[::1] dy,
                     float[::1] dx, int64_t batch, int64_t channels, win,
-                    int through, float alpha, bint naive):
+                    int through, float alpha, bint naive, dropout=None):
     """through: the activation code (ACT_NONE, ACT_RELU, or an activation
-    whose derivative reads its output) of the activation below the pool."""
+    whose derivative reads its output) of the activation below the pool;
+    dropout: None or (keep_prob, seed) of a dropout above it, dy being the
+    gradient at the dropout's output."""
     cdef fastnn_pool2d_geom g = _pool_geom(batch, channels, win)
     cdef bint is_max = mode == "max"
+    cdef fastnn_dropout_mask m
+    cdef const fastnn_dropout_mask *drop = NULL
+    if dropout is not None:
+        m = _dropout_mask(dropout)
+        drop = &m
     with nogil:
         if is_max and naive:
-            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through, alpha)
+            fastnn_max_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through, alpha, drop)
         elif is_max:
-            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through, alpha)
+            fastnn_max_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through, alpha, drop)
         elif naive:
-            fastnn_avg_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through, alpha)
+            fastnn_avg_pool2d_backward_naive(&x[0], &dy[0], &dx[0], &g, through, alpha, drop)
         else:
-            fastnn_avg_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through, alpha)
+            fastnn_avg_pool2d_backward(&x[0], &dy[0], &dx[0], &g, through, alpha, drop)
 
 
 # ---- affine warps -----------------------------------------------------------

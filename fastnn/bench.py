@@ -81,17 +81,19 @@ def _conv(batch, size, c_in, c_out, k=3, backward=False, stride=1, padding="vali
     return Case(f"conv2d {shape}", "conv2d", (x, w), options, flops)
 
 
-def _pool(mode, batch, size, channels, backward=False, through=None):
-    """``through``: the backward pass takes the activation below along ("relu", "tanh")."""
+def _pool(mode, batch, size, channels, backward=False, through=None, dropout=None):
+    """``through``: the backward pass takes the activation below along ("relu", "tanh");
+    ``dropout``: (keep_prob, seed) of a dropout above folded in (after the pool
+    forward, on dy backward)."""
     x = (batch, size, size, channels)
+    options = {"pool_size": 2, **({"dropout": dropout} if dropout else {})}
+    label = f"{batch}x{size}x{size}x{channels} 2x2{' + dropout' if dropout else ''}"
     if backward:
         dy = (batch, size // 2, size // 2, channels)
-        options = {"pool_size": 2, **({"through": through} if through else {})}
-        return Case(f"{mode}_pool2d_backward {batch}x{size}x{size}x{channels} 2x2"
-                    f"{f' through {through}' if through else ''}",
+        options.update({"through": through} if through else {})
+        return Case(f"{mode}_pool2d_backward {label}{f' through {through}' if through else ''}",
                     f"{mode}_pool2d_backward", (x, dy), options)
-    return Case(f"{mode}_pool2d {batch}x{size}x{size}x{channels} 2x2",
-                f"{mode}_pool2d", (x,), {"pool_size": 2})
+    return Case(f"{mode}_pool2d {label}", f"{mode}_pool2d", (x,), options)
 
 
 def _pool3d(mode, batch, depth, size, channels, backward=False):
@@ -281,6 +283,9 @@ def canonical_cases():
         _pool("max", 64, 26, 32), _pool("max", 64, 26, 32, backward=True),
         _pool("max", 64, 26, 32, backward=True, through="relu"),
         _pool("avg", 64, 26, 32), _pool("avg", 64, 26, 32, backward=True),
+        # with the dropout above the pool folded in (mnist_cnn's MaxPool -> Dropout 0.25)
+        _pool("max", 64, 26, 32, dropout=(0.75, 1)),
+        _pool("max", 64, 26, 32, backward=True, through="relu", dropout=(0.75, 1)),
         # LeNet-5's first pool: 6 channels, under a tanh
         _pool("avg", 64, 28, 6),
         _pool("avg", 64, 28, 6, backward=True, through="tanh"),

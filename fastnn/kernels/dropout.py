@@ -32,16 +32,23 @@ def dropout(x, keep_prob, seed, impl="fast"):
         a new float32 array of x's shape.
     """
     check_impl("dropout", impl)
-    if (isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real)
-            or not 0 < keep_prob <= 1 or math.isnan(keep_prob)):
-        raise ValueError(f"dropout: keep_prob must be a number in (0, 1], got {keep_prob!r}")
-    if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-            or not 0 <= seed < 2**64):
-        raise ValueError(f"dropout: seed must be an int in [0, 2**64), got {seed!r}")
+    keep_prob, seed = check_mask("dropout", keep_prob, seed)
     x = as_float32_any_shape("dropout", "x", x)
     if impl == "numpy":
-        return reference.dropout(x, float(keep_prob), int(seed))
+        return reference.dropout(x, keep_prob, seed)
     y = np.empty_like(x)
     if y.size:
-        native.dropout(x.reshape(-1), y.reshape(-1), keep_prob, int(seed), impl == "naive")
+        native.dropout(x.reshape(-1), y.reshape(-1), keep_prob, seed, impl == "naive")
     return y
+
+
+def check_mask(kernel, keep_prob, seed):
+    """(float keep_prob, int seed) of a mask, or a ValueError naming ``kernel``
+    and what was wrong: keep_prob must be in (0, 1], seed an int in [0, 2⁶⁴)."""
+    if (isinstance(keep_prob, bool) or not isinstance(keep_prob, numbers.Real)
+            or not 0 < keep_prob <= 1 or math.isnan(keep_prob)):
+        raise ValueError(f"{kernel}: keep_prob must be a number in (0, 1], got {keep_prob!r}")
+    if (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+            or not 0 <= seed < 2**64):
+        raise ValueError(f"{kernel}: seed must be an int in [0, 2**64), got {seed!r}")
+    return float(keep_prob), int(seed)

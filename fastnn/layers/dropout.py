@@ -34,28 +34,55 @@ class Dropout(Layer):
         self._rng = random.own_generator(seed, "Dropout")
 
     def call(self, x, training=False):
+        if self.noise_shape is None:
+            mask = self.kernel_mask(training)
+            return x if mask is None else kernels.dropout(x, *mask)
         self._seed = self._mask = None  # what backward needs: one of them, or neither
         if not training or self.rate == 0:
             return x
-        if self.noise_shape is not None and len(self.noise_shape) != x.ndim:
+        if len(self.noise_shape) != x.ndim:
             raise ValueError(f"layer {self.name!r}: noise_shape {self.noise_shape} needs one "
                              f"entry per axis of inputs of shape {x.shape}")
-        rng = self._rng or random.generator()
         keep = 1.0 - self.rate
-        if self.noise_shape is None:
-            # the mask is a function of (seed, position): the backward pass
-            # recomputes it from the seed instead of storing it
-            self._seed = int(rng.integers(2**64, dtype=np.uint64))
-            return kernels.dropout(x, keep, self._seed)
         shape = tuple(size if want is None else want
                       for size, want in zip(x.shape, self.noise_shape))
+        rng = self._rng or random.generator()
         self._mask = (rng.random(shape, dtype=np.float32) < keep) * np.float32(1.0 / keep)
         return x * self._mask
 
+    def kernel_mask(self, training):
+        """The mask of this forward pass, without noise_shape: (keep_prob,
+        seed) for ``kernels.dropout`` -- the seed drawn now, kept for the
+        backward pass -- or None where the layer passes x through (inference,
+        rate 0).  ``call`` applies it; a kernel below can apply it instead,
+        in its own pass (the plan's rule "pool + dropout in one pass")."""
+        if self.noise_shape is not None:
+            raise ValueError(f"layer {self.name!r}: with noise_shape {self.noise_shape} the "
+                             f"mask is drawn per noise_shape, not per element: no kernel mask")
+        self._seed = self._mask = None
+        if not training or self.rate == 0:
+            return None
+        # the mask is a function of (seed, position): the backward pass
+        # recomputes it from the seed instead of storing it
+        rng = self._rng or random.generator()
+        self._seed = int(rng.integers(2**64, dtype=np.uint64))
+        return 1.0 - self.rate, self._seed
+
+    def backward_mask(self):
+        """The kernel mask the last forward pass applied, (keep_prob, seed),
+        or None if it applied none: what the backward pass multiplies dy by,
+        for a kernel below that applies it (rule "dropout backward inside the
+        pool backward")."""
+        if self._mask is not None:
+            raise ValueError(f"layer {self.name!r}: its mask was drawn per noise_shape "
+                             f"{self.noise_shape}: no kernel mask")
+        return None if self._seed is None else (1.0 - self.rate, self._seed)
+
     def call_backward(self, dz):
-        if self._seed is not None:
-            return kernels.dropout(dz, 1.0 - self.rate, self._seed)
-        return dz if self._mask is None else dz * self._mask
+        if self._mask is not None:
+            return dz * self._mask
+        mask = self.backward_mask()
+        return dz if mask is None else kernels.dropout(dz, *mask)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate,

@@ -66,14 +66,30 @@ class Pooling2D(Pooling):
 
     rank = 2
 
-    def backward_through(self, dy, through, alpha=0.0):
+    def backward_through(self, dy, through, alpha=0.0, dropout=None):
         """dLoss/dz of the layer below, whose output (this layer's input) is
         its activation ``through`` ("relu", "tanh", ... a C kernel whose
         derivative reads its output) of z: the pool's backward and the
         activation's in one call (the plan's rule "pool backward through
-        the activation")."""
+        the activation").  ``through`` None: the pool's backward alone.
+
+        ``dropout``: the Dropout layer above this one, whose backward pass
+        the kernel then applies to dy as it reads it (dy being the gradient
+        at the dropout's output; the plan's rule "dropout backward inside
+        the pool backward")."""
+        mask = None if dropout is None else dropout.backward_mask()
         return self.pool_backward(self._x, dy, self.pool_size, self.strides, self.padding,
-                                  through=through, alpha=alpha)
+                                  through=through, alpha=alpha, dropout=mask)
+
+    def forward_through_dropout(self, dropout, x, training=False):
+        """The output of ``dropout`` (a Dropout layer without noise_shape)
+        applied to this layer's: the pool writes the dropped-out values in
+        its own pass (the plan's rule "pool + dropout in one pass"); the
+        dropout's mask is drawn as its own forward pass draws it and kept
+        for its backward pass."""
+        self._x = x
+        return self.pool(x, self.pool_size, self.strides, self.padding,
+                         dropout=dropout.kernel_mask(training))
 
 
 class MaxPooling1D(Pooling):

@@ -1,13 +1,13 @@
 """Plan: the steps of one training step, chosen once from the layers and the loss."""
 import textwrap
 
-from ..layers import Activation
+from ..layers import Activation, Flatten
 from .rules import (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU,
-                    DENSE_ACTIVATION_DERIVATIVE, FIRST_LAYER_WEIGHT_GRADIENT_THROUGH,
-                    LOGITS_GRADIENT, MAX_POOL_THROUGH_RELU,
-                    POOL_THROUGH_ACTIVATION, POOLED_FORWARD, POOLED_WEIGHT_GRADIENT, RULES,
-                    SKIP_INPUT_GRADIENT,
-                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind)
+                    DENSE_ACTIVATION_DERIVATIVE, DROPOUT_IN_POOL_BACKWARD,
+                    FIRST_LAYER_WEIGHT_GRADIENT_THROUGH, LOGITS_GRADIENT,
+                    MAX_POOL_THROUGH_RELU, POOL_DROPOUT, POOL_THROUGH_ACTIVATION,
+                    POOLED_FORWARD, POOLED_WEIGHT_GRADIENT, RULES, SKIP_INPUT_GRADIENT,
+                    SKIP_LAYERS_BELOW, activation_name, activation_of, kind, pool_through)
 from .steps import ActivationStep, BackwardStep, ForwardStep
 
 
@@ -110,10 +110,26 @@ class Plan:
                 # the backward pass ends in "pooled first-layer weight gradient" here
                 steps += POOLED_FORWARD.steps(layers[i], layers[i + 1])
                 i += 2
+            elif ((j := self._past_flatten(i, +1)) < len(layers)
+                  and self._ask(POOL_DROPOUT, layers[i], layers[j])):
+                steps += POOL_DROPOUT.steps(layers[i], layers[j])
+                for flatten in layers[i + 1:j]:
+                    steps += self._forward(flatten)
+                i = j + 1
             else:
                 steps += self._forward(layers[i])
                 i += 1
         return steps
+
+    def _past_flatten(self, i, step):
+        """i + step, or i + 2·step where the layer at i + step is a Flatten: a
+        pool and the Dropout after it with a Flatten between them are a pair
+        for the rules "pool + dropout in one pass" and "dropout backward
+        inside the pool backward" (flattening keeps every element's position
+        in the array, and the dropout's mask is a function of that position)."""
+        j = i + step
+        return j + step if 0 <= j < len(self.layers) and isinstance(self.layers[j],
+                                                                     Flatten) else j
 
     def _forward(self, layer):
         if self._ask(ACTIVATION_IN_KERNEL, layer):
@@ -137,8 +153,19 @@ class Plan:
         taken = {len(layers) - 1} if from_logits else set()
         steps, i = [], len(layers) - 1
         while i >= lowest:
-            layer = layers[i]
-            if i - 1 >= lowest and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
+            layer, k = layers[i], self._past_flatten(i, -1)   # k: a pool under a dropout
+            if k - 1 >= lowest and self._ask(DROPOUT_IN_POOL_BACKWARD, layer, layers[k],
+                                             layers[k - 1], k - 1 == lowest, note=note):
+                pool, below, through = layers[k], layers[k - 1], None
+                if (self._ask(MAX_POOL_THROUGH_RELU, pool, below, note=note)
+                        or self._ask(POOL_THROUGH_ACTIVATION, pool, below, note=note)):
+                    through = pool_through(below)
+                    taken.add(k - 1)
+                for flatten in layers[k + 1:i]:
+                    steps += self._layer_backward(flatten, False, True, note)
+                steps += DROPOUT_IN_POOL_BACKWARD.steps(layer, pool, below, through)
+                i = k
+            elif i - 1 >= lowest and self._ask(MAX_POOL_THROUGH_RELU, layer, layers[i - 1],
                                              note=note):
                 if self._ask(POOLED_WEIGHT_GRADIENT, layers[i - 1], layer, i - 1 == lowest,
                              note=note):

@@ -11,11 +11,11 @@ backward pass early).  ``Plan`` asks them while it walks the layers;
 from typing import NamedTuple
 
 from ..layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
-                      MaxPooling2D)
+                      Dropout, MaxPooling2D)
 from ..layers.base import KernelBiasLayer
 from ..naming import snake_case
-from .steps import (BackwardStep, ForwardStep, PooledForwardStep, PooledGradientStep,
-                    PoolThroughStep)
+from .steps import (BackwardStep, DropoutPoolStep, ForwardStep, PairForwardStep,
+                    PooledForwardStep, PooledGradientStep, PoolThroughStep)
 
 
 def kind(layer):
@@ -261,9 +261,8 @@ class PoolThroughActivation(Rule):
     def steps(self, pool, below):
         # the layer below then starts its backward pass at its kernel (call_backward)
         through = pool_through(below)
-        pooling = "max_pool" if isinstance(pool, MaxPooling2D) else "avg_pool"
-        return [PoolThroughStep(f"{pooling} backward through {through[0]}", pool, below,
-                                self, through)]
+        return [PoolThroughStep(f"{pool_kind(pool)} backward through {through[0]}", pool,
+                                below, self, through)]
 
 
 class PooledWeightGradient(Rule):
@@ -313,6 +312,72 @@ class PooledForward(Rule):
     def steps(self, conv, pool):
         bias = "+bias" if conv.bias is not None else ""
         return [PooledForwardStep(f"{kind(conv)}{bias}+relu+max_pool", conv, pool, self)]
+
+
+def pool_kind(pool):
+    """"max_pool" or "avg_pool": a 2-D pool's name in step names."""
+    return "max_pool" if isinstance(pool, MaxPooling2D) else "avg_pool"
+
+
+def dropout_refusal(pool, dropout):
+    """None where a 2-D pool's kernel can apply ``dropout``'s mask, else why
+    not; raises nothing: a rule asks it for (pool, the layer above)."""
+    if dropout.noise_shape is not None:
+        return (f"{dropout.name} has noise_shape {dropout.noise_shape}: its mask is drawn per "
+                f"noise_shape, not per element as the kernels' mask")
+    return None
+
+
+class PoolDropout(Rule):
+    name = "pool + dropout in one pass"
+    why = ("the pool writes each output already dropped out (the dropout kernel's mask, a hash "
+           "of the seed and the position, computed on the vector in registers): the dropout "
+           "reads and writes no array of its own")
+
+    def check(self, pool, dropout):
+        if not isinstance(pool, (MaxPooling2D, AveragePooling2D)) or not isinstance(dropout,
+                                                                                 Dropout):
+            return None
+        where = f"{pool.name} + {dropout.name}"
+        refusal = dropout_refusal(pool, dropout)
+        return self.no(where, refusal) if refusal else self.yes(where)
+
+    def steps(self, pool, dropout):
+        return [PairForwardStep(f"{pool_kind(pool)}+dropout", (pool, dropout),
+                                "forward_through_dropout", self)]
+
+
+class DropoutInPoolBackward(Rule):
+    name = "dropout backward inside the pool backward"
+    why = ("the pool's backward pass multiplies each dy vector by the dropout's mask "
+           "(recomputed from its seed) as it loads it: the dropout's backward pass reads and "
+           "writes no array of its own")
+
+    def check(self, dropout, pool, below, below_is_first):
+        """Asked for a Dropout, the pool under it and the layer under that
+        (``below_is_first``: the first trainable layer)."""
+        if not isinstance(dropout, Dropout) or not isinstance(pool, (MaxPooling2D,
+                                                                     AveragePooling2D)):
+            return None
+        where = f"{dropout.name} over {pool.name}"
+        refusal = dropout_refusal(pool, dropout)
+        if refusal:
+            return self.no(where, refusal)
+        if MAX_POOL_THROUGH_RELU.check(pool, below):
+            pooled = POOLED_WEIGHT_GRADIENT.check(below, pool, below_is_first)
+            if pooled is not None and pooled.applies:
+                return self.no(where, f"the pooled first-layer weight gradient of {below.name} "
+                                      f"takes {pool.name}'s output gradient")
+        return self.yes(where)
+
+    def steps(self, dropout, pool, below, through):
+        """``through``: what the pool folds in of below's activation
+        (``pool_through``), or None."""
+        if through is None:
+            return [DropoutPoolStep(f"dropout+{pool_kind(pool)} backward", (dropout, pool),
+                                    self, (None,))]
+        return [DropoutPoolStep(f"dropout+{pool_kind(pool)}+{through[0]} backward",
+                                (dropout, pool, below), self, through)]
 
 
 class LogitsGradient(Rule):
@@ -366,11 +431,14 @@ MAX_POOL_THROUGH_RELU = MaxPoolThroughRelu()
 POOL_THROUGH_ACTIVATION = PoolThroughActivation()
 POOLED_WEIGHT_GRADIENT = PooledWeightGradient()
 POOLED_FORWARD = PooledForward()
+POOL_DROPOUT = PoolDropout()
+DROPOUT_IN_POOL_BACKWARD = DropoutInPoolBackward()
 LOGITS_GRADIENT = LogitsGradient()
 SKIP_LAYERS_BELOW = SkipLayersBelow()
 SKIP_INPUT_GRADIENT = SkipInputGradient()
 
 RULES = (ACTIVATION_IN_KERNEL, ACTIVATION_IN_PLACE, BATCH_NORM_RELU, DENSE_ACTIVATION_DERIVATIVE,
-         FIRST_LAYER_WEIGHT_GRADIENT_THROUGH, MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION, POOLED_WEIGHT_GRADIENT,
-         POOLED_FORWARD, LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
+         FIRST_LAYER_WEIGHT_GRADIENT_THROUGH, MAX_POOL_THROUGH_RELU, POOL_THROUGH_ACTIVATION,
+         POOLED_WEIGHT_GRADIENT, POOLED_FORWARD, POOL_DROPOUT, DROPOUT_IN_POOL_BACKWARD,
+         LOGITS_GRADIENT, SKIP_LAYERS_BELOW,
          SKIP_INPUT_GRADIENT)

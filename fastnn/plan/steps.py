@@ -65,7 +65,18 @@ class BackwardStep(Step):
         return getattr(layer, self.method)(dy)
 
 
-class PooledForwardStep(Step):
+class PairForwardStep(Step):
+    """``first.method(second, x, training)`` for layers (first, second): the
+    forward passes of both in one call (e.g. ``pool.forward_through_dropout``)."""
+
+    __slots__ = ()
+
+    def __call__(self, x, training):
+        first, second = self.layers
+        return getattr(first, self.method)(second, x, training)
+
+
+class PooledForwardStep(PairForwardStep):
     """``conv.forward_through_max_pool(pool, x, training)`` for layers (conv,
     pool): the convolution, its ReLU and the max pool above in one pass."""
 
@@ -73,10 +84,6 @@ class PooledForwardStep(Step):
 
     def __init__(self, name, conv, pool, rule):
         super().__init__(name, (conv, pool), "forward_through_max_pool", rule)
-
-    def __call__(self, x, training):
-        conv, pool = self.layers
-        return getattr(conv, self.method)(pool, x, training)
 
 
 class PooledGradientStep(Step):
@@ -108,3 +115,21 @@ class PoolThroughStep(Step):
 
     def __call__(self, dy):
         return getattr(self.layers[0], self.method)(dy, *self.through)
+
+
+class DropoutPoolStep(Step):
+    """``pool.backward_through(dy, *through, dropout=dropout)`` for layers
+    (dropout, pool), or (dropout, pool, below) where the pool also folds in
+    below's activation (``through`` as for PoolThroughStep; (None,) for
+    none): the dropout's backward pass, the pool's and maybe the
+    activation's in one call."""
+
+    __slots__ = ("through",)
+
+    def __init__(self, name, layers, rule, through):
+        super().__init__(name, layers, "backward_through", rule)
+        self.through = through
+
+    def __call__(self, dy):
+        dropout, pool = self.layers[:2]
+        return getattr(pool, self.method)(dy, *self.through, dropout=dropout)

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 
 import fastnn
 from fastnn.kernels import (activation, activation_backward, avg_pool2d,
-                            avg_pool2d_backward, max_pool2d, max_pool2d_backward, reference)
+                            avg_pool2d_backward, dropout, max_pool2d, max_pool2d_backward,
+                            reference)
 
 from conftest import (IMPLS, NATIVE_IMPLS, PoolCase, assert_matches, each_impl,
                       each_simd_path, f64, numerical_gradient, output_length, pad_before,
@@ -350,3 +351,67 @@ def test_through_relu_must_be_a_bool():
     x = np.ones((1, 2, 2, 1), np.float32)
     with pytest.raises(ValueError, match="through_relu must be True or False, got 1"):
         max_pool2d_backward(x, np.ones((1, 1, 1, 1), np.float32), through_relu=1)
+
+
+# ---- a dropout folded into the pool ---------------------------------------------------------
+
+KEEP, SEED = 0.7, 2**40 + 12345   # a seed with both 32-bit halves non-zero
+
+
+def dropped(y, keep=KEEP, seed=SEED):
+    """Inverted dropout of y with the kernels' mask, in float64: y / keep where
+    the documented hash of (seed, index) keeps the element, else 0."""
+    return np.where(reference.dropout_keep(y.size, keep, seed).reshape(y.shape),
+                    f64(y) / keep, 0.0)
+
+
+@each_impl
+@modes
+@pytest.mark.parametrize("name", sorted(FIXED))
+def test_dropout_folded_into_the_pool_matches_the_reference(impl, mode, name):
+    """Forward: dropout(pool(x)); backward: pool_backward(x, dropout(dy)),
+    dy being the gradient at the dropout's output."""
+    case = FIXED[name]
+    x, dy = case.arrays()
+    y = FORWARD[mode](x, **case.kwargs, impl=impl, dropout=(KEEP, SEED))
+    pooled = getattr(reference, f"{mode}_pool2d")(f64(x), **case.kwargs)
+    assert_matches(y, dropped(pooled), window_terms(case))
+    assert 0 < np.count_nonzero(y) < y.size or y.size < 8
+    dx = BACKWARD[mode](x, dy, **case.kwargs, impl=impl, dropout=(KEEP, SEED))
+    expected = getattr(reference, f"{mode}_pool2d_backward")(f64(x), dropped(dy), **case.kwargs)
+    assert_matches(dx, expected, window_terms(case))
+
+
+@each_simd_path
+@modes
+@pytest.mark.parametrize("through", [None, "relu", "tanh"])
+def test_dropout_folded_into_the_pool_is_the_dropout_kernel_bit_for_bit(simd, mode, through):
+    """Fused, on one SIMD path, gives the bits of the dropout kernel run before
+    (backward) or after (forward) the pool: the same mask, the same rounding.
+    The fixed cases reach every way the pool cuts a pixel's channels (whole
+    vectors, an overlapping last one, one spilling past a pixel, scalar tails)."""
+    with simd_path(simd):
+        for case in FIXED.values():
+            x, dy = case.arrays()
+            x = x if through is None else activation_output(through, x, None)
+            np.testing.assert_array_equal(
+                FORWARD[mode](x, **case.kwargs, dropout=(KEEP, SEED)),
+                dropout(FORWARD[mode](x, **case.kwargs), KEEP, SEED))
+            np.testing.assert_array_equal(
+                BACKWARD[mode](x, dy, **case.kwargs, through=through, dropout=(KEEP, SEED)),
+                BACKWARD[mode](x, dropout(dy, KEEP, SEED), **case.kwargs, through=through))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (0.5, r"dropout must be None or a pair \(keep_prob, seed\), got 0.5"),
+    ((0.5, 1, 2), r"dropout must be None or a pair \(keep_prob, seed\), got \(0.5, 1, 2\)"),
+    ((0.0, 1), r"keep_prob must be a number in \(0, 1\], got 0.0"),
+    ((0.5, -1), r"seed must be an int in \[0, 2\*\*64\), got -1"),
+])
+@modes
+def test_dropout_must_be_a_keep_probability_and_a_seed(mode, bad, message):
+    x = np.ones((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match=f"{mode}_pool2d: " + message):
+        FORWARD[mode](x, dropout=bad)
+    with pytest.raises(ValueError, match=f"{mode}_pool2d_backward: " + message):
+        BACKWARD[mode](x, np.ones((1, 2, 2, 2), np.float32), dropout=bad)

@@ -477,7 +477,9 @@ POOL_X_FEW = (9, 115, 113, 6)   # 6 channels (LeNet's): 9·57·56·6·4 = 689k o
 
 
 def pool_case(kernel_name, pool_size, strides, padding, through_relu=None, through=None,
-              shape=POOL_X):
+              shape=POOL_X, dropout=None):
+    """``dropout``: (keep_prob, seed) of a dropout folded in (after the pool
+    forward, on dy before it backward)."""
     backward = kernel_name.endswith("backward")
     mode = kernel_name.split("_")[0]
     options = dict(pool_size=pool_size, strides=strides, padding=padding)
@@ -492,16 +494,23 @@ def pool_case(kernel_name, pool_size, strides, padding, through_relu=None, throu
     def fast(x, dy=None):
         function = getattr(kernels, kernel_name)
         if not backward:
-            return (function(x, **options),)
+            return (function(x, **options, dropout=dropout),)
         extra = {} if through_relu is None else dict(through_relu=through_relu)
         extra.update({} if through is None else dict(through=through))
-        return (function(x, dy, **options, **extra),)
+        return (function(x, dy, **options, **extra, dropout=dropout),)
+
+    def dropped(v):
+        if dropout is None:
+            return v
+        keep, seed = dropout
+        return np.where(reference.dropout_keep(v.size, keep, seed).reshape(v.shape),
+                        v / keep, 0.0)
 
     def expected(x, dy=None):
         function = getattr(reference, kernel_name)
         if not backward:
-            return (function(x, **options),)
-        dx = function(x, dy, **options)
+            return (dropped(function(x, **options)),)
+        dx = function(x, dropped(dy), **options)
         if through == "tanh":
             return (reference.activation_backward("tanh", x, dx, 0.0),)
         return (reference.relu_backward(x, dx) if through_relu else dx,)
@@ -510,7 +519,8 @@ def pool_case(kernel_name, pool_size, strides, padding, through_relu=None, throu
     name = (f"{kernel_name} {'x'.join(map(str, shape))} pool {pool_size[0]}x{pool_size[1]}"
             f" s{(strides or pool_size)[0]} {padding}"
             + {None: "", True: " through_relu", False: " plain"}[through_relu]
-            + ("" if through is None else f" through {through}"))
+            + ("" if through is None else f" through {through}")
+            + ("" if dropout is None else f" dropout {dropout[0]}"))
     return Case(name, make, fast, expected,
                 (EXACTISH if mode == "max" else summing(taps),))
 
@@ -531,6 +541,13 @@ POOLING = [
     pool_case("max_pool2d_backward", (3, 3), (2, 2), "same", through="tanh", shape=POOL_X_FEW),
     pool_case("max_pool2d_backward", (2, 2), None, "valid", through_relu=True,
               shape=POOL_X_FEW),
+    # with a dropout folded in (its mask is a function of the output index)
+    pool_case("max_pool2d", (2, 2), None, "valid", dropout=(0.75, 2**33 + 5)),
+    pool_case("avg_pool2d", (3, 3), (2, 2), "same", shape=POOL_X_FEW, dropout=(0.5, 77)),
+    pool_case("max_pool2d_backward", (2, 2), None, "valid", through_relu=True,
+              dropout=(0.75, 2**33 + 5)),
+    pool_case("avg_pool2d_backward", (3, 3), (2, 2), "same", through="tanh", shape=POOL_X_FEW,
+              dropout=(0.5, 77)),
 ]
 
 

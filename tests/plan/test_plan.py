@@ -387,6 +387,69 @@ def test_pool_backward_through_the_activation(activation, pooling, pool, pool_st
     assert_same_step(results, exact=True)
 
 
+@given(activation=st.sampled_from(["relu", "tanh", None]),
+       pooling=st.sampled_from([AveragePooling2D, MaxPooling2D]), pool=st.integers(1, 3),
+       pool_strides=st.sampled_from([None, 1, 2]),
+       pool_padding=st.sampled_from(["valid", "same"]), channels=st.integers(1, 9),
+       rate=st.sampled_from([0.25, 0.5]), first=st.booleans(), flatten_first=st.booleans(),
+       seed=seeds)
+def test_pool_and_dropout_in_one_pass(activation, pooling, pool, pool_strides, pool_padding,
+                                      channels, rate, first, flatten_first, seed):
+    """A Dropout right above a 2-D pool: the pool writes the dropped-out values,
+    and its backward pass applies the dropout's mask to dy as it reads it
+    (through the activation below where a rule gives it that too) -- bit for
+    bit the plain step, the mask drawn from the layer's seed in both models.
+    A Flatten between the pool and the dropout changes nothing (the mask is a
+    function of the position in the array, which flattening keeps).  Where
+    the pooled first-layer weight gradient takes the pool's output gradient,
+    the dropout keeps its backward step (and its forward: the conv + relu +
+    max pool pass takes the pool's)."""
+    def layers():
+        below = [] if first else [Conv2D(2, 1)]
+        top = [Dropout(rate, seed=seed), Flatten()]
+        return ([Input(shape=(8, 9, 2))] + below
+                + [Conv2D(channels, 3, padding="same", activation=activation),
+                   pooling(pool, pool_strides, pool_padding)]
+                + (top[::-1] if flatten_first else top) + [Dense(2)])
+    x, y = images(seed, (3, 8, 9, 2)), images(seed + 1, (3, 2))
+    fused, _, results = train_twins(layers, x, y, "mse")
+    pool_layer = fused.layers[-4]
+    dropout = next(layer for layer in fused.layers if isinstance(layer, Dropout))
+    pooled = applied(fused, rules.POOLED_WEIGHT_GRADIENT) != []
+    assert applied(fused, rules.POOL_DROPOUT) == (
+        [] if pooled else [f"{pool_layer.name} + {dropout.name}"])
+    assert applied(fused, rules.DROPOUT_IN_POOL_BACKWARD) == (
+        [] if pooled else [f"{dropout.name} over {pool_layer.name}"])
+    assert_same_step(results, exact=not pooled)
+
+
+def test_the_plan_of_pool_and_dropout(fresh_session):
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(14, 14, 1)),
+                        Conv2D(8, 3, activation="relu"), MaxPooling2D(), Dropout(0.25),
+                        AveragePooling2D(), Dropout(0.5, noise_shape=(None, 1, 1, 8)),
+                        MaxPooling2D(), Flatten(), Dropout(0.5), Dense(2)])
+    model.compile("sgd", "mse")
+    assert steps(model.plan, "forward")[2:7] == [
+        ("max_pool+dropout", "max_pooling2d + dropout"),
+        ("average_pooling2d", "average_pooling2d"),
+        ("dropout", "dropout_1"),
+        ("max_pool+dropout", "max_pooling2d_1 + dropout_2"),
+        ("flatten", "flatten")]
+    assert steps(model.plan, "backward")[1:7] == [
+        ("flatten backward", "flatten"),
+        ("dropout+max_pool backward", "dropout_2 + max_pooling2d_1"),
+        ("dropout backward", "dropout_1"),
+        ("average_pooling2d backward", "average_pooling2d"),
+        ("dropout+max_pool+relu backward", "dropout + max_pooling2d + conv2d_1"),
+        ("conv2d backward", "conv2d_1")]
+    text = verdicts(model.plan)
+    assert "yes: max_pooling2d + dropout; max_pooling2d_1 + dropout_2" in text
+    assert "yes: dropout_2 over max_pooling2d_1; dropout over max_pooling2d" in text
+    assert ("no: average_pooling2d + dropout_1: dropout_1 has noise_shape (None, 1, 1, 8): its "
+            "mask is drawn per noise_shape, not per element as the kernels' mask") in text
+    assert "no: dropout_1 over average_pooling2d: dropout_1 has noise_shape" in text
+
+
 def test_the_plan_of_lenet(fresh_session):
     model = Sequential([Conv2D(6, 5, padding="same", activation="tanh", input_shape=(28, 28, 1)),
                         AveragePooling2D(), Conv2D(16, 5, activation="tanh"),
@@ -625,14 +688,13 @@ def test_the_demo_cnn_plan(fresh_session):
     plan = demo_cnn().plan
     assert steps(plan, "forward") == [
         ("conv2d+bias+relu+max_pool", "conv2d + max_pooling2d"),
-        ("conv2d+bias+relu", "conv2d_1"), ("max_pooling2d", "max_pooling2d_1"),
-        ("flatten", "flatten"), ("dropout", "dropout"), ("dense, softmax", "dense")]
+        ("conv2d+bias+relu", "conv2d_1"), ("max_pool+dropout", "max_pooling2d_1 + dropout"),
+        ("flatten", "flatten"), ("dense, softmax", "dense")]
     assert steps(plan, "loss") == [
         ("softmax+crossentropy", "sparse_categorical_crossentropy, and dLoss/dlogits of dense")]
     assert steps(plan, "backward") == [
-        ("dense backward", "dense"), ("dropout backward", "dropout"),
-        ("flatten backward", "flatten"),
-        ("max_pool backward through relu", "max_pooling2d_1 + conv2d_1"),
+        ("dense backward", "dense"), ("flatten backward", "flatten"),
+        ("dropout+max_pool+relu backward", "dropout + max_pooling2d_1 + conv2d_1"),
         ("conv2d backward", "conv2d_1"),
         ("pooled first-layer weight gradient", "max_pooling2d + conv2d  (no input gradient)")]
     text = verdicts(plan)
@@ -641,13 +703,16 @@ def test_the_demo_cnn_plan(fresh_session):
             "yes: conv2d_1 no: dense: softmax mixes each row: it has a kernel of its own",
             "dense backward with the activation's derivative why:",
             "yes: max_pooling2d_1 over conv2d_1; max_pooling2d over conv2d",
-            "yes: conv2d under max_pooling2d no: conv2d_1 under max_pooling2d_1: conv2d_1 is "
-            "not the first trainable layer: the layers below need its input gradient",
+            # (the dropout's rule takes max_pooling2d_1's backward before this one is asked)
+            "yes: conv2d under max_pooling2d first layer's conv + relu + max pool in one pass",
             "first layer's conv + relu + max pool in one pass why: where the pooled "
             "first-layer weight gradient takes the backward pass",
             "yes: conv2d + max_pooling2d no: conv2d_1 + max_pooling2d_1: the pooled "
             "first-layer weight gradient does not apply: conv2d_1 is not the first trainable "
             "layer",
+            "pool + dropout in one pass why: the pool writes each output already dropped out",
+            "yes: max_pooling2d_1 + dropout dropout backward inside the pool backward why:",
+            "yes: dropout over max_pooling2d_1 loss gradient w.r.t. the logits",
             "yes: sparse_categorical_crossentropy after dense (softmax)",
             "skip layers below the first trainable one why: nothing below it has a weight to "
             "learn (input augmentation, a frozen base): their backward passes would be thrown "
@@ -682,8 +747,8 @@ def test_the_course_mlp_plan(fresh_session):
             "has sigmoid") in text
     # activation in place, batch norm + relu, first-layer weight gradient through the
     # activation, max pool, pool through the activation, pooled backward and forward,
-    # skip below
-    assert text.count("no place for it in this model") == 8
+    # pool + dropout, dropout backward inside the pool backward, skip below
+    assert text.count("no place for it in this model") == 10
 
 
 def test_the_plan_of_a_model_with_a_frozen_base(fresh_session):
