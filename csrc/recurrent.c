@@ -93,6 +93,7 @@
 #include <sched.h>
 #endif
 
+#include "activation_math.h"
 #include "gemm.h"
 
 static int64_t gates_of(int cell)
@@ -102,52 +103,16 @@ static int64_t gates_of(int cell)
 
 /* ---- activations, as functions of x and (derivative) of their output y ---- */
 
-/* e^x for x in [-87, 88] (clamped outside): Cephes's expf, range reduction
- * by n = round(x / ln 2) with the 1.5 * 2^23 trick, a degree-5 polynomial and
- * 2^n built from its exponent bits.  Relative error below 2e-7; no branch
- * and no libm call, so loops over it vectorise. */
-FASTNN_INLINE float fast_exp(float x)
-{
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* tanh: Cephes's odd polynomial for |x| < 0.625 (where 1 - e^-2|x| would
- * cancel), (1 - e)/(1 + e) with e = e^(-2|x|) beyond; both computed, one
- * selected. */
-FASTNN_INLINE float fast_tanh(float x)
-{
-    float a = fabsf(x), z = x * x;
-    float small = -5.70498872745e-3f;
-    small = small * z + 2.06390887954e-2f;
-    small = small * z - 5.37397155531e-2f;
-    small = small * z + 1.33314422036e-1f;
-    small = small * z - 3.33332819422e-1f;
-    small = small * z * x + x;
-    float e = fast_exp(-2.0f * a);
-    float large = copysignf((1.0f - e) / (1.0f + e), x);
-    return a < 0.625f ? small : large;
-}
-
+/* act(x): fast, tanh and sigmoid by activation_math.h's branch-free
+ * functions (vectorised in the loops below on every SIMD path); naive, by
+ * libm's. */
 FASTNN_INLINE float activate(int kind, float x, int fast)
 {
     switch (kind) {
     case FASTNN_RNN_TANH:
-        return fast ? fast_tanh(x) : tanhf(x);
+        return fast ? fastnn_tanh(x) : tanhf(x);
     case FASTNN_RNN_SIGMOID:
-        return 1.0f / (1.0f + (fast ? fast_exp(-x) : expf(-x)));
+        return fast ? fastnn_sigmoid(x) : 1.0f / (1.0f + expf(-x));
     case FASTNN_RNN_RELU:
         return x < 0.0f ? 0.0f : x;
     case FASTNN_RNN_HARD_SIGMOID: {
@@ -177,9 +142,11 @@ FASTNN_INLINE float derivative(int kind, float y)
     }
 }
 
-/* v[j] = act(v[j]) for j < n: one activation per loop, so it vectorises. */
+/* v[j] = act(v[j]) for j < n: one activation per loop, so it vectorises
+ * (`omp simd`, as activation.c's loops). */
 FASTNN_INLINE void activate_all(int kind, float *v, int64_t n, int fast)
 {
+    _Pragma("omp simd")
     for (int64_t j = 0; j < n; j++)
         v[j] = activate(kind, v[j], fast);
 }
