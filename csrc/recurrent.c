@@ -81,10 +81,11 @@
  * path).  Naive version: the same steps as textbook loops with libm's expf
  * and tanhf.
  */
-#define _DEFAULT_SOURCE /* syscall() under -std=c11 */
+#define _DEFAULT_SOURCE /* syscall() and clock_gettime() under -std=c11 */
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <time.h>
 #ifdef __linux__
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -346,8 +347,10 @@ FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, int64_t n,
  * GRU's forward pass.  A step barrier counts arrivals on one atomic counter
  * that only grows: barrier number k (from 1) is passed once it reaches k *
  * team.  A waiting thread first spins on it (with the CPU's pause hint) for
- * about 20 us, long enough for a partner that is merely a little behind,
- * then sleeps (Linux: a futex on a wake-up count that the last thread to
+ * 20 us by the clock, long enough for a partner that is merely a little
+ * behind (a count of pauses is no measure of time: 160 of them, meant as
+ * 20 us, took 4-5 us on this VM's Zen 4, so most waits went to sleep and
+ * paid the wake-up), then sleeps (Linux: a futex on a wake-up count that the last thread to
  * arrive bumps, and wakes, only if someone sleeps; elsewhere: yields its
  * core between looks), so that a team sharing its cores with other work (or
  * larger than the machine) does not burn the time its partners need.  The
@@ -359,7 +362,19 @@ typedef struct {
     int64_t team;
 } step_barrier;
 
-enum { STEP_BARRIER_SPINS = 160 }; /* pause instructions: ~20 us (130 ns each here) */
+enum { STEP_BARRIER_SPIN_NS = 20000, STEP_BARRIER_POLLS = 16 /* between clock reads */ };
+
+/* Nanoseconds on a monotonic clock (where there is one). */
+static int64_t clock_ns(void)
+{
+    struct timespec t;
+#ifdef CLOCK_MONOTONIC
+    clock_gettime(CLOCK_MONOTONIC, &t);
+#else
+    timespec_get(&t, TIME_UTC);
+#endif
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 FASTNN_INLINE void cpu_relax(void)
 {
@@ -417,11 +432,14 @@ static void step_barrier_wait(step_barrier *b, int64_t *passed)
         }
         return;
     }
-    for (int spins = 0; spins < STEP_BARRIER_SPINS; spins++) {
-        if (atomic_load_explicit(&b->arrived, memory_order_acquire) >= target)
-            return;
-        cpu_relax();
-    }
+    int64_t start = clock_ns();
+    do
+        for (int polls = 0; polls < STEP_BARRIER_POLLS; polls++) {
+            if (atomic_load_explicit(&b->arrived, memory_order_acquire) >= target)
+                return;
+            cpu_relax();
+        }
+    while (clock_ns() - start < STEP_BARRIER_SPIN_NS);
     while (atomic_load(&b->arrived) < target) {
         int seen = atomic_load(&b->wakeups);
         atomic_fetch_add(&b->sleepers, 1);
