@@ -70,16 +70,17 @@
  * GRU needs two barriers per step (rh complete before rh.U_h; forward and
  * backward).  Rows of z, h, c, dy that the next step reads are prefetched
  * while this one finishes.  The threads meet at a step barrier of their
- * own (below): a spin of ~20 us, then a futex, instead of OpenMP's barrier,
+ * own (below): a spin of 20 us, then a futex, instead of OpenMP's barrier,
  * which under fastnn's OMP_WAIT_POLICY=PASSIVE always sleeps.
  *
  * Every output element is computed by one thread in a fixed order (the
  * reduction in KC blocks of 256 in order, each summed over p in order; dU
  * step after step from the last, each step's product added to it), so
- * results are bit-identical on any number of threads.  Gate math: exp/tanh
- * by branch-free polynomials the compiler vectorises (one variant per SIMD
- * path).  Naive version: the same steps as textbook loops with libm's expf
- * and tanhf.
+ * results are bit-identical on any number of threads.  Gate math:
+ * activation_math.h's branch-free tanh and sigmoid (the activation
+ * kernels' own) in omp simd loops, vectorised in each of the three SIMD
+ * variants of the loops.  Naive version: the same steps as textbook loops
+ * with libm's expf and tanhf.
  */
 #define _DEFAULT_SOURCE /* syscall() and clock_gettime() under -std=c11 */
 #include <limits.h>
@@ -349,10 +350,10 @@ FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, int64_t n,
  * team.  A waiting thread first spins on it (with the CPU's pause hint) for
  * 20 us by the clock, long enough for a partner that is merely a little
  * behind (a count of pauses is no measure of time: 160 of them, meant as
- * 20 us, took 4-5 us on this VM's Zen 4, so most waits went to sleep and
- * paid the wake-up), then sleeps (Linux: a futex on a wake-up count that the last thread to
- * arrive bumps, and wakes, only if someone sleeps; elsewhere: yields its
- * core between looks), so that a team sharing its cores with other work (or
+ * 20 us, took 4-9 us on this VM's Zen 4, so a partner 5 us behind sent the
+ * waiter to sleep), then sleeps (Linux: a futex on a wake-up count that the
+ * last thread to arrive bumps, and wakes, only if someone sleeps;
+ * elsewhere: yields its core between looks), so that a team sharing its cores with other work (or
  * larger than the machine) does not burn the time its partners need.  The
  * counter's read-modify-writes release, and the waiting loads acquire,
  * everything the team wrote before the barrier. */
