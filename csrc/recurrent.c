@@ -70,21 +70,23 @@
  * GRU needs two barriers per step (rh complete before rh.U_h; forward and
  * backward).  Rows of z, h, c, dy that the next step reads are prefetched
  * while this one finishes.  The threads meet at a step barrier of their
- * own (below): a spin of ~20 us, then a futex, instead of OpenMP's barrier,
+ * own (below): a spin of 20 us, then a futex, instead of OpenMP's barrier,
  * which under fastnn's OMP_WAIT_POLICY=PASSIVE always sleeps.
  *
  * Every output element is computed by one thread in a fixed order (the
  * reduction in KC blocks of 256 in order, each summed over p in order; dU
  * step after step from the last, each step's product added to it), so
- * results are bit-identical on any number of threads.  Gate math: exp/tanh
- * by branch-free polynomials the compiler vectorises (one variant per SIMD
- * path).  Naive version: the same steps as textbook loops with libm's expf
- * and tanhf.
+ * results are bit-identical on any number of threads.  Gate math:
+ * activation_math.h's branch-free tanh and sigmoid (the activation
+ * kernels' own) in omp simd loops, vectorised in each of the three SIMD
+ * variants of the loops.  Naive version: the same steps as textbook loops
+ * with libm's expf and tanhf.
  */
-#define _DEFAULT_SOURCE /* syscall() under -std=c11 */
+#define _DEFAULT_SOURCE /* syscall() and clock_gettime() under -std=c11 */
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <time.h>
 #ifdef __linux__
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -93,6 +95,7 @@
 #include <sched.h>
 #endif
 
+#include "activation_math.h"
 #include "gemm.h"
 
 static int64_t gates_of(int cell)
@@ -102,52 +105,16 @@ static int64_t gates_of(int cell)
 
 /* ---- activations, as functions of x and (derivative) of their output y ---- */
 
-/* e^x for x in [-87, 88] (clamped outside): Cephes's expf, range reduction
- * by n = round(x / ln 2) with the 1.5 * 2^23 trick, a degree-5 polynomial and
- * 2^n built from its exponent bits.  Relative error below 2e-7; no branch
- * and no libm call, so loops over it vectorise. */
-FASTNN_INLINE float fast_exp(float x)
-{
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-/* tanh: Cephes's odd polynomial for |x| < 0.625 (where 1 - e^-2|x| would
- * cancel), (1 - e)/(1 + e) with e = e^(-2|x|) beyond; both computed, one
- * selected. */
-FASTNN_INLINE float fast_tanh(float x)
-{
-    float a = fabsf(x), z = x * x;
-    float small = -5.70498872745e-3f;
-    small = small * z + 2.06390887954e-2f;
-    small = small * z - 5.37397155531e-2f;
-    small = small * z + 1.33314422036e-1f;
-    small = small * z - 3.33332819422e-1f;
-    small = small * z * x + x;
-    float e = fast_exp(-2.0f * a);
-    float large = copysignf((1.0f - e) / (1.0f + e), x);
-    return a < 0.625f ? small : large;
-}
-
+/* act(x): fast, tanh and sigmoid by activation_math.h's branch-free
+ * functions (vectorised in the loops below on every SIMD path); naive, by
+ * libm's. */
 FASTNN_INLINE float activate(int kind, float x, int fast)
 {
     switch (kind) {
     case FASTNN_RNN_TANH:
-        return fast ? fast_tanh(x) : tanhf(x);
+        return fast ? fastnn_tanh(x) : tanhf(x);
     case FASTNN_RNN_SIGMOID:
-        return 1.0f / (1.0f + (fast ? fast_exp(-x) : expf(-x)));
+        return fast ? fastnn_sigmoid(x) : 1.0f / (1.0f + expf(-x));
     case FASTNN_RNN_RELU:
         return x < 0.0f ? 0.0f : x;
     case FASTNN_RNN_HARD_SIGMOID: {
@@ -177,9 +144,11 @@ FASTNN_INLINE float derivative(int kind, float y)
     }
 }
 
-/* v[j] = act(v[j]) for j < n: one activation per loop, so it vectorises. */
+/* v[j] = act(v[j]) for j < n: one activation per loop, so it vectorises
+ * (`omp simd`, as activation.c's loops). */
 FASTNN_INLINE void activate_all(int kind, float *v, int64_t n, int fast)
 {
+    _Pragma("omp simd")
     for (int64_t j = 0; j < n; j++)
         v[j] = activate(kind, v[j], fast);
 }
@@ -379,10 +348,12 @@ FASTNN_INLINE void gru_before_reset_row(int ract, int64_t u, int64_t n,
  * GRU's forward pass.  A step barrier counts arrivals on one atomic counter
  * that only grows: barrier number k (from 1) is passed once it reaches k *
  * team.  A waiting thread first spins on it (with the CPU's pause hint) for
- * about 20 us, long enough for a partner that is merely a little behind,
- * then sleeps (Linux: a futex on a wake-up count that the last thread to
- * arrive bumps, and wakes, only if someone sleeps; elsewhere: yields its
- * core between looks), so that a team sharing its cores with other work (or
+ * 20 us by the clock, long enough for a partner that is merely a little
+ * behind (a count of pauses is no measure of time: 160 of them, meant as
+ * 20 us, took 4-9 us on this VM's Zen 4, so a partner 5 us behind sent the
+ * waiter to sleep), then sleeps (Linux: a futex on a wake-up count that the
+ * last thread to arrive bumps, and wakes, only if someone sleeps;
+ * elsewhere: yields its core between looks), so that a team sharing its cores with other work (or
  * larger than the machine) does not burn the time its partners need.  The
  * counter's read-modify-writes release, and the waiting loads acquire,
  * everything the team wrote before the barrier. */
@@ -392,7 +363,19 @@ typedef struct {
     int64_t team;
 } step_barrier;
 
-enum { STEP_BARRIER_SPINS = 160 }; /* pause instructions: ~20 us (130 ns each here) */
+enum { STEP_BARRIER_SPIN_NS = 20000, STEP_BARRIER_POLLS = 16 /* between clock reads */ };
+
+/* Nanoseconds on a monotonic clock (where there is one). */
+static int64_t clock_ns(void)
+{
+    struct timespec t;
+#ifdef CLOCK_MONOTONIC
+    clock_gettime(CLOCK_MONOTONIC, &t);
+#else
+    timespec_get(&t, TIME_UTC);
+#endif
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 FASTNN_INLINE void cpu_relax(void)
 {
@@ -450,11 +433,14 @@ static void step_barrier_wait(step_barrier *b, int64_t *passed)
         }
         return;
     }
-    for (int spins = 0; spins < STEP_BARRIER_SPINS; spins++) {
-        if (atomic_load_explicit(&b->arrived, memory_order_acquire) >= target)
-            return;
-        cpu_relax();
-    }
+    int64_t start = clock_ns();
+    do
+        for (int polls = 0; polls < STEP_BARRIER_POLLS; polls++) {
+            if (atomic_load_explicit(&b->arrived, memory_order_acquire) >= target)
+                return;
+            cpu_relax();
+        }
+    while (clock_ns() - start < STEP_BARRIER_SPIN_NS);
     while (atomic_load(&b->arrived) < target) {
         int seen = atomic_load(&b->wakeups);
         atomic_fetch_add(&b->sleepers, 1);

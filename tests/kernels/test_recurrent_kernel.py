@@ -120,8 +120,8 @@ def test_the_c_kernels_agree_with_the_spec_in_float64(cell, pair, masked, impl):
 @pytest.mark.parametrize("impl", ["fast", "naive"])
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_tanh_and_sigmoid_are_within_two_float32_roundings(activation, impl, simd):
-    """The fast kernels' polynomial exp and tanh (csrc/recurrent.c) against
-    float64, over every value a gate sees: relative error below 2.5e-7
+    """The fast kernels' branch-free tanh and sigmoid (csrc/activation_math.h)
+    against float64, over every value a gate sees: relative error below 2.5e-7
     (a float32 rounding is at most 6e-8), absolute below 2.5e-37 where the
     result is too small for float32 to be relative (sigmoid(-90)).  A SimpleRNN of one unit with a
     zero recurrent kernel is act(z) for each z."""
@@ -134,6 +134,28 @@ def test_tanh_and_sigmoid_are_within_two_float32_roundings(activation, impl, sim
                                   "simple_rnn", activation, impl=impl).h.ravel()
     relative = np.abs(got - want) / np.maximum(np.abs(want), 1e-30)
     assert relative.max() < 2.5e-7, z[np.argmax(relative)]
+
+
+@each_simd_path
+def test_the_fast_gates_are_the_activation_kernels_tanh_and_sigmoid_bit_for_bit(simd):
+    """The time loop's gates share csrc/activation_math.h with the activation
+    kernels (no second copy of exp and tanh): an LSTM with a zero recurrent
+    kernel has the gates sigmoid(z_i,f,o), tanh(z_c) and h = o*tanh(i*g), each
+    the same float32 bits as kernels.activation's on that SIMD path (and h
+    computed in that order)."""
+    z = np.random.default_rng(5).normal(scale=4.0, size=(37, 1, 4 * 45)).astype(np.float32)
+    with simd_path(simd):
+        got = kernels.rnn_forward(z, np.zeros((45, 4 * 45), np.float32), "lstm")
+        gates = z.reshape(37, 4, 45)
+        sig = [kernels.activation("sigmoid", np.ascontiguousarray(gates[:, k]))
+               for k in (0, 1, 3)]
+        g = kernels.activation("tanh", np.ascontiguousarray(gates[:, 2]))
+        c = sig[0] * g
+        h = kernels.activation("tanh", c) * sig[2]
+    want = np.stack([sig[0], sig[1], g, sig[2]], axis=1).reshape(z.shape)
+    assert got.gates.tobytes() == want.tobytes()
+    assert got.c.tobytes() == c.reshape(got.c.shape).tobytes()
+    assert got.h.tobytes() == h.reshape(got.h.shape).tobytes()
 
 
 def test_the_forward_pass_leaves_its_input_unchanged():
