@@ -225,8 +225,7 @@ FASTNN_INLINE void micro_kernel_v4(int64_t kc, const float *restrict a,
     }
 }
 
-/* One row of C, final: act(row), a ReLU included. */
-static void epilogue_row(const fastnn_epilogue *epi, float *row, int64_t n)
+void fastnn_epilogue_row(const fastnn_epilogue *epi, float *row, int64_t n)
 {
     if (epi->act == FASTNN_ACT_RELU)
         for (int64_t j = 0; j < n; j++)
@@ -502,7 +501,7 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
                 for (int64_t j = 0; j < n; j++)
                     row[j] += copy[j];
             }
-            epilogue_row(epi, row, n);
+            fastnn_epilogue_row(epi, row, n);
         }
     }
     fastnn_free_floats(partial);
@@ -520,7 +519,7 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
             if (!accumulate)
                 for (int64_t j = 0; j < n; j++)
                     c[i * ldc + j] = bias ? bias[j] : 0.0f;
-            epilogue_row(&epi, c + i * ldc, n);
+            fastnn_epilogue_row(&epi, c + i * ldc, n);
         }
         return FASTNN_OK;
     }
@@ -584,6 +583,9 @@ int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
     /* op(A)(i, p) and op(B)(p, j), seen as operands whose rows are i and j */
     fastnn_strided sa = {a, transpose_a ? 1 : k, transpose_a ? m : 1};
     fastnn_strided sb = {b, transpose_b ? k : 1, transpose_b ? 1 : n};
+    if (fastnn_gemm_skinny_takes(m, n, k, &sa))
+        return fastnn_gemm_skinny(m, n, k, &sa, &sb, c, n, bias,
+                                  fastnn_epilogue_of(act, alpha));
     fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
     fastnn_gemm_operand ob = {fastnn_pack_strided, &sb};
     return fastnn_gemm(m, n, k, oa, ob, c, n, bias, 0,
