@@ -87,8 +87,8 @@ void fastnn_epilogue_row(const fastnn_epilogue *epi, float *row, int64_t n);
 
 /* Products of at most FASTNN_SKINNY_MAX_N columns (gemm_skinny.c): C (m x n,
  * row stride ldc) = bias + A.B, then epi's activation, for a strided A that
- * fastnn_gemm_skinny_takes (row-major with k >= 32, or transposed) and any
- * strided B.  Returns FASTNN_OK or FASTNN_ENOMEM. */
+ * fastnn_gemm_skinny_takes (at least 2^16 values, row-major with k >= 512 or
+ * transposed) and any strided B.  Returns FASTNN_OK or FASTNN_ENOMEM. */
 #define FASTNN_SKINNY_MAX_N 16
 int fastnn_gemm_skinny_takes(int64_t m, int64_t n, int64_t k,
                              const fastnn_strided *a);

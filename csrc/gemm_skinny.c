@@ -46,9 +46,12 @@ enum {
     TILE_COLS = FASTNN_SKINNY_MAX_N + COL_COLS
 };
 
-/* A row-major A whose rows are shorter than this spends more on the sums
- * across lanes than the dot products save; the engine takes it. */
-enum { DOT_MIN_K = 32 };
+/* Below these the engine is as fast or faster (one thread, CPU time, a
+ * loaded 2-core Zen 4, n = 10): an A of fewer than 2^16 values is cheap to
+ * pack, and a row-major A with rows shorter than 512 spends more on the sums
+ * across lanes than the dot products save (at k = 84 the engine took 5-8 us,
+ * the dot tiles 7-14). */
+enum { MIN_A_VALUES = 1 << 16, DOT_MIN_K = 512 };
 
 /* What both kernels need of a product, and where its rows go. */
 typedef struct {
@@ -70,13 +73,29 @@ static void finish_row(const skinny_product *s, int64_t i, const float *sums)
     fastnn_epilogue_row(s->epi, row, s->n);
 }
 
-/* Sum of a vector's `width` lanes, halves added pairwise (a fixed tree). */
-FASTNN_INLINE float lane_sum(float *lanes, int width)
+/* Sum of a vector's lanes: the two halves added as vectors, down to 4
+ * lanes, then (l0 + l2) + (l1 + l3) -- a fixed tree, a few instructions. */
+FASTNN_INLINE float lane_sum_4(const fastnn_v4 *v)
 {
-    for (int half = width / 2; half > 0; half /= 2)
-        for (int l = 0; l < half; l++)
-            lanes[l] += lanes[l + half];
-    return lanes[0];
+    return ((*v)[0] + (*v)[2]) + ((*v)[1] + (*v)[3]);
+}
+
+FASTNN_INLINE float lane_sum_8(const fastnn_v8 *v)
+{
+    fastnn_v4 lo, hi;
+    memcpy(&lo, v, sizeof lo);
+    memcpy(&hi, (const float *)v + 4, sizeof hi);
+    lo += hi;
+    return lane_sum_4(&lo);
+}
+
+FASTNN_INLINE float lane_sum_16(const fastnn_v16 *v)
+{
+    fastnn_v8 lo, hi;
+    memcpy(&lo, v, sizeof lo);
+    memcpy(&hi, (const float *)v + 8, sizeof hi);
+    lo += hi;
+    return lane_sum_8(&lo);
 }
 
 /* The two tiles for one vector type V of W floats, as FASTNN_INLINE
@@ -107,11 +126,9 @@ FASTNN_INLINE float lane_sum(float *lanes, int width)
                     acc[r][j] += x[r] * b;                                    \
             }                                                                 \
         }                                                                     \
-        float lanes[DOT_ROWS][DOT_COLS][W];                                   \
-        memcpy(lanes, acc, sizeof lanes);                                     \
         for (int r = 0; r < rows; r++)                                        \
             for (int j = 0; j < DOT_COLS; j++) {                              \
-                float sum = lane_sum(lanes[r][j], W);                         \
+                float sum = lane_sum_##W(&acc[r][j]);                         \
                 for (int64_t q = p; q < k; q++)                               \
                     sum += a[r * lda + q] * bt[j * k + q];                    \
                 sums[r * DOT_COLS + j] = sum;                                 \
@@ -293,10 +310,26 @@ static rows_fn pick_rows_fn(int dot, int width)
     return dot ? dot_rows_generic : col_rows_generic;
 }
 
+/* Thread t of a team of `team`: its contiguous range of the row blocks,
+ * with a padding buffer if it has the partial last one. */
+static int run_blocks(const skinny_product *s, rows_fn run, int64_t blocks,
+                      int64_t block, int64_t t, int64_t team, int partial)
+{
+    int64_t first = blocks * t / team, last = blocks * (t + 1) / team;
+    if (first == last)
+        return FASTNN_OK;
+    float *pad = NULL;
+    if (partial && last == blocks && !(pad = fastnn_alloc_floats(s->k * block)))
+        return FASTNN_ENOMEM;
+    run(s, first * block, fastnn_min(last * block, s->m), pad);
+    fastnn_free_floats(pad);
+    return FASTNN_OK;
+}
+
 int fastnn_gemm_skinny_takes(int64_t m, int64_t n, int64_t k,
                              const fastnn_strided *a)
 {
-    if (n < 1 || n > FASTNN_SKINNY_MAX_N || m < 1 || k < 1)
+    if (n < 1 || n > FASTNN_SKINNY_MAX_N || m < 1 || k < 1 || m * k < MIN_A_VALUES)
         return 0;
     if (a->p_stride == 1) /* row-major A (also a single row, m == 1) */
         return k >= DOT_MIN_K;
@@ -326,22 +359,21 @@ int fastnn_gemm_skinny(int64_t m, int64_t n, int64_t k, const fastnn_strided *a,
     int threads = fastnn_threads_for(2.0 * (double)m * (double)n * (double)k);
     if (threads > blocks)
         threads = (int)blocks;
-    int status = FASTNN_OK;
     /* a partial last block of the column tiles is copied into `pad` */
     const int partial = !dot && m % block;
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        int64_t first = blocks * t / team, last = blocks * (t + 1) / team;
-        int wants_pad = partial && first < last && last == blocks;
-        float *pad = wants_pad ? fastnn_alloc_floats(k * block) : NULL;
-        if (wants_pad && !pad) {
+    /* one thread: no parallel region (a small head takes less) */
+    int status = threads == 1 ? run_blocks(&s, run, blocks, block, 0, 1, partial)
+                              : FASTNN_OK;
+    if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+        {
+            int t_status = run_blocks(&s, run, blocks, block, fastnn_thread_id(),
+                                      fastnn_team_size(), partial);
+            if (t_status != FASTNN_OK) {
 #pragma omp atomic write
-            status = FASTNN_ENOMEM;
-        } else if (first < last) {
-            run(&s, first * block, fastnn_min(last * block, m), pad);
+                status = t_status;
+            }
         }
-        fastnn_free_floats(pad);
     }
     fastnn_free_floats(bt);
     return status;

@@ -5,11 +5,13 @@ on their own kernels: dot products along k for a row-major A (tiles of 3
 rows x 4 columns, a vector of partial sums per dot product, then the k %
 width leftovers), column tiles for a transposed A (2 vectors of rows x 6
 columns; a partial last block of rows copied into a zero-padded buffer).
-The shapes below reach every edge of those tiles on every SIMD path: n of 1,
-7, 10, 16 (the last one the path takes) and 17 (the first it leaves to the
-blocked engine); k odd, below, at and far above a vector's width; m of 1, 63,
-128 and 129 (no, a partial and a full last block).  1/2/3-thread bit
-identity of the same paths is in threaded_cases.py (its "skinny" cases).
+The path takes products whose A has at least 2^16 values (and, row-major,
+rows of at least 512); the shapes below do, and reach every edge of the tiles
+on every SIMD path: n of 1, 7, 10, 16 (the last one the path takes) and 17
+(the first it leaves to the blocked engine); k odd and far from a multiple of
+a vector's width; m of 1, 63, 128 and 129 (a single row, a partial and a full
+last block of rows).  1/2/3-thread bit identity of the same paths is in
+threaded_cases.py (its "skinny" cases).
 """
 import numpy as np
 import pytest
@@ -21,8 +23,9 @@ from fastnn.kernels import matmul, reference
 from conftest import assert_matches, each_simd_path, seeds, simd_path, uniform
 
 NS = [1, 7, 10, 16, 17]
-KS = [33, 101, 3137]
-MS = [1, 63, 128, 129]
+# (m, k): for x·W (dot tiles) and for xᵀ·dy (column tiles; k is the batch there)
+DOT_SHAPES = [(1, 65537), (63, 3137), (128, 1025), (129, 3137)]
+COLUMN_SHAPES = [(1, 65537), (63, 1041), (128, 513), (129, 1025), (3137, 33), (1001, 101)]
 
 
 def operands(m, n, k, transpose_a, transpose_b, seed):
@@ -41,10 +44,9 @@ def operands(m, n, k, transpose_a, transpose_b, seed):
 @pytest.mark.parametrize("n", NS)
 def test_every_edge_of_the_tiles_matches_float64(simd, transpose_a, n):
     with simd_path(simd):
-        for m in MS:
-            for k in KS:
-                a, b, bias, expected = operands(m, n, k, transpose_a, False, seed=m * n + k)
-                assert_matches(matmul(a, b, transpose_a, bias=bias), expected, k + 1)
+        for m, k in COLUMN_SHAPES if transpose_a else DOT_SHAPES:
+            a, b, bias, expected = operands(m, n, k, transpose_a, False, seed=m * n + k)
+            assert_matches(matmul(a, b, transpose_a, bias=bias), expected, k + 1)
 
 
 @each_simd_path
@@ -61,10 +63,12 @@ def test_epilogue_on_every_row(simd, activation, transpose_a, transpose_b):
 
 
 @each_simd_path
-@given(m=st.integers(1, 140), n=st.integers(1, 17), k=st.integers(1, 300),
+@given(m=st.integers(1, 140), n=st.integers(1, 17), extra_k=st.integers(0, 300),
        transpose_a=st.booleans(), transpose_b=st.booleans(), seed=seeds)
 @settings(max_examples=25)
-def test_drawn_skinny_products_match_float64(simd, m, n, k, transpose_a, transpose_b, seed):
+def test_drawn_skinny_products_match_float64(simd, m, n, extra_k, transpose_a, transpose_b,
+                                             seed):
+    k = max(-(-2**16 // m), 512) + extra_k  # A big enough for the path
     with simd_path(simd):
         a, b, bias, expected = operands(m, n, k, transpose_a, transpose_b, seed)
         assert_matches(matmul(a, b, transpose_a, transpose_b, bias=bias), expected, k + 1)

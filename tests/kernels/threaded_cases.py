@@ -149,8 +149,9 @@ MATMUL = [
     # split-n: 2 row panels only, 21 column panels of 16
     matmul_case("split-n", 7, 333, 201, transpose_b=True, bias=True),
     matmul_case("split-n", 7, 333, 201, transpose_a=True),
-    # split-K: 17 columns, one more than the skinny kernels take (784 > 2·2·32)
-    matmul_case("split-K", 32, 17, 784, bias=True),
+    # split-K: the course MLP's output layer on flat 28x28 images (784 > 2·2·32; A too
+    # small for the skinny kernels), and 17 columns, one more than they take
+    matmul_case("split-K", 32, 10, 784, bias=True),
     matmul_case("split-K", 17, 17, 4001, transpose_b=True, bias=True, activation="relu"),
     # skinny (n <= 16, csrc/gemm_skinny.c), rows cut between threads: dot
     # tiles of 3 rows (43 blocks, the last partial; a single row), column
@@ -160,8 +161,7 @@ MATMUL = [
     matmul_case("skinny", 1, 7, 100_001, bias=True),
     matmul_case("skinny", 1001, 10, 129, transpose_a=True, bias=True),
     matmul_case("skinny", 3137, 1, 130, transpose_a=True, transpose_b=True),
-    # the course MLP's output layer on flat 28x28 images
-    matmul_case("skinny", 32, 10, 784, bias=True),
+    matmul_case("skinny", 17, 5, 4001, transpose_b=True, bias=True, activation="relu"),
     # split-K over a whole data set: 60000 products per output
     matmul_case("split-K", 64, 64, 60000, bias=True),
     matmul_case("split-K", 64, 64, 60000, transpose_a=True),
