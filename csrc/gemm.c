@@ -571,19 +571,3 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     }
     return status;
 }
-
-int fastnn_matmul(const float *a, const float *b, const float *bias, float *c,
-                  int64_t m, int64_t n, int64_t k, int transpose_a,
-                  int transpose_b, int act, float alpha)
-{
-    /* op(A)(i, p) and op(B)(p, j), seen as operands whose rows are i and j */
-    fastnn_strided sa = {a, transpose_a ? 1 : k, transpose_a ? m : 1};
-    fastnn_strided sb = {b, transpose_b ? k : 1, transpose_b ? 1 : n};
-    if (fastnn_gemm_skinny_takes(m, n, k, &sa))
-        return fastnn_gemm_skinny(m, n, k, &sa, &sb, c, n, bias,
-                                  fastnn_epilogue_of(act, alpha));
-    fastnn_gemm_operand oa = {fastnn_pack_strided, &sa};
-    fastnn_gemm_operand ob = {fastnn_pack_strided, &sb};
-    return fastnn_gemm(m, n, k, oa, ob, c, n, bias, 0,
-                       fastnn_epilogue_of(act, alpha));
-}
