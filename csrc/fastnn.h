@@ -86,7 +86,7 @@ typedef struct {
 } fastnn_block_cache_stats;
 void fastnn_block_cache_get_stats(fastnn_block_cache_stats *out);
 
-/* ---- matrix multiplication (gemm.c) --------------------------------------
+/* ---- matrix multiplication (matmul.c, gemm.c) ----------------------------
  * C (m x n) = act(op(A) . op(B) + bias), where op(A) is m x k and op(B) is
  * k x n.  A is stored row-major as m x k, or as k x m when transpose_a is
  * set; B likewise as k x n, or n x k when transpose_b is set.  bias (n

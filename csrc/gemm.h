@@ -82,6 +82,20 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
                 const float *bias, int accumulate, fastnn_epilogue epi);
 
+/* C row, final: row = act(row) for the activation of epi, a ReLU included. */
+void fastnn_epilogue_row(const fastnn_epilogue *epi, float *row, int64_t n);
+
+/* Products of at most FASTNN_SKINNY_MAX_N columns (gemm_skinny.c): C (m x n,
+ * row stride ldc) = bias + A.B, then epi's activation, for a strided A that
+ * fastnn_gemm_skinny_takes (at least 2^16 values, row-major with k >= 512 or
+ * transposed) and any strided B.  Returns FASTNN_OK or FASTNN_ENOMEM. */
+#define FASTNN_SKINNY_MAX_N 16
+int fastnn_gemm_skinny_takes(int64_t m, int64_t n, int64_t k,
+                             const fastnn_strided *a);
+int fastnn_gemm_skinny(int64_t m, int64_t n, int64_t k, const fastnn_strided *a,
+                       const fastnn_strided *b, float *c, int64_t ldc,
+                       const float *bias, fastnn_epilogue epi);
+
 /* For callers that keep operands packed across many products: the panel
  * width of A on this CPU's SIMD path (B's is FASTNN_NR), and loops 2 and 1
  * of the engine on packed panels of depth kc <= FASTNN_KC: C (m x n) =

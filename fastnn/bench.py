@@ -259,6 +259,9 @@ def canonical_cases():
         _matmul(256, 256, 256), _matmul(512, 512, 512), _matmul(1024, 1024, 1024, naive=False),
         # the skinny products the two convolutions lower to (forward, dW)
         _matmul(43264, 32, 9), _matmul(7744, 64, 288), _matmul(288, 64, 7744, transpose_a=True),
+        # a classifier head (the demo CNN's, 3136 features -> 10 units) on the kernels for
+        # few columns: x·W (dot products along k) and dW = xᵀ·dy (column tiles)
+        _matmul(128, 10, 3136), _matmul(3136, 10, 128, transpose_a=True),
         _conv(64, 28, 1, 32), _conv(64, 13, 32, 64),
         _conv(64, 28, 1, 32, backward=True), _conv(64, 13, 32, 64, backward=True),
         # LeNet-5's first layer (5x5, 6 filters, same padding): the direct kernels' channel tail

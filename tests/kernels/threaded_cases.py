@@ -136,7 +136,7 @@ def matmul_case(name, m, n, k, transpose_a=False, transpose_b=False, bias=False,
     def expected(a, b, bias):
         c = reference.matmul(a, b, transpose_a, transpose_b)
         c = c if bias is None else c + bias
-        return (c if activation is None else np.maximum(c, 0),)
+        return (reference.epilogue(activation, c, None),)
 
     return Case(f"matmul {name} {m}x{k}.{k}x{n}" + "T" * transpose_a + "t" * transpose_b
                 + " +bias" * bias + f" {activation or ''}".rstrip(),
@@ -150,9 +150,19 @@ MATMUL = [
     # split-n: 2 row panels only, 21 column panels of 16
     matmul_case("split-n", 7, 333, 201, transpose_b=True, bias=True),
     matmul_case("split-n", 7, 333, 201, transpose_a=True),
-    # split-K: the course MLP's output layer on flat 28x28 images (784 > 2·2·32)
+    # split-K: the course MLP's output layer on flat 28x28 images (784 > 2·2·32; A too
+    # small for the skinny kernels), and 17 columns, one more than they take
     matmul_case("split-K", 32, 10, 784, bias=True),
-    matmul_case("split-K", 17, 5, 4001, transpose_b=True, bias=True, activation="relu"),
+    matmul_case("split-K", 17, 17, 4001, transpose_b=True, bias=True, activation="relu"),
+    # skinny (n <= 16, csrc/gemm_skinny.c), rows cut between threads: dot
+    # tiles of 3 rows (43 blocks, the last partial; a single row), column
+    # tiles of 2 vectors of rows (the last block partial on every path)
+    matmul_case("skinny", 129, 10, 3137, bias=True, activation="tanh"),
+    matmul_case("skinny", 128, 16, 1001, transpose_b=True, bias=True, activation="relu"),
+    matmul_case("skinny", 1, 7, 100_001, bias=True),
+    matmul_case("skinny", 1001, 10, 129, transpose_a=True, bias=True),
+    matmul_case("skinny", 3137, 1, 130, transpose_a=True, transpose_b=True),
+    matmul_case("skinny", 17, 5, 4001, transpose_b=True, bias=True, activation="relu"),
     # split-K over a whole data set: 60000 products per output
     matmul_case("split-K", 64, 64, 60000, bias=True),
     matmul_case("split-K", 64, 64, 60000, transpose_a=True),
@@ -186,8 +196,8 @@ DENSE = [
     dense_case("course", 32, 784, 128, activation="relu"),
     # the sigmoid MLP's second layer: sigmoid's derivative y(1 - y) from y
     dense_case("sigmoid", 32, 128, 64, activation="sigmoid"),
-    # dW = x^T.dy is 37 x 10 over 3001 rows: split-K
-    dense_case("split-K", 3001, 37, 10),
+    # dW = x^T.dy is 37 x 10 over 3001 rows: the skinny column tiles
+    dense_case("skinny dW", 3001, 37, 10),
     dense_case("output layer", 33, 784, 10, compute_dx=False),
 ]
 
