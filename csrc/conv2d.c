@@ -476,16 +476,7 @@ void fastnn_conv2d_weight_gradient_through_naive(const float *x, const float *y,
         fastnn_activation_backward_naive((fastnn_activation)through, alpha,
                                          y ? y + at : NULL, dy + at, &grad, 1);
         db[co] += grad;
-        for (int64_t kh = 0; kh < g->k_h; kh++)
-        for (int64_t kw = 0; kw < g->k_w; kw++) {
-            int64_t ih = oh * g->stride_h - g->pad_top + kh;
-            int64_t iw = ow * g->stride_w - g->pad_left + kw;
-            if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
-                continue; /* zero padding */
-            for (int64_t ci = 0; ci < g->in_c; ci++)
-                dw[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co] +=
-                    x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] * grad;
-        }
+        fastnn_conv2d_add_patch_gradient_naive(x, g, n, oh, ow, co, grad, dw);
     }
 }
 

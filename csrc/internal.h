@@ -239,4 +239,26 @@ static inline float fastnn_conv2d_output_naive(const float *x, const float *w,
     return sum;
 }
 
+/* Textbook, one output's share of dL/dw: the convolution output (n, oh, ow,
+ * co) with gradient grad adds its input patch (zeros in the padding) times
+ * grad to dw[., ., ., co].  The naive weight gradients sum it over the
+ * outputs whose gradient is not zero. */
+static inline void fastnn_conv2d_add_patch_gradient_naive(const float *x,
+                                                          const fastnn_conv2d_geom *g,
+                                                          int64_t n, int64_t oh,
+                                                          int64_t ow, int64_t co,
+                                                          float grad, float *dw)
+{
+    for (int64_t kh = 0; kh < g->k_h; kh++)
+    for (int64_t kw = 0; kw < g->k_w; kw++) {
+        int64_t ih = oh * g->stride_h - g->pad_top + kh;
+        int64_t iw = ow * g->stride_w - g->pad_left + kw;
+        if (ih < 0 || ih >= g->in_h || iw < 0 || iw >= g->in_w)
+            continue; /* zero padding */
+        for (int64_t ci = 0; ci < g->in_c; ci++)
+            dw[((kh * g->k_w + kw) * g->in_c + ci) * g->out_c + co] +=
+                x[((n * g->in_h + ih) * g->in_w + iw) * g->in_c + ci] * grad;
+    }
+}
+
 #endif /* FASTNN_INTERNAL_H */
