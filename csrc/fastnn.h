@@ -123,12 +123,25 @@ void fastnn_dense_backward_naive(const float *x, const float *w,
  *     x[n, oh*sh - pad_top + kh, ow*sw - pad_left + kw, ci] * w[kh, kw, ci, co]
  * with x read as zero outside the image (zero padding).  This is Keras's
  * Conv2D: a cross-correlation, the filter is not flipped. */
+/* How the fast kernels compute a convolution: AUTO lets them choose by the
+ * shape; GEMM computes the definition's sums (as matrix products, or on the
+ * direct kernels for few channels); WINOGRAD computes 3x3 stride-1
+ * convolutions with fewer multiplications (winograd.h) -- other shapes
+ * ignore it.  Forcing one is for comparing them (kernels.conv2d's
+ * ``algorithm``). */
+typedef enum {
+    FASTNN_CONV_AUTO = 0,
+    FASTNN_CONV_GEMM = 1,
+    FASTNN_CONV_WINOGRAD = 2
+} fastnn_conv_algorithm;
+
 typedef struct {
     int64_t batch, in_h, in_w, in_c;   /* x: batch x in_h x in_w x in_c     */
     int64_t k_h, k_w, out_c;           /* w: k_h x k_w x in_c x out_c       */
     int64_t stride_h, stride_w;
     int64_t pad_top, pad_left;         /* zero rows/columns before the image */
     int64_t out_h, out_w;              /* y: batch x out_h x out_w x out_c  */
+    int algorithm;                     /* fastnn_conv_algorithm             */
 } fastnn_conv2d_geom;
 
 /* Which convolutions run on the direct kernels of conv2d_direct.c (the

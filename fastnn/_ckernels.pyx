@@ -71,6 +71,7 @@ cdef extern from "fastnn.h" nogil:
     ctypedef struct fastnn_conv2d_geom:
         int64_t batch, in_h, in_w, in_c, k_h, k_w, out_c
         int64_t stride_h, stride_w, pad_top, pad_left, out_h, out_w
+        int algorithm
 
     int fastnn_conv2d(const float *x, const float *w, const float *b,
                       float *y, const fastnn_conv2d_geom *g, int act, float alpha)
@@ -399,21 +400,25 @@ def dense_backward(const float[:, ::1] x, const float[:, ::1] w, const float[:, 
 
 # ---- conv2d -----------------------------------------------------------------
 
-cdef fastnn_conv2d_geom _conv_geom(int64_t batch, int64_t in_c, int64_t out_c, win):
+cdef fastnn_conv2d_geom _conv_geom(int64_t batch, int64_t in_c, int64_t out_c, win,
+                                   int algorithm=0):
+    """algorithm: a fastnn_conv_algorithm code (0, auto: the kernels choose)."""
     cdef fastnn_conv2d_geom g
     g.batch, g.in_h, g.in_w, g.in_c = batch, win.in_h, win.in_w, in_c
     g.k_h, g.k_w, g.out_c = win.k_h, win.k_w, out_c
     g.stride_h, g.stride_w = win.stride_h, win.stride_w
     g.pad_top, g.pad_left = win.pad_top, win.pad_left
     g.out_h, g.out_w = win.out_h, win.out_w
+    g.algorithm = algorithm
     return g
 
 
 def conv2d(const float[::1] x, const float[::1] w, const float[::1] b,
            float[::1] y, int64_t batch, int64_t in_c, int64_t out_c, win,
-           int act, float alpha, bint naive):
-    """act: the activation code the epilogue applies, alpha its argument."""
-    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+           int act, float alpha, bint naive, int algorithm):
+    """act: the activation code the epilogue applies, alpha its argument;
+    algorithm: a fastnn_conv_algorithm code."""
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win, algorithm)
     cdef const float *bias = NULL if b is None else &b[0]
     cdef int status = FASTNN_OK
     with nogil:
@@ -427,9 +432,10 @@ def conv2d(const float[::1] x, const float[::1] w, const float[::1] b,
 def conv2d_backward(const float[::1] x, const float[::1] w,
                     const float[::1] dy, float[::1] dx, float[::1] dw,
                     float[::1] db, int64_t batch, int64_t in_c,
-                    int64_t out_c, win, bint naive):
-    """dx and dw may be None: that gradient is then not computed."""
-    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win)
+                    int64_t out_c, win, bint naive, int algorithm):
+    """dx and dw may be None: that gradient is then not computed;
+    algorithm: a fastnn_conv_algorithm code."""
+    cdef fastnn_conv2d_geom g = _conv_geom(batch, in_c, out_c, win, algorithm)
     cdef float *dx_ptr = NULL if dx is None else &dx[0]
     cdef float *dw_ptr = NULL if dw is None else &dw[0]
     cdef int status = FASTNN_OK

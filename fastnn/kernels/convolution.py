@@ -55,6 +55,26 @@ def _dilation(op, x, w, strides, padding, dilation_rate):
     return rates, pads, out
 
 
+# fastnn_conv_algorithm (csrc/fastnn.h)
+ALGORITHMS = {"auto": 0, "gemm": 1, "winograd": 2}
+
+
+def _algorithm(op, algorithm, impl, w, strides):
+    """The fastnn_conv_algorithm code of ``algorithm``, checked against the
+    convolution: Winograd's F(4x4, 3x3) takes 3x3 kernels moving by 1."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{op}: algorithm={algorithm!r}, expected one of "
+                         f"{', '.join(repr(a) for a in ALGORITHMS)}")
+    if algorithm != "auto" and impl != "fast":
+        raise ValueError(f"{op}: algorithm={algorithm!r} chooses among the fast kernels; "
+                         f"impl={impl!r} takes algorithm='auto'")
+    if algorithm == "winograd" and (w.shape[:2] != (3, 3) or strides != (1, 1)):
+        raise ValueError(f"{op}: algorithm='winograd' computes 3x3 convolutions with "
+                         f"strides 1, not a {w.shape[0]}x{w.shape[1]} kernel with "
+                         f"strides {strides}")
+    return ALGORITHMS[algorithm]
+
+
 def _bias(op, b, w):
     """The checked bias: None, or float32 with one value per filter of w."""
     if b is None:
@@ -65,7 +85,7 @@ def _bias(op, b, w):
 
 
 def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activation=None,
-           dilation_rate=(1, 1), alpha=None):
+           dilation_rate=(1, 1), alpha=None, algorithm="auto"):
     """Slide the filters w over x: the dot product of each filter with every window.
 
     y[n, oh, ow, co] = b[co] + Σ_{kh, kw, ci} x[n, oh·sh + kh, ow·sw + kw, ci] · w[kh, kw, ci, co]
@@ -89,6 +109,12 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
             ow + kw·dw] (strides must then be 1); run as an ordinary
             convolution of the input's phases (``kernels.dilation``).
         alpha: elu's alpha or leaky_relu's slope (default: Keras's).
+        algorithm: how impl="fast" computes it: "auto" (the kernels choose by
+            the shape), "gemm" (the definition's sums, as matrix products or
+            direct kernels) or "winograd" (3x3 kernels with strides 1 only:
+            Winograd's F(4x4, 3x3), 36 multiplications per 4x4 outputs and
+            channel pair instead of 144, at float32 rounding a few times
+            the definition's).
 
     Returns:
         float32 array (batch, out_height, out_width, out_channels).
@@ -96,11 +122,12 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
     check_impl("conv2d", impl)
     code, alpha = activation_code("conv2d", activation, alpha)
     x, w, strides, padding, win = _conv_args("conv2d", x, w, strides, padding)
+    method = _algorithm("conv2d", algorithm, impl, w, strides)
     b = _bias("conv2d", b, w)
     rates, pads, out = _dilation("conv2d", x, w, strides, padding, dilation_rate)
     if rates != (1, 1):
         y = conv2d(split_phases(x, rates, pads), w, b, impl=impl, activation=activation,
-                   alpha=alpha)
+                   alpha=alpha, algorithm=algorithm)
         return merge_phases(y, rates, (0, 0), out)
     if impl == "numpy":
         y = reference.conv2d(x, w, b, strides, padding)
@@ -108,12 +135,12 @@ def conv2d(x, w, b=None, strides=(1, 1), padding="valid", impl="fast", activatio
     y = np.empty((x.shape[0], win.out_h, win.out_w, w.shape[3]), np.float32)
     if y.size:
         native.conv2d(x.reshape(-1), w.reshape(-1), b, y.reshape(-1), x.shape[0],
-                      x.shape[3], w.shape[3], win, code, alpha, impl == "naive")
+                      x.shape[3], w.shape[3], win, code, alpha, impl == "naive", method)
     return y
 
 
 def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", compute_dx=True,
-                    compute_dw=True, dilation_rate=(1, 1)):
+                    compute_dw=True, dilation_rate=(1, 1), algorithm="auto"):
     """Gradients of a loss L through ``conv2d``, given dy = dL/dy.
 
     Args:
@@ -124,12 +151,16 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
             layer has no use for the gradient of its input.
         compute_dw: False skips dL/dw (returned as None): a transposed
             convolution's forward pass is a convolution's dL/dx, nothing more.
+        algorithm: "auto", "gemm" or "winograd", as for ``conv2d`` (dx of a
+            3x3 stride-1 convolution is one too; so is dw, by the transposed
+            Winograd algorithm).
 
     Returns:
         (dx, dw, db): dL/dx shaped like x, dL/dw shaped like w, dL/db (out_channels,).
     """
     check_impl("conv2d_backward", impl)
     x, w, strides, padding, win = _conv_args("conv2d_backward", x, w, strides, padding)
+    method = _algorithm("conv2d_backward", algorithm, impl, w, strides)
     dy = as_float32("conv2d_backward", "dy", dy, X_AXES)
     rates, pads, out = _dilation("conv2d_backward", x, w, strides, padding, dilation_rate)
     if rates != (1, 1):
@@ -139,7 +170,7 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
         dy_phases = split_phases(dy, rates, ((0, q_h * rates[0] - out[0]),
                                              (0, q_w * rates[1] - out[1])))
         dx, dw, db = conv2d_backward(phases, w, dy_phases, impl=impl, compute_dx=compute_dx,
-                                     compute_dw=compute_dw)
+                                     compute_dw=compute_dw, algorithm=algorithm)
         if dx is not None:
             dx = merge_phases(dx, rates, (pads[0][0], pads[1][0]), x.shape[1:3])
         return dx, dw, db
@@ -155,7 +186,8 @@ def conv2d_backward(x, w, dy, strides=(1, 1), padding="valid", impl="fast", comp
         native.conv2d_backward(x.reshape(-1), w.reshape(-1), dy.reshape(-1),
                                None if dx is None else dx.reshape(-1),
                                None if dw is None else dw.reshape(-1), db,
-                               x.shape[0], x.shape[3], w.shape[3], win, impl == "naive")
+                               x.shape[0], x.shape[3], w.shape[3], win, impl == "naive",
+                               method)
     return (dx if compute_dx else None), (dw if compute_dw else None), db
 
 
