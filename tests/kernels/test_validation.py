@@ -280,3 +280,31 @@ def test_batch_of_zero(impl):
     for fn in POOL_BACKWARDS.values():
         dx = fn(px, np.zeros((0, 2, 2, 3)), impl=impl)
         assert dx.shape == (0, 4, 4, 3) and dx.dtype == np.float32
+
+
+# ---- the convolution algorithm -----------------------------------------------
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_backward])
+def test_unknown_algorithm(fn):
+    args = (X, W) if fn is conv2d else (X, W, DY)
+    check(lambda: fn(*args, algorithm="fft"),
+          rf"^{fn.__name__}: algorithm='fft', expected one of 'auto', 'gemm', 'winograd'$")
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_backward])
+@pytest.mark.parametrize("kernel_shape,strides", [((5, 5), 1), ((3, 1), 1), ((3, 3), 2)])
+def test_winograd_takes_3x3_stride_1(fn, kernel_shape, strides):
+    x, w = np.zeros((1, 9, 9, 2)), np.zeros(kernel_shape + (2, 2))
+    dy = fn is conv2d_backward and conv2d(x, w, strides=strides)
+    args = (x, w) if fn is conv2d else (x, w, dy)
+    check(lambda: fn(*args, strides=strides, algorithm="winograd"),
+          rf"^{fn.__name__}: algorithm='winograd' computes 3x3 convolutions with strides 1, "
+          rf"not a {kernel_shape[0]}x{kernel_shape[1]} kernel")
+
+
+@pytest.mark.parametrize("impl", ["naive", "numpy"])
+@pytest.mark.parametrize("algorithm", ["gemm", "winograd"])
+def test_algorithm_only_for_the_fast_kernels(impl, algorithm):
+    check(call(conv2d, X, W, impl=impl, algorithm=algorithm),
+          rf"^conv2d: algorithm='{algorithm}' chooses among the fast kernels; "
+          rf"impl='{impl}' takes algorithm='auto'")
