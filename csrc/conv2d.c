@@ -159,6 +159,8 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
                   const fastnn_conv2d_geom *g, int act, float alpha)
 {
     fastnn_epilogue epi = fastnn_epilogue_of(act, alpha);
+    if (fastnn_winograd_takes(g))
+        return fastnn_conv2d_winograd(x, w, b, y, g, epi);
     if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c)) {
         fastnn_conv2d_direct(x, w, b, y, g, epi);
         return FASTNN_OK;
@@ -490,7 +492,9 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
         status = weight_gradient(x, dy, NULL, NULL, dw, db, g);
     if (status != FASTNN_OK)
         return status;
-    if (dx && pointwise_applies(g)) {
+    if (dx && fastnn_winograd_takes(g)) {
+        status = fastnn_conv2d_winograd_input_gradient(w, dy, dx, g);
+    } else if (dx && pointwise_applies(g)) {
         status = input_gradient_pointwise(w, dy, dx, g);
     } else if (dx && g->in_c < FASTNN_NR) {
         status = input_gradient_col2im(w, dy, dx, g);

@@ -165,6 +165,23 @@ static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_
            (in_c <= FASTNN_DIRECT_FEW_C && k <= FASTNN_DIRECT_MAX_K);
 }
 
+/* Which convolutions run on the Winograd kernels of conv2d_winograd.c
+ * (forward and dx; F(4x4, 3x3), winograd.h): 3x3 stride-1 ones only, all of
+ * them when g->algorithm is FASTNN_CONV_WINOGRAD, none with
+ * FASTNN_CONV_GEMM, and with FASTNN_CONV_AUTO those with at least
+ * FASTNN_WINOGRAD_MIN_C channels each way (in and out).  Measured on a
+ * 2-core Zen 4 (internal.h says where the lines come from). */
+#define FASTNN_WINOGRAD_MIN_C 16
+
+static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g)
+{
+    if (g->k_h != 3 || g->k_w != 3 || g->stride_h != 1 || g->stride_w != 1 ||
+        g->algorithm == FASTNN_CONV_GEMM)
+        return 0;
+    return g->algorithm == FASTNN_CONV_WINOGRAD ||
+           (g->in_c >= FASTNN_WINOGRAD_MIN_C && g->out_c >= FASTNN_WINOGRAD_MIN_C);
+}
+
 /* b may be NULL (no bias).  y is overwritten with act(conv + b), act a
  * fastnn_activation (below) whose backward pass reads its output -- none,
  * relu, or any but silu and gelu_tanh; alpha as in

@@ -140,6 +140,13 @@ fastnn_derivative fastnn_derivative_of(int act, float alpha);
 void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
                           float *y, const fastnn_conv2d_geom *g,
                           fastnn_epilogue epi);
+/* 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3) (conv2d_winograd.c):
+ * y = act(conv2d(x, w) + b) (b may be NULL), and dx from dy.  Any padding,
+ * channels and output size; FASTNN_OK or FASTNN_ENOMEM. */
+int fastnn_conv2d_winograd(const float *x, const float *w, const float *b, float *y,
+                           const fastnn_conv2d_geom *g, fastnn_epilogue epi);
+int fastnn_conv2d_winograd_input_gradient(const float *w, const float *dy, float *dx,
+                                          const fastnn_conv2d_geom *g);
 /* dw and db from dz = dy * f'(y) (through: fastnn_derivative_of; NULL: dz =
  * dy, y unread).  FASTNN_ELIMIT for patches fastnn_direct_conv_takes
  * refuses. */

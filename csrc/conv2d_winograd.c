@@ -1,0 +1,316 @@
+/*
+ * conv2d_winograd.c -- 3x3 stride-1 convolutions by Winograd's minimal
+ * filtering algorithm F(4x4, 3x3): the forward pass (bias and activation
+ * applied as the output is written) and the input gradient.
+ *
+ * What it computes.  Cut the output into tiles of 4x4 pixels
+ * (winograd_tiles.h).  Each tile is a function of one 6x6 input patch d per
+ * input channel, and winograd.h's identity gives it as
+ *
+ *   Y[tile][co] = A^T [ sum_ci U[ci][co] . V[tile][ci] ] A,
+ *   U[ci][co] = G g[ci][co] G^T   (6x6, g the 3x3 filter),
+ *   V[tile][ci] = B^T d[tile][ci] B   (6x6),
+ *
+ * "." element by element.  Read position by position, the sum is 36
+ * independent matrix products, one per pos = (i, j) of the 6x6 grid:
+ *
+ *   M[pos] (tiles x out_c) = V[pos] (tiles x in_c) . U[pos] (in_c x out_c),
+ *
+ * 36 multiplications per tile and channel pair where the definition takes
+ * 16 x 9 = 144: up to 4x fewer (a 11x11 output takes 3x3 tiles, 12x12
+ * pixels, so 3.4x there).  The transforms around the products are additions
+ * and a few scalings, O(in_c + out_c) per tile.  The constants of B, G and
+ * A (up to 8) make the rounding a few times that of the definition.
+ *
+ * The input gradient is the same convolution of dy: dx[n, h, w, ci] =
+ * sum dy[n, h + pad_top - kh, w + pad_left - kw, co] W[kh][kw][ci][co],
+ * i.e. a 3x3 stride-1 convolution of dy with the kernel rotated by 180
+ * degrees and its channels swapped, W'[kh][kw][co][ci] = W[2-kh][2-kw][ci][co],
+ * padded by (2 - pad_top, 2 - pad_left) and producing in_h x in_w pixels.
+ * kernel_view reads W either way, so both passes run the code below.
+ *
+ * Blocking.  U is transformed once per call, laid out as the GEMM engine's
+ * packed B panels (gemm.h: 16 columns of out_c, reduction chunks of at most
+ * FASTNN_KC input channels).  Then the tiles are taken a block of T at a
+ * time (T a multiple of the engine's MR, sized so that the block's V and M,
+ * 36 T (in_c + out_c) floats, take at most half of a 1 MB L2):
+ *   1. gather each tile's 6x6 patch (zeros outside the image) straight into
+ *      the packed-A layout of the engine (panels of MR tiles, a tile's
+ *      channels one row of its panel), and apply B^T . B in place -- the
+ *      transform is element-wise across (tile, channel), so it runs over
+ *      the whole block's runs at once;
+ *   2. 36 products M[pos] = V[pos] . U[pos] on the engine's micro-kernel
+ *      (fastnn_gemm_packed: no packing, the operands are already panels);
+ *   3. per tile, A^T M A, the bias and the activation (fastnn_epilogue: a
+ *      ReLU as a max, others by the activation pass's own loop over the
+ *      tile), written straight into y, clipped at the bottom/right edges.
+ *
+ * Parallelism: threads take whole blocks; a tile's value depends only on
+ * its own patch and U (each row of the engine's products is summed in the
+ * same order wherever it sits), so the output is bit-identical on any
+ * number of threads.  The U transform is shared out by input channel.
+ *
+ * Memory: U, 36 x in_c x out_c (rounded up to 16) floats -- 4x the weights
+ * -- plus per thread one block (<= 128 K floats, 512 KB) and a few rows of
+ * out_c.  Nothing the size of y or dy.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "winograd.h"
+#include "winograd_tiles.h"
+
+/* A block's V and M take at most this many floats (half of Zen 4's L2). */
+enum { BLOCK_FLOATS = 128 * 1024, NR = FASTNN_NR };
+
+/* The 3x3 kernel as the computed convolution reads it: tap (kh, kw) from
+ * its input channel a to its output channel b is w[kh * s_kh + kw * s_kw +
+ * a * s_a + b * s_b] (HWIO for the forward pass; rotated and transposed
+ * for the input gradient). */
+typedef struct {
+    const float *w;
+    int64_t s_kh, s_kw, s_a, s_b;
+} kernel_view;
+
+typedef struct {
+    const fastnn_conv2d_geom *g; /* the convolution computed (dx: of dy)  */
+    const float *src;            /* its input: x, or dy                   */
+    kernel_view kernel;
+    const float *bias;
+    const fastnn_epilogue *epi;
+    float *y;
+    fastnn_winograd_grid grid;
+    int64_t mr;     /* rows of the engine's A panels                      */
+    int64_t tiles;  /* T, tiles in a block: a multiple of mr              */
+    int64_t npad;   /* out_c rounded up to NR: U's columns                */
+    float *u;       /* U: per pos, in_c x npad as packed B panels         */
+} winograd_plan;
+
+/* Where U[pos][a][b] lies in the packed panels: reduction chunk pc (of kc
+ * <= FASTNN_KC input channels) after chunk pc - 1, and in the chunk panel
+ * b / NR of kc x NR values (the layout fastnn_gemm_packed reads). */
+static inline int64_t u_offset(const winograd_plan *p, int64_t a, int64_t b)
+{
+    const int64_t pc = a / FASTNN_KC * FASTNN_KC;
+    const int64_t kc = fastnn_min(FASTNN_KC, p->g->in_c - pc);
+    return pc * p->npad + b / NR * kc * NR + (a - pc) * NR + b % NR;
+}
+
+/* U[.][a][.] = G g G^T for the filters from input channel a to every
+ * output channel; scratch holds 63 * out_c floats. */
+FASTNN_INLINE void transform_kernel_row(const winograd_plan *p, int64_t a,
+                                        float *scratch)
+{
+    const kernel_view *k = &p->kernel;
+    const int64_t out_c = p->g->out_c, in_c = p->g->in_c;
+    float *g9 = scratch, *t18 = g9 + 9 * out_c, *u36 = t18 + 18 * out_c;
+    for (int64_t t = 0; t < 9; t++) {
+        const float *w = k->w + t / 3 * k->s_kh + t % 3 * k->s_kw + a * k->s_a;
+        for (int64_t b = 0; b < out_c; b++)
+            g9[t * out_c + b] = w[b * k->s_b];
+    }
+    for (int j = 0; j < 3; j++) /* G over each column of the filter */
+        fastnn_winograd_g(g9 + j * out_c, 3 * out_c, t18 + j * out_c, 3 * out_c, out_c);
+    for (int i = 0; i < 6; i++) /* then over each row: G g G^T */
+        fastnn_winograd_g(t18 + i * 3 * out_c, out_c, u36 + i * 6 * out_c, out_c, out_c);
+    for (int64_t pos = 0; pos < 36; pos++) {
+        float *u = p->u + pos * in_c * p->npad;
+        for (int64_t b = 0; b < p->npad; b++) /* columns past out_c: zeros */
+            u[u_offset(p, a, b)] = b < out_c ? u36[pos * out_c + b] : 0.0f;
+    }
+}
+
+/* Tiles [t0, t0 + T) of the grid (those past its end read zeros), into y.
+ * v and m are the block's V and M (36 x T x in_c, 36 x T x out_c), out
+ * 40 * out_c floats for one tile's output transform. */
+FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
+                                  float *m, float *out)
+{
+    const fastnn_conv2d_geom *g = p->g;
+    const int64_t T = p->tiles, mr = p->mr, in_c = g->in_c, out_c = g->out_c;
+    const int64_t s = T * in_c; /* floats of V per pos */
+    /* 1. gather, in the engine's packed-A layout: in chunk pc (kc channels)
+     * of pos, tile r is row r % mr of panel r / mr, channel pc + k at
+     * reduction step k */
+    for (int64_t r = 0; r < T; r++) {
+        fastnn_winograd_tile tile = {0, -6, -6}; /* past the grid: zeros */
+        if (t0 + r < p->grid.count)
+            tile = fastnn_winograd_tile_at(&p->grid, t0 + r);
+        for (int64_t pc = 0; pc < in_c; pc += FASTNN_KC) {
+            int64_t kc = fastnn_min(FASTNN_KC, in_c - pc);
+            fastnn_winograd_gather(p->src, g->in_h, g->in_w, in_c, tile.n,
+                                   tile.oh - g->pad_top, tile.ow - g->pad_left, pc,
+                                   pc + kc, 6, v + pc * T + r / mr * mr * kc + r % mr,
+                                   s, mr);
+        }
+    }
+    /* V = B^T d B, in place, over all the block's (tile, channel) runs */
+    for (int j = 0; j < 6; j++)
+        fastnn_winograd_bt(v + j * s, 6 * s, v + j * s, 6 * s, s);
+    for (int i = 0; i < 6; i++)
+        fastnn_winograd_bt(v + i * 6 * s, s, v + i * 6 * s, s, s);
+    /* 2. M[pos] = V[pos] . U[pos], one product per reduction chunk */
+    for (int64_t pos = 0; pos < 36; pos++)
+        for (int64_t pc = 0; pc < in_c; pc += FASTNN_KC)
+            fastnn_gemm_packed(T, out_c, fastnn_min(FASTNN_KC, in_c - pc),
+                               v + pos * s + pc * T, p->u + pos * in_c * p->npad + pc * p->npad,
+                               m + pos * T * out_c, out_c, pc == 0, NULL);
+    /* 3. per tile: A^T M A + bias, the activation, the pixels inside y */
+    const int relu = p->epi->act == FASTNN_ACT_RELU;
+    float *t24 = out, *y16 = out + 24 * out_c;
+    for (int64_t r = 0; r < T && t0 + r < p->grid.count; r++) {
+        fastnn_winograd_tile tile = fastnn_winograd_tile_at(&p->grid, t0 + r);
+        const float *mt = m + r * out_c;
+        for (int j = 0; j < 6; j++)
+            fastnn_winograd_at(mt + j * T * out_c, 6 * T * out_c, t24 + j * out_c,
+                               6 * out_c, out_c);
+        for (int i = 0; i < 4; i++)
+            fastnn_winograd_at(t24 + i * 6 * out_c, out_c, y16 + i * 4 * out_c, out_c,
+                               out_c);
+        const int64_t rows = fastnn_min(4, g->out_h - tile.oh);
+        const int64_t cols = fastnn_min(4, g->out_w - tile.ow);
+        if (p->bias)
+            for (int64_t q = 0; q < 16; q++)
+                for (int64_t c = 0; c < out_c; c++)
+                    y16[q * out_c + c] += p->bias[c];
+        if (relu)
+            for (int64_t q = 0; q < 16 * out_c; q++)
+                y16[q] = y16[q] < 0.0f ? 0.0f : y16[q]; /* keeps NaN */
+        else
+            fastnn_epilogue_apply(p->epi, y16, 16 * out_c);
+        for (int64_t i = 0; i < rows; i++)
+            memcpy(p->y + ((tile.n * g->out_h + tile.oh + i) * g->out_w + tile.ow) * out_c,
+                   y16 + i * 4 * out_c, (size_t)(cols * out_c) * sizeof(float));
+    }
+}
+
+typedef void (*kernel_row_fn)(const winograd_plan *, int64_t, float *);
+typedef void (*block_fn)(const winograd_plan *, int64_t, float *, float *, float *);
+
+static void kernel_row_generic(const winograd_plan *p, int64_t a, float *scratch)
+{
+    transform_kernel_row(p, a, scratch);
+}
+
+static void block_generic(const winograd_plan *p, int64_t t0, float *v, float *m,
+                          float *out)
+{
+    convolve_block(p, t0, v, m, out);
+}
+
+#if FASTNN_HAVE_AVX2_VARIANT
+FASTNN_TARGET_AVX2
+static void kernel_row_avx2(const winograd_plan *p, int64_t a, float *scratch)
+{
+    transform_kernel_row(p, a, scratch);
+}
+
+FASTNN_TARGET_AVX2
+static void block_avx2(const winograd_plan *p, int64_t t0, float *v, float *m, float *out)
+{
+    convolve_block(p, t0, v, m, out);
+}
+#endif
+
+#if FASTNN_HAVE_AVX512_VARIANT
+FASTNN_TARGET_AVX512
+static void kernel_row_avx512(const winograd_plan *p, int64_t a, float *scratch)
+{
+    transform_kernel_row(p, a, scratch);
+}
+
+FASTNN_TARGET_AVX512
+static void block_avx512(const winograd_plan *p, int64_t t0, float *v, float *m,
+                         float *out)
+{
+    convolve_block(p, t0, v, m, out);
+}
+#endif
+
+/* The convolution g (3x3, stride 1) of src by the kernel k: y = act(conv +
+ * bias) for epi's activation. */
+static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k,
+                    const float *bias, const fastnn_epilogue *epi, float *y)
+{
+    kernel_row_fn kernel_row = kernel_row_generic;
+    block_fn block = block_generic;
+#if FASTNN_HAVE_AVX2_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX2) {
+        kernel_row = kernel_row_avx2;
+        block = block_avx2;
+    }
+#endif
+#if FASTNN_HAVE_AVX512_VARIANT
+    if (fastnn_get_simd() >= FASTNN_SIMD_AVX512) {
+        kernel_row = kernel_row_avx512;
+        block = block_avx512;
+    }
+#endif
+    winograd_plan p = {g, src, k, bias, epi, y,
+                       fastnn_winograd_grid_of(g->batch, g->out_h, g->out_w),
+                       fastnn_gemm_mr(), 0, fastnn_ceil_div(g->out_c, NR) * NR, NULL};
+    if (p.grid.count == 0)
+        return FASTNN_OK;
+    /* T: as many panels of mr tiles as fit the block's budget, at least one,
+     * and no more than the grid needs -- fixed by the problem, not the team */
+    int64_t panels = BLOCK_FLOATS / (36 * (g->in_c + g->out_c) * p.mr);
+    panels = fastnn_max(1, fastnn_min(panels, fastnn_ceil_div(p.grid.count, p.mr)));
+    p.tiles = panels * p.mr;
+    const int64_t blocks = fastnn_ceil_div(p.grid.count, p.tiles);
+    const int64_t per_thread = 36 * p.tiles * (g->in_c + g->out_c) + 64 * g->out_c;
+
+    int threads = fastnn_threads_for(2.0 * 36.0 * (double)p.grid.count *
+                                     (double)g->in_c * (double)g->out_c);
+    if (threads > blocks)
+        threads = (int)blocks;
+    p.u = fastnn_alloc_floats(36 * g->in_c * p.npad);
+    float *scratch = fastnn_alloc_floats(threads * per_thread);
+    if (!p.u || !scratch) {
+        fastnn_free_floats(p.u);
+        fastnn_free_floats(scratch);
+        return FASTNN_ENOMEM;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        float *mine = scratch + fastnn_thread_id() * per_thread;
+#pragma omp for schedule(static)
+        for (int64_t a = 0; a < g->in_c; a++)
+            kernel_row(&p, a, mine);
+        /* (the implicit barrier: U is complete) */
+        float *v = mine, *m = v + 36 * p.tiles * g->in_c, *out = m + 36 * p.tiles * g->out_c;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < blocks; b++)
+            block(&p, b * p.tiles, v, m, out);
+    }
+    fastnn_free_floats(p.u);
+    fastnn_free_floats(scratch);
+    return FASTNN_OK;
+}
+
+int fastnn_conv2d_winograd(const float *x, const float *w, const float *b, float *y,
+                           const fastnn_conv2d_geom *g, fastnn_epilogue epi)
+{
+    kernel_view k = {w, 3 * g->in_c * g->out_c, g->in_c * g->out_c, g->out_c, 1};
+    return winograd(g, x, k, b, &epi, y);
+}
+
+int fastnn_conv2d_winograd_input_gradient(const float *w, const float *dy, float *dx,
+                                          const fastnn_conv2d_geom *g)
+{
+    /* dx = the convolution of dy (out_h x out_w x out_c) by W'[kh][kw][co][ci]
+     * = W[2 - kh][2 - kw][ci][co], padded by 2 - pad, giving in_h x in_w */
+    fastnn_conv2d_geom t = *g;
+    t.in_h = g->out_h;
+    t.in_w = g->out_w;
+    t.in_c = g->out_c;
+    t.out_c = g->in_c;
+    t.out_h = g->in_h;
+    t.out_w = g->in_w;
+    t.pad_top = 2 - g->pad_top;
+    t.pad_left = 2 - g->pad_left;
+    const int64_t tap = g->in_c * g->out_c;
+    kernel_view k = {w + 8 * tap, -3 * tap, -tap, 1, g->out_c};
+    const fastnn_epilogue none = FASTNN_NO_EPILOGUE;
+    return winograd(&t, dy, k, NULL, &none, dx);
+}
