@@ -41,6 +41,11 @@
  *   kh*kw*ci columns fill vectors where ci would not, summed block by block
  *   into a tile that stays in L1 and added back onto the pixels each patch
  *   read;
+ * - 3x3 stride-1 convolutions with 16 or more channels each way
+ *   (fastnn_winograd_takes, fastnn.h): forward and dx by Winograd's
+ *   F(4x4, 3x3) (conv2d_winograd.c), 36 multiplications per 4x4 output
+ *   pixels and channel pair instead of 144 -- dx is the convolution of dy
+ *   by the kernel rotated 180 degrees with its channels swapped;
  * - dx of a pointwise (1x1, stride 1) convolution with at most
  *   FASTNN_POINTWISE_MAX_C channels each way: dy . W^T on the direct kernel
  *   (input_gradient_pointwise).
@@ -159,7 +164,7 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
                   const fastnn_conv2d_geom *g, int act, float alpha)
 {
     fastnn_epilogue epi = fastnn_epilogue_of(act, alpha);
-    if (fastnn_winograd_takes(g))
+    if (fastnn_winograd_takes(g, 0))
         return fastnn_conv2d_winograd(x, w, b, y, g, epi);
     if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c)) {
         fastnn_conv2d_direct(x, w, b, y, g, epi);
@@ -492,7 +497,7 @@ int fastnn_conv2d_backward(const float *x, const float *w, const float *dy,
         status = weight_gradient(x, dy, NULL, NULL, dw, db, g);
     if (status != FASTNN_OK)
         return status;
-    if (dx && fastnn_winograd_takes(g)) {
+    if (dx && fastnn_winograd_takes(g, 1)) {
         status = fastnn_conv2d_winograd_input_gradient(w, dy, dx, g);
     } else if (dx && pointwise_applies(g)) {
         status = input_gradient_pointwise(w, dy, dx, g);

@@ -122,34 +122,45 @@ FASTNN_INLINE void transform_kernel_row(const winograd_plan *p, int64_t a,
 }
 
 /* Tiles [t0, t0 + T) of the grid (those past its end read zeros), into y.
- * v and m are the block's V and M (36 x T x in_c, 36 x T x out_c), out
- * 40 * out_c floats for one tile's output transform. */
+ * v and m are the block's V and M (36 x T x in_c, 36 x T x out_c), d one
+ * panel's patches (36 x mr x in_c), out 40 * out_c floats for one tile's
+ * output transform. */
 FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
-                                  float *m, float *out)
+                                  float *m, float *d, float *out)
 {
     const fastnn_conv2d_geom *g = p->g;
     const int64_t T = p->tiles, mr = p->mr, in_c = g->in_c, out_c = g->out_c;
     const int64_t s = T * in_c; /* floats of V per pos */
-    /* 1. gather, in the engine's packed-A layout: in chunk pc (kc channels)
-     * of pos, tile r is row r % mr of panel r / mr, channel pc + k at
-     * reduction step k */
-    for (int64_t r = 0; r < T; r++) {
-        fastnn_winograd_tile tile = {0, -6, -6}; /* past the grid: zeros */
-        if (t0 + r < p->grid.count)
-            tile = fastnn_winograd_tile_at(&p->grid, t0 + r);
-        for (int64_t pc = 0; pc < in_c; pc += FASTNN_KC) {
-            int64_t kc = fastnn_min(FASTNN_KC, in_c - pc);
+    /* 1. a panel of mr tiles at a time: gather their patches as rows of
+     * channels, d[pos][r][c] (runs copied whole), B^T d B in place over the
+     * panel's runs at once (the transform is element-wise across (tile,
+     * channel)), then each pos's mr x in_c rows packed into the engine's
+     * A layout by its own packing (in chunk pc of kc channels of pos, tile
+     * r is row r % mr of panel r / mr): writing that layout tile by tile
+     * would scatter every value to its own cache line */
+    const int64_t d_step = mr * in_c; /* floats of d per pos */
+    for (int64_t r0 = 0; r0 < T; r0 += mr) {
+        for (int64_t r = 0; r < mr; r++) {
+            fastnn_winograd_tile tile = {0, -6, -6}; /* past the grid: zeros */
+            if (t0 + r0 + r < p->grid.count)
+                tile = fastnn_winograd_tile_at(&p->grid, t0 + r0 + r);
             fastnn_winograd_gather(p->src, g->in_h, g->in_w, in_c, tile.n,
-                                   tile.oh - g->pad_top, tile.ow - g->pad_left, pc,
-                                   pc + kc, 6, v + pc * T + r / mr * mr * kc + r % mr,
-                                   s, mr);
+                                   tile.oh - g->pad_top, tile.ow - g->pad_left, 0, in_c,
+                                   6, d + r * in_c, d_step, 1);
+        }
+        for (int j = 0; j < 6; j++)
+            fastnn_winograd_bt(d + j * d_step, 6 * d_step, d + j * d_step, 6 * d_step, d_step);
+        for (int i = 0; i < 6; i++)
+            fastnn_winograd_bt(d + i * 6 * d_step, d_step, d + i * 6 * d_step, d_step, d_step);
+        for (int64_t pos = 0; pos < 36; pos++) {
+            fastnn_strided rows = {d + pos * d_step, in_c, 1};
+            for (int64_t pc = 0; pc < in_c; pc += FASTNN_KC) {
+                int64_t kc = fastnn_min(FASTNN_KC, in_c - pc);
+                fastnn_pack_strided(&rows, 0, mr, pc, kc, mr,
+                                    v + pos * s + pc * T + r0 * kc);
+            }
         }
     }
-    /* V = B^T d B, in place, over all the block's (tile, channel) runs */
-    for (int j = 0; j < 6; j++)
-        fastnn_winograd_bt(v + j * s, 6 * s, v + j * s, 6 * s, s);
-    for (int i = 0; i < 6; i++)
-        fastnn_winograd_bt(v + i * 6 * s, s, v + i * 6 * s, s, s);
     /* 2. M[pos] = V[pos] . U[pos], one product per reduction chunk */
     for (int64_t pos = 0; pos < 36; pos++)
         for (int64_t pc = 0; pc < in_c; pc += FASTNN_KC)
@@ -186,7 +197,8 @@ FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
 }
 
 typedef void (*kernel_row_fn)(const winograd_plan *, int64_t, float *);
-typedef void (*block_fn)(const winograd_plan *, int64_t, float *, float *, float *);
+typedef void (*block_fn)(const winograd_plan *, int64_t, float *, float *, float *,
+                         float *);
 
 static void kernel_row_generic(const winograd_plan *p, int64_t a, float *scratch)
 {
@@ -194,9 +206,9 @@ static void kernel_row_generic(const winograd_plan *p, int64_t a, float *scratch
 }
 
 static void block_generic(const winograd_plan *p, int64_t t0, float *v, float *m,
-                          float *out)
+                          float *d, float *out)
 {
-    convolve_block(p, t0, v, m, out);
+    convolve_block(p, t0, v, m, d, out);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -207,9 +219,10 @@ static void kernel_row_avx2(const winograd_plan *p, int64_t a, float *scratch)
 }
 
 FASTNN_TARGET_AVX2
-static void block_avx2(const winograd_plan *p, int64_t t0, float *v, float *m, float *out)
+static void block_avx2(const winograd_plan *p, int64_t t0, float *v, float *m, float *d,
+                       float *out)
 {
-    convolve_block(p, t0, v, m, out);
+    convolve_block(p, t0, v, m, d, out);
 }
 #endif
 
@@ -222,9 +235,9 @@ static void kernel_row_avx512(const winograd_plan *p, int64_t a, float *scratch)
 
 FASTNN_TARGET_AVX512
 static void block_avx512(const winograd_plan *p, int64_t t0, float *v, float *m,
-                         float *out)
+                         float *d, float *out)
 {
-    convolve_block(p, t0, v, m, out);
+    convolve_block(p, t0, v, m, d, out);
 }
 #endif
 
@@ -258,7 +271,8 @@ static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k
     panels = fastnn_max(1, fastnn_min(panels, fastnn_ceil_div(p.grid.count, p.mr)));
     p.tiles = panels * p.mr;
     const int64_t blocks = fastnn_ceil_div(p.grid.count, p.tiles);
-    const int64_t per_thread = 36 * p.tiles * (g->in_c + g->out_c) + 64 * g->out_c;
+    const int64_t per_thread = 36 * (p.tiles + p.mr) * g->in_c + 36 * p.tiles * g->out_c +
+                               64 * g->out_c;
 
     int threads = fastnn_threads_for(2.0 * 36.0 * (double)p.grid.count *
                                      (double)g->in_c * (double)g->out_c);
@@ -278,10 +292,11 @@ static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k
         for (int64_t a = 0; a < g->in_c; a++)
             kernel_row(&p, a, mine);
         /* (the implicit barrier: U is complete) */
-        float *v = mine, *m = v + 36 * p.tiles * g->in_c, *out = m + 36 * p.tiles * g->out_c;
+        float *v = mine, *m = v + 36 * p.tiles * g->in_c, *d = m + 36 * p.tiles * g->out_c;
+        float *out = d + 36 * p.mr * g->in_c;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t b = 0; b < blocks; b++)
-            block(&p, b * p.tiles, v, m, out);
+            block(&p, b * p.tiles, v, m, d, out);
     }
     fastnn_free_floats(p.u);
     fastnn_free_floats(scratch);

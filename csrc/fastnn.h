@@ -166,20 +166,30 @@ static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_
 }
 
 /* Which convolutions run on the Winograd kernels of conv2d_winograd.c
- * (forward and dx; F(4x4, 3x3), winograd.h): 3x3 stride-1 ones only, all of
- * them when g->algorithm is FASTNN_CONV_WINOGRAD, none with
- * FASTNN_CONV_GEMM, and with FASTNN_CONV_AUTO those with at least
- * FASTNN_WINOGRAD_MIN_C channels each way (in and out).  Measured on a
- * 2-core Zen 4 (internal.h says where the lines come from). */
+ * (F(4x4, 3x3), winograd.h): the forward pass, or (input_gradient) dx, of
+ * 3x3 stride-1 ones only; all of them when g->algorithm is
+ * FASTNN_CONV_WINOGRAD, none with FASTNN_CONV_GEMM.  With FASTNN_CONV_AUTO,
+ * those with at least FASTNN_WINOGRAD_MIN_C channels each way whose 4x4
+ * tiles are mostly useful work: the definition's output pixels (out_h x
+ * out_w) over the 16 pixels of each tile of the grid computed (the output
+ * for the forward pass, the input for dx) at least 3/5.  dx of a "valid"
+ * convolution computes a grid larger than the output by the padding of 2
+ * (13x13 tiles for 11x11 outputs: 0.47), where the GEMM's indirect rows
+ * skip the padding's zeros.  internal.h gives the measurements. */
 #define FASTNN_WINOGRAD_MIN_C 16
 
-static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g)
+static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g, int input_gradient)
 {
     if (g->k_h != 3 || g->k_w != 3 || g->stride_h != 1 || g->stride_w != 1 ||
         g->algorithm == FASTNN_CONV_GEMM)
         return 0;
-    return g->algorithm == FASTNN_CONV_WINOGRAD ||
-           (g->in_c >= FASTNN_WINOGRAD_MIN_C && g->out_c >= FASTNN_WINOGRAD_MIN_C);
+    if (g->algorithm == FASTNN_CONV_WINOGRAD)
+        return 1;
+    int64_t grid_h = input_gradient ? g->in_h : g->out_h;
+    int64_t grid_w = input_gradient ? g->in_w : g->out_w;
+    int64_t tiles = ((grid_h + 3) / 4) * ((grid_w + 3) / 4);
+    return g->in_c >= FASTNN_WINOGRAD_MIN_C && g->out_c >= FASTNN_WINOGRAD_MIN_C &&
+           5 * g->out_h * g->out_w >= 3 * 16 * tiles;
 }
 
 /* b may be NULL (no bias).  y is overwritten with act(conv + b), act a

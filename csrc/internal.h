@@ -85,6 +85,21 @@ typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
  *   0.64x on avx512, 1.2x on avx2), so conv2d.c takes it only when a kernel
  *   row's run (k_w * in_c) is shorter than a GEMM tile's 16 lanes. */
 
+/* Why fastnn_winograd_takes (fastnn.h) draws its lines where it does.
+ * Measured on a 2-core Zen 4 under load (one thread, CPU time, min of 7,
+ * GEMM over Winograd time, avx512, relu epilogue):
+ * - 16+ channels each way, tiles fully used: forward 1.4-2.1x (32x32x32 ->
+ *   32 "same" 1.41x, 16x16x64 -> 64 2.11x, 24x24 outputs of 26x26x32 -> 64
+ *   1.79x), dx 1.4-1.8x; 14x14x16 -> 32 "valid" 1.16x, 32x32x16 -> 32
+ *   "valid" 1.15x both ways; 7x7x64 -> 128 "same" (8x8 pixels of tiles for
+ *   7x7: 0.77 used) 1.30x forward, 1.22x dx;
+ * - fewer channels: 32x32x8 -> 16 0.73x forward and 0.76x dx, 16 -> 8
+ *   0.92x and 0.88x -- the 36 products are too thin to pay for the
+ *   transforms;
+ * - dx of "valid" convolutions on small images: 13x13x32 from 11x11x64
+ *   (0.47 of the tiles' pixels are the definition's) 0.98x, 14x14x16 from
+ *   12x12x32 (0.56) 0.85x; 26x26x32 from 24x24x64 (0.73) 1.36x. */
+
 /* A 1x1 convolution of stride 1 with at most FASTNN_POINTWISE_MAX_C input
  * and output channels: its input gradient dy . W^T runs on the direct kernel
  * (conv2d.c, input_gradient_pointwise).  Measured on a 2-core Zen 4 (batch

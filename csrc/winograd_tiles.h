@@ -53,11 +53,13 @@ static inline fastnn_winograd_tile fastnn_winograd_tile_at(const fastnn_winograd
 
 /* dst <- the size x size window of image n of src (h x w pixels of
  * `channels`) whose top-left pixel is (row0, col0), channels [c0, c1),
- * laid out as the header says; zeros outside the image. */
-static inline void fastnn_winograd_gather(const float *src, int64_t h, int64_t w,
+ * laid out as the header says; zeros outside the image.  FASTNN_INLINE:
+ * each SIMD variant of a kernel compiles it for its own instruction set. */
+FASTNN_INLINE void fastnn_winograd_gather(const float *src, int64_t h, int64_t w,
                                           int64_t channels, int64_t n, int64_t row0,
                                           int64_t col0, int64_t c0, int64_t c1, int size,
-                                          float *dst, int64_t pos_step, int64_t c_step)
+                                          float *restrict dst, int64_t pos_step,
+                                          int64_t c_step)
 {
     const int64_t len = c1 - c0;
     for (int i = 0; i < size; i++)
@@ -70,8 +72,9 @@ static inline void fastnn_winograd_gather(const float *src, int64_t h, int64_t w
                 continue;
             }
             const float *in = src + ((n * h + r) * w + c) * channels + c0;
-            if (c_step == 1)
-                memcpy(out, in, (size_t)len * sizeof(float));
+            if (c_step == 1) /* a loop, not memcpy: runs are short, calls dear */
+                for (int64_t k = 0; k < len; k++)
+                    out[k] = in[k];
             else
                 for (int64_t k = 0; k < len; k++)
                     out[k * c_step] = in[k];
