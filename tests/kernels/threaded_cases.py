@@ -218,7 +218,7 @@ def conv_name(kernel_name, path, batch, size, in_c, kernel, out_c, strides, padd
 
 
 def conv_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid",
-              bias=True, activation=None):
+              bias=True, activation=None, algorithm="auto"):
     shape = (batch, size, in_c, kernel, out_c, strides, padding)
 
     def make(rng):
@@ -227,7 +227,8 @@ def conv_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1), padding="v
         return inputs
 
     def fast(x, w, b):
-        return (kernels.conv2d(x, w, b, strides, padding, activation=activation),)
+        return (kernels.conv2d(x, w, b, strides, padding, activation=activation,
+                               algorithm=algorithm),)
 
     def expected(x, w, b):
         y = reference.conv2d(x, w, b, strides, padding)
@@ -239,7 +240,7 @@ def conv_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1), padding="v
 
 
 def conv_backward_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1),
-                       padding="valid", compute_dx=True, compute_dw=True):
+                       padding="valid", compute_dx=True, compute_dw=True, algorithm="auto"):
     shape = (batch, size, in_c, kernel, out_c, strides, padding)
 
     def make(rng):
@@ -249,7 +250,7 @@ def conv_backward_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1),
 
     def fast(x, w, dy):
         return kernels.conv2d_backward(x, w, dy, strides, padding, compute_dx=compute_dx,
-                                       compute_dw=compute_dw)
+                                       compute_dw=compute_dw, algorithm=algorithm)
 
     def expected(x, w, dy):
         dx, dw, db = reference.conv2d_backward(x, w, dy, strides, padding)
@@ -368,7 +369,15 @@ CONV = [
     conv_case("indirect", 7, (27, 27), 17, (3, 3), 33, (2, 2), activation="relu"),
     # tiles of one pixel of 6 images: two blocks and a remainder of 1, whose
     # tiles mix pixels; the threads' ranges start inside blocks
-    conv_case("indirect", 13, (15, 15), 32, (3, 3), 40, padding="same"),
+    conv_case("indirect", 13, (15, 15), 32, (3, 3), 40, padding="same", algorithm="gemm"),
+    # Winograd F(4x4, 3x3) (conv2d_winograd.c): threads take blocks of tiles
+    # (3 panels of 16 tiles on avx512, 7 of 6 on avx2 for 17 -> 33); 27x27
+    # "valid" is 25x25 outputs, a last row and column of tiles that reach past
+    # them, and a last block that reaches past the grid
+    conv_case("winograd", 7, (27, 27), 17, (3, 3), 33, activation="relu",
+              algorithm="winograd"),
+    conv_case("winograd", 13, (15, 15), 32, (3, 3), 40, padding="same",
+              algorithm="winograd"),
 ]
 
 CONV_BACKWARD = [
@@ -395,9 +404,15 @@ CONV_BACKWARD = [
     # dW read in place (conv2d_weight_gradient.c): output rows cut into parts fixed by
     # the size, each part's dW^T summed alone; runs of 3·17 = 51 values (ragged: row
     # copies), 33 channels (dy packed into panels); dx by the indirect GEMM on dy
-    conv_backward_case("in-place-dW+indirect", 7, (27, 27), 17, (3, 3), 33),
+    conv_backward_case("in-place-dW+indirect", 7, (27, 27), 17, (3, 3), 33,
+                       algorithm="gemm"),
     # db's per-thread partial sums split from 2·10⁵ dy values: 33·27·27·33 = 794k
-    conv_backward_case("in-place-dW+indirect", 33, (27, 27), 17, (3, 3), 33, padding="same"),
+    conv_backward_case("in-place-dW+indirect", 33, (27, 27), 17, (3, 3), 33, padding="same",
+                       algorithm="gemm"),
+    # dx by Winograd: the convolution of dy (25x25x33, padded by 2) with the
+    # rotated kernel, 27x27 outputs in 7x7 tiles
+    conv_backward_case("winograd-dx", 7, (27, 27), 17, (3, 3), 33, compute_dw=False,
+                       algorithm="winograd"),
     # runs of 96 values read from x in place, dy read in place (32 channels)
     conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 32, compute_dx=False),
     # zero-padded row copies, 5 output channels (dy packed, one partial panel)
