@@ -141,7 +141,8 @@ FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
     const int64_t d_step = mr * in_c; /* floats of d per pos */
     for (int64_t r0 = 0; r0 < T; r0 += mr) {
         for (int64_t r = 0; r < mr; r++) {
-            fastnn_winograd_tile tile = {0, -6, -6}; /* past the grid: zeros */
+            /* a tile past the grid's end reads a window below the image: zeros */
+            fastnn_winograd_tile tile = {0, g->in_h + g->pad_top, 0};
             if (t0 + r0 + r < p->grid.count)
                 tile = fastnn_winograd_tile_at(&p->grid, t0 + r0 + r);
             fastnn_winograd_gather(p->src, g->in_h, g->in_w, in_c, tile.n,
