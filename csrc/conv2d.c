@@ -444,6 +444,12 @@ static int weight_gradient(const float *x, const float *dy, const float *y,
                            const fastnn_derivative *through, float *dw, float *db,
                            const fastnn_conv2d_geom *g)
 {
+    const int winograd = g->algorithm == FASTNN_CONV_WINOGRAD ||
+                         (g->algorithm == FASTNN_CONV_AUTO &&
+                          fastnn_winograd_weight_gradient_takes(g));
+    if (winograd && !through && g->k_h == 3 && g->k_w == 3 && g->stride_h == 1 &&
+        g->stride_w == 1)
+        return fastnn_conv2d_winograd_weight_gradient(x, dy, dw, db, g);
     if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) && g->k_w * g->in_c < FASTNN_NR)
         return fastnn_conv2d_direct_weight_gradient(x, dy, y, through, dw, db, g);
     return fastnn_conv2d_weight_gradient_through_gemm(x, dy, y, through, dw, db, g);
