@@ -307,10 +307,28 @@ int fastnn_conv2d_winograd_weight_gradient(const float *x, const float *dy, floa
     return status;
 }
 
-/* FASTNN_CONV_AUTO's choice for dW (conv2d.c's weight_gradient): TBD by
- * measurement. */
+/* FASTNN_CONV_AUTO's choice for dW (conv2d.c's weight_gradient), from
+ * dW + db timed against today's tile kernel (conv2d_weight_gradient.c) on
+ * the 2-core Zen 4, avx512, one thread, min of 11 interleaved (batch x
+ * input -> output channels, output size: winograd's speed-up):
+ *   128 x 26x26 32 -> 64, 24x24 (mnist_cnn)  1.83-1.90x
+ *   128 x 13x13 32 -> 64, 11x11 (demo CNN)   1.33-1.52x
+ *    64 x 32x32 32 -> 32 same                1.41-1.54x
+ *    64 x 16x16 32 -> 64 same                1.60-1.81x
+ *    64 x 16x16 64 -> 64 same                2.01-2.21x
+ *   128 x 14x14 24 -> 48, 12x12              1.33-1.43x
+ *    32 x 14x14 16 -> 32, 12x12              1.19-1.39x
+ *    32 x 16x16 32 -> 64, 14x14              1.26-1.42x
+ *    64 x 32x32 16 -> 32, 30x30              0.86-1.18x (64 tiles for 56.25)
+ *    32 x  7x7  64 -> 128, 5x5               0.88-0.94x (4 tiles for 1.56)
+ * The products shrink 4x only where the tiles are full: the last row and
+ * column of tiles compute zeros past out_h, out_w, and their patches are
+ * gathered.  The transforms cost O(in_c + out_c) per tile against the
+ * products' O(in_c out_c).  So: at least 16 channels each way, in_c out_c
+ * >= 512, and at least 3/4 of the tiles' pixels inside the output. */
 int fastnn_winograd_weight_gradient_takes(const fastnn_conv2d_geom *g)
 {
-    (void)g;
-    return 0;
+    const int64_t tiled = fastnn_ceil_div(g->out_h, 4) * fastnn_ceil_div(g->out_w, 4) * 16;
+    return g->in_c >= 16 && g->out_c >= 16 && g->in_c * g->out_c >= 512 &&
+           4 * g->out_h * g->out_w >= 3 * tiled;
 }
