@@ -19,7 +19,11 @@
  * constants, O(in_c + out_c) per tile) and rounding a few times the
  * definition's (the constants reach 8).  Finally G^T M G (3x3 from 6x6)
  * for each (ci, co) pair gives dW (HWIO: co contiguous, the vector axis).
- * db = dy summed over the pixels, read from the same dy tiles.
+ * db = dy summed over the pixels, read from the same tiles: P[1][1] of a
+ * tile is the sum of its 16 values of dy (SUM_POSITION below).
+ *
+ * Not here: dz = dy * f'(y) folded into dy (conv2d.c's `through`, first
+ * layers only) -- those keep the tile and direct kernels.
  *
  * Blocking.  Tiles are taken BLOCK at a time (the K of one product,
  * <= FASTNN_KC).  For a block, every tile's V and P are computed and written
@@ -28,19 +32,22 @@
  * NR) -- so the engine's own micro-kernel (fastnn_gemm_packed) sums the 36
  * products M[pos] += V[pos]^T . P[pos] with no packing pass.  A tile inside
  * the image is transformed where it lies in x and dy; an edge tile is first
- * gathered, zero-padded, into a scratch patch.  The block's panels
- * (36 (in_c + out_c) BLOCK floats: 1.2 MB for 32 -> 64) are read by the
- * products right after being written, and M (36 in_c out_c) stays in the
- * caches between blocks.
+ * gathered, zero-padded, into a scratch patch.  The next tile's rows are
+ * prefetched (prefetch_tile).  The block's panels (36 (in_c + out_c) BLOCK
+ * floats: 1.8 MB for 32 -> 64) are read by the products right after being
+ * written (from L2 and L3: 32 or 64 tiles a block measured no faster), and
+ * M (36 in_c out_c) stays in the caches between blocks.
  *
  * Threads and determinism.  No partial copies of M: within a block the
  * threads share the tiles' transforms (each tile's V and P are its own
  * numbers, whoever computes them), then share the 36 positions' products
  * and the block's db (one work item each: M[pos] is summed by exactly one
- * thread per block, over the block's tiles in order, and blocks in order).
- * Each tile's dy column sums go to its own row, added in tile order by the
- * db item.  The last pass transforms M into dW one ci at a time.  So every
- * number is the same on any number of threads.
+ * thread per block, over the block's tiles in order, and blocks in order;
+ * db adds the block's SUM_POSITION values in tile order).  The last pass
+ * transforms M into dW one ci at a time.  So every number is the same on
+ * any number of threads, with two barriers per block and no M-sized
+ * partial sums to zero and add (the tile kernel's parts would need one copy
+ * of M each: 295 KB for 32 -> 64).
  *
  * SIMD: the transforms are compiled per path (FASTNN_TARGET_*, dispatched by
  * fastnn_get_simd); the products run on the engine's micro-kernel for the
