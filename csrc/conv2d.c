@@ -28,7 +28,11 @@
  *   whose row and column have the same remainders), each with the sub-kernel
  *   of the taps that reach it: Q read whole would be mostly zeros
  *   (input_gradient_phases);
- * - dW: read in place too (conv2d_weight_gradient.c): in NHWC the patch
+ * - dW of a 3x3 stride-1 convolution, where fastnn_winograd_weight_gradient_takes
+ *   (enough channels, tiles mostly inside the output) or algorithm asks:
+ *   Winograd's F(4x4, 3x3) (conv2d_winograd_weight_gradient.c), 36 products
+ *   over the 4x4 output tiles in place of 144 multiplications per tile;
+ * - other dW: read in place too (conv2d_weight_gradient.c): in NHWC the patch
  *   values of one kernel row, (kw, ci), are a contiguous run of k_w * in_c
  *   floats of x, so tiles of dW^T = dy^T . P are summed over the pixels
  *   with vector loads of those runs, and nothing the size of P is packed;
@@ -442,15 +446,26 @@ static int input_gradient_phases(const float *w, const float *dy, float *dx,
     return status;
 }
 
-/* dW and db from dz = dy * f'(y) (through NULL: dy) by the direct kernel
- * (which computes db with it) when patches are short and so are a kernel
- * row's runs of k_w * in_c values: in a tile 16 values wide
+/* dW and db from dz = dy * f'(y) (through NULL: dy).  A 3x3 stride-1
+ * convolution by Winograd's algorithm when g->algorithm says so, or says
+ * AUTO and fastnn_winograd_weight_gradient_takes it -- without `through`
+ * only: that derivative serves first layers, whose few input channels the
+ * rule refuses anyway, so it keeps today's kernels rather than a second
+ * way into the Winograd tiles.  Otherwise by the direct kernel (which
+ * computes db with it) when patches are short and so are a kernel row's
+ * runs of k_w * in_c values: in a tile 16 values wide
  * (conv2d_weight_gradient.c) most lanes would idle; else by that tile
- * kernel.  Either sums db as each block of dy passes. */
+ * kernel.  Each sums db as it reads dy. */
 static int weight_gradient(const float *x, const float *dy, const float *y,
                            const fastnn_derivative *through, float *dw, float *db,
                            const fastnn_conv2d_geom *g)
 {
+    const int winograd = g->algorithm == FASTNN_CONV_WINOGRAD ||
+                         (g->algorithm == FASTNN_CONV_AUTO &&
+                          fastnn_winograd_weight_gradient_takes(g));
+    if (winograd && !through && g->k_h == 3 && g->k_w == 3 && g->stride_h == 1 &&
+        g->stride_w == 1)
+        return fastnn_conv2d_winograd_weight_gradient(x, dy, dw, db, g);
     if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) && g->k_w * g->in_c < FASTNN_NR)
         return fastnn_conv2d_direct_weight_gradient(x, dy, y, through, dw, db, g);
     return fastnn_conv2d_weight_gradient_through_gemm(x, dy, y, through, dw, db, g);

@@ -175,6 +175,12 @@ int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
                                                const fastnn_derivative *through,
                                                float *dw, float *db,
                                                const fastnn_conv2d_geom *g);
+/* dw and db of a 3x3 stride-1 convolution by Winograd's F(4x4, 3x3)
+ * (conv2d_winograd_weight_gradient.c), any padding; db may be NULL. */
+int fastnn_conv2d_winograd_weight_gradient(const float *x, const float *dy, float *dw,
+                                           float *db, const fastnn_conv2d_geom *g);
+/* Whether FASTNN_CONV_AUTO computes dW of g that way (measured rule there). */
+int fastnn_winograd_weight_gradient_takes(const fastnn_conv2d_geom *g);
 
 /* v = max(v, 0) lane by lane, keeping NaN (a diverged net must stay
  * visible).  In place: a vector return value would change the ABI. */

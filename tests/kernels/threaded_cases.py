@@ -239,8 +239,18 @@ def conv_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1), padding="v
                 make, fast, expected, (summing(kernel[0] * kernel[1] * in_c + bias),))
 
 
+def winograd_summing(terms):
+    """Winograd's dW (F(4x4, 3x3)): its transforms' constants (up to 8) round a
+    few times more than the definition's sums; 4x ``summing``'s tolerance (the
+    errors measured stay below 2x it)."""
+    plain = summing(terms)
+    return Tolerance(4 * plain.rtol, 4 * plain.atol)
+
+
 def conv_backward_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1),
                        padding="valid", compute_dx=True, compute_dw=True, algorithm="auto"):
+    """``algorithm`` as kernels.conv2d_backward's: "gemm" keeps a 3x3 stride-1
+    case on the definition's dW and dx kernels, which "auto" gives to Winograd's."""
     shape = (batch, size, in_c, kernel, out_c, strides, padding)
 
     def make(rng):
@@ -259,8 +269,11 @@ def conv_backward_case(path, batch, size, in_c, kernel, out_c, strides=(1, 1),
     win = Window2D.over(size[0], size[1], kernel, strides, padding)
     pixels = batch * win.out_h * win.out_w
     return Case(conv_name("conv2d_backward", path, *shape) + " no-dx" * (not compute_dx)
-                + " no-dw" * (not compute_dw), make, fast, expected,
-                (summing(kernel[0] * kernel[1] * out_c), summing(pixels), summing(pixels)))
+                + " no-dw" * (not compute_dw) + f" {algorithm}" * (algorithm != "auto"),
+                make, fast, expected,
+                (summing(kernel[0] * kernel[1] * out_c),
+                 (winograd_summing if path == "winograd-dW" else summing)(pixels),
+                 summing(pixels)))
 
 
 def pooled_case(batch, size, in_c, kernel, out_c, strides=(1, 1), padding="valid",
@@ -414,21 +427,24 @@ CONV_BACKWARD = [
     conv_backward_case("winograd-dx", 7, (27, 27), 17, (3, 3), 33, compute_dw=False,
                        algorithm="winograd"),
     # runs of 96 values read from x in place, dy read in place (32 channels)
-    conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 32, compute_dx=False),
+    conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 32, compute_dx=False,
+                       algorithm="gemm"),
     # zero-padded row copies, 5 output channels (dy packed, one partial panel)
     conv_backward_case("in-place-dW", 7, (27, 27), 32, (3, 3), 5, padding="same",
-                       compute_dx=False),
+                       compute_dx=False, algorithm="gemm"),
     # avx512: a last panel of 8 channels (40 = 16 + 16 + 8) on the 8-row tile, of 9
     # (25 = 16 + 9) on the 16-row one
     conv_backward_case("in-place-dW", 7, (15, 15), 33, (3, 3), 40, padding="same",
-                       compute_dx=False),
+                       compute_dx=False, algorithm="gemm"),
     conv_backward_case("in-place-dW", 7, (15, 15), 33, (3, 3), 25, padding="same",
-                       compute_dx=False),
+                       compute_dx=False, algorithm="gemm"),
     # a short sum over a wide dW^T (4x4 outputs: 528 and 1456 pixels against 2·336
     # columns) cuts into 1 or 2 parts only; the threads the parts leave idle take
     # groups of the 3·7 (kh, slice) columns (ragged runs of 99, dy packed to 48 rows)
-    conv_backward_case("in-place-dW", 33, (6, 6), 33, (3, 3), 47, compute_dx=False),
-    conv_backward_case("in-place-dW", 91, (6, 6), 33, (3, 3), 47, compute_dx=False),
+    conv_backward_case("in-place-dW", 33, (6, 6), 33, (3, 3), 47, compute_dx=False,
+                       algorithm="gemm"),
+    conv_backward_case("in-place-dW", 91, (6, 6), 33, (3, 3), 47, compute_dx=False,
+                       algorithm="gemm"),
     # few input channels: runs of 5·6 = 30 values; dx by col2im, LeNet's second
     # layer: 150 patch values = 4 + 4 + 2 vectors (the last one padded), 100 patches
     # per image = 6 blocks of 16 and one of 4
@@ -438,6 +454,13 @@ CONV_BACKWARD = [
     # of a stride-3 window clipped on both sides of the image
     conv_backward_case("in-place-dW+col2im", 8, (7, 4), 15, (3, 3), 19, (3, 3), "same"),
     conv_backward_case("in-place-dW+col2im", 7, (27, 27), 12, (3, 3), 20, (2, 2), "same"),
+    # Winograd's dW (conv2d_winograd_weight_gradient.c): blocks of 128 tiles whose 36
+    # products the threads share; edge tiles past odd output sizes (25 = 6·4 + 1),
+    # in_c 17 and out_c 33 in partial panels, "same" padding gathered at the borders
+    conv_backward_case("winograd-dW", 7, (27, 27), 17, (3, 3), 33, compute_dx=False,
+                       algorithm="winograd"),
+    conv_backward_case("winograd-dW", 9, (15, 13), 32, (3, 3), 64, padding="same",
+                       compute_dx=False, algorithm="winograd"),
     # pointwise: dW in place; dx of stride 1 by the direct kernel on W^T up to 32
     # channels each way (conv2d.c; 16x16 on 9x28x28 above the thread split),
     # by the indirect GEMM past that, by phases at stride 2
