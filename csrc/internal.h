@@ -137,9 +137,11 @@ typedef struct {
 } fastnn_derivative;
 fastnn_derivative fastnn_derivative_of(int act, float alpha);
 
-void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
-                          float *y, const fastnn_conv2d_geom *g,
-                          fastnn_epilogue epi);
+/* FASTNN_ENOMEM when the padded copy of the input it reads (with padding)
+ * cannot be allocated. */
+int fastnn_conv2d_direct(const float *x, const float *w, const float *b,
+                         float *y, const fastnn_conv2d_geom *g,
+                         fastnn_epilogue epi);
 /* dw and db from dz = dy * f'(y) (through: fastnn_derivative_of; NULL: dz =
  * dy, y unread).  FASTNN_ELIMIT for patches fastnn_direct_conv_takes
  * refuses. */
