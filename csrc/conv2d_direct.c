@@ -682,9 +682,12 @@ FASTNN_INLINE int64_t scratch_floats(const fastnn_conv2d_geom *g)
     return PB * patch_stride(g) + BAND_LEN + PB * g->out_c + 8;
 }
 
-/* Patch row p (patch_stride floats apart) = the K values under output pixel
- * (n, oh, ow + p), then a 1 (the bias row's), for the `count` pixels of a
- * run along one output row.  Each
+/* The patch rows of a run of `count` pixels along one output row, from
+ * output pixel (n, oh, ow) on: pixel p's row = the K values under it, then
+ * a 1 (the bias row's), stored at patch + (p + (p / group) * gap) *
+ * patch_stride -- consecutive rows (gap 0), or groups of `group` rows with
+ * `gap` rows left between them (the row of a pooling window's taps: a
+ * pooled block keeps each window's taps together).  Each
  * patch is k_h runs of k_w * in_c neighbouring floats, copied 8 at a time
  * (the excess lands on the next run, or past the K values).  They are read
  * straight from x when every window of the run lies inside the image (and
@@ -692,7 +695,7 @@ FASTNN_INLINE int64_t scratch_floats(const fastnn_conv2d_geom *g)
  * the input under the run with zeros in the padding (fill_tile). */
 FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_conv2d_geom *g,
                               int64_t n, int64_t oh, int64_t ow, int64_t count,
-                              float *patch, float *band)
+                              int64_t group, int64_t gap, float *patch, float *band)
 {
     const int64_t ci = g->in_c, k_len = g->k_h * g->k_w * ci, run = g->k_w * ci;
     const int64_t stride = patch_stride(g);
@@ -708,17 +711,22 @@ FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_c
         row = cols * ci;
         step = tile_span(g) * ci;
     }
-    for (int64_t p = 0; p < count; p++, src += step) {
+    float *dst = patch;
+    for (int64_t p = 0, in_group = 0; p < count; p++, src += step, dst += stride) {
+        if (in_group++ == group) { /* the next group, `gap` rows on */
+            in_group = 1;
+            dst += gap * stride;
+        }
         for (int64_t r = 0; r < g->k_h; r++) {
             /* the first vector apart: a loop of vector copies alone would
              * become a call to memcpy, far slower for 1-4 vectors */
             const float *from = src + r * row;
-            float *to = patch + p * stride + r * run;
+            float *to = dst + r * run;
             *(fastnn_v8 *)to = *(const fastnn_v8 *)from;
             for (int64_t j = 8; j < run; j += 8)
                 *(fastnn_v8 *)(to + j) = *(const fastnn_v8 *)(from + j);
         }
-        patch[p * stride + k_len] = 1.0f;
+        dst[k_len] = 1.0f;
     }
 }
 
@@ -833,7 +841,7 @@ FASTNN_INLINE void weight_sums(const float *x, const plain_source *src,
         int64_t ow = b0 % g->out_w;
         for (int64_t p = 0; p < count;) {
             int64_t run = fastnn_min(count - p, g->out_w - ow);
-            gather_run(x, x_end, g, n, oh, ow, run, patch + p * patch_stride(g), band);
+            gather_run(x, x_end, g, n, oh, ow, run, run, 0, patch + p * patch_stride(g), band);
             p += run;
             ow += run;
             if (ow == g->out_w) {
@@ -927,16 +935,25 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
     float *dz = band + BAND_LEN;
     memset(patch, 0, (size_t)(PB * patch_stride(g)) * sizeof(float));
     for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
-        int64_t count = 0;
-        for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
+        int64_t count = 0, b1 = fastnn_min(b0 + per_block, j1);
+        for (int64_t j = b0, seg; j < b1; j += seg, count += seg * taps) {
+            /* a segment: the block's windows on one pooled row */
             int64_t n = j / windows_per_image, ph = j / pg->out_w % pg->out_h;
-            int64_t oh = ph * pg->stride_h, ow = j % pg->out_w * pg->stride_w;
-            const float *y_first =
-                src->winners ? NULL : src->y + ((n * g->out_h + oh) * g->out_w + ow) * co;
-            window_gradient(y_first, src->winners ? src->winners + j * co : NULL,
-                            src->dp + j * co, g, pg, dz + count * co);
+            int64_t pw = j % pg->out_w;
+            int64_t oh = ph * pg->stride_h, ow = pw * pg->stride_w;
+            seg = fastnn_min(b1 - j, pg->out_w - pw);
+            for (int64_t i = 0; i < seg; i++) {
+                const float *y_first =
+                    src->winners ? NULL
+                                 : src->y + ((n * g->out_h + oh) * g->out_w + ow + i * pg->stride_w) * co;
+                window_gradient(y_first, src->winners ? src->winners + (j + i) * co : NULL,
+                                src->dp + (j + i) * co, g, pg, dz + (count + i * taps) * co);
+            }
+            /* the windows tile y: their taps in row dh are one run along y's
+             * row oh + dh, window by window, pool_w rows per window */
             for (int64_t dh = 0; dh < pg->pool_h; dh++)
-                gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w,
+                gather_run(x, x_end, g, n, oh + dh, ow, seg * pg->pool_w, pg->pool_w,
+                           taps - pg->pool_w,
                            patch + (count + dh * pg->pool_w) * patch_stride(g), band);
         }
         /* the slack after the last pixel's dz: zeros past the block */
