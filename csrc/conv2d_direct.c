@@ -19,25 +19,33 @@
  * their own: the forward tile's registers run over all K values, and the
  * weight gradient takes K + 1 in groups of KB.
  *
- * Forward: a tile of PX neighbouring output pixels of one row times NV
- * vectors of 8 output channels is accumulated in PX * NV registers over the
- * K weights; each step loads NV vectors of W and broadcasts one patch value
- * per pixel.  PX x NV is 8 x 1 on the avx2 and generic paths; the avx512
- * path has 32 registers and takes 16 x 1 when out_c <= 8 (8 pixels would
- * leave the FMA latency showing), else 8 x 2.  Any out_c runs on whole
- * vectors: from 8 channels up, the last vector is moved back to end at
- * out_c and overlaps the one before (the shared channels are computed
- * twice, identically); below 8, W is copied padded with zeros to 8 columns
- * and each pixel's 8 lanes are stored in pixel order, the spill past out_c
- * overwritten by the next pixel's store (the row's last pixels are copied
- * out_c floats at a time, so no store leaves the row).  A tile whose windows
- * lie inside the image reads x in place; a tile touching the padding (or
- * past the row's end) first copies the input under it, zeros included, into
- * a small buffer -- k_h short rows -- and then runs the same arithmetic.
+ * Forward: a tile of PX output pixels times NV vectors of 8 output
+ * channels is accumulated in PX * NV registers over the K weights; each step
+ * loads NV vectors of W and broadcasts one patch value per pixel.  The
+ * tile's pixels are consecutive in row-major order -- each has its own
+ * window pointer, so a tile runs on from one output row into the next and
+ * a row's width (26 for a 3x3 kernel on 28x28) leaves no partial tiles;
+ * only a run's last tile is moved back to end at the run's end, recomputing
+ * a few pixels bit for bit.  PX x NV is 8 x 1 on the generic path; 8 x 1
+ * (out_c <= 8) or 6 x 2 on avx2 (16 registers); on avx512 (32 registers)
+ * the tile is as wide as out_c up to 32 channels, so each broadcast feeds
+ * every channel: 16 x 1 (out_c <= 8: fewer pixels would leave the FMA
+ * latency showing), 8 x 2, 8 x 3 or 6 x 4, wider out_c in groups of 4
+ * vectors and then single ones.  Any out_c runs on whole vectors: from 8
+ * channels up, the last vector is moved back to end at out_c and overlaps
+ * the one before (the shared channels are computed twice, identically);
+ * below 8, W is copied padded with zeros to 8 columns and each pixel's 8
+ * lanes are stored in pixel order, the spill past out_c overwritten by the
+ * next pixel's store (the run's last pixels are copied out_c floats at a
+ * time, so no store leaves the run).  The windows are read from x in
+ * place; when some leave the image (padding), a run's input is first
+ * copied once, zeros included, into a per-thread buffer and read from
+ * there.  The result does not depend on the tiling: each output is the
+ * bias plus the K products added in k order, on any tile shape.
  * Epilogue (fastnn_epilogue, internal.h): a ReLU is a max on the
- * accumulators before the store; any other activation runs over each output
- * row once its tiles are stored, still in cache.
- * Threads take whole output rows.
+ * accumulators before the store; any other activation runs over each run
+ * of rows (at most RUN_FLOATS outputs) once its tiles are stored, still in
+ * cache.  Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
  * result is db.  The pixels are cut into ranges fixed by the problem, each
@@ -78,8 +86,8 @@
  * Pixels outside every window have no gradient and are skipped.
  *
  * Forward through ReLU and max pooling (the same first layer): the
- * convolution's output y is computed pool_h rows at a time, by the same
- * tiles as the plain forward (so the same sums, bit for bit), into a
+ * convolution's output y is computed pool_h rows at a time (one run), by the
+ * same tiles as the plain forward (so the same sums, bit for bit), into a
  * per-thread band of pool_h * out_w * out_c floats that stays in cache, and
  * pooled from there: only p = max_pool(y) and, per pooled value, a byte
  * naming the window's winning tap (or none, where the ReLU cut the maximum)
@@ -90,8 +98,8 @@
 
 #include "internal.h"
 
-/* Tile sizes.  Forward: PX output pixels (8, or 16 on the avx512 path when
- * out_c <= 8) times NV vectors of 8 channels.  Weights: PB pixels per
+/* Tile sizes.  Forward: PX output pixels (at most PX_MAX) times NV vectors
+ * of 8 channels (at most NV_MAX).  Weights: PB pixels per
  * gathered block, KB patch values per register group (KB_MAX the largest).
  * A block of the pooled gradient holds whole pooling windows, hence the
  * public limit FASTNN_POOLED_MAX_TAPS = PB. */
@@ -106,7 +114,7 @@ _Static_assert(FASTNN_POOLED_MAX_TAPS < FASTNN_POOL_NO_WINNER,
                "every tap of a pooling window must fit a winner's byte");
 
 /* Where each of the K patch values sits relative to the window's top-left
- * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
+ * pixel, in an image (or padded copy) whose rows are row_len pixels long:
  * offset[k] for k = (kh, kw, ci). */
 FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t row_len,
                                  int64_t *offset)
@@ -183,8 +191,8 @@ FASTNN_INLINE void forward_tile(const float *const *src, const int64_t *at, int6
     }
 }
 
-/* The columns of a tile buffer: the windows of PX pixels side by side from
- * input column iw0, each `span` columns after the one before -- the stride,
+/* The columns of a band (the weight gradient's copy of the input under a
+ * run of pixels): the run's windows side by side from input column iw0, each `span` columns after the one before -- the stride,
  * or k_w when the stride is larger (the windows then have gaps between them,
  * which the buffer leaves out). */
 FASTNN_INLINE int64_t tile_span(const fastnn_conv2d_geom *g)
@@ -216,10 +224,10 @@ FASTNN_INLINE const float *input_row(const float *x, const fastnn_conv2d_geom *g
     return ih < 0 || ih >= g->in_h ? NULL : x + (n * g->in_h + ih) * g->in_w * g->in_c;
 }
 
-/* tb = the input under a tile of PX pixels whose windows start at row ih0,
- * column iw0 of image n: k_h rows of (PX - 1) * span + k_w columns of in_c
- * values, with zeros where the windows leave the image (padding, or past
- * its edge for pixels beyond the row's end). */
+/* tb = the input under a run of pixels whose windows start at row ih0,
+ * column iw0 of image n: k_h rows of `cols` columns of in_c values (a run
+ * of c pixels needs (c - 1) * span + k_w), with zeros where the windows
+ * leave the image (padding, or past its edge). */
 FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_t n,
                              int64_t ih0, int64_t iw0, int64_t cols, float *tb)
 {
