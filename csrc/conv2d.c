@@ -171,8 +171,7 @@ int fastnn_conv2d(const float *x, const float *w, const float *b, float *y,
     if (fastnn_winograd_takes(g, 0))
         return fastnn_conv2d_winograd(x, w, b, y, g, epi);
     if (fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c)) {
-        fastnn_conv2d_direct(x, w, b, y, g, epi);
-        return FASTNN_OK;
+        return fastnn_conv2d_direct(x, w, b, y, g, epi);
     }
     fastnn_strided kernel = {w, 1, g->out_c}; /* W as (kh*kw*ci) x co */
     fastnn_gemm_operand bk = {fastnn_pack_strided, &kernel};
@@ -392,9 +391,9 @@ static int input_gradient_pointwise(const float *w, const float *dy, float *dx,
     fastnn_conv2d_geom t = *g; /* dy in, in_c filters out, same pixel grid */
     t.in_c = g->out_c;
     t.out_c = g->in_c;
-    fastnn_conv2d_direct(dy, w_t, NULL, dx, &t, FASTNN_NO_EPILOGUE);
+    int status = fastnn_conv2d_direct(dy, w_t, NULL, dx, &t, FASTNN_NO_EPILOGUE);
     fastnn_free_floats(w_t);
-    return FASTNN_OK;
+    return status;
 }
 
 /* a mod b for b > 0, in [0, b) */

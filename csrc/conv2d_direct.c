@@ -19,25 +19,33 @@
  * their own: the forward tile's registers run over all K values, and the
  * weight gradient takes K + 1 in groups of KB.
  *
- * Forward: a tile of PX neighbouring output pixels of one row times NV
- * vectors of 8 output channels is accumulated in PX * NV registers over the
- * K weights; each step loads NV vectors of W and broadcasts one patch value
- * per pixel.  PX x NV is 8 x 1 on the avx2 and generic paths; the avx512
- * path has 32 registers and takes 16 x 1 when out_c <= 8 (8 pixels would
- * leave the FMA latency showing), else 8 x 2.  Any out_c runs on whole
- * vectors: from 8 channels up, the last vector is moved back to end at
- * out_c and overlaps the one before (the shared channels are computed
- * twice, identically); below 8, W is copied padded with zeros to 8 columns
- * and each pixel's 8 lanes are stored in pixel order, the spill past out_c
- * overwritten by the next pixel's store (the row's last pixels are copied
- * out_c floats at a time, so no store leaves the row).  A tile whose windows
- * lie inside the image reads x in place; a tile touching the padding (or
- * past the row's end) first copies the input under it, zeros included, into
- * a small buffer -- k_h short rows -- and then runs the same arithmetic.
+ * Forward: a tile of PX output pixels times NV vectors of 8 output
+ * channels is accumulated in PX * NV registers over the K weights; each step
+ * loads NV vectors of W and broadcasts one patch value per pixel.  The
+ * tile's pixels are consecutive in row-major order -- each has its own
+ * window pointer, so a tile runs on from one output row into the next and
+ * a row's width (26 for a 3x3 kernel on 28x28) leaves no partial tiles;
+ * only a run's last tile is moved back to end at the run's end, recomputing
+ * a few pixels bit for bit.  PX x NV is 8 x 1 on the generic path; 8 x 1
+ * (out_c <= 8) or 6 x 2 on avx2 (16 registers); on avx512 (32 registers)
+ * the tile is as wide as out_c up to 32 channels, so each broadcast feeds
+ * every channel: 16 x 1 (out_c <= 8: fewer pixels would leave the FMA
+ * latency showing), 8 x 2, 8 x 3 or 6 x 4, wider out_c in groups of 4
+ * vectors and then single ones.  Any out_c runs on whole vectors: from 8
+ * channels up, the last vector is moved back to end at out_c and overlaps
+ * the one before (the shared channels are computed twice, identically);
+ * below 8, W is copied padded with zeros to 8 columns and each pixel's 8
+ * lanes are stored in pixel order, the spill past out_c overwritten by the
+ * next pixel's store (the run's last pixels are copied out_c floats at a
+ * time, so no store leaves the run).  The windows are read from x in
+ * place; when some leave the image (padding), a run's input is first
+ * copied once, zeros included, into a per-thread buffer and read from
+ * there.  The result does not depend on the tiling: each output is the
+ * bias plus the K products added in k order, on any tile shape.
  * Epilogue (fastnn_epilogue, internal.h): a ReLU is a max on the
- * accumulators before the store; any other activation runs over each output
- * row once its tiles are stored, still in cache.
- * Threads take whole output rows.
+ * accumulators before the store; any other activation runs over each run
+ * of rows (at most RUN_FLOATS outputs) once its tiles are stored, still in
+ * cache.  Threads take whole output rows.
  *
  * Weights: the patch gets a constant 1 appended as value K, so row K of the
  * result is db.  The pixels are cut into ranges fixed by the problem, each
@@ -78,8 +86,8 @@
  * Pixels outside every window have no gradient and are skipped.
  *
  * Forward through ReLU and max pooling (the same first layer): the
- * convolution's output y is computed pool_h rows at a time, by the same
- * tiles as the plain forward (so the same sums, bit for bit), into a
+ * convolution's output y is computed pool_h rows at a time (one run), by the
+ * same tiles as the plain forward (so the same sums, bit for bit), into a
  * per-thread band of pool_h * out_w * out_c floats that stays in cache, and
  * pooled from there: only p = max_pool(y) and, per pooled value, a byte
  * naming the window's winning tap (or none, where the ReLU cut the maximum)
@@ -90,12 +98,12 @@
 
 #include "internal.h"
 
-/* Tile sizes.  Forward: PX output pixels (8, or 16 on the avx512 path when
- * out_c <= 8) times NV vectors of 8 channels.  Weights: PB pixels per
+/* Tile sizes.  Forward: PX output pixels (at most PX_MAX) times NV vectors
+ * of 8 channels (at most NV_MAX).  Weights: PB pixels per
  * gathered block, KB patch values per register group (KB_MAX the largest).
  * A block of the pooled gradient holds whole pooling windows, hence the
  * public limit FASTNN_POOLED_MAX_TAPS = PB. */
-enum { PX_MAX = 16, PB = FASTNN_POOLED_MAX_TAPS, KB_MAX = 13 };
+enum { PX_MAX = 16, NV_MAX = 4, PB = FASTNN_POOLED_MAX_TAPS, KB_MAX = 13 };
 
 /* The buffers below hold patches of FASTNN_DIRECT_MAX_K values: every patch
  * fastnn_direct_conv_takes admits. */
@@ -106,7 +114,7 @@ _Static_assert(FASTNN_POOLED_MAX_TAPS < FASTNN_POOL_NO_WINNER,
                "every tap of a pooling window must fit a winner's byte");
 
 /* Where each of the K patch values sits relative to the window's top-left
- * pixel, in an image (or tile buffer) whose rows are row_len pixels long:
+ * pixel, in an image (or padded copy) whose rows are row_len pixels long:
  * offset[k] for k = (kh, kw, ci). */
 FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t row_len,
                                  int64_t *offset)
@@ -120,11 +128,13 @@ FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t row_len,
 /* ---- forward ---------------------------------------------------------------- */
 
 /* One pass over a tile: out[p][cv..cv+7] = bias + sum_k v(p, k) W[k][cv..cv+7]
- * for the px pixels of the tile and the NV channel vectors starting at
- * cv = min(c + 8 v, c_last), where the patch value v(p, k) = src[p * step +
- * at[k]] and W's rows are ws floats apart.  The PX * NV accumulators stay in
- * registers; each step of k loads NV vectors of W and broadcasts one patch
- * value per pixel.
+ * for the PX pixels of the tile and the NV channel vectors starting at
+ * cv = min(c + 8 v, c_last), where the patch value v(p, k) = src[p][at[k]]
+ * -- each pixel has its own window pointer, so a tile may run on from one
+ * output row into the next -- and W's rows are ws floats apart.  The PX * NV
+ * accumulators stay in registers; each step of k loads NV vectors of W and
+ * broadcasts one patch value per pixel.  Only the first px pixels are
+ * stored (the others, if any, repeat pixel px - 1's window).
  *
  * out_c >= 8: the last vector is moved back to end at out_c (c_last =
  * out_c - 8) and overlaps the one before; both compute the shared channels
@@ -133,16 +143,15 @@ FASTNN_INLINE void patch_offsets(const fastnn_conv2d_geom *g, int64_t row_len,
  * padded with zeros to 8 columns, and pixel p's 8 lanes are stored at
  * out + p * out_c in pixel order: the lanes past out_c spill into the next
  * pixel's channels, which its own store overwrites right after; within
- * `room` floats of the row's end the spill would leave the row, so there
+ * `room` floats of the run's end the spill would leave the run, so there
  * only out_c lanes are copied. */
-FASTNN_INLINE void forward_tile(const float *src, int64_t step, const int64_t *at,
-                                int64_t k_len, const float *w, int64_t ws,
-                                const float *b, int64_t c, int64_t c_last, int relu,
-                                int64_t px, float *out, int64_t co, int narrow,
-                                int64_t room, const int PX, const int NV)
+FASTNN_INLINE void forward_tile(const float *const *src, const int64_t *at, int64_t k_len,
+                                const float *w, int64_t ws, const float *b, int64_t c,
+                                int64_t c_last, int relu, int64_t px, float *out, int64_t co,
+                                int narrow, int64_t room, const int PX, const int NV)
 {
-    fastnn_v8 acc[PX_MAX][2], wk[2];
-    int64_t cv[2];
+    fastnn_v8 acc[PX_MAX][NV_MAX], wk[NV_MAX];
+    int64_t cv[NV_MAX];
     for (int v = 0; v < NV; v++) {
         cv[v] = fastnn_min(c + 8 * v, c_last);
         fastnn_v8 start = {0};
@@ -154,9 +163,9 @@ FASTNN_INLINE void forward_tile(const float *src, int64_t step, const int64_t *a
     for (int64_t k = 0; k < k_len; k++) {
         for (int v = 0; v < NV; v++)
             wk[v] = *(const fastnn_v8 *)(w + k * ws + cv[v]);
-        const float *s = src + at[k];
+        int64_t off = at[k];
         for (int p = 0; p < PX; p++) {
-            float value = s[p * step];
+            float value = src[p][off];
             for (int v = 0; v < NV; v++)
                 acc[p][v] += value * wk[v];
         }
@@ -165,28 +174,25 @@ FASTNN_INLINE void forward_tile(const float *src, int64_t step, const int64_t *a
         for (int p = 0; p < PX; p++)
             for (int v = 0; v < NV; v++)
                 fastnn_relu_v8(&acc[p][v]);
-    if (narrow) {
-        for (int64_t p = 0; p < px; p++)
-            if (p * co + 8 <= room)
-                *(fastnn_v8 *)(out + p * co) = acc[p][0];
-            else
-                memcpy(out + p * co, &acc[p][0], (size_t)co * sizeof(float));
-        return;
+    /* stores through the vector type (aligned(4): any float address), under
+     * conditions on the constant p, so the accumulators stay in registers */
+    for (int p = 0; p < PX; p++) {
+        if (p >= px)
+            break;
+        if (!narrow) {
+            for (int v = 0; v < NV; v++)
+                *(fastnn_v8 *)(out + p * co + cv[v]) = acc[p][v];
+        } else if (p * co + 8 <= room) {
+            *(fastnn_v8 *)(out + p * co) = acc[p][0];
+        } else {
+            fastnn_v8 last = acc[p][0];
+            memcpy(out + p * co, &last, (size_t)co * sizeof(float));
+        }
     }
-    /* stores through the vector type (aligned(4): any float address), so
-     * the accumulators stay in registers instead of a stack copy */
-    if (px == PX)
-        for (int p = 0; p < PX; p++)
-            for (int v = 0; v < NV; v++)
-                *(fastnn_v8 *)(out + p * co + cv[v]) = acc[p][v];
-    else
-        for (int64_t p = 0; p < px; p++)
-            for (int v = 0; v < NV; v++)
-                *(fastnn_v8 *)(out + p * co + cv[v]) = acc[p][v];
 }
 
-/* The columns of a tile buffer: the windows of PX pixels side by side from
- * input column iw0, each `span` columns after the one before -- the stride,
+/* The columns of a band (the weight gradient's copy of the input under a
+ * run of pixels): the run's windows side by side from input column iw0, each `span` columns after the one before -- the stride,
  * or k_w when the stride is larger (the windows then have gaps between them,
  * which the buffer leaves out). */
 FASTNN_INLINE int64_t tile_span(const fastnn_conv2d_geom *g)
@@ -194,28 +200,43 @@ FASTNN_INLINE int64_t tile_span(const fastnn_conv2d_geom *g)
     return fastnn_min(g->stride_w, g->k_w);
 }
 
-/* tb = the input under a tile of PX pixels whose windows start at row ih0,
- * column iw0 of image n: k_h rows of (PX - 1) * span + k_w columns of in_c
- * values, with zeros where the windows leave the image (padding, or past
- * its edge for pixels beyond the row's end). */
+/* dst = `cols` columns of in_c values of one input row from column iw0 on,
+ * zeros where they leave the row (row NULL: a row outside the image). */
+FASTNN_INLINE void copy_padded_row(const float *row, const fastnn_conv2d_geom *g,
+                                   int64_t iw0, int64_t cols, float *dst)
+{
+    const int64_t ci = g->in_c;
+    if (!row) {
+        memset(dst, 0, (size_t)(cols * ci) * sizeof(float));
+        return;
+    }
+    int64_t j0 = fastnn_min(fastnn_max(-iw0, 0), cols);
+    int64_t j1 = fastnn_max(fastnn_min(g->in_w - iw0, cols), j0);
+    memset(dst, 0, (size_t)(j0 * ci) * sizeof(float));
+    memcpy(dst + j0 * ci, row + (iw0 + j0) * ci, (size_t)((j1 - j0) * ci) * sizeof(float));
+    memset(dst + j1 * ci, 0, (size_t)((cols - j1) * ci) * sizeof(float));
+}
+
+/* Input row ih of image n, or NULL outside the image. */
+FASTNN_INLINE const float *input_row(const float *x, const fastnn_conv2d_geom *g, int64_t n,
+                                     int64_t ih)
+{
+    return ih < 0 || ih >= g->in_h ? NULL : x + (n * g->in_h + ih) * g->in_w * g->in_c;
+}
+
+/* tb = the input under a run of pixels whose windows start at row ih0,
+ * column iw0 of image n: k_h rows of `cols` columns of in_c values (a run
+ * of c pixels needs (c - 1) * span + k_w), with zeros where the windows
+ * leave the image (padding, or past its edge). */
 FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_t n,
                              int64_t ih0, int64_t iw0, int64_t cols, float *tb)
 {
     const int64_t ci = g->in_c;
     for (int64_t r = 0; r < g->k_h; r++) {
         float *dst = tb + r * cols * ci;
-        int64_t ih = ih0 + r;
-        if (ih < 0 || ih >= g->in_h) {
-            memset(dst, 0, (size_t)(cols * ci) * sizeof(float));
-            continue;
-        }
-        const float *row = x + (n * g->in_h + ih) * g->in_w * ci;
-        if (g->stride_w <= g->k_w) { /* column j is input column iw0 + j */
-            int64_t j0 = fastnn_min(fastnn_max(-iw0, 0), cols);
-            int64_t j1 = fastnn_max(fastnn_min(g->in_w - iw0, cols), j0);
-            memset(dst, 0, (size_t)(j0 * ci) * sizeof(float));
-            memcpy(dst + j0 * ci, row + (iw0 + j0) * ci, (size_t)((j1 - j0) * ci) * sizeof(float));
-            memset(dst + j1 * ci, 0, (size_t)((cols - j1) * ci) * sizeof(float));
+        const float *row = input_row(x, g, n, ih0 + r);
+        if (g->stride_w <= g->k_w || !row) { /* column j is input column iw0 + j */
+            copy_padded_row(row, g, iw0, cols, dst);
         } else { /* column j is column j % k_w of pixel j / k_w's window */
             for (int64_t j = 0; j < cols; j++) {
                 /* pixel p's window starts p * stride_w columns on; a product
@@ -232,27 +253,51 @@ FASTNN_INLINE void fill_tile(const float *x, const fastnn_conv2d_geom *g, int64_
 }
 
 /* What a thread's forward tiles share, set up once per thread
- * (forward_setup): the patch offsets into x and into the tile buffer, the
- * buffer itself, and W and b as the tiles read them -- copies padded with
- * zeros to 8 columns when out_c < 8 (narrow).  ~54 KB at
- * FASTNN_DIRECT_MAX_K = 484: it lives on the thread's stack. */
+ * (forward_setup): the patch offsets into the windows' source (x, or the
+ * padded copy when the windows leave the image), and W and b as the tiles
+ * read them -- copies padded with zeros to 8 columns when out_c < 8
+ * (narrow).  ~19 KB at FASTNN_DIRECT_MAX_K = 484: it lives on the thread's
+ * stack. */
 typedef struct {
-    int64_t x_at[FASTNN_DIRECT_MAX_K], tb_at[FASTNN_DIRECT_MAX_K];
-    float tb[PX_MAX * FASTNN_DIRECT_MAX_K], w8[FASTNN_DIRECT_MAX_K * 8], b8[8];
+    int64_t at[FASTNN_DIRECT_MAX_K];
+    float w8[FASTNN_DIRECT_MAX_K * 8], b8[8];
     const float *w, *b;        /* w and b, or w8 and b8 */
-    int64_t k_len, ws, c_last, vectors, cols;
+    int64_t k_len, ws, c_last, vectors;
     int narrow;
+    int64_t pitch;             /* floats from one row of the source to the next */
 } forward_state;
 
+/* Do some windows leave the image (padding), so that the forward reads a
+ * zero-padded copy of the input instead of x itself? */
+FASTNN_INLINE int forward_pads(const fastnn_conv2d_geom *g)
+{
+    return g->pad_top > 0 || g->pad_left > 0 ||
+           (g->out_h - 1) * g->stride_h - g->pad_top + g->k_h > g->in_h ||
+           (g->out_w - 1) * g->stride_w - g->pad_left + g->k_w > g->in_w;
+}
+
+/* The columns of the padded copy: every window of an output row. */
+FASTNN_INLINE int64_t padded_cols(const fastnn_conv2d_geom *g)
+{
+    return (g->out_w - 1) * g->stride_w + g->k_w;
+}
+
+/* Floats of a padded copy of the input under `rows` output rows (0 when
+ * the windows stay inside the image and are read in place). */
+FASTNN_INLINE int64_t padded_len(const fastnn_conv2d_geom *g, int64_t rows)
+{
+    return forward_pads(g) ? ((rows - 1) * g->stride_h + g->k_h) * padded_cols(g) * g->in_c : 0;
+}
+
 FASTNN_INLINE void forward_setup(forward_state *s, const float *w, const float *b,
-                                 const fastnn_conv2d_geom *g, const int PX)
+                                 const fastnn_conv2d_geom *g)
 {
     const int64_t co = g->out_c;
     s->k_len = g->k_h * g->k_w * g->in_c;
-    s->cols = (PX - 1) * tile_span(g) + g->k_w;
     s->narrow = co < 8;
-    patch_offsets(g, g->in_w, s->x_at);
-    patch_offsets(g, s->cols, s->tb_at);
+    int64_t row_len = forward_pads(g) ? padded_cols(g) : g->in_w;
+    s->pitch = row_len * g->in_c;
+    patch_offsets(g, row_len, s->at);
     s->w = w;
     s->b = b;
     if (s->narrow) { /* W and b padded with zeros to 8 columns */
@@ -270,44 +315,53 @@ FASTNN_INLINE void forward_setup(forward_state *s, const float *w, const float *
     s->vectors = s->narrow ? 1 : fastnn_ceil_div(co, 8);
 }
 
-/* Output row `row` (a row being (n, oh)) into out, its out_w * out_c
- * floats, PX pixels at a time.  A tile whose windows all lie inside the
- * image reads its patch values straight from x (pixel p is p * stride_w *
- * in_c floats after pixel 0); a tile touching the padding or the row's end
- * first copies the input under it, zeros included, into a small buffer
- * (fill_tile) and reads that: the same arithmetic as an inner tile plus a
- * copy of k_h short rows. */
-FASTNN_INLINE void forward_row(forward_state *s, const float *x, const fastnn_conv2d_geom *g,
-                               int relu, int64_t row, float *out_row, const int PX,
-                               const int NV)
+/* Output rows [oh0, oh0 + rows) of image n into out, their rows * out_w *
+ * out_c floats.  The run's pixels are taken PX at a time in row-major
+ * order, a tile running on from one output row into the next, so a row's
+ * width costs no partial tiles; the last tile is moved back to end at the
+ * run's end and recomputes, bit for bit, pixels already stored (a run
+ * shorter than PX is one partial tile).  The windows are read from x in
+ * place when none leaves the image; else from `pad`, a copy of the input
+ * under the run with zeros in the padding (k_h + (rows - 1) * stride_h
+ * rows of padded_cols columns: one copy per input value, where per-tile
+ * copies would copy each value once per window it falls in). */
+FASTNN_INLINE void forward_run(const forward_state *s, const float *x,
+                               const fastnn_conv2d_geom *g, int relu, int64_t n,
+                               int64_t oh0, int64_t rows, float *pad, float *out,
+                               const int PX, const int NV)
 {
-    const int64_t co = g->out_c;
-    int64_t n = row / g->out_h, oh = row % g->out_h;
-    int64_t ih0 = oh * g->stride_h - g->pad_top;
-    int rows_inside = ih0 >= 0 && ih0 + g->k_h <= g->in_h;
-    float *row_end = out_row + g->out_w * co;
-    for (int64_t ow0 = 0; ow0 < g->out_w; ow0 += PX) {
-        int64_t px = fastnn_min(PX, g->out_w - ow0);
-        float *out = out_row + ow0 * co;
-        int64_t iw0 = ow0 * g->stride_w - g->pad_left;
-        const float *src = s->tb;
-        const int64_t *at = s->tb_at;
-        int64_t step = tile_span(g) * g->in_c;
-        if (rows_inside && px == PX && iw0 >= 0 &&
-            iw0 + (PX - 1) * g->stride_w + g->k_w <= g->in_w) {
-            src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * g->in_c;
-            at = s->x_at;
-            step = g->stride_w * g->in_c;
-        } else {
-            fill_tile(x, g, n, ih0, iw0, s->cols, s->tb);
+    const int64_t co = g->out_c, ci = g->in_c, out_w = g->out_w, count = rows * out_w;
+    const int64_t ih0 = oh0 * g->stride_h - g->pad_top;
+    const float *origin = pad;
+    if (forward_pads(g)) {
+        int64_t cols = padded_cols(g), in_rows = (rows - 1) * g->stride_h + g->k_h;
+        for (int64_t r = 0; r < in_rows; r++)
+            copy_padded_row(input_row(x, g, n, ih0 + r), g, -g->pad_left, cols,
+                            pad + r * cols * ci);
+    } else {
+        origin = x + (n * g->in_h + ih0) * g->in_w * ci;
+    }
+    const int64_t row_step = g->stride_h * s->pitch, col_step = g->stride_w * ci;
+    for (int64_t t0 = 0; t0 < count; t0 += PX) {
+        int64_t start = t0 + PX <= count ? t0 : fastnn_max(count - PX, 0);
+        int64_t px = fastnn_min(PX, count - start);
+        int64_t oh = start / out_w, ow = start % out_w;
+        const float *src[PX_MAX];
+        for (int p = 0; p < PX; p++) {
+            src[p] = origin + oh * row_step + ow * col_step;
+            if (p + 1 < px && ++ow == out_w) {
+                ow = 0;
+                oh++;
+            }
         }
-        int64_t v = 0;
+        float *o = out + start * co;
+        int64_t room = (count - start) * co, v = 0;
         for (; v + NV <= s->vectors; v += NV)
-            forward_tile(src, step, at, s->k_len, s->w, s->ws, s->b, 8 * v, s->c_last, relu,
-                         px, out, co, s->narrow, row_end - out, PX, NV);
+            forward_tile(src, s->at, s->k_len, s->w, s->ws, s->b, 8 * v, s->c_last, relu, px,
+                         o, co, s->narrow, room, PX, NV);
         for (; v < s->vectors; v++)
-            forward_tile(src, step, at, s->k_len, s->w, s->ws, s->b, 8 * v, s->c_last, relu,
-                         px, out, co, s->narrow, row_end - out, PX, 1);
+            forward_tile(src, s->at, s->k_len, s->w, s->ws, s->b, 8 * v, s->c_last, relu, px,
+                         o, co, s->narrow, room, PX, 1);
     }
 }
 
@@ -407,35 +461,51 @@ typedef struct {
     uint8_t *winners;
 } forward_out;
 
+/* The most output floats a run of the plain forward writes before its
+ * epilogue reads them back: 32 KB, in L1 or L2. */
+enum { RUN_FLOATS = 8192 };
+
+/* Output rows per run of the plain forward (pooled: pool_h). */
+FASTNN_INLINE int64_t run_rows(const fastnn_conv2d_geom *g, const fastnn_pool2d_geom *pg)
+{
+    if (pg)
+        return pg->pool_h;
+    return fastnn_min(fastnn_max(RUN_FLOATS / (g->out_w * g->out_c), 1), g->out_h);
+}
+
 /* Rows [row0, row1): output rows (n, oh) of y, or pooled rows (n, ph) of p
  * and the winners, each from the pool_h output rows under it (conv rows
- * below the last whole window are not computed).  The rows of y are the
- * same tiles with the same sums either way. */
+ * below the last whole window are not computed).  Runs of run_rows rows of
+ * one image go through forward_run; `pad` is the thread's padded copy
+ * (padded_len floats).  The rows of y are the same tiles with the same sums
+ * either way. */
 FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
                                 const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
-                                const forward_out *o, float *band, int64_t row0,
+                                const forward_out *o, float *band, float *pad, int64_t row0,
                                 int64_t row1, const int PX, const int NV)
 {
     const int relu = epi->act == FASTNN_ACT_RELU;
     forward_state s;
-    forward_setup(&s, w, b, g, PX);
+    forward_setup(&s, w, b, g);
     const int64_t y_row = g->out_w * g->out_c;
     const fastnn_pool2d_geom *pg = o->pg;
     if (!pg) {
-        for (int64_t row = row0; row < row1; row++) {
-            forward_row(&s, x, g, relu, row, o->y + row * y_row, PX, NV);
-            /* any other activation over the row's out_w * out_c outputs, final
-             * now, still in L1 or L2: one call per row, and its loads come long
-             * after the tiles' (overlapping) stores have retired */
-            fastnn_epilogue_apply(epi, o->y + row * y_row, y_row);
+        for (int64_t row = row0, rows; row < row1; row += rows) {
+            int64_t oh = row % g->out_h;
+            rows = fastnn_min(fastnn_min(run_rows(g, NULL), g->out_h - oh), row1 - row);
+            forward_run(&s, x, g, relu, row / g->out_h, oh, rows, pad, o->y + row * y_row,
+                        PX, NV);
+            /* any other activation over the run's outputs, final now, still
+             * in L1 or L2: one call per run, and its loads come long after
+             * the tiles' (overlapping) stores have retired */
+            fastnn_epilogue_apply(epi, o->y + row * y_row, rows * y_row);
         }
         return;
     }
     const int64_t p_row = pg->out_w * g->out_c;
     for (int64_t row = row0; row < row1; row++) {
         int64_t n = row / pg->out_h, oh0 = row % pg->out_h * pg->stride_h;
-        for (int64_t dh = 0; dh < pg->pool_h; dh++)
-            forward_row(&s, x, g, relu, n * g->out_h + oh0 + dh, band + dh * y_row, PX, NV);
+        forward_run(&s, x, g, relu, n, oh0, pg->pool_h, pad, band, PX, NV);
         float *p = o->p + row * p_row;
         uint8_t *winners = o->winners ? o->winners + row * p_row : NULL;
         if (pg->pool_h == 2 && pg->pool_w == 2)
@@ -447,41 +517,52 @@ FASTNN_INLINE void forward_rows(const float *x, const float *w, const float *b,
 
 typedef void (*rows_fn)(const float *, const float *, const float *,
                         const fastnn_conv2d_geom *, const fastnn_epilogue *,
-                        const forward_out *, float *, int64_t, int64_t);
+                        const forward_out *, float *, float *, int64_t, int64_t);
 
+/* 16 vector registers, of 4 floats on the generic path (a vector of 8
+ * channels takes two): tiles of 8 pixels x 8 channels. */
 static void forward_rows_generic(const float *x, const float *w, const float *b,
                                  const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
-                                 const forward_out *o,
-                                 float *band, int64_t row0, int64_t row1)
+                                 const forward_out *o, float *band, float *pad, int64_t row0,
+                                 int64_t row1)
 {
-    forward_rows(x, w, b, g, epi, o, band, row0, row1, 8, 1);
+    forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 8, 1);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
+/* 16 vector registers: 12 accumulators, as 6 pixels x 16 channels, or 8
+ * pixels x 8 channels when out_c <= 8. */
 FASTNN_TARGET_AVX2
 static void forward_rows_avx2(const float *x, const float *w, const float *b,
                               const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
-                                 const forward_out *o,
-                              float *band, int64_t row0, int64_t row1)
+                              const forward_out *o, float *band, float *pad, int64_t row0,
+                              int64_t row1)
 {
-    forward_rows(x, w, b, g, epi, o, band, row0, row1, 8, 1);
+    if (g->out_c <= 8)
+        forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 8, 1);
+    else
+        forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 6, 2);
 }
 #endif
 
 #if FASTNN_HAVE_AVX512_VARIANT
-/* 32 vector registers: 16 accumulators, as 16 pixels x 8 channels when
- * out_c <= 8 (8 pixels would leave the FMA latency showing) or as 8 pixels
- * x 16 channels. */
+/* 32 vector registers: up to 24 accumulators, a tile as wide as out_c up to
+ * 32 channels: 6 pixels x 32 channels, 8 x 24, 8 x 16; and 16 x 8 when
+ * out_c <= 8 (fewer pixels would leave the FMA latency showing). */
 FASTNN_TARGET_AVX512
 static void forward_rows_avx512(const float *x, const float *w, const float *b,
                                 const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
-                                 const forward_out *o,
-                                float *band, int64_t row0, int64_t row1)
+                                const forward_out *o, float *band, float *pad, int64_t row0,
+                                int64_t row1)
 {
     if (g->out_c <= 8)
-        forward_rows(x, w, b, g, epi, o, band, row0, row1, 16, 1);
+        forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 16, 1);
+    else if (g->out_c <= 16)
+        forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 8, 2);
+    else if (g->out_c <= 24)
+        forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 8, 3);
     else
-        forward_rows(x, w, b, g, epi, o, band, row0, row1, 8, 2);
+        forward_rows(x, w, b, g, epi, o, band, pad, row0, row1, 6, 4);
 }
 #endif
 
@@ -506,19 +587,36 @@ FASTNN_INLINE double forward_work(const fastnn_conv2d_geom *g)
            (double)(g->k_h * g->k_w * g->in_c);
 }
 
-/* Threads take whole output rows. */
-void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
-                          float *y, const fastnn_conv2d_geom *g, fastnn_epilogue epi)
+/* Both forwards: `total` rows (output rows, or pooled rows when o->pg is
+ * set) split evenly among the threads, each with its own band of
+ * band_len floats and padded copy. */
+static int forward_threads(const float *x, const float *w, const float *b,
+                           const fastnn_conv2d_geom *g, const fastnn_epilogue *epi,
+                           const forward_out *o, int64_t total, int64_t band_len)
 {
     rows_fn rows = forward_rows_variant();
-    const forward_out o = {y, NULL, NULL, NULL};
-    int64_t total = g->batch * g->out_h;
+    const int64_t per_thread = band_len + padded_len(g, run_rows(g, o->pg));
     int threads = fastnn_threads_for(forward_work(g));
+    float *scratch = NULL;
+    if (per_thread > 0 && !(scratch = fastnn_alloc_floats(threads * per_thread)))
+        return FASTNN_ENOMEM;
 #pragma omp parallel num_threads(threads)
     {
         int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        rows(x, w, b, g, &epi, &o, NULL, total * t / team, total * (t + 1) / team);
+        float *band = scratch ? scratch + t * per_thread : NULL;
+        rows(x, w, b, g, epi, o, band, band ? band + band_len : NULL, total * t / team,
+             total * (t + 1) / team);
     }
+    fastnn_free_floats(scratch);
+    return FASTNN_OK;
+}
+
+/* Threads take whole output rows. */
+int fastnn_conv2d_direct(const float *x, const float *w, const float *b, float *y,
+                         const fastnn_conv2d_geom *g, fastnn_epilogue epi)
+{
+    const forward_out o = {y, NULL, NULL, NULL};
+    return forward_threads(x, w, b, g, &epi, &o, g->batch * g->out_h, 0);
 }
 
 /* Threads take whole rows of pooled outputs, each with a band of its own
@@ -530,23 +628,10 @@ int fastnn_conv2d_relu_max_pool(const float *x, const float *w, const float *b, 
     if (!fastnn_direct_conv_takes(g->k_h, g->k_w, g->in_c) ||
         pg->pool_h * pg->pool_w > FASTNN_POOLED_MAX_TAPS)
         return FASTNN_ELIMIT;
-    rows_fn rows = forward_rows_variant();
     const fastnn_epilogue relu = fastnn_epilogue_of(FASTNN_ACT_RELU, 0.0f);
     const forward_out o = {NULL, pg, p, winners};
-    const int64_t band_len = pg->pool_h * g->out_w * g->out_c;
-    int64_t total = pg->batch * pg->out_h;
-    int threads = fastnn_threads_for(forward_work(g));
-    float *bands = fastnn_alloc_floats(threads * band_len);
-    if (!bands)
-        return FASTNN_ENOMEM;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t t = fastnn_thread_id(), team = fastnn_team_size();
-        rows(x, w, b, g, &relu, &o, bands + t * band_len, total * t / team,
-             total * (t + 1) / team);
-    }
-    fastnn_free_floats(bands);
-    return FASTNN_OK;
+    return forward_threads(x, w, b, g, &relu, &o, pg->batch * pg->out_h,
+                           pg->pool_h * g->out_w * g->out_c);
 }
 
 /* Textbook: for every window and channel, each tap's convolution output
@@ -605,9 +690,12 @@ FASTNN_INLINE int64_t scratch_floats(const fastnn_conv2d_geom *g)
     return PB * patch_stride(g) + BAND_LEN + PB * g->out_c + 8;
 }
 
-/* Patch row p (patch_stride floats apart) = the K values under output pixel
- * (n, oh, ow + p), then a 1 (the bias row's), for the `count` pixels of a
- * run along one output row.  Each
+/* The patch rows of a run of `count` pixels along one output row, from
+ * output pixel (n, oh, ow) on: pixel p's row = the K values under it, then
+ * a 1 (the bias row's), stored at patch + (p + (p / group) * gap) *
+ * patch_stride -- consecutive rows (gap 0), or groups of `group` rows with
+ * `gap` rows left between them (the row of a pooling window's taps: a
+ * pooled block keeps each window's taps together).  Each
  * patch is k_h runs of k_w * in_c neighbouring floats, copied 8 at a time
  * (the excess lands on the next run, or past the K values).  They are read
  * straight from x when every window of the run lies inside the image (and
@@ -615,7 +703,7 @@ FASTNN_INLINE int64_t scratch_floats(const fastnn_conv2d_geom *g)
  * the input under the run with zeros in the padding (fill_tile). */
 FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_conv2d_geom *g,
                               int64_t n, int64_t oh, int64_t ow, int64_t count,
-                              float *patch, float *band)
+                              int64_t group, int64_t gap, float *patch, float *band)
 {
     const int64_t ci = g->in_c, k_len = g->k_h * g->k_w * ci, run = g->k_w * ci;
     const int64_t stride = patch_stride(g);
@@ -631,17 +719,22 @@ FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_c
         row = cols * ci;
         step = tile_span(g) * ci;
     }
-    for (int64_t p = 0; p < count; p++, src += step) {
+    float *dst = patch;
+    for (int64_t p = 0, in_group = 0; p < count; p++, src += step, dst += stride) {
+        if (in_group++ == group) { /* the next group, `gap` rows on */
+            in_group = 1;
+            dst += gap * stride;
+        }
         for (int64_t r = 0; r < g->k_h; r++) {
             /* the first vector apart: a loop of vector copies alone would
              * become a call to memcpy, far slower for 1-4 vectors */
             const float *from = src + r * row;
-            float *to = patch + p * stride + r * run;
+            float *to = dst + r * run;
             *(fastnn_v8 *)to = *(const fastnn_v8 *)from;
             for (int64_t j = 8; j < run; j += 8)
                 *(fastnn_v8 *)(to + j) = *(const fastnn_v8 *)(from + j);
         }
-        patch[p * stride + k_len] = 1.0f;
+        dst[k_len] = 1.0f;
     }
 }
 
@@ -756,7 +849,7 @@ FASTNN_INLINE void weight_sums(const float *x, const plain_source *src,
         int64_t ow = b0 % g->out_w;
         for (int64_t p = 0; p < count;) {
             int64_t run = fastnn_min(count - p, g->out_w - ow);
-            gather_run(x, x_end, g, n, oh, ow, run, patch + p * patch_stride(g), band);
+            gather_run(x, x_end, g, n, oh, ow, run, run, 0, patch + p * patch_stride(g), band);
             p += run;
             ow += run;
             if (ow == g->out_w) {
@@ -850,16 +943,25 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
     float *dz = band + BAND_LEN;
     memset(patch, 0, (size_t)(PB * patch_stride(g)) * sizeof(float));
     for (int64_t b0 = j0; b0 < j1; b0 += per_block) {
-        int64_t count = 0;
-        for (int64_t j = b0; j < fastnn_min(b0 + per_block, j1); j++, count += taps) {
+        int64_t count = 0, b1 = fastnn_min(b0 + per_block, j1);
+        for (int64_t j = b0, seg; j < b1; j += seg, count += seg * taps) {
+            /* a segment: the block's windows on one pooled row */
             int64_t n = j / windows_per_image, ph = j / pg->out_w % pg->out_h;
-            int64_t oh = ph * pg->stride_h, ow = j % pg->out_w * pg->stride_w;
-            const float *y_first =
-                src->winners ? NULL : src->y + ((n * g->out_h + oh) * g->out_w + ow) * co;
-            window_gradient(y_first, src->winners ? src->winners + j * co : NULL,
-                            src->dp + j * co, g, pg, dz + count * co);
+            int64_t pw = j % pg->out_w;
+            int64_t oh = ph * pg->stride_h, ow = pw * pg->stride_w;
+            seg = fastnn_min(b1 - j, pg->out_w - pw);
+            for (int64_t i = 0; i < seg; i++) {
+                const float *y_first =
+                    src->winners ? NULL
+                                 : src->y + ((n * g->out_h + oh) * g->out_w + ow + i * pg->stride_w) * co;
+                window_gradient(y_first, src->winners ? src->winners + (j + i) * co : NULL,
+                                src->dp + (j + i) * co, g, pg, dz + (count + i * taps) * co);
+            }
+            /* the windows tile y: their taps in row dh are one run along y's
+             * row oh + dh, window by window, pool_w rows per window */
             for (int64_t dh = 0; dh < pg->pool_h; dh++)
-                gather_run(x, x_end, g, n, oh + dh, ow, pg->pool_w,
+                gather_run(x, x_end, g, n, oh + dh, ow, seg * pg->pool_w, pg->pool_w,
+                           taps - pg->pool_w,
                            patch + (count + dh * pg->pool_w) * patch_stride(g), band);
         }
         /* the slack after the last pixel's dz: zeros past the block */

@@ -152,9 +152,11 @@ typedef struct {
 } fastnn_derivative;
 fastnn_derivative fastnn_derivative_of(int act, float alpha);
 
-void fastnn_conv2d_direct(const float *x, const float *w, const float *b,
-                          float *y, const fastnn_conv2d_geom *g,
-                          fastnn_epilogue epi);
+/* FASTNN_ENOMEM when the padded copy of the input it reads (with padding)
+ * cannot be allocated. */
+int fastnn_conv2d_direct(const float *x, const float *w, const float *b,
+                         float *y, const fastnn_conv2d_geom *g,
+                         fastnn_epilogue epi);
 /* 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3) (conv2d_winograd.c):
  * y = act(conv2d(x, w) + b) (b may be NULL), and dx from dy.  Any padding,
  * channels and output size; FASTNN_OK or FASTNN_ENOMEM. */
