@@ -527,10 +527,13 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
  * first needs it (a state per panel: unpacked, being packed, packed; a
  * thread that finds one being packed waits the few hundred nanoseconds it
  * takes), and takes runs of A's panels from a counter, largest first
- * (remaining / (2 x team), at least SHARED_B_MIN_PANELS): a thread that
- * wakes late simply takes fewer.  Thread 0 then waits, spinning at most
- * SHARED_B_SPIN_NS, for the others to finish, so that it reaches the
- * region's end last and does not sleep there.  A run of rows is summed over
+ * (remaining / (2 x team), at least SHARED_B_MIN_ROWS rows): a thread that
+ * wakes late simply takes fewer.  Thread 0 then spins until the others
+ * finish, so that it reaches the region's end last and does not sleep
+ * there -- for at most SHARED_B_SPIN_NS, as recurrent.c's step barrier: long
+ * enough for a partner a run behind, short enough not to hold a core that a
+ * descheduled partner (a loaded machine) is waiting for; measured there, a
+ * 50 us spin made the median 256^3 call slower.  A run of rows is summed over
  * every slice of the reduction by the thread that took it, in slice order,
  * with the same micro-kernel: each element of C is the same sum, in the same
  * order, as on one thread. */
@@ -538,7 +541,7 @@ enum {
     SHARED_B_FLOATS = 64 * 1024,  /* 256 KiB of packed B: half of a Zen 3/4 L2 */
     SHARED_B_MAX_PANELS = 512,    /* states on the stack */
     SHARED_B_MIN_ROWS = 24,       /* the smallest run of rows handed out */
-    SHARED_B_SPIN_NS = 50000
+    SHARED_B_SPIN_NS = 20000
 };
 enum { PANEL_UNPACKED, PANEL_PACKING, PANEL_PACKED };
 
