@@ -35,8 +35,8 @@
  * panels per thread; each thread packs its own blocks and writes a disjoint
  * part of C, so no locks, no barriers, and a result that does not depend on
  * scheduling.  When the rows are cut and all of B packs into 256 KiB (a
- * 256 x 256 x 256 product), the team instead shares one packed copy of B
- * and takes runs of rows from a counter as it comes (gemm_shared_b, below).
+ * 256 x 256 x 256 product), the threads instead take runs of rows from a
+ * counter as they come (gemm_small_b, below).
  * When C is small and the reduction long (k > 2 x threads x max(m, n)), the
  * k dimension is cut instead: each thread sums its part into a private copy
  * of C and the copies are added in thread order at the end.
@@ -515,46 +515,45 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
     return status;
 }
 
-/* ---- a small product on a team: one packed B, rows handed out as they go --
+/* ---- a small product on a team: rows handed out as the threads come -------
  *
- * At 256 x 256 x 256 a thread's half of the product takes some 150 us; the
- * even split above would make each thread pack all of B (a tenth of that)
- * and wait for the slower one, and under OMP_WAIT_POLICY=PASSIVE (fastnn's
- * default) the second thread starts 5-15 us after the first and the first,
- * done early, sleeps at the region's end and is woken again (as long once
- * more).  So when B packs into at most SHARED_B_FLOATS, the team shares one
- * packed copy of all of it, each panel of B packed by whichever thread
- * first needs it (a state per panel: unpacked, being packed, packed; a
- * thread that finds one being packed waits the few hundred nanoseconds it
- * takes), and takes runs of A's panels from a counter, largest first
- * (remaining / (2 x team), at least SHARED_B_MIN_ROWS rows): a thread that
- * wakes late simply takes fewer.  Thread 0 then spins until the others
- * finish, so that it reaches the region's end last and does not sleep
- * there -- for at most SHARED_B_SPIN_NS, as recurrent.c's step barrier: long
- * enough for a partner a run behind, short enough not to hold a core that a
- * descheduled partner (a loaded machine) is waiting for; measured there, a
- * 50 us spin made the median 256^3 call slower.  A run of rows is summed over
- * every slice of the reduction by the thread that took it, in slice order,
- * with the same micro-kernel: each element of C is the same sum, in the same
- * order, as on one thread. */
+ * At 256 x 256 x 256 a thread's half of the product takes some 150 us.
+ * Under OMP_WAIT_POLICY=PASSIVE (fastnn's default) the second thread starts
+ * 5-15 us after the first, so with the even split above the first finishes
+ * early, falls asleep at the region's end and is woken again (as long once
+ * more).  So when B packs into at most SMALL_B_FLOATS, the threads take runs
+ * of A's row panels from a counter instead, largest first (remaining /
+ * (2 x team), at least SMALL_B_MIN_ROWS rows): a thread that starts late
+ * simply takes fewer.  Each thread packs all of B into a buffer of its own,
+ * panel by panel as its first run reaches it (a flag per panel), as the even
+ * split does: a copy shared by the team was slower in back-to-back calls,
+ * the other core then fetching every line of it from the packing core's
+ * cache.  Thread 0 then spins
+ * until the others finish, so that it reaches the region's end last and does
+ * not sleep there -- for at most SMALL_B_SPIN_NS, as recurrent.c's step
+ * barrier: long enough for a partner a run behind, short enough not to hold a
+ * core that a descheduled partner (a loaded machine) is waiting for; measured
+ * there, a 50 us spin made the median 256^3 call slower.  A run of rows is
+ * summed over every slice of the reduction by the thread that took it, in
+ * slice order, with the same micro-kernel: each element of C is the same
+ * sum, in the same order, as on one thread. */
 enum {
-    SHARED_B_FLOATS = 64 * 1024,  /* 256 KiB of packed B: half of a Zen 3/4 L2 */
-    SHARED_B_MAX_PANELS = 512,    /* states on the stack */
-    SHARED_B_MIN_ROWS = 24,       /* the smallest run of rows handed out */
-    SHARED_B_SPIN_NS = 20000
+    SMALL_B_FLOATS = 64 * 1024,  /* 256 KiB of packed B: a quarter of a Zen 4 L2 */
+    SMALL_B_MAX_PANELS = 512,    /* flags on the stack */
+    SMALL_B_MIN_ROWS = 24,       /* the smallest run of rows handed out */
+    SMALL_B_SPIN_NS = 20000
 };
-enum { PANEL_UNPACKED, PANEL_PACKING, PANEL_PACKED };
 
-static int64_t shared_b_floats(int64_t n, int64_t k)
+static int64_t small_b_floats(int64_t n, int64_t k)
 {
     return fastnn_ceil_div(n, FASTNN_NR) * FASTNN_NR * k;
 }
 
-static int shared_b_takes(int64_t n, int64_t k)
+static int small_b_takes(int64_t n, int64_t k)
 {
-    return shared_b_floats(n, k) <= SHARED_B_FLOATS &&
+    return small_b_floats(n, k) <= SMALL_B_FLOATS &&
            fastnn_ceil_div(k, FASTNN_KC) * fastnn_ceil_div(n, FASTNN_NR) <=
-               SHARED_B_MAX_PANELS;
+               SMALL_B_MAX_PANELS;
 }
 
 FASTNN_INLINE void cpu_relax(void)
@@ -573,33 +572,21 @@ static int64_t clock_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* B's panel `panel` (of slice pc, depth kc) packed at bp, by this thread if
- * no other has started it: on return it is there.  The state's release
- * store publishes the packed values to the acquire loads of the others. */
-static void shared_b_panel(atomic_int *state, fastnn_gemm_operand b,
-                           int64_t n, int64_t jr, int64_t pc, int64_t kc,
-                           float *bp)
-{
-    int expected = PANEL_UNPACKED;
-    if (atomic_load_explicit(state, memory_order_acquire) == PANEL_PACKED)
-        return;
-    if (atomic_compare_exchange_strong(state, &expected, PANEL_PACKING)) {
-        b.pack(b.operand, jr, fastnn_min(FASTNN_NR, n - jr), pc, kc, FASTNN_NR, bp);
-        atomic_store_explicit(state, PANEL_PACKED, memory_order_release);
-        return;
-    }
-    while (atomic_load_explicit(state, memory_order_acquire) != PANEL_PACKED)
-        cpu_relax();
-}
+/* One thread's packed copy of all of B (slice after slice: slice pc holds
+ * npad x kc values at pc * npad) and whether each panel is in it yet. */
+typedef struct {
+    float *b;
+    char packed[SMALL_B_MAX_PANELS];
+} small_b_copy;
 
-/* Rows [m0, m1) of C, over all of k, on the shared packed B (bp: slice
- * after slice, slice pc holding npad x kc values at pc * npad) and this
- * thread's buffer ap for MC x KC of A. */
-static void shared_b_rows(int64_t m0, int64_t m1, int64_t n, int64_t k,
-                          fastnn_gemm_operand a, fastnn_gemm_operand b,
-                          float *bp, atomic_int *states, float *ap, float *c,
-                          int64_t ldc, const float *bias, int accumulate,
-                          const fastnn_epilogue *epi, macro_kernel kernel)
+/* Rows [m0, m1) of C, over all of k, with this thread's copy of B (its
+ * panels packed as they are first reached) and its buffer ap for MC x KC
+ * of A. */
+static void small_b_rows(int64_t m0, int64_t m1, int64_t n, int64_t k,
+                         fastnn_gemm_operand a, fastnn_gemm_operand b,
+                         small_b_copy *copy, float *ap, float *c, int64_t ldc,
+                         const float *bias, int accumulate,
+                         const fastnn_epilogue *epi, macro_kernel kernel)
 {
     int64_t npad = fastnn_ceil_div(n, FASTNN_NR) * FASTNN_NR;
     for (int64_t ic = m0; ic < m1; ic += FASTNN_MC) {
@@ -607,68 +594,65 @@ static void shared_b_rows(int64_t m0, int64_t m1, int64_t n, int64_t k,
         for (int64_t pc = 0; pc < k; pc += FASTNN_KC) {
             int64_t kc = fastnn_min(FASTNN_KC, k - pc);
             int overwrite = pc == 0 && !accumulate;
-            float *slice = bp + pc * npad;
-            atomic_int *slice_states = states + pc / FASTNN_KC * (npad / FASTNN_NR);
+            float *slice = copy->b + pc * npad;
+            char *packed = copy->packed + pc / FASTNN_KC * (npad / FASTNN_NR);
             a.pack(a.operand, ic, mc, pc, kc, kernel.mr, ap);
             for (int64_t jr = 0; jr < n; jr += FASTNN_NR) {
-                shared_b_panel(slice_states + jr / FASTNN_NR, b, n, jr, pc, kc,
-                               slice + jr * kc);
-                kernel.run(mc, fastnn_min(FASTNN_NR, n - jr), kc, ap,
-                           slice + jr * kc, c + ic * ldc + jr, ldc, overwrite,
-                           overwrite && bias ? bias + jr : NULL,
+                int64_t nr = fastnn_min(FASTNN_NR, n - jr);
+                if (!packed[jr / FASTNN_NR]) {
+                    b.pack(b.operand, jr, nr, pc, kc, FASTNN_NR, slice + jr * kc);
+                    packed[jr / FASTNN_NR] = 1;
+                }
+                kernel.run(mc, nr, kc, ap, slice + jr * kc, c + ic * ldc + jr, ldc,
+                           overwrite, overwrite && bias ? bias + jr : NULL,
                            pc + kc == k ? epi : NULL);
             }
         }
     }
 }
 
-static int gemm_shared_b(int64_t m, int64_t n, int64_t k, int threads,
-                         fastnn_gemm_operand a, fastnn_gemm_operand b, float *c,
-                         int64_t ldc, const float *bias, int accumulate,
-                         const fastnn_epilogue *epi, macro_kernel kernel)
+static int gemm_small_b(int64_t m, int64_t n, int64_t k, int threads,
+                        fastnn_gemm_operand a, fastnn_gemm_operand b, float *c,
+                        int64_t ldc, const float *bias, int accumulate,
+                        const fastnn_epilogue *epi, macro_kernel kernel)
 {
-    atomic_int states[SHARED_B_MAX_PANELS];
     int64_t panels = fastnn_ceil_div(m, kernel.mr);
-    int64_t min_run = fastnn_max(1, SHARED_B_MIN_ROWS / kernel.mr);
+    int64_t min_run = fastnn_max(1, SMALL_B_MIN_ROWS / kernel.mr);
     atomic_llong next_panel, finished;
-    float *bp = fastnn_alloc_floats(shared_b_floats(n, k));
-    if (!bp)
-        return FASTNN_ENOMEM;
-    for (int i = 0; i < SHARED_B_MAX_PANELS; i++)
-        atomic_init(&states[i], PANEL_UNPACKED);
     atomic_init(&next_panel, 0);
     atomic_init(&finished, 0);
     int status = FASTNN_OK;
 #pragma omp parallel num_threads(threads)
     {
         int64_t team = fastnn_team_size();
+        small_b_copy copy = {fastnn_alloc_floats(small_b_floats(n, k)), {0}};
         float *ap = fastnn_alloc_floats(
             fastnn_ceil_div(fastnn_min(m, FASTNN_MC), kernel.mr) * kernel.mr *
             fastnn_min(k, FASTNN_KC));
-        if (!ap) {
+        if (!ap || !copy.b) {
 #pragma omp atomic write
             status = FASTNN_ENOMEM;
         }
-        for (long long first = atomic_load(&next_panel); ap && first < panels;) {
+        for (long long first = atomic_load(&next_panel);
+             ap && copy.b && first < panels;) {
             int64_t run = fastnn_max(min_run, (panels - first) / (2 * team));
             long long last = fastnn_min(panels, first + run);
             if (!atomic_compare_exchange_weak(&next_panel, &first, last))
                 continue; /* another thread took it: `first` is reloaded */
-            shared_b_rows(first * kernel.mr, fastnn_min(last * kernel.mr, m), n, k,
-                          a, b, bp, states, ap, c, ldc, bias, accumulate, epi,
-                          kernel);
+            small_b_rows(first * kernel.mr, fastnn_min(last * kernel.mr, m), n, k,
+                         a, b, &copy, ap, c, ldc, bias, accumulate, epi, kernel);
             first = last;
         }
         fastnn_free_floats(ap);
+        fastnn_free_floats(copy.b);
         atomic_fetch_add(&finished, 1);
         if (fastnn_thread_id() == 0) {
             int64_t start = clock_ns();
-            while (atomic_load(&finished) < team && clock_ns() - start < SHARED_B_SPIN_NS)
+            while (atomic_load(&finished) < team && clock_ns() - start < SMALL_B_SPIN_NS)
                 for (int polls = 0; polls < 16; polls++)
                     cpu_relax();
         }
     }
-    fastnn_free_floats(bp);
     return status;
 }
 
@@ -714,9 +698,9 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
         return gemm_range(0, m, 0, n, 0, k, a, b, c, ldc, bias, accumulate,
                           &epi, kernel);
-    if (split_m && shared_b_takes(n, k))
-        return gemm_shared_b(m, n, k, threads, a, b, c, ldc, bias, accumulate,
-                             &epi, kernel);
+    if (split_m && small_b_takes(n, k))
+        return gemm_small_b(m, n, k, threads, a, b, c, ldc, bias, accumulate,
+                            &epi, kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)
