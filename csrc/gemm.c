@@ -528,15 +528,18 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
  * panel by panel as its first run reaches it (a flag per panel), as the even
  * split does: a copy shared by the team was slower in back-to-back calls,
  * the other core then fetching every line of it from the packing core's
- * cache.  Thread 0 then spins
- * until the others finish, so that it reaches the region's end last and does
- * not sleep there -- for at most SMALL_B_SPIN_NS, as recurrent.c's step
- * barrier: long enough for a partner a run behind, short enough not to hold a
- * core that a descheduled partner (a loaded machine) is waiting for; measured
- * there, a 50 us spin made the median 256^3 call slower.  A run of rows is
- * summed over every slice of the reduction by the thread that took it, in
- * slice order, with the same micro-kernel: each element of C is the same
- * sum, in the same order, as on one thread. */
+ * cache.  Thread 0 then spins until the others finish, so that it reaches
+ * the region's end last and does not sleep there -- for at most
+ * SMALL_B_SPIN_NS, as recurrent.c's step barrier: long enough for a partner
+ * a run behind, short enough not to hold a core that a descheduled partner
+ * (a loaded machine) is waiting for; measured there, a 50 us spin made the
+ * median 256^3 call slower.  (What no split mends: after the caller slept
+ * -- 1 ms, as between a training step's products -- Linux woke the second
+ * thread on the first one's core in 98-100% of regions on the 2-vCPU VM,
+ * and the product ran on one core; with OMP_PROC_BIND=true it did not.)  A
+ * run of rows is summed over every slice of the reduction by the thread
+ * that took it, in slice order, with the same micro-kernel: each element of
+ * C is the same sum, in the same order, as on one thread. */
 enum {
     SMALL_B_FLOATS = 64 * 1024,  /* 256 KiB of packed B: a quarter of a Zen 4 L2 */
     SMALL_B_MAX_PANELS = 512,    /* flags on the stack */
