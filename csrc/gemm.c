@@ -34,11 +34,16 @@
  * Parallelism: the m (or n) dimension is cut into one contiguous range of
  * panels per thread; each thread packs its own blocks and writes a disjoint
  * part of C, so no locks, no barriers, and a result that does not depend on
- * scheduling.  When C is small and the reduction long (k > 2 x threads x
- * max(m, n)), the k dimension is cut instead: each thread sums its part into
- * a private copy of C and the copies are added in thread order at the end.
+ * scheduling.  When the rows are cut and all of B packs into 256 KiB (a
+ * 256 x 256 x 256 product), the threads instead take runs of rows from a
+ * counter as they come (gemm_small_b, below).
+ * When C is small and the reduction long (k > 2 x threads x max(m, n)), the
+ * k dimension is cut instead: each thread sums its part into a private copy
+ * of C and the copies are added in thread order at the end.
  */
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "gemm.h"
 
@@ -188,7 +193,8 @@ FASTNN_INLINE void micro_kernel_v8(int64_t kc, const float *restrict a,
                                    float *restrict tile)
 {
     fastnn_v8 acc[MR_SMALL][2];
-    memset(acc, 0, sizeof acc);
+    for (int r = 0; r < MR_SMALL; r++) /* (a memset and a memcpy of the array */
+        acc[r][0] = acc[r][1] = (fastnn_v8){0}; /* went through the stack) */
     for (int64_t p = 0; p < kc; p++, a += MR_SMALL, b += FASTNN_NR) {
         fastnn_v8 b0, b1;
         memcpy(&b0, b, sizeof b0);
@@ -198,7 +204,11 @@ FASTNN_INLINE void micro_kernel_v8(int64_t kc, const float *restrict a,
             acc[r][1] += a[r] * b1;
         }
     }
-    memcpy(tile, acc, sizeof acc);
+    for (int r = 0; r < MR_SMALL; r++) {
+        fastnn_v8 lo = acc[r][0], hi = acc[r][1];
+        memcpy(tile + r * FASTNN_NR, &lo, sizeof lo);
+        memcpy(tile + r * FASTNN_NR + 8, &hi, sizeof hi);
+    }
 }
 
 /* The same 6 x NR tile with 4-wide vectors (SSE2, NEON): the 16 columns take
@@ -209,7 +219,8 @@ FASTNN_INLINE void micro_kernel_v4(int64_t kc, const float *restrict a,
 {
     for (int half = 0; half < FASTNN_NR; half += 8) {
         fastnn_v4 acc[MR_SMALL][2];
-        memset(acc, 0, sizeof acc);
+        for (int r = 0; r < MR_SMALL; r++)
+            acc[r][0] = acc[r][1] = (fastnn_v4){0};
         const float *ap = a, *bp = b + half;
         for (int64_t p = 0; p < kc; p++, ap += MR_SMALL, bp += FASTNN_NR) {
             fastnn_v4 b0, b1;
@@ -504,6 +515,150 @@ static int gemm_split_k(int64_t m, int64_t n, int64_t k, int parts,
     return status;
 }
 
+/* ---- a small product on a team: rows handed out as the threads come -------
+ *
+ * At 256 x 256 x 256 a thread's half of the product takes some 150 us.
+ * Under OMP_WAIT_POLICY=PASSIVE (fastnn's default) the second thread starts
+ * 5-15 us after the first, so with the even split above the first finishes
+ * early, falls asleep at the region's end and is woken again (as long once
+ * more).  So when B packs into at most SMALL_B_FLOATS, the threads take runs
+ * of A's row panels from a counter instead, largest first (remaining /
+ * (2 x team), at least SMALL_B_MIN_ROWS rows): a thread that starts late
+ * simply takes fewer.  Each thread packs all of B into a buffer of its own,
+ * panel by panel as its first run reaches it (a flag per panel), as the even
+ * split does: a copy shared by the team was slower in back-to-back calls,
+ * the other core then fetching every line of it from the packing core's
+ * cache.  Thread 0 then spins until the others finish, so that it reaches
+ * the region's end last and does not sleep there -- for at most
+ * SMALL_B_SPIN_NS, as recurrent.c's step barrier: long enough for a partner
+ * a run behind, short enough not to hold a core that a descheduled partner
+ * (a loaded machine) is waiting for; measured there, a 50 us spin made the
+ * median 256^3 call slower.  (What no split mends: after the caller slept
+ * -- 1 ms, as between a training step's products -- Linux woke the second
+ * thread on the first one's core in 98-100% of regions on the 2-vCPU VM,
+ * and the product ran on one core; with OMP_PROC_BIND=true it did not.)  A
+ * run of rows is summed over every slice of the reduction by the thread
+ * that took it, in slice order, with the same micro-kernel: each element of
+ * C is the same sum, in the same order, as on one thread. */
+enum {
+    SMALL_B_FLOATS = 64 * 1024,  /* 256 KiB of packed B: a quarter of a Zen 4 L2 */
+    SMALL_B_MAX_PANELS = 512,    /* flags on the stack */
+    SMALL_B_MIN_ROWS = 24,       /* the smallest run of rows handed out */
+    SMALL_B_SPIN_NS = 20000
+};
+
+static int64_t small_b_floats(int64_t n, int64_t k)
+{
+    return fastnn_ceil_div(n, FASTNN_NR) * FASTNN_NR * k;
+}
+
+static int small_b_takes(int64_t n, int64_t k)
+{
+    return small_b_floats(n, k) <= SMALL_B_FLOATS &&
+           fastnn_ceil_div(k, FASTNN_KC) * fastnn_ceil_div(n, FASTNN_NR) <=
+               SMALL_B_MAX_PANELS;
+}
+
+FASTNN_INLINE void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static int64_t clock_ns(void)
+{
+    struct timespec t;
+    timespec_get(&t, TIME_UTC);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* One thread's packed copy of all of B (slice after slice: slice pc holds
+ * npad x kc values at pc * npad) and whether each panel is in it yet. */
+typedef struct {
+    float *b;
+    char packed[SMALL_B_MAX_PANELS];
+} small_b_copy;
+
+/* Rows [m0, m1) of C, over all of k, with this thread's copy of B (its
+ * panels packed as they are first reached) and its buffer ap for MC x KC
+ * of A. */
+static void small_b_rows(int64_t m0, int64_t m1, int64_t n, int64_t k,
+                         fastnn_gemm_operand a, fastnn_gemm_operand b,
+                         small_b_copy *copy, float *ap, float *c, int64_t ldc,
+                         const float *bias, int accumulate,
+                         const fastnn_epilogue *epi, macro_kernel kernel)
+{
+    int64_t npad = fastnn_ceil_div(n, FASTNN_NR) * FASTNN_NR;
+    for (int64_t ic = m0; ic < m1; ic += FASTNN_MC) {
+        int64_t mc = fastnn_min(FASTNN_MC, m1 - ic);
+        for (int64_t pc = 0; pc < k; pc += FASTNN_KC) {
+            int64_t kc = fastnn_min(FASTNN_KC, k - pc);
+            int overwrite = pc == 0 && !accumulate;
+            float *slice = copy->b + pc * npad;
+            char *packed = copy->packed + pc / FASTNN_KC * (npad / FASTNN_NR);
+            a.pack(a.operand, ic, mc, pc, kc, kernel.mr, ap);
+            for (int64_t jr = 0; jr < n; jr += FASTNN_NR) {
+                int64_t nr = fastnn_min(FASTNN_NR, n - jr);
+                if (!packed[jr / FASTNN_NR]) {
+                    b.pack(b.operand, jr, nr, pc, kc, FASTNN_NR, slice + jr * kc);
+                    packed[jr / FASTNN_NR] = 1;
+                }
+                kernel.run(mc, nr, kc, ap, slice + jr * kc, c + ic * ldc + jr, ldc,
+                           overwrite, overwrite && bias ? bias + jr : NULL,
+                           pc + kc == k ? epi : NULL);
+            }
+        }
+    }
+}
+
+static int gemm_small_b(int64_t m, int64_t n, int64_t k, int threads,
+                        fastnn_gemm_operand a, fastnn_gemm_operand b, float *c,
+                        int64_t ldc, const float *bias, int accumulate,
+                        const fastnn_epilogue *epi, macro_kernel kernel)
+{
+    int64_t panels = fastnn_ceil_div(m, kernel.mr);
+    int64_t min_run = fastnn_max(1, SMALL_B_MIN_ROWS / kernel.mr);
+    atomic_llong next_panel, finished;
+    atomic_init(&next_panel, 0);
+    atomic_init(&finished, 0);
+    int status = FASTNN_OK;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t team = fastnn_team_size();
+        small_b_copy copy = {fastnn_alloc_floats(small_b_floats(n, k)), {0}};
+        float *ap = fastnn_alloc_floats(
+            fastnn_ceil_div(fastnn_min(m, FASTNN_MC), kernel.mr) * kernel.mr *
+            fastnn_min(k, FASTNN_KC));
+        if (!ap || !copy.b) {
+#pragma omp atomic write
+            status = FASTNN_ENOMEM;
+        }
+        for (long long first = atomic_load(&next_panel);
+             ap && copy.b && first < panels;) {
+            int64_t run = fastnn_max(min_run, (panels - first) / (2 * team));
+            long long last = fastnn_min(panels, first + run);
+            if (!atomic_compare_exchange_weak(&next_panel, &first, last))
+                continue; /* another thread took it: `first` is reloaded */
+            small_b_rows(first * kernel.mr, fastnn_min(last * kernel.mr, m), n, k,
+                         a, b, &copy, ap, c, ldc, bias, accumulate, epi, kernel);
+            first = last;
+        }
+        fastnn_free_floats(ap);
+        fastnn_free_floats(copy.b);
+        atomic_fetch_add(&finished, 1);
+        if (fastnn_thread_id() == 0) {
+            int64_t start = clock_ns();
+            while (atomic_load(&finished) < team && clock_ns() - start < SMALL_B_SPIN_NS)
+                for (int polls = 0; polls < 16; polls++)
+                    cpu_relax();
+        }
+    }
+    return status;
+}
+
 int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
                 fastnn_gemm_operand b, float *c, int64_t ldc,
                 const float *bias, int accumulate, fastnn_epilogue epi)
@@ -546,6 +701,9 @@ int fastnn_gemm(int64_t m, int64_t n, int64_t k, fastnn_gemm_operand a,
     if (threads == 1) /* no parallel region: a Dense layer of a small MLP takes less */
         return gemm_range(0, m, 0, n, 0, k, a, b, c, ldc, bias, accumulate,
                           &epi, kernel);
+    if (split_m && small_b_takes(n, k))
+        return gemm_small_b(m, n, k, threads, a, b, c, ldc, bias, accumulate,
+                            &epi, kernel);
     int status = FASTNN_OK;
 
 #pragma omp parallel num_threads(threads)

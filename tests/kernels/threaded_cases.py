@@ -144,9 +144,20 @@ def matmul_case(name, m, n, k, transpose_a=False, transpose_b=False, bias=False,
 
 
 MATMUL = [
-    # split-m: m >= n, 51 row panels of 6
-    matmul_case("split-m", 301, 37, 129, bias=True, activation="relu"),
-    matmul_case("split-m", 301, 37, 129, transpose_a=True, transpose_b=True),
+    # split-m with a small B (at most 64K floats packed: gemm_small_b in
+    # csrc/gemm.c): runs of row panels handed out as the threads come, each
+    # summed over every slice of the reduction, B packed panel by panel into
+    # each thread's copy.  51 row panels of 6; 256^3 (one slice, 16 panels of
+    # B); 1000 rows (runs longer than MC = 144) over 600 (slices of 256, 256,
+    # 88: the bias on the first, the ReLU on the last) into 3 column panels,
+    # the last partial.
+    matmul_case("split-m small B", 301, 37, 129, bias=True, activation="relu"),
+    matmul_case("split-m small B", 301, 37, 129, transpose_a=True, transpose_b=True),
+    matmul_case("split-m small B", 256, 256, 256, bias=True),
+    matmul_case("split-m small B", 1000, 40, 600, bias=True, activation="relu"),
+    matmul_case("split-m small B", 1000, 40, 600, transpose_a=True, transpose_b=True),
+    # split-m with a B too big for that (272 x 300): one even range of rows per thread
+    matmul_case("split-m", 400, 272, 300, bias=True, activation="relu"),
     # split-n: 2 row panels only, 21 column panels of 16
     matmul_case("split-n", 7, 333, 201, transpose_b=True, bias=True),
     matmul_case("split-n", 7, 333, 201, transpose_a=True),
