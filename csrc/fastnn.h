@@ -36,6 +36,11 @@ enum { FASTNN_OK = 0, FASTNN_ENOMEM = 1, FASTNN_ELIMIT = 2 };
 #define FASTNN_MAX_THREADS 256
 void fastnn_set_num_threads(int n);
 int fastnn_get_num_threads(void);
+/* Threads worth using for `work` scalar operations: tiny problems stay on
+ * one thread, because waking a team costs a few microseconds; never more
+ * than fastnn_get_num_threads() nor than the calling thread's cap
+ * (fastnn_cap_threads, internal.h). */
+int fastnn_threads_for(double work);
 /* 1 in a process forked after a parallel region ran: GNU OpenMP's thread
  * pool does not survive fork, so such a child runs every kernel on one
  * thread (its numbers are the same). */
@@ -101,14 +106,28 @@ void fastnn_matmul_naive(const float *a, const float *b, const float *bias,
                          int transpose_a, int transpose_b, int act,
                          float alpha);
 
-/* ---- Dense backward (dense.c) --------------------------------------------
- * For y = act(x . W + b), x (m x k), W (k x n): dW = x^T . dz, db = column
- * sums of dz, dx = dz . W^T (skipped when dx is NULL), where dz = dy when y
- * is NULL (no activation, or one taken elsewhere), else dz = dy * act'(.)
- * computed from the layer's output y and written to dz (m x n scratch;
- * unused when y is NULL).  act is a fastnn_activation (below) whose backward
+/* ---- Dense layer (dense.c) -----------------------------------------------
+ * Forward: y (m x n) = act(x . W + b) for x (m x k), W (k x n) and b (n
+ * values, or NULL), act and alpha as for fastnn_matmul: that product, on
+ * the team fastnn_dense_threads(m, k, n) gives.
+ *
+ * fastnn_dense_threads: the threads a Dense layer's passes use for a
+ * product of those sizes: one per 8 million floating-point operations
+ * (2mkn), at least 1, at most fastnn_get_num_threads().
+ *
+ * Backward: dW = x^T . dz, db = column sums of dz, dx = dz . W^T (skipped
+ * when dx is NULL), where dz = dy when y is NULL (no activation, or one
+ * taken elsewhere), else dz = dy * act'(.) computed from the layer's output
+ * y and written to dz (m x n scratch; unused when y is NULL).  act is a fastnn_activation (below) whose backward
  * pass reads y: FASTNN_ACT_RELU (the mask y > 0) or any but silu and
  * gelu_tanh; alpha as in fastnn_activation_backward. */
+int fastnn_dense_threads(int64_t m, int64_t k, int64_t n);
+int fastnn_dense_forward(const float *x, const float *w, const float *b,
+                         int act, float alpha, int64_t m, int64_t k, int64_t n,
+                         float *y);
+void fastnn_dense_forward_naive(const float *x, const float *w, const float *b,
+                                int act, float alpha, int64_t m, int64_t k,
+                                int64_t n, float *y);
 int fastnn_dense_backward(const float *x, const float *w, const float *dy,
                           const float *y, int act, float alpha, int64_t m,
                           int64_t k, int64_t n, float *dz, float *dx,

@@ -25,9 +25,13 @@ static inline int fastnn_thread_id(void) { return 0; }
 static inline int fastnn_team_size(void) { return 1; }
 #endif
 
-/* Threads worth using for `work` scalar operations: tiny problems stay on one
- * thread, because waking a team costs a few microseconds. */
-int fastnn_threads_for(double work);
+/* At most `cap` threads (0: no cap) for every fastnn_threads_for and
+ * fastnn_threads_for_stream decision the calling thread makes until the
+ * next call; returns the cap it replaces, which the caller puts back.  A
+ * kernel that runs others with a team decision of its own (dense.c: a Dense
+ * layer's products) sets it around them.  The bits never change: no kernel
+ * lets its team size decide the order of a sum. */
+int fastnn_cap_threads(int cap);
 
 /* Threads worth using for a pass that moves `bytes` of memory with a few
  * operations per byte (an optimizer's update): the arrays are hot in the

@@ -73,9 +73,23 @@ int fastnn_openmp_enabled(void)
  * that much work. */
 static const double min_work_per_share = 2e5;
 
+/* The cap a kernel that runs others puts on their teams (fastnn_cap_threads):
+ * one per calling thread, since a second Python thread may run kernels of
+ * its own meanwhile (predicting while another trains); 0 for none. */
+static _Thread_local int thread_cap;
+
+int fastnn_cap_threads(int cap)
+{
+    int previous = thread_cap;
+    thread_cap = cap < 1 ? 0 : cap;
+    return previous;
+}
+
 int fastnn_threads_for(double work)
 {
     int wanted = fastnn_get_num_threads();
+    if (thread_cap > 0 && wanted > thread_cap)
+        wanted = thread_cap;
     double useful = work / min_work_per_share;
     int threads = useful < (double)wanted ? (int)useful : wanted;
     if (threads < 1)

@@ -38,6 +38,7 @@ cdef extern from "fastnn.h" nogil:
     int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_c)
     void fastnn_set_num_threads(int n)
     int fastnn_get_num_threads()
+    int fastnn_threads_for(double work)
     int fastnn_forked_after_parallel()
     int fastnn_openmp_enabled()
     fastnn_simd fastnn_get_simd()
@@ -67,6 +68,11 @@ cdef extern from "fastnn.h" nogil:
                                      const float *y, int act, float alpha, int64_t m,
                                      int64_t k, int64_t n, float *dz, float *dx, float *dw,
                                      float *db)
+    int fastnn_dense_threads(int64_t m, int64_t k, int64_t n)
+    int fastnn_dense_forward(const float *x, const float *w, const float *b, int act,
+                             float alpha, int64_t m, int64_t k, int64_t n, float *y)
+    void fastnn_dense_forward_naive(const float *x, const float *w, const float *b, int act,
+                                    float alpha, int64_t m, int64_t k, int64_t n, float *y)
 
     ctypedef struct fastnn_conv2d_geom:
         int64_t batch, in_h, in_w, in_c, k_h, k_w, out_c
@@ -225,6 +231,11 @@ def get_num_threads():
     return fastnn_get_num_threads()
 
 
+def threads_for(double work):
+    """The threads a kernel takes for `work` scalar operations."""
+    return fastnn_threads_for(work)
+
+
 MAX_THREADS = FASTNN_MAX_THREADS
 
 
@@ -374,6 +385,26 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, const float[::1] bias,
         else:
             status = fastnn_matmul(&a[0, 0], &b[0, 0], bias_ptr, &c[0, 0], m, n, k,
                                    transpose_a, transpose_b, act, alpha)
+    _check(status)
+
+
+def dense_threads(int64_t m, int64_t k, int64_t n):
+    """The threads a Dense layer's passes take for x (m, k) . W (k, n)."""
+    return fastnn_dense_threads(m, k, n)
+
+
+def dense_forward(const float[:, ::1] x, const float[:, ::1] w, const float[::1] b,
+                  float[:, ::1] y, int act, float alpha, bint naive):
+    """b may be None; every size is at least 1."""
+    cdef const float *b_ptr = NULL if b is None else &b[0]
+    cdef int status = FASTNN_OK
+    with nogil:
+        if naive:
+            fastnn_dense_forward_naive(&x[0, 0], &w[0, 0], b_ptr, act, alpha, x.shape[0],
+                                       x.shape[1], w.shape[1], &y[0, 0])
+        else:
+            status = fastnn_dense_forward(&x[0, 0], &w[0, 0], b_ptr, act, alpha, x.shape[0],
+                                          x.shape[1], w.shape[1], &y[0, 0])
     _check(status)
 
 

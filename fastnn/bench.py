@@ -230,6 +230,14 @@ def _dense_backward(rows=128, features=1600, units=10, activation=None):
                 4.0 * rows * features * units)
 
 
+def _dense_forward(rows, features, units, activation=None):
+    """A Dense layer's forward pass, y = act(x·W + b), on the team it is worth."""
+    label = f" + {activation}" if activation else ""
+    return Case(f"dense_forward{label} {rows}x{features}->{units}", "dense_forward",
+                ((rows, features), (features, units), (units,)), {"activation": activation},
+                2.0 * rows * features * units)
+
+
 class _RecurrentBackward(Case):
     """rnn_backward needs the forward pass's RnnSteps: computed once, outside the clock."""
 
@@ -307,6 +315,9 @@ def canonical_cases():
           for backward in (False, True)],
         _dropout(),
         *_classifier_output(), _dense_backward(),
+        # small nets' layers: a classifier head on 512 features, LeNet-5's 400 -> 120 + tanh
+        _dense_forward(64, 512, 10), _dense_forward(64, 400, 120, activation="tanh"),
+        _dense_backward(64, 512, 10),
         _dense_backward(32, 784, 128, activation="sigmoid"),
         # the optimizers' update of the largest layer of mnist_mlp / mnist_cnn (Keras examples)
         _optimizer("sgd", (784, 512), momentum=0.9, nesterov=True), _optimizer("adam", (784, 512)),

@@ -10,7 +10,7 @@ from .activation import (ACTIVATION_NAMES, activation, activation_backward,
 from .convolution import (conv2d, conv2d_backward, conv2d_pooled_weight_gradient,
                           conv2d_relu_max_pool2d, conv2d_weight_gradient_through)
 from .crossentropy import sparse_crossentropy
-from .dense import dense_backward
+from .dense import dense_backward, dense_forward, dense_threads
 from .dropout import dropout
 from .matmul import matmul
 from .normalization import batch_norm, batch_norm_backward, batch_norm_stats
@@ -26,7 +26,7 @@ __all__ = ["ACTIVATION_NAMES", "IMPLS", "UpdateRule", "activation", "activation_
            "activation_reads_input", "affine_warp", "affine_warp_backward", "avg_pool2d", "avg_pool2d_backward",
            "batch_norm", "batch_norm_backward", "batch_norm_stats", "conv2d", "conv2d_backward",
            "conv2d_pooled_weight_gradient", "conv2d_relu_max_pool2d", "conv2d_weight_gradient_through",
-           "dense_backward", "dropout",
+           "dense_backward", "dense_forward", "dense_threads", "dropout",
            "matmul", "max_pool2d", "max_pool2d_backward", "relu", "relu_backward",
            "RnnGradients", "RnnSteps", "rnn_backward", "rnn_forward",
            "softmax", "sparse_crossentropy"]

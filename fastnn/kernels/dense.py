@@ -1,4 +1,11 @@
-"""A Dense layer's backward pass as one kernel (course, chapters 4 and 26).
+"""A Dense layer's forward and backward passes, one kernel each (course,
+chapters 4 and 26).
+
+The forward pass, y = act(x · W + b), is ``matmul`` with the bias and the
+activation in its epilogue; ``dense_forward`` runs it on the team a Dense
+layer's products are worth (``dense_threads``): a head of 10 units on a
+batch of 64 is a few microseconds of arithmetic, and a second thread costs
+more to wake than it saves there (csrc/dense.c has the measurements).
 
 For y = act(x · W + b) with x (m, k) and W (k, n), backpropagation needs
 
@@ -10,15 +17,59 @@ For y = act(x · W + b) with x (m, k) and W (k, n), backpropagation needs
 
 Each is a kernel of its own (``relu_backward``, ``activation_backward``,
 ``matmul``); this one runs all of them in a single call (csrc/dense.c), the
-GIL released once.  On a small model that is the difference that counts:
-the course's MLP takes longer to call five kernels per layer than to run them.
+GIL released once, on the same team as the forward pass.  On a small model
+that is the difference that counts: the course's MLP takes longer to call
+five kernels per layer than to run them.
 """
 import numpy as np
 
 from . import reference
 from ._native import native
 from .activation import activation_code
+from .matmul import matmul
 from .validation import as_float32, check_impl, check_shape
+
+
+def dense_threads(m, k, n):
+    """The threads a Dense layer's passes take for x (m, k) · W (k, n): one
+    per 8 million floating-point operations of the product (2·m·k·n), at
+    least 1, at most ``fastnn.get_num_threads()``."""
+    return native.dense_threads(m, k, n)
+
+
+def dense_forward(x, w, b=None, activation=None, alpha=None, impl="fast"):
+    """y = act(x · w + b), a Dense layer's forward pass.
+
+    Args:
+        x: the layer's input, (m, k).
+        w: its kernel, (k, n).
+        b: its bias, (n,), or None.
+        activation: None, "relu" or an activation whose derivative its
+            output determines (tanh, sigmoid, elu, ...), applied as the
+            product is stored, as in ``matmul``.
+        alpha: elu's alpha or leaky_relu's slope (default: Keras's).
+        impl: "fast" (``matmul``'s engines on ``dense_threads`` threads),
+            "naive" (textbook loops) or "numpy".
+
+    Returns:
+        float32 array of shape (m, n).
+    """
+    check_impl("dense_forward", impl)
+    code, alpha = activation_code("dense_forward", activation, alpha)
+    x = as_float32("dense_forward", "x", x, ("rows", "features"))
+    w = as_float32("dense_forward", "w", w, ("features", "units"))
+    (m, k), n = x.shape, w.shape[1]
+    if w.shape[0] != k:
+        raise ValueError(f"dense_forward: w has {w.shape[0]} rows but x has {k} features "
+                         f"(x {x.shape}, w {w.shape})")
+    if b is not None:
+        b = as_float32("dense_forward", "b", b, ("units",))
+        check_shape("dense_forward", "b", b, (n,))
+    if impl == "numpy" or 0 in (m, k, n):
+        return matmul(x, w, bias=b, impl="numpy", activation=activation, alpha=alpha)
+    y = np.empty((m, n), np.float32)
+    native.dense_forward(x, w, b, y, code, alpha, impl == "naive")
+    return y
 
 
 def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="relu",

@@ -1,7 +1,7 @@
 """Dense: every input connected to every unit (course, chapters 3-4, 26)."""
 import numpy as np
 
-from ..kernels import dense_backward, matmul
+from ..kernels import dense_backward, dense_forward
 from .backward_cache import BackwardCache
 from .base import KernelBiasLayer
 
@@ -24,8 +24,8 @@ class Dense(KernelBiasLayer):
 
     Input shape: (batch, ..., input features).  Output shape: (batch, ..., units).
 
-    A training step makes one kernel call per pass: ``matmul`` with the bias
-    and the activation (relu, sigmoid, tanh, elu, ...: any whose derivative
+    A training step makes one kernel call per pass: ``dense_forward`` (the
+    product on the team it is worth) with the bias and the activation (relu, sigmoid, tanh, elu, ...: any whose derivative
     y determines) applied inside it, then ``dense_backward`` for the
     activation's derivative, dW, db and dx together (the plan's rules
     "activation in the kernel's epilogue" and "dense backward with the
@@ -59,14 +59,14 @@ class Dense(KernelBiasLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def call(self, x, training=False, epilogue=None):
-        """x · kernel + bias; ``epilogue`` (name, alpha) has matmul apply that
+        """x · kernel + bias; ``epilogue`` (name, alpha) has dense_forward apply that
         activation too, as it stores each tile of the product."""
         activation, alpha = epilogue or (None, None)
         self.check_input_size(x)
         self._x = x
         rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        z = matmul(rows, self.kernel.value, bias=None if self.bias is None else self.bias.value,
-                   activation=activation, alpha=alpha)
+        z = dense_forward(rows, self.kernel.value, None if self.bias is None else self.bias.value,
+                          activation, alpha)
         return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):

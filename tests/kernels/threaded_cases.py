@@ -180,7 +180,26 @@ MATMUL = [
 ]
 
 
-# ---- dense_backward -------------------------------------------------------------
+# ---- a Dense layer's passes --------------------------------------------------------
+# Both split only from 8·10⁶ floating-point operations of the product a thread
+# (csrc/dense.c: fastnn_dense_threads), so every case has 2·m·k·n > 24·10⁶:
+# 3 threads really are 3.
+
+def dense_forward_case(name, m, k, n, bias=True, activation=None):
+    def make(rng):
+        return dict(x=uniform(rng, m, k), w=uniform(rng, k, n),
+                    b=uniform(rng, n) if bias else None)
+
+    def fast(x, w, b):
+        return (kernels.dense_forward(x, w, b, activation),)
+
+    def expected(x, w, b):
+        y = x @ w if b is None else x @ w + b
+        return (reference.epilogue(activation, y, None),)
+
+    return Case(f"dense_forward {name} x {m}x{k} w {k}x{n}" + " +bias" * bias
+                + f" {activation or ''}".rstrip(), make, fast, expected, (summing(k + bias),))
+
 
 def dense_case(name, m, k, n, activation=None, compute_dx=True):
     """activation: None, "relu" (y a ReLU's output) or "sigmoid" (y in (0, 1))."""
@@ -203,13 +222,17 @@ def dense_case(name, m, k, n, activation=None, compute_dx=True):
 
 
 DENSE = [
-    # the course MLP's first layer: dW (784 x 128) split by rows, dx by columns
-    dense_case("course", 32, 784, 128, activation="relu"),
-    # the sigmoid MLP's second layer: sigmoid's derivative y(1 - y) from y
-    dense_case("sigmoid", 32, 128, 64, activation="sigmoid"),
-    # dW = x^T.dy is 37 x 10 over 3001 rows: the skinny column tiles
-    dense_case("skinny dW", 3001, 37, 10),
-    dense_case("output layer", 33, 784, 10, compute_dx=False),
+    # a hidden layer (the blocked engine) and a classifier head (the skinny dot tiles)
+    dense_forward_case("hidden", 129, 1001, 97, activation="tanh"),
+    dense_forward_case("head", 1601, 784, 10, activation="relu"),
+    dense_forward_case("no bias", 131, 777, 129, bias=False),
+    # the course MLP's first layer at batch 128: dW (784 x 128) split by rows, dx by columns
+    dense_case("course", 128, 784, 128, activation="relu"),
+    # a sigmoid layer: sigmoid's derivative y(1 - y) from y
+    dense_case("sigmoid", 131, 777, 129, activation="sigmoid"),
+    # dW = x^T.dy is 41 x 10 over 30001 rows: the skinny column tiles
+    dense_case("skinny dW", 30001, 41, 10),
+    dense_case("output layer", 1537, 784, 10, compute_dx=False),
 ]
 
 
