@@ -35,8 +35,8 @@ loaded first and kept to the end), as a course script does -- in a process
 that held only its training data PyTorch's eager step was measured 10-25 %
 slower (glibc handed the memory of each step's freed activations back to the
 system and the next step faulted it in again).  Its OpenMP runtime keeps its
-default wait policy: torch loads before fastnn, which then sets
-``OMP_WAIT_POLICY=PASSIVE`` for its own runtime.  The memory children
+default wait policy: torch loads before fastnn, which then sets its own
+(``OMP_WAIT_POLICY=PASSIVE``, ``GOMP_SPINCOUNT=10000``) for its runtime.  The memory children
 (section 7) start from the environment the user gave, taken before that
 import, not from this process's: PyTorch's runtime gets the user's wait
 policy there too, fastnn its own default, as in the zoo.  The output says
@@ -52,8 +52,8 @@ import subprocess
 import sys
 import time
 
-# The environment as the user gave it, before fastnn's import sets
-# OMP_WAIT_POLICY=PASSIVE in this process: the memory children start from it
+# The environment as the user gave it, before fastnn's import sets its wait
+# policy in this process: the memory children start from it
 # (each framework in its best state, as benchmarks/zoo.py gives them).
 USER_ENVIRON = dict(os.environ)
 
@@ -295,14 +295,15 @@ def _status_mib(field):
 
 def wait_policy(environ):
     """The OpenMP wait policy a runtime starting with ``environ`` gets, in words."""
-    value = environ.get("OMP_WAIT_POLICY")
-    return "OpenMP's default wait policy" if value is None else f"OMP_WAIT_POLICY={value}"
+    value, spin = environ.get("OMP_WAIT_POLICY"), environ.get("GOMP_SPINCOUNT")
+    words = "OpenMP's default wait policy" if value is None else f"OMP_WAIT_POLICY={value}"
+    return words if spin is None else f"{words}, GOMP_SPINCOUNT={spin}"
 
 
 def framework_wait_policies():
     """{framework: its OpenMP wait policy in this process}: PyTorch's runtime
     started with the environment this process was given, fastnn's after its
-    own import set PASSIVE (unless that environment named a policy)."""
+    own import set its policy (unless that environment named one)."""
     return {"fastnn": wait_policy(os.environ), "torch": wait_policy(USER_ENVIRON)}
 
 

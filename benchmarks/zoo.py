@@ -23,7 +23,8 @@ The peers' states (``PEERS`` below; ``--states`` measures the candidates,
 docs/performance.md has the numbers behind each choice):
 
 - fastnn: its defaults -- as many threads as cores, ``OMP_WAIT_POLICY=PASSIVE``
-  (fastnn sets it unless the user did).
+  with ``GOMP_SPINCOUNT=10000`` (idle threads spin about 0.1 ms, then sleep;
+  fastnn sets both unless the user named a policy).
 - PyTorch: eager, ``torch.set_num_threads(cores)``, one interop thread, NCHW,
   the usual loop (shuffled index, slice, zero_grad, forward, loss, backward,
   step).  The process holds the training and the test set, as a course
@@ -34,8 +35,8 @@ docs/performance.md has the numbers behind each choice):
   3.4x faster in a round that had the cores to itself, ``OMP_WAIT_POLICY=PASSIVE``
   many times faster as soon as another program wanted a core; the PyTorch
   column takes the faster of the two per net and marks it.  The peers' processes get the
-  user's environment, not this process's (fastnn's import sets
-  ``OMP_WAIT_POLICY=PASSIVE`` here).  glibc's malloc as it comes: keeping
+  user's environment, not this process's (fastnn's import sets its wait
+  policy here).  glibc's malloc as it comes: keeping
   freed memory (``KEEP_FREED_MEMORY``) gained nothing that stood out of the
   noise.
 - tf.keras: TensorFlow with oneDNN (its default on x86), ``TF_USE_LEGACY_KERAS=1``
@@ -57,7 +58,8 @@ import time
 from dataclasses import dataclass, field
 
 # The environment as the user gave it: importing fastnn (zoo_fastnn, below) sets
-# OMP_WAIT_POLICY=PASSIVE in this process, which the peers' processes must not inherit.
+# OMP_WAIT_POLICY and GOMP_SPINCOUNT in this process, which the peers' processes must
+# not inherit.
 USER_ENVIRON = dict(os.environ)
 
 import numpy as np  # noqa: E402
@@ -100,7 +102,7 @@ TF_INTER_OP_THREADS = 2
 
 PEERS = (
     Peer("fastnn", "fastnn", f"defaults: {CORES} threads (one per core), OMP_WAIT_POLICY=PASSIVE "
-         f"(fastnn's default)"),
+         f"with GOMP_SPINCOUNT=10000 (fastnn's default)"),
     Peer("torch", "PyTorch", f"eager; torch.set_num_threads({CORES}), 1 interop thread, NCHW, "
          f"the process holds train + test sets, OpenMP's default wait policy, glibc malloc "
          f"defaults", TORCH_SETTINGS),

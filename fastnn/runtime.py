@@ -109,7 +109,8 @@ _warn_about_simd_environment()
 
 
 def build_info():
-    """Version, OpenMP, threads and the SIMD path the kernels dispatch to."""
+    """Version, OpenMP, threads, how idle threads wait (fastnn.kernels._native)
+    and the SIMD path the kernels dispatch to."""
     return {
         "version": __version__,
         "openmp": native.openmp_enabled(),
@@ -118,4 +119,6 @@ def build_info():
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", "(unset)"),
     }

@@ -196,12 +196,17 @@ def test_conv2d_releases_the_gil(restore_threads):
     assert min(stalls) < duration / 4, (stalls, duration)
 
 
-@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_omp_wait_policy_defaults_to_passive_but_a_user_setting_wins(given, expected):
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if given is not None:
-        env["OMP_WAIT_POLICY"] = given
-    code = "import os, fastnn; print(os.environ['OMP_WAIT_POLICY'])"
+@pytest.mark.parametrize("given, expected", [
+    ({}, "PASSIVE 10000"),                                  # fastnn's default: a short spin
+    ({"GOMP_SPINCOUNT": "0"}, "PASSIVE 0"),                 # the user's spin count wins
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE None"),         # a named policy: left alone
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, "PASSIVE None"),
+])
+def test_wait_policy_defaults_to_a_short_spin_but_a_user_setting_wins(given, expected):
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(given)
+    code = ("import os, fastnn; "
+            "print(os.environ['OMP_WAIT_POLICY'], os.environ.get('GOMP_SPINCOUNT'))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=env, check=True)
     assert result.stdout.strip() == expected

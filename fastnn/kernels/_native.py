@@ -1,16 +1,28 @@
 """The compiled C kernels, or a clear error saying how to build them.
 
-Before the extension loads its OpenMP runtime, ``OMP_WAIT_POLICY`` defaults
-to ``PASSIVE`` (a value the user set is kept): threads between two parallel
-kernels then sleep instead of spinning.  Alone on the machine that costs
-little (within the run-to-run noise of a training step); when two programs
-share the 2 cores, spinning threads steal the other's time, and two
-trainings of the demo CNN at once reached 1,711 images/s together with
-spinning against 4,002 with sleeping.
+Before the extension loads its OpenMP runtime, fastnn picks how its idle
+threads wait between two parallel kernels, unless the user named a policy
+(``OMP_WAIT_POLICY``, kept as given): ``OMP_WAIT_POLICY=PASSIVE`` with
+``GOMP_SPINCOUNT=10000`` -- a thread spins about 0.1 ms for the next
+kernel, then sleeps.  The trade-off, measured on the 2-core Zen 4 (medians
+of alternating rounds):
+
+- libgomp's default (spin about 3 ms): when two programs share the cores,
+  spinning threads steal the other's time -- two demo CNN trainings at once
+  reached 1,711 images/s together, against 4,002 sleeping at once;
+- sleeping at once (spin 0): a training step's next kernel then wakes the
+  other thread, 5-15 us late and often on the waking thread's own core, so
+  alone on the machine the zoo's nets trained 1.15x slower (geometric mean
+  of five; the demo CNN 1.24x) than with the 0.1 ms spin;
+- the 0.1 ms spin: the fast one alone; two trainings at once 0.67x of
+  sleeping's total.  A script that shares its cores with another busy one
+  can set ``GOMP_SPINCOUNT=0`` (or ``OMP_WAIT_POLICY``) itself.
 """
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 try:
     from .. import _ckernels as native
