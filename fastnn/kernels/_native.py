@@ -15,8 +15,9 @@ of alternating rounds):
   alone on the machine the zoo's nets trained 1.15x slower (geometric mean
   of five; the demo CNN 1.24x) than with the 0.1 ms spin;
 - the 0.1 ms spin: the fast one alone; two trainings at once 0.67x of
-  sleeping's total.  A script that shares its cores with another busy one
-  can set ``GOMP_SPINCOUNT=0`` (or ``OMP_WAIT_POLICY``) itself.
+  sleeping's total, one beside two busy loops 0.64x.  A script that shares
+  its cores with another busy one can set ``GOMP_SPINCOUNT=0`` (or
+  ``OMP_WAIT_POLICY``) itself; docs/performance.md, "Sharing the cores".
 """
 import os
 
