@@ -559,15 +559,6 @@ static int small_b_takes(int64_t n, int64_t k)
                SMALL_B_MAX_PANELS;
 }
 
-FASTNN_INLINE void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static int64_t clock_ns(void)
 {
     struct timespec t;
@@ -653,7 +644,7 @@ static int gemm_small_b(int64_t m, int64_t n, int64_t k, int threads,
             int64_t start = clock_ns();
             while (atomic_load(&finished) < team && clock_ns() - start < SMALL_B_SPIN_NS)
                 for (int polls = 0; polls < 16; polls++)
-                    cpu_relax();
+                    fastnn_cpu_relax();
         }
     }
     return status;

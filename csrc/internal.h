@@ -46,6 +46,18 @@ int fastnn_threads_for_stream(double bytes);
  * the paths are ordered), so a kernel without an AVX-512 variant runs its
  * AVX2 one on the avx512 path. */
 #define FASTNN_INLINE static inline __attribute__((always_inline))
+
+/* The pause hint of a spin-wait loop (x86 pause, Arm yield): lets the other
+ * hardware thread of the core run and saves power while a thread waits on
+ * a shared counter (gemm.c's small-B split, recurrent.c's step barrier). */
+FASTNN_INLINE void fastnn_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define FASTNN_HAVE_AVX2_VARIANT 1
 #define FASTNN_TARGET_AVX2 __attribute__((target("avx2,fma")))

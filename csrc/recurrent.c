@@ -377,15 +377,6 @@ static int64_t clock_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-FASTNN_INLINE void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* Sleeps while *word == expected (or returns at once if it is not). */
 static void sleep_on(atomic_int *word, int expected)
 {
@@ -438,7 +429,7 @@ static void step_barrier_wait(step_barrier *b, int64_t *passed)
         for (int polls = 0; polls < STEP_BARRIER_POLLS; polls++) {
             if (atomic_load_explicit(&b->arrived, memory_order_acquire) >= target)
                 return;
-            cpu_relax();
+            fastnn_cpu_relax();
         }
     while (clock_ns() - start < STEP_BARRIER_SPIN_NS);
     while (atomic_load(&b->arrived) < target) {

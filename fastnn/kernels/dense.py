@@ -30,6 +30,17 @@ from .matmul import matmul
 from .validation import as_float32, check_impl, check_shape
 
 
+def _layer_operands(op, x, w):
+    """x (m, k) and w (k, n) as float32 arrays, checked to fit: (x, w, m, k, n)."""
+    x = as_float32(op, "x", x, ("rows", "features"))
+    w = as_float32(op, "w", w, ("features", "units"))
+    (m, k), n = x.shape, w.shape[1]
+    if w.shape[0] != k:
+        raise ValueError(f"{op}: w has {w.shape[0]} rows but x has {k} features "
+                         f"(x {x.shape}, w {w.shape})")
+    return x, w, m, k, n
+
+
 def dense_threads(m, k, n):
     """The threads a Dense layer's passes take for x (m, k) · W (k, n): one
     per 8 million floating-point operations of the product (2·m·k·n), at
@@ -56,12 +67,7 @@ def dense_forward(x, w, b=None, activation=None, alpha=None, impl="fast"):
     """
     check_impl("dense_forward", impl)
     code, alpha = activation_code("dense_forward", activation, alpha)
-    x = as_float32("dense_forward", "x", x, ("rows", "features"))
-    w = as_float32("dense_forward", "w", w, ("features", "units"))
-    (m, k), n = x.shape, w.shape[1]
-    if w.shape[0] != k:
-        raise ValueError(f"dense_forward: w has {w.shape[0]} rows but x has {k} features "
-                         f"(x {x.shape}, w {w.shape})")
+    x, w, m, k, n = _layer_operands("dense_forward", x, w)
     if b is not None:
         b = as_float32("dense_forward", "b", b, ("units",))
         check_shape("dense_forward", "b", b, (n,))
@@ -97,13 +103,8 @@ def dense_backward(x, w, dy, y=None, compute_dx=True, impl="fast", activation="r
     """
     check_impl("dense_backward", impl)
     code, alpha = activation_code("dense_backward", activation, alpha, none=False)
-    x = as_float32("dense_backward", "x", x, ("rows", "features"))
-    w = as_float32("dense_backward", "w", w, ("features", "units"))
+    x, w, m, k, n = _layer_operands("dense_backward", x, w)
     dy = as_float32("dense_backward", "dy", dy, ("rows", "units"))
-    (m, k), n = x.shape, w.shape[1]
-    if w.shape[0] != k:
-        raise ValueError(f"dense_backward: w has {w.shape[0]} rows but x has {k} features "
-                         f"(x {x.shape}, w {w.shape})")
     check_shape("dense_backward", "dy", dy, (m, n))
     if y is not None:
         y = as_float32("dense_backward", "y", y, ("rows", "units"))
