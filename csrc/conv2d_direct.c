@@ -341,7 +341,8 @@ FASTNN_INLINE void forward_run(const forward_state *s, const float *x,
     } else {
         origin = x + (n * g->in_h + ih0) * g->in_w * ci;
     }
-    const int64_t row_step = g->stride_h * s->pitch, col_step = g->stride_w * ci;
+    const int64_t row_step = fastnn_window_step(g->out_h, g->stride_h, s->pitch);
+    const int64_t col_step = fastnn_window_step(g->out_w, g->stride_w, ci);
     for (int64_t t0 = 0; t0 < count; t0 += PX) {
         int64_t start = t0 + PX <= count ? t0 : fastnn_max(count - PX, 0);
         int64_t px = fastnn_min(PX, count - start);
@@ -715,7 +716,7 @@ FASTNN_INLINE void gather_run(const float *x, const float *x_end, const fastnn_c
     const int64_t stride = patch_stride(g);
     int64_t ih0 = oh * g->stride_h - g->pad_top, iw0 = ow * g->stride_w - g->pad_left;
     const float *src = x + ((n * g->in_h + ih0) * g->in_w + iw0) * ci;
-    int64_t row = g->in_w * ci, step = g->stride_w * ci;
+    int64_t row = g->in_w * ci, step = fastnn_window_step(count, g->stride_w, ci);
     if (!(ih0 >= 0 && ih0 + g->k_h <= g->in_h && iw0 >= 0 &&
           iw0 + (count - 1) * g->stride_w + g->k_w <= g->in_w &&
           src + (count - 1) * step + (g->k_h - 1) * row + 8 * fastnn_ceil_div(run, 8) <= x_end)) {

@@ -371,7 +371,8 @@ int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
                         d = dz;
                     }
                     chunk_view view = {line, n, g->out_w, row_step,
-                                       g->stride_w * g->in_c, d, g->out_c};
+                                       fastnn_window_step(g->out_w, g->stride_w, g->in_c),
+                                       d, g->out_c};
                     chunk_rows(x, g, l, n, cols, copy, line);
                     if (packs) {
                         pack_dy(d, g, &t, n, a);

@@ -261,6 +261,16 @@ static inline int64_t fastnn_ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/* The distance in floats from one output's window to the next along an
+ * axis: stride times `len`, the floats one step of the input covers.  With a
+ * single output the step is never taken, and the stride may then be as
+ * large as 2**61 (a window over the whole image), where stride * len would
+ * overflow 64 bits: 0 instead. */
+static inline int64_t fastnn_window_step(int64_t outputs, int64_t stride, int64_t len)
+{
+    return outputs > 1 ? stride * len : 0;
+}
+
 /* The textbook value of one convolution output: b[co] plus the sum of
  * x times w over the patch of output pixel (n, oh, ow), zero padding
  * contributing nothing -- the definition the naive kernels compute

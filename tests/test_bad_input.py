@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from fastnn import kernels
+from fastnn.kernels import reference
 from fastnn.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D,
                            Conv2DTranspose, Dense, Dropout, Flatten, Input, MaxPooling2D,
                            RandomCrop, Reshape, UpSampling2D)
@@ -704,6 +705,23 @@ def test_the_largest_allowed_window_still_gives_exact_numbers(impl):
     np.testing.assert_allclose(mean[:, 0, 0], x.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
     corner = kernels.conv2d(x, np.full((1, 1, 1, 1), 2.0), strides=2**61, impl=impl)
     np.testing.assert_array_equal(corner, 2 * x[:, :1, :1])
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 2)])
+def test_the_largest_allowed_stride_convolves_channels_both_ways(impl, kernel):
+    """A 2**61 stride leaves one output per axis, and the step to a next one
+    (stride times a row of 6 channels) would overflow 64 bits: forward, dx
+    and dw must still give the reference's numbers."""
+    x = RNG.normal(size=(3, 7, 5, 6)).astype(np.float32)
+    w = RNG.normal(size=(*kernel, 6, 9)).astype(np.float32)
+    y = kernels.conv2d(x, w, strides=2**61, impl=impl)
+    np.testing.assert_allclose(y, reference.conv2d(x, w, strides=(2**61, 2**61)),
+                               rtol=1e-5, atol=1e-5)
+    dy = RNG.normal(size=y.shape).astype(np.float32)
+    got = kernels.conv2d_backward(x, w, dy, strides=(2**61, 2**61), impl=impl)
+    for actual, expected in zip(got, reference.conv2d_backward(x, w, dy, strides=(2**61, 2**61))):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 HUGE = np.broadcast_to(np.float32(1), (2**20, 2**20, 2**20, 1))   # 2**60 values, 4 EiB: a view
