@@ -20,7 +20,9 @@ IMPLS = ("fast", "naive", "numpy")
 # The C kernels index with int64_t throughout.  No array holds more than
 # 2**61 float32 values (2**63 bytes), so with window sizes and strides of at
 # most 2**61 the largest index C forms (a position plus a window plus a
-# stride) stays below 3 * 2**61 < 2**63: nothing overflows.
+# stride) stays below 3 * 2**61 < 2**63: nothing overflows.  A stride times
+# a row's length is formed only where a second output exists, and so lies
+# inside the array (csrc/internal.h, fastnn_window_step).
 MAX_WINDOW = 2**61
 
 
