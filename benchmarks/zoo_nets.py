@@ -264,6 +264,20 @@ PROBES = (
         FASHION_MNIST,
         (Conv(20, 5, "sigmoid"), MaxPool(2), Conv(40, 5, "sigmoid"), MaxPool(2), Flatten(),
          Dense(100, "sigmoid"), Dense(10, "softmax")), sgd(0.1), 100),
+    Net("keras_cifar10", "Keras's cifar10_cnn example: conv pairs 32-32, 64-64, Dense 512",
+        CIFAR_SHAPED,
+        (Conv(32, 3, "relu", padding="same"), Conv(32, 3, "relu"), MaxPool(2), Dropout(0.25),
+         Conv(64, 3, "relu", padding="same"), Conv(64, 3, "relu"), MaxPool(2), Dropout(0.25),
+         Flatten(), Dense(512, "relu"), Dropout(0.5), Dense(10, "softmax")),
+        rmsprop(1e-4), 32),
+    Net("avg_cnn_b256", "same convs 16-32 with average pooling, Dense 64, batch 256",
+        FASHION_MNIST,
+        (Conv(16, 3, "relu", padding="same"), AvgPool(2), Conv(32, 3, "relu", padding="same"),
+         AvgPool(2), Flatten(), Dense(64, "relu"), Dense(10, "softmax")),
+        sgd(0.05, momentum=0.9), 256),
+    Net("deep_mlp_tanh", "four tanh Dense layers of 256, batch 64", FASHION_MNIST,
+        (Flatten(), Dense(256, "tanh"), Dense(256, "tanh"), Dense(256, "tanh"),
+         Dense(256, "tanh"), Dense(10, "softmax")), adam(), 64),
 )
 
 BY_NAME = {net.name: net for net in ZOO + RECURRENT + PROBES}

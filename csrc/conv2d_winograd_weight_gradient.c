@@ -316,11 +316,20 @@ int fastnn_conv2d_winograd_weight_gradient(const float *x, const float *dy, floa
  * The products shrink 4x only where the tiles are full: the last row and
  * column of tiles compute zeros past out_h, out_w, and their patches are
  * gathered.  The transforms cost O(in_c + out_c) per tile against the
- * products' O(in_c out_c).  So: at least 16 channels each way, in_c out_c
- * >= 512, and at least 3/4 of the tiles' pixels inside the output. */
+ * products' O(in_c out_c).
+ * On two threads the threads share each block's panels (written by both,
+ * read by both: they cross between the cores' caches) and meet at two
+ * barriers per block, so the transforms must be a small share of the work.
+ * Two threads, median of 15, the tile kernel's time over winograd's, over
+ * 7x7 to 32x32 images, "same" and "valid" (2026-12-04):
+ *   16 -> 16  0.20-0.29x    16 -> 32, 32 -> 16  0.26-0.80x
+ *   16 -> 64  0.84-1.29x    32 -> 32            0.41-1.24x
+ *   32 -> 64  1.23-1.72x    64 -> 64            1.66-2.29x (7x7: 0.75x)
+ * So: at least 16 channels each way, in_c out_c >= 2048, and at least 3/4
+ * of the tiles' pixels inside the output. */
 int fastnn_winograd_weight_gradient_takes(const fastnn_conv2d_geom *g)
 {
     const int64_t tiled = fastnn_ceil_div(g->out_h, 4) * fastnn_ceil_div(g->out_w, 4) * 16;
-    return g->in_c >= 16 && g->out_c >= 16 && g->in_c * g->out_c >= 512 &&
+    return g->in_c >= 16 && g->out_c >= 16 && g->in_c * g->out_c >= 2048 &&
            4 * g->out_h * g->out_w >= 3 * tiled;
 }

@@ -125,20 +125,21 @@ def test_any_3x3_stride_1_convolution_on_every_simd_path(simd, c):
 
 def takes(c):
     """fastnn_winograd_weight_gradient_takes (csrc/conv2d_winograd_weight_gradient.c):
-    16+ channels each way, in_c·out_c >= 512, 3/4 of the tiles' pixels in the output."""
+    16+ channels each way, in_c·out_c >= 2048, 3/4 of the tiles' pixels in the output."""
     out_h = output_length(c.in_h, 3, 1, c.padding)
     out_w = output_length(c.in_w, 3, 1, c.padding)
     tiled = -(-out_h // 4) * -(-out_w // 4) * 16
-    return c.in_c >= 16 and c.out_c >= 16 and c.in_c * c.out_c >= 512 and \
+    return c.in_c >= 16 and c.out_c >= 16 and c.in_c * c.out_c >= 2048 and \
         4 * out_h * out_w >= 3 * tiled
 
 
 @pytest.mark.parametrize("c", [case(4, (13, 13), 32, 64, "valid"),   # the demo CNN's
-                               case(2, (16, 16), 16, 32, "same"),
+                               case(2, (16, 16), 32, 64, "same"),
+                               case(2, (16, 16), 32, 32, "same"),    # 1024 channel pairs
                                case(2, (7, 7), 64, 128, "valid"),    # 5x5: 4 tiles for 1.6
                                case(2, (16, 16), 16, 16, "same"),    # 256 channel pairs
                                case(2, (16, 16), 3, 64, "same")],
-                         ids=["demo", "16-32", "5x5-outputs", "16-16", "3-channels"])
+                         ids=["demo", "32-64", "32-32", "5x5-outputs", "16-16", "3-channels"])
 def test_auto_takes_winograd_by_the_documented_rule(c):
     """algorithm="auto" gives the same bits as "winograd" where the rule takes
     it, as "gemm" elsewhere (the two differ in their last bits)."""
