@@ -172,24 +172,31 @@ FASTNN_INLINE int64_t fill_runs(const indirect_rows *o, grid_pixel *p, int64_t v
     return kept;
 }
 
-/* tile (MR x 16 * vectors, row-major; 1 or 2 vectors) = sum over the kept
- * taps t of run[t][r] . panel slice tap[t] (len rows), with 16-wide vectors
- * (AVX-512) on panels NR_AVX512 columns wide.  The micro-kernels of gemm.h's
- * shape, with two differences.  A's rows are six pointers into the image,
- * one per row and tap, not a packed panel: each kernel copies a tap's six
- * into locals r0..r5 and writes the six rows out, so that they stay in
- * registers (tiles of 12 or 16 rows ran 5-15 % slower for want of them, top
- * of file).  And on avx512 the tile is 6 x 32 (two 16-wide vectors per row,
- * 12 accumulators as on avx2), not gemm.c's 16 x 16: 16 rows would need 16
- * pointers. */
+/* tile (MR x NR_AVX512, row-major; its first 16 * vectors + 8 * tail
+ * columns) = sum over the kept taps t of run[t][r] . panel slice tap[t]
+ * (len rows), with 16-wide vectors (AVX-512) on panels NR_AVX512 columns
+ * wide, and with tail an 8-wide vector after them: a panel of 20 or 40 - 32
+ * = 8 channels takes a 16- and an 8-wide vector, or one 8-wide, where two
+ * or one 16-wide ones would compute 12 or 8 lanes of padding (an 8-wide
+ * FMA is half of a 16-wide one's work on Zen 4's 256-bit pipes).  The
+ * micro-kernels of gemm.h's shape, with two differences.  A's rows are six
+ * pointers into the image, one per row and tap, not a packed panel: each
+ * kernel copies a tap's six into locals r0..r5 and writes the six rows
+ * out, so that they stay in registers (tiles of 12 or 16 rows ran 5-15 %
+ * slower for want of them, top of file).  And on avx512 the tile is 6 x 32
+ * (two 16-wide vectors per row, 12 accumulators as on avx2), not gemm.c's
+ * 16 x 16: 16 rows would need 16 pointers. */
 FASTNN_INLINE void micro_kernel_v16(const float *const *run, const int64_t *tap,
                                     int64_t taps, int64_t len,
                                     const float *restrict panel0,
-                                    float *restrict tile, int vectors)
+                                    float *restrict tile, int vectors, int tail)
 {
     fastnn_v16 acc[MR][2];
-    for (int r = 0; r < MR; r++)
+    fastnn_v8 last[MR];
+    for (int r = 0; r < MR; r++) {
         acc[r][0] = acc[r][1] = (fastnn_v16){0};
+        last[r] = (fastnn_v8){0};
+    }
     for (int64_t t = 0; t < taps; t++, run += MR) {
         const float *r0 = run[0], *r1 = run[1], *r2 = run[2];
         const float *r3 = run[3], *r4 = run[4], *r5 = run[5];
@@ -205,39 +212,60 @@ FASTNN_INLINE void micro_kernel_v16(const float *const *run, const int64_t *tap,
                 acc[4][v] += r4[p] * b;
                 acc[5][v] += r5[p] * b;
             }
+            if (tail) {
+                fastnn_v8 b;
+                memcpy(&b, panel + 16 * vectors, sizeof b);
+                last[0] += r0[p] * b;
+                last[1] += r1[p] * b;
+                last[2] += r2[p] * b;
+                last[3] += r3[p] * b;
+                last[4] += r4[p] * b;
+                last[5] += r5[p] * b;
+            }
         }
     }
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < MR; r++) {
         for (int v = 0; v < vectors; v++)
             memcpy(tile + r * NR_AVX512 + 16 * v, &acc[r][v], sizeof acc[r][v]);
+        if (tail)
+            memcpy(tile + r * NR_AVX512 + 16 * vectors, &last[r], sizeof last[r]);
+    }
 }
 
-/* tile (MR x NR, row-major) = sum over the kept taps t of run[t][r] .
- * panel slice tap[t], with 8-wide vectors (AVX2). */
+/* tile (MR x NR, row-major; its first 8 * vectors columns, 1 or 2) = sum
+ * over the kept taps t of run[t][r] . panel slice tap[t], with 8-wide
+ * vectors (AVX2); a panel of at most 8 channels takes one vector. */
 FASTNN_INLINE void micro_kernel_v8(const float *const *run, const int64_t *tap,
                                    int64_t taps, int64_t len,
                                    const float *restrict panel0,
-                                   float *restrict tile)
+                                   float *restrict tile, int vectors)
 {
     fastnn_v8 acc[MR][2];
-    memset(acc, 0, sizeof acc);
+    for (int r = 0; r < MR; r++) /* (a memset and a memcpy of the array */
+        acc[r][0] = acc[r][1] = (fastnn_v8){0}; /* went through the stack) */
     for (int64_t t = 0; t < taps; t++, run += MR) {
         const float *r0 = run[0], *r1 = run[1], *r2 = run[2];
         const float *r3 = run[3], *r4 = run[4], *r5 = run[5];
         const float *panel = panel0 + tap[t] * len * NR;
         for (int64_t p = 0; p < len; p++, panel += NR) {
-            fastnn_v8 b0, b1;
+            /* row by row, both vectors: each broadcast value is used at once,
+             * so 12 sums, 2 vectors of B and 1 value fit the 16 registers
+             * (vector by vector, the six values stayed live and sums spilled) */
+            fastnn_v8 b0, b1 = {0};
             memcpy(&b0, panel, sizeof b0);
-            memcpy(&b1, panel + 8, sizeof b1);
-            acc[0][0] += r0[p] * b0; acc[0][1] += r0[p] * b1;
-            acc[1][0] += r1[p] * b0; acc[1][1] += r1[p] * b1;
-            acc[2][0] += r2[p] * b0; acc[2][1] += r2[p] * b1;
-            acc[3][0] += r3[p] * b0; acc[3][1] += r3[p] * b1;
-            acc[4][0] += r4[p] * b0; acc[4][1] += r4[p] * b1;
-            acc[5][0] += r5[p] * b0; acc[5][1] += r5[p] * b1;
+            if (vectors == 2)
+                memcpy(&b1, panel + 8, sizeof b1);
+            const float a[MR] = {r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]};
+            for (int r = 0; r < MR; r++) {
+                acc[r][0] += a[r] * b0;
+                if (vectors == 2)
+                    acc[r][1] += a[r] * b1;
+            }
         }
     }
-    memcpy(tile, acc, sizeof acc);
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < vectors; v++)
+            memcpy(tile + r * NR + 8 * v, &acc[r][v], sizeof acc[r][v]);
 }
 
 /* The same tile with 4-wide vectors (SSE2, NEON): the 16 columns take two
@@ -291,12 +319,18 @@ FASTNN_INLINE void tile_rows(const indirect_rows *o, int64_t i0, int64_t i1,
         int64_t taps = fill_runs(o, &next, mr, run, tap);
         for (int64_t j = 0; j < n; j += nr_max) {
             int64_t nr = fastnn_min(nr_max, n - j);
-            if (width == 16 && nr > 16)
-                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 2);
+            if (width == 16 && nr > 24)
+                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 2, 0);
+            else if (width == 16 && nr > 16)
+                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 1, 1);
+            else if (width == 16 && nr > 8)
+                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 1, 0);
             else if (width == 16)
-                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 1);
+                micro_kernel_v16(run, tap, taps, o->channels, packed + j * k, tile, 0, 1);
+            else if (width == 8 && nr > 8)
+                micro_kernel_v8(run, tap, taps, o->channels, packed + j * k, tile, 2);
             else if (width == 8)
-                micro_kernel_v8(run, tap, taps, o->channels, packed + j * k, tile);
+                micro_kernel_v8(run, tap, taps, o->channels, packed + j * k, tile, 1);
             else
                 micro_kernel_v4(run, tap, taps, o->channels, packed + j * k, tile);
             if (epi->apply) { /* bias, then the activation, on the tile */

@@ -67,6 +67,10 @@ FIXED = {
     "70-channels": case(2, (9, 9), 70, (3, 3), 70),
     "avx512-panels-49-out-48-in": case(3, (7, 6), 48, (3, 3), 49),
     "avx512-panels-33-out-49-in": case(2, (6, 7), 49, (2, 3), 33, (1, 2)),
+    # last panels of at most 8 columns (8-wide vectors on avx512 and avx2: 40 =
+    # 32 + 8, 38 = 32 + 6, 5) and of 17-24 (a 16- and an 8-wide vector: 20)
+    "panel-tails-40-out-20-in": case(2, (8, 7), 20, (3, 2), 40),
+    "panel-tails-5-out-38-in": case(2, (7, 9), 38, (3, 3), 5, (2, 1), "valid"),
     "70-out-channels-valid": case(3, (11, 7), 3, (5, 3), 70, (2, 1), "valid"),
     "in-c-15": case(2, (13, 13), 15, (3, 3), 17),
     "in-c-16": case(2, (13, 13), 16, (3, 3), 17, (2, 2)),
