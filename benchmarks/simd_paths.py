@@ -1,5 +1,5 @@
 """fastnn's SIMD paths side by side: matmul against NumPy's OpenBLAS sgemm, and
-the demo CNN's second convolution, on each vector path this CPU runs.
+three of the zoo's convolutions, on each vector path this CPU runs.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/simd_paths.py
 
@@ -93,19 +93,27 @@ def matmul_rows(paths, rounds, clock, rng):
         yield f"matmul {size}³", cells
 
 
+# "valid" convolutions of the zoo's nets: (label, batch, size, in_c, kernel, out_c)
+CONV_LAYERS = [("demo CNN 2nd", 128, 13, 32, 3, 64),
+               ("LeNet-5 2nd", 64, 14, 6, 5, 16),   # dx by col2im
+               ("sigmoid_cnn 2nd", 100, 12, 20, 5, 40)]  # 20 and 40: panel tails
+
+
 def conv_rows(paths, rounds, clock, rng):
-    """Batch 128, 13x13x32 -> 64, 3x3 valid: the second Conv2D of `make demo`."""
-    x = rng.uniform(-1, 1, (128, 13, 13, 32)).astype(np.float32)
-    w = rng.uniform(-1, 1, (3, 3, 32, 64)).astype(np.float32)
-    b = rng.uniform(-1, 1, 64).astype(np.float32)
-    dy = rng.uniform(-1, 1, (128, 11, 11, 64)).astype(np.float32)
-    work = 2.0 * 128 * 11 * 11 * 64 * 9 * 32
-    for label, fn, flops in [("conv2d forward", lambda: conv2d(x, w, b), work),
-                             ("conv2d backward", lambda: conv2d_backward(x, w, dy), 2 * work)]:
-        times = race({path: (path, fn) for path in paths}, rounds, clock)
-        cells = ["", *(rate(times[path], flops) for path in paths)]
-        cells += [ratios(times, paths[-1], path) for path in paths]
-        yield f"{label} 128x13x13x32->64 3x3", cells
+    """Forward and backward passes of CONV_LAYERS on each path."""
+    for label, batch, size, in_c, k, out_c in CONV_LAYERS:
+        out = size - k + 1
+        x = rng.uniform(-1, 1, (batch, size, size, in_c)).astype(np.float32)
+        w = rng.uniform(-1, 1, (k, k, in_c, out_c)).astype(np.float32)
+        b = rng.uniform(-1, 1, out_c).astype(np.float32)
+        dy = rng.uniform(-1, 1, (batch, out, out, out_c)).astype(np.float32)
+        work = 2.0 * batch * out * out * out_c * k * k * in_c
+        for what, fn, flops in [("forward", lambda: conv2d(x, w, b), work),
+                                ("backward", lambda: conv2d_backward(x, w, dy), 2 * work)]:
+            times = race({path: (path, fn) for path in paths}, rounds, clock)
+            cells = ["", *(rate(times[path], flops) for path in paths)]
+            cells += [ratios(times, paths[-1], path) for path in paths]
+            yield f"{label} conv {what}, {batch}x{size}x{size}x{in_c}->{out_c} {k}x{k}", cells
 
 
 def main():

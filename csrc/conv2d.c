@@ -215,7 +215,12 @@ static int bias_gradient(const float *dy, float *db, int64_t pixels,
  * Computing a tile: W^T is packed once as out_c rows of kh*kw*ci values
  * padded to whole vectors, and each block of 4 patches x 4 vectors of dP
  * is summed in registers over co -- per co, 4 vector loads of W^T and 4
- * broadcasts of dy feed 16 FMAs.  Adding back: the taps kw of one kernel
+ * broadcasts of dy feed 16 FMAs.  That is 16 accumulators of 16 floats:
+ * AVX-512's registers hold them; AVX2's 16 registers of 8 floats hold 4
+ * patches x 1 vector (8 registers, patch_grad_tile_v8), SSE's of 4 floats
+ * 2 x 1 (8) -- the AVX-512 tile spilled there and ran 12x slower than
+ * AVX-512 on one core (LeNet-5's 6 -> 16 5x5 dx: 12.1 ms against 1.0; now
+ * 1.06 ms on avx2, 3.9 on SSE2).  Adding back: the taps kw of one kernel
  * row read consecutive input columns, so a patch row's k_w*ci values (those
  * inside the image) are one contiguous run of dx (NHWC), added as vectors.
  *
@@ -243,33 +248,70 @@ FASTNN_INLINE void patch_grad_tile(const float *dy, const float *wt,
             *(fastnn_v16 *)(tile + p * width + 16 * v) = acc[p][v];
 }
 
-/* dx of image n from its patch gradients, pixels [p0, p0 + count) at a time */
+/* The same tile for AVX2: px patches x one 16-float column vector as two
+ * halves of 8, one register each.  GCC lowers the 16-wide vector type
+ * badly there (through the stack: 5x slower).  (On SSE the 8-wide type
+ * lowers worse still, 4.5x slower than the 16-wide one at 2 patches.) */
+FASTNN_INLINE void patch_grad_tile_v8(const float *dy, const float *wt, float *tile,
+                                      int64_t out_c, int64_t width, int px)
+{
+    fastnn_v8 acc[4][2];
+    for (int p = 0; p < px; p++)
+        acc[p][0] = acc[p][1] = (fastnn_v8){0};
+    for (int64_t co = 0; co < out_c; co++) {
+        fastnn_v8 w0, w1;
+        memcpy(&w0, wt + co * width, sizeof w0);
+        memcpy(&w1, wt + co * width + 8, sizeof w1);
+        for (int p = 0; p < px; p++) {
+            float d = dy[p * out_c + co];
+            acc[p][0] += d * w0;
+            acc[p][1] += d * w1;
+        }
+    }
+    for (int p = 0; p < px; p++) {
+        memcpy(tile + p * width, &acc[p][0], sizeof acc[p][0]);
+        memcpy(tile + p * width + 8, &acc[p][1], sizeof acc[p][1]);
+    }
+}
+
+/* dx of image n from its patch gradients, pixels [p0, p0 + count) at a
+ * time, in tiles of px patches x up to nv vectors (`lanes`: the path's
+ * vector width in floats, above) */
 FASTNN_INLINE void col2im_image(const float *wt, const float *dy, float *dx,
                                 float *tile, int64_t width,
-                                const fastnn_conv2d_geom *g)
+                                const fastnn_conv2d_geom *g, const int lanes)
 {
+    const int px = lanes == 4 ? 2 : 4, nv = lanes == 16 ? 4 : 1;
     const int64_t pixels = g->out_h * g->out_w, vectors = width / 16;
     memset(dx, 0, (size_t)(g->in_h * g->in_w * g->in_c) * sizeof(float));
     for (int64_t p0 = 0; p0 < pixels; p0 += PIXEL_BLOCK) {
         int64_t count = fastnn_min(PIXEL_BLOCK, pixels - p0);
         const float *d = dy + p0 * g->out_c;
         int64_t p = 0;
-        for (; p + 4 <= count; p += 4) {
+        for (; p + px <= count; p += px) {
             int64_t v = 0;
-            for (; v + 4 <= vectors; v += 4)
+            for (; nv == 4 && v + 4 <= vectors; v += 4)
                 patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
-                                g->out_c, width, 4, 4);
-            for (; v + 2 <= vectors; v += 2)
+                                g->out_c, width, px, 4);
+            for (; nv == 4 && v + 2 <= vectors; v += 2)
                 patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
-                                g->out_c, width, 4, 2);
+                                g->out_c, width, px, 2);
             for (; v < vectors; v++)
-                patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
-                                g->out_c, width, 4, 1);
+                if (lanes != 8)
+                    patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                    g->out_c, width, px, 1);
+                else
+                    patch_grad_tile_v8(d + p * g->out_c, wt + 16 * v,
+                                       tile + p * width + 16 * v, g->out_c, width, px);
         }
         for (; p < count; p++)
             for (int64_t v = 0; v < vectors; v++)
-                patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
-                                g->out_c, width, 1, 1);
+                if (lanes != 8)
+                    patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                    g->out_c, width, 1, 1);
+                else
+                    patch_grad_tile_v8(d + p * g->out_c, wt + 16 * v,
+                                       tile + p * width + 16 * v, g->out_c, width, 1);
         for (p = 0; p < count; p++) {
             int64_t oh = (p0 + p) / g->out_w, ow = (p0 + p) % g->out_w;
             int64_t iw0 = ow * g->stride_w - g->pad_left;
@@ -298,7 +340,7 @@ static void col2im_image_generic(const float *wt, const float *dy, float *dx,
                                  float *tile, int64_t width,
                                  const fastnn_conv2d_geom *g)
 {
-    col2im_image(wt, dy, dx, tile, width, g);
+    col2im_image(wt, dy, dx, tile, width, g, 4);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -307,7 +349,7 @@ static void col2im_image_avx2(const float *wt, const float *dy, float *dx,
                               float *tile, int64_t width,
                               const fastnn_conv2d_geom *g)
 {
-    col2im_image(wt, dy, dx, tile, width, g);
+    col2im_image(wt, dy, dx, tile, width, g, 8);
 }
 #endif
 
@@ -317,7 +359,7 @@ static void col2im_image_avx512(const float *wt, const float *dy, float *dx,
                                 float *tile, int64_t width,
                                 const fastnn_conv2d_geom *g)
 {
-    col2im_image(wt, dy, dx, tile, width, g);
+    col2im_image(wt, dy, dx, tile, width, g, 16);
 }
 #endif
 
