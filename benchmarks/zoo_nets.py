@@ -241,8 +241,10 @@ RECURRENT = (
 # Nets beyond the zoo (``python benchmarks/zoo.py --nets probes``): shapes the
 # zoo's nine do not have -- BatchNorm before tanh and after a Dense layer, a
 # 7x7 first layer on three channels, 5x5 stride-2 convolutions without
-# pooling, sigmoid convolutions at batch 100 -- measured to check that the
-# speed is general.  Not part of the zoo's geometric mean.
+# pooling, sigmoid convolutions at batch 100; then four well-known small nets
+# added later (Keras's cifar10_cnn, TensorFlow's Deep MNIST tutorial, an
+# average-pooling CNN at batch 256, a deep tanh MLP) -- measured to check that
+# the speed is general.  Not part of the zoo's geometric mean.
 PROBES = (
     Net("cnn_bn_tanh", "3x3 convs 24-48, BatchNorm before tanh, max pools, Dense 64",
         FASHION_MNIST,
@@ -275,6 +277,11 @@ PROBES = (
         (Conv(16, 3, "relu", padding="same"), AvgPool(2), Conv(32, 3, "relu", padding="same"),
          AvgPool(2), Flatten(), Dense(64, "relu"), Dense(10, "softmax")),
         sgd(0.05, momentum=0.9), 256),
+    Net("tf_deep_mnist", "TensorFlow's Deep MNIST tutorial: 5x5 same convs 32-64, Dense 1024",
+        FASHION_MNIST,
+        (Conv(32, 5, "relu", padding="same"), MaxPool(2), Conv(64, 5, "relu", padding="same"),
+         MaxPool(2), Flatten(), Dense(1024, "relu"), Dropout(0.5), Dense(10, "softmax")),
+        adam(1e-4), 50),
     Net("deep_mlp_tanh", "four tanh Dense layers of 256, batch 64", FASHION_MNIST,
         (Flatten(), Dense(256, "tanh"), Dense(256, "tanh"), Dense(256, "tanh"),
          Dense(256, "tanh"), Dense(10, "softmax")), adam(), 64),
