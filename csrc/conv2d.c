@@ -220,7 +220,7 @@ static int bias_gradient(const float *dy, float *db, int64_t pixels,
  * patches x 1 vector (8 registers, patch_grad_tile_v8), SSE's of 4 floats
  * 2 x 1 (8) -- the AVX-512 tile spilled there and ran 12x slower than
  * AVX-512 on one core (LeNet-5's 6 -> 16 5x5 dx: 12.1 ms against 1.0; now
- * 1.06 ms on avx2, 3.9 on SSE2).  Adding back: the taps kw of one kernel
+ * 0.79 ms on avx2, 3.1-3.4 on SSE2, from 9.1).  Adding back: the taps kw of one kernel
  * row read consecutive input columns, so a patch row's k_w*ci values (those
  * inside the image) are one contiguous run of dx (NHWC), added as vectors.
  *

@@ -48,7 +48,8 @@
  * last panel of at most 8 channels); 6 x 16 in 12 AVX
  * registers (two 8-wide vectors per row); 6 x 16 in two passes of 6 x 8
  * with 4-wide vectors (SSE2); 4 x 16 on those two paths where out_c is a
- * multiple of 4 but not of 6, so that dy is read in place.
+ * multiple of 4 but not of 6 and dW^T has at most 64 columns, so that dy
+ * is read in place.
  */
 #include <stdlib.h>
 #include <string.h>
