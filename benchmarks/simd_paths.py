@@ -1,5 +1,5 @@
 """fastnn's SIMD paths side by side: matmul against NumPy's OpenBLAS sgemm, and
-three of the zoo's convolutions, on each vector path this CPU runs.
+three convolutions of the benchmark nets, on each vector path this CPU runs.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/simd_paths.py
 
@@ -93,7 +93,7 @@ def matmul_rows(paths, rounds, clock, rng):
         yield f"matmul {size}³", cells
 
 
-# "valid" convolutions of the zoo's nets: (label, batch, size, in_c, kernel, out_c)
+# "valid" convolutions of the zoo's and the probes' nets: (label, batch, size, in_c, kernel, out_c)
 CONV_LAYERS = [("demo CNN 2nd", 128, 13, 32, 3, 64),
                ("LeNet-5 2nd", 64, 14, 6, 5, 16),   # dx by col2im
                ("sigmoid_cnn 2nd", 100, 12, 20, 5, 40)]  # 20 and 40: panel tails
