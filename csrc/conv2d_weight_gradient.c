@@ -310,6 +310,7 @@ int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
         chunk = chunk_avx2;
 #endif
     const int64_t run = g->k_w * g->in_c;
+    const int64_t slices = fastnn_ceil_div(run, NR), ld = g->k_h * slices * NR;
     /* 6-channel tiles read dy in place only when out_c is a multiple of 6;
      * otherwise each chunk's dy is copied into zero-padded panels.  Where
      * dW^T has few columns (a 1x1 kernel on <= 64 channels) that copy costs
@@ -318,8 +319,7 @@ int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
      * 1.37x and 1.80x faster on avx2 (one thread on the Zen 4).  With more
      * columns the 6-channel tile's fewer loads per FMA win (3x3 32 -> 64:
      * 4-channel tiles 0.84x). */
-    if (g->out_c % MR_SMALL != 0 && g->out_c % MR_NARROW == 0 &&
-        g->k_h * fastnn_ceil_div(run, NR) * NR <= 64)
+    if (g->out_c % MR_SMALL != 0 && g->out_c % MR_NARROW == 0 && ld <= 64)
         mr = MR_NARROW;
 #if FASTNN_HAVE_AVX512_VARIANT
     if (fastnn_get_simd() >= FASTNN_SIMD_AVX512) {
@@ -327,9 +327,8 @@ int fastnn_conv2d_weight_gradient_through_gemm(const float *x, const float *dy,
         mr = MR_AVX512;
     }
 #endif
-    tiling t = {mr, fastnn_ceil_div(g->out_c, mr), 0, fastnn_ceil_div(run, NR), 0};
+    tiling t = {mr, fastnn_ceil_div(g->out_c, mr), 0, slices, ld};
     t.last = g->out_c - (t.panels - 1) * mr;
-    t.ld = g->k_h * t.slices * NR;
 
     /* the columns the windows span; x is read in place if they and the
      * rows lie inside it and no run is ragged */
