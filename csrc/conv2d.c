@@ -274,6 +274,17 @@ FASTNN_INLINE void patch_grad_tile_v8(const float *dy, const float *wt, float *t
     }
 }
 
+/* px patches x one 16-column vector of dP, in the tile the path's
+ * registers hold (`lanes`: its vector width in floats) */
+FASTNN_INLINE void patch_grad_column(const float *dy, const float *wt, float *tile,
+                                     int64_t out_c, int64_t width, int px, const int lanes)
+{
+    if (lanes == 8)
+        patch_grad_tile_v8(dy, wt, tile, out_c, width, px);
+    else
+        patch_grad_tile(dy, wt, tile, out_c, width, px, 1);
+}
+
 /* dx of image n from its patch gradients, pixels [p0, p0 + count) at a
  * time, in tiles of px patches x up to nv vectors (`lanes`: the path's
  * vector width in floats, above) */
@@ -297,21 +308,13 @@ FASTNN_INLINE void col2im_image(const float *wt, const float *dy, float *dx,
                 patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
                                 g->out_c, width, px, 2);
             for (; v < vectors; v++)
-                if (lanes != 8)
-                    patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
-                                    g->out_c, width, px, 1);
-                else
-                    patch_grad_tile_v8(d + p * g->out_c, wt + 16 * v,
-                                       tile + p * width + 16 * v, g->out_c, width, px);
+                patch_grad_column(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                  g->out_c, width, px, lanes);
         }
         for (; p < count; p++)
             for (int64_t v = 0; v < vectors; v++)
-                if (lanes != 8)
-                    patch_grad_tile(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
-                                    g->out_c, width, 1, 1);
-                else
-                    patch_grad_tile_v8(d + p * g->out_c, wt + 16 * v,
-                                       tile + p * width + 16 * v, g->out_c, width, 1);
+                patch_grad_column(d + p * g->out_c, wt + 16 * v, tile + p * width + 16 * v,
+                                  g->out_c, width, 1, lanes);
         for (p = 0; p < count; p++) {
             int64_t oh = (p0 + p) / g->out_w, ow = (p0 + p) % g->out_w;
             int64_t iw0 = ow * g->stride_w - g->pad_left;
