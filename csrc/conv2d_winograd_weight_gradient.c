@@ -38,16 +38,22 @@
  * written (from L2 and L3: 32 or 64 tiles a block measured no faster), and
  * M (36 in_c out_c) stays in the caches between blocks.
  *
- * Threads and determinism.  No partial copies of M: within a block the
- * threads share the tiles' transforms (each tile's V and P are its own
- * numbers, whoever computes them), then share the 36 positions' products
- * and the block's db (one work item each: M[pos] is summed by exactly one
- * thread per block, over the block's tiles in order, and blocks in order;
- * db adds the block's SUM_POSITION values in tile order).  The last pass
- * transforms M into dW one ci at a time.  So every number is the same on
- * any number of threads, with two barriers per block and no M-sized
- * partial sums to zero and add (the tile kernel's parts would need one copy
- * of M each: 295 KB for 32 -> 64).
+ * Threads and determinism.  No partial copies of M: the threads split the
+ * 36 positions by rows of the 6x6 (two threads: rows 0-2 and 3-5; at most
+ * six threads).  Each transforms every tile of a block -- the column pass
+ * whole, the row pass for the rows of V and P it owns -- into its own rows
+ * of the panels, and sums only its positions' products:
+ * M[pos] is summed by exactly one thread, over the block's tiles in order
+ * and blocks in order; db (position SUM_POSITION, row 1) by its owner in
+ * tile order.  A thread reads its own panels only, so nothing it writes
+ * crosses to the other core's cache and no barrier waits between blocks.
+ * The last pass transforms M into dW one ci at a time, after one barrier.
+ * So every number is the same on any number of threads, with no M-sized
+ * partial sums to zero and add (the tile kernel's parts would need one
+ * copy of M each: 295 KB for 32 -> 64).  The price: every thread reads
+ * every tile's x and dy and makes its whole column pass (into L1; only
+ * rows of it computed measured no faster on avx512 and vectorised badly on
+ * avx2).
  *
  * SIMD: the transforms are compiled per path (FASTNN_TARGET_*, dispatched by
  * fastnn_get_simd); the products run on the engine's micro-kernel for the
@@ -73,6 +79,10 @@ typedef struct {
     int64_t mr;                       /* panel width of V (the engine's MR) */
     int64_t ci_pad, co_pad;           /* in_c rounded up to mr, out_c to NR */
     int64_t scratch;                  /* floats of one thread's scratch */
+    int64_t v_pos, p_pos;             /* floats of one position's panels of
+                                         V and of P: a full block's, so a
+                                         row's panels stay where they are
+                                         when the last block is shorter */
 } winograd_plan;
 
 /* Ask for the rows of x and dy tile `tile` reads (it comes next): the tiles
@@ -101,11 +111,12 @@ static void prefetch_tile(const winograd_plan *p, const float *x, const float *d
     }
 }
 
-/* Tile `tile` (i-th of its block of `count`): V = B^T d B into vp, P =
- * A dY A^T into pp. */
+/* Tile `tile` (i-th of its block of `count`): rows first .. last-1 of
+ * V = B^T d B into vp and of P = A dY A^T into pp (the calling thread's
+ * rows; the column pass makes all six, the row pass only those). */
 FASTNN_INLINE void transform_tile(const winograd_plan *p, const float *x, const float *dy,
-                                  int64_t tile, int64_t i, int64_t count, float *vp,
-                                  float *pp, float *scratch)
+                                  int64_t tile, int64_t i, int64_t count, int first,
+                                  int last, float *vp, float *pp, float *scratch)
 {
     const fastnn_conv2d_geom *g = p->g;
     const int64_t ci = g->in_c, co = g->out_c, widest = fastnn_max(ci, co);
@@ -130,11 +141,11 @@ FASTNN_INLINE void transform_tile(const winograd_plan *p, const float *x, const 
     }
     for (int64_t j = 0; j < PATCH; j++)
         fastnn_winograd_bt(src + j * ci, row_step, half + j * ci, PATCH * ci, ci);
-    for (int64_t r = 0; r < PATCH; r++)
+    for (int64_t r = first; r < last; r++)
         for (int64_t c0 = 0; c0 < ci; c0 += p->mr)
             fastnn_winograd_bt(half + r * PATCH * ci + c0, ci,
-                               vp + (r * PATCH * p->ci_pad + c0) * count + i * p->mr,
-                               p->ci_pad * count, fastnn_min(p->mr, ci - c0));
+                               vp + r * PATCH * p->v_pos + c0 * count + i * p->mr,
+                               p->v_pos, fastnn_min(p->mr, ci - c0));
 
     /* P: the 4x4 dy tile (zeros past out_h, out_w), columns then rows */
     src = patch;
@@ -148,11 +159,11 @@ FASTNN_INLINE void transform_tile(const winograd_plan *p, const float *x, const 
     }
     for (int64_t j = 0; j < TILE; j++)
         fastnn_winograd_a(src + j * co, row_step, half + j * co, TILE * co, co);
-    for (int64_t r = 0; r < PATCH; r++)
+    for (int64_t r = first; r < last; r++)
         for (int64_t c0 = 0; c0 < co; c0 += NR)
             fastnn_winograd_a(half + r * TILE * co + c0, co,
-                              pp + (r * PATCH * p->co_pad + c0) * count + i * NR,
-                              p->co_pad * count, fastnn_min(NR, co - c0));
+                              pp + r * PATCH * p->p_pos + c0 * count + i * NR,
+                              p->p_pos, fastnn_min(NR, co - c0));
 }
 
 /* dW[.][.][c][.] = G^T M[.][c][.] G for input channel c: rows, then columns. */
@@ -169,15 +180,15 @@ FASTNN_INLINE void output_channel(const winograd_plan *p, const float *m, int64_
 }
 
 typedef void (*tile_fn)(const winograd_plan *, const float *, const float *, int64_t,
-                        int64_t, int64_t, float *, float *, float *);
+                        int64_t, int64_t, int, int, float *, float *, float *);
 typedef void (*channel_fn)(const winograd_plan *, const float *, int64_t, float *,
                            float *);
 
 static void tile_generic(const winograd_plan *p, const float *x, const float *dy,
-                         int64_t tile, int64_t i, int64_t count, float *vp, float *pp,
-                         float *scratch)
+                         int64_t tile, int64_t i, int64_t count, int first, int last,
+                         float *vp, float *pp, float *scratch)
 {
-    transform_tile(p, x, dy, tile, i, count, vp, pp, scratch);
+    transform_tile(p, x, dy, tile, i, count, first, last, vp, pp, scratch);
 }
 
 static void channel_generic(const winograd_plan *p, const float *m, int64_t c, float *dw,
@@ -189,10 +200,10 @@ static void channel_generic(const winograd_plan *p, const float *m, int64_t c, f
 #if FASTNN_HAVE_AVX2_VARIANT
 FASTNN_TARGET_AVX2
 static void tile_avx2(const winograd_plan *p, const float *x, const float *dy,
-                      int64_t tile, int64_t i, int64_t count, float *vp, float *pp,
-                      float *scratch)
+                      int64_t tile, int64_t i, int64_t count, int first, int last,
+                      float *vp, float *pp, float *scratch)
 {
-    transform_tile(p, x, dy, tile, i, count, vp, pp, scratch);
+    transform_tile(p, x, dy, tile, i, count, first, last, vp, pp, scratch);
 }
 
 FASTNN_TARGET_AVX2
@@ -206,10 +217,10 @@ static void channel_avx2(const winograd_plan *p, const float *m, int64_t c, floa
 #if FASTNN_HAVE_AVX512_VARIANT
 FASTNN_TARGET_AVX512
 static void tile_avx512(const winograd_plan *p, const float *x, const float *dy,
-                        int64_t tile, int64_t i, int64_t count, float *vp, float *pp,
-                        float *scratch)
+                        int64_t tile, int64_t i, int64_t count, int first, int last,
+                        float *vp, float *pp, float *scratch)
 {
-    transform_tile(p, x, dy, tile, i, count, vp, pp, scratch);
+    transform_tile(p, x, dy, tile, i, count, first, last, vp, pp, scratch);
 }
 
 FASTNN_TARGET_AVX512
@@ -239,54 +250,57 @@ int fastnn_conv2d_winograd_weight_gradient(const float *x, const float *dy, floa
 #endif
     const int64_t ci = g->in_c, co = g->out_c, plane = ci * co;
     winograd_plan p = {g, fastnn_winograd_grid_of(g->batch, g->out_h, g->out_w),
-                       fastnn_gemm_mr(), 0, 0, 0};
+                       fastnn_gemm_mr(), 0, 0, 0, 0, 0};
     p.ci_pad = fastnn_ceil_div(ci, p.mr) * p.mr;
     p.co_pad = fastnn_ceil_div(co, NR) * NR;
     p.scratch = 2 * POSITIONS * fastnn_max(ci, co);
     const int64_t block = fastnn_min(BLOCK, p.grid.count);
+    p.v_pos = p.ci_pad * block;
+    p.p_pos = p.co_pad * block;
     const double work = 2.0 * POSITIONS * (double)plane * (double)p.grid.count;
-    const int threads = fastnn_threads_for(work);
+    const int threads = fastnn_min(fastnn_threads_for(work), PATCH);
     const int ragged = ci % p.mr || co % NR;
 
     float *m = fastnn_alloc_partials(1, POSITIONS * plane);   /* zeroed */
-    float *vp = fastnn_alloc_floats(POSITIONS * (p.ci_pad + p.co_pad) * block);
+    float *vp = fastnn_alloc_floats(POSITIONS * (p.v_pos + p.p_pos));
+    float *pp = vp + POSITIONS * p.v_pos;
     int status = m && vp ? FASTNN_OK : FASTNN_ENOMEM;
     if (status == FASTNN_OK && db)
         memset(db, 0, (size_t)co * sizeof(float));
     if (status == FASTNN_OK) {
 #pragma omp parallel num_threads(threads)
         {
+            /* this thread's rows of the 6x6 positions (top of file) */
+            const int team = (int)fastnn_team_size(), me = (int)fastnn_thread_id();
+            const int first = PATCH * me / team, last = PATCH * (me + 1) / team;
             float *scratch = fastnn_alloc_floats(p.scratch);
             if (!scratch) {
 #pragma omp atomic write
                 status = FASTNN_ENOMEM;
             }
-            for (int64_t t0 = 0; t0 < p.grid.count; t0 += block) {
+            for (int64_t t0 = 0; scratch && t0 < p.grid.count; t0 += block) {
                 const int64_t count = fastnn_min(block, p.grid.count - t0);
-                float *pp = vp + POSITIONS * p.ci_pad * count;
                 if (ragged && (t0 == 0 || count < block)) {
                     /* the panels' lanes past in_c and out_c, which no tile writes */
-#pragma omp single
-                    memset(vp, 0, (size_t)(POSITIONS * (p.ci_pad + p.co_pad) * count) *
-                                  sizeof(float));
+                    memset(vp + first * PATCH * p.v_pos, 0,
+                           (size_t)((last - first) * PATCH * p.v_pos) * sizeof(float));
+                    memset(pp + first * PATCH * p.p_pos, 0,
+                           (size_t)((last - first) * PATCH * p.p_pos) * sizeof(float));
                 }
-#pragma omp for schedule(static)
                 for (int64_t i = 0; i < count; i++)
-                    if (scratch)
-                        tile(&p, x, dy, t0 + i, i, count, vp, pp, scratch);
-#pragma omp for schedule(static)
-                for (int64_t item = 0; item <= POSITIONS; item++) {
-                    if (item < POSITIONS)  /* M[pos] += V[pos]^T . P[pos] */
-                        fastnn_gemm_packed(ci, co, count, vp + item * p.ci_pad * count,
-                                           pp + item * p.co_pad * count, m + item * plane,
-                                           co, 0, NULL);
-                    else if (db)           /* db += the tiles' sums, in tile order */
-                        for (int64_t i = 0; i < count; i++)
-                            for (int64_t c = 0; c < co; c++)
-                                db[c] += pp[(SUM_POSITION * p.co_pad + c / NR * NR) * count +
-                                            i * NR + c % NR];
-                }
+                    tile(&p, x, dy, t0 + i, i, count, first, last, vp, pp, scratch);
+                for (int64_t pos = first * PATCH; pos < last * PATCH; pos++)
+                    /* M[pos] += V[pos]^T . P[pos] */
+                    fastnn_gemm_packed(ci, co, count, vp + pos * p.v_pos, pp + pos * p.p_pos,
+                                       m + pos * plane, co, 0, NULL);
+                if (db && first * PATCH <= SUM_POSITION && SUM_POSITION < last * PATCH)
+                    /* db += the tiles' sums, in tile order */
+                    for (int64_t i = 0; i < count; i++)
+                        for (int64_t c = 0; c < co; c++)
+                            db[c] += pp[SUM_POSITION * p.p_pos + c / NR * NR * count +
+                                        i * NR + c % NR];
             }
+#pragma omp barrier
 #pragma omp for schedule(static)
             for (int64_t c = 0; c < ci; c++)
                 if (scratch)
@@ -317,19 +331,32 @@ int fastnn_conv2d_winograd_weight_gradient(const float *x, const float *dy, floa
  * column of tiles compute zeros past out_h, out_w, and their patches are
  * gathered.  The transforms cost O(in_c + out_c) per tile against the
  * products' O(in_c out_c).
- * On two threads the threads share each block's panels (written by both,
- * read by both: they cross between the cores' caches) and meet at two
- * barriers per block, so the transforms must be a small share of the work.
- * Two threads, median of 15, the tile kernel's time over winograd's, over
- * 7x7 to 32x32 images, "same" and "valid" (2026-12-04):
- *   16 -> 16  0.20-0.29x    16 -> 32, 32 -> 16  0.26-0.80x
- *   16 -> 64  0.84-1.29x    32 -> 32            0.41-1.24x
- *   32 -> 64  1.23-1.72x    64 -> 64            1.66-2.29x (7x7: 0.75x)
- * So: at least 16 channels each way, in_c out_c >= 2048, and at least 3/4
- * of the tiles' pixels inside the output. */
+ * Two threads split the 36 positions by rows (top of file): each
+ * transforms every tile's rows of V and P it owns and sums their products,
+ * so no panel crosses between the cores' caches and no barrier waits
+ * between blocks.  (Before, they shared each block's tiles and
+ * then its positions: the panels crossed the cores twice a block, and the
+ * transforms took 2-4x their one-thread time: 16 -> 16 ran at 0.2-0.3x the
+ * tile kernel, 32 -> 32 at 0.4-1.2x.)  Two threads now, median of 15, the
+ * tile kernel's time over winograd's, batch 64, 7x7 "same", 8x8, 16x16,
+ * 28x28 and 32x32 "same", 14x14 and 13x13 "valid" (2026-12-04; avx512,
+ * then avx2 on the same CPU):
+ *   8 -> 16, 16 -> 8, 8 -> 32   0.52-0.86x      0.69-1.35x
+ *   16 -> 16, 16 -> 24          0.73-1.13x      0.78-1.22x
+ *   16 -> 32, 32 -> 16          0.95-1.33x      1.11-1.50x
+ *   24 -> 24                    0.89-1.23x      1.02-1.43x
+ *   16 -> 64                    1.02-1.42x      1.14-1.54x
+ *   32 -> 32, 24 -> 48          1.15-1.81x      1.42-2.07x
+ *   32 -> 64, 64 -> 64          1.65-2.79x      1.67-2.38x
+ * with the low ends of 16 -> 32 and 24 -> 24 (0.89-0.99x on avx512) on
+ * the grids that reach past the output (7x7: 0.77 of the tiles' pixels
+ * inside, 13x13 valid: 0.84).  So: at least 16 channels each way and 512
+ * channel pairs; under 1024 pairs at least 7/8 of the tiles' pixels inside
+ * the output, from 1024 at least 3/4. */
 int fastnn_winograd_weight_gradient_takes(const fastnn_conv2d_geom *g)
 {
     const int64_t tiled = fastnn_ceil_div(g->out_h, 4) * fastnn_ceil_div(g->out_w, 4) * 16;
-    return g->in_c >= 16 && g->out_c >= 16 && g->in_c * g->out_c >= 2048 &&
-           4 * g->out_h * g->out_w >= 3 * tiled;
+    const int64_t pairs = g->in_c * g->out_c, inside = g->out_h * g->out_w;
+    return g->in_c >= 16 && g->out_c >= 16 && pairs >= 512 &&
+           (pairs >= 1024 ? 4 * inside >= 3 * tiled : 8 * inside >= 7 * tiled);
 }

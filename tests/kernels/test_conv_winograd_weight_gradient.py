@@ -92,11 +92,12 @@ LARGE = [case(9, (27, 27), 17, 33, "valid", seed=1),
 @each_simd_path
 @pytest.mark.parametrize("c", LARGE, ids=["27x27-17-33-valid", "15x13-32-64-same"])
 def test_thread_counts_give_the_same_bits(simd, c, restore_threads):
-    """On each path, dW and db are bit for bit the same on 1, 2 and 3 threads,
+    """On each path, dW and db are bit for bit the same on 1, 2, 3, 4 and 7
+    threads (the 6x6 positions' rows split 3+3, 2+2+2, 1+2+1+2, 1 each),
     and match the definition."""
     with simd_path(simd):
         results = []
-        for threads in (1, 2, 3):
+        for threads in (1, 2, 3, 4, 7):
             fastnn.set_num_threads(threads)
             results.append(winograd_dw(c))
     for dw, db in results[1:]:
@@ -125,21 +126,27 @@ def test_any_3x3_stride_1_convolution_on_every_simd_path(simd, c):
 
 def takes(c):
     """fastnn_winograd_weight_gradient_takes (csrc/conv2d_winograd_weight_gradient.c):
-    16+ channels each way, in_c·out_c >= 2048, 3/4 of the tiles' pixels in the output."""
+    16+ channels each way and in_c·out_c >= 512; of the tiles' pixels at least
+    7/8 in the output below 1024 channel pairs, 3/4 from 1024."""
     out_h = output_length(c.in_h, 3, 1, c.padding)
     out_w = output_length(c.in_w, 3, 1, c.padding)
     tiled = -(-out_h // 4) * -(-out_w // 4) * 16
-    return c.in_c >= 16 and c.out_c >= 16 and c.in_c * c.out_c >= 2048 and \
-        4 * out_h * out_w >= 3 * tiled
+    pairs, inside = c.in_c * c.out_c, out_h * out_w
+    share = (3, 4) if pairs >= 1024 else (7, 8)
+    return c.in_c >= 16 and c.out_c >= 16 and pairs >= 512 and \
+        share[1] * inside >= share[0] * tiled
 
 
 @pytest.mark.parametrize("c", [case(4, (13, 13), 32, 64, "valid"),   # the demo CNN's
-                               case(2, (16, 16), 32, 64, "same"),
-                               case(2, (16, 16), 32, 32, "same"),    # 1024 channel pairs
+                               case(2, (16, 16), 32, 32, "same"),
+                               case(2, (16, 16), 24, 24, "same"),    # 576 pairs, full tiles
+                               case(2, (13, 13), 24, 24, "valid"),   # 576 pairs, 0.84 inside
+                               case(2, (13, 13), 16, 64, "valid"),   # 1024 pairs, 0.84 inside
                                case(2, (7, 7), 64, 128, "valid"),    # 5x5: 4 tiles for 1.6
                                case(2, (16, 16), 16, 16, "same"),    # 256 channel pairs
                                case(2, (16, 16), 3, 64, "same")],
-                         ids=["demo", "32-64", "32-32", "5x5-outputs", "16-16", "3-channels"])
+                         ids=["demo", "32-32", "24-24-full", "24-24-edge", "16-64-edge",
+                              "5x5-outputs", "16-16", "3-channels"])
 def test_auto_takes_winograd_by_the_documented_rule(c):
     """algorithm="auto" gives the same bits as "winograd" where the rule takes
     it, as "gemm" elsewhere (the two differ in their last bits)."""
