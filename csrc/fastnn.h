@@ -191,11 +191,15 @@ static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_
  * those with at least FASTNN_WINOGRAD_MIN_C channels each way whose 4x4
  * tiles are mostly useful work: the definition's output pixels (out_h x
  * out_w) over the 16 pixels of each tile of the grid computed (the output
- * for the forward pass, the input for dx) at least 3/5.  dx of a "valid"
- * convolution computes a grid larger than the output by the padding of 2
- * (13x13 tiles for 11x11 outputs: 0.47), where the GEMM's indirect rows
- * skip the padding's zeros.  internal.h gives the measurements. */
+ * for the forward pass, the input for dx) at least 3/5 -- for dx with
+ * FASTNN_WINOGRAD_DX_MANY_PAIRS channel pairs or more, 9/20.  dx of a
+ * "valid" convolution computes a grid larger than the output by the
+ * padding of 2 (13x13 tiles for 11x11 outputs: 0.47), where the GEMM's
+ * indirect rows skip the padding's zeros; with many channel pairs the
+ * products' 4x saving still pays for that.  internal.h gives the
+ * measurements. */
 #define FASTNN_WINOGRAD_MIN_C 16
+#define FASTNN_WINOGRAD_DX_MANY_PAIRS 1024
 
 static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g, int input_gradient)
 {
@@ -207,8 +211,10 @@ static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g, int input_g
     int64_t grid_h = input_gradient ? g->in_h : g->out_h;
     int64_t grid_w = input_gradient ? g->in_w : g->out_w;
     int64_t tiles = ((grid_h + 3) / 4) * ((grid_w + 3) / 4);
+    int64_t twentieths =  /* the useful share asked for, in 20ths */
+        input_gradient && g->in_c * g->out_c >= FASTNN_WINOGRAD_DX_MANY_PAIRS ? 9 : 12;
     return g->in_c >= FASTNN_WINOGRAD_MIN_C && g->out_c >= FASTNN_WINOGRAD_MIN_C &&
-           5 * g->out_h * g->out_w >= 3 * 16 * tiles;
+           20 * g->out_h * g->out_w >= twentieths * 16 * tiles;
 }
 
 /* b may be NULL (no bias).  y is overwritten with act(conv + b), act a

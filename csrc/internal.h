@@ -114,7 +114,13 @@ typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
  *   transforms;
  * - dx of "valid" convolutions on small images: 13x13x32 from 11x11x64
  *   (0.47 of the tiles' pixels are the definition's) 0.98x, 14x14x16 from
- *   12x12x32 (0.56) 0.85x; 26x26x32 from 24x24x64 (0.73) 1.36x. */
+ *   12x12x32 (0.56) 0.85x; 26x26x32 from 24x24x64 (0.73) 1.36x.
+ * - dx on two threads (2026-12-04, batch 64, median of 15, GEMM over
+ *   Winograd): with 1024+ channel pairs (32 -> 32, 32 -> 64, 64 -> 32,
+ *   64 -> 64) 1.02-1.23x at 13x13 "valid" (0.47), 1.14-1.44x at 14x14
+ *   (0.56), 0.74-0.88x at 9x9 (0.34); with 256-512 pairs (16 -> 16,
+ *   16 -> 32) 0.76-0.83x at 13x13, 0.87-0.96x at 14x14, 0.96-1.24x at 0.6
+ *   and more (7x7 "same", 0.77: 0.72x at 16 -> 16). */
 
 /* A 1x1 convolution of stride 1 with at most FASTNN_POINTWISE_MAX_C input
  * and output channels: its input gradient dy . W^T runs on the direct kernel

@@ -200,8 +200,11 @@ def bits(a, b):
     # 16+ channels each way, tiles mostly used: both passes
     ((4, (26, 26), 32, 64, "valid"), True, True),
     ((2, (16, 16), 32, 32, "same"), True, True),
-    # dx of the demo's 13x13 -> 11x11 (0.47 of the tiles' pixels used): the GEMM
-    ((4, (13, 13), 32, 64, "valid"), True, False),
+    # dx of the demo's 13x13 -> 11x11 (0.47 of the tiles' pixels used): from
+    # 1024 channel pairs Winograd, below them the GEMM; 9x9 -> 7x7 (0.34): the GEMM
+    ((4, (13, 13), 32, 64, "valid"), True, True),
+    ((4, (13, 13), 16, 32, "valid"), True, False),
+    ((4, (9, 9), 64, 64, "valid"), True, False),
     # fewer than 16 channels either way: the GEMM (direct kernels, col2im)
     ((2, (16, 16), 8, 32, "same"), False, False),
     ((2, (16, 16), 32, 15, "same"), False, False),
