@@ -27,7 +27,19 @@
  * i.e. a 3x3 stride-1 convolution of dy with the kernel rotated by 180
  * degrees and its channels swapped, W'[kh][kw][co][ci] = W[2-kh][2-kw][ci][co],
  * padded by (2 - pad_top, 2 - pad_left) and producing in_h x in_w pixels.
- * kernel_view reads W either way, so both passes run the code below.
+ * kernel_view reads W either way, so both passes run the code below.  Its
+ * grid covers dx: for a "valid" convolution 2 pixels more each way than
+ * dy's (13x13 for 11x11: 16 tiles where dy has 9).  There the transposed
+ * algorithm takes fewer tiles (fastnn_winograd_dx_tiles): winograd.h's
+ *
+ *   dd[tile][ci] = B [ sum_co U[ci][co] . (A dY[tile][co] A^T) ] B^T
+ *
+ * over dy's own grid (each tile's 4x4 of dy, zeros past its edges), the
+ * same 36 products with dy's channels as their reduction and U
+ * unrotated, and each tile's 6x6 patch dd added into dx where the forward
+ * pass read it (patches of neighbouring tiles overlap by 2 pixels; dx is
+ * zeroed first).  The additions make it no faster where both grids have as
+ * many tiles ("same"), so dx's own grid serves those.
  *
  * Blocking.  U is transformed once per call, laid out as the GEMM engine's
  * packed B panels (gemm.h: 16 columns of out_c, reduction chunks of at most
@@ -48,11 +60,14 @@
  * Parallelism: threads take whole blocks; a tile's value depends only on
  * its own patch and U (each row of the engine's products is summed in the
  * same order wherever it sits), so the output is bit-identical on any
- * number of threads.  The U transform is shared out by input channel.
+ * number of threads.  The transposed algorithm's threads take whole images
+ * instead (a contiguous share each, in blocks of T tiles): every pixel of
+ * dx then gets its tiles' patches added by one thread, in tile order.  The
+ * U transform is shared out by input channel.
  *
  * Memory: U, 36 x in_c x out_c (rounded up to 16) floats -- 4x the weights
- * -- plus per thread one block (<= 128 K floats, 512 KB) and a few rows of
- * out_c.  Nothing the size of y or dy.
+ * -- plus per thread one block (<= 128 K floats, 512 KB), one panel's
+ * patches and a few rows of out_c.  Nothing the size of y or dy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +89,10 @@ typedef struct {
 } kernel_view;
 
 typedef struct {
-    const fastnn_conv2d_geom *g; /* the convolution computed (dx: of dy)  */
+    const fastnn_conv2d_geom *g; /* the convolution computed (dx: of dy;
+                                    transposed: see winograd_transposed) */
     const float *src;            /* its input: x, or dy                   */
+    int transposed;              /* dx by the transposed algorithm        */
     kernel_view kernel;
     const float *bias;
     const fastnn_epilogue *epi;
@@ -121,12 +138,121 @@ FASTNN_INLINE void transform_kernel_row(const winograd_plan *p, int64_t a,
     }
 }
 
-/* Tiles [t0, t0 + T) of the grid (those past its end read zeros), into y.
- * v and m are the block's V and M (36 x T x in_c, 36 x T x out_c), d one
- * panel's patches (36 x mr x in_c), out 40 * out_c floats for one tile's
- * output transform. */
-FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
-                                  float *m, float *d, float *out)
+/* d <- B^T d B of the mr tiles from t0 (tiles from `end` on read zeros):
+ * each tile's 6x6 input patch, a tile's channels one row of the panel,
+ * d[pos][r][c]; the transform runs in place over the panel's runs at once
+ * (it is element-wise across (tile, channel)). */
+FASTNN_INLINE void transform_input_panel(const winograd_plan *p, int64_t t0, int64_t end,
+                                         float *d)
+{
+    const fastnn_conv2d_geom *g = p->g;
+    const int64_t in_c = g->in_c, d_step = p->mr * in_c;
+    for (int64_t r = 0; r < p->mr; r++) {
+        /* a tile past the end reads a window below the image: zeros */
+        fastnn_winograd_tile tile = {0, g->in_h + g->pad_top, 0};
+        if (t0 + r < end)
+            tile = fastnn_winograd_tile_at(&p->grid, t0 + r);
+        fastnn_winograd_gather(p->src, g->in_h, g->in_w, in_c, tile.n, tile.oh - g->pad_top,
+                               tile.ow - g->pad_left, 0, in_c, 6, d + r * in_c, d_step, 1);
+    }
+    for (int j = 0; j < 6; j++)
+        fastnn_winograd_bt(d + j * d_step, 6 * d_step, d + j * d_step, 6 * d_step, d_step);
+    for (int i = 0; i < 6; i++)
+        fastnn_winograd_bt(d + i * 6 * d_step, d_step, d + i * 6 * d_step, d_step, d_step);
+}
+
+/* The transposed algorithm's panel: d <- A dY A^T of the mr tiles from t0,
+ * each tile's 4x4 window of dy (zeros past dy's edges and for tiles from
+ * `end` on) gathered into the 16 positions after d's 36, then A over its
+ * columns (into the 24 after those) and over the rows of that. */
+FASTNN_INLINE void transform_gradient_panel(const winograd_plan *p, int64_t t0,
+                                            int64_t end, float *d)
+{
+    const fastnn_conv2d_geom *g = p->g;
+    const int64_t k = g->in_c, d_step = p->mr * k;
+    float *window = d + 36 * d_step, *half = window + 16 * d_step;
+    for (int64_t r = 0; r < p->mr; r++) {
+        fastnn_winograd_tile tile = {0, g->out_h, 0}; /* past the end: zeros */
+        if (t0 + r < end)
+            tile = fastnn_winograd_tile_at(&p->grid, t0 + r);
+        fastnn_winograd_gather(p->src, g->out_h, g->out_w, k, tile.n, tile.oh, tile.ow, 0, k,
+                               4, window + r * k, d_step, 1);
+    }
+    for (int j = 0; j < 4; j++)
+        fastnn_winograd_a(window + j * d_step, 4 * d_step, half + j * d_step, 4 * d_step,
+                          d_step);
+    for (int i = 0; i < 6; i++)
+        fastnn_winograd_a(half + i * 4 * d_step, d_step, d + i * 6 * d_step, d_step, d_step);
+}
+
+/* One tile's A^T M A + bias, the activation, its pixels inside y; mt is
+ * the tile's row of M (positions T x out_c floats apart), out 40 x out_c
+ * floats of scratch. */
+FASTNN_INLINE void write_output_tile(const winograd_plan *p, fastnn_winograd_tile tile,
+                                     const float *mt, float *out)
+{
+    const fastnn_conv2d_geom *g = p->g;
+    const int64_t T = p->tiles, out_c = g->out_c;
+    float *t24 = out, *y16 = out + 24 * out_c;
+    for (int j = 0; j < 6; j++)
+        fastnn_winograd_at(mt + j * T * out_c, 6 * T * out_c, t24 + j * out_c, 6 * out_c,
+                           out_c);
+    for (int i = 0; i < 4; i++)
+        fastnn_winograd_at(t24 + i * 6 * out_c, out_c, y16 + i * 4 * out_c, out_c, out_c);
+    const int64_t rows = fastnn_min(4, g->out_h - tile.oh);
+    const int64_t cols = fastnn_min(4, g->out_w - tile.ow);
+    if (p->bias)
+        for (int64_t q = 0; q < 16; q++)
+            for (int64_t c = 0; c < out_c; c++)
+                y16[q * out_c + c] += p->bias[c];
+    if (p->epi->act == FASTNN_ACT_RELU)
+        for (int64_t q = 0; q < 16 * out_c; q++)
+            y16[q] = y16[q] < 0.0f ? 0.0f : y16[q]; /* keeps NaN */
+    else
+        fastnn_epilogue_apply(p->epi, y16, 16 * out_c);
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(p->y + ((tile.n * g->out_h + tile.oh + i) * g->out_w + tile.ow) * out_c,
+               y16 + i * 4 * out_c, (size_t)(cols * out_c) * sizeof(float));
+}
+
+/* The transposed algorithm's output: B M B^T of one tile, its 6x6 patch of
+ * dx (out_c channels here) added where it lies in the image (in_h x in_w,
+ * from (oh - pad_top, ow - pad_left)), clipped at the edges; out 72 x out_c
+ * floats of scratch. */
+FASTNN_INLINE void add_gradient_tile(const winograd_plan *p, fastnn_winograd_tile tile,
+                                     const float *mt, float *out)
+{
+    const fastnn_conv2d_geom *g = p->g;
+    const int64_t T = p->tiles, n_c = g->out_c;
+    float *half = out, *patch = out + 36 * n_c;
+    for (int j = 0; j < 6; j++)
+        fastnn_winograd_b(mt + j * T * n_c, 6 * T * n_c, half + j * n_c, 6 * n_c, n_c);
+    for (int i = 0; i < 6; i++)
+        fastnn_winograd_b(half + i * 6 * n_c, n_c, patch + i * 6 * n_c, n_c, n_c);
+    for (int64_t i = 0; i < 6; i++) {
+        const int64_t h = tile.oh - g->pad_top + i;
+        if (h < 0 || h >= g->in_h)
+            continue;
+        for (int64_t j = 0; j < 6; j++) {
+            const int64_t w = tile.ow - g->pad_left + j;
+            if (w < 0 || w >= g->in_w)
+                continue;
+            float *dx = p->y + ((tile.n * g->in_h + h) * g->in_w + w) * n_c;
+            const float *add = patch + (i * 6 + j) * n_c;
+#pragma omp simd
+            for (int64_t c = 0; c < n_c; c++)
+                dx[c] += add[c];
+        }
+    }
+}
+
+/* Tiles [t0, t0 + T) of the grid (those from `end` on read zeros and are
+ * not written), into y.  v and m are the block's V and M (36 x T x in_c,
+ * 36 x T x out_c), d one panel's patches (36 x mr x in_c, and 40 x mr x
+ * in_c more for the transposed algorithm), out 72 * out_c floats for one
+ * tile's output transform. */
+FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, int64_t end,
+                                  float *v, float *m, float *d, float *out)
 {
     const fastnn_conv2d_geom *g = p->g;
     const int64_t T = p->tiles, mr = p->mr, in_c = g->in_c, out_c = g->out_c;
@@ -140,19 +266,10 @@ FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
      * would scatter every value to its own cache line */
     const int64_t d_step = mr * in_c; /* floats of d per pos */
     for (int64_t r0 = 0; r0 < T; r0 += mr) {
-        for (int64_t r = 0; r < mr; r++) {
-            /* a tile past the grid's end reads a window below the image: zeros */
-            fastnn_winograd_tile tile = {0, g->in_h + g->pad_top, 0};
-            if (t0 + r0 + r < p->grid.count)
-                tile = fastnn_winograd_tile_at(&p->grid, t0 + r0 + r);
-            fastnn_winograd_gather(p->src, g->in_h, g->in_w, in_c, tile.n,
-                                   tile.oh - g->pad_top, tile.ow - g->pad_left, 0, in_c,
-                                   6, d + r * in_c, d_step, 1);
-        }
-        for (int j = 0; j < 6; j++)
-            fastnn_winograd_bt(d + j * d_step, 6 * d_step, d + j * d_step, 6 * d_step, d_step);
-        for (int i = 0; i < 6; i++)
-            fastnn_winograd_bt(d + i * 6 * d_step, d_step, d + i * 6 * d_step, d_step, d_step);
+        if (p->transposed)
+            transform_gradient_panel(p, t0 + r0, end, d);
+        else
+            transform_input_panel(p, t0 + r0, end, d);
         for (int64_t pos = 0; pos < 36; pos++) {
             fastnn_strided rows = {d + pos * d_step, in_c, 1};
             for (int64_t pc = 0; pc < in_c; pc += FASTNN_KC) {
@@ -168,48 +285,30 @@ FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, float *v,
             fastnn_gemm_packed(T, out_c, fastnn_min(FASTNN_KC, in_c - pc),
                                v + pos * s + pc * T, p->u + pos * in_c * p->npad + pc * p->npad,
                                m + pos * T * out_c, out_c, pc == 0, NULL);
-    /* 3. per tile: A^T M A + bias, the activation, the pixels inside y */
-    const int relu = p->epi->act == FASTNN_ACT_RELU;
-    float *t24 = out, *y16 = out + 24 * out_c;
-    for (int64_t r = 0; r < T && t0 + r < p->grid.count; r++) {
+    /* 3. per tile, in order: its output into y (the transposed algorithm:
+     * its patch added into dx) */
+    for (int64_t r = 0; r < T && t0 + r < end; r++) {
         fastnn_winograd_tile tile = fastnn_winograd_tile_at(&p->grid, t0 + r);
-        const float *mt = m + r * out_c;
-        for (int j = 0; j < 6; j++)
-            fastnn_winograd_at(mt + j * T * out_c, 6 * T * out_c, t24 + j * out_c,
-                               6 * out_c, out_c);
-        for (int i = 0; i < 4; i++)
-            fastnn_winograd_at(t24 + i * 6 * out_c, out_c, y16 + i * 4 * out_c, out_c,
-                               out_c);
-        const int64_t rows = fastnn_min(4, g->out_h - tile.oh);
-        const int64_t cols = fastnn_min(4, g->out_w - tile.ow);
-        if (p->bias)
-            for (int64_t q = 0; q < 16; q++)
-                for (int64_t c = 0; c < out_c; c++)
-                    y16[q * out_c + c] += p->bias[c];
-        if (relu)
-            for (int64_t q = 0; q < 16 * out_c; q++)
-                y16[q] = y16[q] < 0.0f ? 0.0f : y16[q]; /* keeps NaN */
+        if (p->transposed)
+            add_gradient_tile(p, tile, m + r * out_c, out);
         else
-            fastnn_epilogue_apply(p->epi, y16, 16 * out_c);
-        for (int64_t i = 0; i < rows; i++)
-            memcpy(p->y + ((tile.n * g->out_h + tile.oh + i) * g->out_w + tile.ow) * out_c,
-                   y16 + i * 4 * out_c, (size_t)(cols * out_c) * sizeof(float));
+            write_output_tile(p, tile, m + r * out_c, out);
     }
 }
 
 typedef void (*kernel_row_fn)(const winograd_plan *, int64_t, float *);
-typedef void (*block_fn)(const winograd_plan *, int64_t, float *, float *, float *,
-                         float *);
+typedef void (*block_fn)(const winograd_plan *, int64_t, int64_t, float *, float *,
+                         float *, float *);
 
 static void kernel_row_generic(const winograd_plan *p, int64_t a, float *scratch)
 {
     transform_kernel_row(p, a, scratch);
 }
 
-static void block_generic(const winograd_plan *p, int64_t t0, float *v, float *m,
-                          float *d, float *out)
+static void block_generic(const winograd_plan *p, int64_t t0, int64_t end, float *v,
+                          float *m, float *d, float *out)
 {
-    convolve_block(p, t0, v, m, d, out);
+    convolve_block(p, t0, end, v, m, d, out);
 }
 
 #if FASTNN_HAVE_AVX2_VARIANT
@@ -220,10 +319,10 @@ static void kernel_row_avx2(const winograd_plan *p, int64_t a, float *scratch)
 }
 
 FASTNN_TARGET_AVX2
-static void block_avx2(const winograd_plan *p, int64_t t0, float *v, float *m, float *d,
-                       float *out)
+static void block_avx2(const winograd_plan *p, int64_t t0, int64_t end, float *v,
+                       float *m, float *d, float *out)
 {
-    convolve_block(p, t0, v, m, d, out);
+    convolve_block(p, t0, end, v, m, d, out);
 }
 #endif
 
@@ -235,17 +334,18 @@ static void kernel_row_avx512(const winograd_plan *p, int64_t a, float *scratch)
 }
 
 FASTNN_TARGET_AVX512
-static void block_avx512(const winograd_plan *p, int64_t t0, float *v, float *m,
-                         float *d, float *out)
+static void block_avx512(const winograd_plan *p, int64_t t0, int64_t end, float *v,
+                         float *m, float *d, float *out)
 {
-    convolve_block(p, t0, v, m, d, out);
+    convolve_block(p, t0, end, v, m, d, out);
 }
 #endif
 
 /* The convolution g (3x3, stride 1) of src by the kernel k: y = act(conv +
- * bias) for epi's activation. */
+ * bias) for epi's activation; or (transposed) dx by the transposed
+ * algorithm, g then as winograd_transposed sets it up. */
 static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k,
-                    const float *bias, const fastnn_epilogue *epi, float *y)
+                    const float *bias, const fastnn_epilogue *epi, float *y, int transposed)
 {
     kernel_row_fn kernel_row = kernel_row_generic;
     block_fn block = block_generic;
@@ -261,7 +361,7 @@ static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k
         block = block_avx512;
     }
 #endif
-    winograd_plan p = {g, src, k, bias, epi, y,
+    winograd_plan p = {g, src, transposed, k, bias, epi, y,
                        fastnn_winograd_grid_of(g->batch, g->out_h, g->out_w),
                        fastnn_gemm_mr(), 0, fastnn_ceil_div(g->out_c, NR) * NR, NULL};
     if (p.grid.count == 0)
@@ -273,12 +373,12 @@ static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k
     p.tiles = panels * p.mr;
     const int64_t blocks = fastnn_ceil_div(p.grid.count, p.tiles);
     const int64_t per_thread = 36 * (p.tiles + p.mr) * g->in_c + 36 * p.tiles * g->out_c +
-                               64 * g->out_c;
+                               (transposed ? 40 * p.mr * g->in_c : 0) + 72 * g->out_c;
 
     int threads = fastnn_threads_for(2.0 * 36.0 * (double)p.grid.count *
                                      (double)g->in_c * (double)g->out_c);
-    if (threads > blocks)
-        threads = (int)blocks;
+    if (threads > (transposed ? g->batch : blocks))
+        threads = (int)(transposed ? g->batch : blocks);
     p.u = fastnn_alloc_floats(36 * g->in_c * p.npad);
     float *scratch = fastnn_alloc_floats(threads * per_thread);
     if (!p.u || !scratch) {
@@ -294,10 +394,22 @@ static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k
             kernel_row(&p, a, mine);
         /* (the implicit barrier: U is complete) */
         float *v = mine, *m = v + 36 * p.tiles * g->in_c, *d = m + 36 * p.tiles * g->out_c;
-        float *out = d + 36 * p.mr * g->in_c;
+        float *out = d + 36 * p.mr * g->in_c + (transposed ? 40 * p.mr * g->in_c : 0);
+        if (transposed) {
+            /* whole images a thread: a tile's patch overlaps its neighbours',
+             * each image's added up by one thread in tile order */
+            const int64_t team = fastnn_team_size(), t = fastnn_thread_id();
+            const int64_t n0 = g->batch * t / team, n1 = g->batch * (t + 1) / team;
+            const int64_t per_image = p.grid.tiles_h * p.grid.tiles_w;
+            const int64_t pixels = g->in_h * g->in_w * g->out_c;
+            memset(y + n0 * pixels, 0, (size_t)((n1 - n0) * pixels) * sizeof(float));
+            for (int64_t t0 = n0 * per_image; t0 < n1 * per_image; t0 += p.tiles)
+                block(&p, t0, n1 * per_image, v, m, d, out);
+        } else {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < blocks; b++)
-            block(&p, b * p.tiles, v, m, d, out);
+            for (int64_t b = 0; b < blocks; b++)
+                block(&p, b * p.tiles, p.grid.count, v, m, d, out);
+        }
     }
     fastnn_free_floats(p.u);
     fastnn_free_floats(scratch);
@@ -308,25 +420,32 @@ int fastnn_conv2d_winograd(const float *x, const float *w, const float *b, float
                            const fastnn_conv2d_geom *g, fastnn_epilogue epi)
 {
     kernel_view k = {w, 3 * g->in_c * g->out_c, g->in_c * g->out_c, g->out_c, 1};
-    return winograd(g, x, k, b, &epi, y);
+    return winograd(g, x, k, b, &epi, y, 0);
 }
 
 int fastnn_conv2d_winograd_input_gradient(const float *w, const float *dy, float *dx,
                                           const fastnn_conv2d_geom *g)
 {
-    /* dx = the convolution of dy (out_h x out_w x out_c) by W'[kh][kw][co][ci]
-     * = W[2 - kh][2 - kw][ci][co], padded by 2 - pad, giving in_h x in_w */
+    const int64_t tap = g->in_c * g->out_c;
+    const fastnn_epilogue none = FASTNN_NO_EPILOGUE;
     fastnn_conv2d_geom t = *g;
-    t.in_h = g->out_h;
-    t.in_w = g->out_w;
     t.in_c = g->out_c;
     t.out_c = g->in_c;
+    if (fastnn_winograd_dx_tiles(g, 1) < fastnn_winograd_dx_tiles(g, 0)) {
+        /* the transposed algorithm over dy's tiles (its channels the GEMM's
+         * reduction, dx's its columns; pixels and padding g's own):
+         * U[pos][co][ci] = G W[.][.][ci][co] G^T, the kernel unrotated */
+        kernel_view k = {w, 3 * tap, tap, 1, g->out_c};
+        return winograd(&t, dy, k, NULL, &none, dx, 1);
+    }
+    /* dx = the convolution of dy (out_h x out_w x out_c) by W'[kh][kw][co][ci]
+     * = W[2 - kh][2 - kw][ci][co], padded by 2 - pad, giving in_h x in_w */
+    t.in_h = g->out_h;
+    t.in_w = g->out_w;
     t.out_h = g->in_h;
     t.out_w = g->in_w;
     t.pad_top = 2 - g->pad_top;
     t.pad_left = 2 - g->pad_left;
-    const int64_t tap = g->in_c * g->out_c;
     kernel_view k = {w + 8 * tap, -3 * tap, -tap, 1, g->out_c};
-    const fastnn_epilogue none = FASTNN_NO_EPILOGUE;
-    return winograd(&t, dy, k, NULL, &none, dx);
+    return winograd(&t, dy, k, NULL, &none, dx, 0);
 }

@@ -184,6 +184,17 @@ static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_
            (in_c <= FASTNN_DIRECT_FEW_C && k <= FASTNN_DIRECT_MAX_K);
 }
 
+/* Tiles per image of the grids dx can be computed on (conv2d_winograd.c):
+ * over dy's pixels (transposed: the transposed algorithm, each tile's 6x6
+ * patch of dx added where it lies) or over dx's own (dx as a convolution
+ * of dy padded by 2 - pad).  The kernel takes the smaller; they differ for
+ * "valid" convolutions: 11x11 dy, 13x13 dx: 9 tiles against 16. */
+static inline int64_t fastnn_winograd_dx_tiles(const fastnn_conv2d_geom *g, int transposed)
+{
+    const int64_t h = transposed ? g->out_h : g->in_h, w = transposed ? g->out_w : g->in_w;
+    return ((h + 3) / 4) * ((w + 3) / 4);
+}
+
 /* Which convolutions run on the Winograd kernels of conv2d_winograd.c
  * (F(4x4, 3x3), winograd.h): the forward pass, or (input_gradient) dx, of
  * 3x3 stride-1 ones only; all of them when g->algorithm is
@@ -191,15 +202,11 @@ static inline int fastnn_direct_conv_takes(int64_t k_h, int64_t k_w, int64_t in_
  * those with at least FASTNN_WINOGRAD_MIN_C channels each way whose 4x4
  * tiles are mostly useful work: the definition's output pixels (out_h x
  * out_w) over the 16 pixels of each tile of the grid computed (the output
- * for the forward pass, the input for dx) at least 3/5 -- for dx with
- * FASTNN_WINOGRAD_DX_MANY_PAIRS channel pairs or more, 9/20.  dx of a
- * "valid" convolution computes a grid larger than the output by the
- * padding of 2 (13x13 tiles for 11x11 outputs: 0.47), where the GEMM's
- * indirect rows skip the padding's zeros; with many channel pairs the
- * products' 4x saving still pays for that.  internal.h gives the
- * measurements. */
+ * for the forward pass; for dx the smaller of its two grids) at least 3/5;
+ * below FASTNN_WINOGRAD_FEW_PAIRS channel pairs (16 -> 16) also 9 tiles or
+ * more per image.  internal.h gives the measurements. */
 #define FASTNN_WINOGRAD_MIN_C 16
-#define FASTNN_WINOGRAD_DX_MANY_PAIRS 1024
+#define FASTNN_WINOGRAD_FEW_PAIRS 512
 
 static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g, int input_gradient)
 {
@@ -208,13 +215,12 @@ static inline int fastnn_winograd_takes(const fastnn_conv2d_geom *g, int input_g
         return 0;
     if (g->algorithm == FASTNN_CONV_WINOGRAD)
         return 1;
-    int64_t grid_h = input_gradient ? g->in_h : g->out_h;
-    int64_t grid_w = input_gradient ? g->in_w : g->out_w;
-    int64_t tiles = ((grid_h + 3) / 4) * ((grid_w + 3) / 4);
-    int64_t twentieths =  /* the useful share asked for, in 20ths */
-        input_gradient && g->in_c * g->out_c >= FASTNN_WINOGRAD_DX_MANY_PAIRS ? 9 : 12;
+    int64_t tiles = fastnn_winograd_dx_tiles(g, 1); /* the output's grid */
+    if (input_gradient && fastnn_winograd_dx_tiles(g, 0) < tiles)
+        tiles = fastnn_winograd_dx_tiles(g, 0);
     return g->in_c >= FASTNN_WINOGRAD_MIN_C && g->out_c >= FASTNN_WINOGRAD_MIN_C &&
-           20 * g->out_h * g->out_w >= twentieths * 16 * tiles;
+           5 * g->out_h * g->out_w >= 3 * 16 * tiles &&
+           (g->in_c * g->out_c >= FASTNN_WINOGRAD_FEW_PAIRS || tiles >= 9);
 }
 
 /* b may be NULL (no bias).  y is overwritten with act(conv + b), act a

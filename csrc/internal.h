@@ -112,15 +112,21 @@ typedef uint32_t fastnn_v8u __attribute__((vector_size(32), aligned(4)));
  * - fewer channels: 32x32x8 -> 16 0.73x forward and 0.76x dx, 16 -> 8
  *   0.92x and 0.88x -- the 36 products are too thin to pay for the
  *   transforms;
- * - dx of "valid" convolutions on small images: 13x13x32 from 11x11x64
- *   (0.47 of the tiles' pixels are the definition's) 0.98x, 14x14x16 from
- *   12x12x32 (0.56) 0.85x; 26x26x32 from 24x24x64 (0.73) 1.36x.
- * - dx on two threads (2026-12-04, batch 64, median of 15, GEMM over
- *   Winograd): with 1024+ channel pairs (32 -> 32, 32 -> 64, 64 -> 32,
- *   64 -> 64) 1.02-1.23x at 13x13 "valid" (0.47), 1.14-1.44x at 14x14
- *   (0.56), 0.74-0.88x at 9x9 (0.34); with 256-512 pairs (16 -> 16,
- *   16 -> 32) 0.76-0.83x at 13x13, 0.87-0.96x at 14x14, 0.96-1.24x at 0.6
- *   and more (7x7 "same", 0.77: 0.72x at 16 -> 16). */
+ * - dx of "valid" convolutions on small images, on dx's own grid (before
+ *   the transposed algorithm): 13x13x32 from 11x11x64 (0.47 of the tiles'
+ *   pixels are the definition's) 0.98x, 14x14x16 from 12x12x32 (0.56)
+ *   0.85x; 26x26x32 from 24x24x64 (0.73) 1.36x.
+ * - on two threads (2026-12-04, batch 64, median of 15, GEMM over
+ *   Winograd, avx512), dx of "valid" convolutions on the transposed
+ *   algorithm (over dy's tiles: 9 for 11x11 where dx's own grid has 16):
+ *   13x13 1.04x (16 -> 16), 1.15x (16 -> 32), 1.47-1.83x (32 -> 32 and up),
+ *   9x9 (7x7 outputs) 0.82x, 1.09x, 1.16-1.47x, 26x26 1.28-2.06x; the same
+ *   with dx's own grid, 13x13: 0.76-1.23x.  Where both grids have as many
+ *   tiles (16x16 "valid", "same") the transposed algorithm was 0.9-1.1x
+ *   the other, so the kernel keeps dx's own grid there.
+ * - 16 -> 16 (256 channel pairs) on small images: forward 0.86x at 8x8
+ *   "same" (4 tiles), dx 0.70x at 7x7 "same", 0.82x at 9x9 "valid" (4
+ *   tiles each), against 0.97-1.2x and 1.04-1.3x from 9 tiles an image. */
 
 /* A 1x1 convolution of stride 1 with at most FASTNN_POINTWISE_MAX_C input
  * and output channels: its input gradient dy . W^T runs on the direct kernel

@@ -8,14 +8,17 @@
  *
  *   forward        Y  = A^T [ (G g G^T) . (B^T d B) ] A          (4x4)
  *   weight grad    dg = G^T [ (A dY A^T) . (B^T d B) ] G         (3x3)
+ *   input grad     dd = B   [ (G g G^T) . (A dY A^T) ] B^T       (6x6)
  *
  * where "." multiplies element by element: 36 products per tile and
  * channel pair instead of the 144 of the definition.  Summed over input
  * channels (forward) or over tiles (weight gradient), each of the 36
  * element-wise products becomes one matrix product -- 36 GEMMs that carry
  * all the arithmetic -- and the transforms are cheap additions around them.
- * The weight-gradient identity is the forward's transpose: Y is bilinear
- * in (g, d), so dL/dg = G^T (A dY A^T . B^T d B) G.
+ * The gradient identities are the forward's transposes: Y is bilinear in
+ * (g, d), so dL/dg = G^T (A dY A^T . B^T d B) G and dL/dd = B (G g G^T .
+ * A dY A^T) B^T, the 6x6 patches dd of neighbouring tiles overlapping by 2
+ * pixels (their sum is dx).
  *
  *   B^T = [ 4  0 -5  0  1  0 ]   G = [  1/4     0     0  ]   A^T = [ 1  1  1  1  1  0 ]
  *         [ 0 -4 -4  1  1  0 ]       [ -1/6  -1/6  -1/6  ]         [ 0  1 -1  2 -2  0 ]
@@ -51,6 +54,24 @@ FASTNN_INLINE void fastnn_winograd_bt(const float *in, int64_t in_step, float *o
         out[3 * out_step + c] = 2.0f * (d3 - d1) - d2 + d4;
         out[4 * out_step + c] = 2.0f * (d1 - d3) - d2 + d4;
         out[5 * out_step + c] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+}
+
+/* out = B in: 6 values from 6 (the transpose of B^T: the input gradient
+ * by the transposed algorithm, conv2d_winograd.c) */
+FASTNN_INLINE void fastnn_winograd_b(const float *in, int64_t in_step, float *out,
+                                     int64_t out_step, int64_t n)
+{
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) {
+        float m0 = in[c], m1 = in[in_step + c], m2 = in[2 * in_step + c];
+        float m3 = in[3 * in_step + c], m4 = in[4 * in_step + c], m5 = in[5 * in_step + c];
+        out[c] = 4.0f * m0;
+        out[out_step + c] = 4.0f * (m2 - m1) + 2.0f * (m4 - m3) + 4.0f * m5;
+        out[2 * out_step + c] = -5.0f * m0 - 4.0f * (m1 + m2) - m3 - m4;
+        out[3 * out_step + c] = m1 - m2 + 2.0f * (m3 - m4) - 5.0f * m5;
+        out[4 * out_step + c] = m0 + m1 + m2 + m3 + m4;
+        out[5 * out_step + c] = m5;
     }
 }
 

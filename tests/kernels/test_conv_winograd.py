@@ -141,16 +141,20 @@ def test_fused_activation_is_the_separate_pass_bit_for_bit(name, simd):
 
 @each_simd_path
 @pytest.mark.parametrize("case", [(7, (27, 27), 17, 33, "valid"),
+                                  (7, (26, 26), 17, 33, "valid"),
                                   (13, (15, 15), 32, 40, "same")],
-                         ids=["7x27x27x17-33-valid", "13x15x15x32-40-same"])
+                         ids=["7x27x27x17-33-valid", "7x26x26x17-33-valid-transposed",
+                              "13x15x15x32-40-same"])
 def test_thread_counts_give_the_same_bits(case, simd, restore_threads):
     """Enough tiles for several blocks per thread (the threads' blocks start
-    anywhere in the grid, the last block is partial)."""
+    anywhere in the grid, the last block is partial); the second case's dx
+    runs the transposed algorithm (24x24 dy: 36 tiles an image, against 49
+    on dx's own grid), whose threads split the 7 images 3+4, 2+2+3, ..."""
     batch, size, in_c, out_c, padding = case
     x, w, b, dy = arrays(batch, size, in_c, out_c, padding)
     results = []
     with simd_path(simd):
-        for threads in (1, 2, 3):
+        for threads in (1, 2, 3, 4, 8):
             fastnn.set_num_threads(threads)
             results.append((conv2d(x, w, b, padding=padding, activation="relu",
                                    algorithm="winograd"),
@@ -200,11 +204,13 @@ def bits(a, b):
     # 16+ channels each way, tiles mostly used: both passes
     ((4, (26, 26), 32, 64, "valid"), True, True),
     ((2, (16, 16), 32, 32, "same"), True, True),
-    # dx of the demo's 13x13 -> 11x11 (0.47 of the tiles' pixels used): from
-    # 1024 channel pairs Winograd, below them the GEMM; 9x9 -> 7x7 (0.34): the GEMM
+    # the demo's 13x13 -> 11x11: dx on dy's 9 tiles (the transposed
+    # algorithm; dx's own grid would take 16, 0.47 of them useful)
     ((4, (13, 13), 32, 64, "valid"), True, True),
-    ((4, (13, 13), 16, 32, "valid"), True, False),
-    ((4, (9, 9), 64, 64, "valid"), True, False),
+    ((4, (9, 9), 64, 64, "valid"), True, True),
+    # 16 -> 16: only from 9 tiles an image
+    ((2, (14, 14), 16, 16, "valid"), True, True),
+    ((2, (8, 8), 16, 16, "same"), False, False),
     # fewer than 16 channels either way: the GEMM (direct kernels, col2im)
     ((2, (16, 16), 8, 32, "same"), False, False),
     ((2, (16, 16), 32, 15, "same"), False, False),
