@@ -211,8 +211,8 @@ FASTNN_INLINE void write_output_tile(const winograd_plan *p, fastnn_winograd_til
     else
         fastnn_epilogue_apply(p->epi, y16, 16 * out_c);
     for (int64_t i = 0; i < rows; i++)
-        memcpy(p->y + ((tile.n * g->out_h + tile.oh + i) * g->out_w + tile.ow) * out_c,
-               y16 + i * 4 * out_c, (size_t)(cols * out_c) * sizeof(float));
+        fastnn_copy_run(p->y + ((tile.n * g->out_h + tile.oh + i) * g->out_w + tile.ow) * out_c,
+                        y16 + i * 4 * out_c, cols * out_c);
 }
 
 /* The transposed algorithm's output: B M B^T of one tile, its 6x6 patch of

@@ -273,6 +273,23 @@ static inline int64_t fastnn_ceil_div(int64_t a, int64_t b)
     return (a + b - 1) / b;
 }
 
+/* dst[0 .. n) = src[0 .. n) for a short run (a pixel's channels), 8 floats
+ * a move and the last 8 overlapping the one before: GCC turns a plain copy
+ * loop into a memmove call, dear for runs of 16-64 floats copied by the
+ * thousand (the Winograd kernels' tile gathers).  No overlap of dst and src. */
+static inline void fastnn_copy_run(float *restrict dst, const float *restrict src, int64_t n)
+{
+    if (n < 8) {
+        for (int64_t k = 0; k < n; k++)
+            dst[k] = src[k];
+        return;
+    }
+    for (int64_t k = 0; k + 8 <= n; k += 8)
+        memcpy(dst + k, src + k, 8 * sizeof(float));
+    if (n % 8)
+        memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+}
+
 /* The distance in floats from one output's window to the next along an
  * axis: stride times `len`, the floats one step of the input covers.  With a
  * single output the step is never taken, and the stride may then be as

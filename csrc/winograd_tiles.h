@@ -72,9 +72,8 @@ FASTNN_INLINE void fastnn_winograd_gather(const float *src, int64_t h, int64_t w
                 continue;
             }
             const float *in = src + ((n * h + r) * w + c) * channels + c0;
-            if (c_step == 1) /* a loop, not memcpy: runs are short, calls dear */
-                for (int64_t k = 0; k < len; k++)
-                    out[k] = in[k];
+            if (c_step == 1)
+                fastnn_copy_run(out, in, len);
             else
                 for (int64_t k = 0; k < len; k++)
                     out[k * c_step] = in[k];
