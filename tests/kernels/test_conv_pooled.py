@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fastnn
-from fastnn.kernels import conv2d, conv2d_pooled_weight_gradient, max_pool2d, reference
+from fastnn.kernels import (conv2d, conv2d_pooled_weight_gradient, conv2d_relu_max_pool2d,
+                            max_pool2d, reference)
 from fastnn.kernels._native import native
 from fastnn.kernels.convolution import (DIRECT_ANY_C_MAX_K, DIRECT_FEW_C, DIRECT_MAX_K,
                                         pooled_weight_gradient_takes)
@@ -20,7 +21,7 @@ from conftest import NATIVE_IMPLS, each_simd_path, seeds, simd_path, uniform
 
 
 def pooled_case(rng, batch, size, in_c, kernel, out_c, strides, padding, pool):
-    """x, w, y = relu(conv + b) with some zeros, dp, and the float64 reference (dw, db)."""
+    """x, w, b, y = relu(conv + b) with some zeros, dp, and the float64 reference (dw, db)."""
     x = uniform(rng, (batch, size[0], size[1], in_c))
     w = uniform(rng, kernel + (in_c, out_c))
     b = uniform(rng, (out_c,))
@@ -31,7 +32,7 @@ def pooled_case(rng, batch, size, in_c, kernel, out_c, strides, padding, pool):
                                                                    pool))
     _, dw, db = reference.conv2d_backward(x.astype(np.float64), w.astype(np.float64), dz,
                                           strides, padding)
-    return x, w, y, dp, dw, db
+    return x, w, b, y, dp, dw, db
 
 
 @st.composite
@@ -50,9 +51,19 @@ def cases(draw):
 
 
 def check(case, seed, impl):
-    x, w, y, dp, dw64, db64 = pooled_case(np.random.default_rng(seed), **case)
-    dw, db = conv2d_pooled_weight_gradient(x, w, y, dp, case["strides"], case["padding"],
-                                           case["pool"], impl=impl)
+    """dw, db against the reference; and the same bits from the fused forward's
+    winners as from y (where the kernel picks each channel's winning tap
+    with a permute instead of building the taps' gradients: 2-7 taps, out_c
+    a multiple of 8, short patches)."""
+    x, w, b, y, dp, dw64, db64 = pooled_case(np.random.default_rng(seed), **case)
+    geometry = (case["strides"], case["padding"], case["pool"])
+    dw, db = conv2d_pooled_weight_gradient(x, w, y, dp, *geometry, impl=impl)
+    if impl != "numpy":
+        _, winners = conv2d_relu_max_pool2d(x, w, b, *geometry, impl=impl)
+        picked = conv2d_pooled_weight_gradient(x, w, None, dp, *geometry, impl=impl,
+                                               winners=winners)
+        np.testing.assert_array_equal(picked[0], dw)
+        np.testing.assert_array_equal(picked[1], db)
     assert dw.dtype == db.dtype == np.float32 and dw.shape == w.shape
     terms = math.sqrt(y.shape[0] * y.shape[1] * y.shape[2])
     np.testing.assert_allclose(dw, dw64, rtol=1e-4, atol=1e-5 * terms)
@@ -73,6 +84,24 @@ def test_demo_layer_on_both_simd_paths_and_thread_counts(simd, restore_threads):
         for threads in (1, 2):
             fastnn.set_num_threads(threads)
             check(case, 7, "fast")
+
+
+@each_simd_path
+@pytest.mark.parametrize("in_c, kernel, out_c, padding, pool", [
+    (3, (3, 3), 24, "same", (2, 3)),     # 6 taps, K + 1 = 28; 16 + 8 channels
+    (1, (5, 5), 8, "valid", (2, 2)),     # K + 1 = 26: two groups of patch values
+    (2, (3, 3), 40, "valid", (3, 2)),    # 6 taps; 2 x 16 + 8 channels
+])
+def test_winner_picking_on_every_path_and_thread_count(simd, in_c, kernel, out_c, padding,
+                                                       pool, restore_threads):
+    """Windows of 2-7 taps, out_c a multiple of 8, patches of at most 31
+    values: the winners' path (check compares it with y's bit for bit)."""
+    case = dict(batch=5, size=(19, 22), in_c=in_c, kernel=kernel, out_c=out_c,
+                strides=(1, 1), padding=padding, pool=pool)
+    with simd_path(simd):
+        for threads in (1, 2, 3):
+            fastnn.set_num_threads(threads)
+            check(case, 13, "fast")
 
 
 @each_simd_path
