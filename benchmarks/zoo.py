@@ -15,9 +15,12 @@ training and test sets, as a course script does, and runs the nets of that
 data set one after the other.  Rounds alternate the frameworks (each round
 starts with another one) and rotate the order of the nets.  In each process
 and net: a sanity check (the loss on the first batch, one step, the loss
-again -- the check compares them across frameworks), then one epoch of
-``warmup + steps`` batches with the clock read after each step; the result
-is the median over the rounds of the images/s of the last ``steps`` steps.
+again -- the check compares them across frameworks), then an epoch of
+``warmup`` batches, then one of 1 + N batches with the clock read after each
+step, N = ``steps`` or as many as take ``min_seconds`` (1 s) at the warm-up's
+pace; the result is the median over the rounds of the images/s of those N
+steps.  (30 steps of the zoo's MLPs take 50-100 ms: one scheduler hiccup
+moved such a net's number by half.)
 
 The peers' states (``PEERS`` below; ``--states`` measures the candidates,
 docs/performance.md has the numbers behind each choice):
@@ -172,11 +175,11 @@ def prepare(folder, nets):
                  *zoo_fastnn.initial_weights(net, WEIGHT_SEED))
 
 
-def run_worker(peer, python, folder, data, nets, warmup, steps):
+def run_worker(peer, python, folder, data, nets, protocol):
     """One worker process: {"conditions": ..., "nets": {name: numbers}}."""
     job = {"framework": peer.framework, "settings": peer.settings, "data": data,
-           "folder": folder, "nets": [net.name for net in nets], "warmup": warmup,
-           "steps": steps, "hold_test_set": peer.hold_test_set}
+           "folder": folder, "nets": [net.name for net in nets], **protocol,
+           "hold_test_set": peer.hold_test_set}
     job_path = os.path.join(folder, f"job_{peer.framework}.json")
     with open(job_path, "w") as f:
         json.dump(job, f)
@@ -196,7 +199,7 @@ def rotated(items, by):
     return items[by:] + items[:by]
 
 
-def measure(peers, pythons, nets, rounds, warmup, steps):
+def measure(peers, pythons, nets, protocol):
     """{net: {peer name: [images/s per round]}}, the first round's check losses, the
     peers' conditions and the 1-minute load average after each process (the
     machine's other work shows there: this run alone adds up to the cores)."""
@@ -209,12 +212,13 @@ def measure(peers, pythons, nets, rounds, warmup, steps):
         groups.setdefault(net.data, []).append(net)
     with tempfile.TemporaryDirectory(prefix="fastnn-zoo-") as folder:
         prepare(folder, nets)
+        rounds = protocol["rounds"]
         for round_ in range(rounds):
             for data, group in groups.items():
                 for peer in rotated(peers, round_):
                     start = time.perf_counter()
                     out = run_worker(peer, pythons[peer.framework], folder, data,
-                                     rotated(group, round_), warmup, steps)
+                                     rotated(group, round_), protocol)
                     loads.append({"round": round_ + 1, "data": data, "peer": peer.name,
                                   "load": os.getloadavg()[0]})
                     print(f"round {round_ + 1}/{rounds}, {data}, {peer.name}: "
@@ -306,17 +310,19 @@ def states_table(nets, medians):
     return "\n".join(lines)
 
 
-def conditions_text(info, conditions, rounds, warmup, steps, peers):
+def conditions_text(info, conditions, protocol, peers):
     states = "\n".join(f"- {peer.name}: {peer.state}; {json.dumps(conditions.get(peer.name))}"
                        for peer in peers)
+    rounds = protocol["rounds"]
     return (f"CPU: {info['cpu']}, {info['cores']} cores; fastnn's SIMD path: "
             f"{info['fastnn_simd_path']}; 1-minute load average {info['load_at_start']:.1f} at "
             f"the start, {info['load_max']:.1f} at most between processes, "
             f"{info['load_at_end']:.1f} at the end (this run alone adds up to {CORES}).\n"
             f"Medians of {rounds} round{'s' * (rounds > 1)}, each framework in a fresh process "
-            f"per round and data "
-            f"set, the frameworks alternating; images/s over {steps} training steps after "
-            f"{warmup} warm-up steps.\n{states}")
+            f"per round and data set, the frameworks alternating; images/s over at least "
+            f"{protocol['steps']} training steps and {protocol['min_seconds']:g} s (as many "
+            f"steps as take that at the warm-up's pace) after an epoch of "
+            f"{protocol['warmup']} warm-up steps.\n{states}")
 
 
 # ---- the command ----------------------------------------------------------------------------
@@ -335,6 +341,8 @@ def main():
     parser.add_argument("--rounds", type=int, help="rounds (default 5; --quick 1)")
     parser.add_argument("--steps", type=int, help="timed steps per net (default 30; --quick 5)")
     parser.add_argument("--warmup", type=int, help="warm-up steps (default 5; --quick 2)")
+    parser.add_argument("--min-seconds", type=float,
+                        help="time at least this long per net and round (default 1; --quick 0)")
     parser.add_argument("--nets", help="comma-separated net names (default: the whole zoo)")
     parser.add_argument("--states", action="store_true",
                         help="measure the peers' candidate states instead of the zoo")
@@ -345,9 +353,11 @@ def main():
     parser.add_argument("--json", help="write all numbers and conditions to this file")
     parser.add_argument("--markdown", help="write the table and conditions to this file")
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 3 if args.states else 5)
-    steps = args.steps or (5 if args.quick else 30)
-    warmup = args.warmup or (2 if args.quick else 5)
+    protocol = {"rounds": args.rounds or (1 if args.quick else 3 if args.states else 5),
+                "steps": args.steps or (5 if args.quick else 30),
+                "warmup": args.warmup or (2 if args.quick else 5),
+                "min_seconds": (args.min_seconds if args.min_seconds is not None
+                                else 0.0 if args.quick else 1.0)}
     names = args.nets.split(",") if args.nets else (STATES_NETS if args.states else None)
     nets = zoo_nets.nets_named(names)
     pythons = {"fastnn": sys.executable,
@@ -356,13 +366,12 @@ def main():
     peers = STATES if args.states else PEERS
 
     info = machine()
-    speeds, losses, conditions, info["loads"] = measure(peers, pythons, nets, rounds, warmup,
-                                                        steps)
+    speeds, losses, conditions, info["loads"] = measure(peers, pythons, nets, protocol)
     info["load_max"] = max(entry["load"] for entry in info["loads"])
     info["load_at_end"] = os.getloadavg()[0]
     medians = {net: {peer: statistics.median(v) for peer, v in by_peer.items()}
                for net, by_peer in speeds.items()}
-    about = conditions_text(info, conditions, rounds, warmup, steps, peers)
+    about = conditions_text(info, conditions, protocol, peers)
     checks = means = None
     if args.states:
         table = states_table(nets, medians)
@@ -375,8 +384,7 @@ def main():
             f.write(report)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": info, "protocol": {"rounds": rounds, "warmup": warmup,
-                                                     "steps": steps},
+            json.dump({"machine": info, "protocol": protocol,
                        "peers": {p.name: {"state": p.state, "settings": p.settings,
                                           "env": p.env, "hold_test_set": p.hold_test_set,
                                           "conditions": conditions.get(p.name)} for p in peers},

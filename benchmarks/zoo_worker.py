@@ -11,13 +11,18 @@ after net:
 1. the sanity check: the loss on the first batch in inference mode, one
    training step on that batch, the loss again (equal across frameworks
    when the nets, weights and optimizers are the same);
-2. the speed: one shuffled epoch over ``warmup + steps`` batches, with the
-   clock read after every step; images/s over the last ``steps``.
+2. the speed: a shuffled epoch of ``warmup`` batches (it warms up, and its
+   pace sizes the next), then a shuffled epoch of ``1 + timed`` batches with
+   the clock read after every step: images/s over its last ``timed`` steps,
+   ``timed`` = ``steps`` or as many as take ``min_seconds`` at the warm-up's
+   pace (as the data allow): 30 steps of a small MLP take 50 ms, too short a
+   window for one number on a machine whose speed wanders.
 
 It prints one JSON line: the framework's conditions and each net's numbers.
 """
 import importlib
 import json
+import math
 import os
 import sys
 import time
@@ -33,8 +38,19 @@ def initial_weights(folder, net):
         return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
-def measure(backend, net, weights, x, y, warmup, steps):
-    """The sanity-check losses and the images/s of ``steps`` steps after ``warmup``."""
+def clocked_epoch(model, x, y, batch, steps):
+    """perf_counter() after each of the ``steps`` steps of one shuffled epoch."""
+    clock = []
+    model.fit_epoch(x[:steps * batch], y[:steps * batch], batch,
+                    on_batch_end=lambda: clock.append(time.perf_counter()))
+    if len(clock) != steps:
+        raise RuntimeError(f"expected {steps} training steps, the clock saw {len(clock)}")
+    return clock
+
+
+def measure(backend, net, weights, x, y, warmup, steps, min_seconds):
+    """The sanity-check losses and the images/s of at least ``steps`` steps (and
+    ``min_seconds``) after ``warmup``."""
     model = backend.build(net, weights)
     batch = net.batch_size
     x_check, y_check = x[:batch], y[:batch]
@@ -42,15 +58,13 @@ def measure(backend, net, weights, x, y, warmup, steps):
     model.fit_epoch(x_check, y_check, batch)
     loss_after = model.loss(x_check, y_check)
 
-    clock = []
-    n = (warmup + steps) * batch
-    model.fit_epoch(x[:n], y[:n], batch, on_batch_end=lambda: clock.append(time.perf_counter()))
-    if len(clock) != warmup + steps:
-        raise RuntimeError(f"{net.name}: expected {warmup + steps} training steps, "
-                           f"the clock saw {len(clock)}")
-    seconds = clock[-1] - clock[warmup - 1]
-    return {"images_per_second": steps * batch / seconds, "loss_before": loss_before,
-            "loss_after_one_step": loss_after}
+    warm = clocked_epoch(model, x, y, batch, warmup)
+    pace = (warm[-1] - warm[0]) / max(1, warmup - 1)
+    timed = max(steps, math.ceil(min_seconds / pace)) if pace > 0 else steps
+    timed = min(timed, len(x) // batch - 1)
+    clock = clocked_epoch(model, x, y, batch, timed + 1)
+    return {"images_per_second": timed * batch / (clock[-1] - clock[0]), "timed_steps": timed,
+            "loss_before": loss_before, "loss_after_one_step": loss_after}
 
 
 def main(job_path):
@@ -65,7 +79,7 @@ def main(job_path):
     for name in job["nets"]:
         net = zoo_nets.BY_NAME[name]
         nets[name] = measure(backend, net, initial_weights(job["folder"], net), x_train, y_train,
-                             job["warmup"], job["steps"])
+                             job["warmup"], job["steps"], job["min_seconds"])
     print(json.dumps({"conditions": conditions, "nets": nets}))
 
 
