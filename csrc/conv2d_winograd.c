@@ -195,20 +195,31 @@ FASTNN_INLINE void transform_gradient_panel(const winograd_plan *p, int64_t t0,
         fastnn_winograd_a(half + i * 4 * d_step, d_step, d + i * 6 * d_step, d_step, d_step);
 }
 
+/* A 1-D transform of winograd.h: `outs` values from 6, each a run of n. */
+typedef void (*transform_1d)(const float *, int64_t, float *, int64_t, int64_t);
+
+/* dst (outs x outs runs of n) = T M T^T for the tile whose row of M is mt
+ * (6 x 6 positions m_pos floats apart), T the 6 -> outs transform f (A^T:
+ * 4, B: 6): f over M's columns into half (outs x 6 runs), then over its rows. */
+FASTNN_INLINE void output_transform(const winograd_plan *p, const float *mt, transform_1d f,
+                                    int outs, float *half, float *dst, int64_t n)
+{
+    for (int j = 0; j < 6; j++)
+        f(mt + j * p->m_pos, 6 * p->m_pos, half + j * n, 6 * n, n);
+    for (int i = 0; i < outs; i++)
+        f(half + i * 6 * n, n, dst + i * outs * n, n, n);
+}
+
 /* One tile's A^T M A + bias, the activation, its pixels inside y; mt is
- * the tile's row of M (positions T x out_c floats apart), out 40 x out_c
+ * the tile's row of M (positions m_pos floats apart), out 40 x out_c
  * floats of scratch. */
 FASTNN_INLINE void write_output_tile(const winograd_plan *p, fastnn_winograd_tile tile,
                                      const float *mt, float *out)
 {
     const fastnn_conv2d_geom *g = p->g;
     const int64_t out_c = g->out_c;
-    float *t24 = out, *y16 = out + 24 * out_c;
-    for (int j = 0; j < 6; j++)
-        fastnn_winograd_at(mt + j * p->m_pos, 6 * p->m_pos, t24 + j * out_c, 6 * out_c,
-                           out_c);
-    for (int i = 0; i < 4; i++)
-        fastnn_winograd_at(t24 + i * 6 * out_c, out_c, y16 + i * 4 * out_c, out_c, out_c);
+    float *y16 = out + 24 * out_c;
+    output_transform(p, mt, fastnn_winograd_at, 4, out, y16, out_c);
     const int64_t rows = fastnn_min(4, g->out_h - tile.oh);
     const int64_t cols = fastnn_min(4, g->out_w - tile.ow);
     if (p->bias)
@@ -234,11 +245,8 @@ FASTNN_INLINE void add_gradient_tile(const winograd_plan *p, fastnn_winograd_til
 {
     const fastnn_conv2d_geom *g = p->g;
     const int64_t n_c = g->out_c;
-    float *half = out, *patch = out + 36 * n_c;
-    for (int j = 0; j < 6; j++)
-        fastnn_winograd_b(mt + j * p->m_pos, 6 * p->m_pos, half + j * n_c, 6 * n_c, n_c);
-    for (int i = 0; i < 6; i++)
-        fastnn_winograd_b(half + i * 6 * n_c, n_c, patch + i * 6 * n_c, n_c, n_c);
+    float *patch = out + 36 * n_c;
+    output_transform(p, mt, fastnn_winograd_b, 6, out, patch, n_c);
     for (int64_t i = 0; i < 6; i++) {
         const int64_t h = tile.oh - g->pad_top + i;
         if (h < 0 || h >= g->in_h)
