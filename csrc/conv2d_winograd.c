@@ -274,10 +274,10 @@ FASTNN_INLINE void convolve_block(const winograd_plan *p, int64_t t0, int64_t en
 {
     const fastnn_conv2d_geom *g = p->g;
     const int64_t T = p->tiles, mr = p->mr, in_c = g->in_c, out_c = g->out_c;
-    /* 1. a panel of mr tiles at a time: gather their patches as rows of
-     * channels, d[pos][r][c] (runs copied whole), B^T d B in place over the
-     * panel's runs at once (the transform is element-wise across (tile,
-     * channel)), then each pos's mr x in_c rows packed into the engine's
+    /* 1. a panel of mr tiles at a time: their transformed patches as rows of
+     * channels, d[pos][r][c] (B^T d B of the input's 6x6 patches, or the
+     * transposed algorithm's A dY A^T of dy's 4x4 windows), then each pos's
+     * mr x in_c rows packed into the engine's
      * A layout by its own packing (in chunk pc of kc channels of pos, tile
      * r is row r % mr of panel r / mr): writing that layout tile by tile
      * would scatter every value to its own cache line */
