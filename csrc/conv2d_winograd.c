@@ -79,14 +79,6 @@
 /* A block's V and M take at most this many floats (half of Zen 4's L2). */
 enum { BLOCK_FLOATS = 128 * 1024, NR = FASTNN_NR };
 
-/* Floats added between the positions' blocks of V and of M: without them
- * the 36 blocks lie a multiple of 4 KB apart (T in_c = 32 x 32 floats), so
- * a tile's transforms, reading or writing one value per position, hit one
- * L1 set and 4K-aliasing stalls (the demo's 32 -> 64 layer: forward and
- * dx 1-2 % faster with the pad; the same pad made the weight gradient's
- * panels 12-15 % faster). */
-enum { POS_PAD = 16 };
-
 /* The 3x3 kernel as the computed convolution reads it: tap (kh, kw) from
  * its input channel a to its output channel b is w[kh * s_kh + kw * s_kw +
  * a * s_a + b * s_b] (HWIO for the forward pass; rotated and transposed
@@ -109,7 +101,8 @@ typedef struct {
     int64_t mr;     /* rows of the engine's A panels                      */
     int64_t tiles;  /* T, tiles in a block: a multiple of mr              */
     int64_t v_pos, m_pos; /* floats from one position's V (M) to the next:
-                             T in_c (T out_c) and a cache line (POS_PAD) */
+                             T in_c (T out_c) and a cache line
+                             (FASTNN_WINOGRAD_POS_PAD) */
     int64_t npad;   /* out_c rounded up to NR: U's columns                */
     float *u;       /* U: per pos, in_c x npad as packed B panels         */
 } winograd_plan;
@@ -390,8 +383,8 @@ static int winograd(const fastnn_conv2d_geom *g, const float *src, kernel_view k
     panels = fastnn_max(1, fastnn_min(panels, fastnn_ceil_div(p.grid.count, p.mr)));
     p.tiles = panels * p.mr;
     const int64_t blocks = fastnn_ceil_div(p.grid.count, p.tiles);
-    p.v_pos = p.tiles * g->in_c + POS_PAD;
-    p.m_pos = p.tiles * g->out_c + POS_PAD;
+    p.v_pos = p.tiles * g->in_c + FASTNN_WINOGRAD_POS_PAD;
+    p.m_pos = p.tiles * g->out_c + FASTNN_WINOGRAD_POS_PAD;
     const int64_t per_thread = 36 * (p.v_pos + p.m_pos + p.mr * g->in_c) +
                                (transposed ? 40 * p.mr * g->in_c : 0) + 72 * g->out_c;
 

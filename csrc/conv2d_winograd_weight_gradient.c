@@ -256,12 +256,8 @@ int fastnn_conv2d_winograd_weight_gradient(const float *x, const float *dy, floa
     p.co_pad = fastnn_ceil_div(co, NR) * NR;
     p.scratch = 2 * POSITIONS * fastnn_max(ci, co);
     const int64_t block = fastnn_min(BLOCK, p.grid.count);
-    /* the cache line between positions: without it they lie a multiple of
-     * 4 KB apart (32 x 128 floats), and a tile's row pass, writing one
-     * value per position, hit one L1 set and 4K-aliasing stalls (15 %
-     * slower on one thread) */
-    p.v_pos = p.ci_pad * block + 16;
-    p.p_pos = p.co_pad * block + 16;
+    p.v_pos = p.ci_pad * block + FASTNN_WINOGRAD_POS_PAD;
+    p.p_pos = p.co_pad * block + FASTNN_WINOGRAD_POS_PAD;
     const double work = 2.0 * POSITIONS * (double)plane * (double)p.grid.count;
     const int threads = fastnn_min(fastnn_threads_for(work), PATCH);
     const int ragged = ci % p.mr || co % NR;

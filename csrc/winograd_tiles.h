@@ -25,6 +25,14 @@
 
 #include "internal.h"
 
+/* Floats added between the blocks of the 36 positions (conv2d_winograd.c's
+ * V and M, the weight gradient's panels): without them the blocks lie a
+ * multiple of 4 KB apart (32 tiles x 32 channels, 128 x 32), so a tile's
+ * transform, reading or writing one value per position, hits one L1 set
+ * and stalls on 4K aliasing (the weight gradient 12-15 % slower on one
+ * thread, the demo's forward and dx 1-2 %).  One cache line. */
+#define FASTNN_WINOGRAD_POS_PAD 16
+
 typedef struct {
     int64_t tiles_h, tiles_w; /* tiles per image: ceil(out / 4) each way */
     int64_t count;            /* batch * tiles_h * tiles_w                */
