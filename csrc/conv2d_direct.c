@@ -1023,7 +1023,7 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
             int64_t pw = j % pg->out_w;
             int64_t oh = ph * pg->stride_h, ow = pw * pg->stride_w;
             seg = fastnn_min(b1 - j, pg->out_w - pw);
-            for (int64_t i = 0; i < seg && !pick; i++) {
+            for (int64_t i = 0; !pick && i < seg; i++) { /* pick: no dz */
                 const float *y_first =
                     src->winners ? NULL
                                  : src->y + ((n * g->out_h + oh) * g->out_w + ow + i * pg->stride_w) * co;
@@ -1035,7 +1035,7 @@ FASTNN_INLINE void pooled_weight_sums(const float *x, const pooled_source *src,
             for (int64_t dh = 0; dh < pg->pool_h; dh++)
                 gather_run(x, x_end, g, n, oh + dh, ow, seg * pg->pool_w, pg->pool_w,
                            taps - pg->pool_w,
-                           patch + (count + dh * pg->pool_w) * patch_stride(g), band);
+                           patch + (count + dh * pg->pool_w) * stride, band);
         }
         if (pick) {
             const int64_t windows = b1 - b0;
