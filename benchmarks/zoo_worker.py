@@ -38,13 +38,14 @@ def initial_weights(folder, net):
         return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
-def clocked_epoch(model, x, y, batch, steps):
-    """perf_counter() after each of the ``steps`` steps of one shuffled epoch."""
-    clock = []
+def clocked_epoch(net, model, x, y, steps):
+    """perf_counter() after each of the ``steps`` steps of one shuffled epoch of ``net``."""
+    clock, batch = [], net.batch_size
     model.fit_epoch(x[:steps * batch], y[:steps * batch], batch,
                     on_batch_end=lambda: clock.append(time.perf_counter()))
     if len(clock) != steps:
-        raise RuntimeError(f"expected {steps} training steps, the clock saw {len(clock)}")
+        raise RuntimeError(f"{net.name}: expected {steps} training steps, "
+                           f"the clock saw {len(clock)}")
     return clock
 
 
@@ -58,11 +59,11 @@ def measure(backend, net, weights, x, y, warmup, steps, min_seconds):
     model.fit_epoch(x_check, y_check, batch)
     loss_after = model.loss(x_check, y_check)
 
-    warm = clocked_epoch(model, x, y, batch, warmup)
+    warm = clocked_epoch(net, model, x, y, warmup)
     pace = (warm[-1] - warm[0]) / max(1, warmup - 1)
     timed = max(steps, math.ceil(min_seconds / pace)) if pace > 0 else steps
     timed = min(timed, len(x) // batch - 1)
-    clock = clocked_epoch(model, x, y, batch, timed + 1)
+    clock = clocked_epoch(net, model, x, y, timed + 1)
     return {"images_per_second": timed * batch / (clock[-1] - clock[0]), "timed_steps": timed,
             "loss_before": loss_before, "loss_after_one_step": loss_after}
 
